@@ -1,0 +1,61 @@
+/**
+ * Small helpers shared by the CLI commands: argument parsing and exit codes.
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+
+/** Exit codes: 0 ok, 1 the operation said no (invalid token...), 2 usage or configuration error. */
+export const EXIT_OK = 0;
+export const EXIT_REFUSED = 1;
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+/** A string option's value (`undefined` when absent). */
+export function str(v: ParsedArgs['values'][string]): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function parse(argv: string[], options: Record<string, OptionSpec>, allowPositionals = true): ParsedArgs {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const processIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};

@@ -1,0 +1,107 @@
+/**
+ * Key ring: the secrets that sign and verify tokens.
+ *
+ * One key from `TESSERA_SECRET`, or several from `TESSERA_KEYS`
+ * (`kid:secret,kid:secret`): the first key signs, every key verifies, so a
+ * new key can be put in front while tokens signed by the old one live out
+ * their lifetime. Secrets are base64url; fewer than 32 bytes is refused
+ * (RFC 7518 §3.2: an HS256 key MUST be at least 256 bits).
+ *
+ * @module
+ */
+import { ConfigError } from './errors.js';
+import { decodeKeyMaterial, encodeBase64url } from './internal/base64url.js';
+import { randomBytes, sha256 } from './internal/crypto.js';
+
+export const MIN_SECRET_BYTES = 32;
+const KID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
+
+export interface Key {
+  /** Key id, carried by tokens (`kid` header, sealed key id) to select the key. */
+  readonly kid: string;
+  readonly bytes: Buffer;
+}
+
+export interface KeyRing {
+  /** The signing key (the first one). */
+  readonly primary: Key;
+  /** All keys, signing key first. */
+  readonly keys: readonly Key[];
+  byKid(kid: string): Key | undefined;
+}
+
+/** A secret as accepted by the library: base64url text or raw bytes. */
+export type SecretInput = string | Uint8Array;
+
+export const KEYGEN_HINT = 'generate one with `tessera keygen` (32 random bytes, base64url)';
+
+/** Parses one secret, refusing short or non-base64url input with a message that says how to fix it. */
+export function parseSecret(input: SecretInput, label = 'secret'): Buffer {
+  let bytes: Buffer | null;
+  if (typeof input === 'string') {
+    bytes = decodeKeyMaterial(input);
+    if (bytes === null) throw new ConfigError(`${label} is not base64url; ${KEYGEN_HINT}`);
+  } else {
+    bytes = Buffer.from(input);
+  }
+  if (bytes.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `${label} has ${bytes.length} bytes of key material; at least ${MIN_SECRET_BYTES} are required (RFC 7518 §3.2); ${KEYGEN_HINT}`,
+    );
+  }
+  return bytes;
+}
+
+/** A stable, non-secret key id derived from the key: lets rotation work without naming keys. */
+export function deriveKid(bytes: Uint8Array): string {
+  return encodeBase64url(sha256(Buffer.concat([Buffer.from('tessera kid\0'), bytes])).subarray(0, 6));
+}
+
+export function createKeyRing(keys: readonly { kid?: string; secret: SecretInput }[]): KeyRing {
+  if (keys.length === 0) throw new ConfigError(`no key configured; set TESSERA_SECRET (${KEYGEN_HINT})`);
+  const seen = new Map<string, Key>();
+  const list: Key[] = keys.map((k, i) => {
+    const bytes = parseSecret(k.secret, k.kid ? `key "${k.kid}"` : i === 0 ? 'secret' : `key #${i + 1}`);
+    const kid = k.kid ?? deriveKid(bytes);
+    if (!KID_PATTERN.test(kid)) throw new ConfigError(`key id "${kid}" must be 1-64 characters of [A-Za-z0-9._~-]`);
+    if (seen.has(kid)) throw new ConfigError(`key id "${kid}" appears twice in the key ring`);
+    const key = { kid, bytes };
+    seen.set(kid, key);
+    return key;
+  });
+  return { primary: list[0] as Key, keys: list, byKid: (kid) => seen.get(kid) };
+}
+
+/** Anything that names keys: a single secret, a list, or a ready ring. */
+export type KeyInput = SecretInput | readonly { kid?: string; secret: SecretInput }[] | KeyRing;
+
+export function toKeyRing(input: KeyInput): KeyRing {
+  if (typeof input === 'string' || input instanceof Uint8Array) return createKeyRing([{ secret: input }]);
+  if (Array.isArray(input)) return createKeyRing(input);
+  return input as KeyRing;
+}
+
+/** Parses `TESSERA_KEYS`: `kid:secret,kid:secret` (first signs). */
+export function parseKeysEnv(value: string): { kid: string; secret: string }[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const i = entry.indexOf(':');
+      if (i <= 0) throw new ConfigError(`TESSERA_KEYS entry must be kid:secret (got an entry without a kid)`);
+      return { kid: entry.slice(0, i), secret: entry.slice(i + 1) };
+    });
+}
+
+/** The key ring from the environment: `TESSERA_KEYS` wins over `TESSERA_SECRET`. */
+export function keyRingFromEnv(env: NodeJS.ProcessEnv = process.env): KeyRing | undefined {
+  if (env.TESSERA_KEYS) return createKeyRing(parseKeysEnv(env.TESSERA_KEYS));
+  if (env.TESSERA_SECRET) return createKeyRing([{ secret: env.TESSERA_SECRET }]);
+  return undefined;
+}
+
+/** A new secret: 32 random bytes, base64url. */
+export function generateSecret(): string {
+  return encodeBase64url(randomBytes(MIN_SECRET_BYTES));
+}

@@ -1,0 +1,122 @@
+/**
+ * Public types of the token service (`createTokenService`): the contract the
+ * HTTP layer, the CLI and outside code program against.
+ *
+ * @module
+ */
+import type { KeyInput } from '../keys.js';
+import type { TokenStore } from '../stores/types.js';
+import type { Claims } from '../tokens/claims.js';
+import type { SelfContainedFormat } from '../tokens/codec.js';
+
+/** Every token format: the self-contained ones and `opaque` (state in the store). */
+export type TokenFormat = SelfContainedFormat | 'opaque';
+export const TOKEN_FORMATS: readonly TokenFormat[] = ['jwt', 'sealed', 'fernet', 'opaque'];
+
+/** The seed's three schemes, as presets of (access format, refresh format). */
+export type Scheme = 'jwt' | 'sealed' | 'opaque';
+export const SCHEMES: Record<Scheme, { access: TokenFormat; refresh: TokenFormat }> = {
+  jwt: { access: 'jwt', refresh: 'jwt' },
+  sealed: { access: 'sealed', refresh: 'sealed' },
+  opaque: { access: 'opaque', refresh: 'opaque' },
+};
+
+export interface TokenServiceOptions {
+  /** One secret (base64url or bytes, >= 32 bytes) or a key ring (`keys`). */
+  secret?: KeyInput;
+  keys?: KeyInput;
+  /** A preset; `access.format` / `refresh.format` override it. Default `jwt`. */
+  scheme?: Scheme;
+  access?: {
+    format?: TokenFormat;
+    /** Default 900 (15 minutes). */
+    ttlSeconds?: number;
+    /**
+     * Look up revocation (token, family, user) for self-contained access tokens on
+     * every `authenticate` (one store round trip). Default false: verified without I/O.
+     * Opaque access tokens are always looked up.
+     */
+    checkRevocation?: boolean;
+  };
+  refresh?: {
+    format?: TokenFormat;
+    /** Default 2592000 (30 days). */
+    ttlSeconds?: number;
+    /**
+     * Seconds after a rotation during which the consumed token, presented again,
+     * returns the same new pair instead of revoking the family. Default 0.
+     */
+    reuseGraceSeconds?: number;
+    /** A family (login session) never outlives this many seconds. Default 7776000 (90 days). */
+    absoluteLifetimeSeconds?: number;
+  };
+  store: TokenStore;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  clock?: () => number;
+  issuer?: string;
+  audience?: string | string[];
+  leewaySeconds?: number;
+}
+
+export interface IssueInput {
+  sub: string;
+  /** Space-separated scopes (RFC 6749 §3.3). */
+  scope?: string;
+  /** Extra claims for self-contained access tokens (registered claims are ours). */
+  claims?: Claims;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Access token lifetime in seconds. */
+  expiresIn: number;
+  /** Refresh token lifetime in seconds. */
+  refreshExpiresIn: number;
+  scope?: string;
+  familyId: string;
+}
+
+/** Who an access token speaks for. */
+export interface Principal {
+  sub: string;
+  scope?: string;
+  familyId?: string;
+  /** Token id (jti) for self-contained tokens. */
+  tokenId?: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+  iat?: number;
+  /** All claims of a self-contained token. */
+  claims?: Claims;
+}
+
+/** RFC 7662 §2.2 introspection response. */
+export interface Introspection {
+  active: boolean;
+  sub?: string;
+  scope?: string;
+  exp?: number;
+  iat?: number;
+  jti?: string;
+  token_type?: 'access_token' | 'refresh_token';
+  iss?: string;
+}
+
+export interface TokenService {
+  issue(input: IssueInput): Promise<TokenPair>;
+  /** Rotates a refresh token. Throws TokenError: expired, revoked, reused, wrong_type, ... */
+  refresh(refreshToken: string): Promise<TokenPair>;
+  /** Verifies an access token. Throws TokenError. */
+  authenticate(accessToken: string): Promise<Principal>;
+  /** RFC 7662: never throws for a bad token (answers `{active:false}`). */
+  introspect(token: string): Promise<Introspection>;
+  /** RFC 7009: revokes an access or refresh token (a refresh token's whole family). Unknown tokens are ignored. */
+  revoke(token: string): Promise<void>;
+  /** Ends the family of a refresh token (logout). */
+  logout(refreshToken: string): Promise<void>;
+  /** Revokes every family of a user (logout everywhere). */
+  revokeUser(sub: string): Promise<void>;
+  readonly store: TokenStore;
+}

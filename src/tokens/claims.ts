@@ -1,0 +1,109 @@
+/**
+ * Claim types and the checks every self-contained format shares
+ * (RFC 7519 §4.1). Times are NumericDate: seconds since the epoch.
+ *
+ * @module
+ */
+import { TokenError } from '../errors.js';
+
+export type TokenType = 'access' | 'refresh';
+
+/** The claims of a token. Registered claims are typed; anything else is carried as is. */
+export interface Claims {
+  sub?: string;
+  /** Expiry, seconds since the epoch (required on decode). */
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  jti?: string;
+  iss?: string;
+  aud?: string | string[];
+  /** `access` or `refresh`: checked so one can never stand in for the other (RFC 8725 §3.11). */
+  type?: TokenType | string;
+  /** Refresh family id (set by the token service). */
+  fam?: string;
+  scope?: string;
+  [claim: string]: unknown;
+}
+
+/** Options of a single decode. */
+export interface DecodeOptions {
+  /** Require this token type; without it any type (or none) is accepted. */
+  type?: TokenType;
+  /**
+   * The current time in seconds since the epoch (default: the codec's clock).
+   * A value above 1e11 is taken as milliseconds, as `Date.now()` returns them.
+   */
+  now?: number;
+}
+
+export interface ClaimRules {
+  leewaySeconds: number;
+  issuer?: string | readonly string[];
+  audience?: string | readonly string[];
+}
+
+/** Seconds since the epoch from a `now` option or a millisecond clock. */
+export function nowSeconds(now: number | undefined, clock: () => number): number {
+  if (now === undefined) return Math.floor(clock() / 1000);
+  if (!Number.isFinite(now)) throw new TypeError('now must be a finite number (seconds since the epoch)');
+  return now > 1e11 ? Math.floor(now / 1000) : now;
+}
+
+function isNumericDate(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** True for a plain JSON object (not an array, not null). */
+export function isClaimsObject(v: unknown): v is Claims {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Validates parsed claims. Called only after the MAC (or AEAD tag) verified:
+ * claims of an unauthenticated token are never looked at.
+ */
+export function checkClaims(claims: Claims, nowSec: number, rules: ClaimRules, type: TokenType | undefined): Claims {
+  const { exp, nbf, iat } = claims;
+  // RFC 7519 §4.1.4: "MUST NOT be accepted for processing" on or after exp.
+  if (!isNumericDate(exp)) throw new TokenError('invalid_claims', 'The token has no numeric exp claim');
+  if (nbf !== undefined && !isNumericDate(nbf)) throw new TokenError('invalid_claims', 'The nbf claim is not a number');
+  if (iat !== undefined && !isNumericDate(iat)) throw new TokenError('invalid_claims', 'The iat claim is not a number');
+  if (nowSec >= exp + rules.leewaySeconds) throw new TokenError('expired');
+  // RFC 7519 §4.1.5: not before nbf.
+  if (nbf !== undefined && nbf > nowSec + rules.leewaySeconds) throw new TokenError('not_yet_valid');
+  if (claims.sub !== undefined && typeof claims.sub !== 'string') {
+    throw new TokenError('invalid_claims', 'The sub claim is not a string');
+  }
+  if (type !== undefined && claims.type !== type) {
+    throw new TokenError('wrong_type', `Expected a${type === 'access' ? 'n access' : ' refresh'} token`);
+  }
+  if (rules.issuer !== undefined) {
+    const allowed = typeof rules.issuer === 'string' ? [rules.issuer] : rules.issuer;
+    if (typeof claims.iss !== 'string' || !allowed.includes(claims.iss)) {
+      throw new TokenError('invalid_claims', 'The iss claim does not match');
+    }
+  }
+  if (rules.audience !== undefined) {
+    const allowed = typeof rules.audience === 'string' ? [rules.audience] : rules.audience;
+    const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
+    if (!aud.some((a) => typeof a === 'string' && allowed.includes(a))) {
+      throw new TokenError('invalid_claims', 'The aud claim does not match');
+    }
+  }
+  return claims;
+}
+
+/** Parses a JSON claims set from verified bytes: strict UTF-8, a top-level object. */
+export function parseClaims(bytes: Buffer): Claims {
+  // MAC already verified; still refuse invalid UTF-8 (RFC 8259 §8.1) instead of replacing it.
+  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.decode(bytes));
+  } catch {
+    throw new TokenError('malformed', 'The token payload is not JSON');
+  }
+  if (!isClaimsObject(parsed)) throw new TokenError('malformed', 'The token payload is not a JSON object');
+  return parsed;
+}

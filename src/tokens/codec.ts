@@ -1,0 +1,118 @@
+/**
+ * `createCodec`: one API over the self-contained formats (jwt, sealed, fernet).
+ *
+ * @module
+ */
+import { ConfigError } from '../errors.js';
+import { encodeBase64url } from '../internal/base64url.js';
+import { randomBytes } from '../internal/crypto.js';
+import { type KeyInput, toKeyRing } from '../keys.js';
+import { type ClaimRules, type Claims, checkClaims, type DecodeOptions, nowSeconds, parseClaims } from './claims.js';
+import { fernetDecrypt, fernetEncrypt, fernetKeysOf } from './fernet.js';
+import { createJwtCodec, DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js';
+import { createSealedCodec } from './sealed.js';
+
+export const SELF_CONTAINED_FORMATS = ['jwt', 'sealed', 'fernet'] as const;
+export type SelfContainedFormat = (typeof SELF_CONTAINED_FORMATS)[number];
+
+export interface CodecOptions {
+  format: SelfContainedFormat;
+  /** One secret (base64url string or bytes, >= 32 bytes). Either this or `keys`. */
+  secret?: KeyInput;
+  /** A key ring: the first key signs, all verify. */
+  keys?: KeyInput;
+  /** Lifetime given to tokens encoded without `exp` (seconds, default 900). */
+  ttlSeconds?: number;
+  /** Clock skew tolerated on `exp` and `nbf` (seconds, default 0). */
+  leewaySeconds?: number;
+  /** Accept only these issuers (`iss`). */
+  issuer?: string | readonly string[];
+  /** Accept only tokens for one of these audiences (`aud`). */
+  audience?: string | readonly string[];
+  /** Longest token accepted, in characters (default 8192). */
+  maxTokenLength?: number;
+  /** Milliseconds since the epoch (default `Date.now`). */
+  clock?: () => number;
+}
+
+export interface Codec {
+  readonly format: SelfContainedFormat;
+  /**
+   * Encodes claims. `iat` (now), `exp` (now + ttl) and `jti` (random) are added
+   * when absent; everything else is kept as given.
+   */
+  encode(claims: Claims): string;
+  /** Verifies and returns the claims; throws `TokenError` with a stable `.code`. */
+  decode(token: string, options?: DecodeOptions): Claims;
+}
+
+/** 128 random bits, base64url: unique token and family ids. */
+export function newId(): string {
+  return encodeBase64url(randomBytes(16));
+}
+
+function positiveInt(v: number | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${name} must be a non-negative number of seconds`);
+  return v;
+}
+
+export function createCodec(options: CodecOptions): Codec {
+  const { format } = options;
+  if (!SELF_CONTAINED_FORMATS.includes(format)) {
+    throw new ConfigError(`unknown token format "${String(format)}"; expected one of ${SELF_CONTAINED_FORMATS.join(', ')}`);
+  }
+  const keyInput = options.keys ?? options.secret;
+  if (keyInput === undefined) throw new ConfigError('createCodec needs a secret (or keys)');
+  const ring = toKeyRing(keyInput);
+  const clock = options.clock ?? Date.now;
+  const ttl = positiveInt(options.ttlSeconds, 900, 'ttlSeconds');
+  const rules: ClaimRules = {
+    leewaySeconds: positiveInt(options.leewaySeconds, 0, 'leewaySeconds'),
+    issuer: options.issuer,
+    audience: options.audience,
+  };
+  const maxLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
+
+  let encodeClaims: (claims: Claims) => string;
+  let decodeClaims: (token: string, nowSec: number) => Claims;
+  switch (format) {
+    case 'jwt': {
+      const jwt = createJwtCodec(ring, maxLength);
+      encodeClaims = jwt.sign;
+      decodeClaims = jwt.verify;
+      break;
+    }
+    case 'sealed': {
+      const sealed = createSealedCodec(ring, maxLength);
+      encodeClaims = sealed.encode;
+      decodeClaims = sealed.decode;
+      break;
+    }
+    case 'fernet': {
+      const keys = fernetKeysOf(ring);
+      const signer = keys[0] as (typeof keys)[number];
+      // The Fernet timestamp is the issue time (Spec.md), so Python's `decrypt(token, ttl=...)` works.
+      encodeClaims = (claims) =>
+        fernetEncrypt(
+          signer,
+          Buffer.from(JSON.stringify(claims), 'utf8'),
+          typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000),
+        );
+      decodeClaims = (token, nowSec) => parseClaims(fernetDecrypt(keys, token, { nowSec }).plaintext);
+      break;
+    }
+  }
+
+  return {
+    format,
+    encode(claims) {
+      const iat = typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000);
+      return encodeClaims({ ...claims, iat, exp: claims.exp ?? iat + ttl, jti: claims.jti ?? newId() });
+    },
+    decode(token, opts = {}) {
+      const nowSec = nowSeconds(opts.now, clock);
+      return checkClaims(decodeClaims(token, nowSec), nowSec, rules, opts.type);
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * HS256 JWT (RFC 7519) as a JWS Compact Serialization (RFC 7515 §7.1), written
+ * by hand: BASE64URL(header) '.' BASE64URL(payload) '.' BASE64URL(HMAC-SHA256).
+ *
+ * What the verifier refuses, and why:
+ * - `alg` is pinned to HS256 and never taken from the token (RFC 8725 §3.1):
+ *   `none`, other HMAC sizes, case variants and asymmetric algs are `unsupported`.
+ * - `crit` (RFC 7515 §4.1.11): we implement no extension, so any `crit` is refused;
+ *   `b64: false` (RFC 7797) likewise.
+ * - `jwk`, `jku`, `x5u`, `x5c` are never read: keys come only from the key ring.
+ * - `kid` selects a key of the ring, nothing else (no paths, no queries).
+ * - The MAC is compared in constant time, and the payload is parsed only after it
+ *   verified. Segments must be canonical unpadded base64url (RFC 7515 §2).
+ *
+ * @module
+ */
+import { TokenError } from '../errors.js';
+import { decodeBase64url, encodeBase64url, isBase64url } from '../internal/base64url.js';
+import { constantTimeEqualString, type PreparedHmac, prepareHmacSha256 } from '../internal/crypto.js';
+import type { Key, KeyRing } from '../keys.js';
+import { type Claims, isClaimsObject, parseClaims } from './claims.js';
+
+interface JwtKey {
+  kid: string;
+  hmac: PreparedHmac;
+  /** The header we emit with this key, already encoded: lets verify skip header parsing. */
+  headerB64: string;
+}
+
+export const DEFAULT_MAX_TOKEN_LENGTH = 8192;
+
+export interface JwtCodec {
+  /** Signs a claims object. */
+  sign(claims: Claims): string;
+  /** Verifies the JWS and returns the payload bytes (no claim checks): the raw JWS layer. */
+  verifyJws(token: string): Buffer;
+  /** Verifies the JWS and parses the payload as a JWT claims set (no time checks). */
+  verify(token: string): Claims;
+}
+
+function prepareKey(key: Key): JwtKey {
+  // Field order is fixed, so the encoded header is a constant per key.
+  const headerB64 = encodeBase64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: key.kid }));
+  return { kid: key.kid, hmac: prepareHmacSha256(key.bytes), headerB64 };
+}
+
+export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): JwtCodec {
+  const keys = ring.keys.map(prepareKey);
+  const signer = keys[0] as JwtKey;
+  const byHeader = new Map(keys.map((k) => [k.headerB64, k]));
+  const byKid = new Map(keys.map((k) => [k.kid, k]));
+  const signerPrefix = `${signer.headerB64}.`;
+
+  /** Keys that may have signed a token with this header (parsing it when it is not one of ours). */
+  function keysForHeader(headerB64: string): readonly JwtKey[] {
+    const known = byHeader.get(headerB64);
+    if (known) return [known];
+    const bytes = decodeBase64url(headerB64);
+    if (bytes === null || bytes.length === 0) throw new TokenError('malformed', 'The JWS header is not base64url');
+    let header: unknown;
+    try {
+      header = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
+    } catch {
+      throw new TokenError('malformed', 'The JWS header is not JSON');
+    }
+    if (!isClaimsObject(header)) throw new TokenError('malformed', 'The JWS header is not a JSON object');
+    const { alg, crit, b64, kid } = header;
+    // RFC 7515 §4.1.1: alg MUST be present; it is case-sensitive.
+    if (typeof alg !== 'string') throw new TokenError('malformed', 'The JWS header has no alg');
+    if (alg !== 'HS256') throw new TokenError('unsupported', 'Only HS256 is accepted');
+    // RFC 7515 §4.1.11: a recipient MUST reject a crit it does not understand; we understand none.
+    if (crit !== undefined) {
+      if (!Array.isArray(crit)) throw new TokenError('malformed', 'The crit header must be an array');
+      throw new TokenError('unsupported', 'No critical header extension is supported');
+    }
+    // RFC 7797: unencoded payloads are not JWTs.
+    if (b64 !== undefined && b64 !== true) throw new TokenError('unsupported', 'Unencoded payloads are not supported');
+    if (kid === undefined) return keys;
+    if (typeof kid !== 'string') throw new TokenError('malformed', 'The kid header must be a string');
+    const key = byKid.get(kid);
+    if (!key) throw new TokenError('unknown_key');
+    return [key];
+  }
+
+  function verifyJws(token: string): Buffer {
+    if (typeof token !== 'string' || token.length === 0) throw new TokenError('malformed', 'The token is empty');
+    if (token.length > maxTokenLength) throw new TokenError('malformed', 'The token is too long');
+    const d1 = token.indexOf('.');
+    const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
+    if (d2 < 0 || token.indexOf('.', d2 + 1) !== -1) {
+      throw new TokenError('malformed', 'A JWS compact serialization has exactly three parts');
+    }
+    const signature = token.slice(d2 + 1);
+    if (!isBase64url(signature)) throw new TokenError('malformed', 'The JWS signature is not base64url');
+    const candidates = keysForHeader(token.slice(0, d1));
+    const signingInput = token.slice(0, d2);
+    let ok = false;
+    for (const key of candidates) {
+      // Comparing canonical encodings is comparing MACs: base64url is a bijection onto
+      // canonical strings, and `signature` was checked to be canonical above.
+      if (constantTimeEqualString(key.hmac.macBase64url(signingInput), signature)) ok = true;
+    }
+    if (!ok) throw new TokenError('bad_signature');
+    const payload = decodeBase64url(token.slice(d1 + 1, d2));
+    if (payload === null) throw new TokenError('malformed', 'The JWS payload is not base64url');
+    return payload;
+  }
+
+  return {
+    sign(claims: Claims): string {
+      const input = signerPrefix + Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
+      return `${input}.${signer.hmac.macBase64url(input)}`;
+    },
+    verifyJws,
+    verify(token: string): Claims {
+      return parseClaims(verifyJws(token));
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Opaque tokens: 256 random bits that mean nothing without the store (the seed's
+ * scheme 3, with UUIDs replaced by full-entropy tokens).
+ *
+ *     tsa_<43 chars: 32 random bytes><8 chars: user shard>   (access)
+ *     tsr_<43 chars: 32 random bytes><8 chars: user shard>   (refresh)
+ *
+ * - The prefix tells secret scanners (and people) what leaked.
+ * - The shard is a 6-byte hash of the user id. The Redis store puts every key of
+ *   one user in one hash slot (`{shard}`), so one script serves a refresh on Redis
+ *   Cluster too; the shard must therefore be readable from the token. It reveals
+ *   nothing the token's holder cannot already learn by introspecting it.
+ * - The store keeps only SHA-256 of the token, never the token: a dump of the
+ *   store yields nothing that authenticates.
+ *
+ * @module
+ */
+import { TokenError } from '../errors.js';
+import { encodeBase64url, isBase64url } from '../internal/base64url.js';
+import { randomBytes, sha256 } from '../internal/crypto.js';
+import type { TokenType } from './claims.js';
+
+export const OPAQUE_PREFIX: Record<TokenType, string> = { access: 'tsa_', refresh: 'tsr_' };
+const RANDOM_CHARS = 43;
+const SHARD_CHARS = 8;
+const TOKEN_LENGTH = 4 + RANDOM_CHARS + SHARD_CHARS;
+
+/** The shard (Redis hash tag) of a user: 6 bytes of SHA-256, base64url. */
+export function userShard(sub: string): string {
+  return encodeBase64url(sha256(`tessera shard\0${sub}`).subarray(0, 6));
+}
+
+export function generateOpaqueToken(type: TokenType, shard: string): string {
+  return OPAQUE_PREFIX[type] + encodeBase64url(randomBytes(32)) + shard;
+}
+
+export interface ParsedOpaqueToken {
+  type: TokenType;
+  shard: string;
+}
+
+/** Checks the shape of an opaque token (no store access); `malformed` otherwise. */
+export function parseOpaqueToken(token: string): ParsedOpaqueToken {
+  if (typeof token !== 'string' || token.length !== TOKEN_LENGTH) throw new TokenError('malformed');
+  const prefix = token.slice(0, 4);
+  const type: TokenType | undefined =
+    prefix === OPAQUE_PREFIX.access ? 'access' : prefix === OPAQUE_PREFIX.refresh ? 'refresh' : undefined;
+  if (!type) throw new TokenError('malformed');
+  const random = token.slice(4, 4 + RANDOM_CHARS);
+  const shard = token.slice(4 + RANDOM_CHARS);
+  if (!isBase64url(random) || !isBase64url(shard)) throw new TokenError('malformed');
+  return { type, shard };
+}
+
+/** The storage key of a token: SHA-256, base64url. Tokens have 256 bits of entropy, so no salt is needed. */
+export function hashOpaqueToken(token: string): string {
+  return encodeBase64url(sha256(token));
+}
+
+/** True when the string has the shape of a tessera opaque token (cheap, no store access). */
+export function looksOpaque(token: string): boolean {
+  return typeof token === 'string' && token.length === TOKEN_LENGTH && (token.startsWith('tsa_') || token.startsWith('tsr_'));
+}
