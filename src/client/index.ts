@@ -1,0 +1,340 @@
+/**
+ * `tessera/client`: a dependency-free client (browser and Node) for a tessera
+ * server that never logs its user out by accident.
+ *
+ * The failure it prevents: several tabs or parallel requests race one refresh,
+ * one of them presents the already-rotated refresh token, reuse detection
+ * (RFC 9700 §4.14.2) revokes the family, the user is logged out. So:
+ *
+ * - concurrent calls in one page share one refresh (single flight);
+ * - across tabs only one tab refreshes (Web Locks where available, a
+ *   BroadcastChannel election otherwise) and the others take its result;
+ * - access tokens are refreshed shortly before they expire, and a 401
+ *   `invalid_token` answer triggers one refresh and one retry, never a loop;
+ * - a refresh answered `invalid_grant` (reused, revoked, expired) ends the
+ *   session with one `logout` event.
+ *
+ * Tokens are kept in memory only. In cookie mode the refresh token lives in an
+ * HttpOnly cookie that script never sees.
+ *
+ * @module
+ */
+
+/** The subset of `fetch` the client needs (injectable for tests and non-browser runtimes). */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** Web Locks API subset (`navigator.locks`). */
+export interface LockManagerLike {
+  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+}
+
+/** BroadcastChannel subset. */
+export interface ChannelLike {
+  postMessage(message: unknown): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  close(): void;
+}
+
+export interface ClientOptions {
+  /** Server origin and prefix, e.g. `https://auth.example.com` (default: same origin, ''). */
+  baseUrl?: string;
+  fetch?: FetchLike;
+  /** Refresh token in an HttpOnly cookie (server's browser mode). Default false. */
+  cookieMode?: boolean;
+  /** Header sent with cookie-authenticated calls for CSRF protection. */
+  csrfHeader?: { name: string; value: string };
+  /** Refresh this many seconds before the access token expires. Default 30. */
+  refreshAheadSeconds?: number;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  clock?: () => number;
+  /** Web Locks (default `navigator.locks` when present). `null` disables. */
+  locks?: LockManagerLike | null;
+  /** Cross-tab channel factory (default `new BroadcastChannel(name)` when present). `null` disables. */
+  channel?: ChannelLike | null;
+  /** Name of the lock and channel; one per server. Default `tessera-auth`. */
+  name?: string;
+  paths?: { token?: string; refresh?: string; logout?: string };
+}
+
+export interface Session {
+  accessToken: string;
+  /** `undefined` in cookie mode. */
+  refreshToken?: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  scope?: string;
+}
+
+export type LogoutReason = 'reused' | 'revoked' | 'expired' | 'invalid_grant' | 'user';
+
+export interface ClientEvents {
+  /** A new access token (from this tab or another). */
+  refresh: { session: Session; source: 'self' | 'other-tab' };
+  /** The session ended; `reason` says why. Emitted once per session. */
+  logout: { reason: LogoutReason; description?: string };
+}
+
+/** An error answer of the server (RFC 6749 §5.2 shape). */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  readonly status: number;
+  readonly error: string;
+  readonly description: string | undefined;
+  constructor(status: number, error: string, description?: string) {
+    super(description ? `${error}: ${description}` : error);
+    this.status = status;
+    this.error = error;
+    this.description = description;
+  }
+}
+
+interface TokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  expires_in: number;
+  scope?: string;
+}
+
+type Message =
+  | { t: 'session'; session: Session | null; reason?: LogoutReason; from: string }
+  | { t: 'claim'; id: string; at: number; from: string };
+
+const DEFAULT_PATHS = { token: '/auth/token', refresh: '/auth/refresh', logout: '/auth/logout' };
+
+function reasonOf(description: string | undefined): LogoutReason {
+  const d = (description ?? '').toLowerCase();
+  if (d.includes('reuse') || d.includes('already used')) return 'reused';
+  if (d.includes('revoked')) return 'revoked';
+  if (d.includes('expired')) return 'expired';
+  return 'invalid_grant';
+}
+
+/** Reads `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3). */
+function isInvalidTokenChallenge(res: Response): boolean {
+  return res.status === 401 && /error="?invalid_token/i.test(res.headers.get('www-authenticate') ?? '');
+}
+
+export interface TesseraClient {
+  /** Password grant (RFC 6749 §4.3). */
+  login(username: string, password: string): Promise<Session>;
+  /** `fetch` with the Bearer token attached, refreshing ahead of expiry and once on 401. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Refreshes now (single flight: concurrent callers share one request). */
+  refresh(): Promise<Session>;
+  /** Ends the family on the server and locally. */
+  logout(): Promise<void>;
+  /** The current session, if any. */
+  readonly session: Session | null;
+  /** Adopts a session obtained elsewhere (e.g. restored on page load). */
+  setSession(session: Session | null): void;
+  on<K extends keyof ClientEvents>(type: K, listener: (event: ClientEvents[K]) => void): () => void;
+  close(): void;
+}
+
+export function createClient(options: ClientOptions = {}): TesseraClient {
+  const baseUrl = (options.baseUrl ?? '').replace(/\/$/, '');
+  const doFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const clock = options.clock ?? Date.now;
+  const aheadMs = (options.refreshAheadSeconds ?? 30) * 1000;
+  const paths = { ...DEFAULT_PATHS, ...options.paths };
+  const name = options.name ?? 'tessera-auth';
+  const cookieMode = options.cookieMode ?? false;
+  const tabId = Math.random().toString(36).slice(2) + clock().toString(36);
+  const g = globalThis as unknown as {
+    navigator?: { locks?: LockManagerLike };
+    BroadcastChannel?: new (name: string) => ChannelLike;
+  };
+  const locks = options.locks === undefined ? (g.navigator?.locks ?? null) : options.locks;
+  const channel = options.channel === undefined ? (g.BroadcastChannel ? new g.BroadcastChannel(name) : null) : options.channel;
+
+  let session: Session | null = null;
+  /** Bumped on every session change: lets a waiting tab see that another one refreshed meanwhile. */
+  let generation = 0;
+  let inflight: Promise<Session> | null = null;
+  let loggedOut = false;
+  const listeners: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
+    refresh: new Set(),
+    logout: new Set(),
+  };
+  const emit = <K extends keyof ClientEvents>(type: K, event: ClientEvents[K]) => {
+    for (const l of listeners[type]) l(event);
+  };
+  /** Other tabs' claims to refresh, for the election without Web Locks. */
+  const claims = new Map<string, number>();
+  const waiters = new Set<() => void>();
+
+  function adopt(next: Session | null, source: 'self' | 'other-tab', reason?: LogoutReason, description?: string) {
+    session = next;
+    generation++;
+    for (const w of waiters) w();
+    waiters.clear();
+    if (next) {
+      loggedOut = false;
+      emit('refresh', { session: next, source });
+    } else if (!loggedOut) {
+      loggedOut = true;
+      emit('logout', { reason: reason ?? 'user', ...(description ? { description } : {}) });
+    }
+  }
+
+  channel?.addEventListener('message', (event) => {
+    const msg = event.data as Message;
+    if (!msg || typeof msg !== 'object' || msg.from === tabId) return;
+    if (msg.t === 'session') adopt(msg.session, 'other-tab', msg.reason);
+    else if (msg.t === 'claim') claims.set(msg.id, msg.at);
+  });
+
+  function broadcast(msg: Message) {
+    channel?.postMessage(msg);
+  }
+
+  function toSession(body: TokenResponse, previous: Session | null): Session {
+    return {
+      accessToken: body.access_token,
+      ...(cookieMode ? {} : { refreshToken: body.refresh_token ?? previous?.refreshToken }),
+      expiresAt: clock() + body.expires_in * 1000,
+      ...(body.scope !== undefined ? { scope: body.scope } : {}),
+    };
+  }
+
+  async function post(path: string, body: Record<string, string>): Promise<Response> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (cookieMode && options.csrfHeader) headers[options.csrfHeader.name] = options.csrfHeader.value;
+    return doFetch(baseUrl + path, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
+    });
+  }
+
+  async function errorOf(res: Response): Promise<AuthError> {
+    let body: { error?: string; error_description?: string } = {};
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      // not JSON: keep the status
+    }
+    return new AuthError(res.status, body.error ?? `http_${res.status}`, body.error_description);
+  }
+
+  /** One refresh request; the caller holds the cross-tab lock (or won the election). */
+  async function refreshNow(startGeneration: number): Promise<Session> {
+    // Another tab refreshed while we waited for the lock: take its result.
+    if (generation !== startGeneration && session && session.expiresAt - clock() > aheadMs) return session;
+    if (!session && !cookieMode) throw new AuthError(401, 'invalid_grant', 'not logged in');
+    const res = await post(paths.refresh, cookieMode ? {} : { refresh_token: session?.refreshToken ?? '' });
+    if (!res.ok) {
+      const err = await errorOf(res);
+      if (err.error === 'invalid_grant' || res.status === 401) {
+        const reason = reasonOf(err.description);
+        adopt(null, 'self', reason, err.description);
+        broadcast({ t: 'session', session: null, reason, from: tabId });
+      }
+      throw err;
+    }
+    const next = toSession((await res.json()) as TokenResponse, session);
+    adopt(next, 'self');
+    broadcast({ t: 'session', session: next, from: tabId });
+    return next;
+  }
+
+  /** Election without Web Locks: claim, wait a moment, the earliest claim refreshes. */
+  async function electAndRefresh(startGeneration: number): Promise<Session> {
+    const myClaim = { id: tabId, at: clock() };
+    claims.set(myClaim.id, myClaim.at);
+    broadcast({ t: 'claim', id: myClaim.id, at: myClaim.at, from: tabId });
+    await new Promise((r) => setTimeout(r, 30));
+    const winner = [...claims.entries()]
+      .filter(([, at]) => myClaim.at - at < 5000)
+      .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))[0];
+    claims.clear();
+    if (winner && winner[0] !== tabId && generation === startGeneration) {
+      // Another tab refreshes: wait for its session message (or time out and do it ourselves).
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 5000);
+        waiters.add(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return refreshNow(startGeneration);
+  }
+
+  function refresh(): Promise<Session> {
+    if (inflight) return inflight;
+    const startGeneration = generation;
+    const run = locks
+      ? locks.request(`${name}:refresh`, () => refreshNow(startGeneration))
+      : channel
+        ? electAndRefresh(startGeneration)
+        : refreshNow(startGeneration);
+    inflight = run.finally(() => {
+      inflight = null;
+    });
+    return inflight;
+  }
+
+  async function authorizedFetch(path: string, init: RequestInit = {}, retried = false): Promise<Response> {
+    if (session && session.expiresAt - clock() <= aheadMs) {
+      try {
+        await refresh();
+      } catch (e) {
+        if (!session) throw e;
+      }
+    }
+    const headers = new Headers(init.headers);
+    if (session) headers.set('authorization', `Bearer ${session.accessToken}`);
+    const res = await doFetch(baseUrl + path, { ...init, headers });
+    if (!retried && isInvalidTokenChallenge(res) && (session || cookieMode)) {
+      await refresh();
+      return authorizedFetch(path, init, true);
+    }
+    return res;
+  }
+
+  return {
+    async login(username, password) {
+      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+      if (cookieMode && options.csrfHeader) headers[options.csrfHeader.name] = options.csrfHeader.value;
+      const res = await doFetch(baseUrl + paths.token, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ grant_type: 'password', username, password }),
+        ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
+      });
+      if (!res.ok) throw await errorOf(res);
+      const next = toSession((await res.json()) as TokenResponse, null);
+      adopt(next, 'self');
+      broadcast({ t: 'session', session: next, from: tabId });
+      return next;
+    },
+    fetch: (path, init) => authorizedFetch(path, init),
+    refresh,
+    async logout() {
+      const current = session;
+      try {
+        if (current?.refreshToken || cookieMode) {
+          await post(paths.logout, cookieMode ? {} : { refresh_token: current?.refreshToken ?? '' });
+        }
+      } finally {
+        adopt(null, 'self', 'user');
+        broadcast({ t: 'session', session: null, reason: 'user', from: tabId });
+      }
+    },
+    get session() {
+      return session;
+    },
+    setSession(next) {
+      adopt(next, 'self');
+    },
+    on(type, listener) {
+      listeners[type].add(listener);
+      return () => listeners[type].delete(listener);
+    },
+    close() {
+      channel?.close();
+    },
+  };
+}
