@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  decodeBase64url,
+  decodeBase64urlPadded,
+  decodeKeyMaterial,
+  encodeBase64url,
+  encodeBase64urlPadded,
+  isBase64url,
+} from '../../src/internal/base64url.js';
+import { loadVectors } from '../vectors/load.js';
+
+interface ValidVector {
+  name: string;
+  bytes_hex?: string;
+  bytes_dec?: number[];
+  base64url_nopad?: string;
+  base64url_padded?: string;
+  base64_padded?: string;
+}
+interface InvalidVector {
+  input: string;
+  why: string;
+}
+const vectors = loadVectors<{ valid: ValidVector[]; invalid_for_jws_base64url: InvalidVector[] }>('base64url_vectors.json');
+
+function bytesOf(v: ValidVector): Buffer {
+  if (v.bytes_hex !== undefined) return Buffer.from(v.bytes_hex, 'hex');
+  if (v.bytes_dec !== undefined) return Buffer.from(v.bytes_dec);
+  throw new Error(`vector ${v.name} has no bytes`);
+}
+
+/** The padded form of a vector: given, or (RFC 4648 §10 rows, where alphabets coincide) the standard padded one. */
+function paddedOf(v: ValidVector): string | undefined {
+  return v.base64url_padded ?? v.base64_padded;
+}
+
+describe('base64url vectors (RFC 4648 §10, RFC 7515 App. C and A.1, RFC 7518, fernet/spec)', () => {
+  test('the file has the expected entries', () => {
+    assert.equal(vectors.valid.length, 13);
+    assert.equal(vectors.invalid_for_jws_base64url.length, 13);
+  });
+
+  for (const v of vectors.valid) {
+    const bytes = bytesOf(v);
+    if (v.base64url_nopad !== undefined) {
+      const s = v.base64url_nopad;
+      test(`unpadded round trip: ${v.name}`, () => {
+        assert.equal(encodeBase64url(bytes), s);
+        assert.ok(isBase64url(s));
+        const decoded = decodeBase64url(s);
+        assert.ok(decoded);
+        assert.deepEqual([...decoded], [...bytes]);
+      });
+    }
+    const padded = paddedOf(v);
+    if (padded !== undefined) {
+      test(`padded round trip: ${v.name}`, () => {
+        assert.equal(encodeBase64urlPadded(bytes), padded);
+        const decoded = decodeBase64urlPadded(padded);
+        assert.ok(decoded);
+        assert.deepEqual([...decoded], [...bytes]);
+      });
+    }
+  }
+
+  for (const v of vectors.invalid_for_jws_base64url) {
+    test(`rejected by the JWS decoder: ${JSON.stringify(v.input)} (${v.why})`, () => {
+      assert.equal(isBase64url(v.input), false);
+      assert.equal(decodeBase64url(v.input), null);
+    });
+  }
+});
+
+describe('padded mode (Fernet)', () => {
+  test('accepts exactly the padding the encoder produces', () => {
+    assert.deepEqual([...(decodeBase64urlPadded('Zg==') ?? [])], [0x66]);
+    assert.deepEqual([...(decodeBase64urlPadded('Zm8=') ?? [])], [0x66, 0x6f]);
+    assert.deepEqual([...(decodeBase64urlPadded('Zm9v') ?? [])], [0x66, 0x6f, 0x6f]);
+    assert.deepEqual([...(decodeBase64urlPadded('') ?? [0])], []);
+  });
+
+  for (const [input, why] of [
+    ['Zg', 'missing padding'],
+    ['Zg=', 'too little padding'],
+    ['Zg===', 'too much padding'],
+    ['Zm8==', 'padding where none is due (length 3 + 2)'],
+    ['Zm9v====', 'a whole block of padding'],
+    ['Z=g=', 'padding in the middle'],
+    ['Zh==', 'non-canonical trailing bits'],
+    ['Zm9=', 'non-canonical trailing bits with padding'],
+    ['Zm8+', "standard alphabet '+'"],
+    ['Zm8/', "standard alphabet '/'"],
+    ['Zm 9v', 'whitespace'],
+    ['Zm9v\n', 'trailing newline'],
+    ['%%%%', 'non-alphabet characters'],
+    ['A===', 'length 1 mod 4 plus padding'],
+  ] as const) {
+    test(`padded decoder rejects ${JSON.stringify(input)} (${why})`, () => {
+      assert.equal(decodeBase64urlPadded(input), null);
+    });
+  }
+
+  test('the JWS decoder refuses what the Fernet decoder accepts (and the reverse)', () => {
+    assert.equal(decodeBase64url('Zg=='), null);
+    assert.ok(decodeBase64urlPadded('Zg=='));
+    assert.ok(decodeBase64url('Zg'));
+    assert.equal(decodeBase64urlPadded('Zg'), null);
+  });
+
+  test('round trip of every length 0..64', () => {
+    for (let n = 0; n <= 64; n++) {
+      const bytes = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff));
+      assert.deepEqual(decodeBase64urlPadded(encodeBase64urlPadded(bytes)), bytes);
+      assert.deepEqual(decodeBase64url(encodeBase64url(bytes)), bytes);
+      assert.equal(encodeBase64urlPadded(bytes).length % 4, 0);
+    }
+  });
+
+  test('encoders honour a view into a larger buffer', () => {
+    const big = Buffer.from('xxfooyy');
+    const view = big.subarray(2, 5);
+    assert.equal(encodeBase64url(view), 'Zm9v');
+    assert.equal(encodeBase64urlPadded(big.subarray(2, 3)), 'Zg==');
+  });
+});
+
+describe('key material (padded or not, never another alphabet)', () => {
+  test('accepts both forms of the fernet/spec key', () => {
+    const padded = 'cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=';
+    const a = decodeKeyMaterial(padded);
+    const b = decodeKeyMaterial(padded.slice(0, -1));
+    assert.equal(a?.toString('hex'), '730ff4c7af3d46923e8ed451ee813c87f790b0a226bc96a92de49b5e9c05e1ee');
+    assert.deepEqual(a, b);
+    assert.deepEqual(decodeKeyMaterial(`  ${padded}\n`), a);
+  });
+  test('refuses standard base64', () => {
+    assert.equal(decodeKeyMaterial('cw/0x689RpI+jtRR7oE8h/eQsKImvJapLeSbXpwF4e4='), null);
+  });
+});
