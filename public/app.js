@@ -1,0 +1,123 @@
+// The demo page: drives the tessera client against this server.
+import { createClient } from '/client.js';
+
+const $ = (id) => document.getElementById(id);
+const client = createClient({ refreshAheadSeconds: 5 });
+const usedRefreshTokens = [];
+let lastRefreshToken = null;
+let autoTimer = null;
+
+function log(text, cls = '') {
+  const li = document.createElement('li');
+  li.className = cls;
+  li.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
+  $('timeline').prepend(li);
+}
+
+function decodeClaims(token) {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    return JSON.parse(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    return null;
+  }
+}
+
+function show(section) {
+  for (const id of ['signin', 'session', 'ended']) $(id).hidden = id !== section;
+}
+
+function renderSession(session) {
+  const claims = decodeClaims(session.accessToken);
+  $('claims').textContent = claims
+    ? JSON.stringify(claims, null, 2)
+    : `${session.accessToken.slice(0, 4)}… (an encrypted or opaque token: its claims are not readable by the page; see /me)`;
+  $('scheme').textContent = claims ? '(jwt: claims readable, signature checked by the server)' : '';
+  if (session.refreshToken && session.refreshToken !== lastRefreshToken) {
+    if (lastRefreshToken) usedRefreshTokens.push(lastRefreshToken);
+    lastRefreshToken = session.refreshToken;
+  }
+  $('replay').disabled = usedRefreshTokens.length === 0;
+}
+
+async function callMe() {
+  const res = await client.fetch('/me');
+  const body = await res.json().catch(() => ({}));
+  $('me-result').textContent = `${res.status}\n${JSON.stringify(body, null, 2)}`;
+  if (res.ok) $('who').textContent = body.sub ?? '';
+}
+
+function tick() {
+  const s = client.session;
+  if (!s) return;
+  const left = Math.max(0, Math.round((s.expiresAt - Date.now()) / 1000));
+  $('countdown').textContent = `${left} s`;
+}
+setInterval(tick, 250);
+
+function startAuto() {
+  clearInterval(autoTimer);
+  if ($('auto').checked) autoTimer = setInterval(() => client.session && callMe().catch(() => {}), 2000);
+}
+
+client.on('refresh', ({ session, source }) => {
+  renderSession(session);
+  log(
+    source === 'self'
+      ? 'Refreshed: new access and refresh token (the old refresh token is now consumed)'
+      : 'Another tab refreshed; took its tokens',
+    'ok',
+  );
+  show('session');
+});
+
+client.on('logout', ({ reason, description }) => {
+  clearInterval(autoTimer);
+  const text =
+    {
+      reused:
+        'Reuse detected: an already used refresh token was presented, so the server revoked the whole session (thief and owner both lose it).',
+      revoked: 'The session was revoked.',
+      expired: 'The session expired.',
+      user: 'You signed out.',
+    }[reason] ?? `The session ended (${description ?? reason}).`;
+  log(text, reason === 'user' ? '' : 'bad');
+  $('ended-reason').textContent = text;
+  show('ended');
+});
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('login-error').hidden = true;
+  try {
+    await client.login($('username').value, $('password').value);
+    $('who').textContent = $('username').value;
+    log('Signed in: a new token family started', 'ok');
+    await callMe();
+    startAuto();
+  } catch (err) {
+    $('login-error').textContent = err.description ?? err.message;
+    $('login-error').hidden = false;
+  }
+});
+
+$('call-me').addEventListener('click', () => callMe());
+$('auto').addEventListener('change', startAuto);
+$('refresh-now').addEventListener('click', () => client.refresh().catch(() => {}));
+$('logout').addEventListener('click', () => client.logout());
+$('again').addEventListener('click', () => show('signin'));
+
+$('replay').addEventListener('click', async () => {
+  const old = usedRefreshTokens[usedRefreshTokens.length - 1];
+  log('Replaying an already used refresh token, as an attacker who stole it would…');
+  const res = await fetch('/auth/refresh', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refresh_token: old }),
+  });
+  const body = await res.json().catch(() => ({}));
+  log(`Server answered ${res.status} ${body.error ?? ''}: ${body.error_description ?? ''}`, 'bad');
+  // The family is now revoked: the next refresh of the legitimate session fails too.
+  await client.refresh().catch(() => {});
+});
