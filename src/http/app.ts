@@ -1,0 +1,154 @@
+/**
+ * `buildApp(options)`: the reference server as a Fastify instance, without
+ * `listen` and without reading the environment (Fastify's Testing guide:
+ * build the app in one place, listen in another), so tests drive it with
+ * `app.inject()`.
+ *
+ * @module
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { TokenService } from '../refresh/types.js';
+import type { UserService } from '../users/users.js';
+import type { CookieModeOptions } from './cookies.js';
+import { HttpError, httpErrorHandler, sendHttpError } from './errors.js';
+import { tesseraAuth } from './plugin.js';
+import { type RateLimitSettings, tesseraRoutes } from './routes.js';
+
+export interface LogOptions {
+  /** pino level: fatal, error, warn, info, debug, trace, silent. Default `warn`. */
+  level?: string;
+  /** Log one line per request and response (method, path, status, time). Default false: per-request logging costs throughput. */
+  requests?: boolean;
+  /** Where log lines go (default stdout). Tests pass a capture stream. */
+  stream?: NodeJS.WritableStream;
+}
+
+export interface AppOptions {
+  tokens: TokenService;
+  /** Password grant and registration. */
+  users?: UserService;
+  /** Serve `POST /auth/register`. Default false. */
+  allowRegister?: boolean;
+  /** Browser mode: refresh token in an HttpOnly cookie with CSRF protection. Default off. */
+  cookie?: CookieModeOptions | false;
+  /** Default 20 requests per 60 s per IP on the credential endpoints; `false` turns it off. */
+  rateLimit?: RateLimitSettings | false;
+  /** Scope granted at login. Default none. */
+  scope?: string;
+  /** Serve /openapi.json and Swagger UI at /docs. Default true. */
+  docs?: boolean;
+  /** Logging; `false` for none. */
+  log?: LogOptions | false;
+  /** Trust `X-Forwarded-*` from a proxy (Fastify `trustProxy`): needed for per-client rate limits behind one. */
+  trustProxy?: FastifyServerOptions['trustProxy'];
+  /** `WWW-Authenticate` realm. Default `tessera`. */
+  realm?: string;
+}
+
+/**
+ * Log paths that must never be written. The serializers below already leave
+ * headers and bodies out; this is the second line, for anything logged by hand.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'body',
+  'req.body',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.accessToken',
+  '*.refreshToken',
+];
+
+/** Drops the query string: a client could put a token there even though we never read one from it. */
+function pathOnly(url: string | undefined): string | undefined {
+  if (url === undefined) return url;
+  const i = url.indexOf('?');
+  return i < 0 ? url : url.slice(0, i);
+}
+
+function loggerOptions(log: LogOptions | false | undefined): FastifyServerOptions['logger'] {
+  if (log === false) return false;
+  return {
+    level: log?.level ?? 'warn',
+    ...(log?.stream ? { stream: log.stream } : {}),
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      // No headers, no body, no query: only what identifies the request.
+      req: (req: { id?: string; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: pathOnly(req.url) }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+  };
+}
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const realm = options.realm ?? 'tessera';
+  const app = Fastify({
+    logger: loggerOptions(options.log),
+    logController: new LogController({ disableRequestLogging: !(options.log && options.log.requests) }),
+    bodyLimit: 65536,
+    trustProxy: options.trustProxy ?? false,
+    // RFC 6749 §3.1: parameters are exact strings; no number-to-string coercion.
+    ajv: { customOptions: { coerceTypes: false } },
+    // Answer 503 to requests that arrive while closing (graceful shutdown).
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler(httpErrorHandler(realm));
+  app.setNotFoundHandler((_request, reply) => {
+    sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
+  });
+
+  app.register(tesseraAuth, { tokens: options.tokens, realm });
+
+  const docs = options.docs ?? true;
+  if (docs) {
+    // Registered before the routes: it collects their schemas through onRoute.
+    app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'tessera',
+          description: 'Access and refresh tokens (RFC 6749 token endpoint, RFC 7009 revocation, RFC 7662 introspection)',
+          version: '0.1.0',
+        },
+        tags: [
+          { name: 'auth', description: 'Tokens' },
+          { name: 'example', description: 'A protected route' },
+          { name: 'ops', description: 'Health and readiness' },
+        ],
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      },
+    });
+  }
+
+  app.register(tesseraRoutes, {
+    users: options.users,
+    allowRegister: options.allowRegister ?? false,
+    cookie: options.cookie ?? false,
+    rateLimit: options.rateLimit,
+    scope: options.scope,
+    realm,
+  });
+
+  if (docs) {
+    app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+    app.register(async (ui) => {
+      // Swagger UI's own routes cannot take our route config; mark every route of this scope public.
+      ui.addHook('onRoute', (route) => {
+        route.config = { ...route.config, public: true };
+      });
+      await ui.register(swaggerUi, { routePrefix: '/docs' });
+    });
+  }
+  return app;
+}

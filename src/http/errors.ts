@@ -1,0 +1,209 @@
+/**
+ * The only place where failures become HTTP: TokenError codes and request
+ * problems are mapped to RFC 6749 §5.2 / RFC 6750 §3.1 error responses.
+ *
+ * Rules kept here:
+ * - A body is always `{error, error_description}`; the description is a fixed
+ *   string chosen by the code, never an upstream message, so neither a token nor
+ *   a piece of the request is ever echoed back.
+ * - A bad input is a 4xx; a store outage is a 503 with `Retry-After` (fail
+ *   closed: never an accept); anything else is a plain 500 without a stack.
+ *
+ * @module
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isTokenError, type TokenError, type TokenErrorCode } from '../errors.js';
+
+/** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, RFC 8628 §3.5 (`slow_down`), plus HTTP-only ones. */
+export type HttpErrorCode =
+  | 'invalid_request'
+  | 'invalid_grant'
+  | 'unsupported_grant_type'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unauthorized'
+  | 'temporarily_unavailable'
+  | 'slow_down'
+  | 'not_found'
+  | 'conflict'
+  | 'server_error';
+
+/** Seconds a client should wait after a 503 before retrying (RFC 9110 §10.2.3). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** An error that already knows its HTTP form. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly statusCode: number;
+  readonly error: HttpErrorCode;
+  readonly headers: Record<string, string>;
+
+  constructor(statusCode: number, error: HttpErrorCode, description: string, headers: Record<string, string> = {}) {
+    super(description);
+    this.statusCode = statusCode;
+    this.error = error;
+    this.headers = headers;
+  }
+
+  get description(): string {
+    return this.message;
+  }
+}
+
+/** Sends `err` as `{error, error_description}` with its status and headers. */
+export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
+  // RFC 6749 §5.1 asks for no-store on token responses; an error response from an
+  // auth endpoint must not be cached either.
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+  return reply.code(err.statusCode).send({ error: err.error, error_description: err.description });
+}
+
+export function badRequest(description: string): HttpError {
+  return new HttpError(400, 'invalid_request', description);
+}
+
+export function storeUnavailable(): HttpError {
+  return new HttpError(503, 'temporarily_unavailable', 'The token store is unavailable; retry later', {
+    'retry-after': String(RETRY_AFTER_SECONDS),
+  });
+}
+
+/** RFC 6750 §3: the challenge. `error` is left out when no token was presented at all (§3.1). */
+export function bearerChallenge(
+  realm: string,
+  error?: 'invalid_token' | 'invalid_request' | 'insufficient_scope',
+  description?: string,
+  scope?: string,
+): string {
+  let value = `Bearer realm="${realm}"`;
+  if (error) value += `, error="${error}"`;
+  // Our descriptions are fixed ASCII without quotes or backslashes (RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E).
+  if (description) value += `, error_description="${description}"`;
+  if (scope) value += `, scope="${scope}"`;
+  return value;
+}
+
+const ACCESS_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
+  expired: 'The access token expired',
+  revoked: 'The access token was revoked',
+  wrong_type: 'The token is not an access token',
+};
+
+/** 401 for a request without any Bearer token (RFC 6750 §3.1: no error code in the challenge). */
+export function missingToken(realm: string): HttpError {
+  return new HttpError(401, 'unauthorized', 'This resource needs a Bearer access token', {
+    'www-authenticate': bearerChallenge(realm),
+  });
+}
+
+/** 400 for an Authorization header that is not a well-formed Bearer credential (RFC 6750 §2.1, §3.1). */
+export function malformedAuthorization(realm: string): HttpError {
+  const description = 'The Authorization header is not a well-formed Bearer credential';
+  return new HttpError(400, 'invalid_request', description, {
+    'www-authenticate': bearerChallenge(realm, 'invalid_request', description),
+  });
+}
+
+/** 403 when the token lacks a scope the route requires (RFC 6750 §3.1). */
+export function insufficientScope(realm: string, scope: string): HttpError {
+  const description = 'The access token does not grant the required scope';
+  return new HttpError(403, 'insufficient_scope', description, {
+    'www-authenticate': bearerChallenge(realm, 'insufficient_scope', description, scope),
+  });
+}
+
+/**
+ * A TokenError raised while authenticating an access token: 401 `invalid_token`
+ * (RFC 6750 §3.1), or 503 when the store could not be asked.
+ */
+export function accessTokenError(err: TokenError, realm: string): HttpError {
+  if (err.code === 'store_unavailable') return storeUnavailable();
+  const description = ACCESS_DESCRIPTIONS[err.code] ?? 'The access token is invalid';
+  return new HttpError(401, 'invalid_token', description, {
+    'www-authenticate': bearerChallenge(realm, 'invalid_token', description),
+  });
+}
+
+const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
+  expired: 'The refresh token expired',
+  revoked: 'The refresh token was revoked',
+  reused: 'Refresh token reused: it was already used once, so its session was revoked',
+  wrong_type: 'The token is not a refresh token',
+};
+
+/**
+ * A TokenError raised while using a refresh token (token or refresh endpoint):
+ * RFC 6749 §5.2 `invalid_grant` (400), or 503 when the store could not be asked.
+ */
+export function refreshTokenError(err: TokenError): HttpError {
+  if (err.code === 'store_unavailable') return storeUnavailable();
+  return new HttpError(400, 'invalid_grant', GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid');
+}
+
+/** Fixed descriptions for Fastify's own request errors: their messages may quote the request. */
+function frameworkError(err: FastifyError): HttpError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HttpError(
+        415,
+        'invalid_request',
+        'Unsupported content type; send application/x-www-form-urlencoded or application/json',
+      );
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError(413, 'invalid_request', 'The request body is too large');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return badRequest('The JSON request body is empty');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return badRequest('The request body is not valid JSON');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return badRequest('The Content-Length header does not match the body');
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return badRequest('The Content-Type header is invalid');
+    default:
+      return undefined;
+  }
+}
+
+/** Maps anything thrown while handling a request. Exported for tests and for embedding apps. */
+export function toHttpError(err: unknown, realm = 'tessera'): HttpError {
+  if (err instanceof HttpError) return err;
+  if (isTokenError(err)) return accessTokenError(err, realm);
+  const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
+  if (fe && typeof fe === 'object') {
+    if (fe.validation) {
+      // Ajv's message names the field and the rule ("body must have required property 'grant_type'"),
+      // never the offending value.
+      return badRequest(`Invalid request: ${fe.message ?? 'validation failed'}`);
+    }
+    if (typeof fe.code === 'string') {
+      const mapped = frameworkError(fe as FastifyError);
+      if (mapped) return mapped;
+    }
+    const status = fe.statusCode;
+    if (status === 429) return new HttpError(429, 'slow_down', 'Too many requests; slow down and retry later');
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return new HttpError(status, status === 404 ? 'not_found' : 'invalid_request', 'The request is invalid');
+    }
+  }
+  return new HttpError(500, 'server_error', 'Internal server error');
+}
+
+/**
+ * Fastify error handler: everything ends as `{error, error_description}`.
+ * 4xx are logged at debug level without the error message (it may quote the
+ * request); 5xx at error level with the error (our errors never hold secrets).
+ */
+export function httpErrorHandler(realm = 'tessera') {
+  return function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const mapped = toHttpError(err, realm);
+    if (mapped.statusCode >= 500 && mapped.statusCode !== 503) {
+      request.log.error({ err }, 'request failed');
+    } else if (mapped.statusCode === 503) {
+      request.log.warn({ code: isTokenError(err) ? err.code : mapped.error }, 'store unavailable');
+    } else {
+      request.log.debug({ status: mapped.statusCode, error: mapped.error, code: (err as FastifyError).code }, 'request refused');
+    }
+    return sendHttpError(reply, mapped);
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The Fastify plugin: puts a {@link TokenService} on the instance and guards
+ * every route with a Bearer access token unless the route says
+ * `config: { public: true }`.
+ *
+ * ```ts
+ * await app.register(tesseraAuth, { tokens });
+ * app.get('/me', async (req) => req.principal);                      // protected
+ * app.get('/health', { config: { public: true } }, async () => 'ok'); // public
+ * app.get('/admin', { config: { scope: 'admin' } }, handler);         // needs scope "admin"
+ * ```
+ *
+ * Protection is a global `onRequest` hook rather than something routes opt in
+ * to, so a forgotten flag fails closed (the seed's middleware that guards every
+ * path but the refresh path). The hook also covers routes declared before the
+ * plugin was registered.
+ *
+ * @module
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { isTokenError } from '../errors.js';
+import type { Principal, TokenService } from '../refresh/types.js';
+import { accessTokenError, insufficientScope, malformedAuthorization, missingToken, sendHttpError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The token service the plugin was registered with. */
+    tokens: TokenService;
+    /**
+     * Authenticates the request's Bearer token and sets `request.principal`, or
+     * replies 400/401/403/503. Already run for every non-public route; exposed for
+     * routes of other plugins that want to call it themselves.
+     */
+    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  }
+  interface FastifyRequest {
+    /** Who the access token speaks for; `null` on public routes. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** The route needs no access token. */
+    public?: boolean;
+    /** Space-separated scopes the access token must all carry (RFC 6749 §3.3). */
+    scope?: string;
+  }
+}
+
+export interface TesseraAuthOptions {
+  tokens: TokenService;
+  /** The realm of the `WWW-Authenticate` challenge (RFC 6750 §3). Default `tessera`. */
+  realm?: string;
+}
+
+/**
+ * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, where
+ * `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+ * The scheme name is case-insensitive (RFC 9110 §11.1).
+ */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER_SCHEME = /^Bearer(?: |$)/i;
+
+/** The Bearer token of a header value: a string, `null` for another scheme or none, or `false` when malformed. */
+export function parseBearer(header: string | undefined): string | null | false {
+  if (header === undefined || header === '') return null;
+  const m = BEARER.exec(header);
+  if (m) return m[1] as string;
+  // "Bearer" with nothing usable after it is a malformed request (RFC 6750 §3.1 invalid_request);
+  // another scheme (Basic, ...) is simply not a Bearer credential.
+  return BEARER_SCHEME.test(header) ? false : null;
+}
+
+function hasScopes(granted: string | undefined, required: string): boolean {
+  const have = new Set((granted ?? '').split(' '));
+  return required.split(' ').every((s) => s === '' || have.has(s));
+}
+
+const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) => {
+  const { tokens } = options;
+  if (!tokens || typeof tokens.authenticate !== 'function')
+    throw new TypeError('tesseraAuth: `tokens` (a TokenService) is required');
+  const realm = options.realm ?? 'tessera';
+  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
+    throw new TypeError('tesseraAuth: `realm` must be printable ASCII without " or \\');
+
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const token = parseBearer(request.headers.authorization);
+    if (token === null) return void sendHttpError(reply, missingToken(realm));
+    if (token === false) return void sendHttpError(reply, malformedAuthorization(realm));
+    try {
+      request.principal = await tokens.authenticate(token);
+    } catch (e) {
+      if (!isTokenError(e)) throw e;
+      // The specific cause is for the server log only; the client gets a fixed description.
+      request.log.debug({ code: e.code }, 'access token refused');
+      return void sendHttpError(reply, accessTokenError(e, realm));
+    }
+  }
+
+  if (!fastify.hasDecorator('tokens')) fastify.decorate('tokens', tokens);
+  if (!fastify.hasDecorator('authenticate')) fastify.decorate('authenticate', authenticate);
+  // Declared up front with null so every request object has the same shape (Fastify Decorators docs).
+  if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', null);
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    // An unknown path is a 404 for everyone: answering 401 would not protect anything.
+    if (request.is404) return;
+    const config = request.routeOptions.config;
+    if (config.public === true) return;
+    await authenticate(request, reply);
+    if (reply.sent || !config.scope) return;
+    if (!hasScopes(request.principal?.scope, config.scope)) sendHttpError(reply, insufficientScope(realm, config.scope));
+  });
+};
+
+/** The plugin, wrapped so its decorators and hook apply to the registering instance (not encapsulated). */
+export const tesseraAuth = fp(plugin, { name: 'tessera-auth', fastify: '5.x' });
+export default tesseraAuth;

@@ -1,0 +1,409 @@
+/**
+ * The HTTP contract of the reference server (docs/http-api.md):
+ *
+ *     POST /auth/token        RFC 6749 §4.3 (password) and §6 (refresh_token)
+ *     POST /auth/refresh      the seed's refresh path: {"refresh_token"} or the refresh cookie
+ *     POST /auth/revoke       RFC 7009
+ *     POST /auth/introspect   RFC 7662 (needs a Bearer access token)
+ *     POST /auth/logout       ends the presented refresh token's family
+ *     POST /auth/logout-all   ends every family of the caller (Bearer)
+ *     POST /auth/register     only with `allowRegister`
+ *     GET  /me  /health  /ready
+ *
+ * Register {@link tesseraAuth} on a parent first: it guards every route here
+ * that is not `config: { public: true }`.
+ *
+ * @module
+ */
+import cookiePlugin from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { isTokenError, type TokenErrorCode } from '../errors.js';
+import type { TokenPair } from '../refresh/types.js';
+import { UserInputError, type UserService } from '../users/users.js';
+import { type CookieModeOptions, createCookieMode } from './cookies.js';
+import { badRequest, HttpError, httpErrorHandler, refreshTokenError, storeUnavailable } from './errors.js';
+import {
+  Empty,
+  ErrorResponse,
+  errors,
+  IntrospectionResponse,
+  MeResponse,
+  NoContent,
+  RefreshRequest,
+  RegisterRequest,
+  StatusResponse,
+  TokenParam,
+  TokenRequest,
+  TokenResponse,
+  UserResponse,
+} from './schemas.js';
+
+export interface RateLimitSettings {
+  /** Requests per client IP per window on each credential endpoint (token, refresh, register). */
+  max: number;
+  /** Window length in seconds. */
+  windowSeconds: number;
+  /** An ioredis client (or Cluster): counters shared by every instance. Default: in-process. */
+  redis?: unknown;
+  /** Key prefix of the Redis counters. */
+  nameSpace?: string;
+}
+
+export interface TesseraRoutesOptions {
+  /** Enables `grant_type=password` (and registration). Without it only refresh grants are served. */
+  users?: UserService;
+  /** Serve `POST /auth/register`. Default false. */
+  allowRegister?: boolean;
+  /** Browser mode: the refresh token in an HttpOnly cookie (see cookies.ts). Default off. */
+  cookie?: CookieModeOptions | false;
+  /** Rate limit of the credential endpoints; `false` turns it off. Default 20 per 60 s per IP. */
+  rateLimit?: RateLimitSettings | false;
+  /** Scope granted at login (RFC 6749 §3.3). Default none. */
+  scope?: string;
+  /** Realm of the `WWW-Authenticate` challenges. Default `tessera`. */
+  realm?: string;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitSettings = { max: 20, windowSeconds: 60 };
+
+/** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
+const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
+
+const tokenHeaders = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = async (app, options) => {
+  const { users } = options;
+  const tokens = app.tokens;
+  if (!tokens) throw new TypeError('tesseraRoutes: register tesseraAuth (the token service) before the routes');
+  const realm = options.realm ?? 'tessera';
+  const cookies = options.cookie ? createCookieMode(options.cookie) : undefined;
+  const limit = options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT);
+
+  // Encapsulated: this error handler and these parsers apply to these routes only,
+  // so an embedding app keeps its own.
+  app.setErrorHandler(httpErrorHandler(realm));
+  // RFC 6749 §4.3.2 / RFC 7009 §2.1 / RFC 7662 §2.1 requests are form-encoded; JSON is accepted too.
+  await app.register(formbody, { bodyLimit: 65536 });
+  if (cookies && !app.hasRequestDecorator('cookies')) await app.register(cookiePlugin);
+  if (limit) {
+    await app.register(rateLimit, {
+      global: false,
+      max: limit.max,
+      timeWindow: limit.windowSeconds * 1000,
+      // Fail open on a counter outage: the store itself then decides (and fails closed with 503).
+      skipOnError: true,
+      ...(limit.redis ? { redis: limit.redis, nameSpace: limit.nameSpace ?? 'tessera:rl:' } : {}),
+      errorResponseBuilder: (_req, ctx) =>
+        new HttpError(429, 'slow_down', `Too many requests; retry after ${Math.ceil(ctx.ttl / 1000)} seconds`),
+    });
+  }
+  const rateLimited = limit ? { rateLimit: { max: limit.max, timeWindow: limit.windowSeconds * 1000 } } : {};
+
+  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean): TokenResponse {
+    reply.headers(tokenHeaders);
+    const body: TokenResponse = {
+      access_token: pair.accessToken,
+      token_type: 'Bearer',
+      expires_in: pair.expiresIn,
+      refresh_expires_in: pair.refreshExpiresIn,
+      scope: pair.scope ?? '',
+    };
+    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn);
+    else body.refresh_token = pair.refreshToken;
+    return body;
+  }
+
+  async function rotate(refreshToken: string): Promise<TokenPair> {
+    try {
+      return await tokens.refresh(refreshToken);
+    } catch (e) {
+      if (isTokenError(e)) throw refreshTokenError(e);
+      throw e;
+    }
+  }
+
+  async function issueFor(sub: string): Promise<TokenPair> {
+    try {
+      return await tokens.issue(options.scope ? { sub, scope: options.scope } : { sub });
+    } catch (e) {
+      if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+      throw e;
+    }
+  }
+
+  /** The store behind the user directory is the token store: an outage there is a 503 too. */
+  async function checkPassword(username: string, password: string) {
+    if (!users) throw new HttpError(400, 'unsupported_grant_type', 'The password grant is not enabled');
+    try {
+      return await users.verify(username, password);
+    } catch (e) {
+      if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+      throw e;
+    }
+  }
+
+  const form = ['application/x-www-form-urlencoded', 'application/json'];
+
+  // A POST without a body (curl -X POST, a cookie-only refresh) is an empty parameter
+  // set, so a missing parameter gets its own message instead of "body must be object".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null) request.body = {};
+  });
+
+  app.post(
+    '/auth/token',
+    {
+      config: { public: true, ...rateLimited },
+      schema: {
+        summary: 'Token endpoint (RFC 6749 §4.3 password grant, §6 refresh grant)',
+        tags: ['auth'],
+        consumes: form,
+        body: TokenRequest,
+        response: { 200: TokenResponse, ...errors(400, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      switch (body.grant_type) {
+        case 'password': {
+          // RFC 6749 §4.3.2: both are REQUIRED.
+          if (body.username === undefined || body.password === undefined) {
+            throw badRequest('grant_type=password needs username and password');
+          }
+          const user = await checkPassword(body.username, body.password);
+          // One answer for an unknown user and a wrong password (no enumeration).
+          if (!user) throw new HttpError(400, 'invalid_grant', 'Invalid username or password');
+          return sendTokens(reply, await issueFor(user.id), cookies !== undefined);
+        }
+        case 'refresh_token':
+          // RFC 6749 §6: refresh_token is REQUIRED.
+          if (!body.refresh_token) throw badRequest('grant_type=refresh_token needs refresh_token');
+          return sendTokens(reply, await rotate(body.refresh_token), false);
+        default:
+          throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
+      }
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      config: { public: true, ...rateLimited },
+      schema: {
+        summary: 'Rotates a refresh token: the old one is consumed, a new pair is issued',
+        description: `Send {"refresh_token": "..."}, or in cookie mode the refresh cookie with the ${cookies?.csrfHeader ?? 'x-csrf-token'} header.`,
+        tags: ['auth'],
+        consumes: form,
+        body: RefreshRequest,
+        response: { 200: TokenResponse, ...errors(400, 403, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      let token = request.body?.refresh_token;
+      let viaCookie = false;
+      if (!token && cookies) {
+        token = cookies.read(request);
+        viaCookie = token !== undefined;
+      }
+      if (!token)
+        throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
+      try {
+        return sendTokens(reply, await rotate(token), viaCookie);
+      } catch (e) {
+        // A dead refresh cookie is useless to the browser: drop it along with the error.
+        if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400) cookies.clear(reply);
+        throw e;
+      }
+    },
+  );
+
+  app.post(
+    '/auth/revoke',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Token revocation (RFC 7009): 200 even for unknown or invalid tokens',
+        tags: ['auth'],
+        consumes: form,
+        body: TokenParam,
+        response: { 200: Empty, ...errors(400, 503) },
+      },
+    },
+    async (request, reply) => {
+      const token = request.body?.token;
+      if (!token) throw badRequest('token is required (RFC 7009 §2.1)');
+      try {
+        await tokens.revoke(token);
+      } catch (e) {
+        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable(); // RFC 7009 §2.2.1: 503
+        // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
+        // cannot use this endpoint to probe which tokens are valid.
+        if (!isTokenError(e)) throw e;
+      }
+      reply.headers(tokenHeaders);
+      // RFC 7009 §2.2: the body is ignored by the client; send none.
+      return reply.code(200).send();
+    },
+  );
+
+  app.post(
+    '/auth/introspect',
+    {
+      schema: {
+        summary: 'Token introspection (RFC 7662); needs a Bearer access token',
+        tags: ['auth'],
+        security: [{ bearer: [] }],
+        consumes: form,
+        body: TokenParam,
+        response: { 200: IntrospectionResponse, ...errors(400, 401, 503) },
+      },
+    },
+    async (request, reply) => {
+      const token = request.body?.token;
+      if (!token) throw badRequest('token is required (RFC 7662 §2.1)');
+      reply.headers(tokenHeaders);
+      try {
+        return await tokens.introspect(token);
+      } catch (e) {
+        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+        // RFC 7662 §2.2: any token we cannot vouch for is simply inactive.
+        if (isTokenError(e)) return { active: false };
+        throw e;
+      }
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { public: true },
+      schema: {
+        summary: "Ends the presented refresh token's session (its family)",
+        tags: ['auth'],
+        consumes: form,
+        body: RefreshRequest,
+        response: { 204: NoContent, ...errors(400, 403, 503) },
+      },
+    },
+    async (request, reply) => {
+      let token = request.body?.refresh_token;
+      if (!token && cookies) token = cookies.read(request);
+      if (!token) throw badRequest('refresh_token is required');
+      try {
+        await tokens.logout(token);
+      } catch (e) {
+        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+        if (!isTokenError(e) || !ALREADY_ENDED.has(e.code)) throw refreshTokenErrorOr(e);
+      }
+      cookies?.clear(reply);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      schema: {
+        summary: 'Ends every session of the caller (logout everywhere)',
+        tags: ['auth'],
+        security: [{ bearer: [] }],
+        response: { 204: NoContent, ...errors(401, 503) },
+      },
+    },
+    async (request, reply) => {
+      try {
+        await tokens.revokeUser(request.principal!.sub);
+      } catch (e) {
+        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+        throw e;
+      }
+      cookies?.clear(reply);
+      return reply.code(204).send(null);
+    },
+  );
+
+  if (options.allowRegister) {
+    if (!users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
+    app.post(
+      '/auth/register',
+      {
+        config: { public: true, ...rateLimited },
+        schema: {
+          summary: 'Creates a user (only when registration is enabled)',
+          tags: ['auth'],
+          consumes: form,
+          body: RegisterRequest,
+          response: { 201: UserResponse, ...errors(400, 409, 429, 503) },
+        },
+      },
+      async (request, reply) => {
+        try {
+          const user = await users.add(request.body.username, request.body.password);
+          return reply.code(201).send({ id: user.id, username: user.username });
+        } catch (e) {
+          if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+          if (e instanceof UserInputError) {
+            throw /already exists/.test(e.message)
+              ? new HttpError(409, 'conflict', 'The username is taken')
+              : badRequest(e.message);
+          }
+          throw e;
+        }
+      },
+    );
+  }
+
+  app.get(
+    '/me',
+    {
+      schema: {
+        summary: 'Who the access token speaks for (an example of a protected route)',
+        tags: ['example'],
+        security: [{ bearer: [] }],
+        response: { 200: MeResponse, ...errors(400, 401, 503) },
+      },
+    },
+    async (request) => {
+      const p = request.principal!;
+      return { sub: p.sub, scope: p.scope, exp: p.exp, iat: p.iat };
+    },
+  );
+
+  app.get(
+    '/health',
+    {
+      config: { public: true },
+      schema: { summary: 'Liveness: the process answers', tags: ['ops'], response: { 200: StatusResponse } },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/ready',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Readiness: the token store answers (503 otherwise)',
+        tags: ['ops'],
+        response: { 200: StatusResponse, 503: ErrorResponse },
+      },
+    },
+    async (request) => {
+      try {
+        await tokens.store.ping();
+      } catch (e) {
+        request.log.warn({ code: isTokenError(e) ? e.code : 'error' }, 'store ping failed');
+        throw storeUnavailable();
+      }
+      return { status: 'ready' };
+    },
+  );
+};
+
+/** A logout with a token that is not a usable refresh token: `invalid_grant` like a refresh would say. */
+function refreshTokenErrorOr(e: unknown): unknown {
+  return isTokenError(e) ? refreshTokenError(e) : e;
+}

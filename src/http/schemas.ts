@@ -1,0 +1,102 @@
+/**
+ * TypeBox schemas of the HTTP contract: the single source of request
+ * validation, response serialisation (fields not listed are never sent) and
+ * the OpenAPI document at /openapi.json.
+ *
+ * @module
+ */
+import { type Static, Type } from 'typebox';
+
+/** Longest token we accept (the codecs refuse anything longer anyway). */
+export const MAX_TOKEN_LENGTH = 8192;
+
+const token = (description: string) => Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH, description });
+
+/** RFC 6749 §5.2 error response (also used for every other error). */
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.String({ description: 'RFC 6749 §5.2 / RFC 6750 §3.1 error code' }),
+    error_description: Type.String({ description: 'Human-readable; never contains the presented token' }),
+  },
+  { description: 'Error (RFC 6749 §5.2 shape)' },
+);
+
+/**
+ * RFC 6749 §4.3.2 and §6: the token request. `grant_type` is a plain string,
+ * not an enum, so an unknown grant reaches the handler and is answered with
+ * `unsupported_grant_type` instead of a generic validation error.
+ * Unknown parameters are ignored (RFC 6749 §3.2).
+ */
+export const TokenRequest = Type.Object({
+  grant_type: Type.String({ minLength: 1, maxLength: 64, description: '`password` or `refresh_token`' }),
+  username: Type.Optional(Type.String({ maxLength: 256, description: 'password grant' })),
+  password: Type.Optional(Type.String({ maxLength: 1024, description: 'password grant' })),
+  refresh_token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'refresh_token grant' })),
+  scope: Type.Optional(Type.String({ maxLength: 1024, description: 'ignored: the server grants its configured scope' })),
+});
+export type TokenRequest = Static<typeof TokenRequest>;
+
+/** RFC 6749 §5.1 successful token response. */
+export const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'access token lifetime, seconds' }),
+  refresh_token: Type.Optional(Type.String({ description: 'absent in cookie mode (the refresh token is in a cookie)' })),
+  refresh_expires_in: Type.Optional(Type.Integer({ description: 'refresh token lifetime, seconds' })),
+  scope: Type.String({ description: 'granted scope (RFC 6749 §3.3)' }),
+});
+export type TokenResponse = Static<typeof TokenResponse>;
+
+/** The seed's refresh path. The token may instead come from the refresh cookie (cookie mode). */
+export const RefreshRequest = Type.Object({
+  refresh_token: Type.Optional(token('the refresh token; optional in cookie mode')),
+});
+export type RefreshRequest = Static<typeof RefreshRequest>;
+
+/** RFC 7009 §2.1 / RFC 7662 §2.1. `token` is optional here so its absence is an `invalid_request` from the handler. */
+export const TokenParam = Type.Object({
+  token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'the token' })),
+  token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: '`access_token` or `refresh_token` (a hint only)' })),
+});
+export type TokenParam = Static<typeof TokenParam>;
+
+/** RFC 7662 §2.2 introspection response. */
+export const IntrospectionResponse = Type.Object({
+  active: Type.Boolean(),
+  sub: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  jti: Type.Optional(Type.String()),
+  token_type: Type.Optional(Type.String({ description: '`access_token` or `refresh_token`' })),
+  iss: Type.Optional(Type.String()),
+});
+
+export const RegisterRequest = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 64 }),
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+});
+export type RegisterRequest = Static<typeof RegisterRequest>;
+
+export const UserResponse = Type.Object({ id: Type.String(), username: Type.String() });
+
+/** GET /me: who the access token speaks for. */
+export const MeResponse = Type.Object({
+  sub: Type.String(),
+  scope: Type.Optional(Type.String()),
+  exp: Type.Integer({ description: 'access token expiry, seconds since the epoch' }),
+  iat: Type.Optional(Type.Integer()),
+});
+
+export const StatusResponse = Type.Object({ status: Type.String() });
+
+/** RFC 7009 §2.2: 200 with an empty body (a plain JSON Schema, so `reply.send()` needs no payload). */
+export const Empty = { description: 'Empty body' } as const;
+
+/** A response without a body (204). */
+export const NoContent = Type.Null({ description: 'No content' });
+
+/** The error responses a route can produce, for the OpenAPI document. */
+export function errors(...codes: number[]): Record<number, typeof ErrorResponse> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
+}
