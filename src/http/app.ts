@@ -94,7 +94,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const realm = options.realm ?? 'tessera';
   const app = Fastify({
     logger: loggerOptions(options.log),
-    logController: new LogController({ disableRequestLogging: !(options.log && options.log.requests) }),
+    logController: new LogController({ disableRequestLogging: options.log === false || options.log?.requests !== true }),
     bodyLimit: 65536,
     trustProxy: options.trustProxy ?? false,
     // RFC 6749 §3.1: parameters are exact strings; no number-to-string coercion.
