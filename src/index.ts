@@ -16,6 +16,29 @@ export {
   parseSecret,
   type SecretInput,
 } from './keys.js';
+export {
+  type ConfiguredTokenService,
+  createTokenService,
+  DEFAULTS as TOKEN_SERVICE_DEFAULTS,
+  type TokenServiceConfig,
+} from './refresh/service.js';
+export {
+  type Introspection,
+  type IssueInput,
+  type Principal,
+  SCHEMES,
+  type Scheme,
+  TOKEN_FORMATS,
+  type TokenFormat,
+  type TokenPair,
+  type TokenService,
+  type TokenServiceOptions,
+} from './refresh/types.js';
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
+export { type OpenStoreOptions, openStore } from './stores/open.js';
+export { type RedisClient, RedisStore, type RedisStoreOptions, redisClientOptions } from './stores/redis.js';
+export { SQLITE_SCHEMA_VERSION, SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
+export type * from './stores/types.js';
 export type { Claims, DecodeOptions, TokenType } from './tokens/claims.js';
 export {
   type Codec,

@@ -5,10 +5,12 @@
  * @module
  */
 import {
+  type CipherGCM,
   createCipheriv,
   createDecipheriv,
   createHash,
   createHmac,
+  type DecipherGCM,
   type Hash,
   hkdfSync,
   randomBytes as nodeRandomBytes,
@@ -122,6 +124,38 @@ export function aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8
   try {
     const d = createDecipheriv(cbcCipherName(key), key, iv);
     return Buffer.concat([d.update(ciphertext), d.final()]);
+  } catch {
+    return null;
+  }
+}
+
+const GCM_IV_BYTES = 12;
+const GCM_TAG_BYTES = 16;
+
+/**
+ * AES-256-GCM (NIST SP 800-38D) with a fresh random 96-bit IV: `iv | ciphertext | tag`.
+ * For data at rest in our own stores (the refresh engine's grace-replay record),
+ * never for tokens: token formats are fixed by their specs.
+ */
+export function aesGcmSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = Buffer.alloc(0)): Buffer {
+  if (key.length !== 32) throw new RangeError('AES-256-GCM needs a 32-byte key');
+  const iv = nodeRandomBytes(GCM_IV_BYTES);
+  const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES }) as CipherGCM;
+  c.setAAD(aad);
+  const body = Buffer.concat([c.update(plaintext), c.final()]);
+  return Buffer.concat([iv, body, c.getAuthTag()]);
+}
+
+/** Opens {@link aesGcmSeal} output; `null` when anything (key, tag, AAD, length) is wrong. */
+export function aesGcmOpen(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array = Buffer.alloc(0)): Buffer | null {
+  if (key.length !== 32 || sealed.length < GCM_IV_BYTES + GCM_TAG_BYTES) return null;
+  const iv = sealed.subarray(0, GCM_IV_BYTES);
+  const tag = sealed.subarray(sealed.length - GCM_TAG_BYTES);
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES }) as DecipherGCM;
+    d.setAAD(aad);
+    d.setAuthTag(tag);
+    return Buffer.concat([d.update(sealed.subarray(GCM_IV_BYTES, sealed.length - GCM_TAG_BYTES)), d.final()]);
   } catch {
     return null;
   }

@@ -110,10 +110,16 @@ export interface TokenService {
   refresh(refreshToken: string): Promise<TokenPair>;
   /** Verifies an access token. Throws TokenError. */
   authenticate(accessToken: string): Promise<Principal>;
-  /** RFC 7662: never throws for a bad token (answers `{active:false}`). */
-  introspect(token: string): Promise<Introspection>;
-  /** RFC 7009: revokes an access or refresh token (a refresh token's whole family). Unknown tokens are ignored. */
-  revoke(token: string): Promise<void>;
+  /**
+   * RFC 7662: never throws for a bad token (answers `{active:false}`); rejects only with
+   * `store_unavailable`. `hint` (`access_token` | `refresh_token`) only orders the search (§2.1).
+   */
+  introspect(token: string, hint?: string): Promise<Introspection>;
+  /**
+   * RFC 7009: revokes an access or refresh token (a refresh token's whole family). Unknown,
+   * invalid and expired tokens are ignored (§2.2); rejects only with `store_unavailable`.
+   */
+  revoke(token: string, hint?: string): Promise<void>;
   /** Ends the family of a refresh token (logout). */
   logout(refreshToken: string): Promise<void>;
   /** Revokes every family of a user (logout everywhere). */

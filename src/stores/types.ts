@@ -23,7 +23,184 @@ export interface UserDirectory {
   getUser(username: string): Promise<UserRecord | null>;
 }
 
-export interface TokenStore extends UserDirectory {
+/** Milliseconds since the epoch. Every time in this contract is one, passed in by the caller (the injected clock). */
+export type Millis = number;
+
+/**
+ * The seed's opaque access-token record (scheme 3), stored under SHA-256 of the
+ * token. Times in seconds, as in the seed. `family` ties it to its login session
+ * so that revoking the family (or the user) ends it too.
+ */
+export interface OpaqueAccessRecord {
+  user_id: string;
+  /** Seconds since the epoch. */
+  issued_at: number;
+  /** Seconds. */
+  expires_in: number;
+  scope: string;
+  family: string;
+}
+
+/** The seed's opaque refresh-token record, stored under SHA-256 of the token. */
+export interface OpaqueRefreshRecord {
+  user_id: string;
+  /** Seconds since the epoch. */
+  issued_at: number;
+  /** Seconds (30 days by default; shortened to the family's absolute expiry). */
+  refresh_expires_in: number;
+  /** Times the token was presented. Consuming it increments this atomically; above 1 means replayed. */
+  used_count: number;
+  family: string;
+}
+
+/**
+ * The tokens minted for one issue or rotation, as the store needs to know them.
+ * Self-contained tokens are not stored: only their id (the family's current
+ * refresh `jti`). Opaque tokens get their seed-shaped record, built by the store
+ * from the family (so a refresh of an opaque token needs no prior read).
+ */
+export interface NextTokens {
+  /** The new refresh token's id: its `jti`, or SHA-256 of the opaque token. */
+  refreshId: string;
+  /** True when the refresh token is opaque: an {@link OpaqueRefreshRecord} is written under `refreshId`. */
+  refreshOpaque: boolean;
+  /** Expiry of the new refresh token (ms). The store caps it at the family's absolute expiry. */
+  refreshExpiresAt: Millis;
+  /** SHA-256 of an opaque access token (an {@link OpaqueAccessRecord} is written); absent for self-contained access tokens. */
+  accessHash?: string;
+  /** Expiry of the new access token (ms): the family record outlives it, so a revocation check can still find it. */
+  accessExpiresAt: Millis;
+}
+
+/** Where a user's keys live. `shard` is `userShard(sub)`: the Redis Cluster hash tag. */
+export interface ShardRef {
+  shard: string;
+  now: Millis;
+}
+
+export interface CreateFamilyInput extends ShardRef {
+  familyId: string;
+  sub: string;
+  /** The family never outlives this (ms), whatever its refresh tokens say. */
+  absoluteExpiresAt: Millis;
+  scope: string;
+  /** Extra access-token claims as JSON (`''` for none), re-minted on every refresh. */
+  claims: string;
+  next: NextTokens;
+  /** Clock skew the codecs tolerate (ms): records outlive their tokens by this much. */
+  leewayMs: number;
+}
+
+/** The presented refresh token: a verified self-contained token (family and jti from its claims) or an opaque one. */
+export type PresentedRefresh = { kind: 'jti'; familyId: string; sub: string; jti: string } | { kind: 'opaque'; hash: string };
+
+export interface RotateInput extends ShardRef {
+  presented: PresentedRefresh;
+  next: NextTokens;
+  /** Grace window (ms): the previous token, presented again within it, gets `replay` back. 0 disables. */
+  graceMs: number;
+  /** The new pair, encrypted under a key derived from the presented token (only with `graceMs > 0`). */
+  replay?: string;
+  leewayMs: number;
+}
+
+/** A family (login session) as the engine needs it after a rotation. */
+export interface FamilyInfo {
+  familyId: string;
+  sub: string;
+  scope: string;
+  claims: string;
+  createdAt: Millis;
+  absoluteExpiresAt: Millis;
+}
+
+export type RotateResult =
+  /** The presented token was current: it is consumed and `next` is now current. */
+  | { status: 'rotated'; family: FamilyInfo }
+  /** The presented token was consumed within the grace window: here is the pair it produced. */
+  | { status: 'replayed'; family: FamilyInfo; replay: string }
+  /** The presented token was consumed earlier: the family is now revoked (RFC 9700 §4.14.2). */
+  | { status: 'reused' }
+  /** The family (or the user) was revoked, or the family is gone. */
+  | { status: 'revoked' }
+  /** The family's absolute lifetime, or the opaque token, has expired. */
+  | { status: 'expired' }
+  /** No such opaque token. */
+  | { status: 'unknown' };
+
+/** Revocation check of an access token: a self-contained one (`jti`, family) or an opaque one (`accessHash`). */
+export interface AccessCheckInput extends ShardRef {
+  sub?: string;
+  familyId?: string;
+  jti?: string;
+  accessHash?: string;
+}
+
+export type AccessCheckResult =
+  | { status: 'ok'; record?: OpaqueAccessRecord }
+  | { status: 'revoked' }
+  | { status: 'expired' }
+  | { status: 'unknown' };
+
+/** A refresh token to look at (introspection) or revoke: by family id (self-contained) or opaque hash. */
+export type RefreshRef = ShardRef & ({ familyId: string; jti?: string } | { refreshHash: string });
+
+export type RefreshInspection =
+  | {
+      /** Active: the family is live and this token is its current one. */
+      status: 'active';
+      family: FamilyInfo;
+      record?: OpaqueRefreshRecord;
+    }
+  | { status: 'inactive' };
+
+export interface RevokeAccessInput extends ShardRef {
+  /** A self-contained access token: deny-listed until `expiresAt` (then it expires by itself). */
+  jti?: string;
+  expiresAt?: Millis;
+  /** An opaque access token: its record is deleted. */
+  accessHash?: string;
+}
+
+export interface RevokeUserInput extends ShardRef {
+  sub: string;
+  /** Until when the user's "not before" epoch must be kept (ms): the longest any earlier token can live. */
+  keepUntil: Millis;
+}
+
+/**
+ * Token state: families (login sessions), the atomic rotation, the deny-list
+ * and the opaque records. Every method is one round trip to the backend (one Lua
+ * script on Redis, one transaction on SQLite), and every entry it writes expires
+ * with the token it guards. Failures of the backend reject with
+ * `TokenError('store_unavailable')`: callers fail closed.
+ */
+export interface TokenStateStore {
+  /** Login: a new family with its first refresh token (and opaque records). */
+  createFamily(input: CreateFamilyInput): Promise<void>;
+  /**
+   * Refresh: consume the presented refresh token and make `next` current, atomically.
+   * Of any number of concurrent calls with one token exactly one gets `rotated`
+   * (RFC 6749 §10.4, RFC 9700 §4.14.2); with a grace window the others get `replayed`.
+   */
+  rotate(input: RotateInput): Promise<RotateResult>;
+  /** `authenticate` with a revocation check, or the lookup of an opaque access token. */
+  checkAccess(input: AccessCheckInput): Promise<AccessCheckResult>;
+  /** Read-only state of a refresh token (RFC 7662 introspection). */
+  inspectRefresh(input: RefreshRef): Promise<RefreshInspection>;
+  /** RFC 7009 for an access token. */
+  revokeAccess(input: RevokeAccessInput): Promise<void>;
+  /** RFC 7009 §2.1 for a refresh token: its whole family. True when a live family was found. */
+  revokeFamily(input: RefreshRef): Promise<boolean>;
+  /** Every family of a user, plus a "not before" epoch for families being created concurrently. Returns the count revoked. */
+  revokeUser(input: RevokeUserInput): Promise<number>;
+  /** Deletes expired entries now (SQLite and memory also do it on their own); returns how many. */
+  purgeExpired(): Promise<number>;
+  /** Token-state entries held (families, opaque records, deny-list, user index and epochs), expired or not yet purged. */
+  countStateEntries(): Promise<number>;
+}
+
+export interface TokenStore extends UserDirectory, TokenStateStore {
   readonly kind: 'memory' | 'sqlite' | 'redis';
   /** Resolves when the backend answers (readiness); rejects with TokenError('store_unavailable'). */
   ping(): Promise<void>;

@@ -1,0 +1,182 @@
+/**
+ * In-process store: Maps with expiry, for tests and throwaway runs. Nothing
+ * survives the process; two processes do not share it.
+ *
+ * Every method runs to completion without awaiting, so on Node's single thread
+ * each one is atomic: of 100 concurrent refreshes with one token, exactly one
+ * finds it current. Expired entries are swept at most once per
+ * `purgeIntervalMs` (by the injected clock) on the next write, and on demand.
+ *
+ * @module
+ */
+import {
+  checkAccessIn,
+  createFamilyIn,
+  type FamilyState,
+  inspectRefreshIn,
+  revokeAccessIn,
+  revokeFamilyIn,
+  revokeUserIn,
+  rotateIn,
+  type StateTx,
+  type StoredAccess,
+  type StoredRefresh,
+} from './state.js';
+import type {
+  AccessCheckInput,
+  AccessCheckResult,
+  CreateFamilyInput,
+  Millis,
+  RefreshInspection,
+  RefreshRef,
+  RevokeAccessInput,
+  RevokeUserInput,
+  RotateInput,
+  RotateResult,
+  TokenStore,
+  UserRecord,
+} from './types.js';
+
+export interface MemoryStoreOptions {
+  /** Milliseconds since the epoch, for sweeping. Default `Date.now`. */
+  clock?: () => number;
+  /** Sweep expired entries at most this often (ms, by `clock`). Default 60000. */
+  purgeIntervalMs?: number;
+}
+
+interface Expiring {
+  expiresAt: Millis;
+}
+
+export class MemoryStore implements TokenStore {
+  readonly kind = 'memory' as const;
+  readonly #clock: () => number;
+  readonly #purgeIntervalMs: number;
+  #lastPurge: Millis;
+  readonly #families = new Map<string, FamilyState>();
+  readonly #refresh = new Map<string, StoredRefresh>();
+  readonly #access = new Map<string, StoredAccess>();
+  readonly #deny = new Map<string, Expiring>();
+  readonly #epochs = new Map<string, Expiring & { notBefore: Millis }>();
+  readonly #index = new Map<string, Map<string, Millis>>();
+  readonly #users = new Map<string, UserRecord>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#clock = options.clock ?? Date.now;
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    this.#lastPurge = this.#clock();
+  }
+
+  #tx(now: Millis): StateTx {
+    const fam = this.#families;
+    const refresh = this.#refresh;
+    const access = this.#access;
+    const deny = this.#deny;
+    const epochs = this.#epochs;
+    const index = this.#index;
+    return {
+      now,
+      getFamily: (id) => fam.get(id),
+      putFamily: (f) => void fam.set(f.familyId, { ...f }),
+      getRefresh: (h) => refresh.get(h),
+      putRefresh: (h, r) => void refresh.set(h, r),
+      incrementRefreshUse: (h) => {
+        const r = refresh.get(h);
+        if (r) r.used_count++;
+      },
+      getAccess: (h) => access.get(h),
+      putAccess: (h, a) => void access.set(h, a),
+      deleteAccess: (h) => void access.delete(h),
+      isDenied: (jti) => deny.has(jti),
+      deny: (jti, expiresAt) => void deny.set(jti, { expiresAt: Math.max(expiresAt, deny.get(jti)?.expiresAt ?? 0) }),
+      getEpoch: (sub) => epochs.get(sub)?.notBefore,
+      setEpoch: (sub, notBefore, expiresAt) => void epochs.set(sub, { notBefore, expiresAt }),
+      indexFamily: (sub, id, expiresAt) => {
+        let m = index.get(sub);
+        if (!m) index.set(sub, (m = new Map()));
+        m.set(id, expiresAt);
+      },
+      familiesOf: (sub) => [...(index.get(sub)?.keys() ?? [])],
+    };
+  }
+
+  /** Runs `fn` atomically (no await inside), then sweeps if one is due. */
+  #run<T>(now: Millis, fn: (tx: StateTx) => T): T {
+    const result = fn(this.#tx(now));
+    if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) this.#purge();
+    return result;
+  }
+
+  async createFamily(input: CreateFamilyInput): Promise<void> {
+    this.#run(input.now, (tx) => createFamilyIn(tx, input));
+  }
+
+  async rotate(input: RotateInput): Promise<RotateResult> {
+    return this.#run(input.now, (tx) => rotateIn(tx, input));
+  }
+
+  async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
+    return checkAccessIn(this.#tx(input.now), input);
+  }
+
+  async inspectRefresh(input: RefreshRef): Promise<RefreshInspection> {
+    return inspectRefreshIn(this.#tx(input.now), input);
+  }
+
+  async revokeAccess(input: RevokeAccessInput): Promise<void> {
+    this.#run(input.now, (tx) => revokeAccessIn(tx, input));
+  }
+
+  async revokeFamily(input: RefreshRef): Promise<boolean> {
+    return this.#run(input.now, (tx) => revokeFamilyIn(tx, input));
+  }
+
+  async revokeUser(input: RevokeUserInput): Promise<number> {
+    return this.#run(input.now, (tx) => revokeUserIn(tx, input));
+  }
+
+  async purgeExpired(): Promise<number> {
+    return this.#purge();
+  }
+
+  #purge(): number {
+    const now = this.#clock();
+    this.#lastPurge = now;
+    let n = 0;
+    for (const map of [this.#families, this.#refresh, this.#access, this.#deny, this.#epochs] as Map<string, Expiring>[]) {
+      for (const [k, v] of map) {
+        if (v.expiresAt <= now) {
+          map.delete(k);
+          n++;
+        }
+      }
+    }
+    for (const [sub, m] of this.#index) {
+      for (const [id, exp] of m) if (exp <= now) m.delete(id);
+      if (m.size === 0) {
+        this.#index.delete(sub);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async countStateEntries(): Promise<number> {
+    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size + this.#index.size;
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    if (this.#users.has(user.username)) return false;
+    this.#users.set(user.username, { ...user });
+    return true;
+  }
+
+  async getUser(username: string): Promise<UserRecord | null> {
+    const u = this.#users.get(username);
+    return u ? { ...u } : null;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}

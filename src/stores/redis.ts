@@ -1,0 +1,300 @@
+/**
+ * Redis store (ioredis): for more than one instance, and for Redis Cluster.
+ *
+ * Every token-state operation is one Lua script (redis-scripts.ts): one round
+ * trip, atomic. All keys of a user share the hash tag `{userShard(sub)}`, so a
+ * script only ever touches one slot and runs unchanged on a cluster. The client
+ * is passed in (a `Redis` or a `Cluster`); `openStore` builds one with options
+ * that make an outage fail fast ({@link redisClientOptions}).
+ *
+ * Failures: any error or a reply slower than `timeoutMs` rejects with
+ * `TokenError('store_unavailable')`. Callers fail closed: a refresh is refused,
+ * never granted, while Redis is away. (A timed-out rotation may still have been
+ * applied: the client then retries with a consumed token; a grace window makes
+ * that retry safe.)
+ *
+ * @module
+ */
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { ConfigError, TokenError } from '../errors.js';
+import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import type {
+  AccessCheckInput,
+  AccessCheckResult,
+  CreateFamilyInput,
+  FamilyInfo,
+  NextTokens,
+  RefreshInspection,
+  RefreshRef,
+  RevokeAccessInput,
+  RevokeUserInput,
+  RotateInput,
+  RotateResult,
+  TokenStore,
+  UserRecord,
+} from './types.js';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisStoreOptions {
+  /** Prefix of every key (no `{` or `}`: the hash tag must be ours). Default `tessera:`. */
+  keyPrefix?: string;
+  /** Reject with `store_unavailable` when a reply takes longer (ms). Default 2000. */
+  timeoutMs?: number;
+  /** Quit the client on `close()`. Default false (the caller owns it); `openStore` sets true. */
+  ownsClient?: boolean;
+}
+
+/**
+ * ioredis options for a token store: fail fast rather than queue or hang while
+ * Redis is unreachable (a queued refresh would be answered late or twice).
+ */
+export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
+  return {
+    // One retry of a command on a dropped connection, then fail.
+    maxRetriesPerRequest: 1,
+    // No queueing while disconnected: commands fail at once instead of waiting for a reconnect.
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    // Keep reconnecting in the background (capped backoff) so the store recovers by itself.
+    retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+    ...overrides,
+  };
+}
+
+type ScriptFn = (base: string, ...args: (string | number)[]) => Promise<unknown>;
+type Reply = (string | number | null)[];
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function family(r: Reply): FamilyInfo {
+  return {
+    familyId: String(r[1]),
+    sub: String(r[2]),
+    scope: String(r[3] ?? ''),
+    claims: String(r[4] ?? ''),
+    createdAt: Number(r[5]),
+    absoluteExpiresAt: Number(r[6]),
+  };
+}
+
+/** ARGV[2..7] of the scripts that write new tokens. */
+function nextArgs(leewayMs: number, n: NextTokens): (string | number)[] {
+  return [leewayMs, n.refreshId, n.refreshOpaque ? '1' : '0', n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
+}
+
+export class RedisStore implements TokenStore {
+  readonly kind = 'redis' as const;
+  readonly client: RedisClient;
+  readonly keyPrefix: string;
+  readonly #timeoutMs: number;
+  readonly #ownsClient: boolean;
+  readonly #scripts: Record<ScriptName, ScriptFn>;
+
+  constructor(client: RedisClient, options: RedisStoreOptions = {}) {
+    this.client = client;
+    this.keyPrefix = options.keyPrefix ?? 'tessera:';
+    if (/[{}]/.test(this.keyPrefix))
+      throw new ConfigError('the Redis key prefix must not contain { or } (the hash tag is the user shard)');
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#ownsClient = options.ownsClient ?? false;
+    const target = client as unknown as Record<string, ScriptFn>;
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      // Idempotent: several stores (prefixes) may share one client.
+      if (typeof target[name] !== 'function') client.defineCommand(name, { numberOfKeys: 1, lua });
+    }
+    this.#scripts = Object.fromEntries(
+      Object.keys(SCRIPTS).map((name) => [name, (target[name] as ScriptFn).bind(client)]),
+    ) as Record<ScriptName, ScriptFn>;
+  }
+
+  /** `<prefix>{<shard>}:`: the base of every key of one user. */
+  base(shard: string): string {
+    return `${this.keyPrefix}{${shard}}:`;
+  }
+
+  /** Runs one command with the timeout; any failure becomes `store_unavailable`. */
+  async #call<T>(op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new TokenError('store_unavailable', `Redis did not answer within ${this.#timeoutMs} ms`)),
+            this.#timeoutMs,
+          );
+        }),
+      ]);
+    } catch (e) {
+      if (e instanceof TokenError) throw e;
+      throw new TokenError('store_unavailable', undefined, { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #script(name: ScriptName, shard: string, args: (string | number)[]): Promise<unknown> {
+    return this.#call(() => this.#scripts[name](this.base(shard), ...args));
+  }
+
+  async createFamily(input: CreateFamilyInput): Promise<void> {
+    await this.#script('tesseraV1CreateFamily', input.shard, [
+      input.now,
+      ...nextArgs(input.leewayMs, input.next),
+      input.familyId,
+      input.sub,
+      input.absoluteExpiresAt,
+      input.scope,
+      input.claims,
+    ]);
+  }
+
+  async rotate(input: RotateInput): Promise<RotateResult> {
+    const p = input.presented;
+    const r = (await this.#script('tesseraV1Rotate', input.shard, [
+      input.now,
+      ...nextArgs(input.leewayMs, input.next),
+      p.kind === 'opaque' ? 'o' : 'j',
+      p.kind === 'opaque' ? p.hash : p.familyId,
+      p.kind === 'opaque' ? '' : p.jti,
+      input.graceMs,
+      input.replay ?? '',
+    ])) as Reply;
+    const status = r[0] as string;
+    if (status === 'rotated') return { status, family: family(r) };
+    if (status === 'replayed') return { status, family: family(r), replay: String(r[7]) };
+    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' };
+  }
+
+  async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
+    const opaque = input.accessHash !== undefined;
+    const r = (await this.#script('tesseraV1CheckAccess', input.shard, [
+      input.now,
+      opaque ? 'o' : 'j',
+      (opaque ? input.accessHash : input.jti) ?? '',
+      input.familyId ?? '',
+    ])) as Reply;
+    if (r[0] !== 'ok') return { status: r[0] as 'revoked' | 'expired' | 'unknown' };
+    if (!opaque) return { status: 'ok' };
+    return {
+      status: 'ok',
+      record: {
+        user_id: String(r[1]),
+        issued_at: Number(r[2]),
+        expires_in: Number(r[3]),
+        scope: String(r[4] ?? ''),
+        family: String(r[5]),
+      },
+    };
+  }
+
+  async inspectRefresh(input: RefreshRef): Promise<RefreshInspection> {
+    const opaque = 'refreshHash' in input;
+    const r = (await this.#script('tesseraV1InspectRefresh', input.shard, [
+      input.now,
+      opaque ? 'o' : 'j',
+      opaque ? input.refreshHash : input.familyId,
+      opaque ? '' : (input.jti ?? ''),
+    ])) as Reply;
+    if (r[0] !== 'active') return { status: 'inactive' };
+    const fam = family(r);
+    if (!opaque) return { status: 'active', family: fam };
+    return {
+      status: 'active',
+      family: fam,
+      record: {
+        user_id: String(r[7]),
+        issued_at: Number(r[8]),
+        refresh_expires_in: Number(r[9]),
+        used_count: Number(r[10]),
+        family: fam.familyId,
+      },
+    };
+  }
+
+  async revokeAccess(input: RevokeAccessInput): Promise<void> {
+    const base = this.base(input.shard);
+    if (input.accessHash !== undefined) {
+      const key = `${base}at:${input.accessHash}`;
+      await this.#call(() => this.client.del(key));
+    }
+    if (input.jti !== undefined && input.expiresAt !== undefined && input.expiresAt > input.now) {
+      const key = `${base}d:${input.jti}`;
+      const ms = input.expiresAt - input.now;
+      await this.#call(() => this.client.set(key, '1', 'PX', ms));
+    }
+  }
+
+  async revokeFamily(input: RefreshRef): Promise<boolean> {
+    const opaque = 'refreshHash' in input;
+    const n = await this.#script('tesseraV1RevokeFamily', input.shard, [
+      input.now,
+      opaque ? 'o' : 'j',
+      opaque ? input.refreshHash : input.familyId,
+    ]);
+    return Number(n) === 1;
+  }
+
+  async revokeUser(input: RevokeUserInput): Promise<number> {
+    return Number(await this.#script('tesseraV1RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
+  }
+
+  /** Redis expires keys itself; user indexes are pruned on write. Nothing to do. */
+  async purgeExpired(): Promise<number> {
+    return 0;
+  }
+
+  /** The master nodes to scan (one for a single Redis). */
+  #masters(): Redis[] {
+    const c = this.client as RedisClient & { isCluster: boolean };
+    return c.isCluster ? (c as Cluster).nodes('master') : [c as Redis];
+  }
+
+  /** SCANs every master for this prefix's token-state keys (the ones with a hash tag). For tests and operators, not hot paths. */
+  async countStateEntries(): Promise<number> {
+    const pattern = `${escapeGlob(this.keyPrefix)}{*`;
+    let n = 0;
+    for (const node of this.#masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        n += keys.length;
+      } while (cursor !== '0');
+    }
+    return n;
+  }
+
+  #userKey(username: string): string {
+    return `${this.keyPrefix}users:${username}`;
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    const key = this.#userKey(user.username);
+    const r = await this.#call(() => this.client.set(key, JSON.stringify(user), 'NX'));
+    return r === 'OK';
+  }
+
+  async getUser(username: string): Promise<UserRecord | null> {
+    const key = this.#userKey(username);
+    const raw = await this.#call(() => this.client.get(key));
+    return raw === null ? null : (JSON.parse(raw) as UserRecord);
+  }
+
+  async ping(): Promise<void> {
+    await this.#call(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    if (!this.#ownsClient) return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * SQLite store (better-sqlite3 12.x): the embedded default. Persistent, so a
+ * restart neither logs everyone out nor forgets a revocation.
+ *
+ * - WAL journal, `synchronous=NORMAL` (durable across process crashes; a power
+ *   loss may drop the last transactions, never corrupt), `busy_timeout` so two
+ *   processes on one file wait for each other instead of failing.
+ * - Each operation is one transaction. Writes use `BEGIN IMMEDIATE`: the write
+ *   lock is taken before the first read, so of two processes rotating one token
+ *   the second reads the state the first committed (a deferred transaction
+ *   would read first and fail to upgrade with SQLITE_BUSY).
+ * - Schema versioned with `PRAGMA user_version` and forward-only migrations.
+ * - Expired rows are deleted on a timer and opportunistically (at most once per
+ *   `purgeIntervalMs` by the injected clock); reads never depend on it.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import { ConfigError, TokenError } from '../errors.js';
+import {
+  checkAccessIn,
+  createFamilyIn,
+  type FamilyState,
+  inspectRefreshIn,
+  revokeAccessIn,
+  revokeFamilyIn,
+  revokeUserIn,
+  rotateIn,
+  type StateTx,
+  type StoredAccess,
+  type StoredRefresh,
+} from './state.js';
+import type {
+  AccessCheckInput,
+  AccessCheckResult,
+  CreateFamilyInput,
+  Millis,
+  RefreshInspection,
+  RefreshRef,
+  RevokeAccessInput,
+  RevokeUserInput,
+  RotateInput,
+  RotateResult,
+  TokenStore,
+  UserRecord,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /** Milliseconds since the epoch, for purging. Default `Date.now`. */
+  clock?: () => number;
+  /** Purge expired rows at most this often (ms). Default 60000. A real timer also runs at this period (unref'd). */
+  purgeIntervalMs?: number;
+  /** How long to wait for another process's write lock (ms). Default 5000. */
+  busyTimeoutMs?: number;
+  /** Close the handle on `close()`. Default true when the store opened it from a path. */
+  ownsDatabase?: boolean;
+}
+
+/**
+ * Forward-only migrations; index i brings the schema from version i to i + 1.
+ * Never edit a shipped one: add a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    username      TEXT PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+  ) STRICT;
+
+  -- A login session. 'current' is the one refresh token id that may be used next.
+  CREATE TABLE families (
+    id          TEXT PRIMARY KEY,
+    sub         TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    absolute_expires_at INTEGER NOT NULL,
+    current     TEXT NOT NULL,
+    previous    TEXT NOT NULL,
+    rotated_at  INTEGER NOT NULL,
+    replay      TEXT NOT NULL,
+    revoked     INTEGER NOT NULL,
+    scope       TEXT NOT NULL,
+    claims      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX families_by_sub ON families (sub);
+  CREATE INDEX families_by_expiry ON families (expires_at);
+
+  -- The seed's rt:<token> records, keyed by SHA-256 of the token.
+  CREATE TABLE refresh_tokens (
+    hash        TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    refresh_expires_in INTEGER NOT NULL,
+    used_count  INTEGER NOT NULL,
+    family      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
+
+  -- The seed's at:<token> records, keyed by SHA-256 of the token.
+  CREATE TABLE access_tokens (
+    hash        TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    expires_in  INTEGER NOT NULL,
+    scope       TEXT NOT NULL,
+    family      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX access_tokens_by_expiry ON access_tokens (expires_at);
+
+  -- Revoked self-contained access tokens, until they expire.
+  CREATE TABLE denylist (
+    jti         TEXT PRIMARY KEY,
+    expires_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX denylist_by_expiry ON denylist (expires_at);
+
+  -- "Logout everywhere": families created before not_before are revoked.
+  CREATE TABLE user_epochs (
+    sub         TEXT PRIMARY KEY,
+    not_before  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX user_epochs_by_expiry ON user_epochs (expires_at);
+  `,
+];
+
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+const STATE_TABLES = ['families', 'refresh_tokens', 'access_tokens', 'denylist', 'user_epochs'] as const;
+
+interface FamilyRow {
+  id: string;
+  sub: string;
+  created_at: number;
+  absolute_expires_at: number;
+  current: string;
+  previous: string;
+  rotated_at: number;
+  replay: string;
+  revoked: number;
+  scope: string;
+  claims: string;
+  expires_at: number;
+}
+
+interface UserRow {
+  username: string;
+  id: string;
+  password_hash: string;
+  created_at: number;
+}
+
+function toFamily(r: FamilyRow): FamilyState {
+  return {
+    familyId: r.id,
+    sub: r.sub,
+    createdAt: r.created_at,
+    absoluteExpiresAt: r.absolute_expires_at,
+    current: r.current,
+    previous: r.previous,
+    rotatedAt: r.rotated_at,
+    replay: r.replay,
+    revoked: r.revoked === 1,
+    scope: r.scope,
+    claims: r.claims,
+    expiresAt: r.expires_at,
+  };
+}
+
+function openDatabase(path: string): SqliteDatabase {
+  // Loaded on demand: importing tessera does not load the native addon unless SQLite is used.
+  const require = createRequire(import.meta.url);
+  const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+  return new Database(path);
+}
+
+/** Runs the migrations the file lacks; refuses a file written by a newer tessera. */
+export function migrate(db: SqliteDatabase): number {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new ConfigError(
+      `the SQLite store has schema version ${version}, newer than this tessera (${MIGRATIONS.length}); upgrade tessera`,
+    );
+  }
+  db.transaction(() => {
+    // Re-read inside the write transaction: another process may have migrated meanwhile.
+    const current = db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
+  return MIGRATIONS.length;
+}
+
+export class SqliteStore implements TokenStore {
+  readonly kind = 'sqlite' as const;
+  readonly db: SqliteDatabase;
+  readonly #clock: () => number;
+  readonly #purgeIntervalMs: number;
+  readonly #ownsDb: boolean;
+  readonly #timer: NodeJS.Timeout | undefined;
+  #lastPurge: Millis;
+  #closed = false;
+  readonly #tx: (now: Millis) => StateTx;
+  readonly #s: ReturnType<typeof prepare>;
+
+  /** @param database a file path (`:memory:` works too) or an open better-sqlite3 handle. */
+  constructor(database: string | SqliteDatabase, options: SqliteStoreOptions = {}) {
+    this.db = typeof database === 'string' ? openDatabase(database) : database;
+    this.#ownsDb = options.ownsDatabase ?? typeof database === 'string';
+    this.#clock = options.clock ?? Date.now;
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    migrate(this.db);
+    this.#s = prepare(this.db);
+    const s = this.#s;
+    this.#tx = (now) => ({
+      now,
+      getFamily: (id) => {
+        const r = s.getFamily.get(id) as FamilyRow | undefined;
+        return r && toFamily(r);
+      },
+      putFamily: (f) =>
+        void s.putFamily.run({
+          id: f.familyId,
+          sub: f.sub,
+          created_at: f.createdAt,
+          absolute_expires_at: f.absoluteExpiresAt,
+          current: f.current,
+          previous: f.previous,
+          rotated_at: f.rotatedAt,
+          replay: f.replay,
+          revoked: f.revoked ? 1 : 0,
+          scope: f.scope,
+          claims: f.claims,
+          expires_at: f.expiresAt,
+        }),
+      getRefresh: (h) => {
+        const r = s.getRefresh.get(h) as (StoredRefresh & { expires_at: number }) | undefined;
+        if (!r) return undefined;
+        const { expires_at, ...rest } = r;
+        return { ...rest, expiresAt: expires_at };
+      },
+      putRefresh: (h, r) => void s.putRefresh.run({ ...r, hash: h, expires_at: r.expiresAt }),
+      incrementRefreshUse: (h) => void s.incrementRefreshUse.run(h),
+      getAccess: (h) => {
+        const r = s.getAccess.get(h) as (StoredAccess & { expires_at: number }) | undefined;
+        if (!r) return undefined;
+        const { expires_at, ...rest } = r;
+        return { ...rest, expiresAt: expires_at };
+      },
+      putAccess: (h, a) => void s.putAccess.run({ ...a, hash: h, expires_at: a.expiresAt }),
+      deleteAccess: (h) => void s.deleteAccess.run(h),
+      isDenied: (jti) => s.isDenied.get(jti) !== undefined,
+      deny: (jti, expiresAt) => void s.deny.run(jti, expiresAt),
+      getEpoch: (sub) => (s.getEpoch.get(sub) as { not_before: number } | undefined)?.not_before,
+      setEpoch: (sub, notBefore, expiresAt) => void s.setEpoch.run(sub, notBefore, expiresAt),
+      // The families table, indexed by sub, is the per-user index.
+      indexFamily: () => {},
+      familiesOf: (sub) => (s.familiesOf.all(sub) as { id: string }[]).map((r) => r.id),
+    });
+    this.#lastPurge = this.#clock();
+    if (this.#purgeIntervalMs > 0) {
+      this.#timer = setInterval(() => {
+        try {
+          this.#purge();
+        } catch {
+          // A locked or closed database: the next write or tick tries again.
+        }
+      }, this.#purgeIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** One write transaction (BEGIN IMMEDIATE); SQLite failures become `store_unavailable`. */
+  #write<T>(now: Millis, fn: (tx: StateTx) => T): T {
+    const result = this.#guard(() => this.db.transaction(() => fn(this.#tx(now))).immediate());
+    if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) {
+      try {
+        this.#purge();
+      } catch {
+        // Purging is housekeeping: never fail the operation that triggered it.
+      }
+    }
+    return result;
+  }
+
+  /** One read transaction (a consistent snapshot under WAL). */
+  #read<T>(now: Millis, fn: (tx: StateTx) => T): T {
+    return this.#guard(() => this.db.transaction(() => fn(this.#tx(now))).deferred());
+  }
+
+  #guard<T>(fn: () => T): T {
+    if (this.#closed) throw new TokenError('store_unavailable', 'The SQLite store is closed');
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof TokenError) throw e;
+      throw new TokenError('store_unavailable', undefined, { cause: e });
+    }
+  }
+
+  async createFamily(input: CreateFamilyInput): Promise<void> {
+    this.#write(input.now, (tx) => createFamilyIn(tx, input));
+  }
+
+  async rotate(input: RotateInput): Promise<RotateResult> {
+    return this.#write(input.now, (tx) => rotateIn(tx, input));
+  }
+
+  async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
+    return this.#read(input.now, (tx) => checkAccessIn(tx, input));
+  }
+
+  async inspectRefresh(input: RefreshRef): Promise<RefreshInspection> {
+    return this.#read(input.now, (tx) => inspectRefreshIn(tx, input));
+  }
+
+  async revokeAccess(input: RevokeAccessInput): Promise<void> {
+    this.#write(input.now, (tx) => revokeAccessIn(tx, input));
+  }
+
+  async revokeFamily(input: RefreshRef): Promise<boolean> {
+    return this.#write(input.now, (tx) => revokeFamilyIn(tx, input));
+  }
+
+  async revokeUser(input: RevokeUserInput): Promise<number> {
+    return this.#write(input.now, (tx) => revokeUserIn(tx, input));
+  }
+
+  async purgeExpired(): Promise<number> {
+    return this.#guard(() => this.#purge());
+  }
+
+  #purge(): number {
+    if (this.#closed) return 0;
+    const now = this.#clock();
+    this.#lastPurge = now;
+    return this.db.transaction(() => this.#s.purge.reduce((n, stmt) => n + stmt.run(now).changes, 0)).immediate();
+  }
+
+  async countStateEntries(): Promise<number> {
+    return this.#guard(() => (this.#s.count.get() as { n: number }).n);
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    return this.#guard(
+      () =>
+        this.#s.createUser.run({
+          username: user.username,
+          id: user.id,
+          password_hash: user.passwordHash,
+          created_at: user.createdAt,
+        }).changes === 1,
+    );
+  }
+
+  async getUser(username: string): Promise<UserRecord | null> {
+    const r = this.#guard(() => this.#s.getUser.get(username) as UserRow | undefined);
+    return r ? { id: r.id, username: r.username, passwordHash: r.password_hash, createdAt: r.created_at } : null;
+  }
+
+  async ping(): Promise<void> {
+    this.#guard(() => this.#s.ping.get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#ownsDb) this.db.close();
+  }
+}
+
+function prepare(db: SqliteDatabase) {
+  const purge: Statement[] = STATE_TABLES.map((t) => db.prepare(`DELETE FROM ${t} WHERE expires_at <= ?`));
+  return {
+    getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
+    putFamily: db.prepare(
+      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at)
+       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at)`,
+    ),
+    familiesOf: db.prepare('SELECT id FROM families WHERE sub = ?'),
+    getRefresh: db.prepare(
+      'SELECT user_id, issued_at, refresh_expires_in, used_count, family, expires_at FROM refresh_tokens WHERE hash = ?',
+    ),
+    putRefresh: db.prepare(
+      `INSERT OR REPLACE INTO refresh_tokens (hash, user_id, issued_at, refresh_expires_in, used_count, family, expires_at)
+       VALUES (@hash, @user_id, @issued_at, @refresh_expires_in, @used_count, @family, @expires_at)`,
+    ),
+    incrementRefreshUse: db.prepare('UPDATE refresh_tokens SET used_count = used_count + 1 WHERE hash = ?'),
+    getAccess: db.prepare('SELECT user_id, issued_at, expires_in, scope, family, expires_at FROM access_tokens WHERE hash = ?'),
+    putAccess: db.prepare(
+      `INSERT OR REPLACE INTO access_tokens (hash, user_id, issued_at, expires_in, scope, family, expires_at)
+       VALUES (@hash, @user_id, @issued_at, @expires_in, @scope, @family, @expires_at)`,
+    ),
+    deleteAccess: db.prepare('DELETE FROM access_tokens WHERE hash = ?'),
+    isDenied: db.prepare('SELECT 1 FROM denylist WHERE jti = ?'),
+    deny: db.prepare(
+      'INSERT INTO denylist (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)',
+    ),
+    getEpoch: db.prepare('SELECT not_before FROM user_epochs WHERE sub = ?'),
+    setEpoch: db.prepare('INSERT OR REPLACE INTO user_epochs (sub, not_before, expires_at) VALUES (?, ?, ?)'),
+    purge,
+    count: db.prepare(`SELECT ${STATE_TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(' + ')} AS n`),
+    createUser: db.prepare(
+      'INSERT OR IGNORE INTO users (username, id, password_hash, created_at) VALUES (@username, @id, @password_hash, @created_at)',
+    ),
+    getUser: db.prepare('SELECT username, id, password_hash, created_at FROM users WHERE username = ?'),
+    ping: db.prepare('SELECT 1'),
+  };
+}

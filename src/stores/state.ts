@@ -1,0 +1,265 @@
+/**
+ * The token-state rules, written once for the synchronous stores (memory and
+ * SQLite) over a small transaction interface. The Redis store runs the same
+ * rules in Lua (redis-scripts.ts); the shared contract suite (test/stores)
+ * holds all three to the same behaviour.
+ *
+ * A family is a login session (RFC 9700 §4.14.2 calls it the refresh token
+ * "family"): its record names the one refresh token that may be used next
+ * (`current`). Self-contained refresh tokens are MAC-protected, so any other
+ * token id of the family is one we issued and already consumed: presenting it
+ * is reuse, and the family is revoked. That needs no per-token "consumed" entry,
+ * only the family record, whose lifetime is that of its newest token.
+ *
+ * @module
+ */
+import type {
+  AccessCheckInput,
+  AccessCheckResult,
+  CreateFamilyInput,
+  FamilyInfo,
+  Millis,
+  NextTokens,
+  OpaqueAccessRecord,
+  OpaqueRefreshRecord,
+  RefreshInspection,
+  RefreshRef,
+  RevokeAccessInput,
+  RevokeUserInput,
+  RotateInput,
+  RotateResult,
+} from './types.js';
+
+/** A family as stored. */
+export interface FamilyState {
+  familyId: string;
+  sub: string;
+  createdAt: Millis;
+  absoluteExpiresAt: Millis;
+  /** Id of the refresh token that may be used next (jti, or hash of an opaque token). */
+  current: string;
+  /** Id of the token consumed by the last rotation (`''` before the first). */
+  previous: string;
+  /** When `previous` was consumed. */
+  rotatedAt: Millis;
+  /** The encrypted pair that rotation produced (grace window only), `''` otherwise. */
+  replay: string;
+  revoked: boolean;
+  scope: string;
+  claims: string;
+  /** The record is deleted after this: the latest expiry of any token of the family (plus leeway). */
+  expiresAt: Millis;
+}
+
+export interface StoredRefresh extends OpaqueRefreshRecord {
+  expiresAt: Millis;
+}
+
+export interface StoredAccess extends OpaqueAccessRecord {
+  expiresAt: Millis;
+}
+
+/**
+ * What a store gives the rules inside one atomic unit. Getters return entries
+ * even when expired but not yet purged: the rules compare expiries with `now`
+ * themselves, so purging is only about space, never about correctness.
+ */
+export interface StateTx {
+  readonly now: Millis;
+  getFamily(familyId: string): FamilyState | undefined;
+  putFamily(family: FamilyState): void;
+  getRefresh(hash: string): StoredRefresh | undefined;
+  putRefresh(hash: string, record: StoredRefresh): void;
+  incrementRefreshUse(hash: string): void;
+  getAccess(hash: string): StoredAccess | undefined;
+  putAccess(hash: string, record: StoredAccess): void;
+  deleteAccess(hash: string): void;
+  isDenied(jti: string): boolean;
+  deny(jti: string, expiresAt: Millis): void;
+  getEpoch(sub: string): Millis | undefined;
+  setEpoch(sub: string, notBefore: Millis, expiresAt: Millis): void;
+  /** Adds or extends the family in the user's index (SQLite: the families table is the index). */
+  indexFamily(sub: string, familyId: string, expiresAt: Millis): void;
+  familiesOf(sub: string): string[];
+}
+
+export function familyInfo(f: FamilyState): FamilyInfo {
+  return {
+    familyId: f.familyId,
+    sub: f.sub,
+    scope: f.scope,
+    claims: f.claims,
+    createdAt: f.createdAt,
+    absoluteExpiresAt: f.absoluteExpiresAt,
+  };
+}
+
+/** Revoked itself, or created before the user's "not before" epoch (logout everywhere). */
+function isRevoked(tx: StateTx, f: FamilyState): boolean {
+  if (f.revoked) return true;
+  const epoch = tx.getEpoch(f.sub);
+  return epoch !== undefined && f.createdAt < epoch;
+}
+
+/** Writes the family with `next` as its newest tokens, plus their opaque records and the index entry. */
+function writeTokens(tx: StateTx, f: FamilyState, next: NextTokens, leewayMs: Millis): void {
+  const refreshExp = Math.min(next.refreshExpiresAt, f.absoluteExpiresAt);
+  f.expiresAt = Math.max(f.expiresAt, refreshExp + leewayMs, next.accessExpiresAt + leewayMs);
+  tx.putFamily(f);
+  const issuedAt = Math.floor(tx.now / 1000);
+  // Opaque records keep the seed's shape (seconds); their expiry is derived from it, as Redis does.
+  if (next.refreshOpaque) {
+    const ttl = Math.floor(refreshExp / 1000) - issuedAt;
+    tx.putRefresh(next.refreshId, {
+      user_id: f.sub,
+      issued_at: issuedAt,
+      refresh_expires_in: ttl,
+      used_count: 0,
+      family: f.familyId,
+      expiresAt: (issuedAt + ttl) * 1000,
+    });
+  }
+  if (next.accessHash !== undefined) {
+    const ttl = Math.floor(next.accessExpiresAt / 1000) - issuedAt;
+    tx.putAccess(next.accessHash, {
+      user_id: f.sub,
+      issued_at: issuedAt,
+      expires_in: ttl,
+      scope: f.scope,
+      family: f.familyId,
+      expiresAt: (issuedAt + ttl) * 1000,
+    });
+  }
+  tx.indexFamily(f.sub, f.familyId, f.expiresAt);
+}
+
+export function createFamilyIn(tx: StateTx, input: CreateFamilyInput): void {
+  const family: FamilyState = {
+    familyId: input.familyId,
+    sub: input.sub,
+    createdAt: tx.now,
+    absoluteExpiresAt: input.absoluteExpiresAt,
+    current: input.next.refreshId,
+    previous: '',
+    rotatedAt: 0,
+    replay: '',
+    revoked: false,
+    scope: input.scope,
+    claims: input.claims,
+    expiresAt: 0,
+  };
+  writeTokens(tx, family, input.next, input.leewayMs);
+}
+
+/**
+ * The atomic consume of a refresh token (RFC 6749 §10.4, RFC 9700 §4.14.2):
+ * exactly one caller sees the presented token as current and moves the family
+ * on; everyone after it sees a consumed token. That is reuse and revokes the
+ * family, unless it is the token consumed last, within the grace window, in
+ * which case the pair that rotation produced is handed out again.
+ */
+export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
+  const { presented } = input;
+  const { now } = tx;
+  let familyId: string;
+  let presentedId: string;
+  if (presented.kind === 'opaque') {
+    const record = tx.getRefresh(presented.hash);
+    if (record === undefined) return { status: 'unknown' };
+    // The seed's used_count: every presentation counts, the first one consumes.
+    tx.incrementRefreshUse(presented.hash);
+    if (now >= record.expiresAt) return { status: 'expired' };
+    familyId = record.family;
+    presentedId = presented.hash;
+  } else {
+    familyId = presented.familyId;
+    presentedId = presented.jti;
+  }
+  const f = tx.getFamily(familyId);
+  // A valid token whose family is gone: the store lost it or it was purged early. Fail closed.
+  if (f === undefined || isRevoked(tx, f)) return { status: 'revoked' };
+  if (now >= f.absoluteExpiresAt) return { status: 'expired' };
+  if (presentedId === f.current) {
+    const rotated: FamilyState = {
+      ...f,
+      previous: presentedId,
+      rotatedAt: now,
+      current: input.next.refreshId,
+      replay: input.graceMs > 0 ? (input.replay ?? '') : '',
+    };
+    writeTokens(tx, rotated, input.next, input.leewayMs);
+    return { status: 'rotated', family: familyInfo(rotated) };
+  }
+  if (input.graceMs > 0 && presentedId === f.previous && f.replay !== '' && now - f.rotatedAt < input.graceMs) {
+    return { status: 'replayed', family: familyInfo(f), replay: f.replay };
+  }
+  tx.putFamily({ ...f, revoked: true });
+  return { status: 'reused' };
+}
+
+export function checkAccessIn(tx: StateTx, input: AccessCheckInput): AccessCheckResult {
+  let familyId = input.familyId;
+  let record: OpaqueAccessRecord | undefined;
+  if (input.accessHash !== undefined) {
+    const stored = tx.getAccess(input.accessHash);
+    if (stored === undefined) return { status: 'unknown' };
+    if (tx.now >= stored.expiresAt) return { status: 'expired' };
+    const { expiresAt: _, ...rest } = stored;
+    record = rest;
+    familyId = stored.family;
+  }
+  if (input.jti !== undefined && tx.isDenied(input.jti)) return { status: 'revoked' };
+  if (familyId !== undefined) {
+    const f = tx.getFamily(familyId);
+    if (f === undefined || isRevoked(tx, f)) return { status: 'revoked' };
+  }
+  return record === undefined ? { status: 'ok' } : { status: 'ok', record };
+}
+
+function resolveFamily(tx: StateTx, ref: RefreshRef): { familyId: string; tokenId?: string; record?: StoredRefresh } | undefined {
+  if ('refreshHash' in ref) {
+    const record = tx.getRefresh(ref.refreshHash);
+    return record === undefined ? undefined : { familyId: record.family, tokenId: ref.refreshHash, record };
+  }
+  return { familyId: ref.familyId, tokenId: ref.jti };
+}
+
+export function inspectRefreshIn(tx: StateTx, ref: RefreshRef): RefreshInspection {
+  const found = resolveFamily(tx, ref);
+  if (found === undefined || (found.record !== undefined && tx.now >= found.record.expiresAt)) return { status: 'inactive' };
+  const f = tx.getFamily(found.familyId);
+  if (f === undefined || isRevoked(tx, f) || tx.now >= f.absoluteExpiresAt) return { status: 'inactive' };
+  // A consumed token is no longer active (RFC 7662 §2.2: "currently active").
+  if (found.tokenId !== undefined && found.tokenId !== f.current) return { status: 'inactive' };
+  if (found.record === undefined) return { status: 'active', family: familyInfo(f) };
+  const { expiresAt: _, ...record } = found.record;
+  return { status: 'active', family: familyInfo(f), record };
+}
+
+export function revokeAccessIn(tx: StateTx, input: RevokeAccessInput): void {
+  if (input.accessHash !== undefined) tx.deleteAccess(input.accessHash);
+  // An entry for a token that already expired would guard nothing.
+  if (input.jti !== undefined && input.expiresAt !== undefined && input.expiresAt > tx.now) tx.deny(input.jti, input.expiresAt);
+}
+
+export function revokeFamilyIn(tx: StateTx, ref: RefreshRef): boolean {
+  const found = resolveFamily(tx, ref);
+  if (found === undefined) return false;
+  const f = tx.getFamily(found.familyId);
+  if (f === undefined || f.revoked) return false;
+  tx.putFamily({ ...f, revoked: true });
+  return true;
+}
+
+export function revokeUserIn(tx: StateTx, input: RevokeUserInput): number {
+  const prior = tx.getEpoch(input.sub);
+  tx.setEpoch(input.sub, Math.max(prior ?? 0, tx.now), input.keepUntil);
+  let count = 0;
+  for (const id of tx.familiesOf(input.sub)) {
+    const f = tx.getFamily(id);
+    if (f === undefined || f.revoked) continue;
+    tx.putFamily({ ...f, revoked: true });
+    count++;
+  }
+  return count;
+}
