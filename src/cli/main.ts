@@ -28,6 +28,8 @@ type Command = (argv: string[], io: Io) => Promise<number>;
 /** Commands loaded on demand, so `tessera keygen` does not load Fastify. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   token: async () => tokenCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  user: async () => (await import('./user.js')).userCommand,
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (

@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { TokenService } from '../refresh/types.js';
 import type { UserService } from '../users/users.js';
 import type { CookieModeOptions } from './cookies.js';
-import { HttpError, httpErrorHandler, sendHttpError } from './errors.js';
+import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
 import { tesseraAuth } from './plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from './routes.js';
 
@@ -101,6 +101,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false } },
     // Answer 503 to requests that arrive while closing (graceful shutdown).
     return503OnClosing: true,
+    // Errors raised before routing (a malformed URL): Fastify's default body quotes the URL.
+    frameworkErrors: (error, _request, reply) => {
+      sendHttpError(reply, toHttpError(error, realm));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(httpErrorHandler(realm));

@@ -1,0 +1,465 @@
+/**
+ * Reference server configuration: environment variables and `tessera serve`
+ * flags (a flag wins over its variable), validated once at start-up. Every
+ * problem is a {@link ConfigError} with a one-line message that names the
+ * setting, says what is wrong and how to fix it (docs/configuration.md).
+ *
+ * @module
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
+import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
+
+/** One setting: its variable, its flag, and what `--help` and the docs say about it. */
+export interface SettingDef {
+  env: string;
+  flag: string;
+  /** Boolean flags take no value (`--log-requests`); the variable takes 1/0, true/false, yes/no, on/off. */
+  boolean?: boolean;
+  /** Placeholder shown in help. */
+  arg?: string;
+  help: string;
+  default: string;
+}
+
+/** Every setting, in the order of `tessera serve --help` and docs/configuration.md. */
+export const SETTINGS = {
+  secret: {
+    env: 'TESSERA_SECRET',
+    flag: 'secret',
+    arg: 'B64URL',
+    help: 'signing key, base64url, >= 32 bytes (tessera keygen). Prefer the variable or --secret-file: flags show in ps',
+    default: 'development: generated in the data directory; production: required',
+  },
+  keys: {
+    env: 'TESSERA_KEYS',
+    flag: 'keys',
+    arg: 'KID:B64URL,...',
+    help: 'key ring for rotation: the first key signs, all verify; wins over TESSERA_SECRET',
+    default: 'unset',
+  },
+  secretFile: {
+    env: 'TESSERA_SECRET_FILE',
+    flag: 'secret-file',
+    arg: 'PATH',
+    help: 'read the secret from a file (Docker/Kubernetes secrets)',
+    default: 'unset',
+  },
+  store: {
+    env: 'TESSERA_STORE',
+    flag: 'store',
+    arg: 'SPEC',
+    help: 'memory | sqlite:PATH | redis://[:PASS@]HOST:PORT[/DB] | rediss://... | redis+cluster://HOST:PORT[,HOST:PORT...]; REDIS_URL also selects Redis',
+    default: 'sqlite:<data dir>/tessera.db',
+  },
+  redisPrefix: {
+    env: 'TESSERA_REDIS_PREFIX',
+    flag: 'redis-prefix',
+    arg: 'PREFIX',
+    help: 'prefix of every Redis key (several deployments can share one Redis)',
+    default: 'tessera:',
+  },
+  scheme: {
+    env: 'TESSERA_SCHEME',
+    flag: 'scheme',
+    arg: 'jwt|sealed|opaque',
+    help: "the seed's presets: access and refresh format together",
+    default: 'jwt',
+  },
+  accessFormat: {
+    env: 'TESSERA_ACCESS_FORMAT',
+    flag: 'access-format',
+    arg: 'jwt|sealed|fernet|opaque',
+    help: 'access token format (overrides the scheme)',
+    default: 'from the scheme',
+  },
+  refreshFormat: {
+    env: 'TESSERA_REFRESH_FORMAT',
+    flag: 'refresh-format',
+    arg: 'jwt|sealed|fernet|opaque',
+    help: 'refresh token format (overrides the scheme)',
+    default: 'from the scheme',
+  },
+  accessTtl: { env: 'TESSERA_ACCESS_TTL', flag: 'access-ttl', arg: 'SECONDS', help: 'access token lifetime', default: '900' },
+  refreshTtl: {
+    env: 'TESSERA_REFRESH_TTL',
+    flag: 'refresh-ttl',
+    arg: 'SECONDS',
+    help: 'refresh token lifetime',
+    default: '2592000',
+  },
+  reuseGrace: {
+    env: 'TESSERA_REUSE_GRACE',
+    flag: 'reuse-grace',
+    arg: 'SECONDS',
+    help: 'a consumed refresh token presented again within this window returns the same new pair instead of revoking the session',
+    default: '0',
+  },
+  checkRevocation: {
+    env: 'TESSERA_CHECK_REVOCATION',
+    flag: 'check-revocation',
+    boolean: true,
+    help: 'look up revocation for jwt/sealed/fernet access tokens on every request (opaque ones always are)',
+    default: 'off',
+  },
+  port: { env: 'PORT', flag: 'port', arg: 'N', help: 'TCP port; 0 picks a free one (the address is printed)', default: '3000' },
+  host: { env: 'HOST', flag: 'host', arg: 'H', help: 'interface to listen on; 0.0.0.0 in a container', default: '127.0.0.1' },
+  dataDir: {
+    env: 'TESSERA_DATA_DIR',
+    flag: 'data-dir',
+    arg: 'DIR',
+    help: 'where the default SQLite database and the development secret live',
+    default: './.tessera',
+  },
+  logLevel: {
+    env: 'TESSERA_LOG_LEVEL',
+    flag: 'log-level',
+    arg: 'LEVEL',
+    help: 'fatal|error|warn|info|debug|trace|silent',
+    default: 'warn',
+  },
+  logRequests: {
+    env: 'TESSERA_LOG_REQUESTS',
+    flag: 'log-requests',
+    boolean: true,
+    help: 'one log line per request and response, at info level (costs throughput)',
+    default: 'off',
+  },
+  allowRegister: {
+    env: 'TESSERA_ALLOW_REGISTER',
+    flag: 'allow-register',
+    boolean: true,
+    help: 'serve POST /auth/register (anyone can create a user)',
+    default: 'off',
+  },
+  cookieMode: {
+    env: 'TESSERA_COOKIE_MODE',
+    flag: 'cookie-mode',
+    boolean: true,
+    help: 'browser mode: refresh token in an HttpOnly; Secure; SameSite=Strict cookie (Path=/auth) with CSRF double-submit',
+    default: 'off',
+  },
+  insecureCookies: {
+    env: 'TESSERA_INSECURE_COOKIES',
+    flag: 'insecure-cookies',
+    boolean: true,
+    help: 'drop the Secure attribute (plain-http development on a host other than localhost only)',
+    default: 'off',
+  },
+  rateLimit: {
+    env: 'TESSERA_RATE_LIMIT',
+    flag: 'rate-limit',
+    arg: 'N',
+    help: 'requests per client IP per window on /auth/token, /auth/refresh, /auth/register; 0 turns it off',
+    default: '20',
+  },
+  rateWindow: { env: 'TESSERA_RATE_WINDOW', flag: 'rate-window', arg: 'SECONDS', help: 'rate-limit window', default: '60' },
+  scope: {
+    env: 'TESSERA_SCOPE',
+    flag: 'scope',
+    arg: 'SCOPES',
+    help: 'space-separated scope granted at login (RFC 6749 §3.3); empty for none',
+    default: 'api',
+  },
+  trustProxy: {
+    env: 'TESSERA_TRUST_PROXY',
+    flag: 'trust-proxy',
+    boolean: true,
+    help: 'take the client address from X-Forwarded-For (behind a reverse proxy: needed for per-client rate limits)',
+    default: 'off',
+  },
+  scryptN: {
+    env: 'TESSERA_SCRYPT_N',
+    flag: 'scrypt-n',
+    arg: 'N',
+    help: 'scrypt cost of new password hashes, a power of two (lower only for tests)',
+    default: '131072',
+  },
+  noDocs: {
+    env: 'TESSERA_NO_DOCS',
+    flag: 'no-docs',
+    boolean: true,
+    help: 'do not serve /docs and /openapi.json',
+    default: 'off',
+  },
+} as const satisfies Record<string, SettingDef>;
+
+export type SettingName = keyof typeof SETTINGS;
+/** Parsed flags: string values, `true` for boolean flags given. */
+export type Flags = Partial<Record<SettingName, string | boolean>>;
+
+export type SecretSource =
+  | { kind: 'keys'; from: string }
+  | { kind: 'secret'; from: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'development'; path: string; created: boolean };
+
+export interface ServerConfig {
+  production: boolean;
+  dataDir: string;
+  /** Store spec for `openStore`. */
+  store: string;
+  /** Which setting chose the store (for messages). */
+  storeFrom: string;
+  redisPrefix: string;
+  /** The key ring; absent until {@link resolveSecret} ran when no secret was configured. */
+  keys?: KeyRing;
+  secretSource?: SecretSource;
+  scheme: Scheme;
+  accessFormat: TokenFormat;
+  refreshFormat: TokenFormat;
+  accessTtl: number;
+  refreshTtl: number;
+  reuseGrace: number;
+  checkRevocation: boolean;
+  port: number;
+  host: string;
+  logLevel: string;
+  logRequests: boolean;
+  allowRegister: boolean;
+  cookieMode: boolean;
+  cookieSecure: boolean;
+  rateLimit: { max: number; windowSeconds: number } | false;
+  scope: string | undefined;
+  trustProxy: boolean;
+  scryptN: number;
+  docs: boolean;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const STORE_PATTERN = /^(memory|sqlite:.+|rediss?:\/\/.+|redis\+cluster:\/\/.+)$/;
+const TEN_YEARS = 10 * 365 * 86400;
+
+/** `TESSERA_X` or `--x`, whichever was used (flag first), for messages. */
+function label(name: SettingName, flags: Flags): string {
+  const s = SETTINGS[name];
+  return flags[name] !== undefined ? `--${s.flag}` : s.env;
+}
+
+function raw(name: SettingName, env: NodeJS.ProcessEnv, flags: Flags): string | undefined {
+  const f = flags[name];
+  if (typeof f === 'string') return f;
+  if (f === true) return '1';
+  const v = env[SETTINGS[name].env];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function bool(name: SettingName, env: NodeJS.ProcessEnv, flags: Flags): boolean {
+  const v = raw(name, env, flags);
+  if (v === undefined) return false;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  throw new ConfigError(`${label(name, flags)} must be 1 or 0 (true/false, yes/no, on/off), got "${v}"`);
+}
+
+function int(name: SettingName, env: NodeJS.ProcessEnv, flags: Flags, min: number, max: number, what: string): number {
+  const v = raw(name, env, flags) ?? SETTINGS[name].default;
+  const n = /^\d+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${label(name, flags)} must be ${what} from ${min} to ${max}, got "${v}"`);
+  }
+  return n;
+}
+
+function format(name: 'accessFormat' | 'refreshFormat', env: NodeJS.ProcessEnv, flags: Flags, preset: TokenFormat): TokenFormat {
+  const v = raw(name, env, flags);
+  if (v === undefined) return preset;
+  if (!(TOKEN_FORMATS as readonly string[]).includes(v)) {
+    throw new ConfigError(`${label(name, flags)} must be one of ${TOKEN_FORMATS.join(', ')}, got "${v}"`);
+  }
+  return v as TokenFormat;
+}
+
+/** Hides the password of a Redis URL in messages and logs. */
+export function redactStoreSpec(spec: string): string {
+  return spec.replace(
+    /(\/\/)([^@/]*)@/g,
+    (_m, slashes: string, cred: string) => `${slashes}${cred.includes(':') ? `${cred.split(':')[0]}:***` : '***'}@`,
+  );
+}
+
+export interface StoreConfig {
+  dataDir: string;
+  store: string;
+  storeFrom: string;
+  redisPrefix: string;
+  scryptN: number;
+}
+
+/** The store settings alone (what `tessera user add` needs): --store, TESSERA_STORE, REDIS_URL, then the embedded default. */
+export function storeConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): StoreConfig {
+  const dataDir = resolve(raw('dataDir', env, flags) ?? SETTINGS.dataDir.default);
+  let store = raw('store', env, flags);
+  let storeFrom = label('store', flags);
+  if (store === undefined && env.REDIS_URL) {
+    store = env.REDIS_URL;
+    storeFrom = 'REDIS_URL';
+  }
+  if (store === undefined) {
+    store = `sqlite:${join(dataDir, 'tessera.db')}`;
+    storeFrom = 'default';
+  }
+  if (!STORE_PATTERN.test(store)) {
+    throw new ConfigError(
+      `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT or redis+cluster://HOST:PORT[,HOST:PORT...], got "${redactStoreSpec(store)}"`,
+    );
+  }
+  const scryptN = int('scryptN', env, flags, 1024, 2 ** 20, 'a power of two');
+  if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError(`${label('scryptN', flags)} must be a power of two, got ${scryptN}`);
+  return { dataDir, store, storeFrom, redisPrefix: raw('redisPrefix', env, flags) ?? SETTINGS.redisPrefix.default, scryptN };
+}
+
+/**
+ * Parses and validates everything except the secret's development fallback
+ * (which writes a file: see {@link resolveSecret}). Pure: no I/O but reading a
+ * `TESSERA_SECRET_FILE`.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerConfig {
+  const production = env.NODE_ENV === 'production';
+
+  const schemeText = raw('scheme', env, flags) ?? SETTINGS.scheme.default;
+  if (!Object.hasOwn(SCHEMES, schemeText)) {
+    throw new ConfigError(`${label('scheme', flags)} must be one of ${Object.keys(SCHEMES).join(', ')}, got "${schemeText}"`);
+  }
+  const scheme = schemeText as Scheme;
+  const accessFormat = format('accessFormat', env, flags, SCHEMES[scheme].access);
+  const refreshFormat = format('refreshFormat', env, flags, SCHEMES[scheme].refresh);
+
+  const accessTtl = int('accessTtl', env, flags, 1, TEN_YEARS, 'a whole number of seconds');
+  const refreshTtl = int('refreshTtl', env, flags, 1, TEN_YEARS, 'a whole number of seconds');
+  const reuseGrace = int('reuseGrace', env, flags, 0, 3600, 'a whole number of seconds');
+  if (reuseGrace >= refreshTtl) {
+    throw new ConfigError(
+      `${label('reuseGrace', flags)} (${reuseGrace}) must be shorter than the refresh token lifetime (${refreshTtl})`,
+    );
+  }
+
+  const logLevel = (raw('logLevel', env, flags) ?? SETTINGS.logLevel.default).toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`${label('logLevel', flags)} must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  const { dataDir, store, storeFrom, redisPrefix, scryptN } = storeConfig(env, flags);
+
+  const rateMax = int('rateLimit', env, flags, 0, 1_000_000, 'a whole number');
+  const rateWindow = int('rateWindow', env, flags, 1, 86400, 'a whole number of seconds');
+
+  const scopeText = raw('scope', env, flags) ?? (env[SETTINGS.scope.env] === '' ? '' : SETTINGS.scope.default);
+  const scope = scopeText.trim().split(/\s+/).filter(Boolean).join(' ');
+  // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+  if (!/^[\x21\x23-\x5b\x5d-\x7e ]*$/.test(scope)) {
+    throw new ConfigError(`${label('scope', flags)} may hold only printable ASCII without " and \\ (RFC 6749 §3.3)`);
+  }
+
+  const config: ServerConfig = {
+    production,
+    dataDir,
+    store,
+    storeFrom,
+    redisPrefix,
+    scheme,
+    accessFormat,
+    refreshFormat,
+    accessTtl,
+    refreshTtl,
+    reuseGrace,
+    checkRevocation: bool('checkRevocation', env, flags),
+    port: int('port', env, flags, 0, 65535, 'a port number'),
+    host: raw('host', env, flags) ?? SETTINGS.host.default,
+    logLevel,
+    logRequests: bool('logRequests', env, flags),
+    allowRegister: bool('allowRegister', env, flags),
+    cookieMode: bool('cookieMode', env, flags),
+    cookieSecure: !bool('insecureCookies', env, flags),
+    rateLimit: rateMax === 0 ? false : { max: rateMax, windowSeconds: rateWindow },
+    scope: scope === '' ? undefined : scope,
+    trustProxy: bool('trustProxy', env, flags),
+    scryptN,
+    docs: !bool('noDocs', env, flags),
+  };
+
+  const keys = raw('keys', env, flags);
+  const secret = raw('secret', env, flags);
+  const secretFile = raw('secretFile', env, flags);
+  if (keys !== undefined) {
+    const from = label('keys', flags);
+    config.keys = withLabel(from, () => createKeyRing(parseKeysEnv(keys)));
+    config.secretSource = { kind: 'keys', from };
+  } else if (secret !== undefined) {
+    const from = label('secret', flags);
+    config.keys = withLabel(from, () => createKeyRing([{ secret: secret.trim() }]));
+    config.secretSource = { kind: 'secret', from };
+  } else if (secretFile !== undefined) {
+    const from = label('secretFile', flags);
+    let text: string;
+    try {
+      text = readFileSync(secretFile, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(`${from}: cannot read "${secretFile}" (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    config.keys = withLabel(`the secret in ${secretFile}`, () => createKeyRing([{ secret: text }]));
+    config.secretSource = { kind: 'file', path: secretFile };
+  } else if (production) {
+    throw new ConfigError(
+      `TESSERA_SECRET is not set and NODE_ENV=production never generates one; set TESSERA_SECRET (or TESSERA_KEYS, TESSERA_SECRET_FILE): ${KEYGEN_HINT}`,
+    );
+  }
+  return config;
+}
+
+/** Re-labels a key error with the setting it came from ("secret has 16 bytes" -> "TESSERA_SECRET has 16 bytes"). */
+function withLabel<T>(from: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ConfigError)
+      throw new ConfigError(e.message.replace(/^(secret|key #\d+|key "[^"]*")/, (m) => `${from}: ${m}`));
+    throw e;
+  }
+}
+
+/**
+ * Development mode without a secret: use (or create) `<data dir>/secret`, mode
+ * 0600 in a 0700 directory. Never in production: {@link parseConfig} refused
+ * already. Returns the warning lines the caller must print to stderr.
+ */
+export function resolveSecret(config: ServerConfig): string[] {
+  if (config.keys) return [];
+  const path = join(config.dataDir, 'secret');
+  const warnings: string[] = [];
+  let created = false;
+  if (!existsSync(path)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    try {
+      // 'wx': never overwrite a secret another process just wrote.
+      writeFileSync(path, `${generateSecret()}\n`, { mode: 0o600, flag: 'wx' });
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new ConfigError(
+          `cannot write the development secret to ${path} (${(e as NodeJS.ErrnoException).code}); set TESSERA_SECRET or TESSERA_DATA_DIR`,
+        );
+      }
+    }
+  }
+  if (!created && (statSync(path).mode & 0o077) !== 0) {
+    chmodSync(path, 0o600);
+    warnings.push(`tessera: WARNING: ${path} was readable by other users; its mode is now 0600`);
+  }
+  config.keys = withLabel(`the secret in ${path}`, () => createKeyRing([{ secret: readFileSync(path, 'utf8').trim() }]));
+  config.secretSource = { kind: 'development', path, created };
+  const bar = '!'.repeat(78);
+  warnings.unshift(
+    bar,
+    created
+      ? `tessera: WARNING: DEVELOPMENT MODE: no TESSERA_SECRET set, so a new secret was generated and saved in ${path} (mode 0600).`
+      : `tessera: WARNING: DEVELOPMENT MODE: no TESSERA_SECRET set; using the generated secret in ${path}.`,
+    'tessera: WARNING: anyone who can read that file can mint tokens. In production set TESSERA_SECRET (tessera keygen);',
+    'tessera: WARNING: with NODE_ENV=production the server refuses to start without it.',
+    bar,
+  );
+  return warnings;
+}

@@ -1,0 +1,138 @@
+/**
+ * The reference server process: turns a {@link ServerConfig} into a listening
+ * Fastify app on a store, and shuts it down gracefully. The only module that
+ * calls `listen` (src/http/app.ts builds the app without it).
+ *
+ * @module
+ */
+import { ConfigError, isTokenError } from '../errors.js';
+import { buildApp } from '../http/app.js';
+import { createTokenService } from '../refresh/service.js';
+import type { TokenService } from '../refresh/types.js';
+import { openStore } from '../stores/open.js';
+import type { TokenStore } from '../stores/types.js';
+import { createUserService } from '../users/users.js';
+import { redactStoreSpec, type ServerConfig } from './config.js';
+
+/** How long the store may take to answer its first ping before start-up gives up. */
+const STARTUP_PING_MS = 5000;
+/** How long a graceful shutdown may take before the process gives up waiting for in-flight requests. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export interface RunningServer {
+  /** `http://host:port` the server listens on. */
+  readonly url: string;
+  readonly port: number;
+  readonly tokens: TokenService;
+  /** Stops accepting connections, lets in-flight requests finish, then closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Log destination (default stdout). */
+  logStream?: NodeJS.WritableStream;
+  /** Where start-up notes go (default stderr). */
+  note?: (line: string) => void;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function reason(e: unknown): string {
+  const cause = isTokenError(e) && e.cause instanceof Error ? e.cause : e;
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  return msg.split('\n')[0] ?? 'unknown error';
+}
+
+/** Opens the configured store and checks that it answers; a {@link ConfigError} with a one-line reason otherwise. */
+export async function openConfiguredStore(
+  config: Pick<ServerConfig, 'store' | 'storeFrom' | 'redisPrefix'>,
+): Promise<TokenStore> {
+  const shown = redactStoreSpec(config.store);
+  const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
+  let store: TokenStore;
+  try {
+    store = await openStore(config.store, { keyPrefix: config.redisPrefix });
+  } catch (e) {
+    // openStore's own ConfigErrors already name the store ("cannot reach Redis at ...").
+    if (e instanceof ConfigError) throw new ConfigError(`${e.message}; ${fix}`);
+    throw new ConfigError(`cannot open the store ${shown}: ${reason(e)}; ${fix}`);
+  }
+  try {
+    await withTimeout(store.ping(), STARTUP_PING_MS, 'the store');
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw new ConfigError(`cannot reach the store ${shown}: ${reason(e)}; start it or ${fix}`);
+  }
+  return store;
+}
+
+/**
+ * The Redis client of a Redis store, reused for the rate-limit counters so
+ * limits hold across instances (and cost no extra connection).
+ */
+function redisClientOf(store: TokenStore): unknown {
+  return store.kind === 'redis' && 'client' in store ? (store as { client: unknown }).client : undefined;
+}
+
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  if (!config.keys) throw new ConfigError('no key configured; set TESSERA_SECRET');
+  const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const store = await openConfiguredStore(config);
+  const tokens = createTokenService({
+    keys: config.keys,
+    access: { format: config.accessFormat, ttlSeconds: config.accessTtl, checkRevocation: config.checkRevocation },
+    refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
+    store,
+  });
+  const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 } });
+  const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
+
+  const app = buildApp({
+    tokens,
+    users,
+    allowRegister: config.allowRegister,
+    cookie: config.cookieMode ? { secure: config.cookieSecure } : false,
+    rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}rl:` } : false,
+    scope: config.scope,
+    docs: config.docs,
+    trustProxy: config.trustProxy,
+    log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // Fastify's close stops accepting, answers 503 to requests that arrive
+      // meanwhile (return503OnClosing) and waits for in-flight ones.
+      await app.close();
+      await store.close().catch(() => {});
+    })();
+    return closing;
+  };
+
+  let url: string;
+  try {
+    url = await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await close();
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'EADDRINUSE'
+        ? `port ${config.port} on ${config.host} is in use; set PORT (or --port 0 for any free port)`
+        : `cannot listen on ${config.host}:${config.port}: ${reason(e)}; check HOST and PORT`,
+    );
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  note(
+    `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
+      `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,
+  );
+  return { url, port, tokens, close };
+}

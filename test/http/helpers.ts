@@ -1,0 +1,102 @@
+/**
+ * Shared set-up of the inject-based HTTP tests: a memory store, a token service
+ * on an injected clock, a user directory with cheap scrypt, and the app.
+ */
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { type AppOptions, buildApp } from '../../src/http/app.js';
+import { generateSecret } from '../../src/keys.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import type { Scheme, TokenService, TokenServiceOptions } from '../../src/refresh/types.js';
+import { openStore } from '../../src/stores/open.js';
+import type { TokenStore } from '../../src/stores/types.js';
+import { createUserService, type UserService } from '../../src/users/users.js';
+
+/** scrypt cost for tests only: the production default takes a few hundred ms per hash. */
+export const TEST_SCRYPT = { N: 1024, r: 8, p: 1, keyLength: 32 };
+export const PASSWORD = 'correct horse battery staple';
+export const SCHEMES: Scheme[] = ['jwt', 'sealed', 'opaque'];
+
+export interface Harness {
+  app: FastifyInstance;
+  tokens: TokenService;
+  store: TokenStore;
+  users: UserService;
+  secret: string;
+  /** The injected clock: milliseconds. Advance with `clock.now += ms`. */
+  clock: { now: number };
+  /** Logs in alice (form-encoded password grant) and returns the token response body. */
+  login(username?: string, password?: string): Promise<TokenBody>;
+  close(): Promise<void>;
+}
+
+export interface TokenBody {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in?: number;
+  scope: string;
+}
+
+export interface SetupOptions {
+  scheme?: Scheme;
+  service?: Partial<TokenServiceOptions>;
+  app?: Partial<AppOptions>;
+  /** Wraps the store (e.g. to simulate an outage). */
+  wrapStore?: (store: TokenStore) => TokenStore;
+}
+
+export async function setup(options: SetupOptions = {}): Promise<Harness> {
+  const clock = { now: Date.now() };
+  const secret = generateSecret();
+  const inner = await openStore('memory', { clock: () => clock.now });
+  const store = options.wrapStore ? options.wrapStore(inner) : inner;
+  const tokens = createTokenService({
+    secret,
+    scheme: options.scheme ?? 'jwt',
+    store,
+    clock: () => clock.now,
+    ...options.service,
+  });
+  const users = createUserService(store, { scrypt: TEST_SCRYPT, clock: () => clock.now });
+  await users.add('alice', PASSWORD);
+  await users.add('bob', PASSWORD);
+  const app = buildApp({ tokens, users, scope: 'api', log: false, rateLimit: false, ...options.app });
+  await app.ready();
+  const harness: Harness = {
+    app,
+    tokens,
+    store,
+    users,
+    secret,
+    clock,
+    async login(username = 'alice', password = PASSWORD) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+      });
+      if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+      return res.json() as TokenBody;
+    },
+    async close() {
+      await app.close();
+      await inner.close();
+    },
+  };
+  return harness;
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+export function form(params: Record<string, string>): { headers: Record<string, string>; payload: string } {
+  return { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(params).toString() };
+}
+
+/** The parsed JSON body, or undefined for an empty one. */
+export function body(res: LightMyRequestResponse): Record<string, unknown> | undefined {
+  return res.body === '' ? undefined : (res.json() as Record<string, unknown>);
+}
