@@ -39,7 +39,8 @@ export function parse(argv: string[], options: Record<string, OptionSpec>, allow
       strict: true,
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    // Node's messages can span lines; a usage error stays one line.
+    throw new UsageError((e as Error).message.replace(/\s*\n\s*/g, ' '));
   }
 }
 

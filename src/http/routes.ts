@@ -19,7 +19,7 @@ import cookiePlugin from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { isTokenError, type TokenErrorCode } from '../errors.js';
 import type { TokenPair } from '../refresh/types.js';
 import { UserInputError, type UserService } from '../users/users.js';
@@ -116,11 +116,17 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     return body;
   }
 
-  async function rotate(refreshToken: string): Promise<TokenPair> {
+  async function rotate(refreshToken: string, log: FastifyBaseLogger): Promise<TokenPair> {
     try {
       return await tokens.refresh(refreshToken);
     } catch (e) {
-      if (isTokenError(e)) throw refreshTokenError(e);
+      if (isTokenError(e)) {
+        // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention.
+        if (e.code === 'reused')
+          log.warn({ event: 'refresh_token_reuse' }, 'refresh token reuse detected; its session was revoked');
+        else log.debug({ code: e.code }, 'refresh token refused');
+        throw refreshTokenError(e);
+      }
       throw e;
     }
   }
@@ -181,7 +187,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
         case 'refresh_token':
           // RFC 6749 §6: refresh_token is REQUIRED.
           if (!body.refresh_token) throw badRequest('grant_type=refresh_token needs refresh_token');
-          return sendTokens(reply, await rotate(body.refresh_token), false);
+          return sendTokens(reply, await rotate(body.refresh_token, request.log), false);
         default:
           throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
       }
@@ -211,7 +217,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return sendTokens(reply, await rotate(token), viaCookie);
+        return sendTokens(reply, await rotate(token, request.log), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400) cookies.clear(reply);

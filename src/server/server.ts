@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { createTokenService } from '../refresh/service.js';
@@ -33,6 +34,8 @@ export interface StartOptions {
   logStream?: NodeJS.WritableStream;
   /** Where start-up notes go (default stderr). */
   note?: (line: string) => void;
+  /** Milliseconds since the epoch. Default {@link serverClock}. */
+  clock?: () => number;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -52,12 +55,13 @@ function reason(e: unknown): string {
 /** Opens the configured store and checks that it answers; a {@link ConfigError} with a one-line reason otherwise. */
 export async function openConfiguredStore(
   config: Pick<ServerConfig, 'store' | 'storeFrom' | 'redisPrefix'>,
+  clock: () => number = Date.now,
 ): Promise<TokenStore> {
   const shown = redactStoreSpec(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
   let store: TokenStore;
   try {
-    store = await openStore(config.store, { keyPrefix: config.redisPrefix });
+    store = await openStore(config.store, { keyPrefix: config.redisPrefix, clock });
   } catch (e) {
     // openStore's own ConfigErrors already name the store ("cannot reach Redis at ...").
     if (e instanceof ConfigError) throw new ConfigError(`${e.message}; ${fix}`);
@@ -80,17 +84,39 @@ function redisClientOf(store: TokenStore): unknown {
   return store.kind === 'redis' && 'client' in store ? (store as { client: unknown }).client : undefined;
 }
 
+/**
+ * The server's clock. Tests of expiry against a real process (test/e2e) set
+ * `TESSERA_TEST_CLOCK_FILE`: the file holds an offset in milliseconds, re-read on
+ * every call, so a test can move the server into the future without waiting.
+ * Ignored when NODE_ENV=production.
+ */
+export function serverClock(env: NodeJS.ProcessEnv = process.env): () => number {
+  const file = env.TESSERA_TEST_CLOCK_FILE;
+  if (!file || env.NODE_ENV === 'production') return Date.now;
+  return () => {
+    let offset = 0;
+    try {
+      offset = Number(readFileSync(file, 'utf8').trim()) || 0;
+    } catch {
+      // No file yet: no offset.
+    }
+    return Date.now() + offset;
+  };
+}
+
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   if (!config.keys) throw new ConfigError('no key configured; set TESSERA_SECRET');
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const store = await openConfiguredStore(config);
+  const clock = options.clock ?? serverClock();
+  const store = await openConfiguredStore(config, clock);
   const tokens = createTokenService({
+    clock,
     keys: config.keys,
     access: { format: config.accessFormat, ttlSeconds: config.accessTtl, checkRevocation: config.checkRevocation },
     refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
     store,
   });
-  const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 } });
+  const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 }, clock });
   const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
 
   const app = buildApp({
