@@ -94,13 +94,15 @@ export function checkClaims(claims: Claims, nowSec: number, rules: ClaimRules, t
   return claims;
 }
 
+/** Strict UTF-8 (no replacement characters, BOM kept so JSON.parse refuses it). Stateless when not streaming. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Parses a JSON claims set from verified bytes: strict UTF-8, a top-level object. */
 export function parseClaims(bytes: Buffer): Claims {
   // MAC already verified; still refuse invalid UTF-8 (RFC 8259 §8.1) instead of replacing it.
-  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text.decode(bytes));
+    parsed = JSON.parse(strictUtf8.decode(bytes));
   } catch {
     throw new TokenError('malformed', 'The token payload is not JSON');
   }

@@ -108,7 +108,17 @@ export function createCodec(options: CodecOptions): Codec {
     format,
     encode(claims) {
       const iat = typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000);
-      return encodeClaims({ ...claims, iat, exp: claims.exp ?? iat + ttl, jti: claims.jti ?? newId() });
+      const exp = claims.exp ?? iat + ttl;
+      const jti = claims.jti ?? newId();
+      // Same result as `{ ...claims, iat, exp, jti }`, but on Node 20 each property added
+      // after a spread takes a slow path (~0.5 µs each, more than signing itself; see
+      // bench/): list them first, let the spread keep the caller's values, fix the rare
+      // unusable ones (a non-numeric iat, a null exp or jti) afterwards.
+      const out: Claims = { iat, exp, jti, ...claims };
+      if (out.iat !== iat) out.iat = iat;
+      if (out.exp !== exp) out.exp = exp;
+      if (out.jti !== jti) out.jti = jti;
+      return encodeClaims(out);
     },
     decode(token, opts = {}) {
       const nowSec = nowSeconds(opts.now, clock);

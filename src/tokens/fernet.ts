@@ -13,14 +13,7 @@
  */
 import { ConfigError, TokenError } from '../errors.js';
 import { decodeBase64urlPadded, encodeBase64urlPadded } from '../internal/base64url.js';
-import {
-  aesCbcDecrypt,
-  aesCbcEncrypt,
-  constantTimeEqual,
-  type PreparedHmac,
-  prepareHmacSha256,
-  randomBytes,
-} from '../internal/crypto.js';
+import { aesCbcDecrypt, aesCbcEncrypt, type PreparedHmac, prepareHmacSha256, randomBytes } from '../internal/crypto.js';
 import type { KeyRing } from '../keys.js';
 
 export const FERNET_VERSION = 0x80;
@@ -79,7 +72,7 @@ export function fernetDecrypt(keys: readonly FernetKey[], token: string, opts: F
   const tagAt = raw.length - 32;
   const signed = raw.subarray(0, tagAt);
   const tag = raw.subarray(tagAt);
-  const key = keys.find((k) => constantTimeEqual(k.mac.mac(signed), tag));
+  const key = keys.find((k) => k.mac.verify(signed, tag));
   if (!key) throw new TokenError('bad_signature');
   const plaintext = aesCbcDecrypt(key.encKey, raw.subarray(9, 25), raw.subarray(25, tagAt));
   if (plaintext === null) throw new TokenError('bad_signature');

@@ -16,7 +16,7 @@
  */
 import { TokenError } from '../errors.js';
 import { decodeBase64url, encodeBase64url, isBase64url } from '../internal/base64url.js';
-import { constantTimeEqualString, type PreparedHmac, prepareHmacSha256 } from '../internal/crypto.js';
+import { type PreparedHmac, prepareHmacSha256 } from '../internal/crypto.js';
 import type { Key, KeyRing } from '../keys.js';
 import { type Claims, isClaimsObject, parseClaims } from './claims.js';
 
@@ -50,6 +50,8 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
   const byHeader = new Map(keys.map((k) => [k.headerB64, k]));
   const byKid = new Map(keys.map((k) => [k.kid, k]));
   const signerPrefix = `${signer.headerB64}.`;
+  /** Our headers (the first few keys, signing key first: the most likely one). */
+  const ownHeaders = keys.slice(0, 8).map((k) => ({ headerB64: k.headerB64, keys: [k] as const }));
 
   /** Keys that may have signed a token with this header (parsing it when it is not one of ours). */
   function keysForHeader(headerB64: string): readonly JwtKey[] {
@@ -92,13 +94,21 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
     }
     const signature = token.slice(d2 + 1);
     if (!isBase64url(signature)) throw new TokenError('malformed', 'The JWS signature is not base64url');
-    const candidates = keysForHeader(token.slice(0, d1));
+    // Tokens we issued carry one of our exact headers: a prefix compare finds the key
+    // without hashing the header string for a map lookup.
+    let candidates: readonly JwtKey[] | undefined;
+    for (const own of ownHeaders) {
+      if (d1 === own.headerB64.length && token.startsWith(own.headerB64)) {
+        candidates = own.keys;
+        break;
+      }
+    }
+    candidates ??= keysForHeader(token.slice(0, d1));
     const signingInput = token.slice(0, d2);
     let ok = false;
     for (const key of candidates) {
-      // Comparing canonical encodings is comparing MACs: base64url is a bijection onto
-      // canonical strings, and `signature` was checked to be canonical above.
-      if (constantTimeEqualString(key.hmac.macBase64url(signingInput), signature)) ok = true;
+      // Constant-time comparison of the MAC bytes; `signature` was checked to be canonical above.
+      if (key.hmac.verifyBase64url(signingInput, signature)) ok = true;
     }
     if (!ok) throw new TokenError('bad_signature');
     const payload = decodeBase64url(token.slice(d1 + 1, d2));

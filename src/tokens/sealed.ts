@@ -24,7 +24,6 @@ import { decodeBase64url } from '../internal/base64url.js';
 import {
   aesCbcDecrypt,
   aesCbcEncrypt,
-  constantTimeEqual,
   hkdfSha256,
   type PreparedHmac,
   prepareHmacSha256,
@@ -77,7 +76,7 @@ export function createSealedCodec(ring: KeyRing, maxTokenLength = 8192): SealedC
     const key = byKid.get(raw.subarray(2, kidEnd).toString('utf8'));
     if (!key) throw new TokenError('unknown_key');
     const tagAt = raw.length - TAG_BYTES;
-    if (!constantTimeEqual(key.mac.mac(raw.subarray(0, tagAt)), raw.subarray(tagAt))) {
+    if (!key.mac.verify(raw.subarray(0, tagAt), raw.subarray(tagAt))) {
       throw new TokenError('bad_signature');
     }
     const plaintext = aesCbcDecrypt(key.encKey, raw.subarray(kidEnd, kidEnd + IV_BYTES), raw.subarray(kidEnd + IV_BYTES, tagAt));
