@@ -132,6 +132,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   });
 
   let closing: Promise<void> | undefined;
+  // A keep-alive connection busy when shutdown starts would stay open after its
+  // response (Fastify closes only the connections idle at that moment): tell the
+  // client to close it, so in-flight requests finish and then nothing holds the process.
+  // Callback style: no promise per request on the hot path.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
   const close = (): Promise<void> => {
     closing ??= (async () => {
       // Fastify's close stops accepting, answers 503 to requests that arrive

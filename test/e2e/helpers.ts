@@ -62,6 +62,8 @@ export interface ServerProcess {
   setClockOffset(ms: number): void;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | null>;
+  /** The exit code, once the process exited. */
+  exited: Promise<number | null>;
 }
 
 export interface StartServerOptions {
@@ -134,6 +136,7 @@ export function startServer(options: StartServerOptions = {}): Promise<ServerPro
         child,
         env,
         output: () => ({ stdout, stderr }),
+        exited,
         setClockOffset(ms) {
           writeFileSync(env.TESSERA_TEST_CLOCK_FILE as string, String(ms));
         },

@@ -1,0 +1,29 @@
+/**
+ * Graceful shutdown: on SIGTERM the server stops accepting connections, lets
+ * the in-flight request finish, closes the store and exits 0.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { baseEnv, PASSWORD, runCli, startServer, tempDir } from './helpers.js';
+
+test('SIGTERM: the in-flight login completes, then the process exits 0', async () => {
+  // The default scrypt cost makes a login take a few hundred ms: long enough to be in flight.
+  const env = baseEnv({ TESSERA_STORE: `sqlite:${join(tempDir(), 't.db')}`, TESSERA_SCRYPT_N: '131072' });
+  assert.equal((await runCli(['user', 'add', 'alice'], env, PASSWORD)).code, 0);
+  const srv = await startServer({ env });
+  const inFlight = fetch(`${srv.url}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: PASSWORD }),
+  });
+  await sleep(60);
+  srv.child.kill('SIGTERM');
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.equal(typeof ((await res.json()) as { access_token: unknown }).access_token, 'string');
+  assert.equal(await srv.exited, 0);
+  assert.match(srv.output().stderr, /SIGTERM: shutting down/);
+  await assert.rejects(fetch(`${srv.url}/health`), 'no longer accepting connections');
+});

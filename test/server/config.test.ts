@@ -1,0 +1,207 @@
+/** Server configuration: defaults, precedence, validation messages, the development secret. */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { serveCommand } from '../../src/cli/serve.js';
+import { ConfigError } from '../../src/errors.js';
+import { generateSecret } from '../../src/keys.js';
+import { parseConfig, redactStoreSpec, resolveSecret, SETTINGS, storeConfig } from '../../src/server/config.js';
+
+const secret = generateSecret();
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function refused(env: NodeJS.ProcessEnv, flags: Parameters<typeof parseConfig>[1], message: RegExp): void {
+  assert.throws(
+    () => parseConfig(env, flags),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, message);
+      assert.ok(!e.message.includes('\n'), 'one line');
+      return true;
+    },
+  );
+}
+
+describe('parseConfig', () => {
+  test('defaults', () => {
+    const c = parseConfig({ TESSERA_SECRET: secret });
+    assert.equal(c.store, `sqlite:${resolve('.tessera', 'tessera.db')}`);
+    assert.equal(c.storeFrom, 'default');
+    assert.equal(c.scheme, 'jwt');
+    assert.equal(c.accessFormat, 'jwt');
+    assert.equal(c.refreshFormat, 'jwt');
+    assert.equal(c.accessTtl, 900);
+    assert.equal(c.refreshTtl, 2592000);
+    assert.equal(c.reuseGrace, 0);
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.logLevel, 'warn');
+    assert.equal(c.logRequests, false);
+    assert.deepEqual(c.rateLimit, { max: 20, windowSeconds: 60 });
+    assert.equal(c.scope, 'api');
+    assert.equal(c.cookieMode, false);
+    assert.equal(c.cookieSecure, true);
+    assert.equal(c.allowRegister, false);
+    assert.equal(c.docs, true);
+    assert.equal(c.scryptN, 131072);
+    assert.equal(c.redisPrefix, 'tessera:');
+    assert.equal(c.secretSource?.kind, 'secret');
+  });
+
+  test('store precedence: flag, TESSERA_STORE, REDIS_URL, default in the data dir', () => {
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, REDIS_URL: 'redis://r:6379' }).store, 'redis://r:6379');
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, REDIS_URL: 'redis://r:6379' }).storeFrom, 'REDIS_URL');
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, REDIS_URL: 'redis://r', TESSERA_STORE: 'memory' }).store, 'memory');
+    assert.equal(
+      parseConfig({ TESSERA_SECRET: secret, TESSERA_STORE: 'memory' }, { store: 'sqlite:/x.db' }).store,
+      'sqlite:/x.db',
+    );
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_DATA_DIR: '/srv/t' }).store, 'sqlite:/srv/t/tessera.db');
+    assert.equal(storeConfig({ TESSERA_STORE: 'redis+cluster://a:1,b:2' }).store, 'redis+cluster://a:1,b:2');
+  });
+
+  test('schemes and formats; flags win over variables', () => {
+    const o = parseConfig({ TESSERA_SECRET: secret, TESSERA_SCHEME: 'opaque' });
+    assert.equal(o.accessFormat, 'opaque');
+    assert.equal(o.refreshFormat, 'opaque');
+    const mixed = parseConfig(
+      { TESSERA_SECRET: secret, TESSERA_SCHEME: 'sealed', TESSERA_ACCESS_FORMAT: 'fernet' },
+      { refreshFormat: 'opaque' },
+    );
+    assert.equal(mixed.accessFormat, 'fernet');
+    assert.equal(mixed.refreshFormat, 'opaque');
+    const flags = parseConfig(
+      { TESSERA_SECRET: secret, PORT: '1', HOST: 'a' },
+      { port: '8080', host: '0.0.0.0', logRequests: true },
+    );
+    assert.equal(flags.port, 8080);
+    assert.equal(flags.host, '0.0.0.0');
+    assert.equal(flags.logRequests, true);
+  });
+
+  test('booleans, rate limit off, empty scope', () => {
+    for (const v of ['1', 'true', 'YES', 'on'])
+      assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_COOKIE_MODE: v }).cookieMode, true);
+    for (const v of ['0', 'false', 'no', 'off'])
+      assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_COOKIE_MODE: v }).cookieMode, false);
+    refused({ TESSERA_SECRET: secret, TESSERA_COOKIE_MODE: 'maybe' }, {}, /^TESSERA_COOKIE_MODE must be 1 or 0/);
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_RATE_LIMIT: '0' }).rateLimit, false);
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_SCOPE: '' }).scope, undefined);
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_SCOPE: ' read   write ' }).scope, 'read write');
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_INSECURE_COOKIES: '1' }).cookieSecure, false);
+  });
+
+  test('one-line messages naming the setting and the fix', () => {
+    refused({ TESSERA_SECRET: 'c2hvcnQ' }, {}, /^TESSERA_SECRET: secret has 5 bytes.*at least 32.*tessera keygen/);
+    refused({}, { secret: 'c2hvcnQ' }, /^--secret: secret has 5 bytes/);
+    refused({ TESSERA_KEYS: 'a:c2hvcnQ' }, {}, /^TESSERA_KEYS: key "a" has 5 bytes/);
+    refused(
+      { TESSERA_SECRET: secret, TESSERA_ACCESS_FORMAT: 'xml' },
+      {},
+      /^TESSERA_ACCESS_FORMAT must be one of jwt, sealed, fernet, opaque, got "xml"$/,
+    );
+    refused({ TESSERA_SECRET: secret }, { refreshFormat: 'xml' }, /^--refresh-format must be one of/);
+    refused({ TESSERA_SECRET: secret, TESSERA_SCHEME: 'fernet' }, {}, /^TESSERA_SCHEME must be one of jwt, sealed, opaque/);
+    refused(
+      { TESSERA_SECRET: secret, TESSERA_ACCESS_TTL: '0' },
+      {},
+      /^TESSERA_ACCESS_TTL must be a whole number of seconds from 1/,
+    );
+    refused({ TESSERA_SECRET: secret, TESSERA_REFRESH_TTL: '1.5' }, {}, /^TESSERA_REFRESH_TTL/);
+    refused({ TESSERA_SECRET: secret, PORT: 'http' }, {}, /^PORT must be a port number/);
+    refused(
+      { TESSERA_SECRET: secret, TESSERA_LOG_LEVEL: 'loud' },
+      {},
+      /^TESSERA_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/,
+    );
+    refused({ TESSERA_SECRET: secret, TESSERA_STORE: 'postgres://x' }, {}, /^TESSERA_STORE must be memory, sqlite:PATH/);
+    refused({ TESSERA_SECRET: secret, TESSERA_STORE: 'mysql://u:pw@h' }, {}, /got "mysql:\/\/u:\*\*\*@h"/);
+    refused({ TESSERA_SECRET: secret, TESSERA_SCRYPT_N: '1000' }, {}, /^TESSERA_SCRYPT_N must be a power of two/);
+    refused({ TESSERA_SECRET: secret, TESSERA_SCOPE: 'a"b' }, {}, /^TESSERA_SCOPE may hold only printable ASCII/);
+    refused({ NODE_ENV: 'production' }, {}, /^TESSERA_SECRET is not set and NODE_ENV=production never generates one/);
+    refused(
+      { TESSERA_SECRET_FILE: '/nonexistent/secret' },
+      {},
+      /^TESSERA_SECRET_FILE: cannot read "\/nonexistent\/secret" \(ENOENT\)/,
+    );
+  });
+
+  test('TESSERA_KEYS (first signs) and TESSERA_SECRET_FILE', () => {
+    const k = parseConfig({ TESSERA_KEYS: `new:${generateSecret()},old:${secret}`, TESSERA_SECRET: generateSecret() });
+    assert.equal(k.keys?.primary.kid, 'new');
+    assert.equal(k.keys?.keys.length, 2);
+    const file = join(tmp(), 'secret');
+    writeFileSync(file, `${secret}\n`);
+    const f = parseConfig({ TESSERA_SECRET_FILE: file });
+    assert.deepEqual(f.secretSource, { kind: 'file', path: file });
+    assert.equal(f.keys?.primary.bytes.length, 32);
+  });
+
+  test('redactStoreSpec hides Redis passwords', () => {
+    assert.equal(redactStoreSpec('redis://:hunter2@h:6379'), 'redis://:***@h:6379');
+    assert.equal(redactStoreSpec('redis://user:hunter2@h:6379/0'), 'redis://user:***@h:6379/0');
+    assert.equal(redactStoreSpec('redis+cluster://pw@a:1,b:2'), 'redis+cluster://***@a:1,b:2');
+    assert.equal(redactStoreSpec('sqlite:/x'), 'sqlite:/x');
+  });
+
+  test('every setting has a distinct variable and flag', () => {
+    const envs = Object.values(SETTINGS).map((s) => s.env);
+    const flags = Object.values(SETTINGS).map((s) => s.flag);
+    assert.equal(new Set(envs).size, envs.length);
+    assert.equal(new Set(flags).size, flags.length);
+  });
+});
+
+describe('development secret', () => {
+  test('created once in the data directory with mode 0600; warnings are loud', () => {
+    const dataDir = join(tmp(), 'data');
+    const c = parseConfig({ TESSERA_DATA_DIR: dataDir });
+    assert.equal(parseConfig({ TESSERA_DATA_DIR: dataDir }).keys, undefined, 'no key until resolveSecret');
+    const warnings = resolveSecret(c);
+    const path = join(dataDir, 'secret');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    assert.ok(c.keys);
+    assert.deepEqual(c.secretSource, { kind: 'development', path, created: true });
+    assert.ok(warnings.some((w) => /DEVELOPMENT MODE.*generated/.test(w)));
+    const saved = readFileSync(path, 'utf8');
+
+    const again = parseConfig({ TESSERA_DATA_DIR: dataDir });
+    resolveSecret(again);
+    assert.equal(readFileSync(path, 'utf8'), saved, 'not overwritten');
+    assert.deepEqual(again.keys?.primary.bytes, c.keys?.primary.bytes);
+
+    chmodSync(path, 0o644);
+    const loose = parseConfig({ TESSERA_DATA_DIR: dataDir });
+    const w = resolveSecret(loose);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.ok(w.some((line) => /readable by other users/.test(line)));
+  });
+
+  test('nothing is generated when a secret is configured', () => {
+    const c = parseConfig({ TESSERA_SECRET: secret, TESSERA_DATA_DIR: join(tmp(), 'unused') });
+    assert.deepEqual(resolveSecret(c), []);
+  });
+});
+
+describe('tessera serve --help', () => {
+  test('lists every variable and flag', async () => {
+    let out = '';
+    const code = await serveCommand(['--help'], { out: (l) => (out += `${l}\n`), err: () => {} });
+    assert.equal(code, 0);
+    for (const s of Object.values(SETTINGS)) {
+      assert.ok(out.includes(s.env), s.env);
+      assert.ok(out.includes(`--${s.flag}`), s.flag);
+    }
+  });
+});
