@@ -137,6 +137,9 @@ export function prepareHmacSha256(key: Uint8Array): PreparedHmac {
   opad.fill(0);
   /** The computed tag, for the comparison. */
   const computed = Buffer.alloc(SHA256_SIZE);
+  /** The computed and the given tag as base64url text, for {@link PreparedHmac.verifyBase64url}. */
+  const expectedText = Buffer.alloc(SHA256_BASE64URL_LENGTH);
+  const givenText = Buffer.alloc(SHA256_BASE64URL_LENGTH);
 
   /** Hashes ipad || data and leaves the digest in `outer` after the opad block. */
   function innerDigest(data: string | Uint8Array): void {
@@ -166,8 +169,12 @@ export function prepareHmacSha256(key: Uint8Array): PreparedHmac {
     verify: (data, tag) => tag.length === SHA256_SIZE && timingSafeEqual(macInto(data), tag),
     verifyBase64url(data, tagBase64url) {
       if (tagBase64url.length !== SHA256_BASE64URL_LENGTH) return false;
-      const n = candidate.write(tagBase64url, 0, 'base64url');
-      return n === SHA256_SIZE && timingSafeEqual(macInto(data), candidate.subarray(0, SHA256_SIZE));
+      // Canonical base64url is a bijection with the MAC bytes, so comparing the two
+      // 43-character encodings (as bytes, in constant time) is comparing the MACs.
+      innerDigest(data);
+      expectedText.write((hash as OneShotHash)('sha256', outer, 'base64url'), 0, 'latin1');
+      givenText.write(tagBase64url, 0, 'latin1');
+      return timingSafeEqual(expectedText, givenText);
     },
   };
 }
