@@ -562,7 +562,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const now = clock();
       // The epoch must outlive every token issued before it.
       const longest = Math.max(config.absoluteLifetimeSeconds, config.refreshTtlSeconds, config.accessTtlSeconds);
-      await store.revokeUser({ shard: userShard(sub), now, sub, keepUntil: now + longest * 1000 + leewayMs + 1000 });
+      await store.revokeUser({ shard: userShard(sub), now, sub, keepUntil: now + longest * 1000 + leewayMs });
     },
   };
   return service;

@@ -133,7 +133,12 @@ local fk = base .. 'f:' .. famId
 --                                 1      2     3     4      5       6      7     8     9     10    11
 local f = redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex')
 -- A valid token whose family is gone (lost or purged early) fails closed.
-if not f[1] or is_revoked(f[1], f[2], f[8]) then return {'revoked'} end
+if not f[1] then return {'revoked'} end
+-- In a revoked family a consumed token still reads 'reused'; only the current one reads 'revoked'.
+if is_revoked(f[1], f[2], f[8]) then
+  if presented == f[4] then return {'revoked'} end
+  return {'reused'}
+end
 local ax = tonumber(f[3])
 if now >= ax then return {'expired'} end
 local grace = tonumber(ARGV[11])

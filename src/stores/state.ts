@@ -177,7 +177,10 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
   }
   const f = tx.getFamily(familyId);
   // A valid token whose family is gone: the store lost it or it was purged early. Fail closed.
-  if (f === undefined || isRevoked(tx, f)) return { status: 'revoked' };
+  if (f === undefined) return { status: 'revoked' };
+  // In a revoked family a consumed token still says what it is (the losers of a race all read
+  // 'reused'); only the family's current token reads 'revoked'.
+  if (isRevoked(tx, f)) return { status: presentedId === f.current ? 'revoked' : 'reused' };
   if (now >= f.absoluteExpiresAt) return { status: 'expired' };
   if (presentedId === f.current) {
     const rotated: FamilyState = {

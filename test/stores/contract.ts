@@ -1,0 +1,533 @@
+/**
+ * The one contract every TokenStore keeps, run against memory, SQLite, Redis and
+ * Redis Cluster (test/stores/*.test.ts). Two layers: the store operations
+ * themselves, then the token service's behaviour on that store for each of the
+ * seed's three presets (rotation, reuse, grace replay, revocation, races, expiry,
+ * and nothing left behind once the TTLs have passed).
+ */
+import assert from 'node:assert/strict';
+import { describe, type TestContext, test } from 'node:test';
+import { TokenError } from '../../src/errors.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
+import type { NextTokens, TokenStore } from '../../src/stores/types.js';
+import { userShard } from '../../src/tokens/opaque.js';
+import { FakeClock, SECRET } from './harness.js';
+
+export interface StoreUnderTest {
+  store: TokenStore;
+  /** Keys expire in real time (Redis), not when the injected clock passes them. */
+  realExpiry: boolean;
+  cleanup(): Promise<void>;
+}
+
+export type MakeStore = (clock: FakeClock) => Promise<StoreUnderTest>;
+
+/** The error code of a rejected promise, or 'ok'. */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (e instanceof TokenError) return e.code;
+    throw e;
+  }
+}
+
+const PRESETS: readonly Scheme[] = ['jwt', 'sealed', 'opaque'];
+
+export function runStoreContract(name: string, make: MakeStore, options: { skip?: string } = {}): void {
+  describe(`store contract: ${name}`, options, () => {
+    async function setup(t: TestContext) {
+      const clock = new FakeClock();
+      const h = await make(clock);
+      t.after(() => h.cleanup());
+      const service = (overrides: Partial<TokenServiceOptions> = {}) =>
+        createTokenService({ secret: SECRET, store: h.store, clock: clock.now, ...overrides });
+      return { clock, store: h.store, realExpiry: h.realExpiry, service };
+    }
+
+    describe('user directory', () => {
+      test('createUser stores a user; getUser finds it, or null', async (t) => {
+        const { store } = await setup(t);
+        const user = {
+          id: 'u-1',
+          username: 'alice',
+          passwordHash: 'scrypt$16384$8$1$c2FsdA$aGFzaA',
+          createdAt: 1_700_000_000_000,
+        };
+        assert.equal(await store.createUser(user), true);
+        assert.deepEqual(await store.getUser('alice'), user);
+        assert.equal(await store.getUser('bob'), null);
+      });
+
+      test('createUser is atomic: of 20 concurrent creations of one name exactly one succeeds', async (t) => {
+        const { store } = await setup(t);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.createUser({ id: `u-${i}`, username: 'taken', passwordHash: `h${i}`, createdAt: i }),
+          ),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        const winner = results.indexOf(true);
+        assert.equal((await store.getUser('taken'))?.id, `u-${winner}`);
+      });
+    });
+
+    describe('token-state operations', () => {
+      const sub = 'alice';
+      const shard = userShard(sub);
+      const next = (now: number, refreshId: string, extra: Partial<NextTokens> = {}): NextTokens => ({
+        refreshId,
+        refreshOpaque: false,
+        refreshExpiresAt: now + 3_600_000,
+        accessExpiresAt: now + 900_000,
+        ...extra,
+      });
+      const family = (now: number, familyId: string, first: NextTokens, absoluteMs = 86_400_000) => ({
+        shard,
+        now,
+        familyId,
+        sub,
+        absoluteExpiresAt: now + absoluteMs,
+        scope: 'read',
+        claims: '',
+        next: first,
+        leewayMs: 0,
+      });
+      const jti = (familyId: string, id: string) => ({ kind: 'jti' as const, familyId, sub, jti: id });
+
+      test('rotate consumes the current token once; a consumed one is reuse and revokes the family', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        await store.createFamily(family(now, 'fam-1', next(now, 'j1')));
+        const r1 = await store.rotate({
+          shard,
+          now,
+          presented: jti('fam-1', 'j1'),
+          next: next(now, 'j2'),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r1.status, 'rotated');
+        assert.ok(r1.status === 'rotated');
+        assert.deepEqual(r1.family, {
+          familyId: 'fam-1',
+          sub,
+          scope: 'read',
+          claims: '',
+          createdAt: now,
+          absoluteExpiresAt: now + 86_400_000,
+        });
+        const r2 = await store.rotate({
+          shard,
+          now,
+          presented: jti('fam-1', 'j1'),
+          next: next(now, 'j3'),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r2.status, 'reused');
+        const r3 = await store.rotate({
+          shard,
+          now,
+          presented: jti('fam-1', 'j2'),
+          next: next(now, 'j4'),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r3.status, 'revoked', 'the current token of a family revoked for reuse no longer refreshes');
+      });
+
+      test('a family that does not exist is refused (fail closed)', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        const r = await store.rotate({
+          shard,
+          now,
+          presented: jti('nope', 'j1'),
+          next: next(now, 'j2'),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r.status, 'revoked');
+        const a = await store.checkAccess({ shard, now, sub, familyId: 'nope', jti: 'x' });
+        assert.equal(a.status, 'revoked');
+      });
+
+      test('grace window: the consumed token replays the stored pair, until the window ends', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        await store.createFamily(family(now, 'fam-g', next(now, 'j1')));
+        const args = { shard, graceMs: 5000, leewayMs: 0 };
+        const r1 = await store.rotate({ ...args, now, presented: jti('fam-g', 'j1'), next: next(now, 'j2'), replay: 'pair-1' });
+        assert.equal(r1.status, 'rotated');
+        clock.advance(4);
+        const r2 = await store.rotate({
+          ...args,
+          now: clock.ms,
+          presented: jti('fam-g', 'j1'),
+          next: next(now, 'j3'),
+          replay: 'pair-2',
+        });
+        assert.equal(r2.status, 'replayed');
+        assert.ok(r2.status === 'replayed');
+        assert.equal(r2.replay, 'pair-1', 'the pair of the first rotation, not a new sibling');
+        clock.advance(1);
+        const r3 = await store.rotate({
+          ...args,
+          now: clock.ms,
+          presented: jti('fam-g', 'j1'),
+          next: next(now, 'j4'),
+          replay: 'x',
+        });
+        assert.equal(r3.status, 'reused', 'after the window the consumed token is reuse');
+        const r4 = await store.rotate({
+          ...args,
+          now: clock.ms,
+          presented: jti('fam-g', 'j2'),
+          next: next(now, 'j5'),
+          replay: 'x',
+        });
+        assert.equal(r4.status, 'revoked');
+      });
+
+      test('opaque tokens: seed-shaped records under the hash, found by refresh and access lookups', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        const nowSec = now / 1000;
+        await store.createFamily(family(now, 'fam-o', next(now, 'h1', { refreshOpaque: true, accessHash: 'a1' })));
+        const access = await store.checkAccess({ shard, now, accessHash: 'a1' });
+        assert.deepEqual(access, {
+          status: 'ok',
+          record: { user_id: sub, issued_at: nowSec, expires_in: 900, scope: 'read', family: 'fam-o' },
+        });
+        const inspected = await store.inspectRefresh({ shard, now, refreshHash: 'h1' });
+        assert.equal(inspected.status, 'active');
+        assert.ok(inspected.status === 'active');
+        assert.deepEqual(inspected.record, {
+          user_id: sub,
+          issued_at: nowSec,
+          refresh_expires_in: 3600,
+          used_count: 0,
+          family: 'fam-o',
+        });
+        const r = await store.rotate({
+          shard,
+          now,
+          presented: { kind: 'opaque', hash: 'h1' },
+          next: next(now, 'h2', { refreshOpaque: true, accessHash: 'a2' }),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r.status, 'rotated');
+        assert.ok(r.status === 'rotated');
+        assert.equal(r.family.sub, sub, 'the family is found from the opaque record');
+        assert.equal((await store.inspectRefresh({ shard, now, refreshHash: 'h1' })).status, 'inactive', 'consumed');
+        assert.equal((await store.inspectRefresh({ shard, now, refreshHash: 'h2' })).status, 'active');
+        assert.equal((await store.checkAccess({ shard, now, accessHash: 'a2' })).status, 'ok');
+        const unknown = await store.rotate({
+          shard,
+          now,
+          presented: { kind: 'opaque', hash: 'never-issued' },
+          next: next(now, 'h9', { refreshOpaque: true }),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(unknown.status, 'unknown');
+        assert.equal((await store.checkAccess({ shard, now, accessHash: 'never-issued' })).status, 'unknown');
+        const reused = await store.rotate({
+          shard,
+          now,
+          presented: { kind: 'opaque', hash: 'h1' },
+          next: next(now, 'h3', { refreshOpaque: true }),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(reused.status, 'reused');
+        assert.equal((await store.checkAccess({ shard, now, accessHash: 'a2' })).status, 'revoked', 'family revoked');
+        await store.revokeAccess({ shard, now, accessHash: 'a1' });
+        assert.equal((await store.checkAccess({ shard, now, accessHash: 'a1' })).status, 'unknown', 'record deleted');
+      });
+
+      test('opaque records expire with their token: expired, then gone once purged', async (t) => {
+        const { store, clock, realExpiry } = await setup(t);
+        const now = clock.ms;
+        await store.createFamily(family(now, 'fam-x', next(now, 'h1', { refreshOpaque: true, accessHash: 'a1' })));
+        clock.advance(900);
+        assert.equal((await store.checkAccess({ shard, now: clock.ms, accessHash: 'a1' })).status, 'expired');
+        clock.advance(2700);
+        const r = await store.rotate({
+          shard,
+          now: clock.ms,
+          presented: { kind: 'opaque', hash: 'h1' },
+          next: next(clock.ms, 'h2', { refreshOpaque: true }),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r.status, 'expired');
+        if (!realExpiry) {
+          await store.purgeExpired();
+          assert.equal((await store.checkAccess({ shard, now: clock.ms, accessHash: 'a1' })).status, 'unknown');
+        }
+      });
+
+      test('the absolute lifetime ends the family whatever its tokens say', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        await store.createFamily(family(now, 'fam-a', next(now, 'j1'), 10_000));
+        clock.advance(10);
+        const r = await store.rotate({
+          shard,
+          now: clock.ms,
+          presented: jti('fam-a', 'j1'),
+          next: next(clock.ms, 'j2'),
+          graceMs: 0,
+          leewayMs: 0,
+        });
+        assert.equal(r.status, 'expired');
+      });
+
+      test('deny-list: a revoked jti is refused until its expiry; an expired one is not stored', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        const before = await store.countStateEntries();
+        await store.revokeAccess({ shard, now, jti: 'gone', expiresAt: now - 1 });
+        assert.equal(await store.countStateEntries(), before, 'nothing to guard, nothing stored');
+        await store.revokeAccess({ shard, now, jti: 'x', expiresAt: now + 60_000 });
+        assert.equal((await store.checkAccess({ shard, now, sub, jti: 'x' })).status, 'revoked');
+        assert.equal((await store.checkAccess({ shard, now, sub, jti: 'y' })).status, 'ok');
+      });
+
+      test('revokeFamily (by family id or opaque hash) and revokeUser (index and epoch)', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        await store.createFamily(family(now, 'fam-1', next(now, 'j1')));
+        await store.createFamily(family(now, 'fam-2', next(now, 'h2', { refreshOpaque: true })));
+        await store.createFamily(family(now, 'fam-3', next(now, 'j3')));
+        assert.equal(await store.revokeFamily({ shard, now, familyId: 'fam-1' }), true);
+        assert.equal(await store.revokeFamily({ shard, now, familyId: 'fam-1' }), false, 'already revoked');
+        assert.equal(await store.revokeFamily({ shard, now, familyId: 'missing' }), false);
+        assert.equal(await store.revokeFamily({ shard, now, refreshHash: 'h2' }), true);
+        assert.equal((await store.checkAccess({ shard, now, sub, familyId: 'fam-1' })).status, 'revoked');
+        assert.equal((await store.checkAccess({ shard, now, sub, familyId: 'fam-3' })).status, 'ok');
+        const other = userShard('bob');
+        await store.createFamily({ ...family(now, 'fam-b', next(now, 'jb')), shard: other, sub: 'bob' });
+
+        assert.equal(await store.revokeUser({ shard, now, sub, keepUntil: now + 86_400_000 }), 1, 'fam-3 was the live one');
+        assert.equal((await store.checkAccess({ shard, now, sub, familyId: 'fam-3' })).status, 'revoked');
+        assert.equal(
+          (await store.rotate({ shard, now, presented: jti('fam-3', 'j3'), next: next(now, 'j4'), graceMs: 0, leewayMs: 0 }))
+            .status,
+          'revoked',
+        );
+        assert.equal(
+          (await store.checkAccess({ shard: other, now, sub: 'bob', familyId: 'fam-b' })).status,
+          'ok',
+          'other users untouched',
+        );
+        clock.advance(1);
+        await store.createFamily(family(clock.ms, 'fam-4', next(clock.ms, 'j5')));
+        assert.equal(
+          (await store.checkAccess({ shard, now: clock.ms, sub, familyId: 'fam-4' })).status,
+          'ok',
+          'a later login works',
+        );
+      });
+
+      test('the user epoch refuses a family created before it, even one the index never saw', async (t) => {
+        const { store, clock } = await setup(t);
+        const created = clock.ms;
+        clock.advance(1);
+        await store.revokeUser({ shard, now: clock.ms, sub, keepUntil: clock.ms + 86_400_000 });
+        // A login that began before the logout-everywhere and was written after it (a race).
+        await store.createFamily(family(created, 'fam-late', next(created, 'j1')));
+        assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, familyId: 'fam-late' })).status, 'revoked');
+      });
+    });
+
+    for (const scheme of PRESETS) {
+      describe(`token service, scheme ${scheme}`, () => {
+        test('issue, authenticate, refresh; the consumed token is reuse and ends the family', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme });
+          const p0 = await tokens.issue({ sub: 'alice', scope: 'read write' });
+          assert.equal(p0.tokenType, 'Bearer');
+          assert.equal(p0.expiresIn, 900);
+          assert.equal(p0.refreshExpiresIn, 2_592_000);
+          assert.equal(p0.scope, 'read write');
+          const who = await tokens.authenticate(p0.accessToken);
+          assert.equal(who.sub, 'alice');
+          assert.equal(who.scope, 'read write');
+          assert.equal(who.familyId, p0.familyId);
+          const p1 = await tokens.refresh(p0.refreshToken);
+          assert.notEqual(p1.refreshToken, p0.refreshToken);
+          assert.notEqual(p1.accessToken, p0.accessToken);
+          assert.equal(p1.familyId, p0.familyId);
+          assert.equal((await tokens.authenticate(p1.accessToken)).scope, 'read write');
+          const p2 = await tokens.refresh(p1.refreshToken);
+          const err = await tokens.refresh(p0.refreshToken).catch((e: unknown) => e);
+          assert.ok(err instanceof TokenError);
+          assert.equal(err.code, 'reused');
+          assert.match(err.message, /revoked/, 'the error says the session was revoked');
+          assert.equal(await codeOf(tokens.refresh(p2.refreshToken)), 'revoked');
+        });
+
+        test('wrong type: an access token cannot refresh, a refresh token cannot authenticate', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme });
+          const p = await tokens.issue({ sub: 'alice' });
+          assert.equal(await codeOf(tokens.refresh(p.accessToken)), 'wrong_type');
+          assert.equal(await codeOf(tokens.authenticate(p.refreshToken)), 'wrong_type');
+          assert.equal(await codeOf(tokens.refresh('garbage')), 'malformed');
+          assert.equal(await codeOf(tokens.refresh(p.refreshToken)), 'ok', 'the failed attempts consumed nothing');
+        });
+
+        test('revoke: an access token (deny-list or record), a refresh token (its family), logout', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme, access: { checkRevocation: true } });
+          const p = await tokens.issue({ sub: 'alice' });
+          await tokens.revoke(p.accessToken);
+          assert.equal(await codeOf(tokens.authenticate(p.accessToken)), scheme === 'opaque' ? 'unknown_token' : 'revoked');
+          assert.equal(await codeOf(tokens.refresh(p.refreshToken)), 'ok', 'revoking an access token leaves the family');
+
+          const q = await tokens.issue({ sub: 'alice' });
+          await tokens.revoke(q.refreshToken);
+          assert.equal(await codeOf(tokens.refresh(q.refreshToken)), 'revoked');
+          assert.equal(await codeOf(tokens.authenticate(q.accessToken)), 'revoked', 'the family took its access tokens along');
+
+          const r = await tokens.issue({ sub: 'alice' });
+          const r1 = await tokens.refresh(r.refreshToken);
+          await tokens.logout(r1.refreshToken);
+          assert.equal(await codeOf(tokens.refresh(r1.refreshToken)), 'revoked');
+          await tokens.revoke('not a token');
+          await tokens.revoke(r1.refreshToken);
+        });
+
+        test('revokeUser ends every family of the user and no other; a later login works', async (t) => {
+          const { service, clock } = await setup(t);
+          const tokens = service({ scheme, access: { checkRevocation: true } });
+          const a = await tokens.issue({ sub: 'carol' });
+          const b = await tokens.issue({ sub: 'carol' });
+          const b1 = await tokens.refresh(b.refreshToken);
+          const d = await tokens.issue({ sub: 'dave' });
+          await tokens.revokeUser('carol');
+          assert.equal(await codeOf(tokens.refresh(a.refreshToken)), 'revoked');
+          assert.equal(await codeOf(tokens.refresh(b1.refreshToken)), 'revoked');
+          assert.equal(await codeOf(tokens.authenticate(b1.accessToken)), 'revoked');
+          assert.equal(await codeOf(tokens.authenticate(d.accessToken)), 'ok');
+          assert.equal(await codeOf(tokens.refresh(d.refreshToken)), 'ok');
+          clock.advance(1);
+          const c = await tokens.issue({ sub: 'carol' });
+          assert.equal(await codeOf(tokens.refresh(c.refreshToken)), 'ok');
+        });
+
+        test('race: of 100 concurrent refreshes of one token exactly one wins (grace 0)', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme });
+          const p = await tokens.issue({ sub: 'racer' });
+          const results = await Promise.allSettled(Array.from({ length: 100 }, () => tokens.refresh(p.refreshToken)));
+          const won = results.filter((r): r is PromiseFulfilledResult<TokenPair> => r.status === 'fulfilled');
+          const codes = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as TokenError).code] : []));
+          assert.equal(won.length, 1, `exactly one success, got ${won.length}`);
+          assert.deepEqual(new Set(codes), new Set(['reused']));
+          // The losers revoked the family: by design, the winner's new refresh token is dead too.
+          assert.equal(await codeOf(tokens.refresh((won[0] as PromiseFulfilledResult<TokenPair>).value.refreshToken)), 'revoked');
+        });
+
+        test('grace window: concurrent refreshes all get the same pair; after the window, reuse', async (t) => {
+          const { service, clock } = await setup(t);
+          const tokens = service({ scheme, refresh: { reuseGraceSeconds: 10 } });
+          const p = await tokens.issue({ sub: 'grace' });
+          const pairs = await Promise.all(Array.from({ length: 20 }, () => tokens.refresh(p.refreshToken)));
+          const first = pairs[0] as TokenPair;
+          for (const q of pairs) {
+            assert.equal(q.refreshToken, first.refreshToken);
+            assert.equal(q.accessToken, first.accessToken);
+          }
+          clock.advance(3);
+          const late = await tokens.refresh(p.refreshToken);
+          assert.equal(late.refreshToken, first.refreshToken, 'a retry within the window: same pair');
+          assert.equal(late.expiresIn, first.expiresIn - 3, 'lifetimes count from the original rotation');
+          const second = await tokens.refresh(first.refreshToken);
+          assert.notEqual(second.refreshToken, first.refreshToken, 'the replayed pair is current, not a sibling');
+          clock.advance(11);
+          assert.equal(await codeOf(tokens.refresh(first.refreshToken)), 'reused', 'after the window: reuse');
+          assert.equal(await codeOf(tokens.refresh(second.refreshToken)), 'revoked', "the winner's tokens stop working");
+        });
+
+        test('expiry by the injected clock: access, refresh, and the absolute lifetime', async (t) => {
+          const { service, clock } = await setup(t);
+          const tokens = service({
+            scheme,
+            access: { ttlSeconds: 60 },
+            refresh: { ttlSeconds: 120, absoluteLifetimeSeconds: 200 },
+          });
+          const p = await tokens.issue({ sub: 'erin' });
+          clock.advance(60);
+          assert.equal(await codeOf(tokens.authenticate(p.accessToken)), 'expired');
+          const p1 = await tokens.refresh(p.refreshToken);
+          assert.equal(p1.refreshExpiresIn, 120);
+          clock.advance(100);
+          const p2 = await tokens.refresh(p1.refreshToken);
+          assert.equal(p2.refreshExpiresIn, 40, 'capped by the absolute lifetime');
+          clock.advance(40);
+          assert.equal(await codeOf(tokens.refresh(p2.refreshToken)), 'expired');
+          const q = await tokens.issue({ sub: 'erin' });
+          clock.advance(120);
+          assert.equal(await codeOf(tokens.refresh(q.refreshToken)), 'expired');
+        });
+
+        test('introspect: active tokens, then inactive once consumed or revoked', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme });
+          const p = await tokens.issue({ sub: 'ivy', scope: 'read' });
+          const a = await tokens.introspect(p.accessToken);
+          assert.equal(a.active, true);
+          assert.equal(a.sub, 'ivy');
+          assert.equal(a.scope, 'read');
+          assert.equal(a.token_type, 'access_token');
+          const r = await tokens.introspect(p.refreshToken);
+          assert.equal(r.active, true);
+          assert.equal(r.token_type, 'refresh_token');
+          const p1 = await tokens.refresh(p.refreshToken);
+          assert.deepEqual(await tokens.introspect(p.refreshToken), { active: false });
+          assert.equal((await tokens.introspect(p1.refreshToken, 'refresh_token')).active, true);
+          assert.deepEqual(await tokens.introspect('nonsense'), { active: false });
+          await tokens.revoke(p1.refreshToken);
+          assert.deepEqual(await tokens.introspect(p1.refreshToken), { active: false });
+          assert.deepEqual(await tokens.introspect(p1.accessToken), { active: false });
+        });
+      });
+    }
+
+    test('nothing is left once every TTL has passed (families, deny-list, consumed and opaque records, indexes, epochs)', async (t) => {
+      const { service, clock, store, realExpiry } = await setup(t);
+      const ttl = realExpiry
+        ? { access: { ttlSeconds: 1 }, refresh: { ttlSeconds: 2, absoluteLifetimeSeconds: 2, reuseGraceSeconds: 1 } }
+        : { access: { ttlSeconds: 60 }, refresh: { ttlSeconds: 120, absoluteLifetimeSeconds: 300, reuseGraceSeconds: 5 } };
+      for (const scheme of PRESETS) {
+        const tokens = service({ scheme, ...ttl, access: { ...ttl.access, checkRevocation: true } });
+        const p = await tokens.issue({ sub: `gc-${scheme}` });
+        const p1 = await tokens.refresh(p.refreshToken);
+        await tokens.refresh(p.refreshToken); // grace replay
+        await tokens.revoke(p1.accessToken); // deny-list entry or record deletion
+        const strict = service({ scheme, ...ttl, refresh: { ...ttl.refresh, reuseGraceSeconds: 0 } });
+        const q = await strict.issue({ sub: `gc-${scheme}` });
+        await strict.refresh(q.refreshToken);
+        assert.equal(await codeOf(strict.refresh(q.refreshToken)), 'reused'); // a revoked family
+        await tokens.issue({ sub: `gc2-${scheme}` });
+        await tokens.revokeUser(`gc2-${scheme}`); // epoch
+      }
+      assert.ok((await store.countStateEntries()) > 0);
+      if (realExpiry) {
+        // Keys expire in real time: each at most 2 s (the longest TTL) after the command that wrote it.
+        await new Promise((r) => setTimeout(r, 2300));
+      } else {
+        clock.advance(301);
+        await store.purgeExpired();
+      }
+      assert.equal(await store.countStateEntries(), 0);
+    });
+  });
+}

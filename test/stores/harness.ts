@@ -1,0 +1,122 @@
+/**
+ * Helpers of the store and refresh suites: an injectable clock, Redis
+ * availability (skip locally, never on CI), per-run key prefixes and cleanup,
+ * and the local Redis Cluster.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Cluster, Redis } from 'ioredis';
+import { randomBytes } from '../../src/internal/crypto.js';
+import type { RedisClient } from '../../src/stores/redis.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const ON_CI = process.env.CI === 'true' || process.env.CI === '1';
+export const SECRET = Buffer.alloc(32, 0x5a);
+
+/** A clock the test moves by hand (ms). Starts at the real time, second-aligned, so Redis TTLs stay sensible. */
+export class FakeClock {
+  ms: number;
+  constructor(start = Math.floor(Date.now() / 1000) * 1000) {
+    this.ms = start;
+  }
+  readonly now = (): number => this.ms;
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+export function uniquePrefix(label: string): string {
+  return `tessera-test:${label}:${process.pid}:${randomBytes(4).toString('hex')}:`;
+}
+
+/** A SQLite file in a fresh temporary directory; `remove()` deletes the directory. */
+export function tempSqlitePath(): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
+  return { path: join(dir, 'tokens.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Resolves to an error message when Redis cannot be used, `undefined` when it can. */
+export async function redisUnavailable(url = REDIS_URL): Promise<string | undefined> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
+  try {
+    await probe.connect();
+    await probe.ping();
+    return undefined;
+  } catch (e) {
+    return `Redis at ${url} is not reachable (${(e as Error).message})`;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * Redis tests skip with a message when Redis is absent, except on CI, where
+ * a missing service is a failure (the option is handed to `describe`).
+ */
+export function skipUnlessAvailable(reason: string | undefined): { skip?: string } {
+  if (reason === undefined) return {};
+  if (ON_CI) throw new Error(`CI=true but ${reason}: the Redis suites must not skip on CI`);
+  return { skip: `${reason}; start it to run these tests (they never skip with CI=true)` };
+}
+
+/** Deletes every key under a prefix (on every master of a cluster). */
+export async function deletePrefix(client: RedisClient, prefix: string): Promise<void> {
+  const masters = (client as RedisClient & { isCluster: boolean }).isCluster
+    ? (client as Cluster).nodes('master')
+    : [client as Redis];
+  for (const node of masters) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+      cursor = next;
+      // One DEL per key: on a cluster, keys of one batch may live in different slots.
+      for (const k of keys) await node.del(k);
+    } while (cursor !== '0');
+  }
+}
+
+const execFileP = promisify(execFile);
+
+/**
+ * The Redis Cluster for the cluster suite: REDIS_CLUSTER_NODES when set, else the
+ * local one from scripts/redis-cluster.sh (started, or reused when healthy).
+ */
+export async function clusterNodes(): Promise<{ nodes: { host: string; port: number }[] } | { error: string }> {
+  let spec = process.env.REDIS_CLUSTER_NODES;
+  if (!spec) {
+    try {
+      const script = new URL('../../scripts/redis-cluster.sh', import.meta.url).pathname;
+      const { stdout } = await execFileP('bash', [script, 'start'], { timeout: 30_000 });
+      spec = stdout.trim().split('\n').pop() ?? '';
+    } catch (e) {
+      return {
+        error: `could not start a local Redis Cluster with scripts/redis-cluster.sh (${(e as Error).message.split('\n')[0]})`,
+      };
+    }
+  }
+  const nodes = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((hp) => {
+      const i = hp.lastIndexOf(':');
+      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+    });
+  return nodes.length ? { nodes } : { error: 'REDIS_CLUSTER_NODES is empty' };
+}
+
+export function newCluster(nodes: { host: string; port: number }[]): Cluster {
+  return new Cluster(nodes, {
+    enableOfflineQueue: true,
+    redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 },
+  });
+}

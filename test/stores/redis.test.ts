@@ -1,0 +1,140 @@
+/**
+ * The store contract on a single Redis (REDIS_URL, default redis://127.0.0.1:6379),
+ * plus what only Redis has: hash-tagged key layout, the seed's used_count, and
+ * failing fast (never hanging, never accepting) when Redis is away.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { ConfigError, TokenError } from '../../src/errors.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import { openStore } from '../../src/stores/open.js';
+import { RedisStore, redisClientOptions } from '../../src/stores/redis.js';
+import { hashOpaqueToken, userShard } from '../../src/tokens/opaque.js';
+import { runStoreContract } from './contract.js';
+import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
+
+const skip = skipUnlessAvailable(await redisUnavailable());
+
+runStoreContract(
+  'redis',
+  async () => {
+    const keyPrefix = uniquePrefix('contract');
+    const store = (await openStore(REDIS_URL, { keyPrefix })) as RedisStore;
+    return {
+      store,
+      realExpiry: true,
+      cleanup: async () => {
+        await deletePrefix(store.client, keyPrefix);
+        await store.close();
+      },
+    };
+  },
+  skip,
+);
+
+describe('redis store specifics', skip, () => {
+  const keyPrefix = uniquePrefix('specifics');
+  let client: Redis;
+  let store: RedisStore;
+  const ready = (async () => {
+    if (skip.skip) return;
+    client = new Redis(REDIS_URL, redisClientOptions());
+    await new Promise((r) => client.once('ready', r));
+    store = new RedisStore(client, { keyPrefix });
+  })();
+  after(async () => {
+    if (!client) return;
+    await deletePrefix(client, keyPrefix);
+    client.disconnect();
+  });
+
+  test('every key of a user carries the user hash tag; tokens are stored only as hashes', async () => {
+    await ready;
+    const tokens = createTokenService({ secret: SECRET, store, scheme: 'opaque' });
+    const p = await tokens.issue({ sub: 'tagged', scope: 'read' });
+    const p1 = await tokens.refresh(p.refreshToken);
+    await tokens.revokeUser('tagged');
+    const keys = await client.keys(`${keyPrefix}*`);
+    const tag = `{${userShard('tagged')}}`;
+    assert.ok(keys.length >= 5);
+    for (const k of keys) assert.ok(k.startsWith(`${keyPrefix}${tag}:`), `${k} is outside the user's slot`);
+    for (const k of keys) {
+      for (const raw of [p.accessToken, p.refreshToken, p1.accessToken, p1.refreshToken]) assert.ok(!k.includes(raw));
+    }
+    const dump = JSON.stringify(
+      await Promise.all(
+        keys.map(async (k): Promise<unknown> => ((await client.type(k)) === 'hash' ? client.hgetall(k) : client.dump(k))),
+      ),
+    );
+    for (const raw of [p.accessToken, p.refreshToken, p1.accessToken, p1.refreshToken]) assert.ok(!dump.includes(raw));
+  });
+
+  test("the seed's opaque records: rt:<hash> with used_count counting every presentation", async () => {
+    await ready;
+    const tokens = createTokenService({ secret: SECRET, store, scheme: 'opaque' });
+    const p = await tokens.issue({ sub: 'counter', scope: 'read' });
+    const base = store.base(userShard('counter'));
+    const rt = `${base}rt:${hashOpaqueToken(p.refreshToken)}`;
+    const at = `${base}at:${hashOpaqueToken(p.accessToken)}`;
+    const record = await client.hgetall(rt);
+    assert.deepEqual(Object.keys(record).sort(), ['family', 'issued_at', 'refresh_expires_in', 'used_count', 'user_id']);
+    assert.equal(record.user_id, 'counter');
+    assert.equal(record.refresh_expires_in, '2592000');
+    assert.equal(record.used_count, '0');
+    const access = await client.hgetall(at);
+    assert.equal(access.expires_in, '900');
+    assert.equal(access.scope, 'read');
+    const pttl = await client.pttl(at);
+    assert.ok(pttl > 895_000 && pttl <= 900_000, `access record TTL ${pttl}`);
+    await tokens.refresh(p.refreshToken);
+    assert.equal(await client.hget(rt, 'used_count'), '1');
+    await tokens.refresh(p.refreshToken).catch(() => {});
+    assert.equal(await client.hget(rt, 'used_count'), '2', 'the replay counted too');
+  });
+
+  test('a Redis prefix with a brace is refused (the hash tag must be the shard)', async () => {
+    await ready;
+    assert.throws(() => new RedisStore(client, { keyPrefix: 'a{b}:' }), ConfigError);
+  });
+});
+
+describe('redis outage: fail fast and closed', () => {
+  test('openStore refuses an unreachable Redis at start with a ConfigError', async () => {
+    await assert.rejects(openStore('redis://127.0.0.1:1', { connectTimeoutMs: 300 }), ConfigError);
+  });
+
+  test('a down Redis is store_unavailable at once (no offline queue)', async () => {
+    const client = new Redis('redis://127.0.0.1:1', redisClientOptions({ lazyConnect: true, retryStrategy: () => null }));
+    const store = new RedisStore(client, { ownsClient: true });
+    const tokens = createTokenService({ secret: SECRET, store, access: { checkRevocation: true } });
+    const t0 = Date.now();
+    const issued = await tokens.issue({ sub: 'x' }).catch((e: unknown) => e);
+    assert.ok(issued instanceof TokenError && issued.code === 'store_unavailable');
+    await assert.rejects(store.ping(), (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable');
+    assert.ok(Date.now() - t0 < 2000, 'failed fast');
+    await store.close();
+  });
+
+  test('a Redis that accepts but never answers is store_unavailable after timeoutMs, not a hang', async (t) => {
+    const sockets = new Set<import('node:net').Socket>();
+    const server: Server = createServer((s) => void sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    // A client configured without our fail-fast options: the store's own timeout still bounds every call.
+    const client = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: null });
+    t.after(() => client.disconnect());
+    const store = new RedisStore(client, { timeoutMs: 300 });
+    const tokens = createTokenService({ secret: SECRET, store });
+    const t0 = Date.now();
+    const e = await tokens.issue({ sub: 'y' }).catch((err: unknown) => err);
+    assert.ok(e instanceof TokenError && e.code === 'store_unavailable');
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 250 && elapsed < 1500, `took ${elapsed} ms`);
+  });
+});

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { TokenError } from '../../src/errors.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import { openStore } from '../../src/stores/open.js';
+import { migrate, SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/stores/sqlite.js';
+import { userShard } from '../../src/tokens/opaque.js';
+import { codeOf, runStoreContract } from './contract.js';
+import { FakeClock, SECRET, tempSqlitePath } from './harness.js';
+
+runStoreContract('sqlite', async (clock) => {
+  const file = tempSqlitePath();
+  const store = new SqliteStore(file.path, { clock: clock.now });
+  return {
+    store,
+    realExpiry: false,
+    cleanup: async () => {
+      await store.close();
+      file.remove();
+    },
+  };
+});
+
+test('sqlite: WAL, versioned schema; a file from a newer version is refused', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const store = new SqliteStore(file.path);
+  assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(store.db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
+  await store.close();
+  const db = new Database(file.path);
+  assert.equal(migrate(db), SQLITE_SCHEMA_VERSION, 'migrating again is a no-op');
+  db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+  assert.throws(() => migrate(db), { name: 'ConfigError', message: /newer/ });
+  db.close();
+});
+
+test('sqlite: takes an open Database handle (and leaves it open on close)', async () => {
+  const db = new Database(':memory:');
+  const store = new SqliteStore(db);
+  assert.equal(await store.createUser({ id: '1', username: 'a', passwordHash: 'h', createdAt: 1 }), true);
+  await store.close();
+  assert.equal(db.open, true);
+  db.close();
+});
+
+test('sqlite: state survives reopening the file (revocations included)', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const clock = new FakeClock();
+  const first = await openStore(`sqlite:${file.path}`, { clock: clock.now });
+  const tokens = createTokenService({ secret: SECRET, store: first, clock: clock.now, access: { checkRevocation: true } });
+  const revoked = await tokens.issue({ sub: 'amy' });
+  const kept = await tokens.issue({ sub: 'amy' });
+  await tokens.revoke(revoked.refreshToken);
+  await first.close();
+  const second = await openStore(`sqlite:${file.path}`, { clock: clock.now });
+  t.after(() => second.close());
+  const again = createTokenService({ secret: SECRET, store: second, clock: clock.now, access: { checkRevocation: true } });
+  assert.equal(await codeOf(again.refresh(revoked.refreshToken)), 'revoked');
+  assert.equal(await codeOf(again.authenticate(revoked.accessToken)), 'revoked');
+  assert.equal(await codeOf(again.refresh(kept.refreshToken)), 'ok');
+});
+
+test('sqlite: a closed or broken database is store_unavailable, never a silent accept', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const store = new SqliteStore(file.path);
+  const tokens = createTokenService({ secret: SECRET, store });
+  const p = await tokens.issue({ sub: 'x' });
+  await store.close();
+  await assert.rejects(tokens.refresh(p.refreshToken), (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable');
+  await assert.rejects(store.ping(), (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable');
+  const db = new Database(':memory:');
+  const broken = new SqliteStore(db);
+  db.exec('DROP TABLE families');
+  await assert.rejects(
+    broken.rotate({
+      shard: userShard('x'),
+      now: Date.now(),
+      presented: { kind: 'jti', familyId: 'f', sub: 'x', jti: 'j' },
+      next: { refreshId: 'n', refreshOpaque: false, refreshExpiresAt: Date.now() + 1000, accessExpiresAt: Date.now() + 1000 },
+      graceMs: 0,
+      leewayMs: 0,
+    }),
+    (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable',
+  );
+  db.close();
+});
+
+test('sqlite: expired rows are purged on a write once the purge interval has passed (injected clock)', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const clock = new FakeClock();
+  const store = new SqliteStore(file.path, { clock: clock.now, purgeIntervalMs: 60_000 });
+  t.after(() => store.close());
+  const shard = userShard('p');
+  await store.revokeAccess({ shard, now: clock.ms, jti: 'a', expiresAt: clock.ms + 1000 });
+  clock.advance(61);
+  await store.revokeAccess({ shard, now: clock.ms, jti: 'b', expiresAt: clock.ms + 120_000 });
+  assert.equal(await store.countStateEntries(), 1);
+});
