@@ -99,7 +99,7 @@ export function createCodec(options: CodecOptions): Codec {
           Buffer.from(JSON.stringify(claims), 'utf8'),
           typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000),
         );
-      decodeClaims = (token, nowSec) => parseClaims(fernetDecrypt(keys, token, { nowSec }).plaintext);
+      decodeClaims = (token, nowSec) => parseClaims(fernetDecrypt(keys, token, { nowSec, maxTokenLength: maxLength }).plaintext);
       break;
     }
   }

@@ -48,6 +48,8 @@ export interface FernetDecryptOptions {
   /** Maximum age in seconds (Spec.md "TTL"); none by default. */
   ttlSeconds?: number;
   maxClockSkewSeconds?: number;
+  /** Longest token accepted, in characters (default 8192). */
+  maxTokenLength?: number;
 }
 
 export interface FernetPlaintext {
@@ -58,7 +60,7 @@ export interface FernetPlaintext {
 
 /** Verifies and decrypts with any of `keys` (the first whose HMAC matches, like MultiFernet). */
 export function fernetDecrypt(keys: readonly FernetKey[], token: string, opts: FernetDecryptOptions): FernetPlaintext {
-  if (typeof token !== 'string' || token.length > 8192) throw new TokenError('malformed');
+  if (typeof token !== 'string' || token.length > (opts.maxTokenLength ?? 8192)) throw new TokenError('malformed');
   const raw = decodeBase64urlPadded(token);
   if (raw === null) throw new TokenError('malformed', 'The token is not base64url');
   if (raw.length < MIN_TOKEN_BYTES) throw new TokenError('malformed', 'The token is too short');
