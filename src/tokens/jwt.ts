@@ -50,6 +50,7 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
   const byHeader = new Map(keys.map((k) => [k.headerB64, k]));
   const byKid = new Map(keys.map((k) => [k.kid, k]));
   const signerPrefix = `${signer.headerB64}.`;
+  let encodeScratch = Buffer.alloc(2048);
   /** Our headers (the first few keys, signing key first: the most likely one). */
   const ownHeaders = keys.slice(0, 8).map((k) => ({ headerB64: k.headerB64, keys: [k] as const }));
 
@@ -118,7 +119,11 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
 
   return {
     sign(claims: Claims): string {
-      const input = signerPrefix + Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
+      const json = JSON.stringify(claims);
+      // UTF-8 into a reused buffer, then base64url straight out of it: saves a Buffer per token.
+      if (json.length * 3 > encodeScratch.length) encodeScratch = Buffer.alloc(json.length * 3);
+      const n = encodeScratch.write(json, 0, 'utf8');
+      const input = signerPrefix + encodeScratch.toString('base64url', 0, n);
       return `${input}.${signer.hmac.macBase64url(input)}`;
     },
     verifyJws,

@@ -91,6 +91,15 @@ for (const format of SELF_CONTAINED_FORMATS) {
       }
     });
 
+    test('large and non-ASCII claims round-trip (buffers reused between tokens grow as needed)', () => {
+      const roomy = createCodec({ format, secret: SECRET, clock, maxTokenLength: 100_000 });
+      for (const size of [0, 10, 700, 2000, 5000, 20_000, 10, 0]) {
+        const blob = 'é€😀a'.repeat(size / 4);
+        const token = roomy.encode({ sub: 'alice', blob });
+        assert.equal(roomy.decode(token, { now: NOW }).blob, blob);
+      }
+    });
+
     test('encode/decode round-trips arbitrary JSON claims', () => {
       fc.assert(
         fc.property(claimsArb, fc.option(fc.integer({ min: 1, max: 10 ** 6 }), { nil: undefined }), (c, ttl) => {
