@@ -424,6 +424,8 @@ describe('9. claims (valid MAC: refusal comes from the claim checks)', () => {
     assert.equal(bad({ ...ok, aud: [] }), 'invalid_claims');
     assert.equal(bad({ ...ok, aud: undefined }), 'invalid_claims');
     // Cross-JWT confusion (RFC 8725 §2.8): a password-reset or refresh token presented as an access token.
+    // The kind of a token is its `type` claim (covered by the MAC); the JOSE header `typ` is not
+    // consulted, as every token we issue says "JWT" there.
     assert.equal(bad({ ...ok, type: 'password_reset' }), 'wrong_type');
     assert.equal(bad({ ...ok, type: 'refresh' }), 'wrong_type');
     assert.equal(bad({ ...ok, type: undefined }), 'wrong_type');
