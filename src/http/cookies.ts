@@ -32,8 +32,14 @@ export interface CookieModeOptions {
 }
 
 export interface CookieMode {
-  /** Sets the refresh cookie and a fresh CSRF cookie; returns the CSRF value. */
-  set(reply: FastifyReply, refreshToken: string, maxAgeSeconds: number): string;
+  /**
+   * Sets the refresh cookie and the CSRF cookie; returns the CSRF value. The CSRF
+   * value is made at login and kept for the session (`csrf`: the checked value of
+   * the request), so a page that read it once can keep sending it.
+   */
+  set(reply: FastifyReply, refreshToken: string, maxAgeSeconds: number, csrf?: string): string;
+  /** The CSRF cookie value of a request (after {@link CookieMode.read} checked it). */
+  csrfOf(request: FastifyRequest): string | undefined;
   clear(reply: FastifyReply): void;
   /** The refresh token from the cookie, after the CSRF check; `undefined` without a cookie. Throws 403 on a failed check. */
   read(request: FastifyRequest): string | undefined;
@@ -52,12 +58,15 @@ export function createCookieMode(options: CookieModeOptions = {}): CookieMode {
   return {
     name,
     csrfHeader,
-    set(reply, refreshToken, maxAgeSeconds) {
-      const csrf = encodeBase64url(randomBytes(32));
+    set(reply, refreshToken, maxAgeSeconds, current) {
+      const csrf = current ?? encodeBase64url(randomBytes(32));
       reply.setCookie(name, refreshToken, { ...base, httpOnly: true, path, maxAge: maxAgeSeconds });
       // Path=/ so the page's script can read it from any path; it authorises nothing on its own.
       reply.setCookie(csrfName, csrf, { ...base, httpOnly: false, path: '/', maxAge: maxAgeSeconds });
       return csrf;
+    },
+    csrfOf(request) {
+      return request.cookies[csrfName];
     },
     clear(reply) {
       reply.clearCookie(name, { ...base, httpOnly: true, path });

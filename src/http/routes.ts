@@ -102,7 +102,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   }
   const rateLimited = limit ? { rateLimit: { max: limit.max, timeWindow: limit.windowSeconds * 1000 } } : {};
 
-  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean): TokenResponse {
+  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean, csrf?: string): TokenResponse {
     reply.headers(tokenHeaders);
     const body: TokenResponse = {
       access_token: pair.accessToken,
@@ -111,7 +111,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       refresh_expires_in: pair.refreshExpiresIn,
       scope: pair.scope ?? '',
     };
-    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn);
+    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn, csrf);
     else body.refresh_token = pair.refreshToken;
     return body;
   }
@@ -217,7 +217,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return sendTokens(reply, await rotate(token, request.log), viaCookie);
+        const pair = await rotate(token, request.log);
+        return sendTokens(reply, pair, viaCookie, viaCookie ? cookies?.csrfOf(request) : undefined);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400) cookies.clear(reply);

@@ -98,7 +98,18 @@ describe('cookie mode', () => {
     assert.equal(ok.json().refresh_token, undefined);
     const next = cookies(ok.headers['set-cookie']);
     assert.notEqual(next.get('tessera_rt')?.value, rt.value, 'rotated');
-    assert.notEqual(next.get('tessera_csrf')?.value, csrf.value, 'a fresh CSRF value');
+    // The CSRF value lives as long as the session: a page that read it once keeps sending it.
+    assert.equal(next.get('tessera_csrf')?.value, csrf.value);
+    const jar2 = { tessera_rt: next.get('tessera_rt')?.value as string, tessera_csrf: csrf.value };
+    const second = await h.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      cookies: jar2,
+      headers: { 'x-csrf-token': csrf.value },
+    });
+    assert.equal(second.statusCode, 200);
+    // A new login gets a new CSRF value.
+    assert.notEqual((await login()).csrf.value, csrf.value);
 
     // Replaying the consumed cookie: reuse detected, the dead cookie is cleared.
     const replay = await h.app.inject({
