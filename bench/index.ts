@@ -113,3 +113,12 @@ if (json) {
     );
   }
 }
+
+// Refresh throughput per store (bench/refresh.ts, the refresh engine's part). `--no-refresh` skips it, and so
+// does a --filter that is not about "refresh"; with --json run `node --import tsx bench/refresh.ts --json`.
+if (!json && !args.includes('--no-refresh') && (!filter || 'refresh'.includes(filter))) {
+  const { formatRefreshTable, runRefreshBench } = await import('./refresh.js');
+  const refreshRows = await runRefreshBench({ quick });
+  console.log('\nRefresh throughput per store (wall time; each refresh is one store round trip)');
+  console.log(formatRefreshTable(refreshRows));
+}

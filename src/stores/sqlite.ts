@@ -16,7 +16,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
 import { ConfigError, TokenError } from '../errors.js';
 import {
   checkAccessIn,
@@ -208,6 +208,8 @@ export class SqliteStore implements TokenStore {
   #closed = false;
   readonly #tx: (now: Millis) => StateTx;
   readonly #s: ReturnType<typeof prepare>;
+  /** One transaction wrapper, built once: `.immediate(fn)` for writes, `.deferred(fn)` for reads. */
+  readonly #txn: Transaction<(run: () => unknown) => unknown>;
 
   /** @param database a file path (`:memory:` works too) or an open better-sqlite3 handle. */
   constructor(database: string | SqliteDatabase, options: SqliteStoreOptions = {}) {
@@ -220,6 +222,7 @@ export class SqliteStore implements TokenStore {
     this.db.pragma('synchronous = NORMAL');
     migrate(this.db);
     this.#s = prepare(this.db);
+    this.#txn = this.db.transaction((run: () => unknown) => run());
     const s = this.#s;
     this.#tx = (now) => ({
       now,
@@ -281,7 +284,7 @@ export class SqliteStore implements TokenStore {
 
   /** One write transaction (BEGIN IMMEDIATE); SQLite failures become `store_unavailable`. */
   #write<T>(now: Millis, fn: (tx: StateTx) => T): T {
-    const result = this.#guard(() => this.db.transaction(() => fn(this.#tx(now))).immediate());
+    const result = this.#guard(() => this.#txn.immediate(() => fn(this.#tx(now))) as T);
     if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) {
       try {
         this.#purge();
@@ -294,7 +297,7 @@ export class SqliteStore implements TokenStore {
 
   /** One read transaction (a consistent snapshot under WAL). */
   #read<T>(now: Millis, fn: (tx: StateTx) => T): T {
-    return this.#guard(() => this.db.transaction(() => fn(this.#tx(now))).deferred());
+    return this.#guard(() => this.#txn.deferred(() => fn(this.#tx(now))) as T);
   }
 
   #guard<T>(fn: () => T): T {

@@ -1,0 +1,158 @@
+/**
+ * Refresh throughput per store: memory, SQLite (a file, WAL) and Redis (when
+ * reachable at REDIS_URL, default redis://127.0.0.1:6379), for the three presets.
+ *
+ *     node --import tsx bench/refresh.ts [--quick] [--json] [--store memory,sqlite,redis]
+ *
+ * Also run at the end of `npm run bench` (bench/index.ts). Two numbers per row,
+ * both wall time (this is I/O):
+ *   - sequential: one client refreshing its own chain, each refresh awaited:
+ *     the latency of one refresh (median and p99) and its inverse;
+ *   - concurrent: 64 clients, each on its own family, refreshing in a loop:
+ *     what one process sustains.
+ * Every refresh is one store round trip (test/refresh/budget.test.ts).
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createTokenService } from '../src/refresh/service.js';
+import type { Scheme } from '../src/refresh/types.js';
+import { openStore } from '../src/stores/open.js';
+import type { RedisStore } from '../src/stores/redis.js';
+import type { TokenStore } from '../src/stores/types.js';
+
+export interface RefreshBenchOptions {
+  quick?: boolean;
+  stores?: readonly ('memory' | 'sqlite' | 'redis')[];
+  redisUrl?: string;
+  /** Progress and skip messages (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface RefreshBenchRow {
+  store: string;
+  scheme: Scheme;
+  /** Sequential: median and p99 latency of one refresh (µs), and refreshes per second. */
+  p50Us: number;
+  p99Us: number;
+  sequentialPerSec: number;
+  /** 64 concurrent clients: refreshes per second. */
+  concurrentPerSec: number;
+}
+
+const SECRET = Buffer.alloc(32, 0x42);
+const CONCURRENCY = 64;
+
+async function measure(store: TokenStore, storeName: string, scheme: Scheme, ms: number): Promise<RefreshBenchRow> {
+  const tokens = createTokenService({ secret: SECRET, store, scheme });
+  // Warm-up: JIT, statement caches, script loading.
+  let pair = await tokens.issue({ sub: `bench-${scheme}-warm` });
+  for (let i = 0; i < 200; i++) pair = await tokens.refresh(pair.refreshToken);
+
+  const latencies: number[] = [];
+  pair = await tokens.issue({ sub: `bench-${scheme}-seq` });
+  const seqEnd = performance.now() + ms;
+  while (performance.now() < seqEnd) {
+    const t0 = performance.now();
+    pair = await tokens.refresh(pair.refreshToken);
+    latencies.push(performance.now() - t0);
+  }
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number) * 1000;
+
+  const chains = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => tokens.issue({ sub: `bench-${scheme}-c${i}` })));
+  let done = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    chains.map(async (p) => {
+      let rt = p.refreshToken;
+      while (performance.now() < end) {
+        rt = (await tokens.refresh(rt)).refreshToken;
+        done++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  return {
+    store: storeName,
+    scheme,
+    p50Us: q(0.5),
+    p99Us: q(0.99),
+    sequentialPerSec: latencies.length / (ms / 1000),
+    concurrentPerSec: done / (elapsed / 1000),
+  };
+}
+
+export async function runRefreshBench(options: RefreshBenchOptions = {}): Promise<RefreshBenchRow[]> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const ms = options.quick ? 300 : 1500;
+  const wanted = options.stores ?? ['memory', 'sqlite', 'redis'];
+  const rows: RefreshBenchRow[] = [];
+  for (const name of wanted) {
+    let store: TokenStore;
+    let cleanup = async () => {};
+    if (name === 'memory') {
+      store = await openStore('memory');
+    } else if (name === 'sqlite') {
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+      store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
+      cleanup = async () => rmSync(dir, { recursive: true, force: true });
+    } else {
+      const url = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+      const keyPrefix = `tessera-bench:${process.pid}:`;
+      try {
+        store = await openStore(url, { keyPrefix, connectTimeoutMs: 1000 });
+      } catch (e) {
+        log(`refresh bench: redis skipped (${(e as Error).message})`);
+        continue;
+      }
+      const client = (store as RedisStore).client;
+      cleanup = async () => {
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) await client.del(...keys);
+        } while (cursor !== '0');
+      };
+    }
+    try {
+      for (const scheme of ['jwt', 'sealed', 'opaque'] as const) {
+        log(`refresh bench: ${name} ${scheme}`);
+        rows.push(await measure(store, name, scheme, ms));
+      }
+    } finally {
+      await cleanup();
+      await store.close();
+    }
+  }
+  return rows;
+}
+
+export function formatRefreshTable(rows: readonly RefreshBenchRow[]): string {
+  const header = ['store', 'scheme', 'p50', 'p99', 'sequential/s', `${CONCURRENCY} clients/s`];
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const us = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
+  const table = rows.map((r) => [r.store, r.scheme, us(r.p50Us), us(r.p99Us), n(r.sequentialPerSec), n(r.concurrentPerSec)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...table.map(line),
+  ].join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const storeAt = args.indexOf('--store');
+  const stores = storeAt >= 0 ? ((args[storeAt + 1] ?? '').split(',') as RefreshBenchOptions['stores']) : undefined;
+  const rows = await runRefreshBench({ quick: args.includes('--quick'), stores });
+  if (args.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
+  else console.log(formatRefreshTable(rows));
+}
