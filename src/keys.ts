@@ -81,16 +81,21 @@ export function toKeyRing(input: KeyInput): KeyRing {
   return input as KeyRing;
 }
 
-/** Parses `TESSERA_KEYS`: `kid:secret,kid:secret` (first signs). */
-export function parseKeysEnv(value: string): { kid: string; secret: string }[] {
+/**
+ * Parses `TESSERA_KEYS`: `kid:secret,kid:secret` (first signs). An entry may be a
+ * bare secret (base64url has no `:`): it then keeps the key id derived from its
+ * bytes, which is the id `TESSERA_SECRET` gives it, so moving from
+ * `TESSERA_SECRET=old` to `TESSERA_KEYS=new:NEW,old` keeps old tokens verifying.
+ */
+export function parseKeysEnv(value: string): { kid?: string; secret: string }[] {
   return value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry) => {
       const i = entry.indexOf(':');
-      if (i <= 0) throw new ConfigError(`TESSERA_KEYS entry must be kid:secret (got an entry without a kid)`);
-      return { kid: entry.slice(0, i), secret: entry.slice(i + 1) };
+      if (i === 0) throw new ConfigError('a TESSERA_KEYS entry has an empty key id before ":"');
+      return i < 0 ? { secret: entry } : { kid: entry.slice(0, i), secret: entry.slice(i + 1) };
     });
 }
 

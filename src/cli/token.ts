@@ -21,7 +21,7 @@ verify  reads the token from the argument, or from stdin when it is "-" or absen
         Invalid: prints {"error": "<code>"}, exits 1. Codes: malformed, unsupported,
         bad_signature, unknown_key, expired, not_yet_valid, wrong_type, invalid_claims.
 
-Environment: TESSERA_SECRET (base64url, >= 32 bytes) or TESSERA_KEYS (kid:secret,...).`;
+Environment: TESSERA_SECRET (base64url, >= 32 bytes) or TESSERA_KEYS (kid:secret,... ; a bare secret keeps its derived key id).`;
 
 function format(value: string | undefined): SelfContainedFormat {
   if (value === undefined) throw new UsageError(`--format is required (${SELF_CONTAINED_FORMATS.join('|')})`);

@@ -95,7 +95,9 @@ describe('short or malformed secrets are refused, with a hint to run `tessera ke
     assert.throws(() => createKeyRing([{ kid: 'a b', secret: exact }]), ConfigError);
     assert.throws(() => createKeyRing([{ kid: '../x/', secret: exact }]), ConfigError);
     assert.throws(() => keyRingFromEnv({ TESSERA_KEYS: `k:${exact},k:${exact}` }), /appears twice/);
-    assert.throws(() => keyRingFromEnv({ TESSERA_KEYS: exact }), ConfigError);
+    // A bare secret is an entry with its derived key id (the id TESSERA_SECRET would give it).
+    assert.equal(keyRingFromEnv({ TESSERA_KEYS: exact })!.primary.kid, keyRingFromEnv({ TESSERA_SECRET: exact })!.primary.kid);
+    assert.throws(() => keyRingFromEnv({ TESSERA_KEYS: `${exact},${exact}` }), /appears twice/);
   });
 });
 
@@ -136,26 +138,32 @@ describe('TESSERA_KEYS rotation', () => {
     });
   }
 
-  test('moving from TESSERA_SECRET to TESSERA_KEYS: keep the old key under its derived kid', () => {
-    // A TESSERA_SECRET key has a kid derived from the key (deriveKid). jwt and sealed tokens carry it, so
-    // when rotating into TESSERA_KEYS the old secret must be listed under that same kid to keep verifying.
-    const legacy = createCodec({ format: 'jwt', keys: keyRingFromEnv({ TESSERA_SECRET: oldSecret })!, clock });
-    const token = legacy.encode({ sub: 'alice' });
-    const derived = deriveKid(parseSecret(oldSecret));
-    const good = createCodec({
-      format: 'jwt',
-      keys: keyRingFromEnv({ TESSERA_KEYS: `new:${newSecret},${derived}:${oldSecret}` })!,
-      clock,
+  for (const format of ['jwt', 'sealed'] as const) {
+    test(`${format}: moving from TESSERA_SECRET to TESSERA_KEYS with the old secret listed bare keeps old tokens valid`, () => {
+      // A TESSERA_SECRET key has a kid derived from the key (deriveKid) and jwt/sealed tokens carry it.
+      // A bare entry in TESSERA_KEYS keeps that derived kid; so does naming it explicitly.
+      const legacy = createCodec({ format, keys: keyRingFromEnv({ TESSERA_SECRET: oldSecret })!, clock });
+      const token = legacy.encode({ sub: 'alice' });
+      const derived = deriveKid(parseSecret(oldSecret));
+      for (const keys of [`new:${newSecret},${oldSecret}`, `new:${newSecret},${derived}:${oldSecret}`]) {
+        const ring = keyRingFromEnv({ TESSERA_KEYS: keys })!;
+        assert.equal(ring.primary.kid, 'new', 'the first entry signs');
+        assert.equal(createCodec({ format, keys: ring, clock }).decode(token, { now: NOW }).sub, 'alice');
+      }
+      // Renaming the old key breaks its tokens: they name the derived kid.
+      const renamed = createCodec({
+        format,
+        keys: keyRingFromEnv({ TESSERA_KEYS: `new:${newSecret},old:${oldSecret}` })!,
+        clock,
+      });
+      assert.equal(
+        codeOf(() => renamed.decode(token, { now: NOW })),
+        'unknown_key',
+      );
     });
-    assert.equal(good.decode(token, { now: NOW }).sub, 'alice');
-    const renamed = createCodec({
-      format: 'jwt',
-      keys: keyRingFromEnv({ TESSERA_KEYS: `new:${newSecret},old:${oldSecret}` })!,
-      clock,
-    });
-    assert.equal(
-      codeOf(() => renamed.decode(token, { now: NOW })),
-      'unknown_key',
-    );
+  }
+
+  test('an empty key id before ":" is refused', () => {
+    assert.throws(() => keyRingFromEnv({ TESSERA_KEYS: `:${newSecret}` }), ConfigError);
   });
 });
