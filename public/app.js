@@ -93,6 +93,7 @@ $('login-form').addEventListener('submit', async (e) => {
   try {
     await client.login($('username').value, $('password').value);
     $('who').textContent = $('username').value;
+    $('timeline').textContent = '';
     log('Signed in: a new token family started', 'ok');
     await callMe();
     startAuto();

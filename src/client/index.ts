@@ -65,11 +65,13 @@ export interface Session {
   scope?: string;
 }
 
+export type SessionSource = 'login' | 'refresh' | 'other-tab' | 'restored';
+
 export type LogoutReason = 'reused' | 'revoked' | 'expired' | 'invalid_grant' | 'user';
 
 export interface ClientEvents {
-  /** A new access token (from this tab or another). */
-  refresh: { session: Session; source: 'self' | 'other-tab' };
+  /** A new session: signed in here (`login`), refreshed here (`refresh`), or taken from another tab. */
+  refresh: { session: Session; source: SessionSource };
   /** The session ended; `reason` says why. Emitted once per session. */
   logout: { reason: LogoutReason; description?: string };
 }
@@ -163,7 +165,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
   const claims = new Map<string, number>();
   const waiters = new Set<() => void>();
 
-  function adopt(next: Session | null, source: 'self' | 'other-tab', reason?: LogoutReason, description?: string) {
+  function adopt(next: Session | null, source: SessionSource, reason?: LogoutReason, description?: string) {
     session = next;
     generation++;
     for (const w of waiters) w();
@@ -228,13 +230,13 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       const err = await errorOf(res);
       if (err.error === 'invalid_grant' || res.status === 401) {
         const reason = reasonOf(err.description);
-        adopt(null, 'self', reason, err.description);
+        adopt(null, 'refresh', reason, err.description);
         broadcast({ t: 'session', session: null, reason, from: tabId });
       }
       throw err;
     }
     const next = toSession((await res.json()) as TokenResponse, session);
-    adopt(next, 'self');
+    adopt(next, 'refresh');
     broadcast({ t: 'session', session: next, from: tabId });
     return next;
   }
@@ -306,7 +308,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       });
       if (!res.ok) throw await errorOf(res);
       const next = toSession((await res.json()) as TokenResponse, null);
-      adopt(next, 'self');
+      adopt(next, 'login');
       broadcast({ t: 'session', session: next, from: tabId });
       return next;
     },
@@ -319,7 +321,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
           await post(paths.logout, cookieMode ? {} : { refresh_token: current?.refreshToken ?? '' });
         }
       } finally {
-        adopt(null, 'self', 'user');
+        adopt(null, 'refresh', 'user');
         broadcast({ t: 'session', session: null, reason: 'user', from: tabId });
       }
     },
@@ -327,7 +329,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       return session;
     },
     setSession(next) {
-      adopt(next, 'self');
+      adopt(next, 'restored');
     },
     on(type, listener) {
       listeners[type].add(listener);
