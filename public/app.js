@@ -6,6 +6,8 @@ const client = createClient({ refreshAheadSeconds: 5 });
 const usedRefreshTokens = [];
 let lastRefreshToken = null;
 let autoTimer = null;
+/** Set when the replay button got the server's reuse answer: the family is revoked from then on. */
+let reuseDetected = false;
 
 function log(text, cls = '') {
   const li = document.createElement('li');
@@ -26,10 +28,15 @@ function decodeClaims(token) {
 
 function show(section) {
   for (const id of ['signin', 'session', 'ended']) $(id).hidden = id !== section;
+  // The timeline stays in view once there is a session: it explains how the session ended.
+  if (section === 'session') $('events').hidden = false;
+  $('refresh-now').disabled = section !== 'session';
+  $('replay').disabled = section !== 'session' || usedRefreshTokens.length === 0;
 }
 
 function renderSession(session) {
   const claims = decodeClaims(session.accessToken);
+  if (!$('who').textContent && claims?.sub) $('who').textContent = claims.sub;
   $('claims').textContent = claims
     ? JSON.stringify(claims, null, 2)
     : `${session.accessToken.slice(0, 4)}… (an encrypted or opaque token: its claims are not readable by the page; see /me)`;
@@ -45,7 +52,6 @@ async function callMe() {
   const res = await client.fetch('/me');
   const body = await res.json().catch(() => ({}));
   $('me-result').textContent = `${res.status}\n${JSON.stringify(body, null, 2)}`;
-  if (res.ok) $('who').textContent = body.sub ?? '';
 }
 
 function tick() {
@@ -63,17 +69,16 @@ function startAuto() {
 
 client.on('refresh', ({ session, source }) => {
   renderSession(session);
-  log(
-    source === 'self'
-      ? 'Refreshed: new access and refresh token (the old refresh token is now consumed)'
-      : 'Another tab refreshed; took its tokens',
-    'ok',
-  );
+  if (source === 'refresh') log('Refreshed: new access and refresh token (the old refresh token is now consumed)', 'ok');
+  else if (source === 'other-tab') log('Another tab signed in or refreshed; took its tokens', 'ok');
   show('session');
 });
 
-client.on('logout', ({ reason, description }) => {
+client.on('logout', ({ reason: given, description }) => {
   clearInterval(autoTimer);
+  // After a detected replay the legitimate session's own refresh token is refused as revoked: same cause.
+  const reason = given === 'revoked' && reuseDetected ? 'reused' : given;
+  reuseDetected = false;
   const text =
     {
       reused:
@@ -118,6 +123,7 @@ $('replay').addEventListener('click', async () => {
     body: JSON.stringify({ refresh_token: old }),
   });
   const body = await res.json().catch(() => ({}));
+  reuseDetected = body.error === 'invalid_grant';
   log(`Server answered ${res.status} ${body.error ?? ''}: ${body.error_description ?? ''}`, 'bad');
   // The family is now revoked: the next refresh of the legitimate session fails too.
   await client.refresh().catch(() => {});

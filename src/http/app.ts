@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { TokenService } from '../refresh/types.js';
 import type { UserService } from '../users/users.js';
 import type { CookieModeOptions } from './cookies.js';
+import { demoRoutes } from './demo.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
 import { tesseraAuth } from './plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from './routes.js';
@@ -40,6 +41,8 @@ export interface AppOptions {
   scope?: string;
   /** Serve /openapi.json and Swagger UI at /docs. Default true. */
   docs?: boolean;
+  /** Serve the demo page at / (public/ and the browser client at /client.js). Default true. */
+  demo?: boolean;
   /** Logging; `false` for none. */
   log?: LogOptions | false;
   /** Trust `X-Forwarded-*` from a proxy (Fastify `trustProxy`): needed for per-client rate limits behind one. */
@@ -154,5 +157,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
       await ui.register(swaggerUi, { routePrefix: '/docs' });
     });
   }
+  if (options.demo ?? true) app.register(demoRoutes);
   return app;
 }

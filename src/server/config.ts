@@ -184,6 +184,13 @@ export const SETTINGS = {
     help: 'do not serve /docs and /openapi.json',
     default: 'off',
   },
+  noDemo: {
+    env: 'TESSERA_NO_DEMO',
+    flag: 'no-demo',
+    boolean: true,
+    help: 'do not serve the demo page at / (and the browser client at /client.js)',
+    default: 'off',
+  },
 } as const satisfies Record<string, SettingDef>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -226,6 +233,7 @@ export interface ServerConfig {
   trustProxy: boolean;
   scryptN: number;
   docs: boolean;
+  demo: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -379,6 +387,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     trustProxy: bool('trustProxy', env, flags),
     scryptN,
     docs: !bool('noDocs', env, flags),
+    demo: !bool('noDemo', env, flags),
   };
 
   const keys = raw('keys', env, flags);

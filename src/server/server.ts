@@ -127,6 +127,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}rl:` } : false,
     scope: config.scope,
     docs: config.docs,
+    demo: config.demo,
     trustProxy: config.trustProxy,
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
   });

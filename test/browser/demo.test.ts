@@ -1,0 +1,165 @@
+/**
+ * The demo page in a real browser (headless Chromium driven by playwright-core)
+ * against a real server. Time is controlled on both sides: the page's clock with
+ * Playwright's `page.clock`, the server's with its test clock file, so "the
+ * access token is about to expire" is reached without waiting.
+ *
+ * Chromium comes from Debian (`apt-get install chromium`, done by .ci/run);
+ * set CHROMIUM_PATH to use another binary.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { baseEnv, PASSWORD, ROOT, runCli, type ServerProcess, startServer, tempDir } from '../e2e/helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = join(ROOT, 'docs', 'screenshots');
+const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
+
+/** The page is served from dist/ (the browser build of the client): rebuild when src/client is newer. */
+function ensureClientBuild(): void {
+  const out = join(ROOT, 'dist', 'client', 'index.js');
+  const src = join(ROOT, 'src', 'client', 'index.ts');
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: ROOT,
+    });
+  }
+}
+
+describe('demo page in Chromium', { skip }, () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let context: BrowserContext;
+  /** Server and page clocks move together. */
+  let offsetMs = 0;
+
+  before(async () => {
+    ensureClientBuild();
+    const env = baseEnv({
+      TESSERA_STORE: `sqlite:${join(tempDir(), 'demo.db')}`,
+      TESSERA_SCHEME: 'jwt',
+      TESSERA_ACCESS_TTL: '60',
+    });
+    const added = await runCli(['user', 'add', 'alice'], env, PASSWORD);
+    assert.equal(added.code, 0, added.stderr);
+    server = await startServer({ env });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    mkdirSync(SHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    await context?.close();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function openTab(): Promise<Page> {
+    const page = await context.newPage();
+    await page.clock.install({ time: Date.now() + offsetMs });
+    await page.goto(server.url);
+    return page;
+  }
+
+  async function signIn(page: Page): Promise<void> {
+    await page.fill('#username', 'alice');
+    await page.fill('#password', PASSWORD);
+    await page.click('#login');
+    await page.waitForSelector('#session:not([hidden])');
+  }
+
+  /** Moves time forward on the server and in every given page. */
+  async function advance(ms: number, pages: Page[]): Promise<void> {
+    offsetMs += ms;
+    server.setClockOffset(offsetMs);
+    await Promise.all(pages.map((p) => p.clock.fastForward(ms)));
+  }
+
+  const timeline = (page: Page) => page.locator('#timeline li').allTextContents();
+
+  test('sign in; the token refreshes by itself while the page keeps calling /me; replay shows the family revoked', async () => {
+    const page = await openTab();
+    assert.equal(await page.title(), 'tessera: token demo');
+    await signIn(page);
+    await page.waitForFunction(() => document.querySelector('#me-result')?.textContent?.startsWith('200'));
+    assert.match((await page.textContent('#claims')) ?? '', /"type": "access"/);
+
+    // 57 s later the access token has 3 s left: inside the client's 5 s refresh-ahead window.
+    await advance(57_000, [page]);
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#timeline li')].some((li) => li.textContent?.includes('Refreshed')),
+    );
+    await page.click('#call-me');
+    await page.waitForFunction(() => document.querySelector('#me-result')?.textContent?.startsWith('200'));
+    assert.ok(await page.isEnabled('#replay'), 'a consumed refresh token is available to replay');
+    await page.screenshot({ path: join(SHOTS, 'demo-signed-in.png'), fullPage: true });
+
+    await page.click('#replay');
+    await page.waitForSelector('#ended:not([hidden])');
+    const reason = (await page.textContent('#ended-reason')) ?? '';
+    assert.match(reason, /Reuse detected/);
+    const events = await timeline(page);
+    assert.ok(
+      events.some((e) => /Server answered 400 invalid_grant/.test(e)),
+      events.join('\n'),
+    );
+    await page.screenshot({ path: join(SHOTS, 'demo-reuse-detected.png'), fullPage: true });
+    await page.close();
+  });
+
+  test('two tabs stay signed in through a refresh race (one refresh, the other tab takes its result)', async () => {
+    const tab1 = await openTab();
+    const tab2 = await openTab();
+    await signIn(tab1);
+    // Tab 2 adopts tab 1's session through the BroadcastChannel.
+    await tab2.waitForSelector('#session:not([hidden])');
+
+    await advance(57_000, [tab1, tab2]);
+    await Promise.all([tab1.click('#call-me'), tab2.click('#call-me')]);
+    for (const tab of [tab1, tab2]) {
+      await tab.waitForFunction(() =>
+        [...document.querySelectorAll('#timeline li')].some((li) => /Refreshed|Another tab/.test(li.textContent ?? '')),
+      );
+      await tab.waitForFunction(() => document.querySelector('#me-result')?.textContent?.startsWith('200'));
+    }
+    const all = [...(await timeline(tab1)), ...(await timeline(tab2))];
+    assert.equal(
+      all.filter((e) => e.includes('Refreshed: new access')).length,
+      1,
+      `exactly one tab refreshed:\n${all.join('\n')}`,
+    );
+    assert.ok(
+      all.some((e) => e.includes('Another tab')),
+      all.join('\n'),
+    );
+    assert.ok(await tab1.isHidden('#ended'));
+    assert.ok(await tab2.isHidden('#ended'));
+    await tab1.close();
+    await tab2.close();
+  });
+
+  test('sign out ends the session', async () => {
+    const page = await openTab();
+    await signIn(page);
+    await page.click('#logout');
+    await page.waitForSelector('#ended:not([hidden])');
+    assert.match((await page.textContent('#ended-reason')) ?? '', /You signed out/);
+    await page.screenshot({ path: join(SHOTS, 'demo-signed-out.png') });
+    await page.close();
+  });
+});
