@@ -322,7 +322,7 @@ export function caseArb(o: CaseOptions): fc.Arbitrary<FuzzCase> {
       }
       let body: string | undefined;
       let refreshToken: string | undefined;
-      const [kind, payload] = r.body;
+      const [kind, payload] = r.body as readonly [string, unknown];
       if (kind === 'json' || kind === 'form') {
         const fields = { ...(payload as Record<string, unknown>) };
         if (r.realPassword && fields.password === PW_MARK) fields.password = o.password;
