@@ -303,10 +303,15 @@ export function call(base: string, method: string, path: string, opts: CallOptio
   }
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   Object.assign(headers, opts.headers);
-  const u = new URL(path, base);
+  // node:http frames a GET/DELETE/OPTIONS body with neither Content-Length nor chunking (the body
+  // would read as the next request): always frame it, as any real client does.
+  if (body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) {
+    headers['content-length'] = String(Buffer.byteLength(body));
+  }
+  const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, agent, timeout: opts.timeoutMs ?? 15_000 },
+      { host: u.hostname, port: u.port, path, method, headers, agent, timeout: opts.timeoutMs ?? 15_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
