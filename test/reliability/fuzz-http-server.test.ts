@@ -21,7 +21,7 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import { caseArb, judge, type Ledger, LIVE_REFRESH, materialize, newLedger, type TokenPool } from './fuzz-arbitraries.js';
 import { addUsers, call, leakProblem, login, PASSWORD, serverEnv, startTessera, type TesseraProcess } from './support.js';
 
-const RUNS = Number(process.env.FUZZ_HTTP_SERVER_RUNS ?? (process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) / 250 : 600));
+const RUNS = Number(process.env.FUZZ_HTTP_SERVER_RUNS ?? (process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) / 100 : 1500));
 const RAW_RUNS = Math.max(100, Math.floor(RUNS / 3));
 
 /** Sends raw bytes on a fresh connection; resolves with whatever came back before the close (or 2 s). */
