@@ -15,6 +15,7 @@ import type { UserService } from '../users/users.js';
 import type { CookieModeOptions } from './cookies.js';
 import { demoRoutes } from './demo.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
+import { lazyChildLoggerFactory } from './lazy-logger.js';
 import { tesseraAuth } from './plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from './routes.js';
 
@@ -98,6 +99,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: loggerOptions(options.log),
     logController: new LogController({ disableRequestLogging: options.log === false || options.log?.requests !== true }),
+    // Each request's child logger is made when it first logs, not for every request (lazy-logger.ts).
+    ...(options.log === false ? {} : { childLoggerFactory: lazyChildLoggerFactory }),
     bodyLimit: 65536,
     trustProxy: options.trustProxy ?? false,
     // RFC 6749 §3.1: parameters are exact strings; no number-to-string coercion.

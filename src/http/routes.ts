@@ -155,8 +155,10 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
 
   // A POST without a body (curl -X POST, a cookie-only refresh) is an empty parameter
   // set, so a missing parameter gets its own message instead of "body must be object".
-  app.addHook('preValidation', async (request) => {
+  // Callback style: it runs for every route here (GET /me too), and an async hook costs a promise each time.
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.body === undefined || request.body === null) request.body = {};
+    done();
   });
 
   app.post(
