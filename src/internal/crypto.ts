@@ -71,7 +71,7 @@ export interface PreparedHmac {
 const SHA256_SIZE = 32;
 const SHA256_BASE64URL_LENGTH = 43;
 
-type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'latin1' | 'base64url') => string;
+type OneShotHash = (algorithm: string, data: string | Uint8Array, outputEncoding: 'latin1' | 'base64url') => string;
 /**
  * `crypto.hash` (Node >= 20.12): a one-shot digest without the per-call object
  * and stream set-up of `createHash`, `createHmac` or `Hash.copy`, which is where
@@ -82,6 +82,16 @@ type OneShotHash = (algorithm: string, data: Uint8Array, outputEncoding: 'latin1
  * they take the `Hash.copy` path.
  */
 const oneShotHash = (nodeCrypto as { hash?: unknown }).hash as OneShotHash | undefined;
+
+/**
+ * SHA-256 of a string (UTF-8), base64url without padding: the one-shot digest
+ * where there is one (no Hash object, no Buffer; see {@link oneShotHash}). On
+ * the path of every refresh (user shards, opaque token hashes).
+ */
+export function sha256Base64url(data: string): string {
+  if (oneShotHash) return oneShotHash('sha256', data, 'base64url');
+  return createHash('sha256').update(data).digest('base64url');
+}
 
 /**
  * Prepares HMAC-SHA256 for one key (RFC 2104 §2).

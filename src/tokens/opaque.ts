@@ -17,7 +17,7 @@
  */
 import { TokenError } from '../errors.js';
 import { encodeBase64url, isBase64url } from '../internal/base64url.js';
-import { randomBytes, sha256 } from '../internal/crypto.js';
+import { randomBytes, sha256Base64url } from '../internal/crypto.js';
 import type { TokenType } from './claims.js';
 
 export const OPAQUE_PREFIX: Record<TokenType, string> = { access: 'tsa_', refresh: 'tsr_' };
@@ -27,7 +27,8 @@ const TOKEN_LENGTH = 4 + RANDOM_CHARS + SHARD_CHARS;
 
 /** The shard (Redis hash tag) of a user: 6 bytes of SHA-256, base64url. */
 export function userShard(sub: string): string {
-  return encodeBase64url(sha256(`tessera shard\0${sub}`).subarray(0, 6));
+  // 6 bytes are exactly 8 base64url characters, so this is the first 6 bytes of the digest.
+  return sha256Base64url(`tessera shard\0${sub}`).slice(0, 8);
 }
 
 export function generateOpaqueToken(type: TokenType, shard: string): string {
@@ -54,7 +55,7 @@ export function parseOpaqueToken(token: string): ParsedOpaqueToken {
 
 /** The storage key of a token: SHA-256, base64url. Tokens have 256 bits of entropy, so no salt is needed. */
 export function hashOpaqueToken(token: string): string {
-  return encodeBase64url(sha256(token));
+  return sha256Base64url(token);
 }
 
 /** True when the string has the shape of a tessera opaque token (cheap, no store access). */

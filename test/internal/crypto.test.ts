@@ -4,7 +4,7 @@
  * verify helpers, the Node < 20.12 fallback path, and the pooled randomBytes.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes as nodeRandomBytes } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { describe, test } from 'node:test';
 import * as internal from '../../src/internal/crypto.js';
@@ -118,5 +118,25 @@ describe('randomBytes (pooled)', () => {
     }
     // 524288 bits: the standard deviation of the count is ~362, so ±5000 never fails by chance.
     assert.ok(Math.abs(ones - total / 2) < 5000, `${ones} of ${total}`);
+  });
+});
+
+describe('sha256Base64url', () => {
+  test('equals createHash(...).digest(base64url) for ASCII and UTF-8 strings, and with the fallback', async () => {
+    const inputs = ['', 'a', 'tessera shard\0user-1', 'aé€😀'.repeat(50), 'x'.repeat(10_000)];
+    const expected = inputs.map((s) => createHash('sha256').update(s, 'utf8').digest('base64url'));
+    assert.deepEqual(inputs.map(internal.sha256Base64url), expected);
+    const cjs = require('node:crypto') as { hash?: unknown };
+    const saved = cjs.hash;
+    cjs.hash = undefined;
+    syncBuiltinESMExports();
+    let fallback: typeof internal;
+    try {
+      fallback = (await import(`../../src/internal/crypto.js?sha256-fallback=${Date.now()}`)) as typeof internal;
+    } finally {
+      cjs.hash = saved;
+      syncBuiltinESMExports();
+    }
+    assert.deepEqual(inputs.map(fallback.sha256Base64url), expected);
   });
 });
