@@ -15,6 +15,7 @@ import { decodeBase64urlPadded, encodeBase64urlPadded } from '../../src/internal
 import { createKeyRing } from '../../src/keys.js';
 import { createCodec } from '../../src/tokens/codec.js';
 import { createJwtCodec } from '../../src/tokens/jwt.js';
+import { codeOf } from '../support/codes.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,15 +41,6 @@ function mac(input: string, key: Uint8Array | string = K, hash = 'sha256'): stri
 function jws(header: Part, payload: Part = CLAIMS, key: Uint8Array | string = K, hash = 'sha256'): string {
   const input = `${enc(header)}.${enc(payload)}`;
   return `${input}.${mac(input, key, hash)}`;
-}
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
 }
 /** Asserts the exact code `codec.decode` fails with at NOW. */
 function refused(token: string, code: TokenErrorCode, message?: string): void {

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { TokenError, type TokenErrorCode } from '../../src/errors.js';
 import { createKeyRing } from '../../src/keys.js';
 import { createCodec } from '../../src/tokens/codec.js';
 import { createSealedCodec } from '../../src/tokens/sealed.js';
+import { codeOf } from '../support/codes.js';
 
 const SECRET = Buffer.alloc(32, 0x11);
 const NOW = 1_750_000_000;
@@ -20,15 +20,6 @@ const kidLen = Buffer.byteLength(ring.primary.kid);
 const IV_AT = 2 + kidLen;
 const CT_AT = IV_AT + 16;
 
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
-}
 const raw = (t: string) => Buffer.from(t, 'base64url');
 const str = (b: Buffer) => b.toString('base64url');
 const decodeCode = (t: string) => codeOf(() => codec.decode(t, { now: NOW }));

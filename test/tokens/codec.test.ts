@@ -3,22 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TokenError, type TokenErrorCode } from '../../src/errors.js';
 import { createCodec, SELF_CONTAINED_FORMATS } from '../../src/tokens/codec.js';
+import { codeOf } from '../support/codes.js';
 
 const SECRET = Buffer.alloc(32, 0x33);
 const NOW = 1_750_000_000;
 const clock = () => NOW * 1000;
-
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
-}
 
 for (const format of SELF_CONTAINED_FORMATS) {
   describe(`${format} codec`, () => {

@@ -5,25 +5,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { TokenError, type TokenErrorCode } from '../../src/errors.js';
 import { createKeyRing } from '../../src/keys.js';
 import { createCodec } from '../../src/tokens/codec.js';
+import { codeOf } from '../support/codes.js';
 
 const SECRET = Buffer.alloc(32);
 for (let i = 0; i < 32; i++) SECRET[i] = (i * 7 + 3) & 0xff;
 const NOW = 1_750_000_000;
 const clock = () => NOW * 1000;
 const currentDate = new Date(NOW * 1000);
-
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
-}
 
 describe('jose verifies our HS256 tokens', () => {
   const codec = createCodec({ format: 'jwt', secret: SECRET, clock });

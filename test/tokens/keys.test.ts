@@ -5,22 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, TokenError, type TokenErrorCode } from '../../src/errors.js';
+import { ConfigError, type TokenErrorCode } from '../../src/errors.js';
 import { createKeyRing, deriveKid, generateSecret, keyRingFromEnv, MIN_SECRET_BYTES, parseSecret } from '../../src/keys.js';
 import { createCodec, SELF_CONTAINED_FORMATS, type SelfContainedFormat } from '../../src/tokens/codec.js';
+import { codeOf } from '../support/codes.js';
 
 const NOW = 1_750_000_000;
 const clock = () => NOW * 1000;
-
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
-}
 
 /** Asserts fn throws a ConfigError whose message tells the user to run `tessera keygen` and does not echo `secret`. */
 function refusedWithHint(fn: () => unknown, secret?: string): void {

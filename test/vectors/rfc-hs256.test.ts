@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TokenError, type TokenErrorCode } from '../../src/errors.js';
 import { prepareHmacSha256 } from '../../src/internal/crypto.js';
 import { createKeyRing } from '../../src/keys.js';
 import { createCodec } from '../../src/tokens/codec.js';
 import { createJwtCodec } from '../../src/tokens/jwt.js';
+import { codeOf } from '../support/codes.js';
 import { loadVectors } from './load.js';
 
 interface RfcVector {
@@ -34,16 +34,6 @@ function byName(prefix: string): RfcVector {
   const v = vectors.find((x) => x.name.startsWith(prefix));
   assert.ok(v, `vector ${prefix}`);
   return v;
-}
-
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
 }
 
 const A1_EXP = 1300819380;

@@ -19,9 +19,10 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { TokenError, type TokenErrorCode } from '../../src/errors.js';
+import type { TokenErrorCode } from '../../src/errors.js';
 import { createKeyRing } from '../../src/keys.js';
 import { createJwtCodec } from '../../src/tokens/jwt.js';
+import { codeOf } from '../support/codes.js';
 import { loadVectors } from './load.js';
 
 interface JwsTest {
@@ -74,16 +75,6 @@ const EXPECTED_CODE: Record<number, TokenErrorCode> = {
   374: 'bad_signature', // 'AB' in the payload, MAC over the canonical 'AA'
   375: 'malformed', // 'AB' in the payload, MAC over 'AB' as sent: only the strict decoder catches it
 };
-
-function codeOf(fn: () => unknown): TokenErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (e) {
-    if (e instanceof TokenError) return e.code;
-    throw e;
-  }
-}
 
 describe('Wycheproof JWS HS256 (kty=oct groups)', () => {
   const all = file.testGroups.flatMap((g) => g.tests);
