@@ -1,38 +1,93 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --wall] [-- --filter TEXT]`: one run over every
- * codec, fast-jwt, the fernet npm package and the bare node:crypto floors, printed
- * as a table of ns/op with ratios. Targets (issue 2): HS256 sign and verify at
- * least 2x faster than fast-jwt, and at most 1.25x the createHmac floor.
+ * `npm run bench [-- --quick] [-- --json] [-- --wall] [-- --filter TEXT[,TEXT]] [-- --cpu-prof DIR]`
  *
- * Times are process CPU time per operation by default, so that other processes on
- * a shared machine do not inflate them (wall time with `--wall`). The JSON output
- * (`--json`) carries every round's sample.
+ * Sections, each compared with its baseline in the same run (BENCHMARKS.md has
+ * the method and the last results):
+ *
+ *   codecs        encode/decode of every format vs fast-jwt, the fernet npm package and the
+ *                 bare node:crypto floors (bench/codecs.ts): median CPU time per op
+ *   refresh       tokens.refresh per store, memory/SQLite/Redis (bench/refresh.ts)
+ *   authenticate  tokens.authenticate per store and access-token mode (bench/authenticate.ts)
+ *   http          real servers in child processes under autocannon: GET /me vs a bare Fastify
+ *                 route and fast-jwt; POST /auth/refresh on Redis/SQLite vs a one-round-trip
+ *                 floor (bench/http.ts)
+ *   scaling       Redis memory per family, SQLite growth per million refreshes, refresh latency
+ *                 at 10k vs 1M live families (bench/scaling.ts)
+ *
+ * `--filter` selects sections by name (`--filter http`, `--filter codecs,scaling`); a text that
+ * names no section filters the codec cases instead (`--filter "HS256 verify"`), as before.
+ * `--no-refresh` skips the refresh section. `--cpu-prof DIR` writes a CPU profile of every
+ * HTTP server (summarise one with `node --import tsx bench/profile.ts FILE`).
+ *
+ * Codec times are process CPU time per operation by default, so that other processes
+ * on a shared machine do not inflate them (wall time with `--wall`). The JSON output
+ * (`--json`) carries every section's rows, and every codec round's sample.
  *
  * @module
  */
+import { cpus, loadavg } from 'node:os';
+import { formatAuthenticateTable, runAuthenticateBench } from './authenticate.js';
 import { buildCases } from './codecs.js';
 import { type BenchResult, runBench } from './harness.js';
+import { formatHttpTable, httpTargets, runHttpBench } from './http.js';
+import { formatScaling, runScalingBench } from './scaling.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const json = args.includes('--json');
 const filterAt = args.indexOf('--filter');
 const filter = filterAt >= 0 ? args[filterAt + 1] : undefined;
+const profAt = args.indexOf('--cpu-prof');
+const cpuProfDir = profAt >= 0 ? args[profAt + 1] : undefined;
 
-const clock: 'cpu' | 'wall' = args.includes('--wall') ? 'wall' : 'cpu';
-const opts = quick ? { warmupMs: 100, roundMs: 60, rounds: 5, clock } : { warmupMs: 500, roundMs: 200, rounds: 15, clock };
-const cases = buildCases().filter((c) => !filter || `${c.group} ${c.name}`.includes(filter));
+const SECTIONS = ['codecs', 'refresh', 'authenticate', 'http', 'scaling'] as const;
+type Section = (typeof SECTIONS)[number];
+const terms = (filter ?? '')
+  .split(',')
+  .map((t) => t.trim())
+  .filter(Boolean);
+const named = terms.filter((t) => SECTIONS.some((s) => s.includes(t) || t.startsWith(s)));
+/** Texts that name no section filter the codec cases. */
+const caseTerms = terms.filter((t) => !named.includes(t));
+const wanted = new Set<Section>(
+  terms.length === 0
+    ? SECTIONS
+    : [
+        ...SECTIONS.filter((s) => named.some((t) => s.includes(t) || t.startsWith(s))),
+        ...(caseTerms.length ? ['codecs' as const] : []),
+      ],
+);
+if (args.includes('--no-refresh')) wanted.delete('refresh');
 
+const log = (line: string) => {
+  if (!json) process.stderr.write(`${line}\n`);
+};
+const started = performance.now();
+const load0 = loadavg();
+const machine = {
+  node: process.version,
+  nproc: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  platform: `${process.platform} ${process.arch}`,
+};
+const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
 if (!json) {
-  process.stderr.write(
-    `node ${process.version}, ${cases.length} cases, ${opts.rounds} rounds of ${opts.roundMs} ms (median of ${clock} time per op)${quick ? ', --quick' : ''}` +
-      `${(globalThis as { gc?: unknown }).gc ? ', gc between rounds' : ''}\n`,
+  console.log(
+    `node ${machine.node}, ${machine.nproc} CPUs (${machine.cpu}), load average at start ${fmtLoad(load0)}; sections: ${[...wanted].join(', ')}${quick ? ' (--quick)' : ''}`,
   );
 }
-const results = runBench(cases, opts, (r) => {
-  if (!json) process.stderr.write(`\rround ${r + 1}/${opts.rounds}`);
-});
-if (!json) process.stderr.write('\n');
+
+const output: Record<string, unknown> = { ...machine, quick, loadAtStart: load0 };
+const sectionSeconds: Record<string, number> = {};
+let sectionStart = performance.now();
+/** Records how long the section that just ended took. */
+function endSection(name: Section): void {
+  const now = performance.now();
+  sectionSeconds[name] = Math.round((now - sectionStart) / 100) / 10;
+  log(`${name}: ${sectionSeconds[name]} s`);
+  sectionStart = now;
+}
+const targetLines: string[] = [];
 
 function fmtNs(ns: number): string {
   return ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
@@ -54,71 +109,151 @@ interface Row {
   fasterThanLibrary?: number;
 }
 
-const rows: Row[] = [];
-const groups = [...new Set(results.map((r) => r.case.group))];
-for (const g of groups) {
-  const inGroup = results.filter((r) => r.case.group === g);
-  const floor = inGroup.find((r) => r.case.role === 'floor');
-  const lib = inGroup.find((r) => r.case.role === 'library');
-  for (const r of inGroup as BenchResult[]) {
-    rows.push({
-      group: g,
-      name: r.case.name,
-      role: r.case.role,
-      nsPerOp: r.nsPerOp,
-      spread: (r.maxNs - r.minNs) / r.nsPerOp,
-      opsPerSec: 1e9 / r.nsPerOp,
-      vsFloor: floor && r !== floor ? r.nsPerOp / floor.nsPerOp : undefined,
-      fasterThanLibrary: lib && r.case.role === 'ours' ? lib.nsPerOp / r.nsPerOp : undefined,
-    });
+// --- codecs --------------------------------------------------------------------------------------
+if (wanted.has('codecs')) {
+  const clock: 'cpu' | 'wall' = args.includes('--wall') ? 'wall' : 'cpu';
+  const opts = quick ? { warmupMs: 100, roundMs: 60, rounds: 5, clock } : { warmupMs: 500, roundMs: 200, rounds: 15, clock };
+  const cases = buildCases().filter((c) => caseTerms.length === 0 || caseTerms.some((t) => `${c.group} ${c.name}`.includes(t)));
+  log(
+    `codecs: ${cases.length} cases, ${opts.rounds} rounds of ${opts.roundMs} ms (median of ${clock} time per op)` +
+      `${(globalThis as { gc?: unknown }).gc ? ', gc between rounds' : ''}`,
+  );
+  const results = runBench(cases, opts, (r) => {
+    if (!json) process.stderr.write(`\rround ${r + 1}/${opts.rounds}`);
+  });
+  if (!json) process.stderr.write('\n');
+
+  const rows: Row[] = [];
+  const groups = [...new Set(results.map((r) => r.case.group))];
+  for (const g of groups) {
+    const inGroup = results.filter((r) => r.case.group === g);
+    const floor = inGroup.find((r) => r.case.role === 'floor');
+    const lib = inGroup.find((r) => r.case.role === 'library');
+    for (const r of inGroup as BenchResult[]) {
+      rows.push({
+        group: g,
+        name: r.case.name,
+        role: r.case.role,
+        nsPerOp: r.nsPerOp,
+        spread: (r.maxNs - r.minNs) / r.nsPerOp,
+        opsPerSec: 1e9 / r.nsPerOp,
+        vsFloor: floor && r !== floor ? r.nsPerOp / floor.nsPerOp : undefined,
+        fasterThanLibrary: lib && r.case.role === 'ours' ? lib.nsPerOp / r.nsPerOp : undefined,
+      });
+    }
   }
-}
+  output.clock = clock;
+  output.rows = rows;
 
-if (json) {
-  console.log(JSON.stringify({ node: process.version, quick, clock, rows }, null, 2));
-} else {
-  const header = ['group', 'case', 'ns/op', 'ops/s', '± (max-min)/med', 'vs floor', 'faster than lib'];
-  const table = rows.map((r) => [
-    r.group,
-    r.name,
-    fmtNs(r.nsPerOp),
-    Math.round(r.opsPerSec).toLocaleString('en-US'),
-    `${(r.spread * 100).toFixed(0)}%`,
-    ratio(r.vsFloor),
-    ratio(r.fasterThanLibrary),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
-  for (const r of table) console.log(line(r));
+  if (!json) {
+    const header = ['group', 'case', 'ns/op', 'ops/s', '± (max-min)/med', 'vs floor', 'faster than lib'];
+    const table = rows.map((r) => [
+      r.group,
+      r.name,
+      fmtNs(r.nsPerOp),
+      Math.round(r.opsPerSec).toLocaleString('en-US'),
+      `${(r.spread * 100).toFixed(0)}%`,
+      ratio(r.vsFloor),
+      ratio(r.fasterThanLibrary),
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+    const line = (cells: string[]) =>
+      `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
+    console.log('\nCodecs (CPU time per operation; ratios within each group)');
+    console.log(line(header));
+    console.log(`|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
+    for (const r of table) console.log(line(r));
+  }
 
-  // Targets of issue 2, on the public API rows.
+  // Targets of issues 2 and 5, on the public API rows.
   const find = (g: string, prefix: string) => rows.find((r) => r.group === g && r.name.startsWith(prefix));
-  const checks: [string, Row | undefined][] = [
+  const hs: [string, Row | undefined][] = [
     ['HS256 sign (tessera jwt sign)', find('HS256 sign', 'tessera jwt sign')],
     ['HS256 sign (codec.encode)', find('HS256 sign', 'tessera codec.encode')],
     ['HS256 verify (codec.decode)', find('HS256 verify', 'tessera codec.decode')],
     ['HS256 verify (jwt verify)', find('HS256 verify', 'tessera jwt verify')],
   ];
-  console.log('\nTargets: >= 2x faster than fast-jwt, <= 1.25x the floor');
-  for (const [label, r] of checks) {
+  for (const [label, r] of hs) {
     if (!r) continue;
     const okLib = (r.fasterThanLibrary ?? 0) >= 2;
     const okFloor = (r.vsFloor ?? Infinity) <= 1.25;
-    console.log(
-      `  ${label.padEnd(32)} ${ratio(r.fasterThanLibrary).padStart(6)} faster than fast-jwt ${okLib ? 'ok  ' : 'MISS'}` +
-        `   ${ratio(r.vsFloor).padStart(6)} the floor ${okFloor ? 'ok' : 'MISS'}`,
+    targetLines.push(
+      `${label.padEnd(32)} ${ratio(r.fasterThanLibrary).padStart(6)} faster than fast-jwt (>= 2x) ${okLib ? 'ok  ' : 'MISS'}` +
+        `   ${ratio(r.vsFloor).padStart(6)} the floor (<= 1.25x) ${okFloor ? 'ok' : 'MISS'}`,
     );
+  }
+  for (const [label, r] of [
+    ['sealed decode', find('sealed decode', 'tessera')],
+    ['fernet decode', find('fernet decode', 'tessera')],
+  ] as const) {
+    if (!r) continue;
+    const okFloor = (r.vsFloor ?? Infinity) <= 1.5;
+    let line = `${label.padEnd(32)} ${ratio(r.vsFloor).padStart(6)} the floor (<= 1.5x) ${okFloor ? 'ok' : 'MISS'}`;
+    if (r.fasterThanLibrary !== undefined) {
+      line += `   ${ratio(r.fasterThanLibrary)} faster than the fernet package (>= 10x) ${r.fasterThanLibrary >= 10 ? 'ok' : 'MISS'}`;
+    }
+    targetLines.push(line);
   }
 }
 
-// Refresh throughput per store (bench/refresh.ts, the refresh engine's part). `--no-refresh` skips it, and so
-// does a --filter that is not about "refresh"; with --json run `node --import tsx bench/refresh.ts --json`.
-if (!json && !args.includes('--no-refresh') && (!filter || 'refresh'.includes(filter))) {
+if (wanted.has('codecs')) endSection('codecs');
+
+// --- refresh and authenticate (library level, per store) ----------------------------------------
+if (wanted.has('refresh')) {
   const { formatRefreshTable, runRefreshBench } = await import('./refresh.js');
-  const refreshRows = await runRefreshBench({ quick });
-  console.log('\nRefresh throughput per store (wall time; each refresh is one store round trip)');
-  console.log(formatRefreshTable(refreshRows));
+  const rows = await runRefreshBench({ quick, log });
+  output.refresh = rows;
+  if (!json) {
+    console.log('\nRefresh throughput per store (wall time; each refresh is one store round trip)');
+    console.log(formatRefreshTable(rows));
+  }
+  endSection('refresh');
+}
+if (wanted.has('authenticate')) {
+  const rows = await runAuthenticateBench({ quick, log });
+  output.authenticate = rows;
+  if (!json) {
+    console.log('\nauthenticate per store (wall time; jwt access tokens need no store, the other modes one read)');
+    console.log(formatAuthenticateTable(rows));
+  }
+  endSection('authenticate');
+}
+
+// --- HTTP ----------------------------------------------------------------------------------------
+if (wanted.has('http')) {
+  const groups = named.includes('http:me') ? ['me' as const] : named.includes('http:refresh') ? ['refresh' as const] : undefined;
+  const rows = await runHttpBench({ quick, log, cpuProfDir, groups });
+  output.http = rows;
+  targetLines.push(...httpTargets(rows));
+  if (!json) {
+    console.log('\nHTTP (servers in child processes, autocannon, 10 connections; medians of alternating rounds)');
+    console.log(formatHttpTable(rows));
+  }
+  endSection('http');
+}
+
+// --- scaling -------------------------------------------------------------------------------------
+if (wanted.has('scaling')) {
+  const result = await runScalingBench({ quick, log });
+  output.scaling = result;
+  if (!json) console.log(`\n${formatScaling(result)}`);
+  endSection('scaling');
+}
+
+const load1 = loadavg();
+output.loadAtEnd = load1;
+output.seconds = (performance.now() - started) / 1000;
+output.sectionSeconds = sectionSeconds;
+if (json) {
+  console.log(JSON.stringify(output, null, 2));
+} else {
+  if (targetLines.length) {
+    console.log('\nTargets');
+    for (const line of targetLines) console.log(`  ${line}`);
+  }
+  console.log(
+    `\n${((performance.now() - started) / 1000).toFixed(0)} s (${Object.entries(sectionSeconds)
+      .map(([k, v]) => `${k} ${v} s`)
+      .join(', ')}); load average at start ${fmtLoad(load0)}, at end ${fmtLoad(load1)} (${machine.nproc} CPUs)`,
+  );
 }

@@ -1,0 +1,193 @@
+/**
+ * `tokens.authenticate` per store: memory, SQLite (a file, WAL) and Redis (when
+ * reachable at REDIS_URL, default redis://127.0.0.1:6379).
+ *
+ *     node --import tsx bench/authenticate.ts [--quick] [--json] [--store memory,sqlite,redis]
+ *
+ * Also run by `npm run bench` (bench/index.ts, section "authenticate"). Three
+ * access-token modes:
+ *   - jwt: verified without I/O (the default): the store does not matter;
+ *   - jwt + checkRevocation: one store read per request (deny-list and family);
+ *   - opaque: one store read per request (the seed's `at:<token>` lookup).
+ * Two numbers per row, wall time (like bench/refresh.ts): the latency of one
+ * authenticate awaited after another (median, p99), and what 64 concurrent
+ * callers sustain.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createTokenService } from '../src/refresh/service.js';
+import type { TokenServiceOptions } from '../src/refresh/types.js';
+import { openStore } from '../src/stores/open.js';
+import type { RedisStore } from '../src/stores/redis.js';
+import type { TokenStore } from '../src/stores/types.js';
+
+export type BenchStore = 'memory' | 'sqlite' | 'redis';
+
+export interface AuthenticateBenchOptions {
+  quick?: boolean;
+  stores?: readonly BenchStore[];
+  redisUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface AuthenticateBenchRow {
+  store: string;
+  mode: string;
+  /** Store round trips per authenticate. */
+  roundTrips: number;
+  p50Us: number;
+  p99Us: number;
+  sequentialPerSec: number;
+  concurrentPerSec: number;
+}
+
+const SECRET = Buffer.alloc(32, 0x42);
+const CONCURRENCY = 64;
+
+const MODES: { mode: string; roundTrips: number; options: Omit<TokenServiceOptions, 'store' | 'secret'> }[] = [
+  { mode: 'jwt', roundTrips: 0, options: { scheme: 'jwt' } },
+  { mode: 'jwt + checkRevocation', roundTrips: 1, options: { scheme: 'jwt', access: { checkRevocation: true } } },
+  { mode: 'opaque', roundTrips: 1, options: { scheme: 'opaque' } },
+];
+
+/** Opens a store for a benchmark and says how to clean up after it; `undefined` when Redis is unreachable. */
+export async function openBenchStore(
+  name: BenchStore,
+  redisUrl: string | undefined,
+  log: (line: string) => void,
+): Promise<{ store: TokenStore; cleanup: () => Promise<void> } | undefined> {
+  if (name === 'memory') return { store: await openStore('memory'), cleanup: async () => {} };
+  if (name === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+    return {
+      store: await openStore(`sqlite:${join(dir, 'bench.db')}`),
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const url = redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `tessera-bench:${process.pid}:`;
+  let store: TokenStore;
+  try {
+    store = await openStore(url, { keyPrefix, connectTimeoutMs: 1000 });
+  } catch (e) {
+    log(`bench: redis skipped (${(e as Error).message})`);
+    return undefined;
+  }
+  const client = (store as RedisStore).client;
+  return {
+    store,
+    cleanup: async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await client.del(...keys);
+      } while (cursor !== '0');
+    },
+  };
+}
+
+async function measure(
+  store: TokenStore,
+  storeName: string,
+  m: (typeof MODES)[number],
+  ms: number,
+): Promise<AuthenticateBenchRow> {
+  const tokens = createTokenService({ secret: SECRET, store, ...m.options });
+  // Several users and families, so the store answers from a table with more than one row.
+  const pairs = await Promise.all(
+    Array.from({ length: CONCURRENCY }, (_, i) => tokens.issue({ sub: `bench-auth-${i}`, scope: 'api' })),
+  );
+  const access = pairs.map((p) => p.accessToken);
+  for (let i = 0; i < 500; i++) await tokens.authenticate(access[i % access.length] as string);
+
+  const latencies: number[] = [];
+  const seqEnd = performance.now() + ms;
+  for (let i = 0; performance.now() < seqEnd; i++) {
+    const t0 = performance.now();
+    await tokens.authenticate(access[i % access.length] as string);
+    latencies.push(performance.now() - t0);
+  }
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number) * 1000;
+
+  let done = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    access.map(async (token) => {
+      while (performance.now() < end) {
+        await tokens.authenticate(token);
+        done++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  return {
+    store: storeName,
+    mode: m.mode,
+    roundTrips: m.roundTrips,
+    p50Us: q(0.5),
+    p99Us: q(0.99),
+    sequentialPerSec: latencies.length / (ms / 1000),
+    concurrentPerSec: done / (elapsed / 1000),
+  };
+}
+
+export async function runAuthenticateBench(options: AuthenticateBenchOptions = {}): Promise<AuthenticateBenchRow[]> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const ms = options.quick ? 200 : 1000;
+  const rows: AuthenticateBenchRow[] = [];
+  for (const name of options.stores ?? (['memory', 'sqlite', 'redis'] as const)) {
+    const opened = await openBenchStore(name, options.redisUrl, log);
+    if (!opened) continue;
+    try {
+      for (const m of MODES) {
+        // A jwt access token never reaches the store: measured once, on memory.
+        if (m.roundTrips === 0 && name !== 'memory') continue;
+        log(`authenticate bench: ${name} ${m.mode}`);
+        rows.push(await measure(opened.store, m.roundTrips === 0 ? 'any (no I/O)' : name, m, ms));
+      }
+    } finally {
+      await opened.cleanup();
+      await opened.store.close();
+    }
+  }
+  return rows;
+}
+
+export function formatAuthenticateTable(rows: readonly AuthenticateBenchRow[]): string {
+  const header = ['store', 'access token', 'round trips', 'p50', 'p99', 'sequential/s', `${CONCURRENCY} callers/s`];
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const us = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(1)} µs`);
+  const table = rows.map((r) => [
+    r.store,
+    r.mode,
+    String(r.roundTrips),
+    us(r.p50Us),
+    us(r.p99Us),
+    n(r.sequentialPerSec),
+    n(r.concurrentPerSec),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...table.map(line),
+  ].join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const storeAt = args.indexOf('--store');
+  const stores = storeAt >= 0 ? ((args[storeAt + 1] ?? '').split(',') as BenchStore[]) : undefined;
+  const rows = await runAuthenticateBench({ quick: args.includes('--quick'), stores });
+  if (args.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
+  else console.log(formatAuthenticateTable(rows));
+}

@@ -1,0 +1,530 @@
+/**
+ * HTTP benchmarks: real listening servers in child processes, load from
+ * autocannon (programmatic API) in this process, every figure next to its
+ * baseline measured in the same run.
+ *
+ *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh]
+ *
+ * Groups (each server is started once; rounds alternate them ABBA-style, so
+ * drift and other load hit every server alike; figures are medians of rounds):
+ *
+ * - `GET /me`: `tessera serve` with its production defaults (NODE_ENV=production,
+ *   jwt access tokens, docs, rate limits, SQLite store, log level warn) against a
+ *   bare Fastify route returning a constant (the floor), Fastify + fast-jwt
+ *   (`cache: false`) as the peer library, and Fastify + tessera's codec alone (to
+ *   tell the token work from the plugin's).
+ * - `POST /auth/refresh`: tessera on Redis, SQLite and memory against a bare
+ *   Fastify route that makes one Redis round trip (one EVALSHA) and answers a
+ *   token response of the same size (the floor). Each refresh consumes its token,
+ *   so the load generator keeps a pool of live refresh tokens: every request takes
+ *   one, every response puts its successor back (one chain per connection).
+ *
+ * Besides requests/s and latency, the server's own CPU time per request is read
+ * from /proc (Linux): unlike requests/s it does not depend on how much CPU the
+ * load generator and other processes left to the server. On Redis, the private
+ * redis-server's command counters give the round trips per refresh.
+ *
+ * @module
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { createTokenService } from '../src/refresh/service.js';
+import { openStore } from '../src/stores/open.js';
+import { type ChildServer, ensureBuilt, PEERS, type PrivateRedis, startPrivateRedis, startServer, TESSERA_CLI } from './procs.js';
+
+export type HttpGroup = 'me' | 'refresh';
+
+export interface HttpBenchOptions {
+  quick?: boolean;
+  groups?: readonly HttpGroup[];
+  /** Used when no redis-server can be started privately. Default REDIS_URL or redis://127.0.0.1:6379. */
+  redisUrl?: string;
+  /** Concurrent connections (default 10, autocannon's default), the same for every server. */
+  connections?: number;
+  /** Write a V8 CPU profile of every server process into this directory (`node --cpu-prof`). */
+  cpuProfDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface HttpRow {
+  group: string;
+  name: string;
+  role: 'floor' | 'library' | 'ours' | 'info';
+  /** Median over the rounds. */
+  reqPerSec: number;
+  /** Requests/s of each round. */
+  rounds: number[];
+  /** Latency over every request of every round (ms). */
+  p50Ms: number;
+  p99Ms: number;
+  /** Median over the rounds of the server process's CPU time per request (µs); Linux only. */
+  cpuUsPerReq?: number;
+  /** Redis: commands the server sent per successful request, and Redis CPU per request (µs). */
+  redisCommandsPerReq?: number;
+  redisCpuUsPerReq?: number;
+  /** Non-2xx answers and socket errors, over every round. */
+  failures: number;
+  /** Median over the rounds of (this row's requests/s) / (the floor's in the same round). */
+  vsFloor?: number;
+  /** Same for CPU: (the floor's CPU per request) / (this row's), so that 1 is "as cheap as the floor". */
+  cpuVsFloor?: number;
+}
+
+const SECRET = Buffer.alloc(32, 0x5a).toString('base64url');
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+}
+
+/** CPU time (user + system, µs) of a process so far, from /proc; undefined elsewhere. */
+function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5) (utime, stime), in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One target of a load run. */
+interface Target {
+  name: string;
+  role: HttpRow['role'];
+  server: ChildServer;
+  /** The autocannon request (pooled refresh tokens install hooks here). */
+  request(): Pick<Parameters<typeof autocannon>[0], 'method' | 'headers' | 'body' | 'requests'>;
+  /** Called before every load run, untimed (tops up the refresh token pool). */
+  prepare?: () => Promise<void>;
+  /** Counted on the private Redis. */
+  redis?: boolean;
+}
+
+interface RunResult {
+  reqPerSec: number;
+  ok: number;
+  failures: number;
+  latencies: number[];
+  cpuUsPerReq?: number;
+  redisCpuUsPerReq?: number;
+}
+
+interface LoadOptions {
+  /** Measured rounds per server (ABBA order), seconds per round, and one warm-up run per server. */
+  rounds: number;
+  durationSec: number;
+  warmupSec: number;
+  /** Requests of the untimed MONITOR run that counts Redis round trips. */
+  monitorRequests: number;
+}
+
+interface RunContext {
+  connections: number;
+  cpuProfDir?: string;
+  redis?: { client: Redis; pid?: number };
+}
+
+async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: boolean): Promise<RunResult> {
+  await t.prepare?.();
+  const latencies: number[] = [];
+  const cpu0 = cpuMicros(t.server.child.pid);
+  const redisCpu0 = ctx.redis && t.redis ? cpuMicros(ctx.redis.pid) : undefined;
+  const result = await new Promise<import('autocannon').AutocannonResult>((resolve, reject) => {
+    const instance = autocannon(
+      { url: t.server.url, connections: ctx.connections, duration: durationSec, timeout: 10, ...t.request() },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    if (record)
+      instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+        if (status < 300) latencies.push(ms);
+      });
+  });
+  const cpu1 = cpuMicros(t.server.child.pid);
+  const ok = result['2xx'];
+  const out: RunResult = {
+    reqPerSec: ok / result.duration,
+    ok,
+    failures: result.non2xx + result.errors + result.timeouts,
+    latencies,
+  };
+  if (cpu0 !== undefined && cpu1 !== undefined && ok > 0) out.cpuUsPerReq = (cpu1 - cpu0) / ok;
+  if (ctx.redis && t.redis && redisCpu0 !== undefined && ok > 0) {
+    const redisCpu1 = cpuMicros(ctx.redis.pid);
+    if (redisCpu1 !== undefined) out.redisCpuUsPerReq = (redisCpu1 - redisCpu0) / ok;
+  }
+  return out;
+}
+
+/**
+ * Round trips per request: the commands the server sends to Redis, seen with
+ * MONITOR during a short untimed run (MONITOR slows Redis down). Commands that
+ * scripts run inside Redis show with source "lua" and are not round trips.
+ */
+async function roundTripsPerRequest(t: Target, ctx: RunContext, amount: number): Promise<number | undefined> {
+  if (!ctx.redis) return undefined;
+  await t.prepare?.();
+  const monitor = await ctx.redis.client.monitor();
+  let commands = 0;
+  monitor.on('monitor', (_time: string, _args: string[], source: string) => {
+    if (source !== 'lua') commands++;
+  });
+  const result = await new Promise<import('autocannon').AutocannonResult>((resolve, reject) => {
+    autocannon({ url: t.server.url, connections: ctx.connections, amount, timeout: 10, ...t.request() }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+  // Let the last MONITOR lines arrive.
+  await new Promise((r) => setTimeout(r, 200));
+  monitor.disconnect();
+  return result['2xx'] > 0 ? commands / result['2xx'] : undefined;
+}
+
+/**
+ * Runs every target `rounds` times, alternating the order (forward, then
+ * backward: ABBA), after one warm-up run each. Rows in the targets' order.
+ */
+async function compare(
+  group: string,
+  targets: readonly Target[],
+  opts: LoadOptions,
+  ctx: RunContext,
+  log: (line: string) => void,
+): Promise<HttpRow[]> {
+  for (const t of targets) {
+    log(`http bench: ${group}: warm-up ${t.name}`);
+    await runLoad(t, opts.warmupSec, ctx, false);
+  }
+  const runs = new Map<Target, RunResult[]>(targets.map((t) => [t, []]));
+  for (let r = 0; r < opts.rounds; r++) {
+    const order = r % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const res = await runLoad(t, opts.durationSec, ctx, true);
+      runs.get(t)?.push(res);
+      log(`http bench: ${group}: round ${r + 1}/${opts.rounds} ${t.name}: ${Math.round(res.reqPerSec)} req/s`);
+    }
+  }
+  const trips = new Map<Target, number | undefined>();
+  for (const t of targets) if (t.redis) trips.set(t, await roundTripsPerRequest(t, ctx, opts.monitorRequests));
+  const floor = targets.find((t) => t.role === 'floor');
+  const floorRuns = floor ? (runs.get(floor) as RunResult[]) : undefined;
+  return targets.map((t) => {
+    const rs = runs.get(t) as RunResult[];
+    const lat = rs.flatMap((x) => x.latencies).sort((a, b) => a - b);
+    const cpu = rs.map((x) => x.cpuUsPerReq).filter((x): x is number => x !== undefined);
+    const redisCpu = rs.map((x) => x.redisCpuUsPerReq).filter((x): x is number => x !== undefined);
+    const row: HttpRow = {
+      group,
+      name: t.name,
+      role: t.role,
+      reqPerSec: median(rs.map((x) => x.reqPerSec)),
+      rounds: rs.map((x) => x.reqPerSec),
+      p50Ms: quantile(lat, 0.5),
+      p99Ms: quantile(lat, 0.99),
+      failures: rs.reduce((n, x) => n + x.failures, 0),
+    };
+    if (cpu.length) row.cpuUsPerReq = median(cpu);
+    if (redisCpu.length) row.redisCpuUsPerReq = median(redisCpu);
+    const rt = trips.get(t);
+    if (rt !== undefined) row.redisCommandsPerReq = rt;
+    if (floorRuns && t !== floor) {
+      row.vsFloor = median(rs.map((x, i) => x.reqPerSec / (floorRuns[i] as RunResult).reqPerSec));
+      const cpuRatios = rs
+        .map((x, i) => ((floorRuns[i] as RunResult).cpuUsPerReq ?? Number.NaN) / (x.cpuUsPerReq ?? Number.NaN))
+        .filter((x) => Number.isFinite(x));
+      if (cpuRatios.length) row.cpuVsFloor = median(cpuRatios);
+    }
+    return row;
+  });
+}
+
+/** Node arguments of a server child: with `cpuProfDir`, a CPU profile named after the server. */
+function nodeArgs(ctx: RunContext, name: string, args: readonly string[]): string[] {
+  if (!ctx.cpuProfDir) return [...args];
+  const slug = name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return ['--cpu-prof', '--cpu-prof-dir', ctx.cpuProfDir, '--cpu-prof-name', `${slug}.cpuprofile`, ...args];
+}
+
+/** Environment of every `tessera serve` child: production mode with a configured secret. */
+function tesseraEnv(): NodeJS.ProcessEnv {
+  return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn' };
+}
+
+async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
+  // An access token the way the server issues them (same secret, same key id): jwt access
+  // tokens are verified without store access, so one minted here is as good as a login's.
+  const issuer = createTokenService({ secret: SECRET, store: await openStore('memory') });
+  const { accessToken } = await issuer.issue({ sub: 'bench-user', scope: 'api' });
+  const headers = { authorization: `Bearer ${accessToken}` };
+  const servers: ChildServer[] = [];
+  try {
+    const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const s = await startServer(name, nodeArgs(ctx, name, args), env);
+      servers.push(s);
+      // Every server must answer the request we are about to time, with the same body.
+      const res = await fetch(`${s.url}/me`, { headers });
+      const body = (await res.json()) as { sub?: string };
+      if (res.status !== 200 || body.sub !== 'bench-user') throw new Error(`${name}: GET /me answered ${res.status}`);
+      return s;
+    };
+    // Production defaults: everything from `tessera serve` but the port and where its files go.
+    const [tessera, bare, fastJwt, codec] = await Promise.all([
+      start('tessera', [TESSERA_CLI, 'serve', '--port', '0', '--data-dir', join(dir, 'me')], tesseraEnv()),
+      start('bare', [PEERS, 'bare']),
+      start('fast-jwt', [PEERS, 'fast-jwt'], { BENCH_SECRET: SECRET }),
+      start('tessera-codec', [PEERS, 'tessera-codec'], { BENCH_SECRET: SECRET }),
+    ]);
+    const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
+    return await compare(
+      'GET /me',
+      [
+        { name: 'floor: bare Fastify, constant body', role: 'floor', server: bare, request: get },
+        { name: 'tessera serve (production defaults)', role: 'ours', server: tessera, request: get },
+        { name: 'Fastify + fast-jwt verify (no cache)', role: 'library', server: fastJwt, request: get },
+        { name: 'Fastify + tessera codec.decode', role: 'info', server: codec, request: get },
+      ],
+      opts,
+      ctx,
+      log,
+    );
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+/**
+ * A pool of live refresh tokens for one server: a request takes one, its answer
+ * brings the successor. Starts with more tokens than connections, so a failed
+ * refresh (whose chain ends) does not starve the others.
+ */
+function refreshRequests(pool: string[]) {
+  return () => ({
+    method: 'POST',
+    requests: [
+      {
+        method: 'POST',
+        path: '/auth/refresh',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req: import('autocannon').AutocannonRequest) => {
+          req.body = JSON.stringify({ refresh_token: pool.pop() ?? 'pool-empty' });
+          return req;
+        },
+        onResponse: (status: number, body: string) => {
+          if (status !== 200) return;
+          const token = (JSON.parse(body) as { refresh_token?: string }).refresh_token;
+          if (token) pool.push(token);
+        },
+      },
+    ],
+  });
+}
+
+/** Logs in through the HTTP API until `pool` holds `n` refresh tokens (the memory store lives inside the server). */
+async function fillPool(url: string, pool: string[], n: number): Promise<void> {
+  const post = (path: string, o: Record<string, string>) =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
+  const credentials = { username: 'bench', password: 'bench-password-123' };
+  if (pool.length === 0) {
+    const reg = await post('/auth/register', credentials);
+    if (reg.status !== 201 && reg.status !== 409) throw new Error(`register answered ${reg.status}: ${await reg.text()}`);
+  }
+  while (pool.length < n) {
+    const res = await post('/auth/token', { grant_type: 'password', ...credentials });
+    const body = (await res.json()) as { refresh_token?: string };
+    if (res.status !== 200 || !body.refresh_token) throw new Error(`login answered ${res.status}`);
+    pool.push(body.refresh_token);
+  }
+}
+
+async function refreshGroup(
+  opts: LoadOptions,
+  ctx: RunContext,
+  redis: PrivateRedis,
+  dir: string,
+  log: (line: string) => void,
+): Promise<HttpRow[]> {
+  // Token sizes of a real pair, so the floor answers as many bytes as tessera does.
+  const sample = await createTokenService({ secret: SECRET, store: await openStore('memory') }).issue({
+    sub: 'bench',
+    scope: 'api',
+  });
+  const servers: ChildServer[] = [];
+  // A run ends with up to two tokens per connection in flight or taken: lost chains, replaced before the next run.
+  const poolSize = ctx.connections * 2 + 8;
+  try {
+    // Production defaults, except: no rate limit (a load test is one client), registration open and a
+    // cheap scrypt cost (only for the logins that fill the token pool; refresh never hashes a password).
+    const common = ['serve', '--port', '0', '--rate-limit', '0', '--allow-register', '--scrypt-n', '1024'];
+    const tessera = async (name: string, role: HttpRow['role'], store: string, extra: string[] = []): Promise<Target> => {
+      const server = await startServer(
+        name,
+        nodeArgs(ctx, name, [TESSERA_CLI, ...common, '--store', store, ...extra]),
+        tesseraEnv(),
+      );
+      servers.push(server);
+      const pool: string[] = [];
+      const prepare = () => fillPool(server.url, pool, poolSize);
+      await prepare();
+      return { name, role, server, prepare, request: refreshRequests(pool), redis: store.startsWith('redis') };
+    };
+    const [onRedis, onSqlite, inMemory, floorServer] = await Promise.all([
+      tessera('tessera serve, Redis', 'ours', redis.url, ['--redis-prefix', 'tessera-bench:']),
+      tessera('tessera serve, SQLite', 'ours', `sqlite:${join(dir, 'refresh.db')}`, ['--data-dir', join(dir, 'refresh')]),
+      tessera('tessera serve, memory', 'info', 'memory', ['--data-dir', join(dir, 'memory')]),
+      startServer('redis-floor', nodeArgs(ctx, 'redis-floor', [PEERS, 'redis-floor']), {
+        REDIS_URL: redis.url,
+        BENCH_ACCESS_LENGTH: String(sample.accessToken.length),
+        BENCH_REFRESH_LENGTH: String(sample.refreshToken.length),
+      }),
+    ]);
+    servers.push(floorServer);
+    const floorPool: string[] = [];
+    let floorIds = 0;
+    const floor: Target = {
+      name: 'floor: bare Fastify + 1 EVALSHA',
+      role: 'floor',
+      server: floorServer,
+      prepare: async () => {
+        while (floorPool.length < poolSize) floorPool.push(`floor-${++floorIds}-${'x'.repeat(40)}`);
+      },
+      request: refreshRequests(floorPool),
+      redis: true,
+    };
+    return await compare('POST /auth/refresh', [floor, onRedis, onSqlite, inMemory], opts, ctx, log);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpRow[]> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const groups = options.groups ?? ['me', 'refresh'];
+  const opts: LoadOptions = options.quick
+    ? { rounds: 2, durationSec: 1, warmupSec: 0.5, monitorRequests: 200 }
+    : { rounds: 4, durationSec: 3, warmupSec: 1.5, monitorRequests: 1000 };
+  ensureBuilt(log);
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
+  const ctx: RunContext = { connections: options.connections ?? 10, cpuProfDir: options.cpuProfDir };
+  const rows: HttpRow[] = [];
+  let redis: PrivateRedis | undefined;
+  let client: Redis | undefined;
+  try {
+    if (groups.includes('me')) rows.push(...(await meGroup(opts, ctx, dir, log)));
+    if (groups.includes('refresh')) {
+      redis = await startPrivateRedis(options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+      if (!redis.private) log(`http bench: no redis-server on PATH; using ${redis.url} (round trips per refresh not counted)`);
+      client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await client.connect();
+      } catch (e) {
+        log(`http bench: refresh skipped (Redis: ${(e as Error).message})`);
+        return rows;
+      }
+      if (redis.private) ctx.redis = { client, pid: redisPid(await client.info('server')) };
+      rows.push(...(await refreshGroup(opts, ctx, redis, dir, log)));
+    }
+  } finally {
+    client?.disconnect();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function redisPid(info: string): number | undefined {
+  const m = /^process_id:(\d+)/m.exec(info);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function formatHttpTable(rows: readonly HttpRow[]): string {
+  const header = [
+    'group',
+    'server',
+    'req/s',
+    'rounds',
+    'p50',
+    'p99',
+    'CPU/req',
+    'vs floor',
+    'CPU vs floor',
+    'Redis cmds/req',
+    'fail',
+  ];
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const ms = (x: number) => (Number.isNaN(x) ? '' : `${x.toFixed(2)} ms`);
+  const r = (x: number | undefined) => (x === undefined ? '' : `${x.toFixed(2)}x`);
+  const table = rows.map((row) => [
+    row.group,
+    row.name,
+    n(row.reqPerSec),
+    row.rounds.map((x) => (x / 1000).toFixed(1)).join(' ') + 'k',
+    ms(row.p50Ms),
+    ms(row.p99Ms),
+    row.cpuUsPerReq === undefined ? '' : `${row.cpuUsPerReq.toFixed(0)} µs`,
+    r(row.vsFloor),
+    r(row.cpuVsFloor),
+    row.redisCommandsPerReq === undefined ? '' : row.redisCommandsPerReq.toFixed(2),
+    String(row.failures),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...table.map(line),
+  ].join('\n');
+}
+
+/** The targets of issue 5 that these rows decide. */
+export function httpTargets(rows: readonly HttpRow[]): string[] {
+  const out: string[] = [];
+  const me = rows.find((r) => r.group === 'GET /me' && r.role === 'ours');
+  if (me?.vsFloor !== undefined) {
+    out.push(
+      `GET /me: ${me.vsFloor.toFixed(2)}x the bare route's req/s (target >= 0.80) ${me.vsFloor >= 0.8 ? 'ok' : 'MISS'}` +
+        ` (CPU per request: ${me.cpuVsFloor?.toFixed(2) ?? '?'}x the floor's speed)`,
+    );
+  }
+  const onRedis = rows.find((r) => r.group === 'POST /auth/refresh' && r.name.includes('Redis'));
+  if (onRedis?.vsFloor !== undefined) {
+    out.push(
+      `refresh on Redis: ${onRedis.vsFloor.toFixed(2)}x the one-round-trip floor's req/s (target >= 0.70) ${onRedis.vsFloor >= 0.7 ? 'ok' : 'MISS'}`,
+    );
+  }
+  if (onRedis?.redisCommandsPerReq !== undefined) {
+    const c = onRedis.redisCommandsPerReq;
+    out.push(
+      `refresh on Redis: ${c.toFixed(3)} Redis commands per refresh (target: exactly 1) ${Math.abs(c - 1) < 0.01 ? 'ok' : 'MISS'}`,
+    );
+  }
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const groupAt = args.indexOf('--group');
+  const groups = groupAt >= 0 ? ((args[groupAt + 1] ?? '').split(',') as HttpGroup[]) : undefined;
+  const profAt = args.indexOf('--cpu-prof');
+  const rows = await runHttpBench({
+    quick: args.includes('--quick'),
+    groups,
+    cpuProfDir: profAt >= 0 ? args[profAt + 1] : undefined,
+  });
+  if (args.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
+  else {
+    console.log(formatHttpTable(rows));
+    for (const line of httpTargets(rows)) console.log(`  ${line}`);
+  }
+}

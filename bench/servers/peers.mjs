@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+/**
+ * The baselines of the HTTP benchmarks (bench/http.ts), each a child process
+ * started the same way as `tessera serve` (plain `node`, no loader, one
+ * listening socket on 127.0.0.1, port 0), printing "<mode> listening on URL".
+ *
+ *     node bench/servers/peers.mjs bare|fast-jwt|tessera-codec|redis-floor
+ *
+ * - bare:          Fastify, `GET /me` returning a constant object (the ceiling of any auth route).
+ * - fast-jwt:      Fastify + an onRequest hook verifying the HS256 Bearer token with fast-jwt
+ *                  (`cache: false`: every request really verifies, as tessera does), `GET /me`
+ *                  returning the claims: the peer library in the same place.
+ * - tessera-codec: Fastify + an onRequest hook calling tessera's `codec.decode` (dist/): the
+ *                  token work alone, without the plugin, the routes and the reference app.
+ * - redis-floor:   Fastify, `POST /auth/refresh` with a JSON body: one EVALSHA of a trivial
+ *                  consume script (GET the presented token's key, SET it to the successor with a
+ *                  TTL) through ioredis, answering a token response of the same shape and size as
+ *                  tessera's. The floor of a refresh on Redis: one round trip, no token work.
+ *
+ * Environment: BENCH_SECRET (base64url, the server's secret), REDIS_URL (redis-floor),
+ * BENCH_ACCESS_LENGTH / BENCH_REFRESH_LENGTH (redis-floor: the size of the tokens to answer).
+ */
+import { createVerifier } from 'fast-jwt';
+import Fastify from 'fastify';
+import Redis from 'ioredis';
+
+const mode = process.argv[2];
+const secret = Buffer.from(process.env.BENCH_SECRET ?? '', 'base64url');
+const app = Fastify();
+
+function bearer(header) {
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
+  return header.slice(7);
+}
+
+function unauthorized(reply) {
+  reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'invalid_token' });
+}
+
+switch (mode) {
+  case 'bare': {
+    const me = { sub: 'bench-user', scope: 'api', exp: 2_000_000_000, iat: 1_999_999_100 };
+    app.get('/me', async () => me);
+    break;
+  }
+  case 'fast-jwt': {
+    const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: false });
+    app.decorateRequest('claims', null);
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        request.claims = verify(bearer(request.headers.authorization) ?? '');
+      } catch {
+        unauthorized(reply);
+      }
+    });
+    app.get('/me', async (request) => {
+      const c = request.claims;
+      return { sub: c.sub, scope: c.scope, exp: c.exp, iat: c.iat };
+    });
+    break;
+  }
+  case 'tessera-codec': {
+    const { createCodec } = await import('../../dist/index.js');
+    const codec = createCodec({ format: 'jwt', secret });
+    app.decorateRequest('claims', null);
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        request.claims = codec.decode(bearer(request.headers.authorization) ?? '', { type: 'access' });
+      } catch {
+        unauthorized(reply);
+      }
+    });
+    app.get('/me', async (request) => {
+      const c = request.claims;
+      return { sub: c.sub, scope: c.scope, exp: c.exp, iat: c.iat };
+    });
+    break;
+  }
+  case 'redis-floor': {
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    // A consume: read the presented id, write its successor. One EVALSHA per request.
+    redis.defineCommand('benchConsume', {
+      numberOfKeys: 1,
+      lua: "local v = redis.call('GET', KEYS[1]) redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return v",
+    });
+    const accessToken = 'a'.repeat(Number(process.env.BENCH_ACCESS_LENGTH ?? 300));
+    // Successor tokens: a counter padded to the size of tessera's refresh tokens. Not random: the
+    // floor does the least work a refresh can do (a real one must also make an unguessable token).
+    const refreshLength = Number(process.env.BENCH_REFRESH_LENGTH ?? 300);
+    const pad = 'r'.repeat(refreshLength);
+    let issued = 0;
+    app.post('/auth/refresh', async (request, reply) => {
+      const presented = request.body?.refresh_token;
+      if (typeof presented !== 'string' || presented.length === 0) return reply.code(400).send({ error: 'invalid_request' });
+      const id = `${process.pid}.${++issued}.`;
+      const next = id + pad.slice(id.length);
+      await redis.benchConsume(`bench-floor:${presented.slice(0, 24)}`, next, 2_592_000_000);
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return { access_token: accessToken, token_type: 'Bearer', expires_in: 900, refresh_token: next, scope: 'api' };
+    });
+    app.addHook('onClose', async () => {
+      await redis.quit();
+    });
+    break;
+  }
+  default:
+    process.stderr.write(`usage: peers.mjs bare|fast-jwt|tessera-codec|redis-floor (got ${mode})\n`);
+    process.exit(2);
+}
+
+const url = await app.listen({ port: 0, host: '127.0.0.1' });
+process.stdout.write(`${mode} listening on ${url}\n`);
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.once(signal, () => {
+    app.close().then(() => process.exit(0));
+  });
+}
