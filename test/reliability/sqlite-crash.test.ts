@@ -72,8 +72,11 @@ for (const scheme of SCHEMES) {
             }
           }
         })();
-        // Kill at a different moment each time.
-        await sleep(700 + 250 * k);
+        // Kill once the load is well under way (by rotations, not by time: CI machines vary), at a different moment each time.
+        const target = sessions.reduce((n, s) => n + s.rotations, 0) + 80 + 40 * k;
+        const deadline = Date.now() + 20_000;
+        while (sessions.reduce((n, s) => n + s.rotations, 0) < target && Date.now() < deadline) await sleep(20);
+        await sleep(Math.floor(Math.random() * 150));
         await srv.kill();
         revoking = false;
         await revoker;
@@ -121,8 +124,8 @@ for (const scheme of SCHEMES) {
       const broken = samples.filter((s) => s.status >= 500);
       assert.deepEqual(broken.slice(0, 3), [], '5xx before a kill');
       const rotations = sessions.reduce((n, s) => n + s.rotations, 0);
-      assert.ok(rotations > 100 * KILLS, `only ${rotations} rotations`);
-      assert.ok(revoked.length > 10, `only ${revoked.length} revocations`);
+      assert.ok(rotations >= 80 * KILLS, `only ${rotations} rotations`);
+      assert.ok(revoked.length >= KILLS, `only ${revoked.length} revocations`);
       process.stdout.write(
         `# ${scheme.name}: ${KILLS} x kill -9, ${rotations} acknowledged rotations, ${revoked.length} acknowledged revocations held, ` +
           `${revocationsCutOff} revocations cut off, cut-off rotations: ${cutOff.committed} committed, ${cutOff.notCommitted} not\n`,
