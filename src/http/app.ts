@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -94,6 +95,25 @@ function loggerOptions(log: LogOptions | false | undefined): FastifyServerOption
   };
 }
 
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request took too long to arrive'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'The request headers are too large'],
+};
+
+/** Answers a request that never reached Fastify (see `clientErrorHandler`), then closes the connection. */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, description] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'The request is not valid HTTP'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
 export function buildApp(options: AppOptions): FastifyInstance {
   const realm = options.realm ?? 'tessera';
   const app = Fastify({
@@ -111,6 +131,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       sendHttpError(reply, toHttpError(error, realm));
     },
+    // A request Node's parser refuses (bad framing, oversized headers, a timeout): Fastify's
+    // default answer has its own body shape; keep ours, {error, error_description}.
+    clientErrorHandler: clientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(httpErrorHandler(realm));
