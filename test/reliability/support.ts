@@ -307,7 +307,8 @@ export function call(base: string, method: string, path: string, opts: CallOptio
   Object.assign(headers, opts.headers);
   // node:http frames a GET/DELETE/OPTIONS body with neither Content-Length nor chunking (the body
   // would read as the next request): always frame it, as any real client does.
-  if (body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) {
+  const framed = Object.keys(headers).some((k) => ['content-length', 'transfer-encoding'].includes(k.toLowerCase()));
+  if (body !== undefined && !framed) {
     headers['content-length'] = String(Buffer.byteLength(body));
   }
   const u = new URL(base);
