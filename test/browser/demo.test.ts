@@ -5,7 +5,8 @@
  * access token is about to expire" is reached without waiting.
  *
  * Chromium comes from Debian (`apt-get install chromium`, done by .ci/run);
- * set CHROMIUM_PATH to use another binary.
+ * set CHROMIUM_PATH to use another binary. `npm run screenshots` refreshes
+ * the screenshots in docs/screenshots from this run.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,8 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { baseEnv, PASSWORD, ROOT, runCli, type ServerProcess, startServer, tempDir } from '../e2e/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'docs', 'screenshots');
+/** docs/screenshots when refreshing them (`npm run screenshots`); a temp dir otherwise, so a test run leaves the tree clean. */
+const SHOTS = process.env.TESSERA_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'screenshots') : tempDir('tessera-shots-');
 const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
 
 /** The page is served from dist/ (the browser build of the client): rebuild when src/client is newer. */
