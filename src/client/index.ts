@@ -41,8 +41,12 @@ export interface ClientOptions {
   fetch?: FetchLike;
   /** Refresh token in an HttpOnly cookie (server's browser mode). Default false. */
   cookieMode?: boolean;
-  /** Header sent with cookie-authenticated calls for CSRF protection. */
-  csrfHeader?: { name: string; value: string };
+  /**
+   * Header sent with cookie-authenticated calls (double-submit CSRF protection).
+   * Default in cookie mode: `X-CSRF-Token` with the value of the server's
+   * `tessera_csrf` cookie, read at each call (it is set at login).
+   */
+  csrfHeader?: { name: string; value: string | (() => string | undefined) };
   /** Refresh this many seconds before the access token expires. Default 30. */
   refreshAheadSeconds?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
@@ -100,6 +104,13 @@ interface TokenResponse {
 type Message =
   | { t: 'session'; session: Session | null; reason?: LogoutReason; from: string }
   | { t: 'claim'; id: string; at: number; from: string };
+
+/** A cookie visible to script (`document.cookie`), when there is a document. */
+function readCookie(name: string): string | undefined {
+  const doc = (globalThis as { document?: { cookie?: string } }).document;
+  const match = doc?.cookie?.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1] as string) : undefined;
+}
 
 const DEFAULT_PATHS = { token: '/auth/token', refresh: '/auth/refresh', logout: '/auth/logout' };
 
@@ -199,9 +210,18 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     };
   }
 
-  async function post(path: string, body: Record<string, string>): Promise<Response> {
+  const csrf = options.csrfHeader ?? { name: 'x-csrf-token', value: () => readCookie('tessera_csrf') };
+  function jsonHeaders(): Record<string, string> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    if (cookieMode && options.csrfHeader) headers[options.csrfHeader.name] = options.csrfHeader.value;
+    if (cookieMode) {
+      const value = typeof csrf.value === 'function' ? csrf.value() : csrf.value;
+      if (value) headers[csrf.name] = value;
+    }
+    return headers;
+  }
+
+  async function post(path: string, body: Record<string, string>): Promise<Response> {
+    const headers = jsonHeaders();
     return doFetch(baseUrl + path, {
       method: 'POST',
       headers,
@@ -298,11 +318,9 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
 
   return {
     async login(username, password) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-      if (cookieMode && options.csrfHeader) headers[options.csrfHeader.name] = options.csrfHeader.value;
       const res = await doFetch(baseUrl + paths.token, {
         method: 'POST',
-        headers,
+        headers: jsonHeaders(),
         body: JSON.stringify({ grant_type: 'password', username, password }),
         ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
       });

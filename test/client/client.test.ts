@@ -134,6 +134,28 @@ describe('client', () => {
     assert.equal(new Headers(seen[0]?.headers).get('x-tessera-csrf'), '1');
     assert.deepEqual(JSON.parse(String(seen[0]?.body)), {});
   });
+
+  test('cookie mode reads the tessera_csrf cookie for X-CSRF-Token by default, at each call', async () => {
+    const g = globalThis as { document?: { cookie: string } };
+    const seen: RequestInit[] = [];
+    const fetch: FetchLike = async (_url, init) => {
+      seen.push(init ?? {});
+      return new Response(JSON.stringify({ access_token: 'a', expires_in: 900, token_type: 'Bearer' }), { status: 200 });
+    };
+    g.document = { cookie: 'other=1; tessera_csrf=first' };
+    try {
+      const client = createClient({ fetch, cookieMode: true, locks: null, channel: null });
+      await client.refresh();
+      g.document.cookie = 'tessera_csrf=second';
+      await client.refresh();
+    } finally {
+      delete g.document;
+    }
+    assert.deepEqual(
+      seen.map((i) => new Headers(i.headers).get('x-csrf-token')),
+      ['first', 'second'],
+    );
+  });
 });
 
 /** In-process stand-ins for navigator.locks and BroadcastChannel shared by "tabs". */
