@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { isAscii } from 'node:buffer';
 import { TokenError } from '../errors.js';
 
 export type TokenType = 'access' | 'refresh';
@@ -98,23 +97,12 @@ export function checkClaims(claims: Claims, nowSec: number, rules: ClaimRules, t
 /** Strict UTF-8 (no replacement characters, BOM kept so JSON.parse refuses it). Stateless when not streaming. */
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/**
- * Verified bytes as text: strict UTF-8. Claims are nearly always ASCII, and for
- * ASCII the UTF-8 and Latin-1 decodings are the same string: one native scan
- * (`isAscii`) and a one-byte string copy, against the strict decoder's longer
- * path. Anything else goes through the strict decoder, which refuses invalid
- * UTF-8 (RFC 8259 §8.1) instead of replacing it.
- */
-function utf8Text(bytes: Buffer): string {
-  return isAscii(bytes) ? bytes.toString('latin1') : strictUtf8.decode(bytes);
-}
-
 /** Parses a JSON claims set from verified bytes: strict UTF-8, a top-level object. */
 export function parseClaims(bytes: Buffer): Claims {
-  // MAC already verified; still refuse invalid UTF-8 instead of replacing it.
+  // MAC already verified; still refuse invalid UTF-8 (RFC 8259 §8.1) instead of replacing it.
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8Text(bytes));
+    parsed = JSON.parse(strictUtf8.decode(bytes));
   } catch {
     throw new TokenError('malformed', 'The token payload is not JSON');
   }
