@@ -3,7 +3,7 @@
  * autocannon (programmatic API) in this process, every figure next to its
  * baseline measured in the same run.
  *
- *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh]
+ *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh] [--connections N] [--cpu-prof DIR]
  *
  * Groups (each server is started once; rounds alternate them ABBA-style, so
  * drift and other load hit every server alike; figures are medians of rounds):
@@ -43,7 +43,11 @@ export interface HttpBenchOptions {
   groups?: readonly HttpGroup[];
   /** Used when no redis-server can be started privately. Default REDIS_URL or redis://127.0.0.1:6379. */
   redisUrl?: string;
-  /** Concurrent connections (default 10, autocannon's default), the same for every server. */
+  /**
+   * Concurrent connections, the same for every server. Default 50: enough to keep a server
+   * busy (at autocannon's default of 10, a run on a small shared machine is bound by
+   * wake-up latency between the processes more than by the server's work).
+   */
   connections?: number;
   /** Write a V8 CPU profile of every server process into this directory (`node --cpu-prof`). */
   cpuProfDir?: string;
@@ -63,6 +67,8 @@ export interface HttpRow {
   p99Ms: number;
   /** Median over the rounds of the server process's CPU time per request (µs); Linux only. */
   cpuUsPerReq?: number;
+  /** Median over the rounds of the server's CPU time per second of the run: 1 is one core kept busy. */
+  cpuBusy?: number;
   /** Redis: commands the server sent per successful request, and Redis CPU per request (µs). */
   redisCommandsPerReq?: number;
   redisCpuUsPerReq?: number;
@@ -75,6 +81,7 @@ export interface HttpRow {
 }
 
 const SECRET = Buffer.alloc(32, 0x5a).toString('base64url');
+export const HTTP_CONNECTIONS = 50;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -118,6 +125,7 @@ interface RunResult {
   failures: number;
   latencies: number[];
   cpuUsPerReq?: number;
+  cpuBusy?: number;
   redisCpuUsPerReq?: number;
 }
 
@@ -159,7 +167,10 @@ async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: 
     failures: result.non2xx + result.errors + result.timeouts,
     latencies,
   };
-  if (cpu0 !== undefined && cpu1 !== undefined && ok > 0) out.cpuUsPerReq = (cpu1 - cpu0) / ok;
+  if (cpu0 !== undefined && cpu1 !== undefined && ok > 0) {
+    out.cpuUsPerReq = (cpu1 - cpu0) / ok;
+    out.cpuBusy = (cpu1 - cpu0) / (result.duration * 1e6);
+  }
   if (ctx.redis && t.redis && redisCpu0 !== undefined && ok > 0) {
     const redisCpu1 = cpuMicros(ctx.redis.pid);
     if (redisCpu1 !== undefined) out.redisCpuUsPerReq = (redisCpu1 - redisCpu0) / ok;
@@ -235,6 +246,8 @@ async function compare(
       failures: rs.reduce((n, x) => n + x.failures, 0),
     };
     if (cpu.length) row.cpuUsPerReq = median(cpu);
+    const busy = rs.map((x) => x.cpuBusy).filter((x): x is number => x !== undefined);
+    if (busy.length) row.cpuBusy = median(busy);
     if (redisCpu.length) row.redisCpuUsPerReq = median(redisCpu);
     const rt = trips.get(t);
     if (rt !== undefined) row.redisCommandsPerReq = rt;
@@ -412,10 +425,10 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const groups = options.groups ?? ['me', 'refresh'];
   const opts: LoadOptions = options.quick
     ? { rounds: 2, durationSec: 1, warmupSec: 0.5, monitorRequests: 200 }
-    : { rounds: 4, durationSec: 3, warmupSec: 1.5, monitorRequests: 1000 };
+    : { rounds: 6, durationSec: 1.5, warmupSec: 1, monitorRequests: 500 };
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
-  const ctx: RunContext = { connections: options.connections ?? 10, cpuProfDir: options.cpuProfDir };
+  const ctx: RunContext = { connections: options.connections ?? HTTP_CONNECTIONS, cpuProfDir: options.cpuProfDir };
   const rows: HttpRow[] = [];
   let redis: PrivateRedis | undefined;
   let client: Redis | undefined;
@@ -456,9 +469,11 @@ export function formatHttpTable(rows: readonly HttpRow[]): string {
     'p50',
     'p99',
     'CPU/req',
+    'server busy',
+    'Redis CPU/req',
     'vs floor',
     'CPU vs floor',
-    'Redis cmds/req',
+    'Redis round trips/req',
     'fail',
   ];
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -472,6 +487,8 @@ export function formatHttpTable(rows: readonly HttpRow[]): string {
     ms(row.p50Ms),
     ms(row.p99Ms),
     row.cpuUsPerReq === undefined ? '' : `${row.cpuUsPerReq.toFixed(0)} µs`,
+    row.cpuBusy === undefined ? '' : `${(row.cpuBusy * 100).toFixed(0)}%`,
+    row.redisCpuUsPerReq === undefined ? '' : `${row.redisCpuUsPerReq.toFixed(0)} µs`,
     r(row.vsFloor),
     r(row.cpuVsFloor),
     row.redisCommandsPerReq === undefined ? '' : row.redisCommandsPerReq.toFixed(2),
@@ -517,8 +534,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const groupAt = args.indexOf('--group');
   const groups = groupAt >= 0 ? ((args[groupAt + 1] ?? '').split(',') as HttpGroup[]) : undefined;
   const profAt = args.indexOf('--cpu-prof');
+  const connAt = args.indexOf('--connections');
   const rows = await runHttpBench({
     quick: args.includes('--quick'),
+    connections: connAt >= 0 ? Number(args[connAt + 1]) : undefined,
     groups,
     cpuProfDir: profAt >= 0 ? args[profAt + 1] : undefined,
   });

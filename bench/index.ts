@@ -29,7 +29,7 @@ import { cpus, loadavg } from 'node:os';
 import { formatAuthenticateTable, runAuthenticateBench } from './authenticate.js';
 import { buildCases } from './codecs.js';
 import { type BenchResult, runBench } from './harness.js';
-import { formatHttpTable, httpTargets, runHttpBench } from './http.js';
+import { formatHttpTable, HTTP_CONNECTIONS, httpTargets, runHttpBench } from './http.js';
 import { formatScaling, runScalingBench } from './scaling.js';
 
 const args = process.argv.slice(2);
@@ -226,7 +226,9 @@ if (wanted.has('http')) {
   output.http = rows;
   targetLines.push(...httpTargets(rows));
   if (!json) {
-    console.log('\nHTTP (servers in child processes, autocannon, 10 connections; medians of alternating rounds)');
+    console.log(
+      `\nHTTP (servers in child processes, autocannon, ${HTTP_CONNECTIONS} connections; medians of ${quick ? 2 : 6} alternating rounds)`,
+    );
     console.log(formatHttpTable(rows));
   }
   endSection('http');

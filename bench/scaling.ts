@@ -345,12 +345,12 @@ export async function runScalingBench(options: ScalingOptions = {}): Promise<Sca
   const quick = options.quick ?? false;
   const small = quick ? 2_000 : 10_000;
   const large = options.large ?? (quick ? 20_000 : 1_000_000);
-  const memoryFamilies = quick ? 2_000 : 10_000;
+  const memoryFamilies = quick ? 2_000 : 5_000;
   const growth = quick ? { families: 500, refreshes: 5_000 } : { families: 1_000, refreshes: 50_000 };
-  const count = quick ? 1_000 : 5_000;
+  const count = quick ? 1_000 : 3_000;
   const result: ScalingResult = { redisMemory: [], sqliteGrowth: [], latency: [], notes: [] };
   const dir = mkdtempSync(join(tmpdir(), 'tessera-scaling-'));
-  const rounds = quick ? 4 : 10;
+  const rounds = quick ? 4 : 6;
   const opened: ScaledStore[] = [];
   const servers: PrivateRedis[] = [];
   try {

@@ -1,0 +1,62 @@
+/**
+ * The benchmark scripts start and print their tables (no timing is checked: numbers
+ * belong to `npm run bench`, not to the test suite). About 3 s.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { formatSummary, summarise } from '../../bench/profile.js';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+describe('bench smoke', () => {
+  test('npm run bench -- --quick --filter "HS256 verify" prints the codec table and the targets', async () => {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'bench/index.ts', '--quick', '--filter', 'HS256 verify'],
+        { cwd: root, timeout: 30_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      );
+    });
+    assert.match(out, /sections: codecs/);
+    assert.match(out, /\| HS256 verify \| floor: createHmac \+ timingSafeEqual/);
+    assert.match(out, /\| HS256 verify \| tessera codec\.decode/);
+    assert.match(out, /Targets\n {2}HS256 verify \(codec\.decode\)/);
+    assert.doesNotMatch(out, /HS256 sign/);
+  });
+
+  test('profile summary: self time by function and location, inclusive time', () => {
+    const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({
+      id,
+      callFrame: { functionName, url, lineNumber: 0 },
+      children,
+    });
+    const profile = {
+      nodes: [
+        frame(1, '(root)', '', [2, 4]),
+        frame(2, 'handler', 'file:///app/dist/http/plugin.js', [3]),
+        frame(3, 'hash', 'node:crypto'),
+        frame(4, '(idle)', ''),
+      ],
+      samples: [3, 3, 2, 4, 3],
+      timeDeltas: [0, 1000, 1000, 1000, 1000],
+      startTime: 0,
+      endTime: 5000,
+    };
+    const s = summarise(profile, ['handler']);
+    assert.equal(s.idleMs, 1);
+    assert.deepEqual(
+      s.functions.map((f) => [f.name, f.selfMs]),
+      [
+        ['hash', 2],
+        ['handler', 1],
+      ],
+    );
+    assert.equal(s.locations.find((l) => l.where === 'tessera dist/http/plugin.js')?.selfMs, 1);
+    assert.deepEqual(s.focus, [{ name: 'handler', totalMs: 3, share: 1 }]);
+    assert.match(formatSummary(s), /inclusive time/);
+  });
+});
