@@ -9,9 +9,11 @@
 
 const URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
 const PADDED_URL_ALPHABET = /^[A-Za-z0-9_-]*={0,2}$/;
-const INDEX: Record<string, number> = Object.fromEntries(
-  [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].map((c, i) => [c, i]),
-);
+/** The 6-bit value of each base64url symbol, by character code (a typed array: no string keys to look up). */
+const INDEX = new Uint8Array(128);
+[...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].forEach((c, i) => {
+  INDEX[c.charCodeAt(0)] = i;
+});
 
 export function encodeBase64url(data: Uint8Array | string): string {
   return (
@@ -25,7 +27,8 @@ export function isBase64url(s: string): boolean {
   if (rem === 1 || !URL_ALPHABET.test(s)) return false;
   if (rem === 0) return true;
   // rem 2 -> last symbol carries 2 data bits (low 4 must be 0); rem 3 -> 4 bits (low 2 must be 0).
-  const last = INDEX[s[s.length - 1] as string] as number;
+  // The alphabet test passed, so the last character is one of the 64 symbols (code < 128).
+  const last = INDEX[s.charCodeAt(s.length - 1)] as number;
   return (last & (rem === 2 ? 0x0f : 0x03)) === 0;
 }
 

@@ -28,8 +28,20 @@ function checkAgainstCreateHmac(mod: typeof internal): void {
       assert.equal(h.macBase64url(text), expectedText.toString('base64url'));
       assert.ok(h.verifyBase64url(text, expectedText.toString('base64url')));
     }
-    // After the scratch buffer grew, short messages still use the right key block.
+    // After the scratch buffer grew, short messages still use the right key block, and
+    // lengths seen before the growth are hashed from the new buffer (cached views).
     assert.deepEqual(h.mac('abc'), createHmac('sha256', key).update('abc').digest());
+    for (const n of [1, 55, 200, 1024]) {
+      const bytes = nodeRandomBytes(n);
+      assert.deepEqual(h.mac(bytes), createHmac('sha256', key).update(bytes).digest(), `again: key ${keyLen}, ${n} bytes`);
+    }
+  }
+  // More distinct lengths than the view cache holds.
+  const key = nodeRandomBytes(32);
+  const h = mod.prepareHmacSha256(key);
+  for (let n = 0; n < 300; n++) {
+    const text = 'x'.repeat(n);
+    assert.equal(h.macBase64url(text), createHmac('sha256', key).update(text).digest('base64url'), `length ${n}`);
   }
 }
 
