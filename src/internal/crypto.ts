@@ -47,6 +47,23 @@ export function randomBytes(n: number): Buffer {
   return out;
 }
 
+/**
+ * `n` cryptographically strong random bytes as unpadded base64url (ids, opaque
+ * tokens): encoded straight from the pool, without the two Buffers that
+ * `encodeBase64url(randomBytes(n))` makes. The bytes are wiped from the pool.
+ */
+export function randomBase64url(n: number): string {
+  if (n > RANDOM_POOL_MAX_REQUEST) return nodeRandomBytes(n).toString('base64url');
+  if (randomPoolOffset + n > randomPool.length) {
+    randomFillSync(randomPool);
+    randomPoolOffset = 0;
+  }
+  const out = randomPool.toString('base64url', randomPoolOffset, randomPoolOffset + n);
+  randomPool.fill(0, randomPoolOffset, randomPoolOffset + n);
+  randomPoolOffset += n;
+  return out;
+}
+
 export function sha256(data: string | Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
 }

@@ -4,8 +4,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
-import { encodeBase64url } from '../internal/base64url.js';
-import { randomBytes } from '../internal/crypto.js';
+import { randomBase64url } from '../internal/crypto.js';
 import { type KeyInput, toKeyRing } from '../keys.js';
 import { type ClaimRules, type Claims, checkClaims, type DecodeOptions, nowSeconds, parseClaims } from './claims.js';
 import { fernetDecrypt, fernetEncrypt, fernetKeysOf } from './fernet.js';
@@ -48,7 +47,7 @@ export interface Codec {
 
 /** 128 random bits, base64url: unique token and family ids. */
 export function newId(): string {
-  return encodeBase64url(randomBytes(16));
+  return randomBase64url(16);
 }
 
 function positiveInt(v: number | undefined, fallback: number, name: string): number {

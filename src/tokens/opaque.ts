@@ -16,8 +16,8 @@
  * @module
  */
 import { TokenError } from '../errors.js';
-import { encodeBase64url, isBase64url } from '../internal/base64url.js';
-import { randomBytes, sha256Base64url } from '../internal/crypto.js';
+import { isBase64url } from '../internal/base64url.js';
+import { randomBase64url, sha256Base64url } from '../internal/crypto.js';
 import type { TokenType } from './claims.js';
 
 export const OPAQUE_PREFIX: Record<TokenType, string> = { access: 'tsa_', refresh: 'tsr_' };
@@ -32,7 +32,7 @@ export function userShard(sub: string): string {
 }
 
 export function generateOpaqueToken(type: TokenType, shard: string): string {
-  return OPAQUE_PREFIX[type] + encodeBase64url(randomBytes(32)) + shard;
+  return OPAQUE_PREFIX[type] + randomBase64url(32) + shard;
 }
 
 export interface ParsedOpaqueToken {

@@ -152,3 +152,21 @@ describe('sha256Base64url', () => {
     assert.deepEqual(inputs.map(fallback.sha256Base64url), expected);
   });
 });
+
+describe('randomBase64url (pooled)', () => {
+  test('canonical unpadded base64url of n bytes, never repeating, across the pool boundary and above it', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const id = internal.randomBase64url(16);
+      assert.equal(id.length, 22);
+      assert.equal(Buffer.from(id, 'base64url').toString('base64url'), id);
+      assert.ok(!seen.has(id));
+      seen.add(id);
+    }
+    for (const n of [0, 1, 32, 255, 256, 257, 1000]) {
+      const s = internal.randomBase64url(n);
+      assert.equal(Buffer.from(s, 'base64url').length, n);
+      assert.match(s, /^[A-Za-z0-9_-]*$/);
+    }
+  });
+});
