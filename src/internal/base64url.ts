@@ -34,7 +34,12 @@ export function isBase64url(s: string): boolean {
 
 /** Decodes canonical unpadded base64url; `null` for anything else. */
 export function decodeBase64url(s: string): Buffer | null {
-  return isBase64url(s) ? Buffer.from(s, 'base64url') : null;
+  // Canonical unpadded base64url is exactly what re-encodes to itself: Node's lenient
+  // decoder drops or tolerates anything else (other symbols, padding, a dangling
+  // symbol, non-zero unused bits), and its encoder writes none of it. One decode, one
+  // encode and a compare: cheaper than the alphabet scan of isBase64url on token-sized input.
+  const bytes = Buffer.from(s, 'base64url');
+  return bytes.toString('base64url') === s ? bytes : null;
 }
 
 /** Padded base64url, as the Fernet spec and Python's `urlsafe_b64encode` produce it. */

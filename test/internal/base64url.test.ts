@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   decodeBase64url,
   decodeBase64urlPadded,
@@ -136,5 +137,24 @@ describe('key material (padded or not, never another alphabet)', () => {
   });
   test('refuses standard base64', () => {
     assert.equal(decodeKeyMaterial('cw/0x689RpI+jtRR7oE8h/eQsKImvJapLeSbXpwF4e4='), null);
+  });
+});
+
+describe('decodeBase64url and isBase64url agree', () => {
+  test('on random strings over the alphabet, the standard one, padding, whitespace and non-ASCII', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n.é\u0000';
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 40 }),
+        (s) => (decodeBase64url(s) !== null) === isBase64url(s),
+      ),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        (b) => decodeBase64url(Buffer.from(b).toString('base64url'))?.equals(b) === true,
+      ),
+    );
   });
 });
