@@ -23,6 +23,8 @@ declare module 'autocannon' {
     body?: string | Buffer;
     requests?: AutocannonRequest[];
     timeout?: number;
+    /** Sampling interval (ms); a run stops at the first sample after `duration`. */
+    sampleInt?: number;
     skipAggregateResult?: boolean;
   }
 

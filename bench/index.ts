@@ -227,7 +227,7 @@ if (wanted.has('http')) {
   targetLines.push(...httpTargets(rows));
   if (!json) {
     console.log(
-      `\nHTTP (servers in child processes, autocannon, ${HTTP_CONNECTIONS} connections; medians of ${quick ? 2 : 6} alternating rounds)`,
+      `\nHTTP (servers in child processes, autocannon, ${HTTP_CONNECTIONS} connections; medians of ${quick ? 2 : 8} alternating rounds)`,
     );
     console.log(formatHttpTable(rows));
   }
