@@ -24,6 +24,7 @@ import type { TokenServiceOptions } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
 import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
+import { markdownTable } from './harness.js';
 
 export type BenchStore = 'memory' | 'sqlite' | 'redis';
 
@@ -173,14 +174,7 @@ export function formatAuthenticateTable(rows: readonly AuthenticateBenchRow[]): 
     n(r.sequentialPerSec),
     n(r.concurrentPerSec),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
-    ...table.map(line),
-  ].join('\n');
+  return markdownTable(header, table);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -99,3 +99,15 @@ export function runBench(cases: readonly BenchCase[], opts: BenchOptions, onRoun
     return { case: c, nsPerOp: median(s), minNs: Math.min(...s), maxNs: Math.max(...s), samples: s };
   });
 }
+
+/** A Markdown table: the first two columns left-aligned (names), the rest right-aligned (numbers). */
+export function markdownTable(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}

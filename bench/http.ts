@@ -34,6 +34,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { createTokenService } from '../src/refresh/service.js';
 import { openStore } from '../src/stores/open.js';
+import { markdownTable } from './harness.js';
 import { type ChildServer, ensureBuilt, PEERS, type PrivateRedis, startPrivateRedis, startServer, TESSERA_CLI } from './procs.js';
 
 export type HttpGroup = 'me' | 'refresh';
@@ -496,14 +497,7 @@ export function formatHttpTable(rows: readonly HttpRow[]): string {
     row.redisCommandsPerReq === undefined ? '' : row.redisCommandsPerReq.toFixed(2),
     String(row.failures),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
-    ...table.map(line),
-  ].join('\n');
+  return markdownTable(header, table);
 }
 
 /** The targets of issue 5 that these rows decide. */

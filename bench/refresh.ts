@@ -23,6 +23,7 @@ import type { Scheme } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
 import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
+import { markdownTable } from './harness.js';
 
 export interface RefreshBenchOptions {
   quick?: boolean;
@@ -138,14 +139,7 @@ export function formatRefreshTable(rows: readonly RefreshBenchRow[]): string {
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
   const us = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} ms` : `${x.toFixed(0)} µs`);
   const table = rows.map((r) => [r.store, r.scheme, us(r.p50Us), us(r.p99Us), n(r.sequentialPerSec), n(r.concurrentPerSec)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
-    ...table.map(line),
-  ].join('\n');
+  return markdownTable(header, table);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
