@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `tessera` command. Its interface is a contract (docs/cli.md): scripts and
+ * The `tessera` command. Its interface is a contract (README "The CLI", from DESIGN.md's CLI contract): scripts and
  * outside checks depend on it.
  *
  * @module
