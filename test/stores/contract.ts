@@ -10,9 +10,11 @@ import { describe, type TestContext, test } from 'node:test';
 import { TokenError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
+import { openStore } from '../../src/stores/open.js';
+import type { RedisStore } from '../../src/stores/redis.js';
 import type { NextTokens, TokenStore } from '../../src/stores/types.js';
 import { userShard } from '../../src/tokens/opaque.js';
-import { FakeClock, SECRET } from './harness.js';
+import { deletePrefix, FakeClock, SECRET, uniquePrefix } from './harness.js';
 
 export interface StoreUnderTest {
   store: TokenStore;
@@ -22,6 +24,22 @@ export interface StoreUnderTest {
 }
 
 export type MakeStore = (clock: FakeClock) => Promise<StoreUnderTest>;
+
+/** A fresh Redis store (single node or cluster, by `spec`) under its own key prefix, deleted on cleanup. */
+export function redisStoreMaker(spec: string, label: string): MakeStore {
+  return async () => {
+    const keyPrefix = uniquePrefix(label);
+    const store = (await openStore(spec, { keyPrefix })) as RedisStore;
+    return {
+      store,
+      realExpiry: true,
+      cleanup: async () => {
+        await deletePrefix(store.client, keyPrefix);
+        await store.close();
+      },
+    };
+  };
+}
 
 /** The error code of a rejected promise, or 'ok'. */
 export async function codeOf(p: Promise<unknown>): Promise<string> {

@@ -11,29 +11,14 @@ import { createTokenService } from '../../src/refresh/service.js';
 import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
 import { userShard } from '../../src/tokens/opaque.js';
-import { codeOf, runStoreContract } from './contract.js';
+import { codeOf, redisStoreMaker, runStoreContract } from './contract.js';
 import { clusterNodes, deletePrefix, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
 
 const found = await clusterNodes();
 const skip = skipUnlessAvailable('error' in found ? found.error : undefined);
 const spec = 'nodes' in found ? `redis+cluster://${found.nodes.map((n) => `${n.host}:${n.port}`).join(',')}` : '';
 
-runStoreContract(
-  'redis-cluster',
-  async () => {
-    const keyPrefix = uniquePrefix('cluster');
-    const store = (await openStore(spec, { keyPrefix })) as RedisStore;
-    return {
-      store,
-      realExpiry: true,
-      cleanup: async () => {
-        await deletePrefix(store.client, keyPrefix);
-        await store.close();
-      },
-    };
-  },
-  skip,
-);
+runStoreContract('redis-cluster', redisStoreMaker(spec, 'cluster'), skip);
 
 describe('redis cluster specifics', skip, () => {
   const keyPrefix = uniquePrefix('cluster-spread');

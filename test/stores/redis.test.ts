@@ -12,27 +12,12 @@ import { createTokenService } from '../../src/refresh/service.js';
 import { openStore } from '../../src/stores/open.js';
 import { RedisStore, redisClientOptions } from '../../src/stores/redis.js';
 import { hashOpaqueToken, userShard } from '../../src/tokens/opaque.js';
-import { runStoreContract } from './contract.js';
+import { redisStoreMaker, runStoreContract } from './contract.js';
 import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
 
 const skip = skipUnlessAvailable(await redisUnavailable());
 
-runStoreContract(
-  'redis',
-  async () => {
-    const keyPrefix = uniquePrefix('contract');
-    const store = (await openStore(REDIS_URL, { keyPrefix })) as RedisStore;
-    return {
-      store,
-      realExpiry: true,
-      cleanup: async () => {
-        await deletePrefix(store.client, keyPrefix);
-        await store.close();
-      },
-    };
-  },
-  skip,
-);
+runStoreContract('redis', redisStoreMaker(REDIS_URL, 'contract'), skip);
 
 describe('redis store specifics', skip, () => {
   const keyPrefix = uniquePrefix('specifics');
