@@ -37,7 +37,7 @@ export const SETTINGS = {
     env: 'TESSERA_KEYS',
     flag: 'keys',
     arg: 'KID:B64URL,...',
-    help: 'key ring for rotation: the first key signs, all verify; wins over TESSERA_SECRET',
+    help: 'key ring for rotation: the first key signs, all verify; a bare secret keeps its derived kid; wins over TESSERA_SECRET',
     default: 'unset',
   },
   secretFile: {
