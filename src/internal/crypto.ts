@@ -267,6 +267,19 @@ export function constantTimeEqualString(a: string, b: string): boolean {
   return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
 }
 
+/**
+ * Constant-time equality of two short strings (a cached token's MAC-bearing
+ * tail), without the two Buffers of {@link constantTimeEqualString}: the loop
+ * looks at every character whatever the first difference, and only the
+ * lengths, which are public, end it early.
+ */
+export function constantTimeEqualShort(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 function cbcCipherName(key: Uint8Array): string {
   switch (key.length) {
     case 16:

@@ -104,6 +104,13 @@ export const SETTINGS = {
     help: 'look up revocation for jwt/sealed/fernet access tokens on every request (opaque ones always are)',
     default: 'off',
   },
+  accessCache: {
+    env: 'TESSERA_ACCESS_CACHE',
+    flag: 'access-cache',
+    arg: 'N',
+    help: 'remember up to N verified jwt/sealed/fernet access tokens, so a repeat skips the MAC and the parse (expiry and type are still checked); 0 turns it off',
+    default: '1000',
+  },
   port: { env: 'PORT', flag: 'port', arg: 'N', help: 'TCP port; 0 picks a free one (the address is printed)', default: '3000' },
   host: { env: 'HOST', flag: 'host', arg: 'H', help: 'interface to listen on; 0.0.0.0 in a container', default: '127.0.0.1' },
   dataDir: {
@@ -221,6 +228,7 @@ export interface ServerConfig {
   refreshTtl: number;
   reuseGrace: number;
   checkRevocation: boolean;
+  accessCache: number;
   port: number;
   host: string;
   logLevel: string;
@@ -375,6 +383,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     refreshTtl,
     reuseGrace,
     checkRevocation: bool('checkRevocation', env, flags),
+    accessCache: int('accessCache', env, flags, 0, 1_000_000, 'a whole number'),
     port: int('port', env, flags, 0, 65535, 'a port number'),
     host: raw('host', env, flags) ?? SETTINGS.host.default,
     logLevel,

@@ -112,7 +112,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const tokens = createTokenService({
     clock,
     keys: config.keys,
-    access: { format: config.accessFormat, ttlSeconds: config.accessTtl, checkRevocation: config.checkRevocation },
+    access: {
+      format: config.accessFormat,
+      ttlSeconds: config.accessTtl,
+      checkRevocation: config.checkRevocation,
+      cacheSize: config.accessCache,
+    },
     refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
     store,
   });

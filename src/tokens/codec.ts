@@ -3,13 +3,14 @@
  *
  * @module
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, TokenError } from '../errors.js';
 import { randomBase64url } from '../internal/crypto.js';
 import { type KeyInput, toKeyRing } from '../keys.js';
 import { type ClaimRules, type Claims, checkClaims, type DecodeOptions, nowSeconds, parseClaims } from './claims.js';
-import { fernetDecrypt, fernetEncrypt, fernetKeysOf } from './fernet.js';
+import { FERNET_MAX_CLOCK_SKEW, fernetDecrypt, fernetEncrypt, fernetKeysOf } from './fernet.js';
 import { createJwtCodec, DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js';
 import { createSealedCodec } from './sealed.js';
+import { deepFreeze, VerifiedTokenCache } from './verified-cache.js';
 
 export const SELF_CONTAINED_FORMATS = ['jwt', 'sealed', 'fernet'] as const;
 export type SelfContainedFormat = (typeof SELF_CONTAINED_FORMATS)[number];
@@ -32,6 +33,13 @@ export interface CodecOptions {
   maxTokenLength?: number;
   /** Milliseconds since the epoch (default `Date.now`). */
   clock?: () => number;
+  /**
+   * Remember up to this many verified tokens, so presenting the same token again
+   * skips the MAC, decryption and JSON parsing (the claim checks still run every
+   * time). Default 0: no cache. With a cache, `decode` returns deep-frozen claims
+   * (the same object for the same token). See src/tokens/verified-cache.ts.
+   */
+  cacheSize?: number;
 }
 
 export interface Codec {
@@ -72,9 +80,17 @@ export function createCodec(options: CodecOptions): Codec {
     audience: options.audience,
   };
   const maxLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
+  const cacheSize = options.cacheSize ?? 0;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new ConfigError('cacheSize must be a non-negative integer');
+  const cache = cacheSize > 0 ? new VerifiedTokenCache(cacheSize) : undefined;
 
   let encodeClaims: (claims: Claims) => string;
   let decodeClaims: (token: string, nowSec: number) => Claims;
+  /**
+   * Fernet only: the time from which a token just verified may come from the cache.
+   * Its verification refuses a timestamp more than the clock skew ahead of `now`.
+   */
+  let lastValidFromSec = Number.NEGATIVE_INFINITY;
   switch (format) {
     case 'jwt': {
       const jwt = createJwtCodec(ring, maxLength);
@@ -98,7 +114,11 @@ export function createCodec(options: CodecOptions): Codec {
           Buffer.from(JSON.stringify(claims), 'utf8'),
           typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000),
         );
-      decodeClaims = (token, nowSec) => parseClaims(fernetDecrypt(keys, token, { nowSec, maxTokenLength: maxLength }).plaintext);
+      decodeClaims = (token, nowSec) => {
+        const { plaintext, timestamp } = fernetDecrypt(keys, token, { nowSec, maxTokenLength: maxLength });
+        lastValidFromSec = timestamp - FERNET_MAX_CLOCK_SKEW;
+        return parseClaims(plaintext);
+      };
       break;
     }
   }
@@ -121,7 +141,16 @@ export function createCodec(options: CodecOptions): Codec {
     },
     decode(token, opts = {}) {
       const nowSec = nowSeconds(opts.now, clock);
-      return checkClaims(decodeClaims(token, nowSec), nowSec, rules, opts.type);
+      if (cache === undefined) return checkClaims(decodeClaims(token, nowSec), nowSec, rules, opts.type);
+      if (typeof token !== 'string') throw new TokenError('malformed');
+      const cached = cache.get(token, nowSec);
+      if (cached !== undefined) return checkClaims(cached, nowSec, rules, opts.type);
+      const claims = checkClaims(decodeClaims(token, nowSec), nowSec, rules, opts.type);
+      // Set synchronously by a Fernet decode just above; -Infinity for the other formats.
+      const validFrom = lastValidFromSec;
+      lastValidFromSec = Number.NEGATIVE_INFINITY;
+      cache.set(token, deepFreeze(claims), validFrom);
+      return claims;
     },
   };
 }
