@@ -9,10 +9,12 @@
  * drift and other load hit every server alike; figures are medians of rounds):
  *
  * - `GET /me`: `tessera serve` with its production defaults (NODE_ENV=production,
- *   jwt access tokens, docs, rate limits, SQLite store, log level warn) against a
- *   bare Fastify route returning a constant (the floor), Fastify + fast-jwt
- *   (`cache: false`) as the peer library, and Fastify + tessera's codec alone (to
- *   tell the token work from the plugin's).
+ *   jwt access tokens, docs, rate limits, SQLite store, log level warn, the
+ *   access-token cache) against a bare Fastify route returning a constant (the
+ *   floor); the same server with `--access-cache 0` (every request verifies the
+ *   MAC and parses the payload); and Fastify + fast-jwt as the peer library, with
+ *   (`cache: true`) and without its cache. Every client sends one token over and
+ *   over, as a real client does until its token expires.
  * - `POST /auth/refresh`: tessera on Redis, SQLite and memory against a bare
  *   Fastify route that makes one Redis round trip (one EVALSHA) and answers a
  *   token response of the same size (the floor). Each refresh consumes its token,
@@ -293,11 +295,17 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
       return s;
     };
     // Production defaults: everything from `tessera serve` but the port and where its files go.
-    const [tessera, bare, fastJwt, codec] = await Promise.all([
-      start('tessera', [TESSERA_CLI, 'serve', '--port', '0', '--data-dir', join(dir, 'me')], tesseraEnv()),
+    const serve = ['serve', '--port', '0'];
+    const [tessera, uncached, bare, fastJwt, fastJwtCache] = await Promise.all([
+      start('tessera', [TESSERA_CLI, ...serve, '--data-dir', join(dir, 'me')], tesseraEnv()),
+      start(
+        'tessera-no-cache',
+        [TESSERA_CLI, ...serve, '--data-dir', join(dir, 'me-no-cache'), '--access-cache', '0'],
+        tesseraEnv(),
+      ),
       start('bare', [PEERS, 'bare']),
       start('fast-jwt', [PEERS, 'fast-jwt'], { BENCH_SECRET: SECRET }),
-      start('tessera-codec', [PEERS, 'tessera-codec'], { BENCH_SECRET: SECRET }),
+      start('fast-jwt-cache', [PEERS, 'fast-jwt-cache'], { BENCH_SECRET: SECRET }),
     ]);
     const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
     return await compare(
@@ -305,8 +313,9 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
       [
         { name: 'floor: bare Fastify, constant body', role: 'floor', server: bare, request: get },
         { name: 'tessera serve (production defaults)', role: 'ours', server: tessera, request: get },
+        { name: 'tessera serve --access-cache 0', role: 'info', server: uncached, request: get },
+        { name: 'Fastify + fast-jwt verify (cache)', role: 'library', server: fastJwtCache, request: get },
         { name: 'Fastify + fast-jwt verify (no cache)', role: 'library', server: fastJwt, request: get },
-        { name: 'Fastify + tessera codec.decode', role: 'info', server: codec, request: get },
       ],
       opts,
       ctx,

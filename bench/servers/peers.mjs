@@ -4,14 +4,14 @@
  * started the same way as `tessera serve` (plain `node`, no loader, one
  * listening socket on 127.0.0.1, port 0), printing "<mode> listening on URL".
  *
- *     node bench/servers/peers.mjs bare|fast-jwt|tessera-codec|redis-floor
+ *     node bench/servers/peers.mjs bare|fast-jwt|fast-jwt-cache|redis-floor
  *
  * - bare:          Fastify, `GET /me` returning a constant object (the ceiling of any auth route).
  * - fast-jwt:      Fastify + an onRequest hook verifying the HS256 Bearer token with fast-jwt
  *                  (`cache: false`: every request really verifies, as tessera does), `GET /me`
  *                  returning the claims: the peer library in the same place.
- * - tessera-codec: Fastify + an onRequest hook calling tessera's `codec.decode` (dist/): the
- *                  token work alone, without the plugin, the routes and the reference app.
+ * - fast-jwt-cache: the same with fast-jwt's own cache of verified tokens (`cache: true`,
+ *                  1000 entries): the peer of tessera's default access-token cache.
  * - redis-floor:   Fastify, `POST /auth/refresh` with a JSON body: one EVALSHA of a trivial
  *                  consume script (GET the presented token's key, SET it to the successor with a
  *                  TTL) through ioredis, answering a token response of the same shape and size as
@@ -43,29 +43,13 @@ switch (mode) {
     app.get('/me', async () => me);
     break;
   }
-  case 'fast-jwt': {
-    const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: false });
+  case 'fast-jwt':
+  case 'fast-jwt-cache': {
+    const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: mode === 'fast-jwt-cache' });
     app.decorateRequest('claims', null);
     app.addHook('onRequest', async (request, reply) => {
       try {
         request.claims = verify(bearer(request.headers.authorization) ?? '');
-      } catch {
-        unauthorized(reply);
-      }
-    });
-    app.get('/me', async (request) => {
-      const c = request.claims;
-      return { sub: c.sub, scope: c.scope, exp: c.exp, iat: c.iat };
-    });
-    break;
-  }
-  case 'tessera-codec': {
-    const { createCodec } = await import('../../dist/index.js');
-    const codec = createCodec({ format: 'jwt', secret });
-    app.decorateRequest('claims', null);
-    app.addHook('onRequest', async (request, reply) => {
-      try {
-        request.claims = codec.decode(bearer(request.headers.authorization) ?? '', { type: 'access' });
       } catch {
         unauthorized(reply);
       }
@@ -104,7 +88,7 @@ switch (mode) {
     break;
   }
   default:
-    process.stderr.write(`usage: peers.mjs bare|fast-jwt|tessera-codec|redis-floor (got ${mode})\n`);
+    process.stderr.write(`usage: peers.mjs bare|fast-jwt|fast-jwt-cache|redis-floor (got ${mode})\n`);
     process.exit(2);
 }
 
