@@ -59,10 +59,62 @@ function calibrate(fn: () => unknown, targetNs: number): number {
   }
 }
 
-function median(xs: number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The `q` quantile (0..1) of ascending `sorted` values (nearest rank); NaN when empty. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+}
+
+export interface AsyncLatency {
+  /** Median and 99th percentile of one call awaited after another, µs. */
+  p50Us: number;
+  p99Us: number;
+  /** Calls per second one after another, and with every worker running at once. */
+  sequentialPerSec: number;
+  concurrentPerSec: number;
+}
+
+/**
+ * Wall-time figures of an async operation (a refresh, an authenticate): for `ms`,
+ * `next` awaited after itself (latency of each call), then for `ms` every worker
+ * looping on its own (what concurrent callers sustain). Callers warm up first.
+ */
+export async function measureAsync(
+  ms: number,
+  next: (i: number) => Promise<unknown>,
+  workers: readonly (() => Promise<unknown>)[],
+): Promise<AsyncLatency> {
+  const latencies: number[] = [];
+  const seqEnd = performance.now() + ms;
+  for (let i = 0; performance.now() < seqEnd; i++) {
+    const t0 = performance.now();
+    await next(i);
+    latencies.push(performance.now() - t0);
+  }
+  latencies.sort((a, b) => a - b);
+  let done = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    workers.map(async (work) => {
+      while (performance.now() < end) {
+        await work();
+        done++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  return {
+    p50Us: quantile(latencies, 0.5) * 1000,
+    p99Us: quantile(latencies, 0.99) * 1000,
+    sequentialPerSec: latencies.length / (ms / 1000),
+    concurrentPerSec: done / (elapsed / 1000),
+  };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;

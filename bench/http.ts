@@ -36,7 +36,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { createTokenService } from '../src/refresh/service.js';
 import { openStore } from '../src/stores/open.js';
-import { markdownTable } from './harness.js';
+import { markdownTable, median, quantile } from './harness.js';
 import { type ChildServer, ensureBuilt, PEERS, type PrivateRedis, startPrivateRedis, startServer, TESSERA_CLI } from './procs.js';
 
 export type HttpGroup = 'me' | 'refresh';
@@ -85,16 +85,6 @@ export interface HttpRow {
 
 const SECRET = Buffer.alloc(32, 0x5a).toString('base64url');
 export const HTTP_CONNECTIONS = 50;
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
-}
 
 /** CPU time (user + system, µs) of a process so far, from /proc; undefined elsewhere. */
 function cpuMicros(pid: number | undefined): number | undefined {

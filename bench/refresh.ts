@@ -23,7 +23,7 @@ import type { Scheme } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
 import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
-import { markdownTable } from './harness.js';
+import { markdownTable, measureAsync } from './harness.js';
 
 export interface RefreshBenchOptions {
   quick?: boolean;
@@ -53,39 +53,22 @@ async function measure(store: TokenStore, storeName: string, scheme: Scheme, ms:
   let pair = await tokens.issue({ sub: `bench-${scheme}-warm` });
   for (let i = 0; i < 200; i++) pair = await tokens.refresh(pair.refreshToken);
 
-  const latencies: number[] = [];
   pair = await tokens.issue({ sub: `bench-${scheme}-seq` });
-  const seqEnd = performance.now() + ms;
-  while (performance.now() < seqEnd) {
-    const t0 = performance.now();
-    pair = await tokens.refresh(pair.refreshToken);
-    latencies.push(performance.now() - t0);
-  }
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number) * 1000;
-
   const chains = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => tokens.issue({ sub: `bench-${scheme}-c${i}` })));
-  let done = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  await Promise.all(
-    chains.map(async (p) => {
+  const figures = await measureAsync(
+    ms,
+    async () => {
+      pair = await tokens.refresh(pair.refreshToken);
+    },
+    // One chain of refreshes per worker: each consumes its token and goes on with the successor.
+    chains.map((p) => {
       let rt = p.refreshToken;
-      while (performance.now() < end) {
+      return async () => {
         rt = (await tokens.refresh(rt)).refreshToken;
-        done++;
-      }
+      };
     }),
   );
-  const elapsed = performance.now() - t0;
-  return {
-    store: storeName,
-    scheme,
-    p50Us: q(0.5),
-    p99Us: q(0.99),
-    sequentialPerSec: latencies.length / (ms / 1000),
-    concurrentPerSec: done / (elapsed / 1000),
-  };
+  return { store: storeName, scheme, ...figures };
 }
 
 export async function runRefreshBench(options: RefreshBenchOptions = {}): Promise<RefreshBenchRow[]> {

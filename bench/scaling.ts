@@ -31,6 +31,7 @@ import type { Scheme, TokenService } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
 import type { SqliteStore } from '../src/stores/sqlite.js';
 import type { TokenStore } from '../src/stores/types.js';
+import { quantile } from './harness.js';
 import { type PrivateRedis, startPrivateRedis } from './procs.js';
 
 export interface ScalingOptions {
@@ -326,7 +327,7 @@ async function compareScaled(a: ScaledStore, b: ScaledStore, count: number, roun
   const rows: LatencyRow[] = [];
   for (const s of [a, b]) {
     const l = (lat.get(s) as number[]).sort((x, y) => x - y);
-    const q = (p: number) => (l[Math.min(l.length - 1, Math.floor(p * l.length))] as number) * 1000;
+    const q = (p: number) => quantile(l, p) * 1000;
     rows.push({
       store: s.store,
       liveFamilies: s.liveFamilies,
