@@ -43,6 +43,7 @@ describe('parseConfig', () => {
     assert.equal(c.accessTtl, 900);
     assert.equal(c.refreshTtl, 2592000);
     assert.equal(c.reuseGrace, 0);
+    assert.equal(c.accessCache, 1000);
     assert.equal(c.port, 3000);
     assert.equal(c.host, '127.0.0.1');
     assert.equal(c.logLevel, 'warn');
@@ -134,6 +135,40 @@ describe('parseConfig', () => {
       {},
       /^TESSERA_SECRET_FILE: cannot read "\/nonexistent\/secret" \(ENOENT\)/,
     );
+  });
+
+  test('TESSERA_ACCESS_CACHE and --access-cache: 0 to 1000000, the flag wins', () => {
+    const cache = (env: NodeJS.ProcessEnv, flags: Parameters<typeof parseConfig>[1] = {}) =>
+      parseConfig({ TESSERA_SECRET: secret, ...env }, flags).accessCache;
+    assert.equal(cache({}), 1000);
+    assert.equal(cache({ TESSERA_ACCESS_CACHE: '' }), 1000, 'empty is unset');
+    assert.equal(cache({ TESSERA_ACCESS_CACHE: '0' }), 0);
+    assert.equal(cache({ TESSERA_ACCESS_CACHE: ' 25 ' }), 25);
+    assert.equal(cache({ TESSERA_ACCESS_CACHE: '1000000' }), 1_000_000);
+    assert.equal(cache({}, { accessCache: '0' }), 0);
+    assert.equal(cache({ TESSERA_ACCESS_CACHE: '7' }, { accessCache: '5' }), 5);
+    for (const bad of ['-1', '1000001', '1.5', '1e3', 'lots', '0x10', '10 000']) {
+      refused(
+        { TESSERA_SECRET: secret, TESSERA_ACCESS_CACHE: bad },
+        {},
+        new RegExp(`^TESSERA_ACCESS_CACHE must be a whole number from 0 to 1000000, got "${bad}"$`),
+      );
+      refused(
+        { TESSERA_SECRET: secret, TESSERA_ACCESS_CACHE: '10' },
+        { accessCache: bad },
+        new RegExp(`^--access-cache must be a whole number from 0 to 1000000, got "${bad}"$`),
+      );
+    }
+  });
+
+  test('tessera serve --access-cache reaches the setting', async () => {
+    const io = { out: () => {}, err: () => {} };
+    // --port is invalid too (and checked later): should --access-cache ever be let through, this fails instead of serving.
+    await assert.rejects(serveCommand(['--access-cache', 'lots', '--store', 'memory', '--port', 'http'], io), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.message, '--access-cache must be a whole number from 0 to 1000000, got "lots"');
+      return true;
+    });
   });
 
   test('TESSERA_KEYS (first signs) and TESSERA_SECRET_FILE', () => {
