@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { baseEnv, PASSWORD, ROOT, runCli, type ServerProcess, startServer, tempDir } from '../e2e/helpers.js';
+import { E2E } from '../e2e/helpers.js';
+import { PASSWORD, ROOT, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** docs/screenshots when refreshing them (`npm run screenshots`); a temp dir otherwise, so a test run leaves the tree clean. */
@@ -41,14 +42,14 @@ describe('demo page in Chromium', { skip }, () => {
 
   before(async () => {
     ensureClientBuild();
-    const env = baseEnv({
+    const env = serverEnv(E2E, {
       TESSERA_STORE: `sqlite:${join(tempDir(), 'demo.db')}`,
       TESSERA_SCHEME: 'jwt',
       TESSERA_ACCESS_TTL: '60',
     });
-    const added = await runCli(['user', 'add', 'alice'], env, PASSWORD);
+    const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(added.code, 0, added.stderr);
-    server = await startServer({ env });
+    server = await startServer(E2E, env);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

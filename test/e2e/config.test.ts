@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { baseEnv, call, runCli, startServer, tempDir } from './helpers.js';
+import { call, runCli, serverEnv, startServer, tempDir } from '../support/processes.js';
+import { E2E } from './helpers.js';
 
 const cases: { name: string; env: Record<string, string>; args?: string[]; match: RegExp }[] = [
   { name: 'short secret', env: { TESSERA_SECRET: 'c2hvcnQ' }, match: /TESSERA_SECRET.*5 bytes.*at least 32.*tessera keygen/ },
@@ -48,8 +49,8 @@ const cases: { name: string; env: Record<string, string>; args?: string[]; match
 describe('bad configuration exits non-zero with a one-line reason', () => {
   for (const c of cases) {
     test(c.name, async () => {
-      const env = baseEnv({ TESSERA_STORE: 'memory', ...c.env });
-      const res = await runCli(['serve', ...(c.args ?? ['--port', '0'])], env);
+      const env = serverEnv(E2E, { TESSERA_STORE: 'memory', ...c.env });
+      const res = await runCli(E2E, ['serve', ...(c.args ?? ['--port', '0'])], env);
       assert.notEqual(res.code, 0);
       assert.equal(res.stdout, '', 'never started listening');
       const lines = res.stderr.trim().split('\n');
@@ -66,8 +67,8 @@ describe('bad configuration exits non-zero with a one-line reason', () => {
 describe('development secret', () => {
   test('without TESSERA_SECRET: generated in the data directory (0600), said loudly; reused on restart', async () => {
     const dir = tempDir();
-    const env = baseEnv({ TESSERA_SECRET: '', TESSERA_DATA_DIR: join(dir, 'data'), TESSERA_STORE: 'memory' });
-    const first = await startServer({ env });
+    const env = serverEnv(E2E, { TESSERA_SECRET: '', TESSERA_DATA_DIR: join(dir, 'data'), TESSERA_STORE: 'memory' });
+    const first = await startServer(E2E, env);
     const path = join(dir, 'data', 'secret');
     try {
       assert.ok(existsSync(path));
@@ -77,7 +78,7 @@ describe('development secret', () => {
     } finally {
       assert.equal(await first.stop(), 0);
     }
-    const second = await startServer({ env });
+    const second = await startServer(E2E, env);
     try {
       assert.match(second.output().stderr, /WARNING: DEVELOPMENT MODE.*using the generated secret/);
     } finally {

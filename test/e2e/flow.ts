@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { call, PASSWORD, runCli, type ServerProcess, startServer } from './helpers.js';
+import { call, PASSWORD, runCli, type ServerProcess, startServer } from '../support/processes.js';
+import { E2E } from './helpers.js';
 
 interface Tokens {
   access_token: string;
@@ -25,12 +26,12 @@ export function e2eFlow(
     before(async () => {
       const env = makeEnv();
       // A user per suite, created with the CLI against the server's store.
-      const created = await runCli(['user', 'add', 'alice'], env, `${PASSWORD}\n`);
+      const created = await runCli(E2E, ['user', 'add', 'alice'], env, `${PASSWORD}\n`);
       assert.equal(created.code, 0, created.stderr);
       assert.match(created.stdout, /created user alice/);
-      const again = await runCli(['user', 'add', 'ALICE'], env, `${PASSWORD}\n`);
+      const again = await runCli(E2E, ['user', 'add', 'ALICE'], env, `${PASSWORD}\n`);
       assert.equal(again.code, 1, 'a taken name is refused');
-      srv = await startServer({ env });
+      srv = await startServer(E2E, env);
       url = srv.url;
     });
     after(async () => {
@@ -58,8 +59,8 @@ export function e2eFlow(
         json: { grant_type: 'password', username: 'alice', password: PASSWORD },
       });
       assert.equal(res.status, 200);
-      assert.equal(res.headers.get('cache-control'), 'no-store');
-      assert.equal(res.headers.get('pragma'), 'no-cache');
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(res.headers.pragma, 'no-cache');
       assert.equal(res.json.token_type, 'Bearer');
       assert.equal(res.json.expires_in, 900);
       assert.equal(res.json.scope, 'api');
@@ -83,7 +84,7 @@ export function e2eFlow(
       const t = await login();
       const r1 = await call(url, 'POST', '/auth/refresh', { json: { refresh_token: t.refresh_token } });
       assert.equal(r1.status, 200);
-      assert.equal(r1.headers.get('cache-control'), 'no-store');
+      assert.equal(r1.headers['cache-control'], 'no-store');
       const next = r1.json as unknown as Tokens;
       assert.notEqual(next.refresh_token, t.refresh_token);
       assert.equal((await call(url, 'GET', '/me', { token: next.access_token })).status, 200);
@@ -163,7 +164,7 @@ export function e2eFlow(
         assert.equal(res.status, 401);
         assert.equal(res.json.error, 'invalid_token');
         assert.match(String(res.json.error_description), /expired/);
-        assert.match(String(res.headers.get('www-authenticate')), /^Bearer realm="tessera", error="invalid_token"/);
+        assert.match(String(res.headers['www-authenticate']), /^Bearer realm="tessera", error="invalid_token"/);
         // The refresh token is still good: a client refreshes and carries on.
         const r = await call(url, 'POST', '/auth/refresh', { json: { refresh_token: t.refresh_token } });
         assert.equal(r.status, 200);
@@ -176,7 +177,7 @@ export function e2eFlow(
     test('401 and 400 shapes', async () => {
       const none = await call(url, 'GET', '/me');
       assert.equal(none.status, 401);
-      assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="tessera"');
+      assert.equal(none.headers['www-authenticate'], 'Bearer realm="tessera"');
       assert.equal(typeof none.json.error, 'string');
       const bad = await call(url, 'GET', '/me', { token: 'not.a.token' });
       assert.equal(bad.status, 401);

@@ -4,25 +4,26 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { baseEnv, call, startServer } from './helpers.js';
+import { call, type Res, serverEnv, startServer } from '../support/processes.js';
+import { E2E } from './helpers.js';
 
 test('no token, password or secret in the logs of a full flow', async () => {
-  const env = baseEnv({
+  const env = serverEnv(E2E, {
     TESSERA_STORE: 'memory',
     TESSERA_LOG_LEVEL: 'trace',
     TESSERA_LOG_REQUESTS: '1',
     TESSERA_ALLOW_REGISTER: '1',
     TESSERA_COOKIE_MODE: '1',
   });
-  const srv = await startServer({ env });
+  const srv = await startServer(E2E, env);
   const url = srv.url;
   const secrets = new Set<string>([env.TESSERA_SECRET as string]);
   const remember = (...values: unknown[]) => {
     for (const v of values) if (typeof v === 'string' && v.length >= 8) secrets.add(v);
   };
-  const setCookies = (res: { headers: Headers }) => {
+  const setCookies = (res: Res) => {
     const jar: Record<string, string> = {};
-    for (const c of res.headers.getSetCookie()) {
+    for (const c of res.headers['set-cookie'] ?? []) {
       const [pair] = c.split(';');
       const i = (pair as string).indexOf('=');
       jar[(pair as string).slice(0, i)] = (pair as string).slice(i + 1);

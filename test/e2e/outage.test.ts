@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { baseEnv, call, freePort, onExit, PASSWORD, runCli, type ServerProcess, startServer } from './helpers.js';
+import { call, freePort, onExit, PASSWORD, runCli, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { E2E } from './helpers.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -39,10 +40,10 @@ describe('store outage (a redis-server killed under the server)', { skip }, () =
   before(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    const env = baseEnv({ TESSERA_SCHEME: 'opaque', TESSERA_STORE: `redis://127.0.0.1:${port}` });
-    const created = await runCli(['user', 'add', 'alice'], env, PASSWORD);
+    const env = serverEnv(E2E, { TESSERA_SCHEME: 'opaque', TESSERA_STORE: `redis://127.0.0.1:${port}` });
+    const created = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(created.code, 0, created.stderr);
-    srv = await startServer({ env });
+    srv = await startServer(E2E, env);
   });
   after(async () => {
     await srv?.stop();
@@ -77,7 +78,7 @@ describe('store outage (a redis-server killed under the server)', { skip }, () =
     for (const [name, run] of checks) {
       const res = await run();
       assert.equal(res.status, 503, `${name}: ${res.status} ${res.text}`);
-      assert.equal(res.headers.get('retry-after'), '5', name);
+      assert.equal(res.headers['retry-after'], '5', name);
       assert.equal(res.json.error, 'temporarily_unavailable', name);
     }
     assert.equal((await call(srv.url, 'GET', '/health')).status, 200, 'liveness does not depend on the store');

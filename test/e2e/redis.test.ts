@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
+import { serverEnv } from '../support/processes.js';
 import { e2eFlow } from './flow.js';
-import { baseEnv, REDIS_URL, redisAvailable } from './helpers.js';
+import { E2E, REDIS_URL, redisAvailable } from './helpers.js';
 
 const available = await redisAvailable();
 if (!available && process.env.CI === 'true') {
@@ -22,7 +23,12 @@ if (!available && process.env.CI === 'true') {
   for (const scheme of ['jwt', 'sealed', 'opaque']) {
     e2eFlow(
       `e2e ${scheme} on Redis`,
-      () => baseEnv({ TESSERA_SCHEME: scheme, TESSERA_STORE: REDIS_URL, TESSERA_REDIS_PREFIX: `tessera-e2e:${randomUUID()}:` }),
+      () =>
+        serverEnv(E2E, {
+          TESSERA_SCHEME: scheme,
+          TESSERA_STORE: REDIS_URL,
+          TESSERA_REDIS_PREFIX: `tessera-e2e:${randomUUID()}:`,
+        }),
       (env) => deletePrefix(env.TESSERA_REDIS_PREFIX as string),
     );
   }

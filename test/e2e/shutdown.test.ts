@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { baseEnv, PASSWORD, runCli, startServer, tempDir } from './helpers.js';
+import { PASSWORD, runCli, serverEnv, startServer, tempDir } from '../support/processes.js';
+import { E2E } from './helpers.js';
 
 test('SIGTERM: the in-flight login completes, then the process exits 0', async () => {
   // The default scrypt cost makes a login take a few hundred ms: long enough to be in flight.
-  const env = baseEnv({ TESSERA_STORE: `sqlite:${join(tempDir(), 't.db')}`, TESSERA_SCRYPT_N: '131072' });
-  assert.equal((await runCli(['user', 'add', 'alice'], env, PASSWORD)).code, 0);
-  const srv = await startServer({ env });
+  const env = serverEnv(E2E, { TESSERA_STORE: `sqlite:${join(tempDir(), 't.db')}`, TESSERA_SCRYPT_N: '131072' });
+  assert.equal((await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD)).code, 0);
+  const srv = await startServer(E2E, env);
   const inFlight = fetch(`${srv.url}/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

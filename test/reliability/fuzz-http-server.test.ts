@@ -18,8 +18,9 @@ import { parseBearer } from '../../src/http/plugin.js';
 import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { caseArb, judge, type Ledger, LIVE_REFRESH, materialize, newLedger, type TokenPool } from './fuzz-arbitraries.js';
-import { addUsers, call, leakProblem, login, PASSWORD, serverEnv, startTessera, type TesseraProcess } from './support.js';
+import { addUsers, leakProblem, login, RELIABILITY } from './support.js';
 
 const RUNS = Number(process.env.FUZZ_HTTP_SERVER_RUNS ?? (process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) / 100 : 1500));
 const RAW_RUNS = Math.max(100, Math.floor(RUNS / 3));
@@ -61,14 +62,14 @@ function responses(out: string): { status: number; body?: string }[] {
 }
 
 describe('HTTP fuzz against a real server (opaque scheme on SQLite)', () => {
-  let srv: TesseraProcess;
+  let srv: ServerProcess;
   let ledger: Ledger;
   let pool: TokenPool;
 
   before(async () => {
-    const env = serverEnv({ TESSERA_SCHEME: 'opaque', TESSERA_LOG_LEVEL: 'warn' });
+    const env = serverEnv(RELIABILITY, { TESSERA_SCHEME: 'opaque', TESSERA_LOG_LEVEL: 'warn' });
     await addUsers(env, ['alice', 'bob']);
-    srv = await startTessera(env);
+    srv = await startServer(RELIABILITY, env);
     pool = { access: [], refresh: [], foreign: [] };
     for (let i = 0; i < 6; i++) {
       const t = await login(srv.url, i % 2 ? 'bob' : 'alice');

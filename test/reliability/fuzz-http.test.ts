@@ -25,8 +25,9 @@ import type { Scheme, TokenService } from '../../src/refresh/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { TokenStore } from '../../src/stores/types.js';
 import { createUserService } from '../../src/users/users.js';
+import { PASSWORD } from '../support/processes.js';
 import { caseArb, judge, type Ledger, LIVE_REFRESH, materialize, newLedger, type TokenPool } from './fuzz-arbitraries.js';
-import { leakProblem, PASSWORD } from './support.js';
+import { leakProblem } from './support.js';
 
 const RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? (process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) / 25 : 4000));
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;

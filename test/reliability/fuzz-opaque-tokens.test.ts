@@ -25,7 +25,7 @@ import { openStore } from '../../src/stores/open.js';
 import type { TokenStore } from '../../src/stores/types.js';
 import { hashOpaqueToken } from '../../src/tokens/opaque.js';
 import { deletePrefix, REDIS_URL, redisUnavailable, skipUnlessAvailable, uniquePrefix } from '../stores/harness.js';
-import { removeDir, tempDir } from './support.js';
+import { removeDir, tempDir } from '../support/processes.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 50_000);
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

@@ -11,7 +11,8 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { call, login, PASSWORD, serverEnv, startTessera, type TesseraProcess } from './support.js';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { login, RELIABILITY } from './support.js';
 
 export interface InstancesOptions {
   title: string;
@@ -30,7 +31,7 @@ const RACES = 3;
 export function instancesSuite(o: InstancesOptions): void {
   for (const scheme of SCHEMES) {
     describe(`three instances on ${o.title}: ${scheme.name}`, o.skip ?? {}, () => {
-      let servers: TesseraProcess[] = [];
+      let servers: ServerProcess[] = [];
       let cleanup: (() => Promise<void>) | undefined;
       const urls = () => servers.map((s) => s.url);
 
@@ -38,7 +39,7 @@ export function instancesSuite(o: InstancesOptions): void {
         const store = await o.store();
         cleanup = store.cleanup;
         // One configuration, one secret, three processes.
-        const env = serverEnv({
+        const env = serverEnv(RELIABILITY, {
           ...scheme.env,
           TESSERA_STORE: store.spec,
           TESSERA_REDIS_PREFIX: store.prefix,
@@ -46,7 +47,7 @@ export function instancesSuite(o: InstancesOptions): void {
           TESSERA_REUSE_GRACE: '0',
           TESSERA_RATE_LIMIT: '1000000',
         });
-        servers = await Promise.all([0, 1, 2].map(() => startTessera(env)));
+        servers = await Promise.all([0, 1, 2].map(() => startServer(RELIABILITY, env)));
         for (const u of ['alice', 'bob', 'carol']) {
           const r = await call(servers[0]!.url, 'POST', '/auth/register', { json: { username: u, password: PASSWORD } });
           assert.equal(r.status, 201, r.text);

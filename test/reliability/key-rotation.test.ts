@@ -20,13 +20,14 @@ import { after, describe, test } from 'node:test';
 import { isTokenError } from '../../src/errors.js';
 import { createKeyRing, generateSecret } from '../../src/keys.js';
 import { createCodec, type SelfContainedFormat } from '../../src/tokens/codec.js';
-import { call, login, PASSWORD, serverEnv, startTessera, type TesseraProcess, type TokenBody } from './support.js';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { login, RELIABILITY, type TokenBody } from './support.js';
 
 const ACCESS_TTL = 600;
 
 for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly SelfContainedFormat[]) {
   describe(`key rotation through the server: ${format}`, () => {
-    let srv: TesseraProcess | undefined;
+    let srv: ServerProcess | undefined;
     after(async () => {
       await srv?.kill();
     });
@@ -55,7 +56,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
         return by;
       };
 
-      const env = serverEnv({
+      const env = serverEnv(RELIABILITY, {
         TESSERA_ACCESS_FORMAT: format,
         TESSERA_REFRESH_FORMAT: format,
         TESSERA_ACCESS_TTL: String(ACCESS_TTL),
@@ -69,7 +70,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       const refresh = (t: string) => call(srv!.url, 'POST', '/auth/refresh', { json: { refresh_token: t } });
 
       // --- Phase 1: k1 only.
-      srv = await startTessera(env);
+      srv = await startServer(RELIABILITY, env);
       assert.equal(
         (await call(srv.url, 'POST', '/auth/register', { json: { username: 'alice', password: PASSWORD } })).status,
         201,
@@ -85,7 +86,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       await srv.stop();
 
       // --- Phase 2: a new first key; k1 still verifies.
-      srv = await startTessera({ ...env, TESSERA_KEYS: `k2:${S2},k1:${S1}` });
+      srv = await startServer(RELIABILITY, { ...env, TESSERA_KEYS: `k2:${S2},k1:${S1}` });
       assert.equal(await me(a.access_token), 200, 'a k1 access token after the rotation');
       const rotated = await refresh(a.refresh_token);
       assert.equal(rotated.status, 200, `a k1 refresh token after the rotation: ${rotated.text}`);
@@ -106,7 +107,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       await srv.stop();
 
       // --- Phase 3: k1 removed.
-      srv = await startTessera({ ...env, TESSERA_KEYS: `k2:${S2}` });
+      srv = await startServer(RELIABILITY, { ...env, TESSERA_KEYS: `k2:${S2}` });
       assert.equal(await me(c.access_token), 401, 'a k1 access token after k1 was removed');
       const removed = await refresh(c.refresh_token);
       assert.equal(removed.status, 400, 'a k1 refresh token after k1 was removed');

@@ -10,7 +10,7 @@
  * consumed (400, reuse): that outcome, and only that one, is forgiven for an
  * uncertain token, and the session logs in again.
  */
-import { call, PASSWORD, type Res } from './support.js';
+import { call, PASSWORD, type Res } from '../support/processes.js';
 
 export interface Sample {
   kind: 'login' | 'refresh' | 'me' | 'logout';

@@ -20,19 +20,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { runLoad, type Sample, Session } from './load.js';
-import {
-  call,
-  login,
-  needsRedisServer,
-  PASSWORD,
-  type RedisProcess,
-  serverEnv,
-  startRedis,
-  startTessera,
-  type TesseraProcess,
-  waitFor,
-} from './support.js';
+import { login, needsRedisServer, RELIABILITY, type RedisProcess, startRedis, waitFor } from './support.js';
 
 const SCHEMES: { name: string; env: Record<string, string> }[] = [
   { name: 'opaque', env: { TESSERA_SCHEME: 'opaque' } },
@@ -54,11 +44,11 @@ function assert503(r: { status: number; headers: Record<string, unknown>; json: 
 for (const scheme of SCHEMES) {
   describe(`Redis killed under load: ${scheme.name}`, needsRedisServer(), () => {
     let redis: RedisProcess;
-    let srv: TesseraProcess;
+    let srv: ServerProcess;
 
     before(async () => {
       redis = await startRedis({ persistent: true });
-      const env = serverEnv({
+      const env = serverEnv(RELIABILITY, {
         ...scheme.env,
         TESSERA_STORE: redis.url,
         TESSERA_REDIS_PREFIX: 'rel:',
@@ -66,7 +56,7 @@ for (const scheme of SCHEMES) {
         // On, and high: the limiter's counters live in Redis too, and must fail open, not 500.
         TESSERA_RATE_LIMIT: '1000000',
       });
-      srv = await startTessera(env);
+      srv = await startServer(RELIABILITY, env);
       for (const u of ['alice', 'bob', 'carol', 'dave', ...Array.from({ length: LOAD_SESSIONS }, (_, i) => `load${i}`)]) {
         await register(srv.url, u);
       }

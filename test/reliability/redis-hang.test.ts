@@ -15,25 +15,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  call,
-  login,
-  needsRedisServer,
-  PASSWORD,
-  type RedisProcess,
-  serverEnv,
-  startRedis,
-  startTessera,
-  type TesseraProcess,
-  waitFor,
-} from './support.js';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { login, needsRedisServer, RELIABILITY, type RedisProcess, startRedis, waitFor } from './support.js';
 
 /** The store's command timeout is 2 s; the rate limiter's counter (same client) may wait as long first. */
 const HANG_BOUND_MS = 5000;
 
 describe('Redis hangs (SIGSTOP) during a refresh', needsRedisServer(), () => {
   let redis: RedisProcess;
-  const servers: Record<'strict' | 'grace', TesseraProcess | undefined> = { strict: undefined, grace: undefined };
+  const servers: Record<'strict' | 'grace', ServerProcess | undefined> = { strict: undefined, grace: undefined };
 
   before(async () => {
     redis = await startRedis();
@@ -44,8 +34,8 @@ describe('Redis hangs (SIGSTOP) during a refresh', needsRedisServer(), () => {
       TESSERA_RATE_LIMIT: '100000',
     };
     [servers.strict, servers.grace] = await Promise.all([
-      startTessera(serverEnv({ ...common, TESSERA_REDIS_PREFIX: 'hang0:', TESSERA_REUSE_GRACE: '0' })),
-      startTessera(serverEnv({ ...common, TESSERA_REDIS_PREFIX: 'hang10:', TESSERA_REUSE_GRACE: '10' })),
+      startServer(RELIABILITY, serverEnv(RELIABILITY, { ...common, TESSERA_REDIS_PREFIX: 'hang0:', TESSERA_REUSE_GRACE: '0' })),
+      startServer(RELIABILITY, serverEnv(RELIABILITY, { ...common, TESSERA_REDIS_PREFIX: 'hang10:', TESSERA_REUSE_GRACE: '10' })),
     ]);
     for (const s of Object.values(servers)) {
       const r = await call(s!.url, 'POST', '/auth/register', { json: { username: 'alice', password: PASSWORD } });

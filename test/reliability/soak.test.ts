@@ -19,18 +19,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  call,
-  median,
-  needsRedisServer,
-  PASSWORD,
-  type RedisProcess,
-  serverEnv,
-  startRedis,
-  startTessera,
-  type TesseraProcess,
-  waitFor,
-} from './support.js';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { median, needsRedisServer, RELIABILITY, type RedisProcess, startRedis, waitFor } from './support.js';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 40);
 const USERS_PER_SERVER = 4;
@@ -130,7 +120,7 @@ interface Target {
   name: string;
   prefix: string;
   env: Record<string, string>;
-  srv?: TesseraProcess;
+  srv?: ServerProcess;
   users: string[];
   stats: Stats;
   rss: { t: number; kib: number }[];
@@ -172,8 +162,9 @@ describe(`soak: ${SOAK_SECONDS} s of mixed traffic on Redis with short lifetimes
     redis = await startRedis();
     await Promise.all(
       targets.map(async (t) => {
-        t.srv = await startTessera(
-          serverEnv({
+        t.srv = await startServer(
+          RELIABILITY,
+          serverEnv(RELIABILITY, {
             ...t.env,
             TESSERA_STORE: redis.url,
             TESSERA_REDIS_PREFIX: t.prefix,

@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { runLoad, type Sample, Session } from './load.js';
-import { call, login, PASSWORD, serverEnv, startTessera, type TesseraProcess, type TokenBody } from './support.js';
+import { login, RELIABILITY, type TokenBody } from './support.js';
 
 const KILLS = Number(process.env.RELIABILITY_SQLITE_KILLS ?? 3);
 const LOAD_SESSIONS = 6;
@@ -29,16 +30,16 @@ const SCHEMES: { name: string; env: Record<string, string> }[] = [
 
 for (const scheme of SCHEMES) {
   describe(`kill -9 on SQLite during refresh load: ${scheme.name}`, () => {
-    let srv: TesseraProcess | undefined;
+    let srv: ServerProcess | undefined;
     after(async () => {
       await srv?.kill();
     });
 
     test(`${KILLS} kills: file intact, revocations hold, consumed tokens stay consumed`, async () => {
-      const env = serverEnv({ ...scheme.env, TESSERA_ALLOW_REGISTER: '1' });
+      const env = serverEnv(RELIABILITY, { ...scheme.env, TESSERA_ALLOW_REGISTER: '1' });
       const file = join(env.TESSERA_DATA_DIR as string, 'tessera.db');
       env.TESSERA_STORE = `sqlite:${file}`;
-      srv = await startTessera(env);
+      srv = await startServer(RELIABILITY, env);
       for (const u of ['revoker', ...Array.from({ length: LOAD_SESSIONS }, (_, i) => `load${i}`)]) {
         const r = await call(srv.url, 'POST', '/auth/register', { json: { username: u, password: PASSWORD } });
         assert.equal(r.status, 201, r.text);
@@ -92,7 +93,7 @@ for (const scheme of SCHEMES) {
           db.close();
         }
 
-        srv = await startTessera(env);
+        srv = await startServer(RELIABILITY, env);
         // Rotations cut off by the kill: committed or not, never anything else.
         for (const s of sessions) {
           if (!s.uncertain || s.refresh === '') continue;

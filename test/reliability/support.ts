@@ -1,22 +1,22 @@
 /**
- * Shared machinery of the reliability suites (issue 6): private redis-server
- * instances on spare ports (never the shared one on 6379), real `tessera serve`
- * child processes, a keep-alive HTTP client, and process/temp-dir cleanup that
- * runs even when a test fails.
+ * Shared machinery of the reliability suites (issue 6): what they run their
+ * `tessera` processes with (test/support/processes.ts starts them), private
+ * redis-server instances on spare ports (never the shared one on 6379), logins,
+ * polling, and the oracles and statistics the suites share.
  *
  * Everything listens on 127.0.0.1 only.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { generateSecret } from '../../src/keys.js';
+import { call, exitOf, freePort, PASSWORD, ROOT, runCli, type Suite, tempDir, track } from '../support/processes.js';
 
-export const ROOT = new URL('../..', import.meta.url).pathname;
-export const PASSWORD = 'correct horse battery staple';
+/**
+ * Rate limiting off (suites that test under a limit set TESSERA_RATE_LIMIT
+ * themselves), no clock file, warn-level logs, and the test run's NODE_OPTIONS
+ * kept out of the children.
+ */
+export const RELIABILITY: Suite = { rateLimit: 0, clockFile: false, logLevel: 'warn', dropNodeOptions: true, timeoutMs: 30_000 };
+
 export const ON_CI = process.env.CI === 'true' || process.env.CI === '1';
 export const HAS_REDIS_SERVER = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -28,51 +28,6 @@ export function needsRedisServer(): { skip?: string } {
   if (HAS_REDIS_SERVER) return {};
   if (ON_CI) throw new Error('CI=true but there is no redis-server binary: the reliability suites must not skip on CI');
   return { skip: 'no redis-server binary (these tests never skip with CI=true)' };
-}
-
-// ---------------------------------------------------------------------------
-// Cleanup: every child process and temp dir, on normal exit and on failure.
-
-const children = new Set<ChildProcess>();
-const dirs = new Set<string>();
-process.once('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-/** A temp directory, removed at process exit at the latest (or earlier with {@link removeDir}). */
-export function tempDir(prefix = 'tessera-rel-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.add(d);
-  return d;
-}
-
-export function removeDir(d: string): void {
-  rmSync(d, { recursive: true, force: true });
-  dirs.delete(d);
-}
-
-function exitOf(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------
@@ -130,212 +85,16 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
   };
 }
 
-// ---------------------------------------------------------------------------
-// tessera servers.
-
-/** Our variables must not leak from the developer's shell into a test server. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('TESSERA_') && !['REDIS_URL', 'PORT', 'HOST', 'NODE_ENV', 'NODE_OPTIONS'].includes(k)) env[k] = v;
-  }
-  return env;
-}
-
-/** A test server's environment: a fresh secret and data dir, cheap scrypt, a high rate limit, quiet logs. */
-export function serverEnv(overrides: Record<string, string> = {}): Record<string, string> {
-  const dir = tempDir();
-  return {
-    TESSERA_SECRET: generateSecret(),
-    TESSERA_DATA_DIR: join(dir, 'data'),
-    TESSERA_SCRYPT_N: '1024',
-    TESSERA_RATE_LIMIT: '0',
-    TESSERA_LOG_LEVEL: 'warn',
-    ...overrides,
-  };
-}
-
-export interface TesseraProcess {
-  url: string;
-  port: number;
-  pid: number;
-  child: ChildProcess;
-  env: Record<string, string>;
-  output(): { stdout: string; stderr: string };
-  /** Resident set size of the process in KiB (/proc/<pid>/status VmRSS). */
-  rssKiB(): number;
-  /** SIGTERM (graceful) and wait. */
-  stop(): Promise<void>;
-  /** SIGKILL and wait. */
-  kill(): Promise<void>;
-}
-
-export function startTessera(env: Record<string, string>, args: string[] = [], timeoutMs = 30_000): Promise<TesseraProcess> {
-  const child = track(
-    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-      cwd: ROOT,
-      env: { ...cleanEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tessera did not start within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`tessera exited with ${code} before listening; stderr: ${stderr}`));
-    };
-    child.once('exit', onExit);
-    const onData = () => {
-      const m = /tessera listening on (http:\/\/\S+)/.exec(stdout);
-      if (!m) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      child.stdout?.off('data', onData);
-      const url = m[1] as string;
-      resolve({
-        url,
-        port: Number(new URL(url).port),
-        pid: child.pid as number,
-        child,
-        env,
-        output: () => ({ stdout, stderr }),
-        rssKiB: () => {
-          const m2 = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-          return m2 ? Number(m2[1]) : Number.NaN;
-        },
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exitOf(child);
-        },
-        async kill() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-          await exitOf(child);
-        },
-      });
-    };
-    child.stdout?.on('data', onData);
-  });
-}
-
-/** Runs `tessera ARGS` (e.g. `user add`) to completion with `input` on stdin. */
-export function runCli(
-  args: string[],
-  env: Record<string, string>,
-  input = '',
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = track(
-      spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-        cwd: ROOT,
-        env: { ...cleanEnv(), ...env },
-        stdio: ['pipe', 'ignore', 'pipe'],
-      }),
-    );
-    let stderr = '';
-    child.stderr?.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tessera ${args.join(' ')} timed out`));
-    }, 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-    child.stdin?.end(input);
-  });
-}
-
 /** Adds users through the CLI (one process per user: they share the server's store and scrypt cost). */
 export async function addUsers(env: Record<string, string>, names: string[]): Promise<void> {
   for (const name of names) {
-    const r = await runCli(['user', 'add', name], env, PASSWORD);
+    const r = await runCli(RELIABILITY, ['user', 'add', name], env, PASSWORD);
     if (r.code !== 0) throw new Error(`user add ${name} failed: ${r.stderr}`);
   }
 }
 
 // ---------------------------------------------------------------------------
-// HTTP client: node:http with keep-alive (any method, any header, no fetch quirks).
-
-export interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: test responses are read loosely
-  json: any;
-}
-
-export interface CallOptions {
-  json?: unknown;
-  form?: Record<string, string>;
-  body?: string | Buffer;
-  token?: string;
-  headers?: Record<string, string>;
-  timeoutMs?: number;
-}
-
-const agents = new Map<number, Agent>();
-export function agentFor(maxSockets = 32): Agent {
-  let a = agents.get(maxSockets);
-  if (!a) {
-    a = new Agent({ keepAlive: true, maxSockets });
-    agents.set(maxSockets, a);
-  }
-  return a;
-}
-process.once('exit', () => {
-  for (const a of agents.values()) a.destroy();
-});
-
-export function call(base: string, method: string, path: string, opts: CallOptions = {}, agent = agentFor()): Promise<Res> {
-  const headers: Record<string, string> = {};
-  let body: string | Buffer | undefined = opts.body;
-  if (opts.json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(opts.json);
-  } else if (opts.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(opts.form).toString();
-  }
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  Object.assign(headers, opts.headers);
-  // node:http frames a GET/DELETE/OPTIONS body with neither Content-Length nor chunking (the body
-  // would read as the next request): always frame it, as any real client does.
-  const framed = Object.keys(headers).some((k) => ['content-length', 'transfer-encoding'].includes(k.toLowerCase()));
-  if (body !== undefined && !framed) {
-    headers['content-length'] = String(Buffer.byteLength(body));
-  }
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: u.hostname, port: u.port, path, method, headers, agent, timeout: opts.timeoutMs ?? 15_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+// Logins, polling, oracles, statistics.
 
 export interface TokenBody {
   access_token: string;

@@ -17,7 +17,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { addUsers, call, median, PASSWORD, quantile, serverEnv, startTessera, type TesseraProcess } from './support.js';
+import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { addUsers, median, quantile, RELIABILITY } from './support.js';
 
 const SAMPLES = Number(process.env.RELIABILITY_TIMING_SAMPLES ?? 60);
 const SCRYPT_N = process.env.RELIABILITY_TIMING_SCRYPT_N ?? String(2 ** 14);
@@ -46,11 +47,11 @@ function shuffle<T>(xs: T[]): T[] {
 }
 
 describe('login timing does not reveal whether a username exists', () => {
-  let srv: TesseraProcess;
+  let srv: ServerProcess;
   before(async () => {
-    const env = serverEnv({ TESSERA_SCRYPT_N: SCRYPT_N, TESSERA_SCHEME: 'jwt' });
+    const env = serverEnv(RELIABILITY, { TESSERA_SCRYPT_N: SCRYPT_N, TESSERA_SCHEME: 'jwt' });
     await addUsers(env, ['alice']);
-    srv = await startTessera(env);
+    srv = await startServer(RELIABILITY, env);
   });
   after(async () => {
     await srv?.kill();
