@@ -8,8 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
-import { createTokenService } from '../refresh/service.js';
-import type { TokenService } from '../refresh/types.js';
+import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { openStore } from '../stores/open.js';
 import type { TokenStore } from '../stores/types.js';
 import { createUserService } from '../users/users.js';
@@ -24,7 +23,8 @@ export interface RunningServer {
   /** `http://host:port` the server listens on. */
   readonly url: string;
   readonly port: number;
-  readonly tokens: TokenService;
+  /** The token service, with the options it runs with (`tokens.config`). */
+  readonly tokens: ConfiguredTokenService;
   /** Stops accepting connections, lets in-flight requests finish, then closes the store. Idempotent. */
   close(): Promise<void>;
 }
