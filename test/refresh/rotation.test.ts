@@ -25,7 +25,7 @@ function setup(overrides: Partial<TokenServiceOptions> = {}) {
 }
 
 describe('configuration', () => {
-  test('defaults: jwt preset, 900 s access, 30 d refresh, grace 0, 90 d absolute, no revocation check', () => {
+  test('defaults: jwt preset, 900 s access, 30 d refresh, grace 0, 90 d absolute, no revocation check, 1000 cached access tokens', () => {
     const { tokens } = setup();
     assert.deepEqual(tokens.config, {
       accessFormat: 'jwt',
@@ -35,6 +35,7 @@ describe('configuration', () => {
       reuseGraceSeconds: 0,
       absoluteLifetimeSeconds: 7_776_000,
       checkRevocation: false,
+      accessCacheSize: 1000,
       leewaySeconds: 0,
     });
     assert.equal(DEFAULTS.reuseGraceSeconds, 0);
