@@ -112,7 +112,7 @@ interface Row {
 // --- codecs --------------------------------------------------------------------------------------
 if (wanted.has('codecs')) {
   const clock: 'cpu' | 'wall' = args.includes('--wall') ? 'wall' : 'cpu';
-  const opts = quick ? { warmupMs: 100, roundMs: 60, rounds: 5, clock } : { warmupMs: 500, roundMs: 200, rounds: 15, clock };
+  const opts = quick ? { warmupMs: 100, roundMs: 60, rounds: 5, clock } : { warmupMs: 500, roundMs: 200, rounds: 12, clock };
   const cases = buildCases().filter((c) => caseTerms.length === 0 || caseTerms.some((t) => `${c.group} ${c.name}`.includes(t)));
   log(
     `codecs: ${cases.length} cases, ${opts.rounds} rounds of ${opts.roundMs} ms (median of ${clock} time per op)` +

@@ -17,7 +17,7 @@
  *                  TTL) through ioredis, answering a token response of the same shape and size as
  *                  tessera's. The floor of a refresh on Redis: one round trip, no token work.
  *
- * Environment: BENCH_SECRET (base64url, the server's secret), REDIS_URL (redis-floor),
+ * Environment: BENCH_SECRET (base64url, the server's secret), REDIS_URL and BENCH_AUTO_PIPELINING (redis-floor),
  * BENCH_ACCESS_LENGTH / BENCH_REFRESH_LENGTH (redis-floor: the size of the tokens to answer).
  */
 import { createVerifier } from 'fast-jwt';
@@ -61,7 +61,12 @@ switch (mode) {
     break;
   }
   case 'redis-floor': {
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    // BENCH_AUTO_PIPELINING=1: ioredis batches the commands of one tick into one write, as
+    // tessera's store does (src/stores/redis.ts); without it, the plain client of a bare app.
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      maxRetriesPerRequest: 1,
+      enableAutoPipelining: process.env.BENCH_AUTO_PIPELINING === '1',
+    });
     // A consume: read the presented id, write its successor. One EVALSHA per request.
     redis.defineCommand('benchConsume', {
       numberOfKeys: 1,
