@@ -3,7 +3,7 @@
  * autocannon (programmatic API) in this process, every figure next to its
  * baseline measured in the same run.
  *
- *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh] [--connections N] [--cpu-prof DIR]
+ *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh] [--connections N] [--no-pin] [--cpu-prof DIR]
  *
  * Groups (each server is started once; rounds alternate them ABBA-style, so
  * drift and other load hit every server alike; figures are medians of rounds):
@@ -30,8 +30,9 @@
  *
  * @module
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
@@ -54,6 +55,8 @@ export interface HttpBenchOptions {
    * wake-up latency between the processes more than by the server's work).
    */
   connections?: number;
+  /** Pin servers and the load generator to separate CPUs (see cpuPlacement). Default true. */
+  pin?: boolean;
   /** Write a V8 CPU profile of every server process into this directory (`node --cpu-prof`). */
   cpuProfDir?: string;
   log?: (line: string) => void;
@@ -137,6 +140,42 @@ interface RunContext {
   connections: number;
   cpuProfDir?: string;
   redis?: { client: Redis; pid?: number };
+  /** CPU lists (taskset syntax) for the servers and for everything else; absent: no pinning. */
+  placement?: { server: string; rest: string; all: string };
+}
+
+/**
+ * Where processes run. On a small machine the servers, the load generator (this
+ * process) and redis-server compete for the same CPUs, and how the scheduler
+ * happens to place them moves requests/s by ±10% between rounds. With two or
+ * more CPUs and `taskset` (util-linux), every server under test runs alone on
+ * the last CPU and everything else on the others, the same for every server:
+ * the figure is then the server's own cost, as with a load generator on another
+ * machine. `--no-pin` turns it off.
+ */
+function cpuPlacement(): RunContext['placement'] {
+  const n = availableParallelism();
+  if (n < 2) return undefined;
+  const placement = { server: String(n - 1), rest: n === 2 ? '0' : `0-${n - 2}`, all: `0-${n - 1}` };
+  return pin(process.pid, placement.rest) ? placement : undefined;
+}
+
+/** Sets the CPU affinity of every thread of `pid`; false where taskset is missing or refuses. */
+function pin(pid: number | undefined, cpus: string): boolean {
+  if (pid === undefined) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a server under test (placed on the servers' CPU when pinning). */
+async function startTarget(ctx: RunContext, name: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+  const server = await startServer(name, nodeArgs(ctx, name, args), env);
+  if (ctx.placement) pin(server.child.pid, ctx.placement.server);
+  return server;
 }
 
 async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: boolean): Promise<RunResult> {
@@ -278,7 +317,7 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
   const servers: ChildServer[] = [];
   try {
     const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
-      const s = await startServer(name, nodeArgs(ctx, name, args), env);
+      const s = await startTarget(ctx, name, args, env);
       servers.push(s);
       // Every server must answer the request we are about to time, with the same body.
       const res = await fetch(`${s.url}/me`, { headers });
@@ -384,11 +423,7 @@ async function refreshGroup(
     // cheap scrypt cost (only for the logins that fill the token pool; refresh never hashes a password).
     const common = ['serve', '--port', '0', '--rate-limit', '0', '--allow-register', '--scrypt-n', '1024'];
     const tessera = async (name: string, role: HttpRow['role'], store: string, extra: string[] = []): Promise<Target> => {
-      const server = await startServer(
-        name,
-        nodeArgs(ctx, name, [TESSERA_CLI, ...common, '--store', store, ...extra]),
-        tesseraEnv(),
-      );
+      const server = await startTarget(ctx, name, [TESSERA_CLI, ...common, '--store', store, ...extra], tesseraEnv());
       servers.push(server);
       const pool: string[] = [];
       const prepare = () => fillPool(server.url, pool, poolSize);
@@ -398,7 +433,7 @@ async function refreshGroup(
     let floorIds = 0;
     const floorTarget = async (name: string, role: HttpRow['role'], autoPipelining: boolean): Promise<Target> => {
       const slug = autoPipelining ? 'redis-floor-pipelined' : 'redis-floor';
-      const server = await startServer(slug, nodeArgs(ctx, slug, [PEERS, 'redis-floor']), {
+      const server = await startTarget(ctx, slug, [PEERS, 'redis-floor'], {
         REDIS_URL: redis.url,
         BENCH_AUTO_PIPELINING: autoPipelining ? '1' : '0',
         BENCH_ACCESS_LENGTH: String(sample.accessToken.length),
@@ -432,6 +467,12 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
   const ctx: RunContext = { connections: options.connections ?? HTTP_CONNECTIONS, cpuProfDir: options.cpuProfDir };
+  if (options.pin !== false) ctx.placement = cpuPlacement();
+  log(
+    ctx.placement
+      ? `http bench: servers on CPU ${ctx.placement.server}; load generator and redis-server on CPU ${ctx.placement.rest}`
+      : 'http bench: no CPU pinning',
+  );
   const rows: HttpRow[] = [];
   let redis: PrivateRedis | undefined;
   let client: Redis | undefined;
@@ -448,11 +489,13 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         return rows;
       }
       if (redis.private) ctx.redis = { client, pid: redisPid(await client.info('server')) };
+      if (ctx.placement) pin(ctx.redis?.pid, ctx.placement.rest);
       rows.push(...(await refreshGroup(opts, ctx, redis, dir, log)));
     }
   } finally {
     client?.disconnect();
     await redis?.stop();
+    if (ctx.placement) pin(process.pid, ctx.placement.all);
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
@@ -541,6 +584,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     connections: connAt >= 0 ? Number(args[connAt + 1]) : undefined,
     groups,
     cpuProfDir: profAt >= 0 ? args[profAt + 1] : undefined,
+    pin: !args.includes('--no-pin'),
   });
   if (args.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
   else {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --wall] [-- --filter TEXT[,TEXT]] [-- --cpu-prof DIR]`
+ * `npm run bench [-- --quick] [-- --json] [-- --wall] [-- --filter TEXT[,TEXT]] [-- --cpu-prof DIR] [-- --no-pin]`
  *
  * Sections, each compared with its baseline in the same run (BENCHMARKS.md has
  * the method and the last results):
@@ -17,7 +17,8 @@
  * `--filter` selects sections by name (`--filter http`, `--filter codecs,scaling`); a text that
  * names no section filters the codec cases instead (`--filter "HS256 verify"`), as before.
  * `--no-refresh` skips the refresh section. `--cpu-prof DIR` writes a CPU profile of every
- * HTTP server (summarise one with `node --import tsx bench/profile.ts FILE`).
+ * HTTP server (summarise one with `node --import tsx bench/profile.ts FILE`). `--no-pin`
+ * lets the HTTP servers share CPUs with the load generator (pinned apart by default).
  *
  * Codec times are process CPU time per operation by default, so that other processes
  * on a shared machine do not inflate them (wall time with `--wall`). The JSON output
@@ -222,7 +223,7 @@ if (wanted.has('authenticate')) {
 // --- HTTP ----------------------------------------------------------------------------------------
 if (wanted.has('http')) {
   const groups = named.includes('http:me') ? ['me' as const] : named.includes('http:refresh') ? ['refresh' as const] : undefined;
-  const rows = await runHttpBench({ quick, log, cpuProfDir, groups });
+  const rows = await runHttpBench({ quick, log, cpuProfDir, groups, pin: !args.includes('--no-pin') });
   output.http = rows;
   targetLines.push(...httpTargets(rows));
   if (!json) {
