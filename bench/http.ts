@@ -462,7 +462,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const groups = options.groups ?? ['me', 'refresh'];
   const opts: LoadOptions = options.quick
-    ? { rounds: 2, durationSec: 0.75, warmupSec: 0.3, monitorRequests: 200 }
+    ? { rounds: 2, durationSec: 0.6, warmupSec: 0.25, monitorRequests: 200 }
     : { rounds: 8, durationSec: 1.25, warmupSec: 1, monitorRequests: 500 };
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
