@@ -18,7 +18,8 @@
  *     at:<sha256>        hash   opaque access token (the seed's shape): user_id, issued_at, expires_in,
  *                               scope, family
  *     d:<jti>            string deny-listed self-contained access token
- *     fams:<sub>         zset   the user's families, scored by record expiry (pruned on write)
+ *     fams:<sub>         zset   the user's families, scored by record expiry (expired members pruned
+ *                               at login; the key itself expires with the last family)
  *     nbf:<sub>          string the user's "not before" epoch (logout everywhere)
  *
  * Time. Scripts never read the server clock: `now` (ms) is an argument, from
@@ -67,7 +68,7 @@ end
  * refresh token is opaque, refresh expiry, opaque access hash ('' for none), access expiry.
  */
 const PUT_TOKENS = `
-local function put_tokens(famId, sub, scope, ax, exOld)
+local function put_tokens(famId, sub, scope, ax, exOld, prune)
   local leeway = tonumber(ARGV[2])
   local refreshExp = math.min(tonumber(ARGV[5]), ax)
   local accessExp = tonumber(ARGV[7])
@@ -88,7 +89,9 @@ local function put_tokens(famId, sub, scope, ax, exOld)
   -- The user's index: one member per family, scored by when its record expires.
   local idx = base .. 'fams:' .. sub
   redis.call('ZADD', idx, int(ex), famId)
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[1])
+  -- Expired members go at login only: a refresh adds no member, so the index grows only
+  -- by logins, and each login clears what expired before it (one command less per refresh).
+  if prune then redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[1]) end
   extend_to(idx, ex)
   return ex
 end
@@ -100,7 +103,7 @@ end
  */
 export const CREATE_FAMILY = `${PRELUDE}${PUT_TOKENS}
 local famId, sub, ax = ARGV[8], ARGV[9], tonumber(ARGV[10])
-local ex = put_tokens(famId, sub, ARGV[11], ax, 0)
+local ex = put_tokens(famId, sub, ARGV[11], ax, 0, true)
 local fk = base .. 'f:' .. famId
 redis.call('HSET', fk, 'sub', sub, 'ct', ARGV[1], 'ax', ARGV[10], 'cur', ARGV[3], 'prev', '', 'pat', '0', 'rp', '',
   'rv', '0', 'sc', ARGV[11], 'cl', ARGV[12], 'ex', int(ex))
@@ -145,7 +148,7 @@ local grace = tonumber(ARGV[11])
 if presented == f[4] then
   local replay = ''
   if grace > 0 then replay = ARGV[12] end
-  local ex = put_tokens(famId, f[1], f[9], ax, tonumber(f[11]))
+  local ex = put_tokens(famId, f[1], f[9], ax, tonumber(f[11]), false)
   redis.call('HSET', fk, 'cur', ARGV[3], 'prev', presented, 'pat', ARGV[1], 'rp', replay, 'ex', int(ex))
   expire_at(fk, ex)
   return {'rotated', famId, f[1], f[9], f[10], f[2], f[3]}

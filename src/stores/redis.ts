@@ -247,7 +247,7 @@ export class RedisStore implements TokenStore {
     return Number(await this.#script('tesseraV1RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
   }
 
-  /** Redis expires keys itself; user indexes are pruned on write. Nothing to do. */
+  /** Redis expires keys itself; user indexes are pruned at login. Nothing to do. */
   async purgeExpired(): Promise<number> {
     return 0;
   }
