@@ -7,7 +7,7 @@ import { ConfigError, TokenError } from '../errors.js';
 import { randomBase64url } from '../internal/crypto.js';
 import { type KeyInput, toKeyRing } from '../keys.js';
 import { type ClaimRules, type Claims, checkClaims, type DecodeOptions, nowSeconds, parseClaims } from './claims.js';
-import { FERNET_MAX_CLOCK_SKEW, fernetDecrypt, fernetEncrypt, fernetKeysOf } from './fernet.js';
+import { FERNET_MAX_CLOCK_SKEW, fernetDecrypt, fernetEncrypt, fernetKeysOf, fernetTimestamp } from './fernet.js';
 import { createJwtCodec, DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js';
 import { createSealedCodec } from './sealed.js';
 import { deepFreeze, VerifiedTokenCache } from './verified-cache.js';
@@ -87,10 +87,10 @@ export function createCodec(options: CodecOptions): Codec {
   let encodeClaims: (claims: Claims) => string;
   let decodeClaims: (token: string, nowSec: number) => Claims;
   /**
-   * Fernet only: the time from which a token just verified may come from the cache.
-   * Its verification refuses a timestamp more than the clock skew ahead of `now`.
+   * The time from which a verified token may come from the cache. Only Fernet's
+   * verification depends on `now` (a timestamp more than the clock skew ahead is refused).
    */
-  let lastValidFromSec = Number.NEGATIVE_INFINITY;
+  let validFromSec: (token: string) => number = () => Number.NEGATIVE_INFINITY;
   switch (format) {
     case 'jwt': {
       const jwt = createJwtCodec(ring, maxLength);
@@ -114,11 +114,8 @@ export function createCodec(options: CodecOptions): Codec {
           Buffer.from(JSON.stringify(claims), 'utf8'),
           typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000),
         );
-      decodeClaims = (token, nowSec) => {
-        const { plaintext, timestamp } = fernetDecrypt(keys, token, { nowSec, maxTokenLength: maxLength });
-        lastValidFromSec = timestamp - FERNET_MAX_CLOCK_SKEW;
-        return parseClaims(plaintext);
-      };
+      decodeClaims = (token, nowSec) => parseClaims(fernetDecrypt(keys, token, { nowSec, maxTokenLength: maxLength }).plaintext);
+      validFromSec = (token) => fernetTimestamp(token) - FERNET_MAX_CLOCK_SKEW;
       break;
     }
   }
@@ -146,10 +143,7 @@ export function createCodec(options: CodecOptions): Codec {
       const cached = cache.get(token, nowSec);
       if (cached !== undefined) return checkClaims(cached, nowSec, rules, opts.type);
       const claims = checkClaims(decodeClaims(token, nowSec), nowSec, rules, opts.type);
-      // Set synchronously by a Fernet decode just above; -Infinity for the other formats.
-      const validFrom = lastValidFromSec;
-      lastValidFromSec = Number.NEGATIVE_INFINITY;
-      cache.set(token, deepFreeze(claims), validFrom);
+      cache.set(token, deepFreeze(claims), validFromSec(token));
       return claims;
     },
   };

@@ -58,6 +58,20 @@ export interface FernetPlaintext {
   timestamp: number;
 }
 
+/** The timestamp field of decoded token bytes, seconds (capped where a double would lose precision). */
+function timestampOf(raw: Buffer): number {
+  const ts = raw.readBigUInt64BE(1);
+  return ts > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ts);
+}
+
+/**
+ * The timestamp of a token that already passed {@link fernetDecrypt}: its first
+ * 12 characters are exactly the version byte and the 8 timestamp bytes.
+ */
+export function fernetTimestamp(token: string): number {
+  return timestampOf(Buffer.from(token.slice(0, 12), 'base64url'));
+}
+
 /** Verifies and decrypts with any of `keys` (the first whose HMAC matches, like MultiFernet). */
 export function fernetDecrypt(keys: readonly FernetKey[], token: string, opts: FernetDecryptOptions): FernetPlaintext {
   if (typeof token !== 'string' || token.length > (opts.maxTokenLength ?? 8192)) throw new TokenError('malformed');
@@ -65,8 +79,7 @@ export function fernetDecrypt(keys: readonly FernetKey[], token: string, opts: F
   if (raw === null) throw new TokenError('malformed', 'The token is not base64url');
   if (raw.length < MIN_TOKEN_BYTES) throw new TokenError('malformed', 'The token is too short');
   if (raw[0] !== FERNET_VERSION) throw new TokenError('malformed', 'Not a Fernet token');
-  const ts = raw.readBigUInt64BE(1);
-  const timestamp = ts > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(ts);
+  const timestamp = timestampOf(raw);
   if (opts.ttlSeconds !== undefined && timestamp + opts.ttlSeconds < opts.nowSec) throw new TokenError('expired');
   if (timestamp > opts.nowSec + (opts.maxClockSkewSeconds ?? FERNET_MAX_CLOCK_SKEW)) {
     throw new TokenError('not_yet_valid');
