@@ -26,7 +26,7 @@ import type { TokenServiceOptions } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
 import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
-import { markdownTable, measureAsync } from './harness.js';
+import { type AsyncLatency, markdownTable, measureAsync } from './harness.js';
 
 export type BenchStore = 'memory' | 'sqlite' | 'redis';
 
@@ -37,15 +37,11 @@ export interface AuthenticateBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface AuthenticateBenchRow {
+export interface AuthenticateBenchRow extends AsyncLatency {
   store: string;
   mode: string;
   /** Store round trips per authenticate. */
   roundTrips: number;
-  p50Us: number;
-  p99Us: number;
-  sequentialPerSec: number;
-  concurrentPerSec: number;
 }
 
 const SECRET = Buffer.alloc(32, 0x42);

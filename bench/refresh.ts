@@ -23,7 +23,7 @@ import type { Scheme } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
 import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
-import { markdownTable, measureAsync } from './harness.js';
+import { type AsyncLatency, markdownTable, measureAsync } from './harness.js';
 
 export interface RefreshBenchOptions {
   quick?: boolean;
@@ -33,15 +33,10 @@ export interface RefreshBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface RefreshBenchRow {
+/** Latency of one refresh after another, and refreshes per second one at a time and with 64 clients. */
+export interface RefreshBenchRow extends AsyncLatency {
   store: string;
   scheme: Scheme;
-  /** Sequential: median and p99 latency of one refresh (µs), and refreshes per second. */
-  p50Us: number;
-  p99Us: number;
-  sequentialPerSec: number;
-  /** 64 concurrent clients: refreshes per second. */
-  concurrentPerSec: number;
 }
 
 const SECRET = Buffer.alloc(32, 0x42);
