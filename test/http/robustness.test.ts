@@ -4,24 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TokenError } from '../../src/errors.js';
-import type { TokenStore } from '../../src/stores/types.js';
+import { flakyStore } from '../support/flaky-store.js';
 import { bearer, form, type Harness, PASSWORD, setup } from './helpers.js';
-
-/** A store that fails every call with store_unavailable while `down.value` is true. */
-function flaky(down: { value: boolean }) {
-  return (store: TokenStore): TokenStore =>
-    new Proxy(store, {
-      get(target, prop, receiver) {
-        const v = Reflect.get(target, prop, receiver);
-        if (typeof v !== 'function' || prop === 'close') return v;
-        return (...args: unknown[]) => {
-          if (down.value) return Promise.reject(new TokenError('store_unavailable'));
-          return v.apply(target, args);
-        };
-      },
-    });
-}
 
 function assert503(res: { statusCode: number; headers: Record<string, unknown>; json(): { error: string } }, what: string) {
   assert.equal(res.statusCode, 503, what);
@@ -34,7 +18,7 @@ for (const scheme of ['jwt', 'opaque'] as const) {
     const down = { value: false };
     let h: Harness;
     before(async () => {
-      h = await setup({ scheme, wrapStore: flaky(down) });
+      h = await setup({ scheme, wrapStore: (store) => flakyStore(store, down) });
     });
     after(() => h.close());
 

@@ -16,35 +16,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { TokenError } from '../../src/errors.js';
 import { buildApp } from '../../src/http/app.js';
 import { parseBearer } from '../../src/http/plugin.js';
 import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService } from '../../src/refresh/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import type { TokenStore } from '../../src/stores/types.js';
 import { createUserService } from '../../src/users/users.js';
+import { flakyStore } from '../support/flaky-store.js';
 import { PASSWORD } from '../support/processes.js';
 import { caseArb, judge, type Ledger, LIVE_REFRESH, materialize, newLedger, type TokenPool } from './fuzz-arbitraries.js';
 import { leakProblem } from './support.js';
 
 const RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? (process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) / 25 : 4000));
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
-
-/** A store whose every call fails with store_unavailable while `down.value` is set. */
-function flaky(store: TokenStore, down: { value: boolean }): TokenStore {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function' || prop === 'close') return v;
-      return (...args: unknown[]) => {
-        if (down.value) return Promise.reject(new TokenError('store_unavailable'));
-        return v.apply(target, args);
-      };
-    },
-  });
-}
 
 interface Config {
   name: string;
@@ -87,7 +72,7 @@ for (const cfg of CONFIGS) {
 
     before(async () => {
       inner = new MemoryStore();
-      const store = flaky(inner, down);
+      const store = flakyStore(inner, down);
       const service = {
         secret: generateSecret(),
         scheme: cfg.scheme,
