@@ -17,18 +17,12 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createTokenService } from '../src/refresh/service.js';
 import type { TokenServiceOptions } from '../src/refresh/types.js';
-import { openStore } from '../src/stores/open.js';
-import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
 import { type AsyncLatency, markdownTable, measureAsync } from './harness.js';
-
-export type BenchStore = 'memory' | 'sqlite' | 'redis';
+import { type BenchStore, openBenchStore } from './stores.js';
 
 export interface AuthenticateBenchOptions {
   quick?: boolean;
@@ -53,43 +47,6 @@ const MODES: { mode: string; roundTrips: number; options: Omit<TokenServiceOptio
   { mode: 'jwt + checkRevocation', roundTrips: 1, options: { scheme: 'jwt', access: { checkRevocation: true } } },
   { mode: 'opaque', roundTrips: 1, options: { scheme: 'opaque' } },
 ];
-
-/** Opens a store for a benchmark and says how to clean up after it; `undefined` when Redis is unreachable. */
-export async function openBenchStore(
-  name: BenchStore,
-  redisUrl: string | undefined,
-  log: (line: string) => void,
-): Promise<{ store: TokenStore; cleanup: () => Promise<void> } | undefined> {
-  if (name === 'memory') return { store: await openStore('memory'), cleanup: async () => {} };
-  if (name === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-    return {
-      store: await openStore(`sqlite:${join(dir, 'bench.db')}`),
-      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-    };
-  }
-  const url = redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const keyPrefix = `tessera-bench:${process.pid}:`;
-  let store: TokenStore;
-  try {
-    store = await openStore(url, { keyPrefix, connectTimeoutMs: 1000 });
-  } catch (e) {
-    log(`bench: redis skipped (${(e as Error).message})`);
-    return undefined;
-  }
-  const client = (store as RedisStore).client;
-  return {
-    store,
-    cleanup: async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await client.del(...keys);
-      } while (cursor !== '0');
-    },
-  };
-}
 
 async function measure(
   store: TokenStore,

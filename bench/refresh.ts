@@ -14,20 +14,16 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createTokenService } from '../src/refresh/service.js';
 import type { Scheme } from '../src/refresh/types.js';
-import { openStore } from '../src/stores/open.js';
-import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
 import { type AsyncLatency, markdownTable, measureAsync } from './harness.js';
+import { type BenchStore, openBenchStore } from './stores.js';
 
 export interface RefreshBenchOptions {
   quick?: boolean;
-  stores?: readonly ('memory' | 'sqlite' | 'redis')[];
+  stores?: readonly BenchStore[];
   redisUrl?: string;
   /** Progress and skip messages (default: stderr). */
   log?: (line: string) => void;
@@ -72,33 +68,9 @@ export async function runRefreshBench(options: RefreshBenchOptions = {}): Promis
   const wanted = options.stores ?? ['memory', 'sqlite', 'redis'];
   const rows: RefreshBenchRow[] = [];
   for (const name of wanted) {
-    let store: TokenStore;
-    let cleanup = async () => {};
-    if (name === 'memory') {
-      store = await openStore('memory');
-    } else if (name === 'sqlite') {
-      const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-      store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
-      cleanup = async () => rmSync(dir, { recursive: true, force: true });
-    } else {
-      const url = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-      const keyPrefix = `tessera-bench:${process.pid}:`;
-      try {
-        store = await openStore(url, { keyPrefix, connectTimeoutMs: 1000 });
-      } catch (e) {
-        log(`refresh bench: redis skipped (${(e as Error).message})`);
-        continue;
-      }
-      const client = (store as RedisStore).client;
-      cleanup = async () => {
-        let cursor = '0';
-        do {
-          const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await client.del(...keys);
-        } while (cursor !== '0');
-      };
-    }
+    const opened = await openBenchStore(name, options.redisUrl, log);
+    if (!opened) continue;
+    const { store, cleanup } = opened;
     try {
       for (const scheme of ['jwt', 'sealed', 'opaque'] as const) {
         log(`refresh bench: ${name} ${scheme}`);

@@ -1,0 +1,52 @@
+/**
+ * The stores the library benchmarks (bench/refresh.ts, bench/authenticate.ts)
+ * run on: memory, a SQLite file in a temp dir, and Redis at REDIS_URL under a
+ * key prefix of this process, removed afterwards.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../src/stores/open.js';
+import type { RedisStore } from '../src/stores/redis.js';
+import type { TokenStore } from '../src/stores/types.js';
+
+export type BenchStore = 'memory' | 'sqlite' | 'redis';
+
+/** Opens a store for a benchmark and says how to clean up after it; `undefined` when Redis is unreachable. */
+export async function openBenchStore(
+  name: BenchStore,
+  redisUrl: string | undefined,
+  log: (line: string) => void,
+): Promise<{ store: TokenStore; cleanup: () => Promise<void> } | undefined> {
+  if (name === 'memory') return { store: await openStore('memory'), cleanup: async () => {} };
+  if (name === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+    return {
+      store: await openStore(`sqlite:${join(dir, 'bench.db')}`),
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const url = redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `tessera-bench:${process.pid}:`;
+  let store: TokenStore;
+  try {
+    store = await openStore(url, { keyPrefix, connectTimeoutMs: 1000 });
+  } catch (e) {
+    log(`bench: redis skipped (${(e as Error).message})`);
+    return undefined;
+  }
+  const client = (store as RedisStore).client;
+  return {
+    store,
+    cleanup: async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await client.del(...keys);
+      } while (cursor !== '0');
+    },
+  };
+}
