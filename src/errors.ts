@@ -77,3 +77,28 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly code = 'invalid_config' as const;
 }
+
+/**
+ * The token store could not be reached (or answered something unreadable).
+ * Deliberately NOT a {@link TokenError}: a token error means "this token is no
+ * good, sign the user out", a store outage means "try again later" (503 with
+ * `Retry-After` at the HTTP edge). Keeping them apart means
+ * `catch (e) { if (e instanceof TokenError) logout() }` can never turn a
+ * Redis outage into mass logouts.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'store_unavailable' as const;
+
+  constructor(message = 'The token store is unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+
+  toJSON(): { error: 'store_unavailable'; message: string } {
+    return { error: this.code, message: this.message };
+  }
+}
+
+export function isStoreUnavailable(e: unknown): e is StoreUnavailableError {
+  return e instanceof StoreUnavailableError;
+}

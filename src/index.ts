@@ -3,7 +3,15 @@
  *
  * @module
  */
-export { ConfigError, isTokenError, TOKEN_ERROR_CODES, TokenError, type TokenErrorCode } from './errors.js';
+export {
+  ConfigError,
+  isStoreUnavailable,
+  isTokenError,
+  StoreUnavailableError,
+  TOKEN_ERROR_CODES,
+  TokenError,
+  type TokenErrorCode,
+} from './errors.js';
 export {
   createKeyRing,
   generateSecret,
