@@ -7,6 +7,7 @@
  */
 import { SETTINGS, storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
+import { scryptWithCost } from '../users/password.js';
 import { createUserService, UserInputError } from '../users/users.js';
 import { EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';
 
@@ -93,7 +94,7 @@ export async function userCommand(argv: string[], io: Io): Promise<number> {
   const password = await readPassword(io);
   const store = await openConfiguredStore(config);
   try {
-    const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 } });
+    const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN) });
     const user = await users.add(name, password);
     io.out(
       `created user ${user.username} (id ${user.id}) in ${config.store.startsWith('sqlite:') ? config.store : config.storeFrom}`,

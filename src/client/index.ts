@@ -12,7 +12,10 @@
  * - access tokens are refreshed shortly before they expire, and a 401
  *   `invalid_token` answer triggers one refresh and one retry, never a loop;
  * - a refresh answered `invalid_grant` (reused, revoked, expired) ends the
- *   session with one `logout` event.
+ *   session with one `logout` event, its reason taken from the body's
+ *   machine-readable `reason`, never from the English description;
+ * - a store outage (503) or any other server trouble never ends the session:
+ *   the refresh fails, the session stays, the next call tries again.
  *
  * Tokens are kept in memory only. In cookie mode the refresh token lives in an
  * HttpOnly cookie that script never sees.
@@ -86,11 +89,18 @@ export class AuthError extends Error {
   readonly status: number;
   readonly error: string;
   readonly description: string | undefined;
-  constructor(status: number, error: string, description?: string) {
+  /**
+   * The server's machine-readable `reason` (`reused`, `revoked`, `expired`,
+   * `malformed`, ...) when it refused a token or a grant; absent otherwise,
+   * and always absent on a 503.
+   */
+  readonly reason: string | undefined;
+  constructor(status: number, error: string, description?: string, reason?: string) {
     super(description ? `${error}: ${description}` : error);
     this.status = status;
     this.error = error;
     this.description = description;
+    this.reason = reason;
   }
 }
 
@@ -114,12 +124,19 @@ function readCookie(name: string): string | undefined {
 
 const DEFAULT_PATHS = { token: '/auth/token', refresh: '/auth/refresh', logout: '/auth/logout' };
 
-function reasonOf(description: string | undefined): LogoutReason {
-  const d = (description ?? '').toLowerCase();
-  if (d.includes('reuse') || d.includes('already used')) return 'reused';
-  if (d.includes('revoked')) return 'revoked';
-  if (d.includes('expired')) return 'expired';
-  return 'invalid_grant';
+/** The logout reason of a refused refresh, from the server's `reason` (never from its English description). */
+function logoutReasonOf(reason: string | undefined): LogoutReason {
+  return reason === 'reused' || reason === 'revoked' || reason === 'expired' ? reason : 'invalid_grant';
+}
+
+/**
+ * Whether a failed refresh means the session is over: the server refused the
+ * refresh token itself (RFC 6749 §5.2 `invalid_grant`). A 5xx (a store outage
+ * is a 503 with `Retry-After`), a 429 or a CSRF refusal says nothing about the
+ * token: the session is kept and a later call tries again.
+ */
+function endsSession(err: AuthError): boolean {
+  return err.status < 500 && (err.error === 'invalid_grant' || err.status === 401);
 }
 
 /** Reads `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3). */
@@ -231,13 +248,14 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
   }
 
   async function errorOf(res: Response): Promise<AuthError> {
-    let body: { error?: string; error_description?: string } = {};
+    let body: { error?: string; error_description?: string; reason?: unknown } = {};
     try {
-      body = (await res.json()) as typeof body;
+      body = ((await res.json()) ?? {}) as typeof body;
     } catch {
       // not JSON: keep the status
     }
-    return new AuthError(res.status, body.error ?? `http_${res.status}`, body.error_description);
+    const reason = typeof body.reason === 'string' ? body.reason : undefined;
+    return new AuthError(res.status, body.error ?? `http_${res.status}`, body.error_description, reason);
   }
 
   /** One refresh request; the caller holds the cross-tab lock (or won the election). */
@@ -248,8 +266,8 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     const res = await post(paths.refresh, cookieMode ? {} : { refresh_token: session?.refreshToken ?? '' });
     if (!res.ok) {
       const err = await errorOf(res);
-      if (err.error === 'invalid_grant' || res.status === 401) {
-        const reason = reasonOf(err.description);
+      if (endsSession(err)) {
+        const reason = logoutReasonOf(err.reason);
         adopt(null, 'refresh', reason, err.description);
         broadcast({ t: 'session', session: null, reason, from: tabId });
       }

@@ -17,6 +17,7 @@ import type { CookieModeOptions } from './cookies.js';
 import { demoRoutes } from './demo.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
 import { lazyChildLoggerFactory } from './lazy-logger.js';
+import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
 import { tesseraAuth } from './plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from './routes.js';
 
@@ -115,13 +116,13 @@ function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
-  const realm = options.realm ?? 'tessera';
+  const realm = options.realm ?? DEFAULT_REALM;
   const app = Fastify({
     logger: loggerOptions(options.log),
     logController: new LogController({ disableRequestLogging: options.log === false || options.log?.requests !== true }),
     // Each request's child logger is made when it first logs, not for every request (lazy-logger.ts).
     ...(options.log === false ? {} : { childLoggerFactory: lazyChildLoggerFactory }),
-    bodyLimit: 65536,
+    bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy ?? false,
     // RFC 6749 §3.1: parameters are exact strings; no number-to-string coercion.
     ajv: { customOptions: { coerceTypes: false } },

@@ -6,13 +6,19 @@
  * - A body is always `{error, error_description}`; the description is a fixed
  *   string chosen by the code, never an upstream message, so neither a token nor
  *   a piece of the request is ever echoed back.
- * - A bad input is a 4xx; a store outage is a 503 with `Retry-After` (fail
- *   closed: never an accept); anything else is a plain 500 without a stack.
+ * - A refused token adds `reason`, the {@link TokenError} code (`reused`,
+ *   `revoked`, `expired`, ...): programs decide on it, never on the English
+ *   description, which may change.
+ * - A bad input is a 4xx; a store outage ({@link StoreUnavailableError}) is a
+ *   503 with `Retry-After` and no `reason` (fail closed: never an accept, and
+ *   nothing a client could read as "this token is dead, sign out"); anything
+ *   else is a plain 500 without a stack.
  *
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isTokenError, type TokenError, type TokenErrorCode } from '../errors.js';
+import { isTokenError, StoreUnavailableError, TOKEN_ERROR_CODES, type TokenError, type TokenErrorCode } from '../errors.js';
+import { DEFAULT_REALM } from './limits.js';
 
 /** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, RFC 8628 §3.5 (`slow_down`), plus HTTP-only ones. */
 export type HttpErrorCode =
@@ -28,8 +34,36 @@ export type HttpErrorCode =
   | 'conflict'
   | 'server_error';
 
+/**
+ * The `reason` of an error body: why a token (or the credentials of a password
+ * grant) was refused. The {@link TokenError} codes, except `store_unavailable`,
+ * which is not a verdict on the token (it is a 503 without a reason), plus
+ * `invalid_credentials` for a wrong username or password.
+ */
+export type ErrorReason = Exclude<TokenErrorCode, 'store_unavailable'> | 'invalid_credentials';
+
+/** Every {@link ErrorReason}, for the OpenAPI enum and for tests. */
+export const ERROR_REASONS: readonly ErrorReason[] = [
+  ...TOKEN_ERROR_CODES.filter((c): c is Exclude<TokenErrorCode, 'store_unavailable'> => c !== 'store_unavailable'),
+  'invalid_credentials',
+];
+
 /** Seconds a client should wait after a 503 before retrying (RFC 9110 §10.2.3). */
 export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A store outage, in either form: {@link StoreUnavailableError}, or the
+ * `TokenError('store_unavailable')` that older stores and services threw.
+ * The one place that knows both; drop the second once nothing throws it.
+ */
+export function isStoreOutage(e: unknown): boolean {
+  return e instanceof StoreUnavailableError || isTokenError(e, 'store_unavailable');
+}
+
+/** A TokenError that is a verdict on the token (anything but a store outage): the ones a route may answer itself. */
+export function isTokenRefusal(e: unknown): e is TokenError {
+  return isTokenError(e) && !isStoreOutage(e);
+}
 
 /** An error that already knows its HTTP form. */
 export class HttpError extends Error {
@@ -37,12 +71,21 @@ export class HttpError extends Error {
   readonly statusCode: number;
   readonly error: HttpErrorCode;
   readonly headers: Record<string, string>;
+  /** Machine-readable cause of a refused token or grant, sent as `reason`. */
+  readonly reason: ErrorReason | undefined;
 
-  constructor(statusCode: number, error: HttpErrorCode, description: string, headers: Record<string, string> = {}) {
+  constructor(
+    statusCode: number,
+    error: HttpErrorCode,
+    description: string,
+    headers: Record<string, string> = {},
+    reason?: ErrorReason,
+  ) {
     super(description);
     this.statusCode = statusCode;
     this.error = error;
     this.headers = headers;
+    this.reason = reason;
   }
 
   get description(): string {
@@ -50,13 +93,23 @@ export class HttpError extends Error {
   }
 }
 
-/** Sends `err` as `{error, error_description}` with its status and headers. */
+/** Sends `err` as `{error, error_description[, reason]}` with its status and headers. */
 export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply {
   // RFC 6749 §5.1 asks for no-store on token responses; an error response from an
   // auth endpoint must not be cached either.
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
-  return reply.code(err.statusCode).send({ error: err.error, error_description: err.description });
+  // RFC 6749 §5.2 allows extra members; `reason` is ours.
+  const body =
+    err.reason === undefined
+      ? { error: err.error, error_description: err.description }
+      : { error: err.error, error_description: err.description, reason: err.reason };
+  return reply.code(err.statusCode).send(body);
+}
+
+/** The reason a TokenError gives (its code), or none for an outage, which says nothing about the token. */
+function reasonOf(err: { code: TokenErrorCode }): ErrorReason | undefined {
+  return err.code === 'store_unavailable' ? undefined : err.code;
 }
 
 export function badRequest(description: string): HttpError {
@@ -115,14 +168,18 @@ export function insufficientScope(realm: string, scope: string): HttpError {
 
 /**
  * A TokenError raised while authenticating an access token: 401 `invalid_token`
- * (RFC 6750 §3.1), or 503 when the store could not be asked.
+ * (RFC 6750 §3.1) with its code as `reason`, or 503 when the store could not be asked.
  */
-export function accessTokenError(err: TokenError, realm: string): HttpError {
-  if (err.code === 'store_unavailable') return storeUnavailable();
+export function accessTokenError(err: TokenError | StoreUnavailableError, realm: string): HttpError {
+  if (isStoreOutage(err)) return storeUnavailable();
   const description = ACCESS_DESCRIPTIONS[err.code] ?? 'The access token is invalid';
-  return new HttpError(401, 'invalid_token', description, {
-    'www-authenticate': bearerChallenge(realm, 'invalid_token', description),
-  });
+  return new HttpError(
+    401,
+    'invalid_token',
+    description,
+    { 'www-authenticate': bearerChallenge(realm, 'invalid_token', description) },
+    reasonOf(err),
+  );
 }
 
 const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
@@ -134,11 +191,18 @@ const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
 
 /**
  * A TokenError raised while using a refresh token (token or refresh endpoint):
- * RFC 6749 §5.2 `invalid_grant` (400), or 503 when the store could not be asked.
+ * RFC 6749 §5.2 `invalid_grant` (400) with its code as `reason`, or 503 when
+ * the store could not be asked.
  */
-export function refreshTokenError(err: TokenError): HttpError {
-  if (err.code === 'store_unavailable') return storeUnavailable();
-  return new HttpError(400, 'invalid_grant', GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid');
+export function refreshTokenError(err: TokenError | StoreUnavailableError): HttpError {
+  if (isStoreOutage(err)) return storeUnavailable();
+  const description = GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid';
+  return new HttpError(400, 'invalid_grant', description, {}, reasonOf(err));
+}
+
+/** RFC 6749 §5.2: a password grant with an unknown user or a wrong password (one answer for both: no enumeration). */
+export function invalidCredentials(): HttpError {
+  return new HttpError(400, 'invalid_grant', 'Invalid username or password', {}, 'invalid_credentials');
 }
 
 /** Fixed descriptions for Fastify's own request errors: their messages may quote the request. */
@@ -166,8 +230,9 @@ function frameworkError(err: FastifyError): HttpError | undefined {
 }
 
 /** Maps anything thrown while handling a request. Exported for tests and for embedding apps. */
-export function toHttpError(err: unknown, realm = 'tessera'): HttpError {
+export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (err instanceof HttpError) return err;
+  if (isStoreOutage(err)) return storeUnavailable();
   if (isTokenError(err)) return accessTokenError(err, realm);
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && typeof fe === 'object') {
@@ -190,17 +255,17 @@ export function toHttpError(err: unknown, realm = 'tessera'): HttpError {
 }
 
 /**
- * Fastify error handler: everything ends as `{error, error_description}`.
+ * Fastify error handler: everything ends as `{error, error_description[, reason]}`.
  * 4xx are logged at debug level without the error message (it may quote the
  * request); 5xx at error level with the error (our errors never hold secrets).
  */
-export function httpErrorHandler(realm = 'tessera') {
+export function httpErrorHandler(realm = DEFAULT_REALM) {
   return function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const mapped = toHttpError(err, realm);
     if (mapped.statusCode >= 500 && mapped.statusCode !== 503) {
       request.log.error({ err }, 'request failed');
     } else if (mapped.statusCode === 503) {
-      request.log.warn({ code: isTokenError(err) ? err.code : mapped.error }, 'store unavailable');
+      request.log.warn({ code: isStoreOutage(err) ? err.code : mapped.error }, 'store unavailable');
     } else {
       request.log.debug({ status: mapped.statusCode, error: mapped.error, code: (err as FastifyError).code }, 'request refused');
     }

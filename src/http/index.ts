@@ -10,9 +10,12 @@ export { type CookieMode, type CookieModeOptions, createCookieMode } from './coo
 export {
   accessTokenError,
   bearerChallenge,
+  ERROR_REASONS,
+  type ErrorReason,
   HttpError,
   type HttpErrorCode,
   httpErrorHandler,
+  isStoreOutage,
   refreshTokenError,
   sendHttpError,
   toHttpError,

@@ -21,16 +21,27 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isTokenError } from '../errors.js';
 import type { Principal, TokenService } from '../refresh/types.js';
-import { accessTokenError, insufficientScope, malformedAuthorization, missingToken, sendHttpError } from './errors.js';
+import {
+  accessTokenError,
+  type HttpError,
+  insufficientScope,
+  isStoreOutage,
+  malformedAuthorization,
+  missingToken,
+  sendHttpError,
+  storeUnavailable,
+} from './errors.js';
+import { DEFAULT_REALM } from './limits.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The token service the plugin was registered with. */
     tokens: TokenService;
     /**
-     * Authenticates the request's Bearer token and sets `request.principal`, or
-     * replies 400/401/403/503. Already run for every non-public route; exposed for
-     * routes of other plugins that want to call it themselves.
+     * Authenticates the request's Bearer token, checks the route's `config.scope`
+     * and sets `request.principal`, or replies 400/401/403/503: the same check as
+     * the hook that guards every non-public route. Exposed for routes of other
+     * plugins that want to call it themselves.
      */
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   }
@@ -70,6 +81,13 @@ export function parseBearer(header: string | undefined): string | null | false {
   return BEARER_SCHEME.test(header) ? false : null;
 }
 
+function noop(): void {}
+
+function refuse(reply: FastifyReply, err: HttpError, refused: () => void): void {
+  sendHttpError(reply, err);
+  refused();
+}
+
 function hasScopes(granted: string | undefined, required: string): boolean {
   const have = new Set((granted ?? '').split(' '));
   return required.split(' ').every((s) => s === '' || have.has(s));
@@ -79,40 +97,24 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
   const { tokens } = options;
   if (!tokens || typeof tokens.authenticate !== 'function')
     throw new TypeError('tesseraAuth: `tokens` (a TokenService) is required');
-  const realm = options.realm ?? 'tessera';
+  const realm = options.realm ?? DEFAULT_REALM;
   if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
     throw new TypeError('tesseraAuth: `realm` must be printable ASCII without " or \\');
 
-  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * The one authentication of the plugin, for the hook and the decorator alike:
+   * parse the Bearer credential (RFC 6750 §2.1), authenticate it, check the
+   * route's scope (RFC 6750 §3.1). On success sets `request.principal` and calls
+   * `done()`; on a refusal sends the 400/401/403/503 itself and calls `refused()`;
+   * anything unexpected goes to `done(err)`, for the error handler.
+   *
+   * Callback style, not async: on the path of every protected request, one
+   * promise (the token service's) instead of three nested async functions.
+   */
+  function guard(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, refused: () => void = noop): void {
     const token = parseBearer(request.headers.authorization);
-    if (token === null) return void sendHttpError(reply, missingToken(realm));
-    if (token === false) return void sendHttpError(reply, malformedAuthorization(realm));
-    try {
-      request.principal = await tokens.authenticate(token);
-    } catch (e) {
-      if (!isTokenError(e)) throw e;
-      // The specific cause is for the server log only; the client gets a fixed description.
-      request.log.debug({ code: e.code }, 'access token refused');
-      return void sendHttpError(reply, accessTokenError(e, realm));
-    }
-  }
-
-  if (!fastify.hasDecorator('tokens')) fastify.decorate('tokens', tokens);
-  if (!fastify.hasDecorator('authenticate')) fastify.decorate('authenticate', authenticate);
-  // Declared up front with null so every request object has the same shape (Fastify Decorators docs).
-  if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', null);
-
-  // Callback style, not async: one promise per request (the token service's) instead of
-  // three nested async functions, on the path of every protected request. Replying
-  // without calling `done` ends the hook chain (Fastify Hooks docs).
-  fastify.addHook('onRequest', (request, reply, done) => {
-    // An unknown path is a 404 for everyone: answering 401 would not protect anything.
-    if (request.is404) return done();
-    const config = request.routeOptions.config;
-    if (config.public === true) return done();
-    const token = parseBearer(request.headers.authorization);
-    if (token === null) return void sendHttpError(reply, missingToken(realm));
-    if (token === false) return void sendHttpError(reply, malformedAuthorization(realm));
+    if (token === null) return void refuse(reply, missingToken(realm), refused);
+    if (token === false) return void refuse(reply, malformedAuthorization(realm), refused);
     let pending: Promise<Principal>;
     try {
       pending = Promise.resolve(tokens.authenticate(token));
@@ -122,17 +124,40 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
     pending.then(
       (principal) => {
         request.principal = principal;
-        const scope = config.scope;
-        if (scope && !hasScopes(principal?.scope, scope)) return void sendHttpError(reply, insufficientScope(realm, scope));
+        const scope = request.routeOptions.config?.scope;
+        if (scope && !hasScopes(principal?.scope, scope)) return void refuse(reply, insufficientScope(realm, scope), refused);
         done();
       },
       (e: unknown) => {
+        if (isStoreOutage(e)) {
+          // Answered here, not left to an error handler: an app that embeds the plugin may have
+          // one that would turn it into a 500. A 503 is "try again", never "sign out".
+          request.log.warn({ code: 'store_unavailable' }, 'store unavailable');
+          return void refuse(reply, storeUnavailable(), refused);
+        }
         if (!isTokenError(e)) return done(e as Error);
-        // The specific cause is for the server log only; the client gets a fixed description.
+        // The specific cause is for the server log; the client gets a fixed description and the code as `reason`.
         request.log.debug({ code: e.code }, 'access token refused');
-        sendHttpError(reply, accessTokenError(e, realm));
+        refuse(reply, accessTokenError(e, realm), refused);
       },
     );
+  }
+
+  function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    return new Promise((resolve, reject) => guard(request, reply, (err) => (err ? reject(err) : resolve()), resolve));
+  }
+
+  if (!fastify.hasDecorator('tokens')) fastify.decorate('tokens', tokens);
+  if (!fastify.hasDecorator('authenticate')) fastify.decorate('authenticate', authenticate);
+  // Declared up front with null so every request object has the same shape (Fastify Decorators docs).
+  if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', null);
+
+  // Replying without calling `done` ends the hook chain (Fastify Hooks docs).
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // An unknown path is a 404 for everyone: answering 401 would not protect anything.
+    if (request.is404) return done();
+    if (request.routeOptions.config.public === true) return done();
+    guard(request, reply, done);
   });
 };
 

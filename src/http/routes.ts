@@ -20,11 +20,21 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import { isTokenError, type TokenErrorCode } from '../errors.js';
+import type { TokenErrorCode } from '../errors.js';
 import type { TokenPair } from '../refresh/types.js';
 import { UserInputError, type UserService } from '../users/users.js';
 import { type CookieModeOptions, createCookieMode } from './cookies.js';
-import { badRequest, HttpError, httpErrorHandler, refreshTokenError, storeUnavailable } from './errors.js';
+import {
+  badRequest,
+  HttpError,
+  httpErrorHandler,
+  invalidCredentials,
+  isStoreOutage,
+  isTokenRefusal,
+  refreshTokenError,
+  storeUnavailable,
+} from './errors.js';
+import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
 import {
   Empty,
   ErrorResponse,
@@ -78,7 +88,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   const { users } = options;
   const tokens = app.tokens;
   if (!tokens) throw new TypeError('tesseraRoutes: register tesseraAuth (the token service) before the routes');
-  const realm = options.realm ?? 'tessera';
+  const realm = options.realm ?? DEFAULT_REALM;
   const cookies = options.cookie ? createCookieMode(options.cookie) : undefined;
   const limit = options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT);
 
@@ -86,7 +96,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   // so an embedding app keeps its own.
   app.setErrorHandler(httpErrorHandler(realm));
   // RFC 6749 §4.3.2 / RFC 7009 §2.1 / RFC 7662 §2.1 requests are form-encoded; JSON is accepted too.
-  await app.register(formbody, { bodyLimit: 65536 });
+  await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   if (cookies && !app.hasRequestDecorator('cookies')) await app.register(cookiePlugin);
   if (limit) {
     await app.register(rateLimit, {
@@ -120,7 +130,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     try {
       return await tokens.refresh(refreshToken);
     } catch (e) {
-      if (isTokenError(e)) {
+      // A store outage is not a verdict on the token: the error handler answers 503.
+      if (isTokenRefusal(e)) {
         // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention.
         if (e.code === 'reused')
           log.warn({ event: 'refresh_token_reuse' }, 'refresh token reuse detected; its session was revoked');
@@ -131,24 +142,14 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     }
   }
 
-  async function issueFor(sub: string): Promise<TokenPair> {
-    try {
-      return await tokens.issue(options.scope ? { sub, scope: options.scope } : { sub });
-    } catch (e) {
-      if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
-      throw e;
-    }
+  // Store outages (here and in every route below) are left to the error handler: 503 + Retry-After.
+  function issueFor(sub: string): Promise<TokenPair> {
+    return tokens.issue(options.scope ? { sub, scope: options.scope } : { sub });
   }
 
-  /** The store behind the user directory is the token store: an outage there is a 503 too. */
-  async function checkPassword(username: string, password: string) {
+  function checkPassword(username: string, password: string) {
     if (!users) throw new HttpError(400, 'unsupported_grant_type', 'The password grant is not enabled');
-    try {
-      return await users.verify(username, password);
-    } catch (e) {
-      if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
-      throw e;
-    }
+    return users.verify(username, password);
   }
 
   const form = ['application/x-www-form-urlencoded', 'application/json'];
@@ -183,7 +184,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
           }
           const user = await checkPassword(body.username, body.password);
           // One answer for an unknown user and a wrong password (no enumeration).
-          if (!user) throw new HttpError(400, 'invalid_grant', 'Invalid username or password');
+          if (!user) throw invalidCredentials();
           return sendTokens(reply, await issueFor(user.id), cookies !== undefined);
         }
         case 'refresh_token':
@@ -247,10 +248,10 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         await tokens.revoke(token);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable(); // RFC 7009 §2.2.1: 503
         // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
-        // cannot use this endpoint to probe which tokens are valid.
-        if (!isTokenError(e)) throw e;
+        // cannot use this endpoint to probe which tokens are valid. A store outage is
+        // the error handler's 503 (RFC 7009 §2.2.1).
+        if (!isTokenRefusal(e)) throw e;
       }
       reply.headers(tokenHeaders);
       // RFC 7009 §2.2: the body is ignored by the client; send none.
@@ -277,9 +278,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         return await tokens.introspect(token);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
-        // RFC 7662 §2.2: any token we cannot vouch for is simply inactive.
-        if (isTokenError(e)) return { active: false };
+        // RFC 7662 §2.2: any token we cannot vouch for is simply inactive (a store outage is not such a token: 503).
+        if (isTokenRefusal(e)) return { active: false };
         throw e;
       }
     },
@@ -304,8 +304,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         await tokens.logout(token);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
-        if (!isTokenError(e) || !ALREADY_ENDED.has(e.code)) throw refreshTokenErrorOr(e);
+        if (!isTokenRefusal(e)) throw e;
+        if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);
       }
       cookies?.clear(reply);
       return reply.code(204).send(null);
@@ -323,12 +323,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      try {
-        await tokens.revokeUser(request.principal!.sub);
-      } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
-        throw e;
-      }
+      await tokens.revokeUser(request.principal!.sub);
       cookies?.clear(reply);
       return reply.code(204).send(null);
     },
@@ -353,11 +348,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
           const user = await users.add(request.body.username, request.body.password);
           return reply.code(201).send({ id: user.id, username: user.username });
         } catch (e) {
-          if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
           if (e instanceof UserInputError) {
-            throw /already exists/.test(e.message)
-              ? new HttpError(409, 'conflict', 'The username is taken')
-              : badRequest(e.message);
+            throw e.code === 'username_taken' ? new HttpError(409, 'conflict', 'The username is taken') : badRequest(e.message);
           }
           throw e;
         }
@@ -404,15 +396,10 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         await tokens.store.ping();
       } catch (e) {
-        request.log.warn({ code: isTokenError(e) ? e.code : 'error' }, 'store ping failed');
+        request.log.warn({ code: isStoreOutage(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
         throw storeUnavailable();
       }
       return { status: 'ready' };
     },
   );
 };
-
-/** A logout with a token that is not a usable refresh token: `invalid_grant` like a refresh would say. */
-function refreshTokenErrorOr(e: unknown): unknown {
-  return isTokenError(e) ? refreshTokenError(e) : e;
-}

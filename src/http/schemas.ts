@@ -6,17 +6,30 @@
  * @module
  */
 import { type Static, Type } from 'typebox';
-
-/** Longest token we accept (the codecs refuse anything longer anyway). */
-export const MAX_TOKEN_LENGTH = 8192;
+import { ERROR_REASONS, type ErrorReason } from './errors.js';
+import { MAX_TOKEN_LENGTH } from './limits.js';
 
 const token = (description: string) => Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH, description });
 
-/** RFC 6749 §5.2 error response (also used for every other error). */
+/**
+ * RFC 6749 §5.2 error response (also used for every other error). `reason`
+ * is an extra member (§5.2 allows them): a plain string enum rather than a
+ * union of literals, so the serialiser writes it without trying branches.
+ */
 export const ErrorResponse = Type.Object(
   {
     error: Type.String({ description: 'RFC 6749 §5.2 / RFC 6750 §3.1 error code' }),
-    error_description: Type.String({ description: 'Human-readable; never contains the presented token' }),
+    error_description: Type.String({
+      description: 'Human-readable; never contains the presented token. Wording may change: decide on `error` and `reason`',
+    }),
+    reason: Type.Optional(
+      Type.Unsafe<ErrorReason>({
+        type: 'string',
+        enum: [...ERROR_REASONS],
+        description:
+          'Why the token or grant was refused (with `invalid_grant` and `invalid_token`): the TokenError code, e.g. `reused`, `revoked`, `expired`. Never present on a 503 (a store outage says nothing about the token)',
+      }),
+    ),
   },
   { description: 'Error (RFC 6749 §5.2 shape)' },
 );

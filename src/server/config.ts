@@ -9,8 +9,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { redactUrl } from '../internal/redact.js';
 import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
+import { DEFAULT_SCRYPT, MAX_SCRYPT_N } from '../users/password.js';
 
 /** One setting: its variable, its flag, and what `--help` and the docs say about it. */
 export interface SettingDef {
@@ -182,7 +184,7 @@ export const SETTINGS = {
     flag: 'scrypt-n',
     arg: 'N',
     help: 'scrypt cost of new password hashes, a power of two (lower only for tests)',
-    default: '131072',
+    default: String(DEFAULT_SCRYPT.N),
   },
   noDocs: {
     env: 'TESSERA_NO_DOCS',
@@ -289,13 +291,8 @@ function format(name: 'accessFormat' | 'refreshFormat', env: NodeJS.ProcessEnv, 
   return v as TokenFormat;
 }
 
-/** Hides the password of a Redis URL in messages and logs. */
-export function redactStoreSpec(spec: string): string {
-  return spec.replace(
-    /(\/\/)([^@/]*)@/g,
-    (_m, slashes: string, cred: string) => `${slashes}${cred.includes(':') ? `${cred.split(':')[0]}:***` : '***'}@`,
-  );
-}
+/** Hides the password of a Redis URL in messages and logs (one function for every layer: internal/redact.ts). */
+export const redactStoreSpec: (spec: string) => string = redactUrl;
 
 export interface StoreConfig {
   dataDir: string;
@@ -323,7 +320,7 @@ export function storeConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): StoreCon
       `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT or redis+cluster://HOST:PORT[,HOST:PORT...], got "${redactStoreSpec(store)}"`,
     );
   }
-  const scryptN = int('scryptN', env, flags, 1024, 2 ** 20, 'a power of two');
+  const scryptN = int('scryptN', env, flags, 1024, MAX_SCRYPT_N, 'a power of two');
   if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError(`${label('scryptN', flags)} must be a power of two, got ${scryptN}`);
   return { dataDir, store, storeFrom, redisPrefix: raw('redisPrefix', env, flags) ?? SETTINGS.redisPrefix.default, scryptN };
 }

@@ -11,6 +11,7 @@ import { buildApp } from '../http/app.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { openStore } from '../stores/open.js';
 import type { TokenStore } from '../stores/types.js';
+import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
 import { redactStoreSpec, type ServerConfig } from './config.js';
 
@@ -121,7 +122,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
     store,
   });
-  const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 }, clock });
+  const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN), clock });
   const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
 
   const app = buildApp({

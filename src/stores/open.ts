@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RedisOptions } from 'ioredis';
 import { ConfigError } from '../errors.js';
+import { redactUrl as redact } from '../internal/redact.js';
 import { MemoryStore } from './memory.js';
 import { type RedisClient, RedisStore, redisClientOptions } from './redis.js';
 import { SqliteStore } from './sqlite.js';
@@ -88,11 +89,6 @@ async function whenReady(client: RedisClient, timeoutMs: number, what: string): 
     client.on('ready', onReady);
     client.on('error', onError);
   });
-}
-
-/** Hides the password of a spec in messages. */
-function redact(spec: string): string {
-  return spec.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<TokenStore> {

@@ -15,6 +15,7 @@ import { ConfigError, TokenError } from '../errors.js';
 import { decodeBase64urlPadded, encodeBase64urlPadded } from '../internal/base64url.js';
 import { aesCbcDecrypt, aesCbcEncrypt, type PreparedHmac, prepareHmacSha256, randomBytes } from '../internal/crypto.js';
 import type { KeyRing } from '../keys.js';
+import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 
 export const FERNET_VERSION = 0x80;
 /** Python's `cryptography` refuses tokens stamped more than 60 s ahead. */
@@ -74,7 +75,8 @@ export function fernetTimestamp(token: string): number {
 
 /** Verifies and decrypts with any of `keys` (the first whose HMAC matches, like MultiFernet). */
 export function fernetDecrypt(keys: readonly FernetKey[], token: string, opts: FernetDecryptOptions): FernetPlaintext {
-  if (typeof token !== 'string' || token.length > (opts.maxTokenLength ?? 8192)) throw new TokenError('malformed');
+  if (typeof token !== 'string' || token.length > (opts.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH))
+    throw new TokenError('malformed');
   const raw = decodeBase64urlPadded(token);
   if (raw === null) throw new TokenError('malformed', 'The token is not base64url');
   if (raw.length < MIN_TOKEN_BYTES) throw new TokenError('malformed', 'The token is too short');

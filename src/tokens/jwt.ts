@@ -19,6 +19,7 @@ import { decodeBase64url, encodeBase64url, isBase64url } from '../internal/base6
 import { type PreparedHmac, prepareHmacSha256 } from '../internal/crypto.js';
 import type { Key, KeyRing } from '../keys.js';
 import { type Claims, isClaimsObject, parseClaims } from './claims.js';
+import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 
 interface JwtKey {
   kid: string;
@@ -27,7 +28,7 @@ interface JwtKey {
   headerB64: string;
 }
 
-export const DEFAULT_MAX_TOKEN_LENGTH = 8192;
+export { DEFAULT_MAX_TOKEN_LENGTH };
 
 export interface JwtCodec {
   /** Signs a claims object. */

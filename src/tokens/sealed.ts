@@ -31,6 +31,7 @@ import {
 } from '../internal/crypto.js';
 import type { KeyRing } from '../keys.js';
 import { type Claims, parseClaims } from './claims.js';
+import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 
 export const SEALED_VERSION = 0x01;
 const IV_BYTES = 16;
@@ -50,7 +51,7 @@ export interface SealedCodec {
   decode(token: string): Claims;
 }
 
-export function createSealedCodec(ring: KeyRing, maxTokenLength = 8192): SealedCodec {
+export function createSealedCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): SealedCodec {
   const keys: SealedKey[] = ring.keys.map((k) => ({
     kid: Buffer.from(k.kid, 'utf8'),
     encKey: hkdfSha256(k.bytes, HKDF_SALT, 'tessera sealed v1 aes-256-cbc', 32),

@@ -18,9 +18,15 @@ import { constantTimeEqual, randomBytes, type ScryptParams, scrypt } from '../in
  */
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1, keyLength: 32 };
 
+/** The default parameters with another cost `N` (`TESSERA_SCRYPT_N`, `--scrypt-n`): r, p and the key length stay. */
+export function scryptWithCost(N: number): ScryptParams {
+  return { ...DEFAULT_SCRYPT, N };
+}
+
 const SALT_BYTES = 16;
 /** Hostile or corrupt stored parameters must not turn a login into a memory bomb. */
-const MAX_N = 2 ** 20;
+export const MAX_SCRYPT_N = 2 ** 20;
+const MAX_N = MAX_SCRYPT_N;
 const MAX_R = 32;
 const MAX_P = 16;
 /** Bounds the work a single login can cause; scrypt pre-hashes the password, so this is not about correctness. */

@@ -13,9 +13,18 @@ import { DEFAULT_SCRYPT, hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } fro
 const USERNAME_PATTERN = /^[a-z0-9._@+-]{1,64}$/;
 export const MIN_PASSWORD_LENGTH = 8;
 
+/** Stable codes of {@link UserInputError}: callers decide on these, never on the message. */
+export type UserInputErrorCode = 'invalid_username' | 'invalid_password' | 'username_taken';
+
 /** Why a username or password was refused (for the CLI and the register route). */
 export class UserInputError extends Error {
   override readonly name = 'UserInputError';
+  readonly code: UserInputErrorCode;
+
+  constructor(code: UserInputErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 export interface UserServiceOptions {
@@ -40,17 +49,17 @@ export function normalizeUsername(username: string): string {
 export function checkUsername(username: string): string {
   const name = normalizeUsername(username);
   if (!USERNAME_PATTERN.test(name)) {
-    throw new UserInputError('username must be 1-64 characters of letters, digits and . _ @ + -');
+    throw new UserInputError('invalid_username', 'username must be 1-64 characters of letters, digits and . _ @ + -');
   }
   return name;
 }
 
 export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new UserInputError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+    throw new UserInputError('invalid_password', `password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
   if (password.length > MAX_PASSWORD_LENGTH) {
-    throw new UserInputError(`password must have at most ${MAX_PASSWORD_LENGTH} characters`);
+    throw new UserInputError('invalid_password', `password must have at most ${MAX_PASSWORD_LENGTH} characters`);
   }
 }
 
@@ -78,7 +87,7 @@ export function createUserService(directory: UserDirectory, options: UserService
         passwordHash: await hashPassword(password, params),
         createdAt: clock(),
       };
-      if (!(await directory.createUser(user))) throw new UserInputError(`user "${name}" already exists`);
+      if (!(await directory.createUser(user))) throw new UserInputError('username_taken', `user "${name}" already exists`);
       return user;
     },
 

@@ -5,7 +5,16 @@ import { AuthError, type ChannelLike, createClient, type FetchLike, type LockMan
 /** A fake tessera server: rotating refresh tokens with reuse detection, like the real one. */
 function fakeServer(clock: () => number) {
   let n = 0;
-  const state = { refreshCalls: 0, loginCalls: 0, currentAccess: '', currentRefresh: '', revoked: false, accessExpiresAt: 0 };
+  const state = {
+    refreshCalls: 0,
+    loginCalls: 0,
+    currentAccess: '',
+    currentRefresh: '',
+    revoked: false,
+    accessExpiresAt: 0,
+    /** The store is down: every refresh is a 503, like the real server's. */
+    outage: false,
+  };
   const issue = () => {
     n++;
     state.currentAccess = `at-${n}`;
@@ -26,17 +35,29 @@ function fakeServer(clock: () => number) {
     if (path === '/auth/refresh') {
       state.refreshCalls++;
       const { refresh_token } = JSON.parse(String(init?.body ?? '{}')) as { refresh_token: string };
-      if (state.revoked) return json(400, { error: 'invalid_grant', error_description: 'The refresh token was revoked' });
+      if (state.outage) {
+        return json(
+          503,
+          { error: 'temporarily_unavailable', error_description: 'The token store is unavailable; retry later' },
+          { 'retry-after': '5' },
+        );
+      }
+      if (state.revoked)
+        return json(400, { error: 'invalid_grant', error_description: 'The refresh token was revoked', reason: 'revoked' });
       if (refresh_token !== state.currentRefresh) {
         state.revoked = true;
-        return json(400, { error: 'invalid_grant', error_description: 'The refresh token was already used; reuse detected' });
+        return json(400, {
+          error: 'invalid_grant',
+          error_description: 'Refresh token reused: it was already used once, so its session was revoked',
+          reason: 'reused',
+        });
       }
       return json(200, issue());
     }
     if (path === '/auth/logout') return json(200, {});
     const auth = new Headers(init?.headers).get('authorization');
     if (auth !== `Bearer ${state.currentAccess}` || clock() >= state.accessExpiresAt || state.revoked) {
-      return json(401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      return json(401, { error: 'invalid_token', reason: 'expired' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
     }
     return json(200, { sub: 'alice' });
   };
@@ -103,6 +124,78 @@ describe('client', () => {
       if (c.status === 'fulfilled') assert.equal(c.value.status, 401);
     }
     await assert.rejects(client.refresh(), (e) => e instanceof AuthError && e.error === 'invalid_grant');
+  });
+
+  test('a store outage (503) on refresh is not a logout: the session stays and the next call recovers', async () => {
+    const clock = manualClock();
+    const server = fakeServer(clock.now);
+    const client = createClient({ fetch: server.fetch, clock: clock.now, locks: null, channel: null });
+    const events: string[] = [];
+    client.on('logout', (e) => events.push(e.reason));
+    const first = await client.login('alice', 'pw');
+    server.state.outage = true;
+    await assert.rejects(
+      client.refresh(),
+      (e) => e instanceof AuthError && e.status === 503 && e.error === 'temporarily_unavailable' && e.reason === undefined,
+    );
+    assert.deepEqual(client.session, first, 'the session is kept');
+    // The access token expires during the outage: the call fails, the session still stays.
+    clock.advance(901_000);
+    await assert.rejects(client.fetch('/me'), (e) => e instanceof AuthError && e.status === 503);
+    assert.equal(client.session?.refreshToken, first.refreshToken);
+    assert.deepEqual(events, []);
+    // The store is back: the same refresh token still works.
+    server.state.outage = false;
+    const res = await client.fetch('/me');
+    assert.equal(res.status, 200);
+    assert.deepEqual(events, []);
+  });
+
+  test("the logout reason is the body's `reason`, never a reading of the English description", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      // A description that mentions reuse, with another reason: the reason wins.
+      [{ error: 'invalid_grant', error_description: 'The refresh token was already used', reason: 'revoked' }, 'revoked'],
+      [{ error: 'invalid_grant', error_description: 'Sitzung beendet', reason: 'reused' }, 'reused'],
+      [{ error: 'invalid_grant', error_description: 'x', reason: 'expired' }, 'expired'],
+      // Reasons without a logout reason of their own, or none at all: plain invalid_grant.
+      [{ error: 'invalid_grant', error_description: 'reuse detected, expired, revoked', reason: 'malformed' }, 'invalid_grant'],
+      [{ error: 'invalid_grant', error_description: 'Refresh token reused' }, 'invalid_grant'],
+    ];
+    for (const [body, expected] of cases) {
+      const fetch: FetchLike = async (url) =>
+        new URL(url, 'http://x').pathname === '/auth/token'
+          ? new Response(JSON.stringify({ access_token: 'a', refresh_token: 'r', expires_in: 900 }), { status: 200 })
+          : new Response(JSON.stringify(body), { status: 400 });
+      const client = createClient({ fetch, locks: null, channel: null });
+      const events: string[] = [];
+      client.on('logout', (e) => events.push(e.reason));
+      await client.login('alice', 'pw');
+      await assert.rejects(client.refresh(), (e) => e instanceof AuthError && e.reason === body.reason);
+      assert.deepEqual(events, [expected], JSON.stringify(body));
+      assert.equal(client.session, null);
+    }
+  });
+
+  test('no 5xx or 429 ends the session, whatever its body says', async () => {
+    for (const [status, body] of [
+      [503, { error: 'temporarily_unavailable', error_description: 'The token store is unavailable; retry later' }],
+      [500, { error: 'server_error', error_description: 'Internal server error' }],
+      // Even a broken proxy that sends a token-looking body with a 5xx.
+      [502, { error: 'invalid_grant', reason: 'reused' }],
+      [429, { error: 'slow_down', error_description: 'Too many requests' }],
+    ] as const) {
+      const fetch: FetchLike = async (url) =>
+        new URL(url, 'http://x').pathname === '/auth/token'
+          ? new Response(JSON.stringify({ access_token: 'a', refresh_token: 'r', expires_in: 900 }), { status: 200 })
+          : new Response(JSON.stringify(body), { status });
+      const client = createClient({ fetch, locks: null, channel: null });
+      const events: string[] = [];
+      client.on('logout', (e) => events.push(e.reason));
+      await client.login('alice', 'pw');
+      await assert.rejects(client.refresh(), (e) => e instanceof AuthError && e.status === status);
+      assert.deepEqual(events, [], String(status));
+      assert.notEqual(client.session, null, String(status));
+    }
   });
 
   test('login failure is an AuthError with the server error code', async () => {

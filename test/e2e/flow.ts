@@ -70,7 +70,11 @@ export function e2eFlow(
         form: { grant_type: 'password', username: 'alice', password: 'wrong password' },
       });
       assert.equal(bad.status, 400);
-      assert.deepEqual(bad.json, { error: 'invalid_grant', error_description: 'Invalid username or password' });
+      assert.deepEqual(bad.json, {
+        error: 'invalid_grant',
+        error_description: 'Invalid username or password',
+        reason: 'invalid_credentials',
+      });
     });
 
     test('/me with the access token', async () => {
@@ -181,7 +185,8 @@ export function e2eFlow(
       assert.equal(typeof none.json.error, 'string');
       const bad = await call(url, 'GET', '/me', { token: 'not.a.token' });
       assert.equal(bad.status, 401);
-      assert.deepEqual(Object.keys(bad.json).sort(), ['error', 'error_description']);
+      assert.deepEqual(Object.keys(bad.json).sort(), ['error', 'error_description', 'reason']);
+      assert.equal(typeof bad.json.reason, 'string');
       assert.ok(!bad.text.includes('not.a.token'));
       const malformed = await call(url, 'GET', '/me', { headers: { authorization: 'Bearer two words' } });
       assert.equal(malformed.status, 400);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { parseBearer, tesseraAuth } from '../../src/http/plugin.js';
 import { bearer, type Harness, setup } from './helpers.js';
 
@@ -129,5 +130,105 @@ describe('tesseraAuth plugin', () => {
     const badRealm = Fastify();
     badRealm.register(tesseraAuth, { tokens: h.tokens, realm: 'a"b' });
     await assert.rejects(async () => badRealm.ready(), /realm/);
+  });
+});
+
+describe('app.authenticate: the same check as the hook', () => {
+  let h: Harness;
+  let app: FastifyInstance;
+  before(async () => {
+    h = await setup(); // tokens are issued with scope "api"
+    app = Fastify();
+    await app.register(tesseraAuth, { tokens: h.tokens });
+    // Hook path: the global guard.
+    app.get('/hook/admin', { config: { scope: 'admin' } }, async () => ({ ok: true }));
+    // Decorator path: public for the hook, authenticated by the route itself.
+    const auth = { preHandler: app.authenticate };
+    app.get('/dec/admin', { config: { public: true, scope: 'admin' }, ...auth }, async () => ({ ok: true }));
+    app.get('/dec/api', { config: { public: true, scope: 'api' }, ...auth }, async (req) => ({ sub: req.principal?.sub }));
+    app.get('/dec/any', { config: { public: true }, ...auth }, async (req) => ({ sub: req.principal?.sub }));
+    await app.ready();
+  });
+  after(async () => {
+    await app.close();
+    await h.close();
+  });
+
+  test('a scope the token lacks: 403 insufficient_scope, exactly like the hook', async () => {
+    const t = await h.login();
+    const viaHook = await app.inject({ url: '/hook/admin', headers: bearer(t.access_token) });
+    const viaDecorator = await app.inject({ url: '/dec/admin', headers: bearer(t.access_token) });
+    assert.equal(viaDecorator.statusCode, 403);
+    assert.equal(viaDecorator.json().error, 'insufficient_scope');
+    assert.deepEqual(viaDecorator.json(), viaHook.json());
+    assert.equal(viaDecorator.headers['www-authenticate'], viaHook.headers['www-authenticate']);
+    assert.match(String(viaDecorator.headers['www-authenticate']), /scope="admin"/);
+  });
+
+  test('a scope the token has, or no scope: the handler runs with the principal', async () => {
+    const t = await h.login();
+    const sub = (await h.store.getUser('alice'))?.id;
+    for (const url of ['/dec/api', '/dec/any']) {
+      const res = await app.inject({ url, headers: bearer(t.access_token) });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.json().sub, sub, url);
+    }
+  });
+
+  test("no token, a malformed header, a bad token: the hook's answers", async () => {
+    const none = await app.inject({ url: '/dec/any' });
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.json().error, 'unauthorized');
+    const malformed = await app.inject({ url: '/dec/any', headers: { authorization: 'Bearer a b' } });
+    assert.equal(malformed.statusCode, 400);
+    const bad = await app.inject({ url: '/dec/any', headers: bearer('garbage') });
+    assert.equal(bad.statusCode, 401);
+    assert.equal(bad.json().error, 'invalid_token');
+    assert.equal(bad.json().reason, 'malformed');
+  });
+});
+
+describe('tesseraAuth in an app without our error handler: a store outage is still a 503', () => {
+  const down = { value: false };
+  let h: Harness;
+  let app: FastifyInstance;
+  before(async () => {
+    h = await setup({
+      scheme: 'opaque', // access tokens are looked up: authentication meets the outage
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, prop, receiver) {
+            const v = Reflect.get(target, prop, receiver);
+            if (typeof v !== 'function' || prop === 'close') return v;
+            return (...args: unknown[]) => (down.value ? Promise.reject(new StoreUnavailableError()) : v.apply(target, args));
+          },
+        }),
+    });
+    app = Fastify();
+    await app.register(tesseraAuth, { tokens: h.tokens });
+    app.get('/private', async () => ({ ok: true }));
+    app.get('/dec', { config: { public: true }, preHandler: app.authenticate }, async () => ({ ok: true }));
+    await app.ready();
+  });
+  after(async () => {
+    await app.close();
+    await h.close();
+  });
+
+  test('hook and decorator answer 503 + Retry-After, no reason, no challenge', async () => {
+    const t = await h.login();
+    down.value = true;
+    try {
+      for (const url of ['/private', '/dec']) {
+        const res = await app.inject({ url, headers: bearer(t.access_token) });
+        assert.equal(res.statusCode, 503, `${url}: ${res.body}`);
+        assert.equal(res.headers['retry-after'], '5', url);
+        assert.deepEqual(Object.keys(res.json()).sort(), ['error', 'error_description'], url);
+        assert.equal(res.headers['www-authenticate'], undefined, url);
+      }
+    } finally {
+      down.value = false;
+    }
+    assert.equal((await app.inject({ url: '/private', headers: bearer(t.access_token) })).statusCode, 200);
   });
 });

@@ -69,7 +69,11 @@ for (const scheme of SCHEMES) {
       for (const res of [wrong, unknown]) {
         assert.equal(res.statusCode, 400);
         assertTokenHeaders(res.headers);
-        assert.deepEqual(res.json(), { error: 'invalid_grant', error_description: 'Invalid username or password' });
+        assert.deepEqual(res.json(), {
+          error: 'invalid_grant',
+          error_description: 'Invalid username or password',
+          reason: 'invalid_credentials',
+        });
       }
     });
 
@@ -127,6 +131,7 @@ for (const scheme of SCHEMES) {
       assert.equal(replay.statusCode, 400);
       assert.equal(replay.json().error, 'invalid_grant');
       assert.match(replay.json().error_description, /reused/);
+      assert.equal(replay.json().reason, 'reused');
 
       // The thief and the victim both lose the family (RFC 9700 §4.14.2).
       const victim = await h.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: next.refresh_token } });

@@ -8,6 +8,7 @@ import { serveCommand } from '../../src/cli/serve.js';
 import { ConfigError } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { parseConfig, redactStoreSpec, resolveSecret, SETTINGS, storeConfig } from '../../src/server/config.js';
+import { openStore } from '../../src/stores/open.js';
 
 const secret = generateSecret();
 const dirs: string[] = [];
@@ -187,6 +188,17 @@ describe('parseConfig', () => {
     assert.equal(redactStoreSpec('redis://user:hunter2@h:6379/0'), 'redis://user:***@h:6379/0');
     assert.equal(redactStoreSpec('redis+cluster://pw@a:1,b:2'), 'redis+cluster://***@a:1,b:2');
     assert.equal(redactStoreSpec('sqlite:/x'), 'sqlite:/x');
+    // A password typed with a raw @ or / is still hidden whole.
+    assert.equal(redactStoreSpec('redis://u:p@ss/w0rd@h:6379'), 'redis://u:***@h:6379');
+    assert.equal(redactStoreSpec('rediss://:a/b@h'), 'rediss://:***@h');
+  });
+
+  test('the store layer hides passwords with the same function', async () => {
+    await assert.rejects(openStore('nosuch://user:hunter2@h'), (e: Error) => {
+      assert.ok(!e.message.includes('hunter2'), e.message);
+      assert.match(e.message, /nosuch:\/\/user:\*\*\*@h/);
+      return true;
+    });
   });
 
   test('every setting has a distinct variable and flag', () => {
