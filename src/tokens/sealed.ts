@@ -21,14 +21,8 @@
  */
 import { TokenError } from '../errors.js';
 import { decodeBase64url } from '../internal/base64url.js';
-import {
-  aesCbcDecrypt,
-  aesCbcEncrypt,
-  hkdfSha256,
-  type PreparedHmac,
-  prepareHmacSha256,
-  randomBytes,
-} from '../internal/crypto.js';
+import { aesCbcDecrypt, aesCbcEncrypt, hkdfSha256, randomBytes } from '../internal/crypto.js';
+import { type PreparedHmac, prepareHmacSha256 } from '../internal/hmac.js';
 import type { KeyRing } from '../keys.js';
 import { type Claims, parseClaims } from './claims.js';
 
