@@ -26,7 +26,7 @@ Run "tessera COMMAND --help" for the options of a command.`;
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 /** Commands loaded on demand, so `tessera keygen` does not load Fastify. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => tokenCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   user: async () => (await import('./user.js')).userCommand,
@@ -65,11 +65,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     throw e;
   }
-}
-
-/** Registers a command (used by modules that add `serve` and `user`). */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
 }
 
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
