@@ -50,7 +50,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.out(MAIN_HELP), EXIT_OK);
   if (name === '--version' || name === '-v') return (io.out(version()), EXIT_OK);
-  const load = COMMANDS[name];
+  // Own keys only: `tessera toString` is an unknown command, not Object.prototype's.
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   try {
     if (!load) throw new UsageError(`unknown command "${name}"`);
     return await (await load())(rest, io);
