@@ -10,7 +10,7 @@
  *     tokens come from the access-token cache after their first use, as a
  *     client's token does; and the same with the cache off (every call verifies);
  *   - jwt + checkRevocation: one store read per request (deny-list and family);
- *   - opaque: one store read per request (the seed's `at:<token>` lookup).
+ *   - opaque: one store read per request (the original design's `at:<token>` lookup).
  * Two numbers per row, wall time (like bench/refresh.ts): the latency of one
  * authenticate awaited after another (median, p99), and what 64 concurrent
  * callers sustain.

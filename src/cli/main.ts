@@ -26,7 +26,7 @@ Run "tessera COMMAND --help" for the options of a command.`;
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 /** Commands loaded on demand, so `tessera keygen` does not load Fastify. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => tokenCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   user: async () => (await import('./user.js')).userCommand,
@@ -50,7 +50,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') return (io.out(MAIN_HELP), EXIT_OK);
   if (name === '--version' || name === '-v') return (io.out(version()), EXIT_OK);
-  const load = COMMANDS[name];
+  // Own keys only: `tessera toString` is an unknown command, not Object.prototype's.
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   try {
     if (!load) throw new UsageError(`unknown command "${name}"`);
     return await (await load())(rest, io);
@@ -65,11 +66,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     throw e;
   }
-}
-
-/** Registers a command (used by modules that add `serve` and `user`). */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
 }
 
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;

@@ -11,8 +11,8 @@
  * ```
  *
  * Protection is a global `onRequest` hook rather than something routes opt in
- * to, so a forgotten flag fails closed (the seed's middleware that guards every
- * path but the refresh path). The hook also covers routes declared before the
+ * to, so a forgotten flag fails closed (like the middleware of the original
+ * request, which guards every path but the refresh path). The hook also covers routes declared before the
  * plugin was registered.
  *
  * @module

@@ -60,7 +60,7 @@ export const TokenResponse = Type.Object({
 });
 export type TokenResponse = Static<typeof TokenResponse>;
 
-/** The seed's refresh path. The token may instead come from the refresh cookie (cookie mode). */
+/** The refresh path of the original request. The token may instead come from the refresh cookie (cookie mode). */
 export const RefreshRequest = Type.Object({
   refresh_token: Type.Optional(token('the refresh token; optional in cookie mode')),
 });

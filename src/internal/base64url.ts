@@ -2,7 +2,10 @@
  * Strict base64url (RFC 4648 §5) as JWS requires it (RFC 7515 §2): URL alphabet,
  * no padding, no whitespace, and a canonical last character (the unused low bits
  * of the final symbol must be zero, RFC 4648 §3.5). Node's own decoder is lenient
- * on all four points, so every decode goes through {@link isBase64url} first.
+ * on all four points, so nothing here returns its output unchecked:
+ * {@link decodeBase64url} keeps only input that Node's encoder gives back
+ * unchanged, and {@link isBase64url} checks text that is compared rather than
+ * decoded (a JWS signature, the parts of an opaque token).
  *
  * @module
  */
@@ -61,7 +64,9 @@ export function decodeBase64urlPadded(s: string): Buffer | null {
 
 /**
  * Key material from configuration: base64url with or without padding (Fernet
- * keys are padded). Lenient only about padding, never about the alphabet.
+ * keys are padded), surrounding whitespace trimmed (a trailing newline from a
+ * file or an environment variable). Lenient about nothing else: padded input
+ * must be padded exactly, and the alphabet is the URL one.
  */
 export function decodeKeyMaterial(s: string): Buffer | null {
   const trimmed = s.trim();

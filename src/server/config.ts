@@ -67,7 +67,7 @@ export const SETTINGS = {
     env: 'TESSERA_SCHEME',
     flag: 'scheme',
     arg: 'jwt|sealed|opaque',
-    help: "the seed's presets: access and refresh format together",
+    help: 'the three original schemes: access and refresh format together',
     default: 'jwt',
   },
   accessFormat: {

@@ -13,7 +13,8 @@
  */
 import { ConfigError, TokenError } from '../errors.js';
 import { decodeBase64urlPadded, encodeBase64urlPadded } from '../internal/base64url.js';
-import { aesCbcDecrypt, aesCbcEncrypt, type PreparedHmac, prepareHmacSha256, randomBytes } from '../internal/crypto.js';
+import { aesCbcDecrypt, aesCbcEncrypt, randomBytes } from '../internal/crypto.js';
+import { type PreparedHmac, prepareHmacSha256 } from '../internal/hmac.js';
 import type { KeyRing } from '../keys.js';
 import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 

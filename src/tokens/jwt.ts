@@ -16,7 +16,7 @@
  */
 import { TokenError } from '../errors.js';
 import { decodeBase64url, encodeBase64url, isBase64url } from '../internal/base64url.js';
-import { type PreparedHmac, prepareHmacSha256 } from '../internal/crypto.js';
+import { type PreparedHmac, prepareHmacSha256 } from '../internal/hmac.js';
 import type { Key, KeyRing } from '../keys.js';
 import { type Claims, isClaimsObject, parseClaims } from './claims.js';
 import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';

@@ -1,6 +1,6 @@
 /**
- * Opaque tokens: 256 random bits that mean nothing without the store (the seed's
- * scheme 3, with UUIDs replaced by full-entropy tokens).
+ * Opaque tokens: 256 random bits that mean nothing without the store (scheme 3
+ * of the original three-scheme design, with UUIDs replaced by full-entropy tokens).
  *
  *     tsa_<43 chars: 32 random bytes><8 chars: user shard>   (access)
  *     tsr_<43 chars: 32 random bytes><8 chars: user shard>   (refresh)

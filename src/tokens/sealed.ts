@@ -1,18 +1,18 @@
 /**
- * `sealed`: encrypted, authenticated tokens (the seed's scheme 2, with its two
- * flaws fixed).
+ * `sealed`: encrypted, authenticated tokens (scheme 2 of the original three-scheme
+ * design, with its two flaws fixed).
  *
  * Layout, base64url without padding:
  *
  *     version (1) | kid length (1) | kid | IV (16) | AES-256-CBC(PKCS#7) ciphertext | HMAC-SHA256 tag (32)
  *
- * - The IV is fresh and random for every token (the seed took a fixed IV from the
- *   environment: equal claims prefixes then gave equal ciphertext prefixes).
+ * - The IV is fresh and random for every token (the original design took a fixed IV
+ *   from the environment: equal claims prefixes then gave equal ciphertext prefixes).
  * - Encrypt-then-MAC: the tag covers version, key id, IV and ciphertext, so none of
- *   them can be altered (the seed MACed the ciphertext only, leaving the IV free to
+ *   them can be altered (the original design MACed the ciphertext only, leaving the IV free to
  *   flip bits of the first plaintext block).
  * - Encryption and MAC keys are separate, derived with HKDF-SHA256 (RFC 5869) from
- *   the configured secret (the seed reused one key for both).
+ *   the configured secret (the original design reused one key for both).
  * - The tag is checked, in constant time, before anything is decrypted; every
  *   failure after the structure check is the same `bad_signature` error, so there
  *   is no padding oracle.
@@ -21,14 +21,8 @@
  */
 import { TokenError } from '../errors.js';
 import { decodeBase64url } from '../internal/base64url.js';
-import {
-  aesCbcDecrypt,
-  aesCbcEncrypt,
-  hkdfSha256,
-  type PreparedHmac,
-  prepareHmacSha256,
-  randomBytes,
-} from '../internal/crypto.js';
+import { aesCbcDecrypt, aesCbcEncrypt, hkdfSha256, randomBytes } from '../internal/crypto.js';
+import { type PreparedHmac, prepareHmacSha256 } from '../internal/hmac.js';
 import type { KeyRing } from '../keys.js';
 import { type Claims, parseClaims } from './claims.js';
 import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';

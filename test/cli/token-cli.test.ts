@@ -159,8 +159,9 @@ describe('tessera CLI: keygen, token issue | token verify', () => {
     assert.ok(!r.stderr.includes('c2hvcnQtc2VjcmV0'));
   });
 
-  test('usage errors exit 2: unknown format, missing --sub, bad --type', async () => {
+  test('usage errors exit 2: unknown format, missing --sub, bad --type, unknown commands', async () => {
     const rs = await Promise.all([
+      sh('tessera toString'), // a name Object.prototype has is still an unknown command
       sh('tessera token issue --format paseto --type access --sub a', { TESSERA_SECRET: SECRET }),
       sh('tessera token issue --format jwt --type access', { TESSERA_SECRET: SECRET }),
       sh('tessera token verify --format jwt --type id x', { TESSERA_SECRET: SECRET }),

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { prepareHmacSha256 } from '../../src/internal/crypto.js';
+import { prepareHmacSha256 } from '../../src/internal/hmac.js';
 import { createKeyRing } from '../../src/keys.js';
 import { createCodec } from '../../src/tokens/codec.js';
 import { createJwtCodec } from '../../src/tokens/jwt.js';

@@ -1,0 +1,97 @@
+/**
+ * The root entry point (`tessera`) as a user's code meets it: each
+ * `@ts-expect-error` line is a misuse that must keep failing to compile. If one
+ * starts to compile, tsc reports the unused directive and `npm run test:types` fails.
+ */
+import {
+  type Claims,
+  type Codec,
+  ConfigError,
+  createCodec,
+  createTokenService,
+  isTokenError,
+  MemoryStore,
+  type Principal,
+  StoreUnavailableError,
+  TOKEN_ERROR_CODES,
+  TokenError,
+  type TokenErrorCode,
+  type TokenPair,
+  type TokenService,
+} from 'tessera';
+import { assertType, type Equal, expectType } from './helpers.js';
+
+declare const secret: string;
+
+// ---- createCodec: the format is a closed union.
+const codec = createCodec({ format: 'jwt', secret });
+expectType<Codec>()(codec);
+expectType<'jwt' | 'sealed' | 'fernet'>()(codec.format);
+createCodec({ format: 'sealed', secret });
+createCodec({ format: 'fernet', secret });
+// @ts-expect-error 'hs512' is not a format
+createCodec({ format: 'hs512', secret });
+// @ts-expect-error opaque tokens are not self-contained: the codec cannot make them
+createCodec({ format: 'opaque', secret });
+// @ts-expect-error the format is required
+createCodec({ secret });
+// @ts-expect-error ttlSeconds is a number of seconds, not a string like '15m'
+createCodec({ format: 'jwt', secret, ttlSeconds: '15m' });
+
+// ---- encode / decode: claims in, claims out; registered claims are typed.
+const token: string = codec.encode({ sub: 'user-1', scope: 'read' });
+const claims = codec.decode(token, { type: 'access' });
+expectType<Claims>()(claims);
+expectType<string | undefined>()(claims.sub);
+expectType<number | undefined>()(claims.exp);
+// @ts-expect-error exp is a NumericDate (seconds), never a string
+codec.encode({ sub: 'user-1', exp: '2030-01-01' });
+// @ts-expect-error the token type to require is 'access' or 'refresh'
+codec.decode(token, { type: 'id_token' });
+
+// ---- TokenError: `code` is the union of the stable codes, not any string.
+declare const e: unknown;
+if (e instanceof TokenError) {
+  expectType<TokenErrorCode>()(e.code);
+  // @ts-expect-error 'expird' is not a code (a typo the union catches)
+  if (e.code === 'expird') throw e;
+  // @ts-expect-error the code is read-only
+  e.code = 'expired';
+}
+if (isTokenError(e, 'reused')) expectType<TokenError>()(e);
+// @ts-expect-error isTokenError's second argument is a code
+isTokenError(e, 'no_such_code');
+assertType<Equal<TokenErrorCode, (typeof TOKEN_ERROR_CODES)[number]>>();
+new TokenError('expired');
+// @ts-expect-error only the codes of the taxonomy
+new TokenError('teapot');
+// A store outage is not a TokenError: `catch (e) { if (e instanceof TokenError) logout() }`
+// must never see one (the classes are unrelated, so the narrowing below leaves `never`).
+declare const outage: StoreUnavailableError;
+if (outage instanceof TokenError) expectType<never>()(outage);
+declare const config: ConfigError;
+// @ts-expect-error a ConfigError has no token error code
+config.code satisfies TokenErrorCode;
+
+// ---- the token service: authenticate returns a Principal whose claims are read-only.
+const tokens: TokenService = createTokenService({ secret, store: new MemoryStore() });
+const pair = await tokens.issue({ sub: 'user-1', scope: 'read' });
+expectType<TokenPair>()(pair);
+expectType<'Bearer'>()(pair.tokenType);
+const principal = await tokens.authenticate(pair.accessToken);
+expectType<Principal>()(principal);
+expectType<string>()(principal.sub);
+if (principal.claims) {
+  // @ts-expect-error the principal's claims are read-only
+  principal.claims.sub = 'someone-else';
+  // @ts-expect-error nor can a claim be added
+  principal.claims.admin = true;
+}
+// @ts-expect-error issue needs a subject
+await tokens.issue({ scope: 'read' });
+// @ts-expect-error authenticate takes the token string, not a header object
+await tokens.authenticate({ authorization: `Bearer ${pair.accessToken}` });
+// @ts-expect-error the store is required
+createTokenService({ secret });
+// @ts-expect-error 'rs256' is not a scheme (yet)
+createTokenService({ secret, store: new MemoryStore(), scheme: 'rs256' });
