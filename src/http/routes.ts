@@ -402,7 +402,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     },
     async (request) => {
       try {
-        await tokens.store.ping();
+        await tokens.ping();
       } catch (e) {
         request.log.warn({ code: isTokenError(e) ? e.code : 'error' }, 'store ping failed');
         throw storeUnavailable();
