@@ -12,7 +12,7 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isTokenError, type TokenError, type TokenErrorCode } from '../errors.js';
+import { isStoreUnavailable, isTokenError, type TokenError, type TokenErrorCode } from '../errors.js';
 
 /** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, RFC 8628 §3.5 (`slow_down`), plus HTTP-only ones. */
 export type HttpErrorCode =
@@ -118,7 +118,6 @@ export function insufficientScope(realm: string, scope: string): HttpError {
  * (RFC 6750 §3.1), or 503 when the store could not be asked.
  */
 export function accessTokenError(err: TokenError, realm: string): HttpError {
-  if (err.code === 'store_unavailable') return storeUnavailable();
   const description = ACCESS_DESCRIPTIONS[err.code] ?? 'The access token is invalid';
   return new HttpError(401, 'invalid_token', description, {
     'www-authenticate': bearerChallenge(realm, 'invalid_token', description),
@@ -137,7 +136,6 @@ const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
  * RFC 6749 §5.2 `invalid_grant` (400), or 503 when the store could not be asked.
  */
 export function refreshTokenError(err: TokenError): HttpError {
-  if (err.code === 'store_unavailable') return storeUnavailable();
   return new HttpError(400, 'invalid_grant', GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid');
 }
 
@@ -168,6 +166,7 @@ function frameworkError(err: FastifyError): HttpError | undefined {
 /** Maps anything thrown while handling a request. Exported for tests and for embedding apps. */
 export function toHttpError(err: unknown, realm = 'tessera'): HttpError {
   if (err instanceof HttpError) return err;
+  if (isStoreUnavailable(err)) return storeUnavailable();
   if (isTokenError(err)) return accessTokenError(err, realm);
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && typeof fe === 'object') {

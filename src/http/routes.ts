@@ -20,7 +20,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import { isTokenError, type TokenErrorCode } from '../errors.js';
+import { isStoreUnavailable, isTokenError, type TokenErrorCode } from '../errors.js';
 import type { TokenPair } from '../refresh/types.js';
 import { UserInputError, type UserService } from '../users/users.js';
 import { type CookieModeOptions, createCookieMode } from './cookies.js';
@@ -135,7 +135,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     try {
       return await tokens.issue(options.scope ? { sub, scope: options.scope } : { sub });
     } catch (e) {
-      if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+      if (isStoreUnavailable(e)) throw storeUnavailable();
       throw e;
     }
   }
@@ -146,7 +146,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     try {
       return await users.verify(username, password);
     } catch (e) {
-      if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+      if (isStoreUnavailable(e)) throw storeUnavailable();
       throw e;
     }
   }
@@ -247,7 +247,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         await tokens.revoke(token);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable(); // RFC 7009 §2.2.1: 503
+        if (isStoreUnavailable(e)) throw storeUnavailable(); // RFC 7009 §2.2.1: 503
         // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
         // cannot use this endpoint to probe which tokens are valid.
         if (!isTokenError(e)) throw e;
@@ -277,7 +277,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         return await tokens.introspect(token);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+        if (isStoreUnavailable(e)) throw storeUnavailable();
         // RFC 7662 §2.2: any token we cannot vouch for is simply inactive.
         if (isTokenError(e)) return { active: false };
         throw e;
@@ -304,7 +304,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         await tokens.logout(token);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+        if (isStoreUnavailable(e)) throw storeUnavailable();
         if (!isTokenError(e) || !ALREADY_ENDED.has(e.code)) throw refreshTokenErrorOr(e);
       }
       cookies?.clear(reply);
@@ -326,7 +326,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       try {
         await tokens.revokeUser(request.principal!.sub);
       } catch (e) {
-        if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+        if (isStoreUnavailable(e)) throw storeUnavailable();
         throw e;
       }
       cookies?.clear(reply);
@@ -353,7 +353,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
           const user = await users.add(request.body.username, request.body.password);
           return reply.code(201).send({ id: user.id, username: user.username });
         } catch (e) {
-          if (isTokenError(e, 'store_unavailable')) throw storeUnavailable();
+          if (isStoreUnavailable(e)) throw storeUnavailable();
           if (e instanceof UserInputError) {
             throw /already exists/.test(e.message)
               ? new HttpError(409, 'conflict', 'The username is taken')

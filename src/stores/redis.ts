@@ -8,7 +8,7 @@
  * that make an outage fail fast ({@link redisClientOptions}).
  *
  * Failures: any error or a reply slower than `timeoutMs` rejects with
- * `TokenError('store_unavailable')`. Callers fail closed: a refresh is refused,
+ * {@link StoreUnavailableError} (never a TokenError). Callers fail closed: a refresh is refused,
  * never granted, while Redis is away. (A timed-out rotation may still have been
  * applied: the client then retries with a consumed token; a grace window makes
  * that retry safe.)
@@ -16,7 +16,7 @@
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { ConfigError, TokenError } from '../errors.js';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
   AccessCheckInput,
@@ -31,6 +31,7 @@ import type {
   RotateInput,
   RotateResult,
   TokenStore,
+  UserDirectory,
   UserRecord,
 } from './types.js';
 
@@ -39,7 +40,7 @@ export type RedisClient = Redis | Cluster;
 export interface RedisStoreOptions {
   /** Prefix of every key (no `{` or `}`: the hash tag must be ours). Default `tessera:`. */
   keyPrefix?: string;
-  /** Reject with `store_unavailable` when a reply takes longer (ms). Default 2000. */
+  /** Reject with StoreUnavailableError when a reply takes longer (ms). Default 2000. */
   timeoutMs?: number;
   /** Quit the client on `close()`. Default false (the caller owns it); `openStore` sets true. */
   ownsClient?: boolean;
@@ -90,7 +91,7 @@ function nextArgs(leewayMs: number, n: NextTokens): (string | number)[] {
   return [leewayMs, n.refreshId, n.refreshOpaque ? '1' : '0', n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
 }
 
-export class RedisStore implements TokenStore {
+export class RedisStore implements TokenStore, UserDirectory {
   readonly kind = 'redis' as const;
   readonly client: RedisClient;
   readonly keyPrefix: string;
@@ -120,7 +121,7 @@ export class RedisStore implements TokenStore {
     return `${this.keyPrefix}{${shard}}:`;
   }
 
-  /** Runs one command with the timeout; any failure becomes `store_unavailable`. */
+  /** Runs one command with the timeout; any failure becomes a StoreUnavailableError. */
   async #call<T>(op: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -128,14 +129,14 @@ export class RedisStore implements TokenStore {
         op(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new TokenError('store_unavailable', `Redis did not answer within ${this.#timeoutMs} ms`)),
+            () => reject(new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms`)),
             this.#timeoutMs,
           );
         }),
       ]);
     } catch (e) {
-      if (e instanceof TokenError) throw e;
-      throw new TokenError('store_unavailable', undefined, { cause: e });
+      if (e instanceof StoreUnavailableError) throw e;
+      throw new StoreUnavailableError(undefined, { cause: e });
     } finally {
       clearTimeout(timer);
     }

@@ -7,17 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { TokenError } from '../../src/errors.js';
+import { StoreUnavailableError, TokenError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
-import type { NextTokens, TokenStore } from '../../src/stores/types.js';
+import type { NextTokens, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { userShard } from '../../src/tokens/opaque.js';
 import { deletePrefix, FakeClock, SECRET, uniquePrefix } from './harness.js';
 
 export interface StoreUnderTest {
-  store: TokenStore;
+  /** The built-in stores keep users too (the directory half of the suite). */
+  store: TokenStore & UserDirectory;
   /** Keys expire in real time (Redis), not when the injected clock passes them. */
   realExpiry: boolean;
   cleanup(): Promise<void>;
@@ -50,6 +51,11 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
     if (e instanceof TokenError) return e.code;
     throw e;
   }
+}
+
+/** A store outage: its own class, and never a TokenError (which would read as "sign the user out"). */
+export function isOutage(e: unknown): boolean {
+  return e instanceof StoreUnavailableError && !(e instanceof TokenError);
 }
 
 const PRESETS: readonly Scheme[] = ['jwt', 'sealed', 'opaque'];
