@@ -67,11 +67,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-/** Registers a command (used by modules that add `serve` and `user`). */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
-}
-
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry || process.argv[1]?.endsWith('/tessera')) {
   main(process.argv.slice(2)).then(

@@ -21,6 +21,7 @@ export const SCHEMES: Record<Scheme, { access: TokenFormat; refresh: TokenFormat
   opaque: { access: 'opaque', refresh: 'opaque' },
 };
 
+/** Options of `createTokenService`. The defaults named here are `DEFAULTS` (./config.ts; `TOKEN_SERVICE_DEFAULTS` in the package). */
 export interface TokenServiceOptions {
   /** One secret (base64url or bytes, >= 32 bytes) or a key ring (`keys`). */
   secret?: KeyInput;
