@@ -69,20 +69,29 @@ export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
 }
 
 type ScriptFn = (base: string, ...args: (string | number)[]) => Promise<unknown>;
-type Reply = (string | number | null)[];
+/** A script's reply as a record: the scripts reply alternating field names and values (redis-scripts.ts). */
+type Fields = Record<string, string>;
+
+function fields(reply: unknown): Fields {
+  const r = reply as (string | null)[];
+  const out: Fields = {};
+  // A missing hash field comes back as nil: '' here.
+  for (let i = 0; i + 1 < r.length; i += 2) out[r[i] as string] = r[i + 1] ?? '';
+  return out;
+}
 
 function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function family(r: Reply): FamilyInfo {
+function family(f: Fields): FamilyInfo {
   return {
-    familyId: String(r[1]),
-    sub: String(r[2]),
-    scope: String(r[3] ?? ''),
-    claims: String(r[4] ?? ''),
-    createdAt: Number(r[5]),
-    absoluteExpiresAt: Number(r[6]),
+    familyId: f.family as string,
+    sub: f.sub as string,
+    scope: f.scope ?? '',
+    claims: f.claims ?? '',
+    createdAt: Number(f.created),
+    absoluteExpiresAt: Number(f.absolute_expires),
   };
 }
 
@@ -147,7 +156,7 @@ export class RedisStore implements TokenStore, UserDirectory {
   }
 
   async createFamily(input: CreateFamilyInput): Promise<void> {
-    await this.#script('tesseraV1CreateFamily', input.shard, [
+    await this.#script('tesseraV2CreateFamily', input.shard, [
       input.now,
       ...nextArgs(input.leewayMs, input.next),
       input.familyId,
@@ -160,92 +169,98 @@ export class RedisStore implements TokenStore, UserDirectory {
 
   async rotate(input: RotateInput): Promise<RotateResult> {
     const p = input.presented;
-    const r = (await this.#script('tesseraV1Rotate', input.shard, [
-      input.now,
-      ...nextArgs(input.leewayMs, input.next),
-      p.kind === 'opaque' ? 'o' : 'j',
-      p.kind === 'opaque' ? p.hash : p.familyId,
-      p.kind === 'opaque' ? '' : p.jti,
-      input.graceMs,
-      input.replay ?? '',
-    ])) as Reply;
-    const status = r[0] as string;
+    const r = fields(
+      await this.#script('tesseraV2Rotate', input.shard, [
+        input.now,
+        ...nextArgs(input.leewayMs, input.next),
+        p.kind === 'opaque' ? 'o' : 'j',
+        p.kind === 'opaque' ? p.hash : p.familyId,
+        p.kind === 'opaque' ? '' : p.jti,
+        input.graceMs,
+        input.replay ?? '',
+      ]),
+    );
+    const status = r.status;
     if (status === 'rotated') return { status, family: family(r) };
-    if (status === 'replayed') return { status, family: family(r), replay: String(r[7]) };
+    if (status === 'replayed') return { status, family: family(r), replay: r.replay as string };
     return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' };
   }
 
   async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
     const opaque = input.accessHash !== undefined;
-    const r = (await this.#script('tesseraV1CheckAccess', input.shard, [
-      input.now,
-      opaque ? 'o' : 'j',
-      (opaque ? input.accessHash : input.jti) ?? '',
-      input.familyId ?? '',
-    ])) as Reply;
-    if (r[0] !== 'ok') return { status: r[0] as 'revoked' | 'expired' | 'unknown' };
+    const r = fields(
+      await this.#script('tesseraV2CheckAccess', input.shard, [
+        input.now,
+        opaque ? 'o' : 'j',
+        (opaque ? input.accessHash : input.jti) ?? '',
+        input.familyId ?? '',
+      ]),
+    );
+    if (r.status !== 'ok') return { status: r.status as 'revoked' | 'expired' | 'unknown' };
     if (!opaque) return { status: 'ok' };
     return {
       status: 'ok',
       record: {
-        user_id: String(r[1]),
-        issued_at: Number(r[2]),
-        expires_in: Number(r[3]),
-        scope: String(r[4] ?? ''),
-        family: String(r[5]),
+        user_id: r.user_id as string,
+        issued_at: Number(r.issued_at),
+        expires_in: Number(r.expires_in),
+        scope: r.scope ?? '',
+        family: r.family as string,
       },
     };
   }
 
   async inspectRefresh(input: RefreshRef): Promise<RefreshInspection> {
     const opaque = 'refreshHash' in input;
-    const r = (await this.#script('tesseraV1InspectRefresh', input.shard, [
-      input.now,
-      opaque ? 'o' : 'j',
-      opaque ? input.refreshHash : input.familyId,
-      opaque ? '' : (input.jti ?? ''),
-    ])) as Reply;
-    if (r[0] !== 'active') return { status: 'inactive' };
+    const r = fields(
+      await this.#script('tesseraV2InspectRefresh', input.shard, [
+        input.now,
+        opaque ? 'o' : 'j',
+        opaque ? input.refreshHash : input.familyId,
+        opaque ? '' : (input.jti ?? ''),
+      ]),
+    );
+    if (r.status !== 'active') return { status: 'inactive' };
     const fam = family(r);
     if (!opaque) return { status: 'active', family: fam };
     return {
       status: 'active',
       family: fam,
       record: {
-        user_id: String(r[7]),
-        issued_at: Number(r[8]),
-        refresh_expires_in: Number(r[9]),
-        used_count: Number(r[10]),
+        user_id: r.user_id as string,
+        issued_at: Number(r.issued_at),
+        refresh_expires_in: Number(r.refresh_expires_in),
+        used_count: Number(r.used_count),
         family: fam.familyId,
       },
     };
   }
 
+  /** One script: the opaque record goes, the jti is deny-listed (never for less time than it already is). */
   async revokeAccess(input: RevokeAccessInput): Promise<void> {
-    const base = this.base(input.shard);
-    if (input.accessHash !== undefined) {
-      const key = `${base}at:${input.accessHash}`;
-      await this.#call(() => this.client.del(key));
-    }
-    if (input.jti !== undefined && input.expiresAt !== undefined && input.expiresAt > input.now) {
-      const key = `${base}d:${input.jti}`;
-      const ms = input.expiresAt - input.now;
-      await this.#call(() => this.client.set(key, '1', 'PX', ms));
-    }
+    await this.#script('tesseraV2RevokeAccess', input.shard, [
+      input.now,
+      input.accessHash ?? '',
+      input.jti ?? '',
+      input.jti !== undefined && input.expiresAt !== undefined ? input.expiresAt : 0,
+    ]);
   }
 
   async revokeFamily(input: RefreshRef): Promise<boolean> {
     const opaque = 'refreshHash' in input;
-    const n = await this.#script('tesseraV1RevokeFamily', input.shard, [
-      input.now,
-      opaque ? 'o' : 'j',
-      opaque ? input.refreshHash : input.familyId,
-    ]);
-    return Number(n) === 1;
+    const r = fields(
+      await this.#script('tesseraV2RevokeFamily', input.shard, [
+        input.now,
+        opaque ? 'o' : 'j',
+        opaque ? input.refreshHash : input.familyId,
+      ]),
+    );
+    return r.revoked === '1';
   }
 
   async revokeUser(input: RevokeUserInput): Promise<number> {
-    return Number(await this.#script('tesseraV1RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
+    const r = fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
+    return Number(r.revoked);
   }
 
   /** Redis expires keys itself; user indexes are pruned at login. Nothing to do. */

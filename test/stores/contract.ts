@@ -323,6 +323,36 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.equal((await store.checkAccess({ shard, now, sub, jti: 'y' })).status, 'ok');
       });
 
+      test('deny-list: revoking a jti again never shortens its entry, whichever expiry comes first', async (t) => {
+        const { store, clock, realExpiry } = await setup(t);
+        const now = clock.ms;
+        // 'a': the longer expiry first, then a shorter one; 'b': the shorter first, then the longer.
+        await store.revokeAccess({ shard, now, jti: 'a', expiresAt: now + 600_000 });
+        await store.revokeAccess({ shard, now, jti: 'a', expiresAt: now + 5_000 });
+        await store.revokeAccess({ shard, now, jti: 'b', expiresAt: now + 5_000 });
+        await store.revokeAccess({ shard, now, jti: 'b', expiresAt: now + 600_000 });
+        if (realExpiry) {
+          // Redis expires keys in real time: read the entries' remaining lifetime instead of waiting.
+          const redis = store as unknown as RedisStore;
+          for (const jti of ['a', 'b']) {
+            const ttl = await redis.client.pttl(`${redis.base(shard)}d:${jti}`);
+            assert.ok(ttl > 590_000, `d:${jti} keeps the longer expiry (pttl ${ttl} ms)`);
+          }
+        } else {
+          // Past the shorter expiry, before the longer: still refused, even after a purge.
+          clock.advance(60);
+          await store.purgeExpired();
+        }
+        for (const jti of ['a', 'b']) {
+          assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, jti })).status, 'revoked', jti);
+        }
+        if (!realExpiry) {
+          clock.advance(600);
+          await store.purgeExpired();
+          assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, jti: 'a' })).status, 'ok', 'gone after the longer');
+        }
+      });
+
       test('revokeFamily (by family id or opaque hash) and revokeUser (index and epoch)', async (t) => {
         const { store, clock } = await setup(t);
         const now = clock.ms;
