@@ -122,7 +122,7 @@ end
  * Login: a new family. ARGV: now, the next tokens (2..7), family id, sub,
  * absolute expiry (ms), scope, extra claims (JSON or ''). Replies {'status', 'created'}.
  */
-export const CREATE_FAMILY = `${PRELUDE}${NEXT_TOKENS}
+const CREATE_FAMILY = `${PRELUDE}${NEXT_TOKENS}
 local famId = ARGV[8]
 local sub = ARGV[9]
 local absoluteExpiresAt = tonumber(ARGV[10])
@@ -145,7 +145,7 @@ return {'status', 'created'}
  * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
  * or status 'reused' | 'revoked' | 'expired' | 'unknown' alone.
  */
-export const ROTATE = `${PRELUDE}${NEXT_TOKENS}${FAMILY_REPLY}
+const ROTATE = `${PRELUDE}${NEXT_TOKENS}${FAMILY_REPLY}
 local opaque = ARGV[8] == 'o'
 local familyOrHash = ARGV[9]
 local jti = ARGV[10]
@@ -202,7 +202,7 @@ return {'status', 'reused'}
  * family id (j, '' for none). Replies status 'ok' (with the opaque record's fields:
  * user_id, issued_at, expires_in, scope, family) or 'revoked' | 'expired' | 'unknown'.
  */
-export const CHECK_ACCESS = `${PRELUDE}
+const CHECK_ACCESS = `${PRELUDE}
 local opaque = ARGV[2] == 'o'
 local jtiOrHash = ARGV[3]
 local famId = ARGV[4]
@@ -232,7 +232,7 @@ return {'status', 'ok'}
  * fields (and for an opaque token its record's: user_id, issued_at,
  * refresh_expires_in, used_count), or status 'inactive'.
  */
-export const INSPECT_REFRESH = `${PRELUDE}${FAMILY_REPLY}
+const INSPECT_REFRESH = `${PRELUDE}${FAMILY_REPLY}
 local opaque = ARGV[2] == 'o'
 local familyOrHash = ARGV[3]
 local jti = ARGV[4]
@@ -267,7 +267,7 @@ return reply
  * shortened: revoking again with an earlier expiry keeps the later one (memory
  * and SQLite keep the maximum too). Replies {'status', 'revoked'}.
  */
-export const REVOKE_ACCESS = `${PRELUDE}
+const REVOKE_ACCESS = `${PRELUDE}
 local accessHash = ARGV[2]
 local jti = ARGV[3]
 local denyUntil = tonumber(ARGV[4])
@@ -285,7 +285,7 @@ return {'status', 'revoked'}
  * RFC 7009 §2.1 for a refresh token: revoke its family. ARGV: now, mode, family id
  * (j) or token hash (o). Replies {'revoked', '1'} when a live family was revoked, else '0'.
  */
-export const REVOKE_FAMILY = `${PRELUDE}
+const REVOKE_FAMILY = `${PRELUDE}
 local opaque = ARGV[2] == 'o'
 local familyOrHash = ARGV[3]
 
@@ -306,7 +306,7 @@ return {'revoked', '1'}
  * epoch (so a family being created concurrently is refused too) and revokes every
  * family in the user's index. Replies {'revoked', count}.
  */
-export const REVOKE_USER = `${PRELUDE}
+const REVOKE_USER = `${PRELUDE}
 local sub = ARGV[2]
 local keepUntil = tonumber(ARGV[3])
 

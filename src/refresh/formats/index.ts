@@ -15,15 +15,6 @@ import { opaqueAccessFormat, opaqueRefreshFormat } from './opaque.js';
 import { selfContainedAccessFormat, selfContainedRefreshFormat } from './self-contained.js';
 import type { AccessFormat, RefreshFormat } from './types.js';
 
-export { opaqueAccessFormat, opaqueRefreshFormat } from './opaque.js';
-export {
-  type SelfContainedAccessOptions,
-  type SelfContainedOptions,
-  selfContainedAccessFormat,
-  selfContainedRefreshFormat,
-} from './self-contained.js';
-export type * from './types.js';
-
 export interface FormatContext {
   store: TokenStateStore;
   /** Key material of the self-contained formats (none needed when both are opaque). */
