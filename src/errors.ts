@@ -1,6 +1,6 @@
 /**
- * The error taxonomy. Every failure of a token operation is a {@link TokenError}
- * with a stable `code`; HTTP status codes are assigned only at the edge
+ * The error taxonomy. Every refusal of a token is a {@link TokenError} with a
+ * stable `code`; a store outage is a {@link StoreUnavailableError} instead; HTTP status codes are assigned only at the edge
  * (src/http/errors.ts). Messages never contain a token, a key or a password.
  *
  * @module
@@ -30,8 +30,6 @@ export const TOKEN_ERROR_CODES = [
   'reused',
   /** An opaque token the store does not know (never issued, or expired and purged). */
   'unknown_token',
-  /** The store could not be reached: fail closed, never accept. */
-  'store_unavailable',
 ] as const;
 
 export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
@@ -48,7 +46,6 @@ const DEFAULT_MESSAGES: Record<TokenErrorCode, string> = {
   revoked: 'The token was revoked',
   reused: 'The refresh token was already used; its session was revoked',
   unknown_token: 'The token is unknown',
-  store_unavailable: 'The token store is unavailable',
 };
 
 export class TokenError extends Error {

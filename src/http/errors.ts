@@ -36,28 +36,21 @@ export type HttpErrorCode =
 
 /**
  * The `reason` of an error body: why a token (or the credentials of a password
- * grant) was refused. The {@link TokenError} codes, except `store_unavailable`,
- * which is not a verdict on the token (it is a 503 without a reason), plus
- * `invalid_credentials` for a wrong username or password.
+ * grant) was refused. The {@link TokenError} codes (a store outage is not one:
+ * it is a 503 without a reason), plus `invalid_credentials` for a wrong
+ * username or password.
  */
-export type ErrorReason = Exclude<TokenErrorCode, 'store_unavailable'> | 'invalid_credentials';
+export type ErrorReason = TokenErrorCode | 'invalid_credentials';
 
 /** Every {@link ErrorReason}, for the OpenAPI enum and for tests. */
-export const ERROR_REASONS: readonly ErrorReason[] = [
-  ...TOKEN_ERROR_CODES.filter((c): c is Exclude<TokenErrorCode, 'store_unavailable'> => c !== 'store_unavailable'),
-  'invalid_credentials',
-];
+export const ERROR_REASONS: readonly ErrorReason[] = [...TOKEN_ERROR_CODES, 'invalid_credentials'];
 
 /** Seconds a client should wait after a 503 before retrying (RFC 9110 §10.2.3). */
 export const RETRY_AFTER_SECONDS = 5;
 
-/**
- * A store outage, in either form: {@link StoreUnavailableError}, or the
- * `TokenError('store_unavailable')` that older stores and services threw.
- * The one place that knows both; drop the second once nothing throws it.
- */
-export function isStoreOutage(e: unknown): boolean {
-  return e instanceof StoreUnavailableError || isTokenError(e, 'store_unavailable');
+/** A store outage ({@link StoreUnavailableError}): a 503, never a verdict on the token. */
+export function isStoreOutage(e: unknown): e is StoreUnavailableError {
+  return e instanceof StoreUnavailableError;
 }
 
 /** A TokenError that is a verdict on the token (anything but a store outage): the ones a route may answer itself. */
@@ -107,9 +100,9 @@ export function sendHttpError(reply: FastifyReply, err: HttpError): FastifyReply
   return reply.code(err.statusCode).send(body);
 }
 
-/** The reason a TokenError gives (its code), or none for an outage, which says nothing about the token. */
-function reasonOf(err: { code: TokenErrorCode }): ErrorReason | undefined {
-  return err.code === 'store_unavailable' ? undefined : err.code;
+/** The reason a TokenError gives: its code. */
+function reasonOf(err: TokenError): ErrorReason {
+  return err.code;
 }
 
 export function badRequest(description: string): HttpError {

@@ -394,7 +394,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     },
     async (request) => {
       try {
-        await tokens.store.ping();
+        await tokens.ping();
       } catch (e) {
         request.log.warn({ code: isStoreOutage(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
         throw storeUnavailable();

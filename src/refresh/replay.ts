@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { TokenError } from '../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import { decodeBase64url, encodeBase64url } from '../internal/base64url.js';
 import { aesGcmOpen, aesGcmSeal, hkdfSha256 } from '../internal/crypto.js';
 
@@ -45,6 +45,6 @@ export function openReplay(presentedToken: string, sealed: string): ReplayPayloa
   const bytes = decodeBase64url(sealed);
   const plain = bytes && aesGcmOpen(keyFor(presentedToken), bytes, AAD);
   // Only a corrupted store gets here (the key comes from the token the store matched): fail closed.
-  if (!plain) throw new TokenError('store_unavailable', 'The stored replay record cannot be read');
+  if (!plain) throw new StoreUnavailableError('The stored replay record cannot be read');
   return JSON.parse(plain.toString('utf8')) as ReplayPayload;
 }

@@ -21,6 +21,7 @@ export const SCHEMES: Record<Scheme, { access: TokenFormat; refresh: TokenFormat
   opaque: { access: 'opaque', refresh: 'opaque' },
 };
 
+/** Options of `createTokenService`. The defaults named here are `DEFAULTS` (./config.ts; `TOKEN_SERVICE_DEFAULTS` in the package). */
 export interface TokenServiceOptions {
   /** One secret (base64url or bytes, >= 32 bytes) or a key ring (`keys`). */
   secret?: KeyInput;
@@ -117,23 +118,28 @@ export interface Introspection {
 
 export interface TokenService {
   issue(input: IssueInput): Promise<TokenPair>;
-  /** Rotates a refresh token. Throws TokenError: expired, revoked, reused, wrong_type, ... */
+  /**
+   * Rotates a refresh token. Throws TokenError (expired, revoked, reused, wrong_type, ...) for a
+   * token that is no good; rejects with `StoreUnavailableError` when the store cannot be asked
+   * (every method does: an outage is never a TokenError).
+   */
   refresh(refreshToken: string): Promise<TokenPair>;
   /** Verifies an access token. Throws TokenError. */
   authenticate(accessToken: string): Promise<Principal>;
   /**
    * RFC 7662: never throws for a bad token (answers `{active:false}`); rejects only with
-   * `store_unavailable`. `hint` (`access_token` | `refresh_token`) only orders the search (§2.1).
+   * `StoreUnavailableError`. `hint` (`access_token` | `refresh_token`) only orders the search (§2.1).
    */
   introspect(token: string, hint?: string): Promise<Introspection>;
   /**
    * RFC 7009: revokes an access or refresh token (a refresh token's whole family). Unknown,
-   * invalid and expired tokens are ignored (§2.2); rejects only with `store_unavailable`.
+   * invalid and expired tokens are ignored (§2.2); rejects only with `StoreUnavailableError`.
    */
   revoke(token: string, hint?: string): Promise<void>;
   /** Ends the family of a refresh token (logout). */
   logout(refreshToken: string): Promise<void>;
   /** Revokes every family of a user (logout everywhere). */
   revokeUser(sub: string): Promise<void>;
-  readonly store: TokenStore;
+  /** Resolves when the store answers (readiness); rejects with `StoreUnavailableError`. */
+  ping(): Promise<void>;
 }

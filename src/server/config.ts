@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
 import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
+import { DEFAULTS } from '../refresh/config.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
 import { DEFAULT_SCRYPT, MAX_SCRYPT_N } from '../users/password.js';
 
@@ -68,7 +69,7 @@ export const SETTINGS = {
     flag: 'scheme',
     arg: 'jwt|sealed|opaque',
     help: 'the three original schemes: access and refresh format together',
-    default: 'jwt',
+    default: DEFAULTS.scheme,
   },
   accessFormat: {
     env: 'TESSERA_ACCESS_FORMAT',
@@ -84,20 +85,26 @@ export const SETTINGS = {
     help: 'refresh token format (overrides the scheme)',
     default: 'from the scheme',
   },
-  accessTtl: { env: 'TESSERA_ACCESS_TTL', flag: 'access-ttl', arg: 'SECONDS', help: 'access token lifetime', default: '900' },
+  accessTtl: {
+    env: 'TESSERA_ACCESS_TTL',
+    flag: 'access-ttl',
+    arg: 'SECONDS',
+    help: 'access token lifetime',
+    default: String(DEFAULTS.accessTtlSeconds),
+  },
   refreshTtl: {
     env: 'TESSERA_REFRESH_TTL',
     flag: 'refresh-ttl',
     arg: 'SECONDS',
     help: 'refresh token lifetime',
-    default: '2592000',
+    default: String(DEFAULTS.refreshTtlSeconds),
   },
   reuseGrace: {
     env: 'TESSERA_REUSE_GRACE',
     flag: 'reuse-grace',
     arg: 'SECONDS',
     help: 'a consumed refresh token presented again within this window returns the same new pair instead of revoking the session',
-    default: '0',
+    default: String(DEFAULTS.reuseGraceSeconds),
   },
   checkRevocation: {
     env: 'TESSERA_CHECK_REVOCATION',
@@ -111,7 +118,7 @@ export const SETTINGS = {
     flag: 'access-cache',
     arg: 'N',
     help: 'remember up to N verified jwt/sealed/fernet access tokens, so a repeat skips the MAC and the parse (expiry and type are still checked); 0 turns it off',
-    default: '1000',
+    default: String(DEFAULTS.accessCacheSize),
   },
   port: { env: 'PORT', flag: 'port', arg: 'N', help: 'TCP port; 0 picks a free one (the address is printed)', default: '3000' },
   host: { env: 'HOST', flag: 'host', arg: 'H', help: 'interface to listen on; 0.0.0.0 in a container', default: '127.0.0.1' },

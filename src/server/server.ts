@@ -6,11 +6,11 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, isTokenError } from '../errors.js';
+import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { openStore } from '../stores/open.js';
-import type { TokenStore } from '../stores/types.js';
+import type { TokenStore, UserDirectory } from '../stores/types.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
 import { redactStoreSpec, type ServerConfig } from './config.js';
@@ -48,19 +48,23 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 function reason(e: unknown): string {
-  const cause = isTokenError(e) && e.cause instanceof Error ? e.cause : e;
+  const cause = (isStoreUnavailable(e) || isTokenError(e)) && e.cause instanceof Error ? e.cause : e;
   const msg = cause instanceof Error ? cause.message : String(cause);
   return msg.split('\n')[0] ?? 'unknown error';
 }
 
-/** Opens the configured store and checks that it answers; a {@link ConfigError} with a one-line reason otherwise. */
+/**
+ * Opens the configured store and checks that it answers; a {@link ConfigError} with a one-line reason otherwise.
+ * The reference server keeps its users in the same store: the token service takes it as a `TokenStore`,
+ * the user service as a `UserDirectory`.
+ */
 export async function openConfiguredStore(
   config: Pick<ServerConfig, 'store' | 'storeFrom' | 'redisPrefix'>,
   clock: () => number = Date.now,
-): Promise<TokenStore> {
+): Promise<TokenStore & UserDirectory> {
   const shown = redactStoreSpec(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
-  let store: TokenStore;
+  let store: TokenStore & UserDirectory;
   try {
     store = await openStore(config.store, { keyPrefix: config.redisPrefix, clock });
   } catch (e) {

@@ -34,6 +34,7 @@ import type {
   RotateInput,
   RotateResult,
   TokenStore,
+  UserDirectory,
   UserRecord,
 } from './types.js';
 
@@ -48,7 +49,7 @@ interface Expiring {
   expiresAt: Millis;
 }
 
-export class MemoryStore implements TokenStore {
+export class MemoryStore implements TokenStore, UserDirectory {
   readonly kind = 'memory' as const;
   readonly #clock: () => number;
   readonly #purgeIntervalMs: number;

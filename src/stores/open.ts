@@ -19,7 +19,7 @@ import { redactUrl as redact } from '../internal/redact.js';
 import { MemoryStore } from './memory.js';
 import { type RedisClient, RedisStore, redisClientOptions } from './redis.js';
 import { SqliteStore } from './sqlite.js';
-import type { TokenStore } from './types.js';
+import type { TokenStore, UserDirectory } from './types.js';
 
 export interface OpenStoreOptions {
   /** Milliseconds since the epoch (memory and SQLite purging). Default `Date.now`. */
@@ -91,7 +91,8 @@ async function whenReady(client: RedisClient, timeoutMs: number, what: string): 
   });
 }
 
-export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<TokenStore> {
+/** Every built-in store keeps the users of the password grant too ({@link UserDirectory}). */
+export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<TokenStore & UserDirectory> {
   const clock = options.clock;
   if (spec === 'memory') return new MemoryStore({ clock });
   if (spec.startsWith('sqlite:')) {

@@ -22,6 +22,12 @@
  *                               at login; the key itself expires with the last family)
  *     nbf:<sub>          string the user's "not before" epoch (logout everywhere)
  *
+ * Arguments and replies. Every script unpacks `KEYS` and `ARGV` into named
+ * locals at its top, so its body reads by name. Replies name their fields: a
+ * flat array of alternating names and values (`{'status', 'rotated', 'family',
+ * id, ...}`), which redis.ts turns into a record (`fields()`): readable on
+ * both sides, and as cheap as a positional array (no JSON on either side).
+ *
  * Time. Scripts never read the server clock: `now` (ms) is an argument, from
  * the service's injected clock, and every decision compares it with expiries
  * stored in the records. Key expiry is set relative to it (`PEXPIRE until-now`),
@@ -31,7 +37,7 @@
  * @module
  */
 
-/** Helpers shared by every script. */
+/** The user's base and the caller's clock (every script), and the helpers shared by every script. */
 const PRELUDE = `
 local base = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -46,7 +52,8 @@ local function expire_at(key, untilMs)
   redis.call('PEXPIRE', key, int(ms))
 end
 
--- Like expire_at, but never shortens a longer expiry (keys shared by several families).
+-- Like expire_at, but never shortens a longer expiry (keys shared by several families,
+-- a deny-list entry revoked twice). A key without expiry gets one.
 local function extend_to(key, untilMs)
   local ms = untilMs - now
   if ms < 1 then ms = 1 end
@@ -55,34 +62,40 @@ local function extend_to(key, untilMs)
 end
 
 -- A family is revoked by its flag, or by the user's "not before" epoch if created earlier.
-local function is_revoked(sub, ct, rv)
-  if rv == '1' then return true end
+local function is_revoked(sub, createdAt, revokedFlag)
+  if revokedFlag == '1' then return true end
   local epoch = redis.call('GET', base .. 'nbf:' .. sub)
-  return epoch and tonumber(ct) < tonumber(epoch)
+  return epoch and tonumber(createdAt) < tonumber(epoch)
 end
 `;
 
 /**
- * Writes the opaque records of newly minted tokens and indexes the family; returns
- * the family record's new expiry. ARGV[2..7]: leeway, next refresh id, '1' when the
- * refresh token is opaque, refresh expiry, opaque access hash ('' for none), access expiry.
+ * The tokens minted for a login or a rotation (`NextTokens`), ARGV[2..7], and
+ * `put_tokens`, which writes their opaque records and indexes the family.
  */
-const PUT_TOKENS = `
-local function put_tokens(famId, sub, scope, ax, exOld, prune)
-  local leeway = tonumber(ARGV[2])
-  local refreshExp = math.min(tonumber(ARGV[5]), ax)
-  local accessExp = tonumber(ARGV[7])
-  local ex = math.max(exOld, refreshExp + leeway, accessExp + leeway)
+const NEXT_TOKENS = `
+local leeway = tonumber(ARGV[2])
+local nextRefreshId = ARGV[3]
+local refreshOpaque = ARGV[4] == '1'
+local refreshExpiresAt = tonumber(ARGV[5])
+local accessHash = ARGV[6]            -- '' for a self-contained access token
+local accessExpiresAt = tonumber(ARGV[7])
+
+-- Writes the records of the new tokens and indexes the family; returns the family record's
+-- new expiry (it outlives every token it guards, and never shrinks: exOld).
+local function put_tokens(famId, sub, scope, absoluteExpiresAt, exOld, prune)
+  local refreshExp = math.min(refreshExpiresAt, absoluteExpiresAt)
+  local ex = math.max(exOld, refreshExp + leeway, accessExpiresAt + leeway)
   local issued = math.floor(now / 1000)
-  if ARGV[4] == '1' then
-    local k = base .. 'rt:' .. ARGV[3]
+  if refreshOpaque then
+    local k = base .. 'rt:' .. nextRefreshId
     local ttl = math.floor(refreshExp / 1000) - issued
     redis.call('HSET', k, 'user_id', sub, 'issued_at', int(issued), 'refresh_expires_in', int(ttl), 'used_count', '0', 'family', famId)
     expire_at(k, (issued + ttl) * 1000)
   end
-  if ARGV[6] ~= '' then
-    local k = base .. 'at:' .. ARGV[6]
-    local ttl = math.floor(accessExp / 1000) - issued
+  if accessHash ~= '' then
+    local k = base .. 'at:' .. accessHash
+    local ttl = math.floor(accessExpiresAt / 1000) - issued
     redis.call('HSET', k, 'user_id', sub, 'issued_at', int(issued), 'expires_in', int(ttl), 'scope', scope, 'family', famId)
     expire_at(k, (issued + ttl) * 1000)
   end
@@ -91,152 +104,216 @@ local function put_tokens(famId, sub, scope, ax, exOld, prune)
   redis.call('ZADD', idx, int(ex), famId)
   -- Expired members go at login only: a refresh adds no member, so the index grows only
   -- by logins, and each login clears what expired before it (one command less per refresh).
-  if prune then redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[1]) end
+  if prune then redis.call('ZREMRANGEBYSCORE', idx, '-inf', int(now)) end
   extend_to(idx, ex)
   return ex
 end
 `;
 
-/**
- * Login: a new family. ARGV[1..7] as PUT_TOKENS, then family id, sub, absolute
- * expiry, scope, extra claims.
- */
-export const CREATE_FAMILY = `${PRELUDE}${PUT_TOKENS}
-local famId, sub, ax = ARGV[8], ARGV[9], tonumber(ARGV[10])
-local ex = put_tokens(famId, sub, ARGV[11], ax, 0, true)
-local fk = base .. 'f:' .. famId
-redis.call('HSET', fk, 'sub', sub, 'ct', ARGV[1], 'ax', ARGV[10], 'cur', ARGV[3], 'prev', '', 'pat', '0', 'rp', '',
-  'rv', '0', 'sc', ARGV[11], 'cl', ARGV[12], 'ex', int(ex))
-expire_at(fk, ex)
-return 1
+/** The reply of a rotation or an inspection: a status and the family's fields (FamilyInfo). */
+const FAMILY_REPLY = `
+local function family_reply(status, famId, sub, scope, claims, createdAt, absoluteExpiresAt)
+  return {'status', status, 'family', famId, 'sub', sub, 'scope', scope, 'claims', claims,
+    'created', createdAt, 'absolute_expires', absoluteExpiresAt}
+end
 `;
 
 /**
- * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV[1..7] as
- * PUT_TOKENS, then mode ('j': self-contained token, 'o': opaque), family id (j) or
- * token hash (o), jti (j), grace window ms, encrypted replay pair.
- *
- * Replies {'rotated'|'replayed', family, sub, scope, claims, created, absolute expiry[, replay]}
- * or {'reused'|'revoked'|'expired'|'unknown'}.
+ * Login: a new family. ARGV: now, the next tokens (2..7), family id, sub,
+ * absolute expiry (ms), scope, extra claims (JSON or ''). Replies {'status', 'created'}.
  */
-export const ROTATE = `${PRELUDE}${PUT_TOKENS}
+const CREATE_FAMILY = `${PRELUDE}${NEXT_TOKENS}
+local famId = ARGV[8]
+local sub = ARGV[9]
+local absoluteExpiresAt = tonumber(ARGV[10])
+local scope = ARGV[11]
+local claims = ARGV[12]
+
+local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0, true)
+local fk = base .. 'f:' .. famId
+redis.call('HSET', fk, 'sub', sub, 'ct', int(now), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
+  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex))
+expire_at(fk, ex)
+return {'status', 'created'}
+`;
+
+/**
+ * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV: now, the
+ * next tokens (2..7), mode ('j': self-contained token, 'o': opaque), family id (j)
+ * or token hash (o), jti (j), grace window (ms), encrypted replay pair.
+ *
+ * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
+ * or status 'reused' | 'revoked' | 'expired' | 'unknown' alone.
+ */
+const ROTATE = `${PRELUDE}${NEXT_TOKENS}${FAMILY_REPLY}
+local opaque = ARGV[8] == 'o'
+local familyOrHash = ARGV[9]
+local jti = ARGV[10]
+local graceMs = tonumber(ARGV[11])
+local replay = ARGV[12]
+
 local famId, presented
-if ARGV[8] == 'o' then
-  local rk = base .. 'rt:' .. ARGV[9]
-  local r = redis.call('HMGET', rk, 'family', 'issued_at', 'refresh_expires_in')
-  if not r[1] then return {'unknown'} end
-  -- The seed's used_count: every presentation counts; the first one consumes.
+if opaque then
+  local rk = base .. 'rt:' .. familyOrHash
+  local family, issuedAt, expiresIn = unpack(redis.call('HMGET', rk, 'family', 'issued_at', 'refresh_expires_in'))
+  if not family then return {'status', 'unknown'} end
+  -- The original design's used_count: every presentation counts; the first one consumes.
   redis.call('HINCRBY', rk, 'used_count', 1)
-  if now >= (tonumber(r[2]) + tonumber(r[3])) * 1000 then return {'expired'} end
-  famId, presented = r[1], ARGV[9]
+  if now >= (tonumber(issuedAt) + tonumber(expiresIn)) * 1000 then return {'status', 'expired'} end
+  famId, presented = family, familyOrHash
 else
-  famId, presented = ARGV[9], ARGV[10]
+  famId, presented = familyOrHash, jti
 end
 local fk = base .. 'f:' .. famId
---                                 1      2     3     4      5       6      7     8     9     10    11
-local f = redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex')
+local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp =
+  unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex'))
 -- A valid token whose family is gone (lost or purged early) fails closed.
-if not f[1] then return {'revoked'} end
+if not sub then return {'status', 'revoked'} end
 -- In a revoked family a consumed token still reads 'reused'; only the current one reads 'revoked'.
-if is_revoked(f[1], f[2], f[8]) then
-  if presented == f[4] then return {'revoked'} end
-  return {'reused'}
+if is_revoked(sub, createdAt, revokedFlag) then
+  if presented == current then return {'status', 'revoked'} end
+  return {'status', 'reused'}
 end
-local ax = tonumber(f[3])
-if now >= ax then return {'expired'} end
-local grace = tonumber(ARGV[11])
-if presented == f[4] then
-  local replay = ''
-  if grace > 0 then replay = ARGV[12] end
-  local ex = put_tokens(famId, f[1], f[9], ax, tonumber(f[11]), false)
-  redis.call('HSET', fk, 'cur', ARGV[3], 'prev', presented, 'pat', ARGV[1], 'rp', replay, 'ex', int(ex))
+local absoluteExpiresAt = tonumber(absExp)
+if now >= absoluteExpiresAt then return {'status', 'expired'} end
+if presented == current then
+  local keptReplay = ''
+  if graceMs > 0 then keptReplay = replay end
+  local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, tonumber(recordExp), false)
+  redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex))
   expire_at(fk, ex)
-  return {'rotated', famId, f[1], f[9], f[10], f[2], f[3]}
+  return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.
-if grace > 0 and presented == f[5] and f[7] ~= '' and now - tonumber(f[6]) < grace then
-  return {'replayed', famId, f[1], f[9], f[10], f[2], f[3], f[7]}
+if graceMs > 0 and presented == previous and storedReplay ~= '' and now - tonumber(previousAt) < graceMs then
+  local reply = family_reply('replayed', famId, sub, scope, claims, createdAt, absExp)
+  reply[#reply + 1] = 'replay'
+  reply[#reply + 1] = storedReplay
+  return reply
 end
 -- Any other token of the family was consumed earlier: reuse. Revoke the family (the record keeps its TTL).
 redis.call('HSET', fk, 'rv', '1')
-return {'reused'}
+return {'status', 'reused'}
 `;
 
 /**
  * authenticate: revocation check of a self-contained access token, or lookup of an
  * opaque one. ARGV: now, mode ('j'|'o'), jti (j, '' for none) or token hash (o),
- * family id (j, '' for none). Replies {'ok'[, user_id, issued_at, expires_in, scope,
- * family]} or {'revoked'|'expired'|'unknown'}.
+ * family id (j, '' for none). Replies status 'ok' (with the opaque record's fields:
+ * user_id, issued_at, expires_in, scope, family) or 'revoked' | 'expired' | 'unknown'.
  */
-export const CHECK_ACCESS = `${PRELUDE}
-local famId, r
-if ARGV[2] == 'o' then
-  r = redis.call('HMGET', base .. 'at:' .. ARGV[3], 'user_id', 'issued_at', 'expires_in', 'scope', 'family')
-  if not r[1] then return {'unknown'} end
-  if now >= (tonumber(r[2]) + tonumber(r[3])) * 1000 then return {'expired'} end
-  famId = r[5]
-else
-  if ARGV[3] ~= '' and redis.call('EXISTS', base .. 'd:' .. ARGV[3]) == 1 then return {'revoked'} end
-  famId = ARGV[4]
+const CHECK_ACCESS = `${PRELUDE}
+local opaque = ARGV[2] == 'o'
+local jtiOrHash = ARGV[3]
+local famId = ARGV[4]
+
+local userId, issuedAt, expiresIn, scope
+if opaque then
+  userId, issuedAt, expiresIn, scope, famId =
+    unpack(redis.call('HMGET', base .. 'at:' .. jtiOrHash, 'user_id', 'issued_at', 'expires_in', 'scope', 'family'))
+  if not userId then return {'status', 'unknown'} end
+  if now >= (tonumber(issuedAt) + tonumber(expiresIn)) * 1000 then return {'status', 'expired'} end
+elseif jtiOrHash ~= '' and redis.call('EXISTS', base .. 'd:' .. jtiOrHash) == 1 then
+  return {'status', 'revoked'}
 end
 if famId ~= '' then
-  local f = redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv')
-  if not f[1] or is_revoked(f[1], f[2], f[3]) then return {'revoked'} end
+  local sub, createdAt, revokedFlag = unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv'))
+  if not sub or is_revoked(sub, createdAt, revokedFlag) then return {'status', 'revoked'} end
 end
-if r then return {'ok', r[1], r[2], r[3], r[4], r[5]} end
-return {'ok'}
+if opaque then
+  return {'status', 'ok', 'user_id', userId, 'issued_at', issuedAt, 'expires_in', expiresIn, 'scope', scope, 'family', famId}
+end
+return {'status', 'ok'}
 `;
 
 /**
  * Introspection of a refresh token (read-only). ARGV: now, mode, family id (j) or
- * token hash (o), jti (j, '' for any). Replies {'active', family, sub, scope, claims,
- * created, absolute expiry[, user_id, issued_at, refresh_expires_in, used_count]} or {'inactive'}.
+ * token hash (o), jti (j, '' for any). Replies status 'active' with the family's
+ * fields (and for an opaque token its record's: user_id, issued_at,
+ * refresh_expires_in, used_count), or status 'inactive'.
  */
-export const INSPECT_REFRESH = `${PRELUDE}
-local famId, tokenId, r
-if ARGV[2] == 'o' then
-  r = redis.call('HMGET', base .. 'rt:' .. ARGV[3], 'user_id', 'issued_at', 'refresh_expires_in', 'used_count', 'family')
-  if not r[1] or now >= (tonumber(r[2]) + tonumber(r[3])) * 1000 then return {'inactive'} end
-  famId, tokenId = r[5], ARGV[3]
+const INSPECT_REFRESH = `${PRELUDE}${FAMILY_REPLY}
+local opaque = ARGV[2] == 'o'
+local familyOrHash = ARGV[3]
+local jti = ARGV[4]
+
+local famId, tokenId, userId, issuedAt, expiresIn, usedCount
+if opaque then
+  userId, issuedAt, expiresIn, usedCount, famId = unpack(redis.call('HMGET', base .. 'rt:' .. familyOrHash,
+    'user_id', 'issued_at', 'refresh_expires_in', 'used_count', 'family'))
+  if not userId or now >= (tonumber(issuedAt) + tonumber(expiresIn)) * 1000 then return {'status', 'inactive'} end
+  tokenId = familyOrHash
 else
-  famId, tokenId = ARGV[3], ARGV[4]
+  famId, tokenId = familyOrHash, jti
 end
-local f = redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'ax', 'cur', 'rv', 'sc', 'cl')
-if not f[1] or is_revoked(f[1], f[2], f[5]) or now >= tonumber(f[3]) then return {'inactive'} end
+local sub, createdAt, absExp, current, revokedFlag, scope, claims =
+  unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'ax', 'cur', 'rv', 'sc', 'cl'))
+if not sub or is_revoked(sub, createdAt, revokedFlag) or now >= tonumber(absExp) then return {'status', 'inactive'} end
 -- A consumed token is not "currently active" (RFC 7662 §2.2).
-if tokenId ~= '' and tokenId ~= f[4] then return {'inactive'} end
-if r then return {'active', famId, f[1], f[6], f[7], f[2], f[3], r[1], r[2], r[3], r[4]} end
-return {'active', famId, f[1], f[6], f[7], f[2], f[3]}
+if tokenId ~= '' and tokenId ~= current then return {'status', 'inactive'} end
+local reply = family_reply('active', famId, sub, scope, claims, createdAt, absExp)
+if opaque then
+  for _, v in ipairs({'user_id', userId, 'issued_at', issuedAt, 'refresh_expires_in', expiresIn, 'used_count', usedCount}) do
+    reply[#reply + 1] = v
+  end
+end
+return reply
+`;
+
+/**
+ * RFC 7009 for an access token, in one script: an opaque one's record is deleted,
+ * a self-contained one's jti is deny-listed until denyUntil. ARGV: now, token hash
+ * ('' for none), jti ('' for none), deny until (ms). A deny-list entry is never
+ * shortened: revoking again with an earlier expiry keeps the later one (memory
+ * and SQLite keep the maximum too). Replies {'status', 'revoked'}.
+ */
+const REVOKE_ACCESS = `${PRELUDE}
+local accessHash = ARGV[2]
+local jti = ARGV[3]
+local denyUntil = tonumber(ARGV[4])
+
+if accessHash ~= '' then redis.call('DEL', base .. 'at:' .. accessHash) end
+-- An entry that would expire now guards nothing: none is written.
+if jti ~= '' and denyUntil > now then
+  local dk = base .. 'd:' .. jti
+  if not redis.call('SET', dk, '1', 'PX', int(denyUntil - now), 'NX') then extend_to(dk, denyUntil) end
+end
+return {'status', 'revoked'}
 `;
 
 /**
  * RFC 7009 §2.1 for a refresh token: revoke its family. ARGV: now, mode, family id
- * (j) or token hash (o). Replies 1 when a live family was revoked, else 0.
+ * (j) or token hash (o). Replies {'revoked', '1'} when a live family was revoked, else '0'.
  */
-export const REVOKE_FAMILY = `${PRELUDE}
-local famId = ARGV[3]
-if ARGV[2] == 'o' then
-  famId = redis.call('HGET', base .. 'rt:' .. ARGV[3], 'family')
-  if not famId then return 0 end
+const REVOKE_FAMILY = `${PRELUDE}
+local opaque = ARGV[2] == 'o'
+local familyOrHash = ARGV[3]
+
+local famId = familyOrHash
+if opaque then
+  famId = redis.call('HGET', base .. 'rt:' .. familyOrHash, 'family')
+  if not famId then return {'revoked', '0'} end
 end
 local fk = base .. 'f:' .. famId
 -- HSET on a missing key would create a record without expiry: check first.
-if redis.call('HGET', fk, 'rv') ~= '0' then return 0 end
+if redis.call('HGET', fk, 'rv') ~= '0' then return {'revoked', '0'} end
 redis.call('HSET', fk, 'rv', '1')
-return 1
+return {'revoked', '1'}
 `;
 
 /**
  * Logout everywhere. ARGV: now, sub, keep-until (ms). Sets the user's "not before"
  * epoch (so a family being created concurrently is refused too) and revokes every
- * family in the user's index. Replies the number of families revoked.
+ * family in the user's index. Replies {'revoked', count}.
  */
-export const REVOKE_USER = `${PRELUDE}
+const REVOKE_USER = `${PRELUDE}
 local sub = ARGV[2]
+local keepUntil = tonumber(ARGV[3])
+
 local nk = base .. 'nbf:' .. sub
 local prior = tonumber(redis.call('GET', nk) or '0')
 redis.call('SET', nk, int(math.max(prior, now)))
-expire_at(nk, tonumber(ARGV[3]))
+expire_at(nk, keepUntil)
 local n = 0
 for _, famId in ipairs(redis.call('ZRANGE', base .. 'fams:' .. sub, 0, -1)) do
   local fk = base .. 'f:' .. famId
@@ -245,17 +322,18 @@ for _, famId in ipairs(redis.call('ZRANGE', base .. 'fams:' .. sub, 0, -1)) do
     n = n + 1
   end
 end
-return n
+return {'revoked', int(n)}
 `;
 
 /** Command names under which the scripts are registered with `defineCommand`. */
 export const SCRIPTS = {
-  tesseraV1CreateFamily: CREATE_FAMILY,
-  tesseraV1Rotate: ROTATE,
-  tesseraV1CheckAccess: CHECK_ACCESS,
-  tesseraV1InspectRefresh: INSPECT_REFRESH,
-  tesseraV1RevokeFamily: REVOKE_FAMILY,
-  tesseraV1RevokeUser: REVOKE_USER,
+  tesseraV2CreateFamily: CREATE_FAMILY,
+  tesseraV2Rotate: ROTATE,
+  tesseraV2CheckAccess: CHECK_ACCESS,
+  tesseraV2InspectRefresh: INSPECT_REFRESH,
+  tesseraV2RevokeAccess: REVOKE_ACCESS,
+  tesseraV2RevokeFamily: REVOKE_FAMILY,
+  tesseraV2RevokeUser: REVOKE_USER,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -8,7 +8,7 @@
  * that make an outage fail fast ({@link redisClientOptions}).
  *
  * Failures: any error or a reply slower than `timeoutMs` rejects with
- * `TokenError('store_unavailable')`. Callers fail closed: a refresh is refused,
+ * {@link StoreUnavailableError} (never a TokenError). Callers fail closed: a refresh is refused,
  * never granted, while Redis is away. (A timed-out rotation may still have been
  * applied: the client then retries with a consumed token; a grace window makes
  * that retry safe.)
@@ -16,7 +16,7 @@
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { ConfigError, TokenError } from '../errors.js';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
   AccessCheckInput,
@@ -31,6 +31,7 @@ import type {
   RotateInput,
   RotateResult,
   TokenStore,
+  UserDirectory,
   UserRecord,
 } from './types.js';
 
@@ -39,7 +40,7 @@ export type RedisClient = Redis | Cluster;
 export interface RedisStoreOptions {
   /** Prefix of every key (no `{` or `}`: the hash tag must be ours). Default `tessera:`. */
   keyPrefix?: string;
-  /** Reject with `store_unavailable` when a reply takes longer (ms). Default 2000. */
+  /** Reject with StoreUnavailableError when a reply takes longer (ms). Default 2000. */
   timeoutMs?: number;
   /** Quit the client on `close()`. Default false (the caller owns it); `openStore` sets true. */
   ownsClient?: boolean;
@@ -68,20 +69,29 @@ export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
 }
 
 type ScriptFn = (base: string, ...args: (string | number)[]) => Promise<unknown>;
-type Reply = (string | number | null)[];
+/** A script's reply as a record: the scripts reply alternating field names and values (redis-scripts.ts). */
+type Fields = Record<string, string>;
+
+function fields(reply: unknown): Fields {
+  const r = reply as (string | null)[];
+  const out: Fields = {};
+  // A missing hash field comes back as nil: '' here.
+  for (let i = 0; i + 1 < r.length; i += 2) out[r[i] as string] = r[i + 1] ?? '';
+  return out;
+}
 
 function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function family(r: Reply): FamilyInfo {
+function family(f: Fields): FamilyInfo {
   return {
-    familyId: String(r[1]),
-    sub: String(r[2]),
-    scope: String(r[3] ?? ''),
-    claims: String(r[4] ?? ''),
-    createdAt: Number(r[5]),
-    absoluteExpiresAt: Number(r[6]),
+    familyId: f.family as string,
+    sub: f.sub as string,
+    scope: f.scope ?? '',
+    claims: f.claims ?? '',
+    createdAt: Number(f.created),
+    absoluteExpiresAt: Number(f.absolute_expires),
   };
 }
 
@@ -90,7 +100,7 @@ function nextArgs(leewayMs: number, n: NextTokens): (string | number)[] {
   return [leewayMs, n.refreshId, n.refreshOpaque ? '1' : '0', n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
 }
 
-export class RedisStore implements TokenStore {
+export class RedisStore implements TokenStore, UserDirectory {
   readonly kind = 'redis' as const;
   readonly client: RedisClient;
   readonly keyPrefix: string;
@@ -120,7 +130,7 @@ export class RedisStore implements TokenStore {
     return `${this.keyPrefix}{${shard}}:`;
   }
 
-  /** Runs one command with the timeout; any failure becomes `store_unavailable`. */
+  /** Runs one command with the timeout; any failure becomes a StoreUnavailableError. */
   async #call<T>(op: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -128,14 +138,14 @@ export class RedisStore implements TokenStore {
         op(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new TokenError('store_unavailable', `Redis did not answer within ${this.#timeoutMs} ms`)),
+            () => reject(new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms`)),
             this.#timeoutMs,
           );
         }),
       ]);
     } catch (e) {
-      if (e instanceof TokenError) throw e;
-      throw new TokenError('store_unavailable', undefined, { cause: e });
+      if (e instanceof StoreUnavailableError) throw e;
+      throw new StoreUnavailableError(undefined, { cause: e });
     } finally {
       clearTimeout(timer);
     }
@@ -146,7 +156,7 @@ export class RedisStore implements TokenStore {
   }
 
   async createFamily(input: CreateFamilyInput): Promise<void> {
-    await this.#script('tesseraV1CreateFamily', input.shard, [
+    await this.#script('tesseraV2CreateFamily', input.shard, [
       input.now,
       ...nextArgs(input.leewayMs, input.next),
       input.familyId,
@@ -159,92 +169,98 @@ export class RedisStore implements TokenStore {
 
   async rotate(input: RotateInput): Promise<RotateResult> {
     const p = input.presented;
-    const r = (await this.#script('tesseraV1Rotate', input.shard, [
-      input.now,
-      ...nextArgs(input.leewayMs, input.next),
-      p.kind === 'opaque' ? 'o' : 'j',
-      p.kind === 'opaque' ? p.hash : p.familyId,
-      p.kind === 'opaque' ? '' : p.jti,
-      input.graceMs,
-      input.replay ?? '',
-    ])) as Reply;
-    const status = r[0] as string;
+    const r = fields(
+      await this.#script('tesseraV2Rotate', input.shard, [
+        input.now,
+        ...nextArgs(input.leewayMs, input.next),
+        p.kind === 'opaque' ? 'o' : 'j',
+        p.kind === 'opaque' ? p.hash : p.familyId,
+        p.kind === 'opaque' ? '' : p.jti,
+        input.graceMs,
+        input.replay ?? '',
+      ]),
+    );
+    const status = r.status;
     if (status === 'rotated') return { status, family: family(r) };
-    if (status === 'replayed') return { status, family: family(r), replay: String(r[7]) };
+    if (status === 'replayed') return { status, family: family(r), replay: r.replay as string };
     return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' };
   }
 
   async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
     const opaque = input.accessHash !== undefined;
-    const r = (await this.#script('tesseraV1CheckAccess', input.shard, [
-      input.now,
-      opaque ? 'o' : 'j',
-      (opaque ? input.accessHash : input.jti) ?? '',
-      input.familyId ?? '',
-    ])) as Reply;
-    if (r[0] !== 'ok') return { status: r[0] as 'revoked' | 'expired' | 'unknown' };
+    const r = fields(
+      await this.#script('tesseraV2CheckAccess', input.shard, [
+        input.now,
+        opaque ? 'o' : 'j',
+        (opaque ? input.accessHash : input.jti) ?? '',
+        input.familyId ?? '',
+      ]),
+    );
+    if (r.status !== 'ok') return { status: r.status as 'revoked' | 'expired' | 'unknown' };
     if (!opaque) return { status: 'ok' };
     return {
       status: 'ok',
       record: {
-        user_id: String(r[1]),
-        issued_at: Number(r[2]),
-        expires_in: Number(r[3]),
-        scope: String(r[4] ?? ''),
-        family: String(r[5]),
+        user_id: r.user_id as string,
+        issued_at: Number(r.issued_at),
+        expires_in: Number(r.expires_in),
+        scope: r.scope ?? '',
+        family: r.family as string,
       },
     };
   }
 
   async inspectRefresh(input: RefreshRef): Promise<RefreshInspection> {
     const opaque = 'refreshHash' in input;
-    const r = (await this.#script('tesseraV1InspectRefresh', input.shard, [
-      input.now,
-      opaque ? 'o' : 'j',
-      opaque ? input.refreshHash : input.familyId,
-      opaque ? '' : (input.jti ?? ''),
-    ])) as Reply;
-    if (r[0] !== 'active') return { status: 'inactive' };
+    const r = fields(
+      await this.#script('tesseraV2InspectRefresh', input.shard, [
+        input.now,
+        opaque ? 'o' : 'j',
+        opaque ? input.refreshHash : input.familyId,
+        opaque ? '' : (input.jti ?? ''),
+      ]),
+    );
+    if (r.status !== 'active') return { status: 'inactive' };
     const fam = family(r);
     if (!opaque) return { status: 'active', family: fam };
     return {
       status: 'active',
       family: fam,
       record: {
-        user_id: String(r[7]),
-        issued_at: Number(r[8]),
-        refresh_expires_in: Number(r[9]),
-        used_count: Number(r[10]),
+        user_id: r.user_id as string,
+        issued_at: Number(r.issued_at),
+        refresh_expires_in: Number(r.refresh_expires_in),
+        used_count: Number(r.used_count),
         family: fam.familyId,
       },
     };
   }
 
+  /** One script: the opaque record goes, the jti is deny-listed (never for less time than it already is). */
   async revokeAccess(input: RevokeAccessInput): Promise<void> {
-    const base = this.base(input.shard);
-    if (input.accessHash !== undefined) {
-      const key = `${base}at:${input.accessHash}`;
-      await this.#call(() => this.client.del(key));
-    }
-    if (input.jti !== undefined && input.expiresAt !== undefined && input.expiresAt > input.now) {
-      const key = `${base}d:${input.jti}`;
-      const ms = input.expiresAt - input.now;
-      await this.#call(() => this.client.set(key, '1', 'PX', ms));
-    }
+    await this.#script('tesseraV2RevokeAccess', input.shard, [
+      input.now,
+      input.accessHash ?? '',
+      input.jti ?? '',
+      input.jti !== undefined && input.expiresAt !== undefined ? input.expiresAt : 0,
+    ]);
   }
 
   async revokeFamily(input: RefreshRef): Promise<boolean> {
     const opaque = 'refreshHash' in input;
-    const n = await this.#script('tesseraV1RevokeFamily', input.shard, [
-      input.now,
-      opaque ? 'o' : 'j',
-      opaque ? input.refreshHash : input.familyId,
-    ]);
-    return Number(n) === 1;
+    const r = fields(
+      await this.#script('tesseraV2RevokeFamily', input.shard, [
+        input.now,
+        opaque ? 'o' : 'j',
+        opaque ? input.refreshHash : input.familyId,
+      ]),
+    );
+    return r.revoked === '1';
   }
 
   async revokeUser(input: RevokeUserInput): Promise<number> {
-    return Number(await this.#script('tesseraV1RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
+    const r = fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
+    return Number(r.revoked);
   }
 
   /** Redis expires keys itself; user indexes are pruned at login. Nothing to do. */

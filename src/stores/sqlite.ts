@@ -17,7 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
-import { ConfigError, TokenError } from '../errors.js';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -43,6 +43,7 @@ import type {
   RotateInput,
   RotateResult,
   TokenStore,
+  UserDirectory,
   UserRecord,
 } from './types.js';
 
@@ -197,7 +198,7 @@ export function migrate(db: SqliteDatabase): number {
   return MIGRATIONS.length;
 }
 
-export class SqliteStore implements TokenStore {
+export class SqliteStore implements TokenStore, UserDirectory {
   readonly kind = 'sqlite' as const;
   readonly db: SqliteDatabase;
   readonly #clock: () => number;
@@ -282,7 +283,7 @@ export class SqliteStore implements TokenStore {
     }
   }
 
-  /** One write transaction (BEGIN IMMEDIATE); SQLite failures become `store_unavailable`. */
+  /** One write transaction (BEGIN IMMEDIATE); SQLite failures become a StoreUnavailableError. */
   #write<T>(now: Millis, fn: (tx: StateTx) => T): T {
     const result = this.#guard(() => this.#txn.immediate(() => fn(this.#tx(now))) as T);
     if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) {
@@ -301,12 +302,12 @@ export class SqliteStore implements TokenStore {
   }
 
   #guard<T>(fn: () => T): T {
-    if (this.#closed) throw new TokenError('store_unavailable', 'The SQLite store is closed');
+    if (this.#closed) throw new StoreUnavailableError('The SQLite store is closed');
     try {
       return fn();
     } catch (e) {
-      if (e instanceof TokenError) throw e;
-      throw new TokenError('store_unavailable', undefined, { cause: e });
+      if (e instanceof StoreUnavailableError) throw e;
+      throw new StoreUnavailableError(undefined, { cause: e });
     }
   }
 

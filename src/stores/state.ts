@@ -83,7 +83,7 @@ export interface StateTx {
   familiesOf(sub: string): string[];
 }
 
-export function familyInfo(f: FamilyState): FamilyInfo {
+function familyInfo(f: FamilyState): FamilyInfo {
   return {
     familyId: f.familyId,
     sub: f.sub,

@@ -1,7 +1,10 @@
 /**
- * The TokenStore contract. The refresh-engine work completes the token-state
- * part (families, atomic consume, deny-list); the user directory part below is
- * fixed so the HTTP layer can build on it.
+ * The store contracts. {@link TokenStore}: token state (families, the atomic
+ * consume, the deny-list, opaque records), all the token service needs.
+ * {@link UserDirectory}: the reference server's users (the password grant),
+ * which the token service never touches. The built-in stores implement both;
+ * a token store need not (`TokenStore` does not extend `UserDirectory`), and
+ * whoever needs users takes a `UserDirectory`.
  *
  * @module
  */
@@ -17,6 +20,7 @@ export interface UserRecord {
   createdAt: number;
 }
 
+/** The users of the password grant. Failures of the backend reject with StoreUnavailableError. */
 export interface UserDirectory {
   /** Adds a user; false when the username is taken (atomic). */
   createUser(user: UserRecord): Promise<boolean>;
@@ -173,7 +177,7 @@ export interface RevokeUserInput extends ShardRef {
  * and the opaque records. Every method is one round trip to the backend (one Lua
  * script on Redis, one transaction on SQLite), and every entry it writes expires
  * with the token it guards. Failures of the backend reject with
- * `TokenError('store_unavailable')`: callers fail closed.
+ * StoreUnavailableError (src/errors.ts; never a TokenError): callers fail closed.
  */
 export interface TokenStateStore {
   /** Login: a new family with its first refresh token (and opaque records). */
@@ -200,9 +204,9 @@ export interface TokenStateStore {
   countStateEntries(): Promise<number>;
 }
 
-export interface TokenStore extends UserDirectory, TokenStateStore {
+export interface TokenStore extends TokenStateStore {
   readonly kind: 'memory' | 'sqlite' | 'redis';
-  /** Resolves when the backend answers (readiness); rejects with TokenError('store_unavailable'). */
+  /** Resolves when the backend answers (readiness); rejects with StoreUnavailableError. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

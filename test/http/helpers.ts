@@ -8,7 +8,7 @@ import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
-import type { TokenStore } from '../../src/stores/types.js';
+import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { createUserService, type UserService } from '../../src/users/users.js';
 
 /** scrypt cost for tests only: the production default takes a few hundred ms per hash. */
@@ -19,7 +19,7 @@ export const SCHEMES: Scheme[] = ['jwt', 'sealed', 'opaque'];
 export interface Harness {
   app: FastifyInstance;
   tokens: TokenService;
-  store: TokenStore;
+  store: TokenStore & UserDirectory;
   users: UserService;
   secret: string;
   /** The injected clock: milliseconds. Advance with `clock.now += ms`. */
@@ -43,7 +43,7 @@ export interface SetupOptions {
   service?: Partial<TokenServiceOptions>;
   app?: Partial<AppOptions>;
   /** Wraps the store (e.g. to simulate an outage). */
-  wrapStore?: (store: TokenStore) => TokenStore;
+  wrapStore?: (store: TokenStore & UserDirectory) => TokenStore & UserDirectory;
 }
 
 export async function setup(options: SetupOptions = {}): Promise<Harness> {

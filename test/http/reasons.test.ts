@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { StoreUnavailableError, TokenError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { ERROR_REASONS, toHttpError } from '../../src/http/errors.js';
-import type { TokenStore } from '../../src/stores/types.js';
+import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { bearer, form, type Harness, PASSWORD, SCHEMES, setup } from './helpers.js';
 
 function refused(res: LightMyRequestResponse, status: number, error: string, reason: string, what: string): void {
@@ -170,7 +170,7 @@ describe('reason in the OpenAPI document', () => {
 });
 
 /** `store`, except that every call but `close` fails with `make()` while `down.value` is true. */
-function failingStore(store: TokenStore, down: { value: boolean }, make: () => Error): TokenStore {
+function failingStore<S extends TokenStore>(store: S, down: { value: boolean }, make: () => Error): S {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
@@ -182,7 +182,6 @@ function failingStore(store: TokenStore, down: { value: boolean }, make: () => E
 
 const OUTAGES = {
   StoreUnavailableError: () => new StoreUnavailableError(),
-  "TokenError('store_unavailable') (older stores)": () => new TokenError('store_unavailable'),
 };
 
 for (const [kind, make] of Object.entries(OUTAGES)) {
@@ -193,7 +192,7 @@ for (const [kind, make] of Object.entries(OUTAGES)) {
     let h: Harness;
     let o: Harness;
     before(async () => {
-      const wrapStore = (store: TokenStore) => failingStore(store, down, make);
+      const wrapStore = (store: TokenStore & UserDirectory) => failingStore(store, down, make);
       h = await setup({ scheme: 'jwt', app: { allowRegister: true }, wrapStore });
       o = await setup({ scheme: 'opaque', wrapStore });
     });

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
-import { createTokenService, DEFAULTS } from '../../src/refresh/service.js';
+import { DEFAULTS } from '../../src/refresh/config.js';
+import { createTokenService } from '../../src/refresh/service.js';
 import type { TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import type { TokenStore } from '../../src/stores/types.js';

@@ -4,9 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { TokenError } from '../../src/errors.js';
+import { opaqueAccessFormat } from '../../src/refresh/formats/opaque.js';
+import { selfContainedAccessFormat } from '../../src/refresh/formats/self-contained.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import { TOKEN_FORMATS, type TokenFormat, type TokenPair } from '../../src/refresh/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { type Codec, createCodec } from '../../src/tokens/codec.js';
+import { userShard } from '../../src/tokens/opaque.js';
 import { codeOf } from '../stores/contract.js';
 import { FakeClock, SECRET } from '../stores/harness.js';
 
@@ -90,3 +95,49 @@ for (const access of TOKEN_FORMATS) {
     });
   }
 }
+
+describe('the format seam (src/refresh/formats)', () => {
+  test('a self-contained access format takes any codec: what it mints, it verifies, through that codec alone', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore({ clock: clock.now });
+    const inner = createCodec({ format: 'jwt', secret: SECRET, clock: clock.now });
+    const calls = { encode: 0, decode: 0 };
+    // A codec of another make (say an asymmetric signer) only has to keep the Codec API.
+    const codec: Codec = {
+      format: 'jwt',
+      encode: (claims) => (calls.encode++, inner.encode(claims)),
+      decode: (token, options) => (calls.decode++, inner.decode(token, options)),
+    };
+    const access = selfContainedAccessFormat({ codec, store, ttlSeconds: 60, leewaySeconds: 0, checkRevocation: false });
+    const draft = access.draft('shard', Math.floor(clock.ms / 1000));
+    const token = access.mint({ sub: 'eve', scope: 'read', extra: { tenant: 't' }, familyId: 'f1' }, draft);
+    const who = await access.authenticate(token, clock.ms);
+    assert.deepEqual([who.sub, who.scope, who.familyId, who.tokenId, who.claims?.tenant], ['eve', 'read', 'f1', draft.jti, 't']);
+    assert.deepEqual(calls, { encode: 1, decode: 1 });
+    assert.equal(access.accepts('not a token', clock.ms), false);
+    assert.equal(access.introspect('not a token', clock.ms), undefined, 'not ours: the service asks the other format');
+    clock.advance(61);
+    assert.throws(
+      () => access.authenticate(token, clock.ms),
+      (e: unknown) => e instanceof TokenError && e.code === 'expired',
+    );
+  });
+
+  test('opaque access: authenticate asks the store (a promise); a token of the other type is refused before it', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore({ clock: clock.now });
+    const access = opaqueAccessFormat({ store, ttlSeconds: 60 });
+    const draft = access.draft(userShard('eve'), Math.floor(clock.ms / 1000));
+    assert.ok(draft.token?.startsWith('tsa_') && draft.hash !== undefined);
+    assert.equal(access.mint({ sub: 'eve', scope: '', extra: {}, familyId: 'f' }, draft), draft.token);
+    // Never stored (no createFamily): the store does not know it.
+    const pending = access.authenticate(draft.token as string, clock.ms);
+    assert.ok(pending instanceof Promise);
+    assert.equal(await codeOf(pending), 'unknown_token');
+    const refreshLike = `tsr_${(draft.token as string).slice(4)}`;
+    assert.throws(
+      () => access.authenticate(refreshLike, clock.ms),
+      (e: unknown) => e instanceof TokenError && e.code === 'wrong_type',
+    );
+  });
+});

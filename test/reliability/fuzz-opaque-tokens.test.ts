@@ -6,7 +6,7 @@
  * `refresh`, `introspect` and `revoke`.
  *
  * Properties: only a TokenError is ever thrown, with a code from the refusal
- * set (never `store_unavailable` while the store is up); `authenticate`
+ * set (never a StoreUnavailableError while the store is up); `authenticate`
  * accepts only an issued access token that was not revoked; `refresh` accepts
  * only an issued refresh token, once, from a family that was not revoked;
  * introspection calls nothing else active.
@@ -29,8 +29,8 @@ import { removeDir, tempDir } from '../support/processes.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 50_000);
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-/** Every code but store_unavailable: a healthy store refuses, it never fails. */
-const REFUSALS: ReadonlySet<TokenErrorCode> = new Set(TOKEN_ERROR_CODES.filter((c) => c !== 'store_unavailable'));
+/** Every TokenError code is a refusal (a store outage is a StoreUnavailableError, never a TokenError). */
+const REFUSALS: ReadonlySet<TokenErrorCode> = new Set(TOKEN_ERROR_CODES);
 
 interface Config {
   name: string;

@@ -7,17 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { TokenError } from '../../src/errors.js';
+import { StoreUnavailableError, TokenError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
-import type { NextTokens, TokenStore } from '../../src/stores/types.js';
+import type { NextTokens, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { userShard } from '../../src/tokens/opaque.js';
 import { deletePrefix, FakeClock, SECRET, uniquePrefix } from './harness.js';
 
 export interface StoreUnderTest {
-  store: TokenStore;
+  /** The built-in stores keep users too (the directory half of the suite). */
+  store: TokenStore & UserDirectory;
   /** Keys expire in real time (Redis), not when the injected clock passes them. */
   realExpiry: boolean;
   cleanup(): Promise<void>;
@@ -50,6 +51,11 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
     if (e instanceof TokenError) return e.code;
     throw e;
   }
+}
+
+/** A store outage: its own class, and never a TokenError (which would read as "sign the user out"). */
+export function isOutage(e: unknown): boolean {
+  return e instanceof StoreUnavailableError && !(e instanceof TokenError);
 }
 
 const PRESETS: readonly Scheme[] = ['jwt', 'sealed', 'opaque'];
@@ -315,6 +321,36 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         await store.revokeAccess({ shard, now, jti: 'x', expiresAt: now + 60_000 });
         assert.equal((await store.checkAccess({ shard, now, sub, jti: 'x' })).status, 'revoked');
         assert.equal((await store.checkAccess({ shard, now, sub, jti: 'y' })).status, 'ok');
+      });
+
+      test('deny-list: revoking a jti again never shortens its entry, whichever expiry comes first', async (t) => {
+        const { store, clock, realExpiry } = await setup(t);
+        const now = clock.ms;
+        // 'a': the longer expiry first, then a shorter one; 'b': the shorter first, then the longer.
+        await store.revokeAccess({ shard, now, jti: 'a', expiresAt: now + 600_000 });
+        await store.revokeAccess({ shard, now, jti: 'a', expiresAt: now + 5_000 });
+        await store.revokeAccess({ shard, now, jti: 'b', expiresAt: now + 5_000 });
+        await store.revokeAccess({ shard, now, jti: 'b', expiresAt: now + 600_000 });
+        if (realExpiry) {
+          // Redis expires keys in real time: read the entries' remaining lifetime instead of waiting.
+          const redis = store as unknown as RedisStore;
+          for (const jti of ['a', 'b']) {
+            const ttl = await redis.client.pttl(`${redis.base(shard)}d:${jti}`);
+            assert.ok(ttl > 590_000, `d:${jti} keeps the longer expiry (pttl ${ttl} ms)`);
+          }
+        } else {
+          // Past the shorter expiry, before the longer: still refused, even after a purge.
+          clock.advance(60);
+          await store.purgeExpired();
+        }
+        for (const jti of ['a', 'b']) {
+          assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, jti })).status, 'revoked', jti);
+        }
+        if (!realExpiry) {
+          clock.advance(600);
+          await store.purgeExpired();
+          assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, jti: 'a' })).status, 'ok', 'gone after the longer');
+        }
       });
 
       test('revokeFamily (by family id or opaque hash) and revokeUser (index and epoch)', async (t) => {

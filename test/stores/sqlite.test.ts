@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { TokenError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import { openStore } from '../../src/stores/open.js';
 import { migrate, SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/stores/sqlite.js';
 import { userShard } from '../../src/tokens/opaque.js';
-import { codeOf, runStoreContract } from './contract.js';
+import { codeOf, isOutage, runStoreContract } from './contract.js';
 import { FakeClock, SECRET, tempSqlitePath } from './harness.js';
 
 runStoreContract('sqlite', async (clock) => {
@@ -63,15 +62,15 @@ test('sqlite: state survives reopening the file (revocations included)', async (
   assert.equal(await codeOf(again.refresh(kept.refreshToken)), 'ok');
 });
 
-test('sqlite: a closed or broken database is store_unavailable, never a silent accept', async (t) => {
+test('sqlite: a closed or broken database is StoreUnavailableError, never a silent accept', async (t) => {
   const file = tempSqlitePath();
   t.after(() => file.remove());
   const store = new SqliteStore(file.path);
   const tokens = createTokenService({ secret: SECRET, store });
   const p = await tokens.issue({ sub: 'x' });
   await store.close();
-  await assert.rejects(tokens.refresh(p.refreshToken), (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable');
-  await assert.rejects(store.ping(), (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable');
+  await assert.rejects(tokens.refresh(p.refreshToken), (e: unknown) => isOutage(e));
+  await assert.rejects(store.ping(), (e: unknown) => isOutage(e));
   const db = new Database(':memory:');
   const broken = new SqliteStore(db);
   db.exec('DROP TABLE families');
@@ -84,7 +83,7 @@ test('sqlite: a closed or broken database is store_unavailable, never a silent a
       graceMs: 0,
       leewayMs: 0,
     }),
-    (e: unknown) => e instanceof TokenError && e.code === 'store_unavailable',
+    (e: unknown) => isOutage(e),
   );
   db.close();
 });

@@ -1,0 +1,96 @@
+/**
+ * The token service's options after defaults: every default stated once
+ * ({@link DEFAULTS}), every option validated once ({@link resolveConfig}).
+ * The reference server's settings (src/server/config.ts) show and parse these
+ * same defaults; they do not restate them.
+ *
+ * @module
+ */
+import { ConfigError } from '../errors.js';
+import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat, type TokenServiceOptions } from './types.js';
+
+/** The options after defaults, as the service runs with them. */
+export interface TokenServiceConfig {
+  accessFormat: TokenFormat;
+  refreshFormat: TokenFormat;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  reuseGraceSeconds: number;
+  absoluteLifetimeSeconds: number;
+  checkRevocation: boolean;
+  /** Verified self-contained access tokens remembered (0: none). */
+  accessCacheSize: number;
+  leewaySeconds: number;
+}
+
+export const DEFAULTS = {
+  /** The original three-scheme design's first preset: jwt access and refresh tokens. */
+  scheme: 'jwt' as Scheme,
+  /** 15 minutes. */
+  accessTtlSeconds: 900,
+  /** 30 days. */
+  refreshTtlSeconds: 2_592_000,
+  /** Off: with it, the exactly-one rule holds; see docs/stores.md for when to turn it on. */
+  reuseGraceSeconds: 0,
+  /** 90 days: no login session outlives this, however often it is refreshed. */
+  absoluteLifetimeSeconds: 7_776_000,
+  /**
+   * A client sends the same access token until it expires; remembering the last
+   * thousand verified ones skips the MAC and the parse on repeat (bench/http.ts:
+   * GET /me). About 1 KB each.
+   */
+  accessCacheSize: 1000,
+  /** No clock skew tolerated on `exp`/`nbf` unless asked for (RFC 7519 §4.1.4 allows "some small leeway"). */
+  leewaySeconds: 0,
+  checkRevocation: false,
+} as const;
+
+function seconds(value: number | undefined, fallback: number, name: string, min: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new ConfigError(`${name} must be an integer number of seconds >= ${min} (got ${String(value)})`);
+  }
+  return v;
+}
+
+function count(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new ConfigError(`${name} must be a non-negative integer (got ${String(value)})`);
+  }
+  return v;
+}
+
+function format(value: unknown, name: string): TokenFormat {
+  if (!TOKEN_FORMATS.includes(value as TokenFormat)) {
+    throw new ConfigError(`${name} must be one of ${TOKEN_FORMATS.join(', ')} (got ${String(value)})`);
+  }
+  return value as TokenFormat;
+}
+
+/** Applies the defaults and validates; a {@link ConfigError} names the first bad option. */
+export function resolveConfig(options: TokenServiceOptions): TokenServiceConfig {
+  const scheme: Scheme = options.scheme ?? DEFAULTS.scheme;
+  const preset = SCHEMES[scheme];
+  if (!preset) throw new ConfigError(`scheme must be one of ${Object.keys(SCHEMES).join(', ')} (got ${String(scheme)})`);
+  const config: TokenServiceConfig = {
+    accessFormat: format(options.access?.format ?? preset.access, 'access.format'),
+    refreshFormat: format(options.refresh?.format ?? preset.refresh, 'refresh.format'),
+    accessTtlSeconds: seconds(options.access?.ttlSeconds, DEFAULTS.accessTtlSeconds, 'access.ttlSeconds', 1),
+    refreshTtlSeconds: seconds(options.refresh?.ttlSeconds, DEFAULTS.refreshTtlSeconds, 'refresh.ttlSeconds', 1),
+    reuseGraceSeconds: seconds(options.refresh?.reuseGraceSeconds, DEFAULTS.reuseGraceSeconds, 'refresh.reuseGraceSeconds', 0),
+    absoluteLifetimeSeconds: seconds(
+      options.refresh?.absoluteLifetimeSeconds,
+      DEFAULTS.absoluteLifetimeSeconds,
+      'refresh.absoluteLifetimeSeconds',
+      1,
+    ),
+    checkRevocation: options.access?.checkRevocation ?? DEFAULTS.checkRevocation,
+    accessCacheSize: count(options.access?.cacheSize, DEFAULTS.accessCacheSize, 'access.cacheSize'),
+    leewaySeconds: seconds(options.leewaySeconds, DEFAULTS.leewaySeconds, 'leewaySeconds', 0),
+  };
+  if (config.reuseGraceSeconds >= config.refreshTtlSeconds) {
+    throw new ConfigError('refresh.reuseGraceSeconds must be shorter than refresh.ttlSeconds');
+  }
+  return config;
+}

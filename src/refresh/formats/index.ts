@@ -1,0 +1,79 @@
+/**
+ * The formats a {@link TokenServiceConfig} names, built once per service. The
+ * only place that maps a format name to an implementation: a new format (or a
+ * new codec for a self-contained one) is a new case here, not a branch in the
+ * service.
+ *
+ * @module
+ */
+import { ConfigError } from '../../errors.js';
+import { type KeyInput, type KeyRing, toKeyRing } from '../../keys.js';
+import type { TokenStateStore } from '../../stores/types.js';
+import { createCodec } from '../../tokens/codec.js';
+import type { TokenServiceConfig } from '../config.js';
+import { opaqueAccessFormat, opaqueRefreshFormat } from './opaque.js';
+import { selfContainedAccessFormat, selfContainedRefreshFormat } from './self-contained.js';
+import type { AccessFormat, RefreshFormat } from './types.js';
+
+export interface FormatContext {
+  store: TokenStateStore;
+  /** Key material of the self-contained formats (none needed when both are opaque). */
+  keys?: KeyInput;
+  issuer?: string;
+  audience?: string | string[];
+  clock: () => number;
+}
+
+export function createFormats(config: TokenServiceConfig, ctx: FormatContext): { access: AccessFormat; refresh: RefreshFormat } {
+  const { store, issuer } = ctx;
+  let ring: KeyRing | undefined;
+  const keyRing = (): KeyRing => {
+    if (ctx.keys === undefined) {
+      throw new ConfigError('createTokenService needs a secret (or keys) for jwt, sealed and fernet tokens');
+    }
+    ring ??= toKeyRing(ctx.keys);
+    return ring;
+  };
+
+  const access: AccessFormat =
+    config.accessFormat === 'opaque'
+      ? opaqueAccessFormat({ store, ttlSeconds: config.accessTtlSeconds })
+      : selfContainedAccessFormat({
+          codec: createCodec({
+            format: config.accessFormat,
+            keys: keyRing(),
+            leewaySeconds: config.leewaySeconds,
+            issuer,
+            audience: ctx.audience,
+            clock: ctx.clock,
+            cacheSize: config.accessCacheSize,
+          }),
+          store,
+          issuer,
+          audience: ctx.audience,
+          ttlSeconds: config.accessTtlSeconds,
+          checkRevocation: config.checkRevocation,
+          leewaySeconds: config.leewaySeconds,
+        });
+
+  const refresh: RefreshFormat =
+    config.refreshFormat === 'opaque'
+      ? opaqueRefreshFormat({ store })
+      : selfContainedRefreshFormat({
+          codec: createCodec({
+            format: config.refreshFormat,
+            keys: keyRing(),
+            leewaySeconds: config.leewaySeconds,
+            issuer,
+            // Refresh tokens are for this service alone: the audience is an access-token matter.
+            audience: undefined,
+            clock: ctx.clock,
+            // Refresh tokens are used once each: nothing to gain from remembering them.
+            cacheSize: 0,
+          }),
+          store,
+          issuer,
+        });
+
+  return { access, refresh };
+}

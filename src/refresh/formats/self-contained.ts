@@ -1,0 +1,203 @@
+/**
+ * Self-contained tokens as a format of the token service: the claims travel in
+ * the token, signed or sealed by a {@link Codec} (jwt, sealed, fernet; any
+ * object with the codec API plugs in, such as an asymmetric JWT signer). They
+ * verify without the store; the store only holds what revokes them (the
+ * family, the user's epoch, the deny-list of access-token ids).
+ *
+ * @module
+ */
+import { TokenError } from '../../errors.js';
+import type { Millis, TokenStateStore } from '../../stores/types.js';
+import type { Claims, TokenType } from '../../tokens/claims.js';
+import { type Codec, newId } from '../../tokens/codec.js';
+import { looksOpaque, userShard } from '../../tokens/opaque.js';
+import type { Introspection, Principal } from '../types.js';
+import type { AccessDraft, AccessFormat, PresentedToken, RefreshDraft, RefreshFormat, Subject } from './types.js';
+
+export interface SelfContainedOptions {
+  /** Signs/seals and verifies the claims. */
+  codec: Codec;
+  store: TokenStateStore;
+  /** `iss` of every token minted (and required by `codec` on decode, if it was told so). */
+  issuer?: string;
+}
+
+export interface SelfContainedAccessOptions extends SelfContainedOptions {
+  ttlSeconds: number;
+  /** `aud` of every access token minted (refresh tokens are for this service alone). */
+  audience?: string | string[];
+  /** Ask the store on every `authenticate` whether the token, its family or its user was revoked. */
+  checkRevocation: boolean;
+  /** Clock skew `codec` accepts (seconds): a deny-list entry outlives its token by this much. */
+  leewaySeconds: number;
+}
+
+function stringClaim(claims: Claims, name: string): string {
+  const v = claims[name];
+  if (typeof v !== 'string' || v.length === 0) throw new TokenError('invalid_claims', `The token has no ${name} claim`);
+  return v;
+}
+
+const optionalString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Verifies a token of `type`. An opaque-looking token is `malformed` without a
+ * decode attempt (the service then asks the other format whether it is its own).
+ */
+function verify(codec: Codec, token: string, type: TokenType, now: Millis): Claims {
+  if (looksOpaque(token)) throw new TokenError('malformed');
+  return codec.decode(token, { type, now });
+}
+
+/** Like {@link verify}, with a non-empty `sub`, else `undefined` (introspection and revocation never throw for a bad token). */
+function tryVerify(codec: Codec, token: string, type: TokenType, now: Millis): (Claims & { sub: string }) | undefined {
+  try {
+    const claims = verify(codec, token, type, now);
+    return typeof claims.sub === 'string' && claims.sub !== '' ? (claims as Claims & { sub: string }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 7662 §2.2 answer for an active token, from its claims. */
+function describe(claims: Claims & { sub: string }, tokenType: 'access_token' | 'refresh_token'): Introspection {
+  const out: Introspection = { active: true, sub: claims.sub, exp: claims.exp as number, token_type: tokenType };
+  if (typeof claims.scope === 'string') out.scope = claims.scope;
+  if (typeof claims.iat === 'number') out.iat = claims.iat;
+  if (typeof claims.jti === 'string') out.jti = claims.jti;
+  if (typeof claims.iss === 'string') out.iss = claims.iss;
+  return out;
+}
+
+export function selfContainedAccessFormat(options: SelfContainedAccessOptions): AccessFormat {
+  const { codec, store, ttlSeconds, issuer, audience, checkRevocation } = options;
+  const leewayMs = options.leewaySeconds * 1000;
+  const registered: Claims = issuer === undefined ? {} : { iss: issuer };
+
+  function principalOf(claims: Claims, sub: string, familyId: string | undefined, jti: string | undefined): Principal {
+    const principal: Principal = { sub, exp: claims.exp as number, claims };
+    if (typeof claims.scope === 'string') principal.scope = claims.scope;
+    if (familyId !== undefined) principal.familyId = familyId;
+    if (jti !== undefined) principal.tokenId = jti;
+    if (typeof claims.iat === 'number') principal.iat = claims.iat;
+    return principal;
+  }
+
+  return {
+    draft(_shard: string, iat: number): AccessDraft {
+      return { jti: newId(), iat, exp: iat + ttlSeconds };
+    },
+
+    mint(s: Subject, draft: AccessDraft): string {
+      const claims: Claims = {
+        ...s.extra,
+        ...registered,
+        sub: s.sub,
+        fam: s.familyId,
+        jti: draft.jti,
+        type: 'access',
+        iat: draft.iat,
+        exp: draft.exp,
+      };
+      if (audience !== undefined) claims.aud = audience;
+      if (s.scope !== '') claims.scope = s.scope;
+      return codec.encode(claims);
+    },
+
+    authenticate(token: string, now: Millis): Principal | Promise<Principal> {
+      const claims = verify(codec, token, 'access', now);
+      const sub = stringClaim(claims, 'sub');
+      const familyId = optionalString(claims.fam);
+      const jti = optionalString(claims.jti);
+      if (!checkRevocation) return principalOf(claims, sub, familyId, jti);
+      return store.checkAccess({ shard: userShard(sub), now, sub, familyId, jti }).then((r) => {
+        if (r.status !== 'ok') throw new TokenError('revoked');
+        return principalOf(claims, sub, familyId, jti);
+      });
+    },
+
+    accepts(token: string, now: Millis): boolean {
+      return tryVerify(codec, token, 'access', now) !== undefined;
+    },
+
+    introspect(token: string, now: Millis): Promise<Introspection> | undefined {
+      const claims = tryVerify(codec, token, 'access', now);
+      if (claims === undefined) return undefined;
+      const { sub } = claims;
+      // Introspection is the authoritative answer: always consult revocation state (RFC 7662 §2.2).
+      return store
+        .checkAccess({ shard: userShard(sub), now, sub, familyId: optionalString(claims.fam), jti: optionalString(claims.jti) })
+        .then((r) => (r.status === 'ok' ? describe(claims, 'access_token') : { active: false }));
+    },
+
+    revoke(token: string, now: Millis): Promise<void> | undefined {
+      const claims = tryVerify(codec, token, 'access', now);
+      if (claims === undefined) return undefined;
+      const jti = claims.jti;
+      if (typeof jti !== 'string') return Promise.resolve();
+      // Deny-listed until it would expire anyway (plus the accepted clock skew): then the entry goes too.
+      return store.revokeAccess({ shard: userShard(claims.sub), now, jti, expiresAt: (claims.exp as number) * 1000 + leewayMs });
+    },
+  };
+}
+
+export function selfContainedRefreshFormat(options: SelfContainedOptions): RefreshFormat {
+  const { codec, store, issuer } = options;
+  const registered: Claims = issuer === undefined ? {} : { iss: issuer };
+
+  return {
+    parse(token: string, now: Millis): PresentedToken {
+      const claims = verify(codec, token, 'refresh', now);
+      const sub = stringClaim(claims, 'sub');
+      const familyId = stringClaim(claims, 'fam');
+      const jti = stringClaim(claims, 'jti');
+      const ext = claims.ext;
+      return {
+        shard: userShard(sub),
+        presented: { kind: 'jti', familyId, sub, jti },
+        family: { familyId },
+        subject: {
+          sub,
+          familyId,
+          scope: typeof claims.scope === 'string' ? claims.scope : '',
+          extra: typeof ext === 'object' && ext !== null && !Array.isArray(ext) ? (ext as Claims) : {},
+        },
+        authTime: typeof claims.auth_time === 'number' ? claims.auth_time : Math.floor(now / 1000),
+      };
+    },
+
+    mint(_shard: string, s: Subject | undefined, iat: number, exp: number, authTime: number): RefreshDraft {
+      // Login and a self-contained presented token both know the subject: only a bug gets here without it.
+      if (s === undefined) throw new TypeError('a self-contained refresh token needs its subject');
+      const jti = newId();
+      // auth_time (OIDC Core §2): when the family began, so the absolute lifetime caps every later token.
+      const claims: Claims = { ...registered, sub: s.sub, fam: s.familyId, jti, type: 'refresh', iat, exp, auth_time: authTime };
+      if (s.scope !== '') claims.scope = s.scope;
+      if (Object.keys(s.extra).length > 0) claims.ext = s.extra;
+      return { token: codec.encode(claims), id: jti, stored: false };
+    },
+
+    accepts(token: string, now: Millis): boolean {
+      return tryVerify(codec, token, 'refresh', now) !== undefined;
+    },
+
+    introspect(token: string, now: Millis): Promise<Introspection> | undefined {
+      const claims = tryVerify(codec, token, 'refresh', now);
+      if (claims === undefined) return undefined;
+      const familyId = optionalString(claims.fam);
+      if (familyId === undefined) return Promise.resolve({ active: false });
+      return store
+        .inspectRefresh({ shard: userShard(claims.sub), now, familyId, jti: optionalString(claims.jti) })
+        .then((r) => (r.status === 'active' ? describe(claims, 'refresh_token') : { active: false }));
+    },
+
+    revoke(token: string, now: Millis): Promise<void> | undefined {
+      const claims = tryVerify(codec, token, 'refresh', now);
+      if (claims === undefined) return undefined;
+      if (typeof claims.fam !== 'string') return Promise.resolve();
+      // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
+      return store.revokeFamily({ shard: userShard(claims.sub), now, familyId: claims.fam }).then(() => undefined);
+    },
+  };
+}
