@@ -7,4 +7,11 @@
  *
  * @module
  */
+
+export {
+  createUserService,
+  UserInputError,
+  type UserService,
+  type UserServiceOptions,
+} from '../users/users.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings, type TesseraRoutesOptions, tesseraRoutes } from './routes.js';
