@@ -97,6 +97,22 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     assert.match(keygen.stdout, /^[A-Za-z0-9_-]{43}\n$/);
   });
 
+  test('npx tessera serve without the server peers: one line that says what to install', async () => {
+    const r = await run('npx', ['--offline', 'tessera', 'serve'], APP);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^tessera: this command needs \S+ and the other server peers: npm install fastify /);
+    // Every peer but the store drivers (openStore names those) is in the list.
+    const listed = r.stderr.trim().split('npm install ')[1]?.split(' ') ?? [];
+    const drivers = ['better-sqlite3', 'ioredis'];
+    assert.deepEqual(
+      listed.sort(),
+      Object.keys(pkg.peerDependencies)
+        .filter((p) => !drivers.includes(p))
+        .sort(),
+    );
+  });
+
   test("import { createCodec } from 'tessera' works there (ESM, with types shipped)", async () => {
     const out = await inApp([
       "import { createCodec, TokenError, generateSecret } from 'tessera';",
