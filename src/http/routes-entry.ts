@@ -4,6 +4,7 @@
  * Fastify plugin to mount in your own app. Needs the peers of
  * `tessera/fastify` plus `@fastify/cookie`, `@fastify/formbody`,
  * `@fastify/rate-limit`, `@fastify/type-provider-typebox` and `typebox`.
+ * `createUserService` builds the `users` option (password grant, registration).
  *
  * @module
  */
