@@ -1,6 +1,11 @@
 /**
  * tessera: access and refresh tokens without a JWT library.
  *
+ * The root entry loads no framework and no store driver: what needs one lives
+ * in its own subpath (`tessera/stores/sqlite`, `tessera/stores/redis`,
+ * `tessera/fastify`, `tessera/fastify/routes`, `tessera/server`), and
+ * {@link openStore} imports a driver only when a store URL asks for it.
+ *
  * @module
  */
 export {
@@ -44,8 +49,6 @@ export {
 } from './refresh/types.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
 export { type OpenStoreOptions, openStore } from './stores/open.js';
-export { type RedisClient, RedisStore, type RedisStoreOptions, redisClientOptions } from './stores/redis.js';
-export { SQLITE_SCHEMA_VERSION, SqliteStore, type SqliteStoreOptions } from './stores/sqlite.js';
 export type * from './stores/types.js';
 export type { Claims, DecodeOptions, TokenType } from './tokens/claims.js';
 export {

@@ -25,11 +25,30 @@ Run "tessera COMMAND --help" for the options of a command.`;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
+/**
+ * The optional peer dependencies `serve` and `user` load (the reference server);
+ * the store driver is named by `openStore` when the store is opened.
+ */
+export const SERVER_PEERS =
+  'fastify fastify-plugin @fastify/cookie @fastify/formbody @fastify/rate-limit @fastify/swagger @fastify/swagger-ui @fastify/type-provider-typebox typebox';
+
+/** A missing peer is a one-line ConfigError that says what to install, not a stack trace. */
+async function withServerPeers(load: () => Promise<Command>): Promise<Command> {
+  try {
+    return await load();
+  } catch (e) {
+    const missing = e instanceof Error && /^Cannot find package '([^']+)'/.exec(e.message);
+    if (missing)
+      throw new ConfigError(`this command needs ${missing[1]} and the other server peers: npm install ${SERVER_PEERS}`);
+    throw e;
+  }
+}
+
 /** Commands loaded on demand, so `tessera keygen` does not load Fastify. */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => tokenCommand,
-  serve: async () => (await import('./serve.js')).serveCommand,
-  user: async () => (await import('./user.js')).userCommand,
+  serve: () => withServerPeers(async () => (await import('./serve.js')).serveCommand),
+  user: () => withServerPeers(async () => (await import('./user.js')).userCommand),
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (

@@ -1,11 +1,12 @@
 /**
- * The Fastify integration (`tessera/fastify`): the auth plugin, the routes of
- * the reference server, and `buildApp`. Kept out of the main entry point so
+ * The Fastify integration (`tessera/fastify`): the auth plugin and the HTTP
+ * error helpers. Needs the peers `fastify` and `fastify-plugin` only; the
+ * routes of the reference server are `tessera/fastify/routes` (more plugins)
+ * and the whole app is `tessera/server`. Kept out of the main entry point so
  * that importing `tessera` never loads Fastify.
  *
  * @module
  */
-export { type AppOptions, buildApp, type LogOptions, REDACT_PATHS } from './app.js';
 export { type CookieMode, type CookieModeOptions, createCookieMode } from './cookies.js';
 export {
   accessTokenError,
@@ -21,4 +22,3 @@ export {
   toHttpError,
 } from './errors.js';
 export { parseBearer, type TesseraAuthOptions, tesseraAuth } from './plugin.js';
-export { DEFAULT_RATE_LIMIT, type RateLimitSettings, type TesseraRoutesOptions, tesseraRoutes } from './routes.js';

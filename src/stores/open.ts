@@ -6,19 +6,20 @@
  *     redis://[user:pass@]host:port[/db]           rediss:// for TLS
  *     redis+cluster://[user:pass@]host:port[,host:port...]
  *
- * Drivers are loaded on demand, so a memory store loads neither ioredis nor
- * the SQLite addon.
+ * Store drivers are optional peer dependencies, imported on demand (one entry
+ * of {@link SCHEMES} per URL scheme): a memory store loads neither ioredis nor
+ * the SQLite addon, and a project that installed no driver can still import
+ * `tessera`. A missing driver is a one-line {@link ConfigError} naming the
+ * package to install. A new store is a new row of the table.
  *
  * @module
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RedisOptions } from 'ioredis';
 import { ConfigError } from '../errors.js';
 import { redactUrl as redact } from '../internal/redact.js';
 import { MemoryStore } from './memory.js';
-import { type RedisClient, RedisStore, redisClientOptions } from './redis.js';
-import { SqliteStore } from './sqlite.js';
+import type { RedisClient } from './redis.js';
 import type { TokenStore, UserDirectory } from './types.js';
 
 export interface OpenStoreOptions {
@@ -28,8 +29,12 @@ export interface OpenStoreOptions {
   keyPrefix?: string;
   /** Redis: how long to wait for the first connection (ms). Default 5000. */
   connectTimeoutMs?: number;
-  /** Extra ioredis options (merged over {@link redisClientOptions}). */
-  redis?: RedisOptions;
+  /**
+   * Extra ioredis `RedisOptions`, merged over `redisClientOptions()` of
+   * `tessera/stores/redis`. Typed as `object` so that the root entry's typings
+   * need no ioredis.
+   */
+  redis?: object;
 }
 
 /** Parses the host list of a `redis+cluster://` spec. */
@@ -91,39 +96,77 @@ async function whenReady(client: RedisClient, timeoutMs: number, what: string): 
   });
 }
 
+/**
+ * Imports an optional driver; a missing one becomes a one-line ConfigError that
+ * says what to install. Any other failure (a driver that is there but broken,
+ * e.g. a native addon built for another Node) is passed on as it is.
+ */
+async function driver<T>(store: string, pkg: string, range: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && e instanceof Error && e.message.includes(`'${pkg}'`);
+    if (missing) throw new ConfigError(`the ${store} store needs ${pkg}: npm install ${pkg}@${range}`);
+    throw e;
+  }
+}
+
+async function openSqlite(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
+  const path = spec.slice('sqlite:'.length);
+  if (path === '') throw new ConfigError('sqlite: needs a path, e.g. sqlite:./data/tessera.db');
+  // better-sqlite3 is CommonJS; SqliteStore requires it when it opens the file.
+  await driver('sqlite', 'better-sqlite3', '12', () => import('better-sqlite3'));
+  const { SqliteStore } = await import('./sqlite.js');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return new SqliteStore(path, { clock: options.clock });
+}
+
+async function openRedis(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
+  const { Redis } = await driver('redis', 'ioredis', '5', () => import('ioredis'));
+  const { RedisStore, redisClientOptions } = await import('./redis.js');
+  const client = new Redis(spec, redisClientOptions(options.redis));
+  await whenReady(client, options.connectTimeoutMs ?? 5000, `Redis at ${redact(spec)}`);
+  return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
+}
+
+async function openRedisCluster(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
+  const { nodes, username, password } = parseClusterSpec(spec);
+  const { Cluster } = await driver('redis', 'ioredis', '5', () => import('ioredis'));
+  const { RedisStore, redisClientOptions } = await import('./redis.js');
+  const nodeOptions = redisClientOptions({ username, password, ...options.redis });
+  const client = new Cluster(nodes, {
+    redisOptions: nodeOptions,
+    enableOfflineQueue: false,
+    // Slot moves (MOVED/ASK) are followed a few times, then the command fails.
+    maxRedirections: 4,
+    retryDelayOnFailover: 100,
+    slotsRefreshTimeout: 2000,
+    clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
+  });
+  await whenReady(client, options.connectTimeoutMs ?? 5000, `Redis Cluster at ${redact(spec)}`);
+  return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
+}
+
+/**
+ * URL scheme -> opener, tried in order. A store with a driver loads it through
+ * {@link driver}, so a missing package reads the same for every store.
+ */
+const SCHEMES: readonly {
+  matches: (spec: string) => boolean;
+  open: (spec: string, o: OpenStoreOptions) => Promise<TokenStore & UserDirectory>;
+}[] = [
+  { matches: (s) => s === 'memory', open: async (_, o) => new MemoryStore({ clock: o.clock }) },
+  { matches: (s) => s.startsWith('sqlite:'), open: openSqlite },
+  { matches: (s) => s.startsWith('redis://') || s.startsWith('rediss://'), open: openRedis },
+  { matches: (s) => s.startsWith('redis+cluster://'), open: openRedisCluster },
+];
+
 /** Every built-in store keeps the users of the password grant too ({@link UserDirectory}). */
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<TokenStore & UserDirectory> {
-  const clock = options.clock;
-  if (spec === 'memory') return new MemoryStore({ clock });
-  if (spec.startsWith('sqlite:')) {
-    const path = spec.slice('sqlite:'.length);
-    if (path === '') throw new ConfigError('sqlite: needs a path, e.g. sqlite:./data/tessera.db');
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    return new SqliteStore(path, { clock });
-  }
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) {
-    const { Redis } = await import('ioredis');
-    const client = new Redis(spec, redisClientOptions(options.redis));
-    await whenReady(client, connectTimeoutMs, `Redis at ${redact(spec)}`);
-    return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
-  }
-  if (spec.startsWith('redis+cluster://')) {
-    const { Cluster } = await import('ioredis');
-    const { nodes, username, password } = parseClusterSpec(spec);
-    const nodeOptions = redisClientOptions({ username, password, ...options.redis });
-    const client = new Cluster(nodes, {
-      redisOptions: nodeOptions,
-      enableOfflineQueue: false,
-      // Slot moves (MOVED/ASK) are followed a few times, then the command fails.
-      maxRedirections: 4,
-      retryDelayOnFailover: 100,
-      slotsRefreshTimeout: 2000,
-      clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
-    });
-    await whenReady(client, connectTimeoutMs, `Redis Cluster at ${redact(spec)}`);
-    return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
-  }
+  const scheme = SCHEMES.find((s) => s.matches(spec));
+  if (scheme) return scheme.open(spec, options);
   throw new ConfigError(
     `unknown store "${redact(spec)}"; expected memory, sqlite:PATH, redis://..., rediss://... or redis+cluster://host:port[,host:port...]`,
   );

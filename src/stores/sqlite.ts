@@ -59,6 +59,27 @@ export interface SqliteStoreOptions {
 }
 
 /**
+ * A better-sqlite3 `Database` as the public typings describe it: only the
+ * methods the store calls, so that a TypeScript project using this store needs
+ * better-sqlite3 itself but not `@types/better-sqlite3` (which the package
+ * cannot declare as a peer of its own typings).
+ */
+export interface SqliteHandle {
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  exec(source: string): unknown;
+  prepare(source: string): SqliteStatementHandle;
+  transaction(fn: (...args: never[]) => unknown): unknown;
+  close(): unknown;
+}
+
+/** A prepared better-sqlite3 statement, structurally (see {@link SqliteHandle}). */
+export interface SqliteStatementHandle {
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/**
  * Forward-only migrations; index i brings the schema from version i to i + 1.
  * Never edit a shipped one: add a new one.
  */
@@ -180,7 +201,8 @@ function openDatabase(path: string): SqliteDatabase {
 }
 
 /** Runs the migrations the file lacks; refuses a file written by a newer tessera. */
-export function migrate(db: SqliteDatabase): number {
+export function migrate(handle: SqliteHandle): number {
+  const db = handle as SqliteDatabase;
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > MIGRATIONS.length) {
     throw new ConfigError(
@@ -200,7 +222,9 @@ export function migrate(db: SqliteDatabase): number {
 
 export class SqliteStore implements TokenStore, UserDirectory {
   readonly kind = 'sqlite' as const;
-  readonly db: SqliteDatabase;
+  /** The open better-sqlite3 handle. */
+  readonly db: SqliteHandle;
+  readonly #db: SqliteDatabase;
   readonly #clock: () => number;
   readonly #purgeIntervalMs: number;
   readonly #ownsDb: boolean;
@@ -213,17 +237,18 @@ export class SqliteStore implements TokenStore, UserDirectory {
   readonly #txn: Transaction<(run: () => unknown) => unknown>;
 
   /** @param database a file path (`:memory:` works too) or an open better-sqlite3 handle. */
-  constructor(database: string | SqliteDatabase, options: SqliteStoreOptions = {}) {
-    this.db = typeof database === 'string' ? openDatabase(database) : database;
+  constructor(database: string | SqliteHandle, options: SqliteStoreOptions = {}) {
+    this.#db = typeof database === 'string' ? openDatabase(database) : (database as SqliteDatabase);
+    this.db = this.#db;
     this.#ownsDb = options.ownsDatabase ?? typeof database === 'string';
     this.#clock = options.clock ?? Date.now;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    migrate(this.db);
-    this.#s = prepare(this.db);
-    this.#txn = this.db.transaction((run: () => unknown) => run());
+    this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    migrate(this.#db);
+    this.#s = prepare(this.#db);
+    this.#txn = this.#db.transaction((run: () => unknown) => run());
     const s = this.#s;
     this.#tx = (now) => ({
       now,
@@ -347,7 +372,7 @@ export class SqliteStore implements TokenStore, UserDirectory {
     if (this.#closed) return 0;
     const now = this.#clock();
     this.#lastPurge = now;
-    return this.db.transaction(() => this.#s.purge.reduce((n, stmt) => n + stmt.run(now).changes, 0)).immediate();
+    return this.#db.transaction(() => this.#s.purge.reduce((n, stmt) => n + stmt.run(now).changes, 0)).immediate();
   }
 
   async countStateEntries(): Promise<number> {
@@ -379,7 +404,7 @@ export class SqliteStore implements TokenStore, UserDirectory {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#ownsDb) this.db.close();
+    if (this.#ownsDb) this.#db.close();
   }
 }
 

@@ -1,0 +1,18 @@
+/**
+ * `tessera/fastify/routes`: the token endpoints of the reference server
+ * (`/auth/token`, `/auth/refresh`, `/auth/revoke`, `/auth/introspect`, ...) as a
+ * Fastify plugin to mount in your own app. Needs the peers of
+ * `tessera/fastify` plus `@fastify/cookie`, `@fastify/formbody`,
+ * `@fastify/rate-limit`, `@fastify/type-provider-typebox` and `typebox`.
+ * `createUserService` builds the `users` option (password grant, registration).
+ *
+ * @module
+ */
+
+export {
+  createUserService,
+  UserInputError,
+  type UserService,
+  type UserServiceOptions,
+} from '../users/users.js';
+export { DEFAULT_RATE_LIMIT, type RateLimitSettings, type TesseraRoutesOptions, tesseraRoutes } from './routes.js';
