@@ -19,9 +19,17 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { isTokenError } from '../errors.js';
+import { isStoreUnavailable, isTokenError, TokenError } from '../errors.js';
 import type { Principal, TokenService } from '../refresh/types.js';
-import { accessTokenError, insufficientScope, malformedAuthorization, missingToken, sendHttpError } from './errors.js';
+import type { Claims } from '../tokens/claims.js';
+import {
+  accessTokenError,
+  insufficientScope,
+  malformedAuthorization,
+  missingToken,
+  sendHttpError,
+  storeUnavailable,
+} from './errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,11 +54,19 @@ declare module 'fastify' {
   }
 }
 
-export interface TesseraAuthOptions {
-  tokens: TokenService;
+/** Anything that verifies an access token into claims: `createJwksVerifier(...)` is one. */
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<Claims>;
+}
+
+/**
+ * Either `tokens` (the auth server: a token service) or `verifier` (a resource server
+ * that is not the auth server: e.g. `createJwksVerifier({ jwksUri, issuer, audience })`).
+ */
+export type TesseraAuthOptions = {
   /** The realm of the `WWW-Authenticate` challenge (RFC 6750 §3). Default `tessera`. */
   realm?: string;
-}
+} & ({ tokens: TokenService; verifier?: undefined } | { verifier: AccessTokenVerifier; tokens?: undefined });
 
 /**
  * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, where
@@ -75,10 +91,29 @@ function hasScopes(granted: string | undefined, required: string): boolean {
   return required.split(' ').every((s) => s === '' || have.has(s));
 }
 
+/** The principal of verified claims (a resource server's view: no family, no store). */
+export function principalOfClaims(claims: Claims): Principal {
+  if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenError('invalid_claims', 'The token has no sub claim');
+  const principal: Principal = { sub: claims.sub, exp: claims.exp as number, claims };
+  if (typeof claims.scope === 'string') principal.scope = claims.scope;
+  if (typeof claims.jti === 'string') principal.tokenId = claims.jti;
+  if (typeof claims.iat === 'number') principal.iat = claims.iat;
+  return principal;
+}
+
+/** A token service's `authenticate` made from a verifier. */
+function authenticatorOf(verifier: AccessTokenVerifier): Pick<TokenService, 'authenticate'> {
+  return { authenticate: async (token) => principalOfClaims(await verifier.verify(token)) };
+}
+
 const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) => {
-  const { tokens } = options;
+  const { verifier } = options;
+  if (verifier !== undefined && typeof verifier.verify !== 'function')
+    throw new TypeError('tesseraAuth: `verifier` must have a verify(token) method');
+  const tokens: Pick<TokenService, 'authenticate'> | undefined =
+    verifier !== undefined ? authenticatorOf(verifier) : options.tokens;
   if (!tokens || typeof tokens.authenticate !== 'function')
-    throw new TypeError('tesseraAuth: `tokens` (a TokenService) is required');
+    throw new TypeError('tesseraAuth: `tokens` (a TokenService) or `verifier` is required');
   const realm = options.realm ?? 'tessera';
   if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
     throw new TypeError('tesseraAuth: `realm` must be printable ASCII without " or \\');
@@ -88,8 +123,9 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
     if (token === null) return void sendHttpError(reply, missingToken(realm));
     if (token === false) return void sendHttpError(reply, malformedAuthorization(realm));
     try {
-      request.principal = await tokens.authenticate(token);
+      request.principal = await (tokens as Pick<TokenService, 'authenticate'>).authenticate(token);
     } catch (e) {
+      if (isStoreUnavailable(e)) return void sendHttpError(reply, storeUnavailable());
       if (!isTokenError(e)) throw e;
       // The specific cause is for the server log only; the client gets a fixed description.
       request.log.debug({ code: e.code }, 'access token refused');
@@ -97,7 +133,7 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
     }
   }
 
-  if (!fastify.hasDecorator('tokens')) fastify.decorate('tokens', tokens);
+  if (options.tokens && !fastify.hasDecorator('tokens')) fastify.decorate('tokens', options.tokens);
   if (!fastify.hasDecorator('authenticate')) fastify.decorate('authenticate', authenticate);
   // Declared up front with null so every request object has the same shape (Fastify Decorators docs).
   if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', null);
@@ -127,6 +163,8 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
         done();
       },
       (e: unknown) => {
+        // A key set (JWKS) or store that cannot be reached: 503, try again; never a pass.
+        if (isStoreUnavailable(e)) return void sendHttpError(reply, storeUnavailable());
         if (!isTokenError(e)) return done(e as Error);
         // The specific cause is for the server log only; the client gets a fixed description.
         request.log.debug({ code: e.code }, 'access token refused');

@@ -192,6 +192,8 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           clock,
           // Refresh tokens are used once each: nothing to gain from remembering them.
           cacheSize: access ? config.accessCacheSize : 0,
+          // EdDSA/ES256 access tokens (issue 15); refresh tokens never leave the issuer and keep the secret.
+          ...(access && options.access?.signingKeys ? { signingKeys: options.access.signingKeys } : {}),
         });
   const accessCodec = codecFor(config.accessFormat, true);
   const refreshCodec = codecFor(config.refreshFormat, false);
@@ -226,7 +228,13 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     try {
       return codec.decode(token, { type, now });
     } catch (e) {
-      if (other && other.format !== codec.format && isTokenError(e) && e.code !== 'expired' && e.code !== 'wrong_type') {
+      if (
+        other &&
+        (other.format !== codec.format || other.alg !== codec.alg) &&
+        isTokenError(e) &&
+        e.code !== 'expired' &&
+        e.code !== 'wrong_type'
+      ) {
         let claims: Claims | undefined;
         try {
           claims = other.decode(token, { now });
