@@ -110,13 +110,23 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
   async function fetchSet(): Promise<CachedSet> {
     lastFetchAt = clock();
     let body: unknown;
-    try {
-      const res = await doFetch(url.href, {
+    const get = () =>
+      doFetch(url.href, {
         headers: { accept: 'application/jwk-set+json, application/json' },
         signal: AbortSignal.timeout(timeoutMs),
         // A JWKS that redirects elsewhere is not followed: the keys come from the configured URL.
         redirect: 'error',
       });
+    try {
+      let res: Awaited<ReturnType<FetchLike>>;
+      try {
+        res = await get();
+      } catch (e) {
+        // One retry for a connection failure (a pooled keep-alive connection the issuer closed
+        // when it restarted to rotate keys); not for a timeout.
+        if ((e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError') throw e;
+        res = await get();
+      }
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       body = await res.json();
     } catch (e) {
