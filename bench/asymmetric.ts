@@ -80,7 +80,7 @@ async function casesFor(alg: AsymmetricAlg): Promise<Case[]> {
     key: priv.export({ type: 'pkcs8', format: 'pem' }) as string,
     algorithm: alg,
     kid: jwk.kid,
-    header: { typ: 'at+jwt' },
+    header: { alg, typ: 'at+jwt' },
   });
   const fastVerify = createVerifier({
     key: pub.export({ type: 'spki', format: 'pem' }) as string,
