@@ -6,6 +6,8 @@
  *
  *   codecs        encode/decode of every format vs fast-jwt, the fernet npm package and the
  *                 bare node:crypto floors (bench/codecs.ts): median CPU time per op
+ *   asymmetric    EdDSA/ES256 sign and verify vs fast-jwt, jose and the crypto.sign/crypto.verify
+ *                 floor on prepared KeyObjects, fresh tokens each op (bench/asymmetric.ts)
  *   refresh       tokens.refresh per store, memory/SQLite/Redis (bench/refresh.ts)
  *   authenticate  tokens.authenticate per store and access-token mode (bench/authenticate.ts)
  *   http          real servers in child processes under autocannon: GET /me vs a bare Fastify
@@ -41,7 +43,7 @@ const filter = filterAt >= 0 ? args[filterAt + 1] : undefined;
 const profAt = args.indexOf('--cpu-prof');
 const cpuProfDir = profAt >= 0 ? args[profAt + 1] : undefined;
 
-const SECTIONS = ['codecs', 'refresh', 'authenticate', 'http', 'scaling'] as const;
+const SECTIONS = ['codecs', 'asymmetric', 'refresh', 'authenticate', 'http', 'scaling'] as const;
 type Section = (typeof SECTIONS)[number];
 const terms = (filter ?? '')
   .split(',')
@@ -198,6 +200,20 @@ if (wanted.has('codecs')) {
 }
 
 if (wanted.has('codecs')) endSection('codecs');
+
+// --- asymmetric (EdDSA, ES256) ---------------------------------------------------------------------
+if (wanted.has('asymmetric')) {
+  const { formatAsymmetric, runAsymmetricBench } = await import('./asymmetric.js');
+  const rows = await runAsymmetricBench({ quick, log });
+  output.asymmetric = rows;
+  const { table, targets } = formatAsymmetric(rows);
+  targetLines.push(...targets);
+  if (!json) {
+    console.log('\nEdDSA / ES256 (CPU time per op, fresh tokens each op; floor = crypto.sign/verify on prepared KeyObjects)');
+    console.log(table);
+  }
+  endSection('asymmetric');
+}
 
 // --- refresh and authenticate (library level, per store) ----------------------------------------
 if (wanted.has('refresh')) {

@@ -59,6 +59,18 @@ export {
   type SelfContainedFormat,
 } from './tokens/codec.js';
 export { fernetDecrypt, fernetEncrypt, prepareFernetKey } from './tokens/fernet.js';
-export { createJwtCodec } from './tokens/jwt.js';
+export {
+  ASYMMETRIC_ALGS,
+  type AsymmetricAlg,
+  generateSigningJwk,
+  type JwkSet,
+  jwkThumbprint,
+  type PrivateJwk,
+  type PublicJwk,
+  parseSigningKeySet,
+  type SigningKeySet,
+} from './tokens/jwk.js';
+export { createAsymmetricJwtCodec, createJwtCodec } from './tokens/jwt.js';
 export { generateOpaqueToken, hashOpaqueToken, parseOpaqueToken } from './tokens/opaque.js';
 export { createSealedCodec } from './tokens/sealed.js';
+export { createJwksVerifier, type FetchLike, type JwksVerifier, type JwksVerifierOptions } from './verify/jwks.js';

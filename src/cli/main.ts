@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { generateSecret } from '../keys.js';
+import { generateSigningJwk, isAsymmetricAlg } from '../tokens/jwk.js';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo, UsageError } from './args.js';
 import { tokenCommand } from './token.js';
 
@@ -16,6 +17,7 @@ export const MAIN_HELP = `tessera: access and refresh tokens without a JWT libra
 Usage:
   tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...]
   tessera keygen                         prints a new base64url secret (32 random bytes)
+  tessera keygen --alg EdDSA|ES256       prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
   tessera user add NAME                  adds a user; the password is read from stdin
   tessera token issue --format jwt|sealed|fernet --type access|refresh --sub S [--ttl SECONDS] [--claims JSON]
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
@@ -52,10 +54,28 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (
-        io.out('Usage: tessera keygen\n\nPrints a new secret: 32 random bytes, base64url. Use it as TESSERA_SECRET.'), EXIT_OK
+        io.out(
+          'Usage: tessera keygen [--alg EdDSA|ES256]\n\nPrints a new secret: 32 random bytes, base64url. Use it as TESSERA_SECRET.\n' +
+            'With --alg: prints a JWK Set (RFC 7517) holding one new private key, with kid (its RFC 7638 thumbprint),\n' +
+            'alg and use "sig". Save it (mode 0600) as TESSERA_SIGNING_KEY_FILE with TESSERA_ACCESS_ALG set to the same alg.\n' +
+            'To rotate, put a new key first in the existing set and keep the old one until its tokens expire (docs/keys.md).',
+        ),
+        EXIT_OK
       );
-    if (argv.length > 0) throw new UsageError('tessera keygen takes no arguments');
-    io.out(generateSecret());
+    if (argv.length === 0) {
+      io.out(generateSecret());
+      return EXIT_OK;
+    }
+    const alg =
+      argv[0] === '--alg' && argv.length === 2
+        ? argv[1]
+        : argv.length === 1 && argv[0]?.startsWith('--alg=')
+          ? argv[0].slice(6)
+          : undefined;
+    if (alg === undefined) throw new UsageError('tessera keygen takes no arguments, or --alg EdDSA|ES256');
+    if (!isAsymmetricAlg(alg))
+      throw new UsageError(`--alg must be EdDSA or ES256 (HS256 uses a plain secret: tessera keygen), got "${alg}"`);
+    io.out(JSON.stringify({ keys: [generateSigningJwk(alg)] }));
     return EXIT_OK;
   },
 };

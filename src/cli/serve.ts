@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Flags, parseConfig, resolveSecret, SETTINGS, type SettingName } from '../server/config.js';
+import { type Flags, parseConfig, resolveSecret, resolveSigningKeys, SETTINGS, type SettingName } from '../server/config.js';
 import { SHUTDOWN_TIMEOUT_MS, startServer } from '../server/server.js';
 import { EXIT_OK, type Io, type OptionSpec, parse } from './args.js';
 
@@ -38,6 +38,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   }
   const config = parseConfig(process.env, flags);
   for (const line of resolveSecret(config)) io.err(line);
+  for (const line of resolveSigningKeys(config)) io.err(line);
 
   const server = await startServer(config, { note: io.err });
   io.out(`tessera listening on ${server.url}`);

@@ -12,10 +12,12 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { TokenService } from '../refresh/types.js';
+import type { JwkSet } from '../tokens/jwk.js';
 import type { UserService } from '../users/users.js';
 import type { CookieModeOptions } from './cookies.js';
 import { demoRoutes } from './demo.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
+import { jwksRoute } from './jwks.js';
 import { lazyChildLoggerFactory } from './lazy-logger.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
 import { tesseraAuth } from './plugin.js';
@@ -52,6 +54,8 @@ export interface AppOptions {
   trustProxy?: FastifyServerOptions['trustProxy'];
   /** `WWW-Authenticate` realm. Default `tessera`. */
   realm?: string;
+  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  jwks?: JwkSet;
 }
 
 /**
@@ -184,6 +188,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       await ui.register(swaggerUi, { routePrefix: '/docs' });
     });
   }
+  if (options.jwks) app.register(jwksRoute, { jwks: options.jwks });
   if (options.demo ?? true) app.register(demoRoutes);
   return app;
 }

@@ -21,4 +21,11 @@ export {
   sendHttpError,
   toHttpError,
 } from './errors.js';
-export { parseBearer, type TesseraAuthOptions, tesseraAuth } from './plugin.js';
+export { JWKS_CACHE_CONTROL, JWKS_PATH, type JwksRouteOptions, jwksRoute, jwksUriFor } from './jwks.js';
+export {
+  type AccessTokenVerifier,
+  parseBearer,
+  principalOfClaims,
+  type TesseraAuthOptions,
+  tesseraAuth,
+} from './plugin.js';

@@ -19,8 +19,9 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { isTokenError } from '../errors.js';
+import { isTokenError, TokenError } from '../errors.js';
 import type { Principal, TokenService } from '../refresh/types.js';
+import type { Claims } from '../tokens/claims.js';
 import {
   accessTokenError,
   type HttpError,
@@ -58,11 +59,19 @@ declare module 'fastify' {
   }
 }
 
-export interface TesseraAuthOptions {
-  tokens: TokenService;
+/** Anything that verifies an access token into claims: `createJwksVerifier(...)` is one. */
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<Claims>;
+}
+
+/**
+ * Either `tokens` (the auth server: a token service) or `verifier` (a resource server
+ * that is not the auth server: e.g. `createJwksVerifier({ jwksUri, issuer, audience })`).
+ */
+export type TesseraAuthOptions = {
   /** The realm of the `WWW-Authenticate` challenge (RFC 6750 §3). Default `tessera`. */
   realm?: string;
-}
+} & ({ tokens: TokenService; verifier?: undefined } | { verifier: AccessTokenVerifier; tokens?: undefined });
 
 /**
  * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, where
@@ -94,10 +103,30 @@ function hasScopes(granted: string | undefined, required: string): boolean {
   return required.split(' ').every((s) => s === '' || have.has(s));
 }
 
+/** The principal of verified claims (a resource server's view: no family, no store). */
+export function principalOfClaims(claims: Claims): Principal {
+  if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenError('invalid_claims', 'The token has no sub claim');
+  const principal: Principal = { sub: claims.sub, exp: claims.exp as number, claims };
+  if (typeof claims.scope === 'string') principal.scope = claims.scope;
+  if (typeof claims.jti === 'string') principal.tokenId = claims.jti;
+  if (typeof claims.iat === 'number') principal.iat = claims.iat;
+  return principal;
+}
+
+/** A token service's `authenticate` made from a verifier. */
+function authenticatorOf(verifier: AccessTokenVerifier): Pick<TokenService, 'authenticate'> {
+  return { authenticate: async (token) => principalOfClaims(await verifier.verify(token)) };
+}
+
 const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) => {
-  const { tokens } = options;
-  if (!tokens || typeof tokens.authenticate !== 'function')
-    throw new TypeError('tesseraAuth: `tokens` (a TokenService) is required');
+  const { verifier } = options;
+  if (verifier !== undefined && typeof verifier.verify !== 'function')
+    throw new TypeError('tesseraAuth: `verifier` must have a verify(token) method');
+  const maybe: Pick<TokenService, 'authenticate'> | undefined =
+    verifier !== undefined ? authenticatorOf(verifier) : options.tokens;
+  if (!maybe || typeof maybe.authenticate !== 'function')
+    throw new TypeError('tesseraAuth: `tokens` (a TokenService) or `verifier` is required');
+  const tokens = maybe;
   const realm = options.realm ?? DEFAULT_REALM;
   if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
     throw new TypeError('tesseraAuth: `realm` must be printable ASCII without " or \\');
@@ -131,7 +160,7 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
       },
       (e: unknown) => {
         if (isStoreOutage(e)) {
-          // Answered here, not left to an error handler: an app that embeds the plugin may have
+          // A key set (JWKS) or store that cannot be reached. Answered here, not left to an error handler: an app that embeds the plugin may have
           // one that would turn it into a 500. A 503 is "try again", never "sign out".
           request.log.warn({ code: 'store_unavailable' }, 'store unavailable');
           return void refuse(reply, storeUnavailable(), refused);
@@ -148,7 +177,7 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
     return new Promise((resolve, reject) => guard(request, reply, (err) => (err ? reject(err) : resolve()), resolve));
   }
 
-  if (!fastify.hasDecorator('tokens')) fastify.decorate('tokens', tokens);
+  if (options.tokens && !fastify.hasDecorator('tokens')) fastify.decorate('tokens', options.tokens);
   if (!fastify.hasDecorator('authenticate')) fastify.decorate('authenticate', authenticate);
   // Declared up front with null so every request object has the same shape (Fastify Decorators docs).
   if (!fastify.hasRequestDecorator('principal')) fastify.decorateRequest('principal', null);

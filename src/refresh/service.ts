@@ -112,6 +112,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     issuer: options.issuer,
     audience: options.audience,
     clock,
+    signingKeys: options.access?.signingKeys,
   });
 
   function parseRefresh(token: string, now: number): PresentedToken {

@@ -8,6 +8,7 @@ import type { KeyInput } from '../keys.js';
 import type { TokenStore } from '../stores/types.js';
 import type { Claims } from '../tokens/claims.js';
 import type { SelfContainedFormat } from '../tokens/codec.js';
+import type { SigningKeySet } from '../tokens/jwk.js';
 
 /** Every token format: the self-contained ones and `opaque` (state in the store). */
 export type TokenFormat = SelfContainedFormat | 'opaque';
@@ -45,6 +46,12 @@ export interface TokenServiceOptions {
      * Default 1000; 0 turns it off. `Principal.claims` is then deep-frozen.
      */
     cacheSize?: number;
+    /**
+     * Sign `jwt` access tokens with EdDSA or ES256 (the first key of this set; all
+     * verify) instead of HS256, so resource servers verify with the public keys
+     * (`/.well-known/jwks.json`, `createJwksVerifier`). Refresh tokens keep the secret.
+     */
+    signingKeys?: SigningKeySet;
   };
   refresh?: {
     format?: TokenFormat;

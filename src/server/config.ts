@@ -13,6 +13,14 @@ import { redactUrl } from '../internal/redact.js';
 import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { DEFAULTS } from '../refresh/config.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
+import {
+  ASYMMETRIC_ALGS,
+  type AsymmetricAlg,
+  generateSigningJwk,
+  isAsymmetricAlg,
+  parseSigningKeySet,
+  type SigningKeySet,
+} from '../tokens/jwk.js';
 import { DEFAULT_SCRYPT, MAX_SCRYPT_N } from '../users/password.js';
 
 /** One setting: its variable, its flag, and what `--help` and the docs say about it. */
@@ -207,6 +215,20 @@ export const SETTINGS = {
     help: 'do not serve the demo page at / (and the browser client at /client.js)',
     default: 'off',
   },
+  accessAlg: {
+    env: 'TESSERA_ACCESS_ALG',
+    flag: 'access-alg',
+    arg: 'HS256|EdDSA|ES256',
+    help: 'signature of jwt access tokens; EdDSA/ES256 publish the public keys at /.well-known/jwks.json so APIs verify without the secret',
+    default: 'HS256',
+  },
+  signingKeyFile: {
+    env: 'TESSERA_SIGNING_KEY_FILE',
+    flag: 'signing-key-file',
+    arg: 'PATH',
+    help: 'JWK Set of private keys for EdDSA/ES256 (tessera keygen --alg EdDSA): the first key signs, all verify',
+    default: 'development: generated in the data directory; production: required with EdDSA/ES256',
+  },
 } as const satisfies Record<string, SettingDef>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -251,6 +273,12 @@ export interface ServerConfig {
   scryptN: number;
   docs: boolean;
   demo: boolean;
+  /** `HS256` (the secret), or `EdDSA`/`ES256` with {@link ServerConfig.signingKeys}. */
+  accessAlg: 'HS256' | AsymmetricAlg;
+  /** The EdDSA/ES256 key set; absent with HS256, and until {@link resolveSigningKeys} ran in development. */
+  signingKeys?: SigningKeySet;
+  /** Where the signing keys came from (for the start-up note). */
+  signingKeySource?: { kind: 'file'; path: string } | { kind: 'development'; path: string; created: boolean };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -401,7 +429,9 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     scryptN,
     docs: !bool('noDocs', env, flags),
     demo: !bool('noDemo', env, flags),
+    accessAlg: 'HS256',
   };
+  parseSigningConfig(config, env, flags);
 
   const keys = raw('keys', env, flags);
   const secret = raw('secret', env, flags);
@@ -482,6 +512,101 @@ export function resolveSecret(config: ServerConfig): string[] {
     'tessera: WARNING: anyone who can read that file can mint tokens. In production set TESSERA_SECRET (tessera keygen);',
     'tessera: WARNING: with NODE_ENV=production the server refuses to start without it.',
     bar,
+  );
+  return warnings;
+}
+
+/**
+ * `TESSERA_ACCESS_ALG` and `TESSERA_SIGNING_KEY_FILE` (issue 15). EdDSA/ES256 sign
+ * jwt access tokens only (refresh tokens never leave the issuer and keep the secret),
+ * so another access format is refused; a key file without an asymmetric alg is a
+ * mistake, refused too. Production needs the file; development may generate one
+ * ({@link resolveSigningKeys}).
+ */
+function parseSigningConfig(config: ServerConfig, env: NodeJS.ProcessEnv, flags: Flags): void {
+  const algText = raw('accessAlg', env, flags) ?? SETTINGS.accessAlg.default;
+  if (algText !== 'HS256' && !isAsymmetricAlg(algText)) {
+    throw new ConfigError(`${label('accessAlg', flags)} must be HS256, ${ASYMMETRIC_ALGS.join(' or ')}, got "${algText}"`);
+  }
+  const file = raw('signingKeyFile', env, flags);
+  if (algText === 'HS256') {
+    if (file !== undefined) {
+      throw new ConfigError(
+        `${label('signingKeyFile', flags)} is set but ${label('accessAlg', flags)} is HS256; set TESSERA_ACCESS_ALG=EdDSA or ES256 to sign with it`,
+      );
+    }
+    return;
+  }
+  config.accessAlg = algText;
+  if (config.accessFormat !== 'jwt') {
+    throw new ConfigError(
+      `${label('accessAlg', flags)}=${algText} signs jwt access tokens; the access format is ${config.accessFormat}`,
+    );
+  }
+  if (file === undefined) {
+    if (config.production) {
+      throw new ConfigError(
+        `TESSERA_ACCESS_ALG=${algText} needs TESSERA_SIGNING_KEY_FILE and NODE_ENV=production never generates keys; create one with \`tessera keygen --alg ${algText} > keys.json\` (mode 0600)`,
+      );
+    }
+    return;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(
+      `${label('signingKeyFile', flags)}: cannot read "${file}" (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  config.signingKeys = parseSigningKeySet(text, `the signing key set in ${file}`);
+  config.signingKeySource = { kind: 'file', path: file };
+  checkSignerAlg(config, `the first key of ${file}`);
+}
+
+function checkSignerAlg(config: ServerConfig, where: string): void {
+  const keys = config.signingKeys as SigningKeySet;
+  if (keys.alg !== config.accessAlg) {
+    throw new ConfigError(
+      `${where} is an ${keys.alg} key but TESSERA_ACCESS_ALG is ${config.accessAlg}; put an ${config.accessAlg} key first`,
+    );
+  }
+}
+
+/**
+ * Development mode with EdDSA/ES256 and no key file: use (or create)
+ * `<data dir>/signing-keys-<alg>.json`, mode 0600 in a 0700 directory. Never in
+ * production ({@link parseConfig} refused already). Returns warning lines for stderr.
+ */
+export function resolveSigningKeys(config: ServerConfig): string[] {
+  if (config.accessAlg === 'HS256' || config.signingKeys) return [];
+  const path = join(config.dataDir, `signing-keys-${config.accessAlg}.json`);
+  const warnings: string[] = [];
+  let created = false;
+  if (!existsSync(path)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    try {
+      // 'wx': never overwrite keys another process just wrote.
+      writeFileSync(path, `${JSON.stringify({ keys: [generateSigningJwk(config.accessAlg)] })}\n`, { mode: 0o600, flag: 'wx' });
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new ConfigError(
+          `cannot write the development signing keys to ${path} (${(e as NodeJS.ErrnoException).code}); set TESSERA_SIGNING_KEY_FILE or TESSERA_DATA_DIR`,
+        );
+      }
+    }
+  }
+  if (!created && (statSync(path).mode & 0o077) !== 0) {
+    chmodSync(path, 0o600);
+    warnings.push(`tessera: WARNING: ${path} was readable by other users; its mode is now 0600`);
+  }
+  config.signingKeys = parseSigningKeySet(readFileSync(path, 'utf8'), `the signing key set in ${path}`);
+  config.signingKeySource = { kind: 'development', path, created };
+  checkSignerAlg(config, `the first key of ${path}`);
+  warnings.push(
+    `tessera: WARNING: DEVELOPMENT MODE: no TESSERA_SIGNING_KEY_FILE set; ${created ? 'generated' : 'using'} the ${config.accessAlg} signing keys in ${path} (mode 0600).`,
+    `tessera: WARNING: in production set TESSERA_SIGNING_KEY_FILE (tessera keygen --alg ${config.accessAlg}); NODE_ENV=production refuses to start without it.`,
   );
   return warnings;
 }

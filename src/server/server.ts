@@ -111,6 +111,9 @@ export function serverClock(env: NodeJS.ProcessEnv = process.env): () => number 
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   if (!config.keys) throw new ConfigError('no key configured; set TESSERA_SECRET');
+  if (config.accessAlg !== undefined && config.accessAlg !== 'HS256' && !config.signingKeys) {
+    throw new ConfigError(`TESSERA_ACCESS_ALG=${config.accessAlg} needs signing keys; set TESSERA_SIGNING_KEY_FILE`);
+  }
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const clock = options.clock ?? serverClock();
   const store = await openConfiguredStore(config, clock);
@@ -122,6 +125,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       ttlSeconds: config.accessTtl,
       checkRevocation: config.checkRevocation,
       cacheSize: config.accessCache,
+      ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
     },
     refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
     store,
@@ -139,6 +143,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     docs: config.docs,
     demo: config.demo,
     trustProxy: config.trustProxy,
+    ...(config.signingKeys ? { jwks: config.signingKeys.publicJwks() } : {}),
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
   });
 
@@ -176,7 +181,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   note(
-    `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
+    `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat}${config.signingKeys ? ` ${config.signingKeys.alg} (kid ${config.signingKeys.signer.kid}, ${config.signingKeys.keys.length} key${config.signingKeys.keys.length === 1 ? '' : 's'} in the JWKS)` : ''} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
       `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,
   );
   return { url, port, tokens, close };

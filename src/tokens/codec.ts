@@ -5,10 +5,11 @@
  */
 import { ConfigError, TokenError } from '../errors.js';
 import { randomBase64url } from '../internal/crypto.js';
-import { type KeyInput, toKeyRing } from '../keys.js';
+import { type KeyInput, type KeyRing, toKeyRing } from '../keys.js';
 import { type ClaimRules, type Claims, checkClaims, type DecodeOptions, nowSeconds, parseClaims } from './claims.js';
 import { FERNET_MAX_CLOCK_SKEW, fernetDecrypt, fernetEncrypt, fernetKeysOf, fernetTimestamp } from './fernet.js';
-import { createJwtCodec, DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js';
+import type { SigningKeySet } from './jwk.js';
+import { createAsymmetricJwtCodec, createJwtCodec, DEFAULT_MAX_TOKEN_LENGTH } from './jwt.js';
 import { createSealedCodec } from './sealed.js';
 import { deepFreeze, VerifiedTokenCache } from './verified-cache.js';
 
@@ -40,10 +41,18 @@ export interface CodecOptions {
    * (the same object for the same token). See src/tokens/verified-cache.ts.
    */
   cacheSize?: number;
+  /**
+   * `jwt` only: sign with EdDSA or ES256 instead of HS256, with the first key of this
+   * set (src/tokens/jwk.ts `parseSigningKeySet`); every key of the set verifies.
+   * No secret is needed then. Tokens carry `typ: "at+jwt"` (RFC 9068 §2.1).
+   */
+  signingKeys?: SigningKeySet;
 }
 
 export interface Codec {
   readonly format: SelfContainedFormat;
+  /** The JWS algorithm of a `jwt` codec made with `signingKeys` (EdDSA, ES256); absent otherwise. */
+  readonly alg?: string;
   /**
    * Encodes claims. `iat` (now), `exp` (now + ttl) and `jti` (random) are added
    * when absent; everything else is kept as given.
@@ -70,8 +79,11 @@ export function createCodec(options: CodecOptions): Codec {
     throw new ConfigError(`unknown token format "${String(format)}"; expected one of ${SELF_CONTAINED_FORMATS.join(', ')}`);
   }
   const keyInput = options.keys ?? options.secret;
-  if (keyInput === undefined) throw new ConfigError('createCodec needs a secret (or keys)');
-  const ring = toKeyRing(keyInput);
+  const asymmetric = options.signingKeys;
+  if (asymmetric !== undefined && format !== 'jwt')
+    throw new ConfigError('signingKeys (EdDSA, ES256) apply to the jwt format only');
+  if (keyInput === undefined && asymmetric === undefined) throw new ConfigError('createCodec needs a secret (or keys)');
+  const ring = keyInput === undefined ? undefined : toKeyRing(keyInput);
   const clock = options.clock ?? Date.now;
   const ttl = positiveInt(options.ttlSeconds, 900, 'ttlSeconds');
   const rules: ClaimRules = {
@@ -93,19 +105,25 @@ export function createCodec(options: CodecOptions): Codec {
   let validFromSec: (token: string) => number = () => Number.NEGATIVE_INFINITY;
   switch (format) {
     case 'jwt': {
-      const jwt = createJwtCodec(ring, maxLength);
+      if (asymmetric !== undefined) {
+        const jwt = createAsymmetricJwtCodec(asymmetric, { maxTokenLength: maxLength });
+        encodeClaims = jwt.sign;
+        decodeClaims = jwt.verify;
+        break;
+      }
+      const jwt = createJwtCodec(ring as KeyRing, maxLength);
       encodeClaims = jwt.sign;
       decodeClaims = jwt.verify;
       break;
     }
     case 'sealed': {
-      const sealed = createSealedCodec(ring, maxLength);
+      const sealed = createSealedCodec(ring as KeyRing, maxLength);
       encodeClaims = sealed.encode;
       decodeClaims = sealed.decode;
       break;
     }
     case 'fernet': {
-      const keys = fernetKeysOf(ring);
+      const keys = fernetKeysOf(ring as KeyRing);
       const signer = keys[0] as (typeof keys)[number];
       // The Fernet timestamp is the issue time (Spec.md), so Python's `decrypt(token, ttl=...)` works.
       encodeClaims = (claims) =>
@@ -122,6 +140,7 @@ export function createCodec(options: CodecOptions): Codec {
 
   return {
     format,
+    ...(asymmetric !== undefined ? { alg: asymmetric.alg } : {}),
     encode(claims) {
       const iat = typeof claims.iat === 'number' ? claims.iat : Math.floor(clock() / 1000);
       const exp = claims.exp ?? iat + ttl;

@@ -17,8 +17,10 @@
 import { TokenError } from '../errors.js';
 import { decodeBase64url, encodeBase64url, isBase64url } from '../internal/base64url.js';
 import { type PreparedHmac, prepareHmacSha256 } from '../internal/hmac.js';
+import type { AsymmetricAlg, PreparedSigner } from '../internal/signatures.js';
 import type { Key, KeyRing } from '../keys.js';
 import { type Claims, isClaimsObject, parseClaims } from './claims.js';
+import type { VerificationKey } from './jwk.js';
 import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 
 interface JwtKey {
@@ -126,6 +128,159 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
       const n = encodeScratch.write(json, 0, 'utf8');
       const input = signerPrefix + encodeScratch.toString('base64url', 0, n);
       return `${input}.${signer.hmac.macBase64url(input)}`;
+    },
+    verifyJws,
+    verify(token: string): Claims {
+      return parseClaims(verifyJws(token));
+    },
+  };
+}
+
+// --- Asymmetric algorithms (EdDSA, ES256) ---------------------------------------------------------
+// Additive: the HS256 codec above is unchanged. Keys and their algorithms come from
+// a JWK Set (src/tokens/jwk.ts); signatures from src/internal/signatures.ts.
+
+/** The header members that would let a token bring its own key (RFC 8725 §3.10, Wycheproof "Attacker-Chosen Verification Key"). */
+const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+
+/** The parts of a compact JWS: the positions of its two dots (exactly two). */
+export function splitCompactJws(token: string, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): { d1: number; d2: number } {
+  if (typeof token !== 'string' || token.length === 0) throw new TokenError('malformed', 'The token is empty');
+  if (token.length > maxTokenLength) throw new TokenError('malformed', 'The token is too long');
+  const d1 = token.indexOf('.');
+  const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
+  if (d2 < 0 || token.indexOf('.', d2 + 1) !== -1) {
+    throw new TokenError('malformed', 'A JWS compact serialization has exactly three parts');
+  }
+  if (!isBase64url(token.slice(d2 + 1))) throw new TokenError('malformed', 'The JWS signature is not base64url');
+  return { d1, d2 };
+}
+
+/**
+ * Parses and checks a JWS protected header for the asymmetric algorithms: a JSON
+ * object with a string `alg`, no `crit` (RFC 7515 §4.1.11: we understand none), no
+ * `b64: false` (RFC 7797), no embedded or remote key (`jwk`, `jku`, `x5u`, `x5c`:
+ * keys come only from the configured set), `kid` a string when present.
+ */
+export function parseJwsHeader(headerB64: string): { alg: string; kid?: string; typ?: unknown } & Claims {
+  const bytes = decodeBase64url(headerB64);
+  if (bytes === null || bytes.length === 0) throw new TokenError('malformed', 'The JWS header is not base64url');
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
+  } catch {
+    throw new TokenError('malformed', 'The JWS header is not JSON');
+  }
+  if (!isClaimsObject(header)) throw new TokenError('malformed', 'The JWS header is not a JSON object');
+  if (typeof header.alg !== 'string') throw new TokenError('malformed', 'The JWS header has no alg');
+  if (header.crit !== undefined) throw new TokenError('unsupported', 'No critical header extension is supported');
+  if (header.b64 !== undefined && header.b64 !== true)
+    throw new TokenError('unsupported', 'Unencoded payloads are not supported');
+  for (const name of EMBEDDED_KEY_HEADERS) {
+    if (header[name] !== undefined) throw new TokenError('unsupported', `Keys named by the token (${name}) are never used`);
+  }
+  if (header.kid !== undefined && typeof header.kid !== 'string')
+    throw new TokenError('malformed', 'The kid header must be a string');
+  return header as { alg: string; kid?: string; typ?: unknown } & Claims;
+}
+
+/**
+ * RFC 7515 §4.1.9: `typ` is a media type, compared case-insensitively, and the
+ * `application/` prefix may be left out; RFC 9068 §4 accepts `at+jwt` and
+ * `application/at+jwt`. `expected` false: no check.
+ */
+export function checkJwsType(typ: unknown, expected: string | false): void {
+  if (expected === false) return;
+  if (typeof typ !== 'string') throw new TokenError('invalid_claims', `The typ header must be "${expected}"`);
+  const t = typ.toLowerCase();
+  const e = expected.toLowerCase();
+  if (t !== e && t !== `application/${e}`) throw new TokenError('invalid_claims', `The typ header must be "${expected}"`);
+}
+
+/** What {@link createAsymmetricJwtCodec} needs: keys that verify, and optionally the one that signs. */
+export interface AsymmetricKeys {
+  readonly keys: readonly VerificationKey[];
+  readonly signer?: { readonly kid: string; readonly alg: AsymmetricAlg; readonly signer: PreparedSigner };
+}
+
+export interface AsymmetricJwtOptions {
+  /** The `typ` header written and required (default `at+jwt`, RFC 9068 §2.1); false: none written, none checked. */
+  typ?: string | false;
+  maxTokenLength?: number;
+}
+
+/**
+ * The key a token's header selects. The algorithm is the key's, never the token's
+ * (RFC 8725 §3.1): a header whose `alg` differs from the key's is refused, so an
+ * HS256 token "signed" with a public key, or an EdDSA/ES256 swap, never verifies.
+ */
+export function selectVerificationKey(
+  header: { alg: string; kid?: string },
+  byKid: ReadonlyMap<string, VerificationKey>,
+  keys: readonly VerificationKey[],
+  algorithms: readonly AsymmetricAlg[],
+): VerificationKey {
+  if (!(algorithms as readonly string[]).includes(header.alg)) {
+    throw new TokenError('unsupported', `Only ${algorithms.join(', ')} ${algorithms.length === 1 ? 'is' : 'are'} accepted`);
+  }
+  let key: VerificationKey | undefined;
+  if (header.kid !== undefined) {
+    key = byKid.get(header.kid);
+    if (!key) throw new TokenError('unknown_key');
+  } else {
+    // No kid: acceptable only when exactly one key of that algorithm could have signed.
+    const matching = keys.filter((k) => k.alg === header.alg);
+    if (matching.length !== 1) throw new TokenError('unknown_key', 'The token names no key (kid)');
+    key = matching[0] as VerificationKey;
+  }
+  if (key.alg !== header.alg) throw new TokenError('unsupported', 'The alg header does not match the key');
+  return key;
+}
+
+/** A JWT codec on an asymmetric key set: signs with the set's signer, verifies with the key its kid names. */
+export function createAsymmetricJwtCodec(
+  keySet: AsymmetricKeys,
+  options: AsymmetricJwtOptions = {},
+): JwtCodec & { alg: AsymmetricAlg } {
+  const typ = options.typ ?? 'at+jwt';
+  const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
+  const keys = keySet.keys;
+  if (keys.length === 0) throw new TokenError('unknown_key', 'No verification key');
+  const byKid = new Map(keys.map((k) => [k.kid, k]));
+  const algorithms = [...new Set(keys.map((k) => k.alg))];
+  const headerOf = (k: { kid: string; alg: AsymmetricAlg }): string =>
+    encodeBase64url(JSON.stringify(typ === false ? { alg: k.alg, kid: k.kid } : { alg: k.alg, typ, kid: k.kid }));
+  /** Our exact headers, by the key they name: tokens we issued skip header parsing. */
+  const own = keys.slice(0, 8).map((k) => ({ headerB64: headerOf(k), key: k }));
+  const signer = keySet.signer;
+  const signerPrefix = signer ? `${headerOf(signer)}.` : '';
+
+  function verifyJws(token: string): Buffer {
+    const { d1, d2 } = splitCompactJws(token, maxTokenLength);
+    let key: VerificationKey | undefined;
+    for (const o of own) {
+      if (d1 === o.headerB64.length && token.startsWith(o.headerB64)) {
+        key = o.key;
+        break;
+      }
+    }
+    if (key === undefined) {
+      const header = parseJwsHeader(token.slice(0, d1));
+      key = selectVerificationKey(header, byKid, keys, algorithms);
+      checkJwsType(header.typ, typ);
+    }
+    if (!key.verifier.verifyBase64url(token.slice(0, d2), token.slice(d2 + 1))) throw new TokenError('bad_signature');
+    const payload = decodeBase64url(token.slice(d1 + 1, d2));
+    if (payload === null) throw new TokenError('malformed', 'The JWS payload is not base64url');
+    return payload;
+  }
+
+  return {
+    alg: (signer?.alg ?? keys[0]?.alg) as AsymmetricAlg,
+    sign(claims: Claims): string {
+      if (!signer) throw new TypeError('this key set has no private key: it verifies only');
+      const input = signerPrefix + encodeBase64url(JSON.stringify(claims));
+      return `${input}.${signer.signer.signBase64url(input)}`;
     },
     verifyJws,
     verify(token: string): Claims {

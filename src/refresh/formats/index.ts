@@ -10,6 +10,7 @@ import { ConfigError } from '../../errors.js';
 import { type KeyInput, type KeyRing, toKeyRing } from '../../keys.js';
 import type { TokenStateStore } from '../../stores/types.js';
 import { createCodec } from '../../tokens/codec.js';
+import type { SigningKeySet } from '../../tokens/jwk.js';
 import type { TokenServiceConfig } from '../config.js';
 import { opaqueAccessFormat, opaqueRefreshFormat } from './opaque.js';
 import { selfContainedAccessFormat, selfContainedRefreshFormat } from './self-contained.js';
@@ -22,6 +23,8 @@ export interface FormatContext {
   issuer?: string;
   audience?: string | string[];
   clock: () => number;
+  /** EdDSA/ES256 keys of `jwt` access tokens; refresh tokens never leave the issuer and keep the secret. */
+  signingKeys?: SigningKeySet;
 }
 
 export function createFormats(config: TokenServiceConfig, ctx: FormatContext): { access: AccessFormat; refresh: RefreshFormat } {
@@ -47,6 +50,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
             audience: ctx.audience,
             clock: ctx.clock,
             cacheSize: config.accessCacheSize,
+            ...(ctx.signingKeys ? { signingKeys: ctx.signingKeys } : {}),
           }),
           store,
           issuer,
