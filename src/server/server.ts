@@ -129,11 +129,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     users,
     allowRegister: config.allowRegister,
     cookie: config.cookieMode ? { secure: config.cookieSecure } : false,
-    rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}rl:` } : false,
+    rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,
     scope: config.scope,
     docs: config.docs,
     demo: config.demo,
     trustProxy: config.trustProxy,
+    timeouts: config.timeouts,
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
   });
 
