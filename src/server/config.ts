@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
+import { ensurePrivateDir } from './files.js';
 
 /** One setting: its variable, its flag, and what `--help` and the docs say about it. */
 export interface SettingDef {
@@ -558,11 +559,13 @@ export function resolveSecret(config: ServerConfig): string[] {
   const path = join(config.dataDir, 'secret');
   const warnings: string[] = [];
   let created = false;
+  // The data directory is tessera's own: 0700 whatever the umask, even if `user add` made it first.
+  ensurePrivateDir(config.dataDir, true);
   if (!existsSync(path)) {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     try {
       // 'wx': never overwrite a secret another process just wrote.
       writeFileSync(path, `${generateSecret()}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(path, 0o600); // the mode above went through the umask
       created = true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {

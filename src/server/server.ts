@@ -13,6 +13,7 @@ import { openStore } from '../stores/open.js';
 import type { TokenStore } from '../stores/types.js';
 import { createUserService } from '../users/users.js';
 import { redactStoreSpec, type ServerConfig } from './config.js';
+import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 
 /** How long the store may take to answer its first ping before start-up gives up. */
 const STARTUP_PING_MS = 5000;
@@ -60,8 +61,13 @@ export async function openConfiguredStore(
   const shown = redactStoreSpec(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
   let store: TokenStore;
+  const sqlitePath = config.store.startsWith('sqlite:') ? config.store.slice('sqlite:'.length) : undefined;
+  const onDisk = sqlitePath !== undefined && sqlitePath !== '' && sqlitePath !== ':memory:';
   try {
+    // The default database lives in the data directory, which is tessera's own: tightened even if it exists.
+    if (onDisk) prepareSqliteFile(sqlitePath, config.storeFrom === 'default');
     store = await openStore(config.store, { keyPrefix: config.redisPrefix, clock });
+    if (onDisk) tightenSqliteFiles(sqlitePath);
   } catch (e) {
     // openStore's own ConfigErrors already name the store ("cannot reach Redis at ...").
     if (e instanceof ConfigError) throw new ConfigError(`${e.message}; ${fix}`);
