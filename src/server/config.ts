@@ -10,7 +10,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
+import { assertStrongKeys, createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
 import { ensurePrivateDir } from './files.js';
 
@@ -516,10 +516,12 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     const from = label('keys', flags);
     config.keys = withLabel(from, () => createKeyRing(parseKeysEnv(keys)));
     config.secretSource = { kind: 'keys', from };
+    if (production) assertStrongKeys(config.keys, from);
   } else if (secret !== undefined) {
     const from = label('secret', flags);
     config.keys = withLabel(from, () => createKeyRing([{ secret: secret.trim() }]));
     config.secretSource = { kind: 'secret', from };
+    if (production) assertStrongKeys(config.keys, from);
   } else if (secretFile !== undefined) {
     const from = label('secretFile', flags);
     let text: string;
@@ -530,6 +532,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     }
     config.keys = withLabel(`the secret in ${secretFile}`, () => createKeyRing([{ secret: text }]));
     config.secretSource = { kind: 'file', path: secretFile };
+    if (production) assertStrongKeys(config.keys, `the secret in ${secretFile}`);
   } else if (production) {
     throw new ConfigError(
       `TESSERA_SECRET is not set and NODE_ENV=production never generates one; set TESSERA_SECRET (or TESSERA_KEYS, TESSERA_SECRET_FILE): ${KEYGEN_HINT}`,

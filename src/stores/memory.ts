@@ -179,4 +179,11 @@ export class MemoryStore implements TokenStore {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  async updatePasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    const u = this.#users.get(username);
+    if (!u) return false;
+    u.passwordHash = passwordHash;
+    return true;
+  }
 }
