@@ -106,7 +106,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   if (cookies && !app.hasRequestDecorator('cookies')) await app.register(cookiePlugin);
   const limiter: GuessingLimiter | undefined = limit ? createGuessingLimiter(limit) : undefined;
 
-  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean, csrf?: string): TokenResponse {
+  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean): TokenResponse {
     reply.headers(tokenHeaders);
     const body: TokenResponse = {
       access_token: pair.accessToken,
@@ -115,7 +115,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       refresh_expires_in: pair.refreshExpiresIn,
       scope: pair.scope ?? '',
     };
-    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn, csrf);
+    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn);
     else body.refresh_token = pair.refreshToken;
     return body;
   }
@@ -242,7 +242,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
         const pair = await rotate(token, request.log, request.ip);
-        return sendTokens(reply, pair, viaCookie, viaCookie ? cookies?.csrfOf(request) : undefined);
+        return sendTokens(reply, pair, viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400) cookies.clear(reply);

@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
+import { hkdfSha256 } from '../internal/crypto.js';
+import type { KeyRing } from '../keys.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { openStore } from '../stores/open.js';
 import type { TokenStore } from '../stores/types.js';
@@ -83,6 +85,14 @@ export async function openConfiguredStore(
 }
 
 /**
+ * The CSRF HMAC key of cookie mode: derived from the signing key (HKDF, its own label),
+ * so every instance with the same key ring checks the same CSRF values.
+ */
+function csrfKeyOf(keys: KeyRing): Buffer {
+  return hkdfSha256(keys.primary.bytes, Buffer.alloc(0), 'tessera cookie-mode csrf', 32);
+}
+
+/**
  * The Redis client of a Redis store, reused for the rate-limit counters so
  * limits hold across instances (and cost no extra connection).
  */
@@ -134,7 +144,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     tokens,
     users,
     allowRegister: config.allowRegister,
-    cookie: config.cookieMode ? { secure: config.cookieSecure } : false,
+    cookie: config.cookieMode ? { secure: config.cookieSecure, csrfKey: csrfKeyOf(config.keys) } : false,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,
     scope: config.scope,
     docs: config.docs,
