@@ -52,6 +52,33 @@ export function parseSecret(input: SecretInput, label = 'secret'): Buffer {
   return bytes;
 }
 
+/**
+ * Why a secret does not look like random bytes, or `null`. A key of 32 random
+ * bytes has about 30 distinct byte values and is almost never all printable
+ * ASCII ((95/256)^32 < 1e-13); a passphrase encoded as base64url, or a repeated
+ * byte (`AAAA…` is 32 zero bytes), is both. Such a key is as strong as the
+ * passphrase, not as its length (RFC 7518 §3.2 asks for 256 bits of entropy;
+ * NIST SP 800-133 for keys from an approved random generator).
+ */
+export function weakSecretReason(bytes: Uint8Array): string | null {
+  const distinct = new Set(bytes).size;
+  if (distinct === 1) return 'it is one byte repeated';
+  if (distinct < Math.min(16, bytes.length / 2)) return `it has only ${distinct} distinct byte values`;
+  if (bytes.every((b) => b >= 0x20 && b <= 0x7e)) return 'it is printable text (a passphrase), not random bytes';
+  return null;
+}
+
+/** Refuses a key ring with a low-entropy key (NODE_ENV=production); one-line message pointing to `tessera keygen`. */
+export function assertStrongKeys(ring: KeyRing, label = 'secret'): void {
+  for (const [i, key] of ring.keys.entries()) {
+    const reason = weakSecretReason(key.bytes);
+    if (reason) {
+      const which = ring.keys.length === 1 ? label : `${label}: key "${key.kid}" (#${i + 1})`;
+      throw new ConfigError(`${which} looks low-entropy (${reason}); production needs random key material: ${KEYGEN_HINT}`);
+    }
+  }
+}
+
 /** A stable, non-secret key id derived from the key: lets rotation work without naming keys. */
 export function deriveKid(bytes: Uint8Array): string {
   return encodeBase64url(sha256(Buffer.concat([Buffer.from('tessera kid\0'), bytes])).subarray(0, 6));

@@ -18,7 +18,8 @@ Adds a user for grant_type=password. The password is read from stdin (its first 
 On a terminal it is prompted for without echo.
 
 NAME: 1-64 characters of letters, digits and . _ @ + - (case-insensitive).
-Password: 8-1024 characters.
+Password: 8-1024 characters, not only spaces, not the name, and not on the list of commonly used
+passwords (NIST SP 800-63B §5.1.1.2).
 Store: --store, else ${SETTINGS.store.env}, else REDIS_URL, else sqlite:<data dir>/tessera.db (the server's default).
 Exit: 0 created, 1 refused (name taken, bad name or password), 2 usage or configuration error.`;
 

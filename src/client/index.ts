@@ -47,7 +47,8 @@ export interface ClientOptions {
   /**
    * Header sent with cookie-authenticated calls (double-submit CSRF protection).
    * Default in cookie mode: `X-CSRF-Token` with the value of the server's
-   * `tessera_csrf` cookie, read at each call (it is set at login).
+   * `__Host-tessera_csrf` cookie (`tessera_csrf` with insecure cookies), read at
+   * each call (it changes with each refresh).
    */
   csrfHeader?: { name: string; value: string | (() => string | undefined) };
   /** Refresh this many seconds before the access token expires. Default 30. */
@@ -227,7 +228,10 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     };
   }
 
-  const csrf = options.csrfHeader ?? { name: 'x-csrf-token', value: () => readCookie('tessera_csrf') };
+  const csrf = options.csrfHeader ?? {
+    name: 'x-csrf-token',
+    value: () => readCookie('__Host-tessera_csrf') ?? readCookie('tessera_csrf'),
+  };
   function jsonHeaders(): Record<string, string> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
     if (cookieMode) {

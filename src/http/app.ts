@@ -22,6 +22,7 @@ import { lazyChildLoggerFactory } from './lazy-logger.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
 import { tesseraAuth } from './plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from './routes.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface LogOptions {
   /** pino level: fatal, error, warn, info, debug, trace, silent. Default `warn`. */
@@ -50,12 +51,59 @@ export interface AppOptions {
   demo?: boolean;
   /** Logging; `false` for none. */
   log?: LogOptions | false;
-  /** Trust `X-Forwarded-*` from a proxy (Fastify `trustProxy`): needed for per-client rate limits behind one. */
-  trustProxy?: FastifyServerOptions['trustProxy'];
+  /**
+   * Which `X-Forwarded-For` entries to believe (the client address of the rate limits):
+   * `false` (default: the socket's peer), a number of proxy hops, or the proxies'
+   * addresses/CIDRs. See {@link trustProxyOption}.
+   */
+  trustProxy?: false | number | string[];
+  /** Socket timeouts in milliseconds; see {@link DEFAULT_TIMEOUTS}. */
+  timeouts?: Partial<HttpTimeouts>;
   /** `WWW-Authenticate` realm. Default `tessera`. */
   realm?: string;
   /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
+}
+
+/** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
+export interface HttpTimeouts {
+  /** Headers and body of a request must arrive within it, or the connection is closed with a 408. */
+  requestTimeout: number;
+  /** The headers must arrive within it (at most `requestTimeout`). */
+  headersTimeout: number;
+  /** An idle keep-alive connection is closed after it. */
+  keepAliveTimeout: number;
+  /** A connection on which nothing moves is closed after it. */
+  connectionTimeout: number;
+}
+
+/**
+ * Node's defaults leave `requestTimeout` and the idle timeout at 0 (Fastify too):
+ * a client that sends headers and never the body holds a socket for ever (slowloris).
+ * A credential request is a few hundred bytes: 30 s is generous for it.
+ */
+export const DEFAULT_TIMEOUTS: HttpTimeouts = {
+  requestTimeout: 30_000,
+  headersTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  connectionTimeout: 60_000,
+};
+
+/**
+ * Fastify's `trustProxy` for our setting. The client address must be the
+ * right-most `X-Forwarded-For` entry that a trusted proxy did not add: entries
+ * to its left were written by the client. Fastify's `true` takes the left-most
+ * entry (the client's choice), and a plain number is refused by this Fastify
+ * (it trusts nothing), so a hop count becomes a function of the hop index:
+ * proxy-addr walks from the socket peer (hop 0) leftwards through the header and
+ * stops at the first untrusted hop, which is the client address. With `n` proxies
+ * hops 0..n-1 are theirs. A list goes to proxy-addr as is: it trusts hops whose
+ * address is in the list, so the walk stops at the first one that is not.
+ */
+export function trustProxyOption(trust: false | number | string[] | undefined): FastifyServerOptions['trustProxy'] {
+  if (trust === undefined || trust === false || trust === 0) return false;
+  if (typeof trust === 'number') return (_address: string, hop: number) => hop < trust;
+  return trust.length === 0 ? false : trust;
 }
 
 /**
@@ -121,13 +169,24 @@ function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const realm = options.realm ?? DEFAULT_REALM;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  if (timeouts.headersTimeout > timeouts.requestTimeout) timeouts.headersTimeout = timeouts.requestTimeout;
   const app = Fastify({
     logger: loggerOptions(options.log),
     logController: new LogController({ disableRequestLogging: options.log === false || options.log?.requests !== true }),
     // Each request's child logger is made when it first logs, not for every request (lazy-logger.ts).
     ...(options.log === false ? {} : { childLoggerFactory: lazyChildLoggerFactory }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: trustProxyOption(options.trustProxy),
+    requestTimeout: timeouts.requestTimeout,
+    connectionTimeout: timeouts.connectionTimeout,
+    keepAliveTimeout: timeouts.keepAliveTimeout,
+    http: {
+      headersTimeout: timeouts.headersTimeout,
+      // Node checks request and headers timeouts on this period (default 30 s), so a
+      // short timeout would otherwise bite up to 30 s late.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headersTimeout / 2))),
+    },
     // RFC 6749 §3.1: parameters are exact strings; no number-to-string coercion.
     ajv: { customOptions: { coerceTypes: false } },
     // Answer 503 to requests that arrive while closing (graceful shutdown).
@@ -142,6 +201,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(httpErrorHandler(realm));
+  securityHeaders(app);
   app.setNotFoundHandler((_request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
   });

@@ -20,7 +20,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isTokenError, StoreUnavailableError, TOKEN_ERROR_CODES, type TokenError, type TokenErrorCode } from '../errors.js';
 import { DEFAULT_REALM } from './limits.js';
 
-/** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, RFC 8628 §3.5 (`slow_down`), plus HTTP-only ones. */
+/** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, plus HTTP-only ones. */
 export type HttpErrorCode =
   | 'invalid_request'
   | 'invalid_grant'
@@ -29,7 +29,6 @@ export type HttpErrorCode =
   | 'insufficient_scope'
   | 'unauthorized'
   | 'temporarily_unavailable'
-  | 'slow_down'
   | 'not_found'
   | 'conflict'
   | 'server_error';
@@ -239,7 +238,7 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
       if (mapped) return mapped;
     }
     const status = fe.statusCode;
-    if (status === 429) return new HttpError(429, 'slow_down', 'Too many requests; slow down and retry later');
+    if (status === 429) return new HttpError(429, 'temporarily_unavailable', 'Too many requests; retry later');
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return new HttpError(status, status === 404 ? 'not_found' : 'invalid_request', 'The request is invalid');
     }

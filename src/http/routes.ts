@@ -17,7 +17,6 @@
  */
 import cookiePlugin from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import type { TokenErrorCode } from '../errors.js';
@@ -34,6 +33,7 @@ import {
   refreshTokenError,
   storeUnavailable,
 } from './errors.js';
+import { createGuessingLimiter, type GuessingLimiter, type GuessingLimitSettings } from './guessing-limiter.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
 import {
   Empty,
@@ -50,17 +50,10 @@ import {
   TokenResponse,
   UserResponse,
 } from './schemas.js';
+import { findDuplicateKey } from './strict-json.js';
 
-export interface RateLimitSettings {
-  /** Requests per client IP per window on each credential endpoint (token, refresh, register). */
-  max: number;
-  /** Window length in seconds. */
-  windowSeconds: number;
-  /** An ioredis client (or Cluster): counters shared by every instance. Default: in-process. */
-  redis?: unknown;
-  /** Key prefix of the Redis counters. */
-  nameSpace?: string;
-}
+/** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
+export type RateLimitSettings = GuessingLimitSettings;
 
 export interface TesseraRoutesOptions {
   /** Enables `grant_type=password` (and registration). Without it only refresh grants are served. */
@@ -69,7 +62,7 @@ export interface TesseraRoutesOptions {
   allowRegister?: boolean;
   /** Browser mode: the refresh token in an HttpOnly cookie (see cookies.ts). Default off. */
   cookie?: CookieModeOptions | false;
-  /** Rate limit of the credential endpoints; `false` turns it off. Default 20 per 60 s per IP. */
+  /** Brute-force protection of the credential endpoints; `false` turns it off. Default {@link DEFAULT_RATE_LIMIT}. */
   rateLimit?: RateLimitSettings | false;
   /** Scope granted at login (RFC 6749 §3.3). Default none. */
   scope?: string;
@@ -77,7 +70,21 @@ export interface TesseraRoutesOptions {
   realm?: string;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimitSettings = { max: 20, windowSeconds: 60 };
+/** 20 failures per client address, 5 per username and address, per 60 s; then 60 s, doubling to 1 h. */
+export const DEFAULT_RATE_LIMIT: RateLimitSettings = { max: 20, perUser: 5, windowSeconds: 60, maxBackoffSeconds: 3600 };
+
+/** 429 with `Retry-After` (RFC 6585 §4); the code is RFC 6749's "retry later" one (docs/security.md says why). */
+function tooManyAttempts(waitMs: number): HttpError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new HttpError(
+    429,
+    'temporarily_unavailable',
+    `Too many failed attempts from this client; retry after ${seconds} seconds`,
+    {
+      'retry-after': String(seconds),
+    },
+  );
+}
 
 /** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
 const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
@@ -90,29 +97,26 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   if (!tokens) throw new TypeError('tesseraRoutes: register tesseraAuth (the token service) before the routes');
   const realm = options.realm ?? DEFAULT_REALM;
   const cookies = options.cookie ? createCookieMode(options.cookie) : undefined;
-  const limit = options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const limit = options.rateLimit === false ? undefined : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit };
 
   // Encapsulated: this error handler and these parsers apply to these routes only,
   // so an embedding app keeps its own.
   app.setErrorHandler(httpErrorHandler(realm));
   // RFC 6749 §4.3.2 / RFC 7009 §2.1 / RFC 7662 §2.1 requests are form-encoded; JSON is accepted too.
   await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
+  // JSON bodies: Fastify's parser (prototype poisoning refused) after a scan for duplicate
+  // names, which JSON.parse would silently resolve to the last one (strict-json.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (findDuplicateKey(text) !== undefined) return done(badRequest('The JSON body has a duplicate member name'), undefined);
+    return parseJson(request, text, done);
+  });
   if (cookies && !app.hasRequestDecorator('cookies')) await app.register(cookiePlugin);
-  if (limit) {
-    await app.register(rateLimit, {
-      global: false,
-      max: limit.max,
-      timeWindow: limit.windowSeconds * 1000,
-      // Fail open on a counter outage: the store itself then decides (and fails closed with 503).
-      skipOnError: true,
-      ...(limit.redis ? { redis: limit.redis, nameSpace: limit.nameSpace ?? 'tessera:rl:' } : {}),
-      errorResponseBuilder: (_req, ctx) =>
-        new HttpError(429, 'slow_down', `Too many requests; retry after ${Math.ceil(ctx.ttl / 1000)} seconds`),
-    });
-  }
-  const rateLimited = limit ? { rateLimit: { max: limit.max, timeWindow: limit.windowSeconds * 1000 } } : {};
+  const limiter: GuessingLimiter | undefined = limit ? createGuessingLimiter(limit) : undefined;
 
-  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean, csrf?: string): TokenResponse {
+  function sendTokens(reply: FastifyReply, pair: TokenPair, viaCookie: boolean): TokenResponse {
     reply.headers(tokenHeaders);
     const body: TokenResponse = {
       access_token: pair.accessToken,
@@ -121,17 +125,26 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       refresh_expires_in: pair.refreshExpiresIn,
       scope: pair.scope ?? '',
     };
-    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn, csrf);
+    if (viaCookie && cookies) cookies.set(reply, pair.refreshToken, pair.refreshExpiresIn);
     else body.refresh_token = pair.refreshToken;
     return body;
   }
 
-  async function rotate(refreshToken: string, log: FastifyBaseLogger): Promise<TokenPair> {
+  /**
+   * A refresh, counted by the limiter only when the token is refused: a refresh with a
+   * valid token costs no counter round trip. A block this process knows of refuses first.
+   */
+  async function rotate(refreshToken: string, log: FastifyBaseLogger, address: string): Promise<TokenPair> {
+    if (limiter) {
+      const wait = limiter.blockedLocally(address);
+      if (wait > 0) throw tooManyAttempts(wait);
+    }
     try {
       return await tokens.refresh(refreshToken);
     } catch (e) {
       // A store outage is not a verdict on the token: the error handler answers 503.
       if (isTokenRefusal(e)) {
+        if (limiter) await limiter.fail(address);
         // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention.
         if (e.code === 'reused')
           log.warn({ event: 'refresh_token_reuse' }, 'refresh token reuse detected; its session was revoked');
@@ -165,7 +178,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   app.post(
     '/auth/token',
     {
-      config: { public: true, ...rateLimited },
+      config: { public: true },
       schema: {
         summary: 'Token endpoint (RFC 6749 §4.3 password grant, §6 refresh grant)',
         tags: ['auth'],
@@ -182,15 +195,24 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
           if (body.username === undefined || body.password === undefined) {
             throw badRequest('grant_type=password needs username and password');
           }
+          const address = request.ip;
+          // Checked before scrypt: a blocked guesser costs no hashing and learns nothing.
+          const state = limiter ? await limiter.check(address, body.username) : undefined;
+          if (state && state.waitMs > 0) throw tooManyAttempts(state.waitMs);
           const user = await checkPassword(body.username, body.password);
           // One answer for an unknown user and a wrong password (no enumeration).
-          if (!user) throw invalidCredentials();
+          if (!user) {
+            await limiter?.fail(address, body.username);
+            throw invalidCredentials();
+          }
+          // Only a login after failures costs a second round trip (to forget them).
+          if (limiter && state && state.userFailures > 0) await limiter.succeed(address, body.username);
           return sendTokens(reply, await issueFor(user.id), cookies !== undefined);
         }
         case 'refresh_token':
           // RFC 6749 §6: refresh_token is REQUIRED.
           if (!body.refresh_token) throw badRequest('grant_type=refresh_token needs refresh_token');
-          return sendTokens(reply, await rotate(body.refresh_token, request.log), false);
+          return sendTokens(reply, await rotate(body.refresh_token, request.log, request.ip), false);
         default:
           throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
       }
@@ -200,7 +222,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   app.post(
     '/auth/refresh',
     {
-      config: { public: true, ...rateLimited },
+      config: { public: true },
       schema: {
         summary: 'Rotates a refresh token: the old one is consumed, a new pair is issued',
         description: `Send {"refresh_token": "..."}, or in cookie mode the refresh cookie with the ${cookies?.csrfHeader ?? 'x-csrf-token'} header.`,
@@ -220,8 +242,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        const pair = await rotate(token, request.log);
-        return sendTokens(reply, pair, viaCookie, viaCookie ? cookies?.csrfOf(request) : undefined);
+        const pair = await rotate(token, request.log, request.ip);
+        return sendTokens(reply, pair, viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400) cookies.clear(reply);
@@ -334,7 +356,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     app.post(
       '/auth/register',
       {
-        config: { public: true, ...rateLimited },
+        config: { public: true },
         schema: {
           summary: 'Creates a user (only when registration is enabled)',
           tags: ['auth'],
@@ -344,6 +366,13 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
         },
       },
       async (request, reply) => {
+        // Every registration attempt counts against the address: a 409 tells whether a
+        // username exists, and each success creates an account.
+        if (limiter) {
+          const state = await limiter.check(request.ip);
+          if (state.waitMs > 0) throw tooManyAttempts(state.waitMs);
+          await limiter.fail(request.ip);
+        }
         try {
           const user = await users.add(request.body.username, request.body.password);
           return reply.code(201).send({ id: user.id, username: user.username });
@@ -367,8 +396,10 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
         response: { 200: MeResponse, ...errors(400, 401, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const p = request.principal!;
+      // RFC 6750 §5.3 / RFC 6749 §5.1: an answer about who holds a token is not for caches.
+      reply.headers(tokenHeaders);
       return { sub: p.sub, scope: p.scope, exp: p.exp, iat: p.iat };
     },
   );

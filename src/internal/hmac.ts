@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type BinaryLike, hash, timingSafeEqual } from 'node:crypto';
+import { type BinaryLike, createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 /** SHA-256 block size in bytes (FIPS 180-4 §5.1). */
 const SHA256_BLOCK = 64;
@@ -138,4 +138,9 @@ function grow(buf: Buffer, size: number): Buffer {
   buf.copy(next, 0, 0, SHA256_BLOCK);
   buf.fill(0);
   return next;
+}
+
+/** One-off HMAC-SHA256 (RFC 2104) with a key used a few times only (no prepared state worth keeping). */
+export function hmacSha256(key: Uint8Array, data: string | Uint8Array): Buffer {
+  return createHmac('sha256', key).update(data).digest();
 }

@@ -7,10 +7,11 @@
  * @module
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
-import { createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
+import { assertStrongKeys, createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { DEFAULTS } from '../refresh/config.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
 import {
@@ -22,6 +23,7 @@ import {
   type SigningKeySet,
 } from '../tokens/jwk.js';
 import { DEFAULT_SCRYPT, MAX_SCRYPT_N } from '../users/password.js';
+import { ensurePrivateDir } from './files.js';
 
 /** One setting: its variable, its flag, and what `--help` and the docs say about it. */
 export interface SettingDef {
@@ -176,10 +178,23 @@ export const SETTINGS = {
     env: 'TESSERA_RATE_LIMIT',
     flag: 'rate-limit',
     arg: 'N',
-    help: 'requests per client IP per window on /auth/token, /auth/refresh, /auth/register; 0 turns it off',
+    help: 'failed credential attempts (wrong passwords, invalid refresh tokens) per client address per window before a growing back-off; successes never count; 0 turns the limiter off',
     default: '20',
   },
-  rateWindow: { env: 'TESSERA_RATE_WINDOW', flag: 'rate-window', arg: 'SECONDS', help: 'rate-limit window', default: '60' },
+  loginLimit: {
+    env: 'TESSERA_LOGIN_LIMIT',
+    flag: 'login-limit',
+    arg: 'N',
+    help: 'failed logins per username per client address per window before a growing back-off',
+    default: '5',
+  },
+  rateWindow: {
+    env: 'TESSERA_RATE_WINDOW',
+    flag: 'rate-window',
+    arg: 'SECONDS',
+    help: 'window of the failure counters, and the first back-off (it doubles with each further failure, up to 1 hour)',
+    default: '60',
+  },
   scope: {
     env: 'TESSERA_SCOPE',
     flag: 'scope',
@@ -190,9 +205,37 @@ export const SETTINGS = {
   trustProxy: {
     env: 'TESSERA_TRUST_PROXY',
     flag: 'trust-proxy',
-    boolean: true,
-    help: 'take the client address from X-Forwarded-For (behind a reverse proxy: needed for per-client rate limits)',
+    arg: 'off|N|ADDR,...',
+    help: 'behind reverse proxies: the number of proxies in front (1 = one), or their addresses/CIDRs; the client address is the right-most X-Forwarded-For entry not added by them',
     default: 'off',
+  },
+  requestTimeout: {
+    env: 'TESSERA_REQUEST_TIMEOUT',
+    flag: 'request-timeout',
+    arg: 'MS',
+    help: 'a request (headers and body) must arrive within this many milliseconds, or its connection is closed (408)',
+    default: '30000',
+  },
+  headersTimeout: {
+    env: 'TESSERA_HEADERS_TIMEOUT',
+    flag: 'headers-timeout',
+    arg: 'MS',
+    help: 'the request headers must arrive within this many milliseconds (at most the request timeout)',
+    default: '10000',
+  },
+  keepAliveTimeout: {
+    env: 'TESSERA_KEEP_ALIVE_TIMEOUT',
+    flag: 'keep-alive-timeout',
+    arg: 'MS',
+    help: 'an idle keep-alive connection is closed after this many milliseconds',
+    default: '5000',
+  },
+  connectionTimeout: {
+    env: 'TESSERA_CONNECTION_TIMEOUT',
+    flag: 'connection-timeout',
+    arg: 'MS',
+    help: 'a connection on which nothing moves for this many milliseconds is closed',
+    default: '60000',
   },
   scryptN: {
     env: 'TESSERA_SCRYPT_N',
@@ -267,9 +310,12 @@ export interface ServerConfig {
   allowRegister: boolean;
   cookieMode: boolean;
   cookieSecure: boolean;
-  rateLimit: { max: number; windowSeconds: number } | false;
+  /** Failures per client address (`max`) and per username and address (`perUser`) per window; false: off. */
+  rateLimit: { max: number; perUser: number; windowSeconds: number } | false;
   scope: string | undefined;
-  trustProxy: boolean;
+  /** false, a hop count, or the proxies' addresses/CIDRs (see {@link parseTrustProxy}). */
+  trustProxy: TrustProxy;
+  timeouts: ServerTimeouts;
   scryptN: number;
   docs: boolean;
   demo: boolean;
@@ -279,6 +325,56 @@ export interface ServerConfig {
   signingKeys?: SigningKeySet;
   /** Where the signing keys came from (for the start-up note). */
   signingKeySource?: { kind: 'file'; path: string } | { kind: 'development'; path: string; created: boolean };
+}
+
+/** How far to trust `X-Forwarded-For`: not at all, a number of proxy hops, or a list of proxy addresses/CIDRs. */
+export type TrustProxy = false | number | string[];
+
+/** Socket timeouts in milliseconds (Node's http.Server options of the same names). */
+export interface ServerTimeouts {
+  requestTimeout: number;
+  headersTimeout: number;
+  keepAliveTimeout: number;
+  connectionTimeout: number;
+}
+
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `TESSERA_TRUST_PROXY`: `off`/`0` (default), a hop count `N`, or a comma-separated list of
+ * proxy addresses or CIDRs (and proxy-addr's presets loopback, linklocal, uniquelocal).
+ * `true`/`on` are refused: trusting every hop lets any client pick its address.
+ */
+export function parseTrustProxy(value: string | undefined, from = 'TESSERA_TRUST_PROXY'): TrustProxy {
+  const v = (value ?? 'off').trim().toLowerCase();
+  if (v === '' || v === 'off' || v === 'false' || v === 'no' || v === '0') return false;
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n > 32) throw new ConfigError(`${from} must be a hop count from 0 to 32, got "${value}"`);
+    return n;
+  }
+  if (v === 'true' || v === 'on' || v === 'yes') {
+    throw new ConfigError(
+      `${from} takes the number of proxies in front of the server (1 for one) or their addresses, not "${value}": trusting every X-Forwarded-For entry lets clients choose their address`,
+    );
+  }
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    if (PROXY_PRESETS.includes(entry)) continue;
+    const [addr, bits, extra] = entry.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 6 ? 128 : 32;
+    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !okBits || extra !== undefined) {
+      throw new ConfigError(
+        `${from}: "${entry}" is not an IP address or CIDR (expected off, a hop count, or addresses like 10.0.0.1,10.1.0.0/16)`,
+      );
+    }
+  }
+  return list.length === 0 ? false : list;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -394,6 +490,14 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
 
   const rateMax = int('rateLimit', env, flags, 0, 1_000_000, 'a whole number');
   const rateWindow = int('rateWindow', env, flags, 1, 86400, 'a whole number of seconds');
+  const loginLimit = int('loginLimit', env, flags, 1, 1_000_000, 'a whole number');
+  const requestTimeout = int('requestTimeout', env, flags, 1, 3_600_000, 'a whole number of milliseconds');
+  const headersTimeout = int('headersTimeout', env, flags, 1, 3_600_000, 'a whole number of milliseconds');
+  if (headersTimeout > requestTimeout) {
+    throw new ConfigError(
+      `${label('headersTimeout', flags)} (${headersTimeout}) must not exceed ${label('requestTimeout', flags)} (${requestTimeout})`,
+    );
+  }
 
   const scopeText = raw('scope', env, flags) ?? (env[SETTINGS.scope.env] === '' ? '' : SETTINGS.scope.default);
   const scope = scopeText.trim().split(/\s+/).filter(Boolean).join(' ');
@@ -423,9 +527,15 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     allowRegister: bool('allowRegister', env, flags),
     cookieMode: bool('cookieMode', env, flags),
     cookieSecure: !bool('insecureCookies', env, flags),
-    rateLimit: rateMax === 0 ? false : { max: rateMax, windowSeconds: rateWindow },
+    rateLimit: rateMax === 0 ? false : { max: rateMax, perUser: loginLimit, windowSeconds: rateWindow },
     scope: scope === '' ? undefined : scope,
-    trustProxy: bool('trustProxy', env, flags),
+    trustProxy: parseTrustProxy(raw('trustProxy', env, flags), label('trustProxy', flags)),
+    timeouts: {
+      requestTimeout,
+      headersTimeout,
+      keepAliveTimeout: int('keepAliveTimeout', env, flags, 1, 3_600_000, 'a whole number of milliseconds'),
+      connectionTimeout: int('connectionTimeout', env, flags, 1, 3_600_000, 'a whole number of milliseconds'),
+    },
     scryptN,
     docs: !bool('noDocs', env, flags),
     demo: !bool('noDemo', env, flags),
@@ -440,10 +550,12 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     const from = label('keys', flags);
     config.keys = withLabel(from, () => createKeyRing(parseKeysEnv(keys)));
     config.secretSource = { kind: 'keys', from };
+    if (production) assertStrongKeys(config.keys, from);
   } else if (secret !== undefined) {
     const from = label('secret', flags);
     config.keys = withLabel(from, () => createKeyRing([{ secret: secret.trim() }]));
     config.secretSource = { kind: 'secret', from };
+    if (production) assertStrongKeys(config.keys, from);
   } else if (secretFile !== undefined) {
     const from = label('secretFile', flags);
     let text: string;
@@ -454,6 +566,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     }
     config.keys = withLabel(`the secret in ${secretFile}`, () => createKeyRing([{ secret: text }]));
     config.secretSource = { kind: 'file', path: secretFile };
+    if (production) assertStrongKeys(config.keys, `the secret in ${secretFile}`);
   } else if (production) {
     throw new ConfigError(
       `TESSERA_SECRET is not set and NODE_ENV=production never generates one; set TESSERA_SECRET (or TESSERA_KEYS, TESSERA_SECRET_FILE): ${KEYGEN_HINT}`,
@@ -483,11 +596,13 @@ export function resolveSecret(config: ServerConfig): string[] {
   const path = join(config.dataDir, 'secret');
   const warnings: string[] = [];
   let created = false;
+  // The data directory is tessera's own: 0700 whatever the umask, even if `user add` made it first.
+  ensurePrivateDir(config.dataDir, true);
   if (!existsSync(path)) {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     try {
       // 'wx': never overwrite a secret another process just wrote.
       writeFileSync(path, `${generateSecret()}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(path, 0o600); // the mode above went through the umask
       created = true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {

@@ -8,12 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
+import { hkdfSha256 } from '../internal/crypto.js';
+import type { KeyRing } from '../keys.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { openStore } from '../stores/open.js';
 import type { TokenStore, UserDirectory } from '../stores/types.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
 import { redactStoreSpec, type ServerConfig } from './config.js';
+import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 
 /** How long the store may take to answer its first ping before start-up gives up. */
 const STARTUP_PING_MS = 5000;
@@ -65,8 +68,13 @@ export async function openConfiguredStore(
   const shown = redactStoreSpec(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
   let store: TokenStore & UserDirectory;
+  const sqlitePath = config.store.startsWith('sqlite:') ? config.store.slice('sqlite:'.length) : undefined;
+  const onDisk = sqlitePath !== undefined && sqlitePath !== '' && sqlitePath !== ':memory:';
   try {
+    // The default database lives in the data directory, which is tessera's own: tightened even if it exists.
+    if (onDisk) prepareSqliteFile(sqlitePath, config.storeFrom === 'default');
     store = await openStore(config.store, { keyPrefix: config.redisPrefix, clock });
+    if (onDisk) tightenSqliteFiles(sqlitePath);
   } catch (e) {
     // openStore's own ConfigErrors already name the store ("cannot reach Redis at ...").
     if (e instanceof ConfigError) throw new ConfigError(`${e.message}; ${fix}`);
@@ -79,6 +87,14 @@ export async function openConfiguredStore(
     throw new ConfigError(`cannot reach the store ${shown}: ${reason(e)}; start it or ${fix}`);
   }
   return store;
+}
+
+/**
+ * The CSRF HMAC key of cookie mode: derived from the signing key (HKDF, its own label),
+ * so every instance with the same key ring checks the same CSRF values.
+ */
+function csrfKeyOf(keys: KeyRing): Buffer {
+  return hkdfSha256(keys.primary.bytes, Buffer.alloc(0), 'tessera cookie-mode csrf', 32);
 }
 
 /**
@@ -137,13 +153,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     tokens,
     users,
     allowRegister: config.allowRegister,
-    cookie: config.cookieMode ? { secure: config.cookieSecure } : false,
-    rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}rl:` } : false,
+    cookie: config.cookieMode ? { secure: config.cookieSecure, csrfKey: csrfKeyOf(config.keys) } : false,
+    rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,
     scope: config.scope,
     docs: config.docs,
     demo: config.demo,
     trustProxy: config.trustProxy,
     ...(config.signingKeys ? { jwks: config.signingKeys.publicJwks() } : {}),
+    timeouts: config.timeouts,
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
   });
 

@@ -180,4 +180,11 @@ export class MemoryStore implements TokenStore, UserDirectory {
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
+
+  async updatePasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    const u = this.#users.get(username);
+    if (!u) return false;
+    u.passwordHash = passwordHash;
+    return true;
+  }
 }

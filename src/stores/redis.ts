@@ -317,4 +317,13 @@ export class RedisStore implements TokenStore, UserDirectory {
       this.client.disconnect();
     }
   }
+
+  async updatePasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    const user = await this.getUser(username);
+    if (!user) return false;
+    const key = this.#userKey(username);
+    // XX: never re-create a user deleted meanwhile.
+    const r = await this.#call(() => this.client.set(key, JSON.stringify({ ...user, passwordHash }), 'XX'));
+    return r === 'OK';
+  }
 }

@@ -406,6 +406,15 @@ export class SqliteStore implements TokenStore, UserDirectory {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#ownsDb) this.#db.close();
   }
+
+  #updateHash: SqliteStatementHandle | undefined;
+
+  async updatePasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    return this.#guard(() => {
+      this.#updateHash ??= this.#db.prepare('UPDATE users SET password_hash = ? WHERE username = ?');
+      return this.#updateHash.run(passwordHash, username).changes === 1;
+    });
+  }
 }
 
 function prepare(db: SqliteDatabase) {

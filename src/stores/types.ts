@@ -25,6 +25,8 @@ export interface UserDirectory {
   /** Adds a user; false when the username is taken (atomic). */
   createUser(user: UserRecord): Promise<boolean>;
   getUser(username: string): Promise<UserRecord | null>;
+  /** Replaces a user's password hash (rehash at login after the scrypt cost was raised); false for an unknown user. */
+  updatePasswordHash?(username: string, passwordHash: string): Promise<boolean>;
 }
 
 /** Milliseconds since the epoch. Every time in this contract is one, passed in by the caller (the injected clock). */

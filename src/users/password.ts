@@ -91,6 +91,11 @@ export async function verifyPassword(password: string, encoded: string): Promise
   return constantTimeEqual(actual, parsed.hash);
 }
 
+/** The scrypt parameters of a stored hash; `null` when it is not one we can read. */
+export function hashParams(encoded: string): ScryptParams | null {
+  return parseHash(encoded)?.params ?? null;
+}
+
 /** True when a stored hash uses weaker parameters than `params` (rehash on next login). */
 export function needsRehash(encoded: string, params: ScryptParams = DEFAULT_SCRYPT): boolean {
   const parsed = parseHash(encoded);

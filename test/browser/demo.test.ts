@@ -170,4 +170,72 @@ describe('demo page in Chromium', { skip }, () => {
     await page.screenshot({ path: join(SHOTS, 'demo-signed-out.png') });
     await page.close();
   });
+
+  test('Swagger UI at /docs renders under its Content-Security-Policy without a violation', async () => {
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    await page.goto(`${server.url}/docs`);
+    await page.waitForSelector('.swagger-ui .info .title');
+    await page.waitForSelector('.opblock-tag');
+    assert.deepEqual(violations, []);
+    await page.close();
+  });
+});
+
+describe('cookie mode in Chromium: __Host-/__Secure- cookies and the session-bound CSRF value', { skip }, () => {
+  let server: ServerProcess;
+  let browser: Browser;
+
+  before(async () => {
+    ensureClientBuild();
+    const env = serverEnv(E2E, {
+      TESSERA_STORE: `sqlite:${join(tempDir(), 'cookie.db')}`,
+      TESSERA_SCHEME: 'opaque',
+      TESSERA_COOKIE_MODE: '1',
+    });
+    const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
+    assert.equal(added.code, 0, added.stderr);
+    server = await startServer(E2E, env);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('the client logs in, refreshes through the cookie with the CSRF header, and logs out', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // localhost is a secure context: Chromium stores Secure and prefixed cookies from it over http.
+    await page.goto(server.url.replace('127.0.0.1', 'localhost'));
+    const result = await page.evaluate(async (password) => {
+      const url = '/client.js'; // a URL of the page, not a module of this project
+      const { createClient } = await import(url);
+      const client = createClient({ cookieMode: true });
+      const first = await client.login('alice', password);
+      const csrf1 = document.cookie.match(/__Host-tessera_csrf=([^;]+)/)?.[1];
+      const second = await client.refresh();
+      const csrf2 = document.cookie.match(/__Host-tessera_csrf=([^;]+)/)?.[1];
+      const me = await client.fetch('/me');
+      await client.logout();
+      return {
+        rotated: first.accessToken !== second.accessToken,
+        csrf1: Boolean(csrf1),
+        csrfChanged: csrf1 !== csrf2,
+        me: me.status,
+        rtVisible: document.cookie.includes('tessera_rt'),
+        after: document.cookie.includes('__Host-tessera_csrf'),
+      };
+    }, PASSWORD);
+    assert.deepEqual(result, { rotated: true, csrf1: true, csrfChanged: true, me: 200, rtVisible: false, after: false });
+    const cookies = await context.cookies();
+    assert.ok(
+      !cookies.some((c) => c.name === '__Secure-tessera_rt' && c.value !== ''),
+      'the refresh cookie is gone after logout',
+    );
+    await context.close();
+  });
 });

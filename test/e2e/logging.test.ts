@@ -44,21 +44,21 @@ test('no token, password or secret in the logs of a full flow', async () => {
     const login = await call(url, 'POST', '/auth/token', { form: { grant_type: 'password', username: 'logger', password } });
     assert.equal(login.status, 200);
     let jar = setCookies(login);
-    remember(login.json.access_token, jar.tessera_rt, jar.tessera_csrf);
+    remember(login.json.access_token, jar['__Secure-tessera_rt'], jar['__Host-tessera_csrf']);
 
-    const cookie = () => `tessera_rt=${jar.tessera_rt}; tessera_csrf=${jar.tessera_csrf}`;
+    const cookie = () => `__Secure-tessera_rt=${jar['__Secure-tessera_rt']}; __Host-tessera_csrf=${jar['__Host-tessera_csrf']}`;
     const access = String(login.json.access_token);
     assert.equal((await call(url, 'GET', '/me', { token: access })).status, 200);
     const viaCookie = await call(url, 'POST', '/auth/refresh', {
-      headers: { cookie: cookie(), 'x-csrf-token': jar.tessera_csrf as string },
+      headers: { cookie: cookie(), 'x-csrf-token': jar['__Host-tessera_csrf'] as string },
     });
     assert.equal(viaCookie.status, 200);
     jar = setCookies(viaCookie);
-    remember(viaCookie.json.access_token, jar.tessera_rt, jar.tessera_csrf);
+    remember(viaCookie.json.access_token, jar['__Secure-tessera_rt'], jar['__Host-tessera_csrf']);
 
     // The OAuth refresh grant with the cookie's token returns it in the body.
     const grant = await call(url, 'POST', '/auth/token', {
-      form: { grant_type: 'refresh_token', refresh_token: jar.tessera_rt as string },
+      form: { grant_type: 'refresh_token', refresh_token: jar['__Secure-tessera_rt'] as string },
     });
     assert.equal(grant.status, 200);
     remember(grant.json.access_token, grant.json.refresh_token);
@@ -67,7 +67,7 @@ test('no token, password or secret in the logs of a full flow', async () => {
 
     await call(url, 'POST', '/auth/introspect', { token: at, json: { token: rt } });
     // A replay (reuse detection logs a warning): the token must not be in it.
-    await call(url, 'POST', '/auth/refresh', { json: { refresh_token: jar.tessera_rt } });
+    await call(url, 'POST', '/auth/refresh', { json: { refresh_token: jar['__Secure-tessera_rt'] } });
     await call(url, 'POST', '/auth/revoke', { form: { token: rt } });
     await call(url, 'POST', '/auth/logout', { json: { refresh_token: rt } });
     await fetch(`${url}/auth/token`, {

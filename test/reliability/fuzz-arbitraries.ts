@@ -290,7 +290,7 @@ export function caseArb(o: CaseOptions): fc.Arbitrary<FuzzCase> {
   const cookie = o.cookieName
     ? fc.option(
         fc.tuple(token, fc.string({ unit: headerChar, maxLength: 20 })).map(([t, csrf]) => ({
-          cookie: `${o.cookieName}=${encodeURIComponent(t)}; tessera_csrf=${encodeURIComponent(csrf)}`,
+          cookie: `${o.cookieName}=${encodeURIComponent(t)}; __Host-tessera_csrf=${encodeURIComponent(csrf)}`,
           csrf,
         })),
       )

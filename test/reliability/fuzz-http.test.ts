@@ -104,7 +104,7 @@ for (const cfg of CONFIGS) {
     });
 
     test(`${RUNS} random requests: no 5xx (but 503 in an outage), no leak, nothing undeserved accepted`, async () => {
-      const cookieName = cfg.cookie ? 'tessera_rt' : undefined;
+      const cookieName = cfg.cookie ? '__Secure-tessera_rt' : undefined;
       await fc.assert(
         fc.asyncProperty(caseArb({ pool: tokenPool, password: PASSWORD, outages: true, cookieName }), async (generated) => {
           const c = materialize(generated, ledger);
@@ -122,7 +122,7 @@ for (const cfg of CONFIGS) {
           }
           total++;
           const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-          const rt = setCookie.map((s) => /^tessera_rt=([^;]+)/.exec(s)?.[1]).find((v) => v !== undefined);
+          const rt = setCookie.map((s) => /^__Secure-tessera_rt=([^;]+)/.exec(s)?.[1]).find((v) => v !== undefined);
           const problem = judge(
             c,
             {

@@ -121,3 +121,50 @@ describe('login timing does not reveal whether a username exists', () => {
     assert.ok(median(noisy(1.5)) / median(noisy(60)) < 0.8);
   });
 });
+
+/**
+ * Issue 12, finding 3: after TESSERA_SCRYPT_N was raised, stored hashes keep the
+ * old cost until their user logs in again. An unknown user must then cost what
+ * those users cost, not the new N (which was 618 ms vs 147 ms in the review).
+ * Users are added at N/4; the server runs at N; nobody logs in successfully, so
+ * no hash is upgraded during the measurement.
+ */
+describe('login timing after the scrypt cost was raised', () => {
+  let srv: ServerProcess;
+  const oldN = String(Number(SCRYPT_N) / 4);
+  before(async () => {
+    const env = serverEnv(RELIABILITY, { TESSERA_SCRYPT_N: oldN, TESSERA_SCHEME: 'jwt' });
+    await addUsers(env, ['alice', 'bob']);
+    srv = await startServer(RELIABILITY, { ...env, TESSERA_SCRYPT_N: SCRYPT_N });
+  });
+  after(async () => {
+    await srv?.kill();
+  });
+
+  test(`${SAMPLES} interleaved samples per case, users at N=${Number(SCRYPT_N) / 4}, server at N=${SCRYPT_N}`, async () => {
+    const cases = {
+      'known user, wrong password': { username: 'alice', password: 'not the password at all' },
+      'other known user, wrong password': { username: 'bob', password: 'not the password at all' },
+      'unknown user': { username: 'mallory', password: 'not the password at all' },
+    };
+    type Name = keyof typeof cases;
+    const times = Object.fromEntries(Object.keys(cases).map((k) => [k, [] as number[]])) as Record<Name, number[]>;
+    const once = async (name: Name) => {
+      const t0 = process.hrtime.bigint();
+      const r = await call(srv.url, 'POST', '/auth/token', { form: { grant_type: 'password', ...cases[name] } });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      assert.equal(r.status, 400, `${name}: ${r.text}`);
+      return ms;
+    };
+    for (const name of Object.keys(cases) as Name[]) for (let i = 0; i < 3; i++) await once(name);
+    for (let i = 0; i < SAMPLES; i++)
+      for (const name of shuffle(Object.keys(cases) as Name[])) times[name].push(await once(name));
+    const wrong = times['known user, wrong password'];
+    const ratio = median(times['unknown user']) / median(wrong);
+    const p = superiority(times['unknown user'], wrong);
+    const report = (Object.keys(cases) as Name[]).map((n) => `${n}: median ${median(times[n]).toFixed(1)} ms`).join('; ');
+    process.stdout.write(`# ${report}; ratio ${ratio.toFixed(3)}, P(slower) ${p.toFixed(2)}\n`);
+    assert.ok(ratio >= 0.8 && ratio <= 1.25, `unknown user: median ratio ${ratio.toFixed(3)} outside [0.8, 1.25]; ${report}`);
+    assert.ok(p >= 0.3 && p <= 0.7, `unknown user: P(slower) ${p.toFixed(2)} outside [0.3, 0.7]; ${report}`);
+  });
+});

@@ -49,7 +49,8 @@ describe('parseConfig', () => {
     assert.equal(c.host, '127.0.0.1');
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.logRequests, false);
-    assert.deepEqual(c.rateLimit, { max: 20, windowSeconds: 60 });
+    assert.deepEqual(c.rateLimit, { max: 20, perUser: 5, windowSeconds: 60 });
+    assert.equal(c.trustProxy, false);
     assert.equal(c.scope, 'api');
     assert.equal(c.cookieMode, false);
     assert.equal(c.cookieSecure, true);
@@ -101,6 +102,32 @@ describe('parseConfig', () => {
     assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_SCOPE: '' }).scope, undefined);
     assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_SCOPE: ' read   write ' }).scope, 'read write');
     assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_INSECURE_COOKIES: '1' }).cookieSecure, false);
+  });
+
+  test('TESSERA_TRUST_PROXY: off, a hop count, or proxy addresses/CIDRs; "true" is refused (issue 12, finding 1)', () => {
+    const tp = (v: string) => parseConfig({ TESSERA_SECRET: secret, TESSERA_TRUST_PROXY: v }).trustProxy;
+    for (const v of ['off', '0', 'false', 'no']) assert.equal(tp(v), false);
+    assert.equal(tp('1'), 1);
+    assert.equal(tp('2'), 2);
+    assert.deepEqual(tp('10.0.0.1, 10.1.0.0/16,::1,fd00::/8,loopback'), [
+      '10.0.0.1',
+      '10.1.0.0/16',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+    assert.equal(parseConfig({ TESSERA_SECRET: secret }, { trustProxy: '3' }).trustProxy, 3);
+    refused(
+      { TESSERA_SECRET: secret, TESSERA_TRUST_PROXY: 'true' },
+      {},
+      /^TESSERA_TRUST_PROXY takes the number of proxies.*lets clients choose/,
+    );
+    refused(
+      { TESSERA_SECRET: secret, TESSERA_TRUST_PROXY: '10.0.0.0/33' },
+      {},
+      /^TESSERA_TRUST_PROXY: "10\.0\.0\.0\/33" is not an IP address or CIDR/,
+    );
+    refused({ TESSERA_SECRET: secret }, { trustProxy: 'proxy.example' }, /^--trust-proxy: "proxy\.example" is not/);
   });
 
   test('one-line messages naming the setting and the fix', () => {
