@@ -22,7 +22,6 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import type { Pool, PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
 import { migrationSql, POSTGRES_SCHEMA_VERSION, SCHEMA_NAME, type StatementName, statements } from './postgres-sql.js';
@@ -45,6 +44,37 @@ import type {
 
 export { POSTGRES_SCHEMA_VERSION } from './postgres-sql.js';
 
+/** A row as `pg` returns it. */
+// biome-ignore lint/suspicious/noExplicitAny: rows are read by column name, as pg types them
+export type PgRow = Record<string, any>;
+
+/** A query result of `pg`, structurally: only what the store reads. */
+export interface PgResult {
+  rows: PgRow[];
+  rowCount: number | null;
+}
+
+/** A pooled `pg` client, structurally (see {@link PgPool}). */
+export interface PgPoolClient {
+  query(config: { text: string; values?: unknown[] }): Promise<PgResult>;
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  release(destroy?: boolean | Error): void;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+}
+
+/**
+ * A `pg` Pool as the public typings describe it: only the methods the store
+ * calls, so that a TypeScript project using this store needs `pg` itself but not
+ * `@types/pg` (the same choice as the SQLite store's handle).
+ */
+export interface PgPool {
+  connect(): Promise<PgPoolClient>;
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+  on(event: 'connect', listener: (client: PgPoolClient) => void): unknown;
+  end(): Promise<void>;
+}
+
 export interface PostgresStoreOptions {
   /** Schema of every table and function (created if missing). Default `tessera`. */
   schema?: string;
@@ -66,8 +96,8 @@ export interface PostgresConnectOptions extends PostgresStoreOptions {
   poolSize?: number;
   /** How long to wait for a connection (ms), at start and per operation. Default 2000 (`?connect_timeout=`, seconds as libpq). */
   connectTimeoutMs?: number;
-  /** Extra `pg` PoolConfig, merged last. */
-  pg?: PoolConfig;
+  /** Extra `pg` PoolConfig, merged last (typed loosely so these typings need no @types/pg). */
+  pg?: object;
 }
 
 const FATAL_CLASSES = ['08', '57', '53']; // connection exception, operator intervention (shutdown, cancel), resources
@@ -79,7 +109,7 @@ function isConnectionLost(e: unknown): boolean {
   return FATAL_CLASSES.includes(code.slice(0, 2));
 }
 
-function family(r: QueryResultRow): FamilyInfo {
+function family(r: PgRow): FamilyInfo {
   return {
     familyId: r.o_family,
     sub: r.o_sub,
@@ -138,7 +168,7 @@ export function parsePostgresUrl(spec: string): {
 
 export class PostgresStore implements TokenStore, UserDirectory {
   readonly kind = 'postgres' as const;
-  readonly pool: Pool;
+  readonly pool: PgPool;
   readonly schema: string;
   readonly #sql: ReturnType<typeof statements>;
   readonly #clock: () => number;
@@ -153,7 +183,7 @@ export class PostgresStore implements TokenStore, UserDirectory {
    * @param pool a `pg` Pool. Give it `statement_timeout` and `connectionTimeoutMillis`
    * ({@link openPostgresStore} does). Call {@link migrate} before the first operation.
    */
-  constructor(pool: Pool, options: PostgresStoreOptions = {}) {
+  constructor(pool: PgPool, options: PostgresStoreOptions = {}) {
     this.pool = pool;
     this.schema = options.schema ?? 'tessera';
     if (!SCHEMA_NAME.test(this.schema))
@@ -166,6 +196,11 @@ export class PostgresStore implements TokenStore, UserDirectory {
     // An idle connection that dies (server restart, network) emits 'error' on the pool; the pool
     // drops it and opens a new one on demand. Unhandled, it would crash the process.
     pool.on('error', () => {});
+    // A checked-out connection whose socket dies emits 'error' on the client (the pool listens
+    // only to idle ones): the query in flight rejects and is reported; the event must not crash.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const interval = options.purgeIntervalMs ?? 60_000;
     if (interval > 0) {
       this.#timer = setInterval(() => void this.#purgeTick(), interval);
@@ -211,7 +246,7 @@ export class PostgresStore implements TokenStore, UserDirectory {
     }
   }
 
-  async #connect(): Promise<PoolClient> {
+  async #connect(): Promise<PgPoolClient> {
     if (this.#closed) throw new StoreUnavailableError('The PostgreSQL store is closed');
     try {
       return await this.pool.connect();
@@ -225,7 +260,7 @@ export class PostgresStore implements TokenStore, UserDirectory {
    * timeout (the server's statement_timeout answers first when the server is alive; this timer
    * when the network is not) rejects, and its connection is destroyed rather than reused.
    */
-  async #query(name: StatementName, values: unknown[] = []): Promise<QueryResultRow[]> {
+  async #query(name: StatementName, values: unknown[] = []): Promise<PgRow[]> {
     const client = await this.#connect();
     let timer: NodeJS.Timeout | undefined;
     let broken = false;
@@ -272,8 +307,8 @@ export class PostgresStore implements TokenStore, UserDirectory {
       input.replay ?? '',
     ]);
     const status = r?.o_status as RotateResult['status'] | undefined;
-    if (status === 'rotated') return { status, family: family(r as QueryResultRow) };
-    if (status === 'replayed') return { status, family: family(r as QueryResultRow), replay: r?.o_replay as string };
+    if (status === 'rotated') return { status, family: family(r as PgRow) };
+    if (status === 'replayed') return { status, family: family(r as PgRow), replay: r?.o_replay as string };
     if (status === 'reused' || status === 'revoked' || status === 'expired' || status === 'unknown') return { status };
     throw new StoreUnavailableError('The PostgreSQL store answered an unknown rotation status');
   }
@@ -423,7 +458,7 @@ export async function openPostgresStore(spec: string, options: PostgresConnectOp
   const parsed = parsePostgresUrl(spec);
   const statementTimeoutMs = options.statementTimeoutMs ?? parsed.statementTimeoutMs ?? 2000;
   const { Pool } = loadPg();
-  const pool = new Pool({
+  const pool: PgPool = new Pool({
     connectionString: parsed.connectionString,
     max: options.poolSize ?? parsed.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? parsed.connectTimeoutMs ?? 2000,
