@@ -34,8 +34,8 @@ import type { PostgresStore } from '../src/stores/postgres.js';
 import type { SqliteStore } from '../src/stores/sqlite.js';
 import type { TokenStore } from '../src/stores/types.js';
 import { quantile } from './harness.js';
-import { BENCH_PG_URL } from './stores.js';
 import { type PrivateRedis, startPrivateRedis } from './procs.js';
+import { BENCH_PG_URL } from './stores.js';
 
 export interface ScalingOptions {
   quick?: boolean;
@@ -272,7 +272,12 @@ async function scaledRedis(url: string, real: number, total: number, log: (line:
   };
 }
 
-async function scaledPostgres(schema: string, real: number, total: number, log: (line: string) => void): Promise<ScaledStore> {
+export async function scaledPostgres(
+  schema: string,
+  real: number,
+  total: number,
+  log: (line: string) => void,
+): Promise<ScaledStore> {
   const store = (await openStore(`${BENCH_PG_URL}?schema=${schema}`)) as PostgresStore;
   const tokens = createTokenService({ secret: SECRET, store, scheme: 'jwt' });
   log(`scaling: PostgreSQL, ${real} families through the library`);
@@ -281,15 +286,19 @@ async function scaledPostgres(schema: string, real: number, total: number, log: 
   if (total > real) {
     log(`scaling: PostgreSQL, writing ${total - real} family records`);
     const t0 = performance.now();
-    // One statement: the values of a real row, fresh ids and subjects (generate_series).
-    await store.pool.query(
+    // One statement: the values of a real row, fresh ids and subjects (generate_series), on a
+    // connection of its own without the store's statement timeout (destroyed afterwards).
+    const fill = await store.pool.connect();
+    await fill.query('SET statement_timeout = 0');
+    await fill.query(
       `INSERT INTO "${schema}".families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at)
        SELECT 'bulk' || lpad(g::text, 18, '0'), 'bulk-user-' || g, t.created_at, t.absolute_expires_at, 'cur' || lpad(g::text, 19, '0'),
               '', 0, '', false, t.scope, t.claims, t.expires_at
        FROM generate_series(1, $1::int) g, (SELECT * FROM "${schema}".families LIMIT 1) t`,
       [total - real],
     );
-    await store.pool.query(`VACUUM ANALYZE "${schema}".families`);
+    await fill.query(`VACUUM ANALYZE "${schema}".families`);
+    fill.release(true);
     fillSeconds = (performance.now() - t0) / 1000;
   }
   return {
@@ -344,7 +353,7 @@ async function scaledSqlite(path: string, real: number, total: number, log: (lin
  * Measures two stores of one kind (few and many families) in alternating rounds,
  * so that drift and other load hit both alike; percentiles over every round.
  */
-async function compareScaled(a: ScaledStore, b: ScaledStore, count: number, rounds: number): Promise<LatencyRow[]> {
+export async function compareScaled(a: ScaledStore, b: ScaledStore, count: number, rounds: number): Promise<LatencyRow[]> {
   const lat = new Map<ScaledStore, number[]>([
     [a, []],
     [b, []],
