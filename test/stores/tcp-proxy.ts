@@ -7,7 +7,7 @@
  *   server or a dead network: the client hears nothing, ever).
  * - `restore()`: back to forwarding.
  */
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   port: number;
