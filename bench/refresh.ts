@@ -1,8 +1,10 @@
 /**
- * Refresh throughput per store: memory, SQLite (a file, WAL) and Redis (when
- * reachable at REDIS_URL, default redis://127.0.0.1:6379), for the three presets.
+ * Refresh throughput per store: memory, SQLite (a file, WAL), Redis (when
+ * reachable at REDIS_URL, default redis://127.0.0.1:6379) and PostgreSQL (when
+ * reachable at TESSERA_BENCH_PG_URL, default the local tessera_test database),
+ * for the three presets.
  *
- *     node --import tsx bench/refresh.ts [--quick] [--json] [--store memory,sqlite,redis]
+ *     node --import tsx bench/refresh.ts [--quick] [--json] [--store memory,sqlite,redis,postgres]
  *
  * Also run at the end of `npm run bench` (bench/index.ts). Two numbers per row,
  * both wall time (this is I/O):
@@ -65,7 +67,7 @@ async function measure(store: TokenStore, storeName: string, scheme: Scheme, ms:
 export async function runRefreshBench(options: RefreshBenchOptions = {}): Promise<RefreshBenchRow[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const ms = options.quick ? 300 : 1500;
-  const wanted = options.stores ?? ['memory', 'sqlite', 'redis'];
+  const wanted = options.stores ?? ['memory', 'sqlite', 'redis', 'postgres'];
   const rows: RefreshBenchRow[] = [];
   for (const name of wanted) {
     const opened = await openBenchStore(name, options.redisUrl, log);

@@ -6,10 +6,11 @@
  *      refreshes, and the sum of `MEMORY USAGE` over the keys, by key kind.
  *   2. SQLite file growth per million refreshes, extrapolated from a measured run
  *      (file size after a checkpoint, before and after the refreshes).
- *   3. Refresh latency with few and with many live families (jwt preset), on Redis
- *      and on SQLite: real families made through the library, measured; then the
- *      store is filled with equivalent family records written in bulk (a Lua loop
- *      on Redis, one INSERT ... SELECT on SQLite: the same fields, fresh ids), and
+ *   3. Refresh latency with few and with many live families (jwt preset), on Redis,
+ *      SQLite and PostgreSQL: real families made through the library, measured; then
+ *      the store is filled with equivalent family records written in bulk (a Lua loop
+ *      on Redis, one INSERT ... SELECT on SQLite, one INSERT ... SELECT FROM
+ *      generate_series on PostgreSQL: the same fields, fresh ids), and
  *      the same families are measured again. The latency must not grow.
  *
  *     node --import tsx bench/scaling.ts [--quick] [--json] [--large N]
@@ -29,10 +30,12 @@ import { Redis } from 'ioredis';
 import { createTokenService } from '../src/refresh/service.js';
 import type { Scheme, TokenService } from '../src/refresh/types.js';
 import { openStore } from '../src/stores/open.js';
+import type { PostgresStore } from '../src/stores/postgres.js';
 import type { SqliteStore } from '../src/stores/sqlite.js';
 import type { TokenStore } from '../src/stores/types.js';
 import { quantile } from './harness.js';
 import { type PrivateRedis, startPrivateRedis } from './procs.js';
+import { BENCH_PG_URL } from './stores.js';
 
 export interface ScalingOptions {
   quick?: boolean;
@@ -269,6 +272,50 @@ async function scaledRedis(url: string, real: number, total: number, log: (line:
   };
 }
 
+export async function scaledPostgres(
+  schema: string,
+  real: number,
+  total: number,
+  log: (line: string) => void,
+): Promise<ScaledStore> {
+  const store = (await openStore(`${BENCH_PG_URL}?schema=${schema}`)) as PostgresStore;
+  const tokens = createTokenService({ secret: SECRET, store, scheme: 'jwt' });
+  log(`scaling: PostgreSQL, ${real} families through the library`);
+  const sample = (await login(tokens, real, 'scale')).slice(0, Math.min(1000, real));
+  let fillSeconds = 0;
+  if (total > real) {
+    log(`scaling: PostgreSQL, writing ${total - real} family records`);
+    const t0 = performance.now();
+    // One statement: the values of a real row, fresh ids and subjects (generate_series), on a
+    // connection of its own without the store's statement timeout (destroyed afterwards).
+    const fill = await store.pool.connect();
+    await fill.query('SET statement_timeout = 0');
+    await fill.query(
+      `INSERT INTO "${schema}".families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at)
+       SELECT 'bulk' || lpad(g::text, 18, '0'), 'bulk-user-' || g, t.created_at, t.absolute_expires_at, 'cur' || lpad(g::text, 19, '0'),
+              '', 0, '', false, t.scope, t.claims, t.expires_at
+       FROM generate_series(1, $1::int) g, (SELECT * FROM "${schema}".families LIMIT 1) t`,
+      [total - real],
+    );
+    await fill.query(`VACUUM ANALYZE "${schema}".families`);
+    fill.release(true);
+    fillSeconds = (performance.now() - t0) / 1000;
+  }
+  return {
+    store: 'postgres',
+    liveFamilies: total,
+    tokens,
+    sample,
+    fillSeconds,
+    bytes: async () =>
+      Number((await store.pool.query(`SELECT pg_total_relation_size('"${schema}".families') AS b`)).rows[0]?.b ?? 0),
+    close: async () => {
+      await store.pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+      await store.close();
+    },
+  };
+}
+
 async function scaledSqlite(path: string, real: number, total: number, log: (line: string) => void): Promise<ScaledStore> {
   const store: TokenStore = await openStore(`sqlite:${path}`);
   const tokens = createTokenService({ secret: SECRET, store, scheme: 'jwt' });
@@ -306,7 +353,7 @@ async function scaledSqlite(path: string, real: number, total: number, log: (lin
  * Measures two stores of one kind (few and many families) in alternating rounds,
  * so that drift and other load hit both alike; percentiles over every round.
  */
-async function compareScaled(a: ScaledStore, b: ScaledStore, count: number, rounds: number): Promise<LatencyRow[]> {
+export async function compareScaled(a: ScaledStore, b: ScaledStore, count: number, rounds: number): Promise<LatencyRow[]> {
   const lat = new Map<ScaledStore, number[]>([
     [a, []],
     [b, []],
@@ -359,6 +406,16 @@ export async function runScalingBench(options: ScalingOptions = {}): Promise<Sca
     opened.push(await scaledSqlite(join(dir, 'few.db'), small, small, log));
     opened.push(await scaledSqlite(join(dir, 'many.db'), small, large, log));
     result.latency.push(...(await compareScaled(opened[0] as ScaledStore, opened[1] as ScaledStore, count, rounds)));
+    for (const s of opened.splice(0)) await s.close();
+    // PostgreSQL: two schemas of the local server (BENCH_PG_URL), dropped afterwards.
+    try {
+      const tag = `${process.pid}_${Date.now().toString(36)}`;
+      opened.push(await scaledPostgres(`scale_few_${tag}`, small, small, log));
+      opened.push(await scaledPostgres(`scale_many_${tag}`, small, large, log));
+      result.latency.push(...(await compareScaled(opened[0] as ScaledStore, opened[1] as ScaledStore, count, rounds)));
+    } catch (e) {
+      result.notes.push(`PostgreSQL parts skipped: ${(e as Error).message}`);
+    }
     for (const s of opened.splice(0)) await s.close();
     // Three private Redis instances: memory figures, few families, many families.
     for (let i = 0; i < 3; i++) {

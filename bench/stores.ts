@@ -1,7 +1,8 @@
 /**
  * The stores the library benchmarks (bench/refresh.ts, bench/authenticate.ts)
- * run on: memory, a SQLite file in a temp dir, and Redis at REDIS_URL under a
- * key prefix of this process, removed afterwards.
+ * run on: memory, a SQLite file in a temp dir, Redis at REDIS_URL under a
+ * key prefix of this process, and PostgreSQL (BENCH_PG_URL) in a schema of this
+ * process; both removed afterwards.
  *
  * @module
  */
@@ -9,10 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/stores/open.js';
+import type { PostgresStore } from '../src/stores/postgres.js';
 import type { RedisStore } from '../src/stores/redis.js';
 import type { TokenStore } from '../src/stores/types.js';
 
-export type BenchStore = 'memory' | 'sqlite' | 'redis';
+export type BenchStore = 'memory' | 'sqlite' | 'redis' | 'postgres';
+
+/** PostgreSQL of the benchmarks (TESSERA_BENCH_PG_URL, default the local test database). */
+export const BENCH_PG_URL = process.env.TESSERA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/tessera_test';
 
 /** Opens a store for a benchmark and says how to clean up after it; `undefined` when Redis is unreachable. */
 export async function openBenchStore(
@@ -27,6 +32,18 @@ export async function openBenchStore(
       store: await openStore(`sqlite:${join(dir, 'bench.db')}`),
       cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     };
+  }
+  if (name === 'postgres') {
+    const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+    let store: TokenStore;
+    try {
+      store = await openStore(`${BENCH_PG_URL}?schema=${schema}&pool=16`, { connectTimeoutMs: 1000 });
+    } catch (e) {
+      log(`bench: postgres skipped (${(e as Error).message})`);
+      return undefined;
+    }
+    const pool = (store as PostgresStore).pool;
+    return { store, cleanup: async () => void (await pool.query(`DROP SCHEMA "${schema}" CASCADE`)) };
   }
   const url = redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const keyPrefix = `tessera-bench:${process.pid}:`;

@@ -15,10 +15,11 @@ import { tokenCommand } from './token.js';
 export const MAIN_HELP = `tessera: access and refresh tokens without a JWT library
 
 Usage:
-  tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...]
+  tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...|postgres://...]
   tessera keygen                         prints a new base64url secret (32 random bytes)
   tessera keygen --alg EdDSA|ES256       prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
   tessera user add NAME                  adds a user; the password is read from stdin
+  tessera migrate [--store SPEC]         applies the store's schema migrations (SQLite, PostgreSQL)
   tessera token issue --format jwt|sealed|fernet --type access|refresh --sub S [--ttl SECONDS] [--claims JSON]
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
   tessera --version | --help
@@ -49,6 +50,7 @@ async function withServerPeers(load: () => Promise<Command>): Promise<Command> {
 /** Commands loaded on demand, so `tessera keygen` does not load Fastify. */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => tokenCommand,
+  migrate: async () => (await import('./migrate.js')).migrateCommand,
   serve: () => withServerPeers(async () => (await import('./serve.js')).serveCommand),
   user: () => withServerPeers(async () => (await import('./user.js')).userCommand),
   keygen: async () => async (argv, io) => {

@@ -378,7 +378,7 @@ export function parseTrustProxy(value: string | undefined, from = 'TESSERA_TRUST
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const STORE_PATTERN = /^(memory|sqlite:.+|rediss?:\/\/.+|redis\+cluster:\/\/.+)$/;
+const STORE_PATTERN = /^(memory|sqlite:.+|rediss?:\/\/.+|redis\+cluster:\/\/.+|postgres(ql)?:\/\/.+)$/;
 const TEN_YEARS = 10 * 365 * 86400;
 
 /** `TESSERA_X` or `--x`, whichever was used (flag first), for messages. */
@@ -448,7 +448,7 @@ export function storeConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): StoreCon
   }
   if (!STORE_PATTERN.test(store)) {
     throw new ConfigError(
-      `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT or redis+cluster://HOST:PORT[,HOST:PORT...], got "${redactStoreSpec(store)}"`,
+      `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://HOST:PORT[,HOST:PORT...] or postgres://..., got "${redactStoreSpec(store)}"`,
     );
   }
   const scryptN = int('scryptN', env, flags, 1024, MAX_SCRYPT_N, 'a power of two');

@@ -5,6 +5,7 @@
  *     sqlite:PATH                                  (parent directory created)
  *     redis://[user:pass@]host:port[/db]           rediss:// for TLS
  *     redis+cluster://[user:pass@]host:port[,host:port...]
+ *     postgres://[user:pass@]host[:port]/db[?schema=S&pool=N]   postgresql:// too
  *
  * Store drivers are optional peer dependencies, imported on demand (one entry
  * of {@link SCHEMES} per URL scheme): a memory store loads neither ioredis nor
@@ -27,7 +28,7 @@ export interface OpenStoreOptions {
   clock?: () => number;
   /** Redis key prefix. Default `tessera:`. */
   keyPrefix?: string;
-  /** Redis: how long to wait for the first connection (ms). Default 5000. */
+  /** Redis: how long to wait for the first connection (ms). Default 5000. PostgreSQL: per connection, default 2000. */
   connectTimeoutMs?: number;
   /**
    * Extra ioredis `RedisOptions`, merged over `redisClientOptions()` of
@@ -131,6 +132,12 @@ async function openRedis(spec: string, options: OpenStoreOptions): Promise<Token
   return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
 }
 
+async function openPostgres(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
+  await driver('postgres', 'pg', '8', () => import('pg'));
+  const { openPostgresStore } = await import('./postgres.js');
+  return openPostgresStore(spec, { clock: options.clock, connectTimeoutMs: options.connectTimeoutMs });
+}
+
 async function openRedisCluster(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
   const { nodes, username, password } = parseClusterSpec(spec);
   const { Cluster } = await driver('redis', 'ioredis', '5', () => import('ioredis'));
@@ -161,6 +168,7 @@ const SCHEMES: readonly {
   { matches: (s) => s.startsWith('sqlite:'), open: openSqlite },
   { matches: (s) => s.startsWith('redis://') || s.startsWith('rediss://'), open: openRedis },
   { matches: (s) => s.startsWith('redis+cluster://'), open: openRedisCluster },
+  { matches: (s) => s.startsWith('postgres://') || s.startsWith('postgresql://'), open: openPostgres },
 ];
 
 /** Every built-in store keeps the users of the password grant too ({@link UserDirectory}). */
@@ -168,6 +176,6 @@ export async function openStore(spec: string, options: OpenStoreOptions = {}): P
   const scheme = SCHEMES.find((s) => s.matches(spec));
   if (scheme) return scheme.open(spec, options);
   throw new ConfigError(
-    `unknown store "${redact(spec)}"; expected memory, sqlite:PATH, redis://..., rediss://... or redis+cluster://host:port[,host:port...]`,
+    `unknown store "${redact(spec)}"; expected memory, sqlite:PATH, redis://..., rediss://..., redis+cluster://host:port[,host:port...] or postgres://...`,
   );
 }

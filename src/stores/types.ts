@@ -207,7 +207,7 @@ export interface TokenStateStore {
 }
 
 export interface TokenStore extends TokenStateStore {
-  readonly kind: 'memory' | 'sqlite' | 'redis';
+  readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres';
   /** Resolves when the backend answers (readiness); rejects with StoreUnavailableError. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -43,6 +43,7 @@ import { createUserService, DEFAULT_RATE_LIMIT, tesseraRoutes } from 'tessera/fa
 import { buildApp, parseConfig, REDACT_PATHS, type RunningServer, startServer } from 'tessera/server';
 import { MemoryStore as SubpathMemoryStore } from 'tessera/stores/memory';
 import { RedisStore, redisClientOptions } from 'tessera/stores/redis';
+import { openPostgresStore, POSTGRES_SCHEMA_VERSION, type PostgresStore } from 'tessera/stores/postgres';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from 'tessera/stores/sqlite';
 import pkgJson from 'tessera/package.json' with { type: 'json' };
 
@@ -77,7 +78,8 @@ export async function stores(): Promise<TokenStore[]> {
   // @ts-expect-error: the schema version is a number
   const wrong: string = SQLITE_SCHEMA_VERSION;
   const redis = new RedisStore(new Redis(redisClientOptions({ lazyConnect: true })), { keyPrefix: 'app:' });
-  return [sqlite, redis, new MemoryStore(), new SubpathMemoryStore({ clock: () => version }), ...(wrong ? [] : [])];
+  const postgres: PostgresStore = await openPostgresStore('postgres://localhost/app?schema=auth', { poolSize: POSTGRES_SCHEMA_VERSION });
+  return [sqlite, redis, postgres, new MemoryStore(), new SubpathMemoryStore({ clock: () => version }), ...(wrong ? [] : [])];
 }
 
 export async function plugin(store: TokenStore): Promise<void> {

@@ -153,7 +153,7 @@ describe('parseConfig', () => {
       {},
       /^TESSERA_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/,
     );
-    refused({ TESSERA_SECRET: secret, TESSERA_STORE: 'postgres://x' }, {}, /^TESSERA_STORE must be memory, sqlite:PATH/);
+    refused({ TESSERA_SECRET: secret, TESSERA_STORE: 'mysql://x' }, {}, /^TESSERA_STORE must be memory, sqlite:PATH/);
     refused({ TESSERA_SECRET: secret, TESSERA_STORE: 'mysql://u:pw@h' }, {}, /got "mysql:\/\/u:\*\*\*@h"/);
     refused({ TESSERA_SECRET: secret, TESSERA_SCRYPT_N: '1000' }, {}, /^TESSERA_SCRYPT_N must be a power of two/);
     refused({ TESSERA_SECRET: secret, TESSERA_SCOPE: 'a"b' }, {}, /^TESSERA_SCOPE may hold only printable ASCII/);

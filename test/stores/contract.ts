@@ -1,6 +1,6 @@
 /**
- * The one contract every TokenStore keeps, run against memory, SQLite, Redis and
- * Redis Cluster (test/stores/*.test.ts). Two layers: the store operations
+ * The one contract every TokenStore keeps, run against memory, SQLite, Redis,
+ * Redis Cluster and PostgreSQL (test/stores/*.test.ts). Two layers: the store operations
  * themselves, then the token service's behaviour on that store for each of the
  * seed's three presets (rotation, reuse, grace replay, revocation, races, expiry,
  * and nothing left behind once the TTLs have passed).
@@ -14,7 +14,7 @@ import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
 import type { NextTokens, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { userShard } from '../../src/tokens/opaque.js';
-import { deletePrefix, FakeClock, SECRET, uniquePrefix } from './harness.js';
+import { deletePrefix, dropSchema, FakeClock, PG_URL, SECRET, uniquePrefix, uniqueSchema } from './harness.js';
 
 export interface StoreUnderTest {
   /** The built-in stores keep users too (the directory half of the suite). */
@@ -37,6 +37,23 @@ export function redisStoreMaker(spec: string, label: string): MakeStore {
       cleanup: async () => {
         await deletePrefix(store.client, keyPrefix);
         await store.close();
+      },
+    };
+  };
+}
+
+/** A fresh PostgreSQL store in a schema of its own (migrated at open), dropped on cleanup. Purging by the test's clock. */
+export function postgresStoreMaker(label: string, url = PG_URL): MakeStore {
+  return async (clock) => {
+    const schema = uniqueSchema(label);
+    const { openPostgresStore } = await import('../../src/stores/postgres.js');
+    const store = await openPostgresStore(url, { schema, clock: clock.now, purgeIntervalMs: 0, poolSize: 4 });
+    return {
+      store,
+      realExpiry: false,
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(schema, url);
       },
     };
   };

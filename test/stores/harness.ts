@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
+import pg from 'pg';
 import { randomBytes } from '../../src/internal/crypto.js';
 import type { RedisClient } from '../../src/stores/redis.js';
 
@@ -68,7 +69,7 @@ export async function redisUnavailable(url = REDIS_URL): Promise<string | undefi
 export function skipUnlessAvailable(reason: string | undefined): { skip?: string } {
   if (reason === undefined) return {};
   if (QUICK) return { skip: `${reason}; \`npm test\` runs these` };
-  if (ON_CI) throw new Error(`CI=true but ${reason}: the Redis suites must not skip on CI`);
+  if (ON_CI) throw new Error(`CI=true but ${reason}: the Redis and PostgreSQL suites must not skip on CI`);
   return { skip: `${reason}; start it to run these tests (they never skip with CI=true)` };
 }
 
@@ -123,4 +124,53 @@ export function newCluster(nodes: { host: string; port: number }[]): Cluster {
     enableOfflineQueue: true,
     redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 },
   });
+}
+
+/**
+ * PostgreSQL for the PostgreSQL suites: the `tessera_test` database on the local server
+ * (TESSERA_TEST_PG_URL overrides), created through the `postgres` database when missing.
+ * Every store a test opens gets a schema of its own ({@link uniqueSchema}), dropped on cleanup,
+ * so parallel runs never collide.
+ */
+export const PG_URL = process.env.TESSERA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/tessera_test';
+
+/** Resolves to an error message when PostgreSQL cannot be used, `undefined` when it can (creating the test database). */
+export async function postgresUnavailable(url = PG_URL): Promise<string | undefined> {
+  if (QUICK) return 'the quick suite leaves PostgreSQL out';
+  const target = new URL(url);
+  const db = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const probe = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 2000 });
+  try {
+    await probe.connect();
+    const { rowCount } = await probe.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+    if (rowCount === 0) {
+      // Two test files may race to create it: "already exists" (42P04) is success.
+      await probe.query(`CREATE DATABASE "${db.replace(/"/g, '""')}"`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04' && e.code !== '23505') throw e;
+      });
+    }
+    return undefined;
+  } catch (e) {
+    return `PostgreSQL at ${admin.host} is not reachable (${(e as Error).message})`;
+  } finally {
+    await probe.end().catch(() => {});
+  }
+}
+
+/** A schema name no other run uses (PID and random bytes). */
+export function uniqueSchema(label: string): string {
+  return `t_${label}_${process.pid}_${randomBytes(4).toString('hex')}`.toLowerCase();
+}
+
+/** Drops a test schema with everything in it. */
+export async function dropSchema(schema: string, url = PG_URL): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
 }

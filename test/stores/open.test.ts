@@ -20,7 +20,7 @@ test('openStore: memory and sqlite:PATH (parent directories created)', async (t)
 });
 
 test('openStore: unknown or incomplete specs are ConfigErrors that hide passwords', async () => {
-  await assert.rejects(openStore('postgres://x'), ConfigError);
+  await assert.rejects(openStore('mysql://x'), ConfigError);
   await assert.rejects(openStore('sqlite:'), ConfigError);
   await assert.rejects(openStore('redis+cluster://'), ConfigError);
   await assert.rejects(openStore('redis+cluster://host-without-port'), ConfigError);

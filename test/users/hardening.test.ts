@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { openStore } from '../../src/stores/open.js';
 import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { hashParams } from '../../src/users/password.js';
 import { checkPassword, createUserService, UserInputError } from '../../src/users/users.js';
+import { dropSchema, PG_URL, QUICK, uniqueSchema } from '../stores/harness.js';
 import { tempDir } from '../support/processes.js';
 
 const OLD = { N: 1024, r: 8, p: 1, keyLength: 32 };
@@ -48,12 +49,17 @@ describe('password rules (finding 8)', () => {
   });
 });
 
+const PG_SCHEMA = uniqueSchema('rehash');
+
 describe('rehash at login after the cost was raised (finding 3)', () => {
   const stores: [string, () => Promise<TokenStore & UserDirectory>][] = [
     ['memory', () => openStore('memory')],
     ['sqlite', () => openStore(`sqlite:${join(tempDir(), 'users.db')}`)],
     ['redis', () => openStore('redis://127.0.0.1:6379', { keyPrefix: `tessera:test:rehash:${process.pid}:${Date.now()}:` })],
+    // The quick loop needs no database server.
+    ...(QUICK ? [] : [['postgres', () => openStore(`${PG_URL}?schema=${PG_SCHEMA}`)] as const]),
   ];
+  after(() => (QUICK ? undefined : dropSchema(PG_SCHEMA)));
   for (const [name, open] of stores) {
     test(`${name}: a successful login stores a hash with the configured parameters; a wrong password changes nothing`, async () => {
       const store = await open();

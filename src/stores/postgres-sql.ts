@@ -1,0 +1,401 @@
+/**
+ * The SQL of the PostgreSQL store: the versioned migrations (tables, indexes and
+ * one plpgsql function per store operation) and the calls the store makes.
+ *
+ * Every token-state operation is ONE statement, `SELECT * FROM <schema>.<fn>(...)`:
+ * one round trip, one implicit transaction. The functions implement the rules of
+ * state.ts (memory and SQLite) and redis-scripts.ts (Redis) once more, in SQL,
+ * and the shared contract suite (test/stores/contract.ts) holds all of them to
+ * the same behaviour.
+ *
+ * Concurrency at READ COMMITTED (the default; nothing here needs more):
+ *
+ * - `rotate` takes the family row with `SELECT ... FOR UPDATE` before it looks at
+ *   `current`. A second rotation of the same family waits on the row lock; when
+ *   the first commits, PostgreSQL re-reads the row's newest version for the
+ *   waiter (EvalPlanQual), so the waiter sees the token consumed: exactly one
+ *   winner, no read-then-write race (RFC 6749 §10.4, RFC 9700 §4.14.2).
+ * - For an opaque token the `used_count` UPDATE of its record comes first and
+ *   locks that record: presentations of one opaque token queue there.
+ * - Lock order, everywhere: [opaque refresh record] -> one family row; or, for
+ *   logout everywhere, the user's epoch row -> that user's family rows in id
+ *   order. No path locks a family and then waits for another lock a different
+ *   path takes first, so there is no cycle and no deadlock (a 100-way race on one
+ *   family, or on many families of one user with logouts in between: tests).
+ *
+ * Times are milliseconds (bigint) from the caller's injected clock, never the
+ * server's `now()`: decisions compare stored expiries with the argument.
+ *
+ * @module
+ */
+
+/** A schema name as we accept it (also what `?schema=` takes): a plain lower-case identifier. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The schema-qualifying prefix of every object: `"name".` */
+export function qualify(schema: string): string {
+  return `"${schema}".`;
+}
+
+/**
+ * Forward-only migrations; index i brings the schema from version i to i + 1.
+ * `S.` stands for the schema-qualified prefix. Never edit a shipped one: add a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE S.users (
+    username      text PRIMARY KEY,
+    id            text NOT NULL UNIQUE,
+    password_hash text NOT NULL,
+    created_at    bigint NOT NULL
+  );
+
+  -- A login session. 'current' is the one refresh token id that may be used next.
+  CREATE TABLE S.families (
+    id                  text PRIMARY KEY,
+    sub                 text NOT NULL,
+    created_at          bigint NOT NULL,
+    absolute_expires_at bigint NOT NULL,
+    current             text NOT NULL,
+    previous            text NOT NULL,
+    rotated_at          bigint NOT NULL,
+    replay              text NOT NULL,
+    revoked             boolean NOT NULL,
+    scope               text NOT NULL,
+    claims              text NOT NULL,
+    expires_at          bigint NOT NULL
+  );
+  CREATE INDEX families_by_sub ON S.families (sub);
+  CREATE INDEX families_by_expiry ON S.families (expires_at);
+
+  -- The seed's rt:<token> records, keyed by SHA-256 of the token.
+  CREATE TABLE S.refresh_tokens (
+    hash               text PRIMARY KEY,
+    user_id            text NOT NULL,
+    issued_at          bigint NOT NULL,
+    refresh_expires_in bigint NOT NULL,
+    used_count         integer NOT NULL,
+    family             text NOT NULL,
+    expires_at         bigint NOT NULL
+  );
+  CREATE INDEX refresh_tokens_by_expiry ON S.refresh_tokens (expires_at);
+
+  -- The seed's at:<token> records, keyed by SHA-256 of the token.
+  CREATE TABLE S.access_tokens (
+    hash       text PRIMARY KEY,
+    user_id    text NOT NULL,
+    issued_at  bigint NOT NULL,
+    expires_in bigint NOT NULL,
+    scope      text NOT NULL,
+    family     text NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX access_tokens_by_expiry ON S.access_tokens (expires_at);
+
+  -- Revoked self-contained access tokens, until they expire.
+  CREATE TABLE S.denylist (
+    jti        text PRIMARY KEY,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX denylist_by_expiry ON S.denylist (expires_at);
+
+  -- "Logout everywhere": families created before not_before are revoked.
+  CREATE TABLE S.user_epochs (
+    sub        text PRIMARY KEY,
+    not_before bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX user_epochs_by_expiry ON S.user_epochs (expires_at);
+
+  -- Revoked by its flag, or created before the user's "not before" epoch.
+  CREATE FUNCTION S.is_revoked(p_sub text, p_created bigint, p_revoked boolean) RETURNS boolean
+  LANGUAGE sql STABLE AS $fn$
+    SELECT p_revoked OR coalesce((SELECT p_created < e.not_before FROM S.user_epochs e WHERE e.sub = p_sub), false)
+  $fn$;
+
+  -- The opaque records of the new tokens (seed-shaped, in seconds); returns the family
+  -- record's new expiry: it outlives every token it guards and never shrinks (state.ts writeTokens).
+  CREATE FUNCTION S.put_tokens(
+    p_now bigint, p_fam text, p_sub text, p_scope text, p_abs bigint, p_ex_old bigint, p_leeway bigint,
+    p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint, p_access_hash text, p_access_exp bigint
+  ) RETURNS bigint LANGUAGE plpgsql AS $fn$
+  DECLARE
+    refresh_exp bigint := least(p_refresh_exp, p_abs);
+    issued bigint := p_now / 1000;
+    ttl bigint;
+  BEGIN
+    IF p_refresh_opaque THEN
+      ttl := refresh_exp / 1000 - issued;
+      INSERT INTO S.refresh_tokens AS r (hash, user_id, issued_at, refresh_expires_in, used_count, family, expires_at)
+      VALUES (p_refresh_id, p_sub, issued, ttl, 0, p_fam, (issued + ttl) * 1000)
+      ON CONFLICT (hash) DO UPDATE SET user_id = excluded.user_id, issued_at = excluded.issued_at,
+        refresh_expires_in = excluded.refresh_expires_in, used_count = 0, family = excluded.family,
+        expires_at = excluded.expires_at;
+    END IF;
+    IF p_access_hash <> '' THEN
+      ttl := p_access_exp / 1000 - issued;
+      INSERT INTO S.access_tokens AS a (hash, user_id, issued_at, expires_in, scope, family, expires_at)
+      VALUES (p_access_hash, p_sub, issued, ttl, p_scope, p_fam, (issued + ttl) * 1000)
+      ON CONFLICT (hash) DO UPDATE SET user_id = excluded.user_id, issued_at = excluded.issued_at,
+        expires_in = excluded.expires_in, scope = excluded.scope, family = excluded.family, expires_at = excluded.expires_at;
+    END IF;
+    RETURN greatest(p_ex_old, refresh_exp + p_leeway, p_access_exp + p_leeway);
+  END
+  $fn$;
+
+  -- Login: a new family with its first tokens.
+  CREATE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    ex bigint := S.put_tokens(p_now, p_fam, p_sub, p_scope, p_abs, 0, p_leeway,
+      p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+  BEGIN
+    INSERT INTO S.families AS f (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked,
+      scope, claims, expires_at)
+    VALUES (p_fam, p_sub, p_now, p_abs, p_refresh_id, '', 0, '', false, p_scope, p_claims, ex)
+    ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, created_at = excluded.created_at,
+      absolute_expires_at = excluded.absolute_expires_at, current = excluded.current, previous = '', rotated_at = 0,
+      replay = '', revoked = false, scope = excluded.scope, claims = excluded.claims, expires_at = excluded.expires_at;
+  END
+  $fn$;
+
+  -- Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). The family row is locked
+  -- (FOR UPDATE) before 'current' is compared: of concurrent calls exactly one sees its token current.
+  CREATE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text;
+    presented text;
+    rt_family text;
+    rt_expires bigint;
+    f S.families%ROWTYPE;
+    ex bigint;
+  BEGIN
+    IF p_opaque THEN
+      -- The seed's used_count: every presentation counts, the first one consumes. This UPDATE
+      -- also locks the record, so presentations of one opaque token queue here.
+      UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash
+      RETURNING family, expires_at INTO rt_family, rt_expires;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
+      fam_id := rt_family;
+      presented := p_family_or_hash;
+    ELSE
+      fam_id := p_family_or_hash;
+      presented := p_jti;
+    END IF;
+    SELECT * INTO f FROM S.families WHERE id = fam_id FOR UPDATE;
+    -- A valid token whose family is gone (lost or purged early) fails closed.
+    IF NOT FOUND THEN o_status := 'revoked'; RETURN; END IF;
+    -- In a revoked family a consumed token still reads 'reused'; only the current one reads 'revoked'.
+    IF S.is_revoked(f.sub, f.created_at, f.revoked) THEN
+      o_status := CASE WHEN presented = f.current THEN 'revoked' ELSE 'reused' END;
+      RETURN;
+    END IF;
+    IF p_now >= f.absolute_expires_at THEN o_status := 'expired'; RETURN; END IF;
+    o_family := f.id; o_sub := f.sub; o_scope := f.scope; o_claims := f.claims;
+    o_created := f.created_at; o_absolute := f.absolute_expires_at;
+    IF presented = f.current THEN
+      ex := S.put_tokens(p_now, f.id, f.sub, f.scope, f.absolute_expires_at, f.expires_at, p_leeway,
+        p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+      UPDATE S.families SET current = p_refresh_id, previous = presented, rotated_at = p_now,
+        replay = CASE WHEN p_grace > 0 THEN p_replay ELSE '' END, expires_at = ex
+      WHERE id = f.id;
+      o_status := 'rotated';
+      RETURN;
+    END IF;
+    -- The token consumed last, again, within the grace window: the same pair, no new sibling.
+    IF p_grace > 0 AND presented = f.previous AND f.replay <> '' AND p_now - f.rotated_at < p_grace THEN
+      o_status := 'replayed';
+      o_replay := f.replay;
+      RETURN;
+    END IF;
+    -- Any other token of the family was consumed earlier: reuse. Revoke the family.
+    UPDATE S.families SET revoked = true WHERE id = f.id;
+    -- (The revocation push, issue 11, will NOTIFY here: the family is revoked.)
+    o_status := 'reused';
+    o_family := NULL;
+  END
+  $fn$;
+
+  -- authenticate: revocation check of a self-contained access token, or lookup of an opaque one.
+  CREATE FUNCTION S.check_access(
+    p_now bigint, p_opaque boolean, p_jti_or_hash text, p_family text,
+    OUT o_status text, OUT o_user_id text, OUT o_issued_at bigint, OUT o_expires_in bigint,
+    OUT o_scope text, OUT o_family text
+  ) LANGUAGE plpgsql STABLE AS $fn$
+  DECLARE
+    fam_id text := p_family;
+    a S.access_tokens%ROWTYPE;
+    f S.families%ROWTYPE;
+  BEGIN
+    IF p_opaque THEN
+      SELECT * INTO a FROM S.access_tokens WHERE hash = p_jti_or_hash;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      IF p_now >= a.expires_at THEN o_status := 'expired'; RETURN; END IF;
+      fam_id := a.family;
+    ELSIF p_jti_or_hash <> '' AND EXISTS (SELECT 1 FROM S.denylist WHERE jti = p_jti_or_hash) THEN
+      o_status := 'revoked';
+      RETURN;
+    END IF;
+    IF fam_id <> '' THEN
+      SELECT * INTO f FROM S.families WHERE id = fam_id;
+      IF NOT FOUND OR S.is_revoked(f.sub, f.created_at, f.revoked) THEN o_status := 'revoked'; RETURN; END IF;
+    END IF;
+    o_status := 'ok';
+    IF p_opaque THEN
+      o_user_id := a.user_id; o_issued_at := a.issued_at; o_expires_in := a.expires_in;
+      o_scope := a.scope; o_family := a.family;
+    END IF;
+  END
+  $fn$;
+
+  -- Introspection of a refresh token (read-only).
+  CREATE FUNCTION S.inspect_refresh(
+    p_now bigint, p_opaque boolean, p_family_or_hash text, p_jti text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint,
+    OUT o_user_id text, OUT o_issued_at bigint, OUT o_refresh_expires_in bigint, OUT o_used_count integer
+  ) LANGUAGE plpgsql STABLE AS $fn$
+  DECLARE
+    fam_id text := p_family_or_hash;
+    token_id text := p_jti;
+    r S.refresh_tokens%ROWTYPE;
+    f S.families%ROWTYPE;
+  BEGIN
+    o_status := 'inactive';
+    IF p_opaque THEN
+      SELECT * INTO r FROM S.refresh_tokens WHERE hash = p_family_or_hash;
+      IF NOT FOUND OR p_now >= r.expires_at THEN RETURN; END IF;
+      fam_id := r.family;
+      token_id := p_family_or_hash;
+      o_user_id := r.user_id; o_issued_at := r.issued_at; o_refresh_expires_in := r.refresh_expires_in;
+      o_used_count := r.used_count;
+    END IF;
+    SELECT * INTO f FROM S.families WHERE id = fam_id;
+    IF NOT FOUND OR S.is_revoked(f.sub, f.created_at, f.revoked) OR p_now >= f.absolute_expires_at THEN RETURN; END IF;
+    -- A consumed token is not "currently active" (RFC 7662 §2.2).
+    IF token_id <> '' AND token_id <> f.current THEN RETURN; END IF;
+    o_status := 'active';
+    o_family := f.id; o_sub := f.sub; o_scope := f.scope; o_claims := f.claims;
+    o_created := f.created_at; o_absolute := f.absolute_expires_at;
+  END
+  $fn$;
+
+  -- RFC 7009 for an access token: the opaque record goes; a jti is deny-listed, never for
+  -- less time than it already is (greatest of the two expiries).
+  CREATE FUNCTION S.revoke_access(p_now bigint, p_access_hash text, p_jti text, p_deny_until bigint)
+  RETURNS void LANGUAGE plpgsql AS $fn$
+  BEGIN
+    IF p_access_hash <> '' THEN DELETE FROM S.access_tokens WHERE hash = p_access_hash; END IF;
+    -- An entry for a token that already expired would guard nothing.
+    IF p_jti <> '' AND p_deny_until > p_now THEN
+      INSERT INTO S.denylist AS d (jti, expires_at) VALUES (p_jti, p_deny_until)
+      ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(d.expires_at, excluded.expires_at);
+      -- (The revocation push, issue 11, will NOTIFY here: a deny-listed jti.)
+    END IF;
+  END
+  $fn$;
+
+  -- RFC 7009 §2.1 for a refresh token: its whole family. True when a live family was revoked.
+  CREATE FUNCTION S.revoke_family(p_now bigint, p_opaque boolean, p_family_or_hash text)
+  RETURNS boolean LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text := p_family_or_hash;
+  BEGIN
+    IF p_opaque THEN
+      SELECT family INTO fam_id FROM S.refresh_tokens WHERE hash = p_family_or_hash;
+      IF NOT FOUND THEN RETURN false; END IF;
+    END IF;
+    UPDATE S.families SET revoked = true WHERE id = fam_id AND NOT revoked;
+    -- (The revocation push, issue 11, will NOTIFY here when FOUND: the family is revoked.)
+    RETURN FOUND;
+  END
+  $fn$;
+
+  -- Logout everywhere: the user's "not before" epoch (refuses families created concurrently
+  -- too), then every live family of the user. Lock order: epoch row, then families by id.
+  CREATE FUNCTION S.revoke_user(p_now bigint, p_sub text, p_keep_until bigint)
+  RETURNS integer LANGUAGE plpgsql AS $fn$
+  DECLARE
+    n integer;
+  BEGIN
+    INSERT INTO S.user_epochs AS e (sub, not_before, expires_at) VALUES (p_sub, p_now, p_keep_until)
+    ON CONFLICT (sub) DO UPDATE SET not_before = greatest(e.not_before, excluded.not_before), expires_at = excluded.expires_at;
+    WITH live AS (
+      SELECT id FROM S.families WHERE sub = p_sub AND NOT revoked ORDER BY id FOR UPDATE
+    )
+    UPDATE S.families f SET revoked = true FROM live WHERE f.id = live.id AND NOT f.revoked;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- (The revocation push, issue 11, will NOTIFY here: every family of the user is revoked.)
+    RETURN n;
+  END
+  $fn$;
+
+  -- One bounded batch of expired rows per table (at most p_batch each), by ctid; rows a request
+  -- holds locked are skipped (SKIP LOCKED): purging never waits for, nor blocks, a refresh.
+  CREATE FUNCTION S.purge_batch(p_now bigint, p_batch integer) RETURNS integer LANGUAGE plpgsql AS $fn$
+  DECLARE
+    n integer;
+    total integer := 0;
+  BEGIN
+    DELETE FROM S.families WHERE ctid IN
+      (SELECT ctid FROM S.families WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.refresh_tokens WHERE ctid IN
+      (SELECT ctid FROM S.refresh_tokens WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.access_tokens WHERE ctid IN
+      (SELECT ctid FROM S.access_tokens WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.denylist WHERE ctid IN
+      (SELECT ctid FROM S.denylist WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.user_epochs WHERE ctid IN
+      (SELECT ctid FROM S.user_epochs WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    RETURN total;
+  END
+  $fn$;
+  `,
+];
+
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Migration `i` (0-based) for `schema`. */
+export function migrationSql(i: number, schema: string): string {
+  return (MIGRATIONS[i] as string).replace(/\bS\./g, qualify(schema));
+}
+
+/** The statements the store runs, schema-qualified once at construction. */
+export function statements(schema: string) {
+  const s = qualify(schema);
+  return {
+    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4)`,
+    inspectRefresh: `SELECT * FROM ${s}inspect_refresh($1, $2, $3, $4)`,
+    revokeAccess: `SELECT ${s}revoke_access($1, $2, $3, $4)`,
+    revokeFamily: `SELECT ${s}revoke_family($1, $2, $3) AS revoked`,
+    revokeUser: `SELECT ${s}revoke_user($1, $2, $3) AS revoked`,
+    purgeBatch: `SELECT ${s}purge_batch($1, $2) AS n`,
+    count: `SELECT (SELECT count(*) FROM ${s}families) + (SELECT count(*) FROM ${s}refresh_tokens)
+      + (SELECT count(*) FROM ${s}access_tokens) + (SELECT count(*) FROM ${s}denylist)
+      + (SELECT count(*) FROM ${s}user_epochs) AS n`,
+    createUser: `INSERT INTO ${s}users (username, id, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+    getUser: `SELECT username, id, password_hash, created_at FROM ${s}users WHERE username = $1`,
+    // Rehash at login (users.ts): the stored hash with the configured scrypt cost.
+    updatePasswordHash: `UPDATE ${s}users SET password_hash = $2 WHERE username = $1 RETURNING id`,
+    ping: 'SELECT 1',
+  } as const;
+}
+
+export type StatementName = keyof ReturnType<typeof statements>;

@@ -1,0 +1,493 @@
+/**
+ * PostgreSQL store (node-postgres, `pg` 8.x): for several instances on the
+ * database a team already runs, with its durability, backups and replicas.
+ *
+ * - Every token-state operation is one statement, a call of one plpgsql function
+ *   (postgres-sql.ts): one round trip, one transaction. The rotation locks the
+ *   family row (`FOR UPDATE`) before comparing tokens, so of any number of
+ *   concurrent refreshes of one token exactly one wins, at READ COMMITTED.
+ * - Versioned migrations run at start (`migrate()`, or `tessera migrate`), under
+ *   `pg_advisory_xact_lock`: instances starting together migrate once.
+ * - Everything lives in one schema (default `tessera`, `?schema=` or the option).
+ * - Expired rows are deleted in bounded batches on a timer (`purgeIntervalMs`,
+ *   `purgeBatch` rows per table per statement, locked rows skipped): a purge
+ *   never holds a lock a request waits for.
+ * - Failures: a connection that cannot be had within `connectTimeoutMs`, a
+ *   statement slower than `statementTimeoutMs` (server-side `statement_timeout`,
+ *   plus a client-side timer for a network that stopped answering), or any
+ *   driver error rejects with {@link StoreUnavailableError} (never a TokenError):
+ *   callers fail closed, the HTTP layer answers 503 with Retry-After. The pool
+ *   replaces broken connections by itself: recovery needs no restart.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { redactUrl } from '../internal/redact.js';
+import { migrationSql, POSTGRES_SCHEMA_VERSION, SCHEMA_NAME, type StatementName, statements } from './postgres-sql.js';
+import type {
+  AccessCheckInput,
+  AccessCheckResult,
+  CreateFamilyInput,
+  FamilyInfo,
+  NextTokens,
+  RefreshInspection,
+  RefreshRef,
+  RevokeAccessInput,
+  RevokeUserInput,
+  RotateInput,
+  RotateResult,
+  TokenStore,
+  UserDirectory,
+  UserRecord,
+} from './types.js';
+
+export { POSTGRES_SCHEMA_VERSION } from './postgres-sql.js';
+
+/** A row as `pg` returns it. */
+// biome-ignore lint/suspicious/noExplicitAny: rows are read by column name, as pg types them
+export type PgRow = Record<string, any>;
+
+/** A query result of `pg`, structurally: only what the store reads. */
+export interface PgResult {
+  rows: PgRow[];
+  rowCount: number | null;
+}
+
+/** A pooled `pg` client, structurally (see {@link PgPool}). */
+export interface PgPoolClient {
+  query(config: { text: string; values?: unknown[] }): Promise<PgResult>;
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  release(destroy?: boolean | Error): void;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+}
+
+/**
+ * A `pg` Pool as the public typings describe it: only the methods the store
+ * calls, so that a TypeScript project using this store needs `pg` itself but not
+ * `@types/pg` (the same choice as the SQLite store's handle).
+ */
+export interface PgPool {
+  connect(): Promise<PgPoolClient>;
+  query(text: string, values?: unknown[]): Promise<PgResult>;
+  on(event: 'error', listener: (e: Error) => void): unknown;
+  on(event: 'connect', listener: (client: PgPoolClient) => void): unknown;
+  end(): Promise<void>;
+}
+
+export interface PostgresStoreOptions {
+  /** Schema of every table and function (created if missing). Default `tessera`. */
+  schema?: string;
+  /** Milliseconds since the epoch, for purging. Default `Date.now`. */
+  clock?: () => number;
+  /** Purge expired rows this often (ms; 0 turns the timer off). Default 60000. The timer is unref'd. */
+  purgeIntervalMs?: number;
+  /** Rows per table per purge statement. Default 1000. */
+  purgeBatch?: number;
+  /** Limit of any statement (ms): `statement_timeout` on the server, and a client-side timer. Default 2000. */
+  statementTimeoutMs?: number;
+  /** End the pool on `close()`. Default false for a pool passed in; `openPostgresStore` sets true. */
+  ownsPool?: boolean;
+}
+
+/** Options of {@link openPostgresStore}, beside those of the store. */
+export interface PostgresConnectOptions extends PostgresStoreOptions {
+  /** Connections in the pool. Default 10 (`?pool=N`). */
+  poolSize?: number;
+  /** How long to wait for a connection (ms), at start and per operation. Default 2000 (`?connect_timeout=`, seconds as libpq). */
+  connectTimeoutMs?: number;
+  /** Extra `pg` PoolConfig, merged last (typed loosely so these typings need no @types/pg). */
+  pg?: object;
+}
+
+const FATAL_CLASSES = ['08', '57', '53']; // connection exception, operator intervention (shutdown, cancel), resources
+
+function isConnectionLost(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  // Driver-level errors (socket closed, timeouts) have no SQLSTATE.
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return FATAL_CLASSES.includes(code.slice(0, 2));
+}
+
+function family(r: PgRow): FamilyInfo {
+  return {
+    familyId: r.o_family,
+    sub: r.o_sub,
+    scope: r.o_scope,
+    claims: r.o_claims,
+    createdAt: Number(r.o_created),
+    absoluteExpiresAt: Number(r.o_absolute),
+  };
+}
+
+/** $1..$7 of the operations that write new tokens. */
+function nextArgs(now: number, leewayMs: number, n: NextTokens): unknown[] {
+  return [now, leewayMs, n.refreshId, n.refreshOpaque, n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
+}
+
+/** Parses the store options a `postgres://` URL may carry; returns the URL without them (for the driver). */
+export function parsePostgresUrl(spec: string): {
+  connectionString: string;
+  schema?: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+} {
+  let url: URL;
+  try {
+    url = new URL(spec);
+  } catch {
+    throw new ConfigError(`"${redactUrl(spec)}" is not a postgres:// URL`);
+  }
+  const take = (name: string): string | undefined => {
+    const v = url.searchParams.get(name);
+    url.searchParams.delete(name);
+    return v ?? undefined;
+  };
+  const int = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new ConfigError(`postgres: ?${name} must be ${min}..${max}, got "${v}"`);
+    return n;
+  };
+  const schema = take('schema');
+  if (schema !== undefined && !SCHEMA_NAME.test(schema))
+    throw new ConfigError(`postgres: ?schema must be a lower-case identifier ([a-z_][a-z0-9_]*), got "${schema}"`);
+  const poolSize = int('pool', take('pool'), 1, 1000);
+  const connectS = int('connect_timeout', take('connect_timeout'), 1, 3600);
+  const statementTimeoutMs = int('statement_timeout', take('statement_timeout'), 1, 3_600_000);
+  return {
+    connectionString: url.toString(),
+    schema,
+    poolSize,
+    connectTimeoutMs: connectS === undefined ? undefined : connectS * 1000,
+    statementTimeoutMs,
+  };
+}
+
+export class PostgresStore implements TokenStore, UserDirectory {
+  readonly kind = 'postgres' as const;
+  readonly pool: PgPool;
+  readonly schema: string;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #clock: () => number;
+  readonly #timeoutMs: number;
+  readonly #purgeBatch: number;
+  readonly #ownsPool: boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #purging = false;
+  #closed = false;
+
+  /**
+   * @param pool a `pg` Pool. Give it `statement_timeout` and `connectionTimeoutMillis`
+   * ({@link openPostgresStore} does). Call {@link migrate} before the first operation.
+   */
+  constructor(pool: PgPool, options: PostgresStoreOptions = {}) {
+    this.pool = pool;
+    this.schema = options.schema ?? 'tessera';
+    if (!SCHEMA_NAME.test(this.schema))
+      throw new ConfigError(`the PostgreSQL schema must be a lower-case identifier, got "${this.schema}"`);
+    this.#sql = statements(this.schema);
+    this.#clock = options.clock ?? Date.now;
+    this.#timeoutMs = options.statementTimeoutMs ?? 2000;
+    this.#purgeBatch = options.purgeBatch ?? 1000;
+    this.#ownsPool = options.ownsPool ?? false;
+    // An idle connection that dies (server restart, network) emits 'error' on the pool; the pool
+    // drops it and opens a new one on demand. Unhandled, it would crash the process.
+    pool.on('error', () => {});
+    // A checked-out connection whose socket dies emits 'error' on the client (the pool listens
+    // only to idle ones): the query in flight rejects and is reported; the event must not crash.
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
+    const interval = options.purgeIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.#timer = setInterval(() => void this.#purgeTick(), interval);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * Brings the schema to this version's; safe when several instances run it at once
+   * (a transaction-scoped advisory lock keyed by the schema name). Refuses a schema
+   * written by a newer tessera. Returns the version.
+   */
+  async migrate(): Promise<number> {
+    const client = await this.#connect();
+    let ok = false;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tessera:migrate:${this.schema}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS "${this.schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query(`SELECT coalesce(max(version), 0) AS v FROM "${this.schema}".schema_migrations`);
+      const current = Number(rows[0]?.v ?? 0);
+      if (current > POSTGRES_SCHEMA_VERSION) {
+        throw new ConfigError(
+          `the PostgreSQL store (schema ${this.schema}) has schema version ${current}, newer than this tessera (${POSTGRES_SCHEMA_VERSION}); upgrade tessera`,
+        );
+      }
+      for (let v = current; v < POSTGRES_SCHEMA_VERSION; v++) {
+        await client.query(migrationSql(v, this.schema));
+        await client.query(`INSERT INTO "${this.schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
+      }
+      await client.query('COMMIT');
+      ok = true;
+      return POSTGRES_SCHEMA_VERSION;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => {});
+      if (e instanceof ConfigError || e instanceof StoreUnavailableError) throw e;
+      throw new StoreUnavailableError('The PostgreSQL store could not be migrated', { cause: e });
+    } finally {
+      client.release(ok ? undefined : true);
+    }
+  }
+
+  async #connect(): Promise<PgPoolClient> {
+    if (this.#closed) throw new StoreUnavailableError('The PostgreSQL store is closed');
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw new StoreUnavailableError(undefined, { cause: e });
+    }
+  }
+
+  /**
+   * One statement on one pooled connection: one round trip. A statement that outlives the
+   * timeout (the server's statement_timeout answers first when the server is alive; this timer
+   * when the network is not) rejects, and its connection is destroyed rather than reused.
+   */
+  async #query(name: StatementName, values: unknown[] = []): Promise<PgRow[]> {
+    const client = await this.#connect();
+    let timer: NodeJS.Timeout | undefined;
+    let broken = false;
+    try {
+      const result = await Promise.race([
+        client.query({ text: this.#sql[name], values }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            broken = true;
+            reject(new StoreUnavailableError(`PostgreSQL did not answer within ${this.#timeoutMs} ms`));
+          }, this.#timeoutMs + 250);
+        }),
+      ]);
+      return result.rows;
+    } catch (e) {
+      if (isConnectionLost(e)) broken = true;
+      if (e instanceof StoreUnavailableError) throw e;
+      throw new StoreUnavailableError(undefined, { cause: e });
+    } finally {
+      clearTimeout(timer);
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async createFamily(input: CreateFamilyInput): Promise<void> {
+    await this.#query('createFamily', [
+      ...nextArgs(input.now, input.leewayMs, input.next),
+      input.familyId,
+      input.sub,
+      input.absoluteExpiresAt,
+      input.scope,
+      input.claims,
+    ]);
+  }
+
+  async rotate(input: RotateInput): Promise<RotateResult> {
+    const p = input.presented;
+    const [r] = await this.#query('rotate', [
+      ...nextArgs(input.now, input.leewayMs, input.next),
+      p.kind === 'opaque',
+      p.kind === 'opaque' ? p.hash : p.familyId,
+      p.kind === 'opaque' ? '' : p.jti,
+      input.graceMs,
+      input.replay ?? '',
+    ]);
+    const status = r?.o_status as RotateResult['status'] | undefined;
+    if (status === 'rotated') return { status, family: family(r as PgRow) };
+    if (status === 'replayed') return { status, family: family(r as PgRow), replay: r?.o_replay as string };
+    if (status === 'reused' || status === 'revoked' || status === 'expired' || status === 'unknown') return { status };
+    throw new StoreUnavailableError('The PostgreSQL store answered an unknown rotation status');
+  }
+
+  async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
+    const opaque = input.accessHash !== undefined;
+    const [r] = await this.#query('checkAccess', [
+      input.now,
+      opaque,
+      (opaque ? input.accessHash : input.jti) ?? '',
+      input.familyId ?? '',
+    ]);
+    const status = r?.o_status as string;
+    if (status !== 'ok') return { status: status as 'revoked' | 'expired' | 'unknown' };
+    if (!opaque) return { status: 'ok' };
+    return {
+      status: 'ok',
+      record: {
+        user_id: r?.o_user_id,
+        issued_at: Number(r?.o_issued_at),
+        expires_in: Number(r?.o_expires_in),
+        scope: r?.o_scope,
+        family: r?.o_family,
+      },
+    };
+  }
+
+  async inspectRefresh(input: RefreshRef): Promise<RefreshInspection> {
+    const opaque = 'refreshHash' in input;
+    const [r] = await this.#query('inspectRefresh', [
+      input.now,
+      opaque,
+      opaque ? input.refreshHash : input.familyId,
+      opaque ? '' : (input.jti ?? ''),
+    ]);
+    if (r?.o_status !== 'active') return { status: 'inactive' };
+    const fam = family(r);
+    if (!opaque) return { status: 'active', family: fam };
+    return {
+      status: 'active',
+      family: fam,
+      record: {
+        user_id: r.o_user_id,
+        issued_at: Number(r.o_issued_at),
+        refresh_expires_in: Number(r.o_refresh_expires_in),
+        used_count: Number(r.o_used_count),
+        family: fam.familyId,
+      },
+    };
+  }
+
+  async revokeAccess(input: RevokeAccessInput): Promise<void> {
+    await this.#query('revokeAccess', [
+      input.now,
+      input.accessHash ?? '',
+      input.jti ?? '',
+      input.jti !== undefined && input.expiresAt !== undefined ? input.expiresAt : 0,
+    ]);
+  }
+
+  async revokeFamily(input: RefreshRef): Promise<boolean> {
+    const opaque = 'refreshHash' in input;
+    const [r] = await this.#query('revokeFamily', [input.now, opaque, opaque ? input.refreshHash : input.familyId]);
+    return r?.revoked === true;
+  }
+
+  async revokeUser(input: RevokeUserInput): Promise<number> {
+    const [r] = await this.#query('revokeUser', [input.now, input.sub, input.keepUntil]);
+    return Number(r?.revoked ?? 0);
+  }
+
+  /** Deletes every expired row now, in batches of `purgeBatch` per table (one statement each). */
+  async purgeExpired(): Promise<number> {
+    const now = this.#clock();
+    let total = 0;
+    for (;;) {
+      const [r] = await this.#query('purgeBatch', [now, this.#purgeBatch]);
+      const n = Number(r?.n ?? 0);
+      total += n;
+      // Fewer than one full batch in all: no table had a full one, nothing is left.
+      if (n < this.#purgeBatch) return total;
+    }
+  }
+
+  async #purgeTick(): Promise<void> {
+    if (this.#purging || this.#closed) return;
+    this.#purging = true;
+    try {
+      await this.purgeExpired();
+    } catch {
+      // Housekeeping: an outage is reported by the requests; the next tick tries again.
+    } finally {
+      this.#purging = false;
+    }
+  }
+
+  async countStateEntries(): Promise<number> {
+    const [r] = await this.#query('count');
+    return Number(r?.n ?? 0);
+  }
+
+  async createUser(user: UserRecord): Promise<boolean> {
+    const client = await this.#connect();
+    let broken = false;
+    try {
+      const r = await client.query(this.#sql.createUser, [user.username, user.id, user.passwordHash, user.createdAt]);
+      return r.rowCount === 1;
+    } catch (e) {
+      broken = isConnectionLost(e);
+      throw new StoreUnavailableError(undefined, { cause: e });
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async getUser(username: string): Promise<UserRecord | null> {
+    const [r] = await this.#query('getUser', [username]);
+    return r ? { id: r.id, username: r.username, passwordHash: r.password_hash, createdAt: Number(r.created_at) } : null;
+  }
+
+  async updatePasswordHash(username: string, passwordHash: string): Promise<boolean> {
+    return (await this.#query('updatePasswordHash', [username, passwordHash])).length === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.#query('ping');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#ownsPool) await this.pool.end().catch(() => {});
+  }
+}
+
+/** The `pg` module, loaded on demand (an optional peer dependency). */
+function loadPg(): typeof import('pg') {
+  const require = createRequire(import.meta.url);
+  return require('pg') as typeof import('pg');
+}
+
+/**
+ * A pool and a migrated store for `postgres://` / `postgresql://` URLs. URL
+ * options (removed before the URL reaches the driver): `?schema=`, `?pool=N`,
+ * `?connect_timeout=S` (seconds, as libpq), `?statement_timeout=MS`. Explicit
+ * options win over the URL. Throws ConfigError when the database cannot be
+ * reached or migrated at start.
+ */
+export async function openPostgresStore(spec: string, options: PostgresConnectOptions = {}): Promise<PostgresStore> {
+  const parsed = parsePostgresUrl(spec);
+  const statementTimeoutMs = options.statementTimeoutMs ?? parsed.statementTimeoutMs ?? 2000;
+  const { Pool } = loadPg();
+  const pool: PgPool = new Pool({
+    connectionString: parsed.connectionString,
+    max: options.poolSize ?? parsed.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? parsed.connectTimeoutMs ?? 2000,
+    // Sent in the startup packet: no extra statement per connection.
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: statementTimeoutMs * 5,
+    application_name: 'tessera',
+    // TCP keep-alive: a connection to a vanished server is noticed even when idle.
+    keepAlive: true,
+    ...options.pg,
+  });
+  const store = new PostgresStore(pool, {
+    ...options,
+    schema: options.schema ?? parsed.schema,
+    statementTimeoutMs,
+    ownsPool: true,
+  });
+  try {
+    await store.migrate();
+  } catch (e) {
+    await store.close();
+    if (e instanceof ConfigError) throw e;
+    const cause = (e as { cause?: unknown }).cause;
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    throw new ConfigError(`cannot reach or migrate PostgreSQL at ${redactUrl(spec)}${why}`);
+  }
+  return store;
+}

@@ -1,0 +1,209 @@
+/**
+ * The store contract on PostgreSQL (PG_URL: tessera_test on 127.0.0.1:5432), then
+ * what only PostgreSQL has: versioned migrations under an advisory lock, the schema
+ * option, one round trip per refresh, races without deadlocks, bounded purges.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import pg from 'pg';
+import { ConfigError } from '../../src/errors.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import type { TokenPair } from '../../src/refresh/types.js';
+import { openStore } from '../../src/stores/open.js';
+import { openPostgresStore, POSTGRES_SCHEMA_VERSION, PostgresStore, parsePostgresUrl } from '../../src/stores/postgres.js';
+import { userShard } from '../../src/tokens/opaque.js';
+import { codeOf, isOutage, postgresStoreMaker, runStoreContract } from './contract.js';
+import { dropSchema, FakeClock, PG_URL, postgresUnavailable, SECRET, skipUnlessAvailable, uniqueSchema } from './harness.js';
+
+const skip = skipUnlessAvailable(await postgresUnavailable());
+
+runStoreContract('postgres', postgresStoreMaker('contract'), skip);
+
+/** A store in a fresh schema, closed and dropped after the test. */
+async function fresh(t: { after(fn: () => Promise<void>): void }, options: Parameters<typeof openPostgresStore>[1] = {}) {
+  const schema = uniqueSchema('pg');
+  const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, ...options });
+  t.after(async () => {
+    await store.close();
+    await dropSchema(schema);
+  });
+  return { store, schema };
+}
+
+describe('postgres store specifics', skip, () => {
+  test('URL options: schema, pool, timeouts are taken out of the URL; bad ones are ConfigErrors', () => {
+    const p = parsePostgresUrl(
+      'postgres://u:pw@h:5432/db?schema=auth_1&pool=20&connect_timeout=3&statement_timeout=500&sslmode=disable',
+    );
+    assert.equal(p.schema, 'auth_1');
+    assert.equal(p.poolSize, 20);
+    assert.equal(p.connectTimeoutMs, 3000);
+    assert.equal(p.statementTimeoutMs, 500);
+    assert.equal(p.connectionString, 'postgres://u:pw@h:5432/db?sslmode=disable');
+    assert.throws(() => parsePostgresUrl('postgres://h/db?schema=Bad-Name'), ConfigError);
+    assert.throws(() => parsePostgresUrl('postgres://h/db?pool=0'), ConfigError);
+    assert.throws(() => new PostgresStore(new pg.Pool(), { schema: 'x"; drop' }), ConfigError);
+  });
+
+  test('openStore(postgres:// and postgresql://) with ?schema= migrates that schema', async (t) => {
+    for (const scheme of ['postgres', 'postgresql']) {
+      const schema = uniqueSchema('open');
+      const url = `${PG_URL.replace(/^postgres/, scheme)}?schema=${schema}`;
+      const store = await openStore(url);
+      t.after(() => dropSchema(schema));
+      assert.equal(store.kind, 'postgres');
+      assert.equal((store as PostgresStore).schema, schema);
+      await store.ping();
+      await store.close();
+    }
+    const e = await openStore('postgres://tessera:hunter2@127.0.0.1:1/x', { connectTimeoutMs: 500 }).catch((err: unknown) => err);
+    assert.ok(e instanceof ConfigError, String(e));
+    assert.ok(!e.message.includes('hunter2'));
+  });
+
+  test('migrations: versioned, a no-op when run again, concurrent starts migrate once, a newer schema is refused', async (t) => {
+    const schema = uniqueSchema('mig');
+    t.after(() => dropSchema(schema));
+    // Five "instances" starting at once on an empty schema.
+    const stores = await Promise.all(
+      Array.from({ length: 5 }, () => openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 })),
+    );
+    const first = stores[0] as PostgresStore;
+    const { rows } = await first.pool.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
+    );
+    assert.equal(await first.migrate(), POSTGRES_SCHEMA_VERSION);
+    await first.pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [POSTGRES_SCHEMA_VERSION + 1]);
+    await assert.rejects(first.migrate(), { name: 'ConfigError', message: /newer/ });
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('one round trip per refresh (and per authenticate with a revocation check): queries issued by the driver', async (t) => {
+    const { store } = await fresh(t);
+    const clientProto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+    const original = clientProto.query;
+    let count = 0;
+    clientProto.query = function (this: unknown, ...args: unknown[]) {
+      count++;
+      return original.apply(this, args);
+    };
+    t.after(() => {
+      clientProto.query = original;
+    });
+    for (const scheme of ['jwt', 'opaque'] as const) {
+      const tokens = createTokenService({ secret: SECRET, store, scheme, access: { checkRevocation: true } });
+      let p = await tokens.issue({ sub: `rt-${scheme}` });
+      for (let i = 0; i < 5; i++) {
+        count = 0;
+        p = await tokens.refresh(p.refreshToken);
+        assert.equal(count, 1, `${scheme}: refresh ${i} took ${count} queries`);
+      }
+      count = 0;
+      await tokens.authenticate(p.accessToken);
+      assert.equal(count, 1, `${scheme}: authenticate`);
+      count = 0;
+      assert.equal(await codeOf(tokens.refresh(p.refreshToken)), 'ok');
+      await tokens.refresh(p.refreshToken).catch(() => {});
+      assert.equal(count, 2, `${scheme}: a rotation and a reuse (detection and family revocation): one query each`);
+    }
+  });
+
+  test('100-way race on one family: one winner, 99 reused, no deadlock (jwt and opaque, grace 0 and 10 s)', async (t) => {
+    const { store } = await fresh(t, { poolSize: 20 });
+    for (const scheme of ['jwt', 'opaque'] as const) {
+      const tokens = createTokenService({ secret: SECRET, store, scheme });
+      const p = await tokens.issue({ sub: `race-${scheme}` });
+      const results = await Promise.allSettled(Array.from({ length: 100 }, () => tokens.refresh(p.refreshToken)));
+      const won = results.filter((r): r is PromiseFulfilledResult<TokenPair> => r.status === 'fulfilled');
+      assert.equal(won.length, 1, `${scheme}: ${won.length} winners`);
+      const codes = new Set(results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code: string }).code] : [])));
+      assert.deepEqual(codes, new Set(['reused']));
+      const graceful = createTokenService({ secret: SECRET, store, scheme, refresh: { reuseGraceSeconds: 10 } });
+      const q = await graceful.issue({ sub: `grace-${scheme}` });
+      const pairs = await Promise.all(Array.from({ length: 100 }, () => graceful.refresh(q.refreshToken)));
+      assert.equal(new Set(pairs.map((x) => x.refreshToken)).size, 1, `${scheme}: one pair, replayed to all`);
+    }
+  });
+
+  test('many families of one user: concurrent refreshes, reuses and logouts everywhere never deadlock', async (t) => {
+    const { store } = await fresh(t, { poolSize: 20 });
+    const clock = new FakeClock();
+    const tokens = createTokenService({ secret: SECRET, store, clock: clock.now });
+    const sessions = await Promise.all(Array.from({ length: 30 }, () => tokens.issue({ sub: 'busy' })));
+    const ops: Promise<unknown>[] = [];
+    for (const s of sessions) {
+      // Each family: a rotation racing two replays of the same token.
+      for (let i = 0; i < 3; i++) ops.push(tokens.refresh(s.refreshToken).catch((e: unknown) => e));
+    }
+    for (let i = 0; i < 5; i++) ops.push(tokens.revokeUser('busy'));
+    const results = await Promise.all(ops);
+    // A deadlock (40P01) would surface as StoreUnavailableError: none may.
+    assert.equal(results.filter((r) => isOutage(r)).length, 0);
+    for (const s of sessions) assert.equal(await codeOf(tokens.refresh(s.refreshToken)), 'reused');
+  });
+
+  test('purge: expired rows go in bounded batches by the injected clock; live ones stay', async (t) => {
+    const clock = new FakeClock();
+    const { store, schema } = await fresh(t, { clock: clock.now, purgeBatch: 7 });
+    const shard = userShard('p');
+    await store.pool.query(
+      `INSERT INTO "${schema}".denylist (jti, expires_at) SELECT 'old-' || g, $1 FROM generate_series(1, 50) g`,
+      [clock.ms - 1],
+    );
+    await store.revokeAccess({ shard, now: clock.ms, jti: 'live', expiresAt: clock.ms + 60_000 });
+    assert.equal(await store.countStateEntries(), 51);
+    assert.equal(await store.purgeExpired(), 50);
+    assert.equal(await store.countStateEntries(), 1);
+    assert.equal((await store.checkAccess({ shard, now: clock.ms, sub: 'p', jti: 'live' })).status, 'revoked');
+  });
+
+  test("the purge timer runs on its own, unref'd, and skips rows a request holds locked", async (t) => {
+    const clock = new FakeClock();
+    const { store, schema } = await fresh(t, { clock: clock.now, purgeIntervalMs: 50 });
+    await store.pool.query(`INSERT INTO "${schema}".denylist (jti, expires_at) VALUES ('a', $1), ('b', $1)`, [clock.ms - 1]);
+    const holder = await store.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".denylist WHERE jti = 'a' FOR UPDATE`);
+      for (let i = 0; i < 100 && (await store.countStateEntries()) > 1; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await store.countStateEntries(), 1, "the timer purged 'b' without waiting for the lock on 'a'");
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    for (let i = 0; i < 100 && (await store.countStateEntries()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await store.countStateEntries(), 0);
+  });
+
+  test('a restart keeps revocations: a new store on the same schema still refuses them', async (t) => {
+    const schema = uniqueSchema('restart');
+    t.after(() => dropSchema(schema));
+    const clock = new FakeClock();
+    const first = await openPostgresStore(PG_URL, { schema, clock: clock.now, purgeIntervalMs: 0 });
+    const tokens = createTokenService({ secret: SECRET, store: first, clock: clock.now, access: { checkRevocation: true } });
+    const revoked = await tokens.issue({ sub: 'amy' });
+    const kept = await tokens.issue({ sub: 'amy' });
+    const denied = await tokens.issue({ sub: 'amy' });
+    await tokens.revoke(revoked.refreshToken);
+    await tokens.revoke(denied.accessToken);
+    await first.close();
+    const second = await openPostgresStore(PG_URL, { schema, clock: clock.now, purgeIntervalMs: 0 });
+    t.after(() => second.close());
+    const again = createTokenService({ secret: SECRET, store: second, clock: clock.now, access: { checkRevocation: true } });
+    assert.equal(await codeOf(again.refresh(revoked.refreshToken)), 'revoked');
+    assert.equal(await codeOf(again.authenticate(revoked.accessToken)), 'revoked');
+    assert.equal(await codeOf(again.authenticate(denied.accessToken)), 'revoked');
+    assert.equal(await codeOf(again.refresh(kept.refreshToken)), 'ok');
+  });
+
+  test('a closed store is StoreUnavailableError, never a silent accept', async (t) => {
+    const { store } = await fresh(t);
+    const tokens = createTokenService({ secret: SECRET, store });
+    const p = await tokens.issue({ sub: 'x' });
+    await store.close();
+    await assert.rejects(tokens.refresh(p.refreshToken), (e: unknown) => isOutage(e));
+    await assert.rejects(store.ping(), (e: unknown) => isOutage(e));
+  });
+});
