@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
+import { type ClientDirectory, isClientDirectory } from '../../src/clients/types.js';
 import { TokenError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
@@ -89,6 +90,57 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.equal(results.filter(Boolean).length, 1);
         const winner = results.indexOf(true);
         assert.equal((await store.getUser('taken'))?.id, `u-${winner}`);
+      });
+    });
+
+    describe('client directory (RFC 6749 §2)', () => {
+      const web = {
+        clientId: 'web-app',
+        clientType: 'confidential' as const,
+        secretHash: 'sha256$aGFzaA',
+        introspect: true,
+        createdAt: 1_700_000_000_000,
+      };
+      const spa = { clientId: 'spa', clientType: 'public' as const, secretHash: '', introspect: false, createdAt: 1 };
+
+      test('createClient stores a client; getClient finds it, or null; listClients is ordered by id', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        assert.ok(isClientDirectory(store), 'every store is a client directory');
+        assert.deepEqual(await dir.listClients(), []);
+        assert.equal(await dir.createClient(web), true);
+        assert.equal(await dir.createClient(spa), true);
+        assert.deepEqual(await dir.getClient('web-app'), web);
+        assert.deepEqual(await dir.getClient('spa'), spa);
+        assert.equal(await dir.getClient('nobody'), null);
+        assert.deepEqual(await dir.listClients(), [spa, web]);
+      });
+
+      test('createClient is atomic: of 20 concurrent registrations of one id exactly one succeeds', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => dir.createClient({ ...web, secretHash: `sha256$h${i}` })),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await dir.getClient('web-app'))?.secretHash, `sha256$h${results.indexOf(true)}`);
+      });
+
+      test('removeClient removes once; the id can then be registered again', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        await dir.createClient(web);
+        assert.equal(await dir.removeClient('web-app'), true);
+        assert.equal(await dir.removeClient('web-app'), false);
+        assert.equal(await dir.getClient('web-app'), null);
+        assert.equal(await dir.createClient(spa), true);
+        assert.deepEqual(await dir.listClients(), [spa]);
+      });
+
+      test('clients are no token state: countStateEntries ignores them', async (t) => {
+        const { store } = await setup(t);
+        await (store as unknown as ClientDirectory).createClient(web);
+        assert.equal(await store.countStateEntries(), 0);
       });
     });
 
