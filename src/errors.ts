@@ -32,6 +32,10 @@ export const TOKEN_ERROR_CODES = [
   'unknown_token',
   /** The store could not be reached: fail closed, never accept. */
   'store_unavailable',
+  /** A refresh token presented by a client it was not issued to (RFC 6749 §6); it was not consumed. */
+  'wrong_client',
+  /** A refresh asked for scope the grant does not hold (RFC 6749 §6: it may only narrow). */
+  'invalid_scope',
 ] as const;
 
 export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
@@ -49,6 +53,8 @@ const DEFAULT_MESSAGES: Record<TokenErrorCode, string> = {
   reused: 'The refresh token was already used; its session was revoked',
   unknown_token: 'The token is unknown',
   store_unavailable: 'The token store is unavailable',
+  wrong_client: 'The refresh token was issued to another client',
+  invalid_scope: 'The requested scope exceeds the scope granted',
 };
 
 export class TokenError extends Error {

@@ -20,15 +20,18 @@
  */
 import { ConfigError, isTokenError, TokenError } from '../errors.js';
 import { type KeyRing, toKeyRing } from '../keys.js';
+import { clientOfClaims, scopeWithin } from '../stores/state.js';
 import type { FamilyInfo, NextTokens, PresentedRefresh, TokenStore } from '../stores/types.js';
 import type { Claims, TokenType } from '../tokens/claims.js';
 import { type Codec, createCodec, newId } from '../tokens/codec.js';
+import { ACCESS_TOKEN_TYP } from '../tokens/jwt.js';
 import { generateOpaqueToken, hashOpaqueToken, looksOpaque, parseOpaqueToken, userShard } from '../tokens/opaque.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
 import {
   type Introspection,
   type IssueInput,
   type Principal,
+  type RefreshOptions,
   SCHEMES,
   type Scheme,
   TOKEN_FORMATS,
@@ -67,7 +70,22 @@ export const DEFAULTS = {
 } as const;
 
 /** Claims the service sets itself; extra claims from `issue` cannot override them. */
-const RESERVED = new Set(['sub', 'exp', 'iat', 'nbf', 'jti', 'iss', 'aud', 'type', 'fam', 'scope', 'auth_time', 'ext']);
+const RESERVED = new Set([
+  'sub',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'iss',
+  'aud',
+  'type',
+  'fam',
+  'scope',
+  'auth_time',
+  'ext',
+  'client_id',
+]);
+const MAX_CLIENT_ID_LENGTH = 256;
 const MAX_SUB_LENGTH = 1024;
 
 function seconds(value: number | undefined, fallback: number, name: string, min: number): number {
@@ -134,6 +152,31 @@ function extraClaims(claims: Claims | undefined): Claims {
   return out;
 }
 
+/** The client a token's extra claims bind it to (`''` for none). */
+function clientOf(extra: Claims | undefined): string {
+  const c = extra?.client_id;
+  return typeof c === 'string' ? c : '';
+}
+
+function optionalString(v: unknown, name: string, max: number): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    throw new TypeError(`${name} must be a non-empty string of at most ${max} characters`);
+  }
+  return v;
+}
+
+/** A family's extra claims (client, username) as stored: JSON or `''`. */
+function parseExtra(json: string | undefined): Claims {
+  if (json === undefined || json === '') return {};
+  try {
+    const c = JSON.parse(json) as unknown;
+    return typeof c === 'object' && c !== null && !Array.isArray(c) ? (c as Claims) : {};
+  } catch {
+    return {};
+  }
+}
+
 function stringClaim(claims: Claims, name: string): string {
   const v = claims[name];
   if (typeof v !== 'string' || v.length === 0) throw new TokenError('invalid_claims', `The token has no ${name} claim`);
@@ -192,6 +235,8 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           clock,
           // Refresh tokens are used once each: nothing to gain from remembering them.
           cacheSize: access ? config.accessCacheSize : 0,
+          // RFC 9068 §2.1: JWT access tokens are typed `at+jwt`, and verification requires it (§4).
+          ...(access && f === 'jwt' ? { typ: ACCESS_TOKEN_TYP } : {}),
         });
   const accessCodec = codecFor(config.accessFormat, true);
   const refreshCodec = codecFor(config.refreshFormat, false);
@@ -351,6 +396,15 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     return { token: mintRefresh(s as Subject, jti, nowSec, exp, authTime), id: jti };
   }
 
+  /** RFC 7662 §2.2 members every answer shares: issuer, client, username. */
+  function described(out: Introspection, extra: Claims): Introspection {
+    if (out.iss === undefined && options.issuer !== undefined) out.iss = options.issuer;
+    const client = clientOf(extra);
+    if (client !== '') out.client_id = client;
+    if (typeof extra.preferred_username === 'string') out.username = extra.preferred_username;
+    return out;
+  }
+
   const service: ConfiguredTokenService = {
     store,
     config,
@@ -361,7 +415,12 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const now = clock();
       const nowSec = Math.floor(now / 1000);
       const shard = userShard(sub);
-      const subject: Subject = { sub, scope: input.scope ?? '', extra: extraClaims(input.claims), familyId: newId() };
+      const extra = extraClaims(input.claims);
+      const clientId = optionalString(input.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
+      // The family records its client with the other extra claims: every store keeps them, every access
+      // token minted from the family carries them (RFC 9068 §2.2 client_id), and rotate checks them.
+      if (clientId !== undefined) extra.client_id = clientId;
+      const subject: Subject = { sub, scope: input.scope ?? '', extra, familyId: newId() };
       const absoluteExp = nowSec + config.absoluteLifetimeSeconds;
       const refreshExp = Math.min(nowSec + config.refreshTtlSeconds, absoluteExp);
       const refresh = newRefresh(shard, subject, nowSec, refreshExp, nowSec);
@@ -388,10 +447,21 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       return pairOf(accessToken, refresh.token, access.exp, refreshExp, nowSec, subject);
     },
 
-    async refresh(refreshToken: string): Promise<TokenPair> {
+    async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
       const now = clock();
       const nowSec = Math.floor(now / 1000);
+      const clientId = optionalString(options.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
+      const scope = optionalString(options.scope, 'scope', 4096);
       const p = parseRefresh(refreshToken, nowSec);
+      if (p.subject) {
+        // Self-contained: the claims say whose token it is, so refuse before the store sees it (RFC 6749 §6).
+        const owner = clientOf(p.subject.extra);
+        if (clientId !== undefined && owner !== '' && owner !== clientId) throw new TokenError('wrong_client');
+        if (scope !== undefined && !scopeWithin(scope, p.subject.scope)) throw new TokenError('invalid_scope');
+      }
+      // RFC 6749 §6: a narrower scope applies to the new access token; the grant (and so the
+      // refresh token) keeps the scope it had.
+      const narrowed = (s: Subject): Subject => (scope === undefined ? s : { ...s, scope });
       // Self-contained: capped by the family's absolute lifetime here; opaque: the store caps the record.
       const refreshExp =
         p.authTime === undefined
@@ -400,7 +470,8 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const refresh = newRefresh(p.shard, p.subject, nowSec, refreshExp, p.authTime ?? nowSec);
       const access = newAccessSlot(p.shard, nowSec);
       // Minted now when the subject is known (self-contained refresh token), else after the store answers.
-      let accessToken = access.opaque ?? (p.subject ? mintAccess(p.subject, access.jti, nowSec, access.exp) : undefined);
+      let accessToken =
+        access.opaque ?? (p.subject ? mintAccess(narrowed(p.subject), access.jti, nowSec, access.exp) : undefined);
       const next: NextTokens = {
         refreshId: refresh.id,
         refreshOpaque: config.refreshFormat === 'opaque',
@@ -408,6 +479,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         accessExpiresAt: access.exp * 1000,
       };
       if (access.opaque) next.accessHash = hashOpaqueToken(access.opaque);
+      if (scope !== undefined) next.accessScope = scope;
       let replay: string | undefined;
       if (graceMs > 0) {
         const payload: ReplayPayload = { r: refresh.token, aj: access.jti, ai: nowSec, ae: access.exp, re: refreshExp };
@@ -415,11 +487,21 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         replay = sealReplay(refreshToken, payload);
       }
 
-      const result = await store.rotate({ shard: p.shard, now, presented: p.presented, next, graceMs, replay, leewayMs });
+      const result = await store.rotate({
+        shard: p.shard,
+        now,
+        presented: p.presented,
+        next,
+        graceMs,
+        replay,
+        leewayMs,
+        ...(clientId === undefined ? {} : { clientId }),
+        ...(scope === undefined ? {} : { scope }),
+      });
 
       switch (result.status) {
         case 'rotated': {
-          const s = p.subject ?? subjectOf(result.family);
+          const s = narrowed(p.subject ?? subjectOf(result.family));
           accessToken ??= mintAccess(s, access.jti, nowSec, access.exp);
           const cappedRefreshExp = Math.min(refreshExp, Math.floor(result.family.absoluteExpiresAt / 1000));
           return pairOf(accessToken, refresh.token, access.exp, cappedRefreshExp, nowSec, s);
@@ -441,6 +523,10 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           throw new TokenError('expired');
         case 'unknown':
           throw new TokenError('unknown_token');
+        case 'wrong_client':
+          throw new TokenError('wrong_client');
+        case 'invalid_scope':
+          throw new TokenError('invalid_scope');
       }
     },
 
@@ -466,6 +552,12 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           iat: rec.issued_at,
         };
         if (rec.scope !== '') principal.scope = rec.scope;
+        if (r.claims) {
+          // The login's extra claims (client, username): what a self-contained token would carry.
+          const extra = parseExtra(r.claims);
+          principal.claims = extra;
+          if (clientOf(extra) !== '') principal.clientId = clientOf(extra);
+        }
         return principal;
       }
       if (looksOpaque(accessToken)) throw opaqueMismatch(accessToken, 'access');
@@ -482,6 +574,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       if (familyId !== undefined) principal.familyId = familyId;
       if (jti !== undefined) principal.tokenId = jti;
       if (typeof claims.iat === 'number') principal.iat = claims.iat;
+      if (typeof claims.client_id === 'string') principal.clientId = claims.client_id;
       return principal;
     },
 
@@ -501,7 +594,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
             token_type: 'access_token',
           };
           if (r.record.scope !== '') out.scope = r.record.scope;
-          return out;
+          return described(out, parseExtra(r.claims));
         }
         const r = await store.inspectRefresh({ shard: c.shard, now, refreshHash: c.hash });
         if (r.status !== 'active' || !r.record) return { active: false };
@@ -513,7 +606,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           token_type: 'refresh_token',
         };
         if (r.family.scope !== '') out.scope = r.family.scope;
-        return out;
+        return described(out, parseExtra(r.family.claims));
       }
       const { claims } = c;
       const familyId = typeof claims.fam === 'string' ? claims.fam : undefined;
@@ -537,20 +630,43 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       if (typeof claims.iat === 'number') out.iat = claims.iat;
       if (jti !== undefined) out.jti = jti;
       if (typeof claims.iss === 'string') out.iss = claims.iss;
-      return out;
+      const ext = c.type === 'access' ? claims : claims.ext;
+      return described(out, typeof ext === 'object' && ext !== null && !Array.isArray(ext) ? (ext as Claims) : {});
     },
 
-    async revoke(token: string, hint?: string): Promise<void> {
+    async revoke(token: string, hint?: string, options: { clientId?: string } = {}): Promise<void> {
       const now = clock();
       // RFC 7009 §2.2: an invalid, expired or unknown token is not an error; there is nothing to revoke.
       const c = classify(token, Math.floor(now / 1000), hint);
       if (c === undefined) return;
+      const { clientId } = options;
+      // RFC 7009 §2.1: the server checks "whether the token was issued to the client making the
+      // revocation request"; if not, it refuses, and §2.2 answers 200 all the same (no probing).
+      const foreign = (extra: Claims | string | undefined): boolean => {
+        if (clientId === undefined) return false;
+        const owner = typeof extra === 'string' ? clientOfClaims(extra) : clientOf(extra);
+        return owner !== '' && owner !== clientId;
+      };
       if (c.kind === 'opaque') {
-        if (c.type === 'access') await store.revokeAccess({ shard: c.shard, now, accessHash: c.hash });
-        // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
-        else await store.revokeFamily({ shard: c.shard, now, refreshHash: c.hash });
+        if (c.type === 'access') {
+          if (clientId !== undefined) {
+            const r = await store.checkAccess({ shard: c.shard, now, accessHash: c.hash });
+            if (r.status !== 'ok' || foreign(r.claims)) return;
+          }
+          await store.revokeAccess({ shard: c.shard, now, accessHash: c.hash });
+        } else {
+          if (clientId !== undefined) {
+            // Whose it is, read first; a consumed or dead token has nothing left to revoke.
+            const r = await store.inspectRefresh({ shard: c.shard, now, refreshHash: c.hash });
+            if (r.status !== 'active' || foreign(r.family.claims)) return;
+          }
+          // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
+          await store.revokeFamily({ shard: c.shard, now, refreshHash: c.hash });
+        }
         return;
       }
+      const ext = c.type === 'access' ? c.claims : c.claims.ext;
+      if (foreign(typeof ext === 'object' && ext !== null && !Array.isArray(ext) ? (ext as Claims) : {})) return;
       if (c.type === 'access') {
         const jti = c.claims.jti;
         if (typeof jti !== 'string') return;

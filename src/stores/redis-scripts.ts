@@ -54,6 +54,24 @@ local function extend_to(key, untilMs)
   if cur < ms then redis.call('PEXPIRE', key, int(ms)) end
 end
 
+-- The client a family is bound to: client_id in its extra claims JSON ('' for none).
+local function client_of(cl)
+  if not cl or cl == '' then return '' end
+  local ok, t = pcall(cjson.decode, cl)
+  if ok and type(t) == 'table' and type(t.client_id) == 'string' then return t.client_id end
+  return ''
+end
+
+-- RFC 6749 §6: every scope-token of req is one of granted (space-separated, RFC 6749 §3.3).
+local function scope_within(req, granted)
+  local have = {}
+  for s in string.gmatch(granted, '%S+') do have[s] = true end
+  for s in string.gmatch(req, '%S+') do
+    if not have[s] then return false end
+  end
+  return true
+end
+
 -- A family is revoked by its flag, or by the user's "not before" epoch if created earlier.
 local function is_revoked(sub, ct, rv)
   if rv == '1' then return true end
@@ -114,20 +132,17 @@ return 1
 /**
  * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV[1..7] as
  * PUT_TOKENS, then mode ('j': self-contained token, 'o': opaque), family id (j) or
- * token hash (o), jti (j), grace window ms, encrypted replay pair.
+ * token hash (o), jti (j), grace window ms, encrypted replay pair, presenting client
+ * ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and ''.
  *
  * Replies {'rotated'|'replayed', family, sub, scope, claims, created, absolute expiry[, replay]}
- * or {'reused'|'revoked'|'expired'|'unknown'}.
+ * or {'reused'|'revoked'|'expired'|'unknown'|'wrong_client'|'invalid_scope'}.
  */
 export const ROTATE = `${PRELUDE}${PUT_TOKENS}
-local famId, presented
+local famId, presented, r
 if ARGV[8] == 'o' then
-  local rk = base .. 'rt:' .. ARGV[9]
-  local r = redis.call('HMGET', rk, 'family', 'issued_at', 'refresh_expires_in')
+  r = redis.call('HMGET', base .. 'rt:' .. ARGV[9], 'family', 'issued_at', 'refresh_expires_in')
   if not r[1] then return {'unknown'} end
-  -- The seed's used_count: every presentation counts; the first one consumes.
-  redis.call('HINCRBY', rk, 'used_count', 1)
-  if now >= (tonumber(r[2]) + tonumber(r[3])) * 1000 then return {'expired'} end
   famId, presented = r[1], ARGV[9]
 else
   famId, presented = ARGV[9], ARGV[10]
@@ -135,6 +150,18 @@ end
 local fk = base .. 'f:' .. famId
 --                                 1      2     3     4      5       6      7     8     9     10    11
 local f = redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex')
+-- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed.
+-- (ARGV[13] is nil from a tessera older than clients, in a mixed fleet: no check, as before.)
+local client = ARGV[13] or ''
+if f[1] and client ~= '' then
+  local owner = client_of(f[10])
+  if owner ~= '' and owner ~= client then return {'wrong_client'} end
+end
+if r then
+  -- The seed's used_count: every presentation counts; the first one consumes.
+  redis.call('HINCRBY', base .. 'rt:' .. ARGV[9], 'used_count', 1)
+  if now >= (tonumber(r[2]) + tonumber(r[3])) * 1000 then return {'expired'} end
+end
 -- A valid token whose family is gone (lost or purged early) fails closed.
 if not f[1] then return {'revoked'} end
 -- In a revoked family a consumed token still reads 'reused'; only the current one reads 'revoked'.
@@ -146,9 +173,14 @@ local ax = tonumber(f[3])
 if now >= ax then return {'expired'} end
 local grace = tonumber(ARGV[11])
 if presented == f[4] then
+  local accessScope = f[9]
+  if ARGV[14] == '1' then
+    if not scope_within(ARGV[15], f[9]) then return {'invalid_scope'} end
+    accessScope = ARGV[15]
+  end
   local replay = ''
   if grace > 0 then replay = ARGV[12] end
-  local ex = put_tokens(famId, f[1], f[9], ax, tonumber(f[11]), false)
+  local ex = put_tokens(famId, f[1], accessScope, ax, tonumber(f[11]), false)
   redis.call('HSET', fk, 'cur', ARGV[3], 'prev', presented, 'pat', ARGV[1], 'rp', replay, 'ex', int(ex))
   expire_at(fk, ex)
   return {'rotated', famId, f[1], f[9], f[10], f[2], f[3]}
@@ -166,7 +198,7 @@ return {'reused'}
  * authenticate: revocation check of a self-contained access token, or lookup of an
  * opaque one. ARGV: now, mode ('j'|'o'), jti (j, '' for none) or token hash (o),
  * family id (j, '' for none). Replies {'ok'[, user_id, issued_at, expires_in, scope,
- * family]} or {'revoked'|'expired'|'unknown'}.
+ * family, family claims]} or {'revoked'|'expired'|'unknown'}.
  */
 export const CHECK_ACCESS = `${PRELUDE}
 local famId, r
@@ -179,11 +211,13 @@ else
   if ARGV[3] ~= '' and redis.call('EXISTS', base .. 'd:' .. ARGV[3]) == 1 then return {'revoked'} end
   famId = ARGV[4]
 end
+local cl = ''
 if famId ~= '' then
-  local f = redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv')
+  local f = redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv', 'cl')
   if not f[1] or is_revoked(f[1], f[2], f[3]) then return {'revoked'} end
+  cl = f[4] or ''
 end
-if r then return {'ok', r[1], r[2], r[3], r[4], r[5]} end
+if r then return {'ok', r[1], r[2], r[3], r[4], r[5], cl} end
 return {'ok'}
 `;
 

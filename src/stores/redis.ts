@@ -168,11 +168,14 @@ export class RedisStore implements TokenStore, ClientDirectory {
       p.kind === 'opaque' ? '' : p.jti,
       input.graceMs,
       input.replay ?? '',
+      input.clientId ?? '',
+      input.scope === undefined ? '0' : '1',
+      input.scope ?? '',
     ])) as Reply;
     const status = r[0] as string;
     if (status === 'rotated') return { status, family: family(r) };
     if (status === 'replayed') return { status, family: family(r), replay: String(r[7]) };
-    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' };
+    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' | 'invalid_scope' };
   }
 
   async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
@@ -194,6 +197,7 @@ export class RedisStore implements TokenStore, ClientDirectory {
         scope: String(r[4] ?? ''),
         family: String(r[5]),
       },
+      claims: String(r[6] ?? ''),
     };
   }
 

@@ -40,6 +40,11 @@ export interface CodecOptions {
    * (the same object for the same token). See src/tokens/verified-cache.ts.
    */
   cacheSize?: number;
+  /**
+   * jwt only: the `typ` header of the tokens encoded (default `JWT`). Any other value, such
+   * as `at+jwt` for access tokens (RFC 9068 §2.1), is also required on decode.
+   */
+  typ?: string;
 }
 
 export interface Codec {
@@ -93,7 +98,7 @@ export function createCodec(options: CodecOptions): Codec {
   let validFromSec: (token: string) => number = () => Number.NEGATIVE_INFINITY;
   switch (format) {
     case 'jwt': {
-      const jwt = createJwtCodec(ring, maxLength);
+      const jwt = createJwtCodec(ring, maxLength, options.typ);
       encodeClaims = jwt.sign;
       decodeClaims = jwt.verify;
       break;
