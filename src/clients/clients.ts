@@ -147,3 +147,11 @@ export function createClientService(directory: ClientDirectory, options: ClientS
     },
   };
 }
+
+/** A directory with no registered clients: only the built-in default client exists (a plugin set up without clients). */
+export const NO_CLIENTS: ClientDirectory = {
+  createClient: async () => false,
+  getClient: async () => null,
+  listClients: async () => [],
+  removeClient: async () => false,
+};

@@ -13,6 +13,7 @@ export {
   checkClientId,
   createClientService,
   DEFAULT_CLIENT_ID,
+  NO_CLIENTS,
   type PresentedClient,
 } from './clients.js';
 export { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';

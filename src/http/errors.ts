@@ -17,7 +17,10 @@ import { isTokenError, type TokenError, type TokenErrorCode } from '../errors.js
 /** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, RFC 8628 §3.5 (`slow_down`), plus HTTP-only ones. */
 export type HttpErrorCode =
   | 'invalid_request'
+  | 'invalid_client'
   | 'invalid_grant'
+  | 'invalid_scope'
+  | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_token'
   | 'insufficient_scope'
