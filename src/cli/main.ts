@@ -17,6 +17,8 @@ Usage:
   tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...]
   tessera keygen                         prints a new base64url secret (32 random bytes)
   tessera user add NAME                  adds a user; the password is read from stdin
+  tessera client add CLIENT_ID [--confidential] [--introspect]   registers an OAuth client (prints JSON)
+  tessera client list | tessera client remove CLIENT_ID
   tessera token issue --format jwt|sealed|fernet --type access|refresh --sub S [--ttl SECONDS] [--claims JSON]
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
   tessera --version | --help
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   token: async () => tokenCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   user: async () => (await import('./user.js')).userCommand,
+  client: async () => (await import('./client.js')).clientCommand,
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (

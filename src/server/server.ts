@@ -6,6 +6,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { createClientService } from '../clients/clients.js';
+import { isClientDirectory } from '../clients/types.js';
 import { ConfigError, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
@@ -109,24 +111,50 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const clock = options.clock ?? serverClock();
   const store = await openConfiguredStore(config, clock);
-  const tokens = createTokenService({
-    clock,
-    keys: config.keys,
-    access: {
-      format: config.accessFormat,
-      ttlSeconds: config.accessTtl,
-      checkRevocation: config.checkRevocation,
-      cacheSize: config.accessCache,
+  if (!isClientDirectory(store)) {
+    await store.close().catch(() => {});
+    throw new ConfigError(`the store ${redactStoreSpec(config.store)} keeps no OAuth clients`);
+  }
+  const clients = createClientService(store, { defaultClientId: config.defaultClient, clock });
+  // The issuer defaults to the URL the server listens on, known only after listen (port 0 picks
+  // one): the token service is made then, and the app reaches it through this forwarder, which
+  // nothing calls before the first request.
+  let real: ConfiguredTokenService | undefined;
+  let issuer = config.issuer;
+  const makeTokens = (iss: string) =>
+    createTokenService({
+      clock,
+      issuer: iss,
+      audience: config.audience ?? iss,
+      keys: config.keys,
+      access: {
+        format: config.accessFormat,
+        ttlSeconds: config.accessTtl,
+        checkRevocation: config.checkRevocation,
+        cacheSize: config.accessCache,
+      },
+      refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
+      store,
+    });
+  if (config.issuer !== undefined) real = makeTokens(config.issuer);
+  // Methods resolve at call time; plugins only check that they exist when registered.
+  const late = new Proxy({} as ConfiguredTokenService, {
+    get: (_target, prop) => {
+      if (real) {
+        const v = Reflect.get(real, prop, real);
+        return typeof v === 'function' ? v.bind(real) : v;
+      }
+      return (...args: unknown[]) => (Reflect.get(real as object, prop) as (...a: unknown[]) => unknown).apply(real, args);
     },
-    refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
-    store,
   });
   const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 }, clock });
   const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
 
   const app = buildApp({
-    tokens,
+    tokens: real ?? late,
     users,
+    clients,
+    issuer: () => issuer ?? '',
     allowRegister: config.allowRegister,
     cookie: config.cookieMode ? { secure: config.cookieSecure } : false,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}rl:` } : false,
@@ -170,6 +198,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  issuer ??= url;
+  real ??= makeTokens(issuer);
+  const tokens = real;
   note(
     `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
       `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,
