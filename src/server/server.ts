@@ -137,16 +137,21 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       store,
     });
   if (config.issuer !== undefined) real = makeTokens(config.issuer);
-  // Methods resolve at call time; plugins only check that they exist when registered.
-  const late = new Proxy({} as ConfiguredTokenService, {
-    get: (_target, prop) => {
-      if (real) {
-        const v = Reflect.get(real, prop, real);
-        return typeof v === 'function' ? v.bind(real) : v;
-      }
-      return (...args: unknown[]) => (Reflect.get(real as object, prop) as (...a: unknown[]) => unknown).apply(real, args);
+  // The service's methods, resolved at call time (plugins only check that they exist when registered).
+  const service = () => real as ConfiguredTokenService;
+  const late = {
+    store,
+    get config() {
+      return service().config;
     },
-  });
+    issue: (...a) => service().issue(...a),
+    refresh: (...a) => service().refresh(...a),
+    authenticate: (...a) => service().authenticate(...a),
+    introspect: (...a) => service().introspect(...a),
+    revoke: (...a) => service().revoke(...a),
+    logout: (...a) => service().logout(...a),
+    revokeUser: (...a) => service().revokeUser(...a),
+  } satisfies ConfiguredTokenService;
   const users = createUserService(store, { scrypt: { N: config.scryptN, r: 8, p: 1, keyLength: 32 }, clock });
   const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
 
