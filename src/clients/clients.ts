@@ -6,8 +6,8 @@
  * The built-in default client. A request that names no client acts as the
  * public client `defaultClientId` (`tessera` unless configured), so the seed's
  * `POST /auth/refresh {"refresh_token"}` and the demo page keep working. It
- * exists without registration; registering a client with the same id replaces
- * it (the stored record wins). `defaultClientId: ''` turns it off: every
+ * exists without registration and is never looked up in the store (the seed's
+ * refresh stays one store round trip); its id cannot be registered. `defaultClientId: ''` turns it off: every
  * request must then name a client.
  *
  * @module
@@ -87,10 +87,10 @@ export function createClientService(directory: ClientDirectory, options: ClientS
       : { clientId: defaultClientId, clientType: 'public', secretHash: '', introspect: false, createdAt: 0 };
 
   async function get(clientId: string): Promise<ClientRecord | null> {
+    // The built-in client needs no store round trip: the seed's refresh stays one store call.
+    if (builtIn && clientId === builtIn.clientId) return { ...builtIn };
     if (!CLIENT_ID_PATTERN.test(clientId)) return null;
-    const stored = await directory.getClient(clientId);
-    if (stored) return stored;
-    return builtIn && clientId === builtIn.clientId ? { ...builtIn } : null;
+    return directory.getClient(clientId);
   }
 
   return {
@@ -98,6 +98,9 @@ export function createClientService(directory: ClientDirectory, options: ClientS
 
     async add(clientId, opts = {}) {
       checkClientId(clientId);
+      if (builtIn && clientId === builtIn.clientId) {
+        throw new ClientInputError(`"${clientId}" is the built-in default client (TESSERA_DEFAULT_CLIENT)`);
+      }
       const clientType: ClientType = opts.confidential ? 'confidential' : 'public';
       if (opts.introspect && clientType !== 'confidential') {
         // RFC 7662 §2.1: the caller of introspection must be authorized, so it must be able to authenticate.
@@ -129,7 +132,7 @@ export function createClientService(directory: ClientDirectory, options: ClientS
       if (clientId === undefined) {
         // No client named and no credentials: the built-in default client, if any.
         if (secret !== undefined || !builtIn) return { ok: false, reason: 'no_client' };
-        return { ok: true, client: (await get(builtIn.clientId)) ?? { ...builtIn }, authenticated: false };
+        return { ok: true, client: { ...builtIn }, authenticated: false };
       }
       const client = await get(clientId);
       if (!client) {

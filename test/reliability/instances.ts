@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { login, RELIABILITY } from './support.js';
 
 export interface InstancesOptions {
@@ -35,6 +35,7 @@ export function instancesSuite(o: InstancesOptions): void {
       let cleanup: (() => Promise<void>) | undefined;
       const urls = () => servers.map((s) => s.url);
 
+      let rs: Record<string, string>;
       before(async () => {
         const store = await o.store();
         cleanup = store.cleanup;
@@ -47,6 +48,7 @@ export function instancesSuite(o: InstancesOptions): void {
           TESSERA_REUSE_GRACE: '0',
           TESSERA_RATE_LIMIT: '1000000',
         });
+        rs = await addIntrospector(RELIABILITY, env);
         servers = await Promise.all([0, 1, 2].map(() => startServer(RELIABILITY, env)));
         for (const u of ['alice', 'bob', 'carol']) {
           const r = await call(servers[0]!.url, 'POST', '/auth/register', { json: { username: u, password: PASSWORD } });
@@ -71,7 +73,7 @@ export function instancesSuite(o: InstancesOptions): void {
         }
         // Introspection on any instance agrees.
         for (const u of [a, b, c]) {
-          const r = await call(u, 'POST', '/auth/introspect', { token: t.access_token, form: { token: t.refresh_token } });
+          const r = await call(u, 'POST', '/auth/introspect', { headers: rs, form: { token: t.refresh_token } });
           assert.equal(r.json.active, true);
         }
       });

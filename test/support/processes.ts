@@ -161,6 +161,17 @@ export function runCli(suite: Suite, args: string[], env: Record<string, string>
   });
 }
 
+/**
+ * Registers a confidential client allowed to introspect (`tessera client add ID --confidential
+ * --introspect`) in the store of `env`; returns its RFC 6749 §2.3.1 Basic Authorization header.
+ */
+export async function addIntrospector(suite: Suite, env: Record<string, string>, id = 'rs'): Promise<Record<string, string>> {
+  const r = await runCli(suite, ['client', 'add', id, '--confidential', '--introspect'], env);
+  if (r.code !== 0) throw new Error(`tessera client add ${id} failed: ${r.stderr}`);
+  const { client_secret } = JSON.parse(r.stdout) as { client_secret: string };
+  return { authorization: `Basic ${Buffer.from(`${id}:${client_secret}`).toString('base64')}` };
+}
+
 export interface ServerProcess {
   url: string;
   port: number;
