@@ -27,7 +27,8 @@ interface Registered {
 
 /** A server with users alice and bob and clients web, other (confidential), rs (introspection) and spa (public). */
 async function provision(scheme: string) {
-  const env = serverEnv(SUITE, { TESSERA_SCHEME: scheme });
+  // Empty TESSERA_ISSUER: the default, the URL listened on, which discovery checks (RFC 8414 §3.3).
+  const env = serverEnv(SUITE, { TESSERA_SCHEME: scheme, TESSERA_ISSUER: '' });
   for (const user of ['alice', 'bob']) {
     const r = await runCli(SUITE, ['user', 'add', user], env, PASSWORD);
     assert.equal(r.code, 0, r.stderr);

@@ -78,6 +78,27 @@ export function instancesSuite(o: InstancesOptions): void {
         }
       });
 
+      test('the client binding holds across instances: another client is refused on one, the owner refreshes on another', async () => {
+        const [a, b, c] = urls() as [string, string, string];
+        const grant = await call(a, 'POST', '/auth/token', {
+          headers: rs,
+          form: { grant_type: 'password', username: 'alice', password: PASSWORD },
+        });
+        assert.equal(grant.status, 200, grant.text);
+        const rt = grant.json.refresh_token as string;
+        // The default client (no credentials) is another client: refused, nothing consumed.
+        const stolen = await call(b, 'POST', '/auth/refresh', { json: { refresh_token: rt } });
+        assert.equal(stolen.status, 400);
+        assert.equal(stolen.json.error, 'invalid_grant');
+        const intro = await call(c, 'POST', '/auth/introspect', { headers: rs, form: { token: rt } });
+        assert.deepEqual([intro.json.active, intro.json.client_id], [true, 'rs']);
+        const owner = await call(c, 'POST', '/auth/token', {
+          headers: rs,
+          form: { grant_type: 'refresh_token', refresh_token: rt },
+        });
+        assert.equal(owner.status, 200, owner.text);
+      });
+
       test(`${RACES} x ${RACERS} concurrent refreshes of one token over three instances: exactly one wins`, async () => {
         const agent = new Agent({ keepAlive: true, maxSockets: RACERS });
         try {

@@ -130,6 +130,9 @@ export function serverEnv(suite: Suite, overrides: Record<string, string> = {}):
     ...(suite.clockFile ? { TESSERA_TEST_CLOCK_FILE: join(dir, 'clock') } : {}),
     TESSERA_SCRYPT_N: '1024',
     TESSERA_RATE_LIMIT: String(suite.rateLimit),
+    // One issuer for every instance and restart (each listens on a port of its own, and the default
+    // issuer is that URL): as in production, where instances behind one name share TESSERA_ISSUER.
+    TESSERA_ISSUER: 'http://tessera.test',
     ...(suite.logLevel === undefined ? {} : { TESSERA_LOG_LEVEL: suite.logLevel }),
     ...overrides,
   };
