@@ -224,3 +224,39 @@ for (const scheme of SCHEMES) {
     });
   });
 }
+
+describe('without a default client (TESSERA_DEFAULT_CLIENT empty)', () => {
+  test('a request that names no client is 401 invalid_client; a named public client works', async (t) => {
+    const h = await setup();
+    t.after(() => h.close());
+    const { createClientService } = await import('../../src/clients/clients.js');
+    const clients = createClientService(h.store as never, { defaultClientId: '' });
+    await clients.add('spa');
+    const { buildApp } = await import('../../src/http/app.js');
+    const app = buildApp({ tokens: h.tokens, users: h.users, clients, log: false, rateLimit: false });
+    t.after(() => app.close());
+    const login = (extra: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        ...form({ grant_type: 'password', username: 'alice', password: PASSWORD, ...extra }),
+      });
+    const anonymous = await login({});
+    assert.equal(anonymous.statusCode, 401);
+    assert.equal(anonymous.json().error, 'invalid_client');
+    const named = await login({ client_id: 'spa' });
+    assert.equal(named.statusCode, 200);
+    const seed = await app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: named.json().refresh_token },
+    });
+    assert.equal(seed.statusCode, 401, 'the seed path must name its client too');
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refresh_token: named.json().refresh_token, client_id: 'spa' },
+    });
+    assert.equal(ok.statusCode, 200);
+  });
+});
