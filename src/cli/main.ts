@@ -19,6 +19,8 @@ Usage:
   tessera keygen                         prints a new base64url secret (32 random bytes)
   tessera keygen --alg EdDSA|ES256       prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
   tessera user add NAME                  adds a user; the password is read from stdin
+  tessera client add CLIENT_ID [--confidential] [--introspect]   registers an OAuth client (prints JSON)
+  tessera client list | tessera client remove CLIENT_ID
   tessera token issue --format jwt|sealed|fernet --type access|refresh --sub S [--ttl SECONDS] [--claims JSON]
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
   tessera --version | --help
@@ -51,6 +53,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => tokenCommand,
   serve: () => withServerPeers(async () => (await import('./serve.js')).serveCommand),
   user: () => withServerPeers(async () => (await import('./user.js')).userCommand),
+  client: () => withServerPeers(async () => (await import('./client.js')).clientCommand),
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (
