@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { createCodec } from '../../src/tokens/codec.js';
 import { basicAuth, bearer, form, type Harness, PASSWORD, SCHEMES, setup } from './helpers.js';
 
 const ISSUER = 'https://auth.example.test';
@@ -80,6 +81,7 @@ for (const scheme of SCHEMES) {
       const stolen = await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: 'spa' });
       assert.equal(stolen.statusCode, 400);
       assert.equal(stolen.json().error, 'invalid_grant');
+      assert.equal(stolen.json().reason, 'wrong_client', 'RFC 6749 §5.2 invalid_grant, with our reason');
       const viaSeed = await h.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: t.refresh_token } });
       assert.equal(viaSeed.statusCode, 400, 'the default client is another client too');
       const other = await token({ grant_type: 'refresh_token', refresh_token: t.refresh_token }, basicAuth('backend', 'x'));
@@ -97,6 +99,7 @@ for (const scheme of SCHEMES) {
       );
       assert.equal(wider.statusCode, 400);
       assert.equal(wider.json().error, 'invalid_scope');
+      assert.equal(wider.json().reason, undefined, 'no reason: the refresh token was not refused');
       const same = await token(
         { grant_type: 'refresh_token', refresh_token: t.refresh_token, scope: 'api' },
         basicAuth(web.id, web.secret),
@@ -209,6 +212,12 @@ for (const scheme of SCHEMES) {
         // A refresh token (typ JWT) is no access token, even to a route that only checks the signature.
         const res = await h.app.inject({ url: '/me', headers: bearer(t.refresh_token) });
         assert.equal(res.statusCode, 401);
+        // RFC 9068 §4: a JWT with every access-token claim, signed with the very key, but typed JWT: refused.
+        const untyped = createCodec({ format: 'jwt', secret: h.secret }).encode({ ...c, type: 'access' });
+        assert.equal(decodeProtectedHeader(untyped).typ, 'JWT');
+        const refused = await h.app.inject({ url: '/me', headers: bearer(untyped) });
+        assert.equal(refused.statusCode, 401);
+        assert.equal(refused.json().reason, 'invalid_claims');
       });
     }
 
