@@ -2,3 +2,4 @@
 // augmentation, which an app gets by registering that plugin; the type tests
 // compile src/ directly, so they load it here.
 import type {} from '@fastify/cookie';
+import type {} from '@fastify/swagger';

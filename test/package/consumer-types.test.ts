@@ -26,9 +26,12 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import {
   ConfigError,
+  createClientService,
   createCodec,
   createTokenService,
   generateSecret,
+  InvalidScopeError,
+  isClientDirectory,
   MemoryStore,
   openStore,
   type Principal,
@@ -59,12 +62,13 @@ export async function library(): Promise<string> {
   const pair: TokenPair = await tokens.issue({ sub: 'alice', scope: 'api' });
   const principal: Principal = await tokens.authenticate(pair.accessToken);
   try {
-    await tokens.refresh(pair.refreshToken);
+    await tokens.refresh(pair.refreshToken, { clientId: 'web', scope: 'api' });
   } catch (e) {
     if (e instanceof TokenError) {
       const code: TokenErrorCode = e.code;
       return code;
     }
+    if (e instanceof InvalidScopeError) return e.code;
     if (e instanceof ConfigError) throw e;
   }
   return principal.sub + String(sub);
@@ -95,7 +99,18 @@ export async function plugin(store: TokenStore): Promise<void> {
     return app.tokens === tokens;
   });
   const users = createUserService(store);
-  await app.register(tesseraRoutes, { users, rateLimit: DEFAULT_RATE_LIMIT, prefix: '/auth' });
+  const clients = createClientService(isClientDirectory(store) ? store : new MemoryStore(), { defaultClientId: 'spa' });
+  const added = await clients.add('web', { confidential: true });
+  // @ts-expect-error: a secret exists only for a confidential client, so it may be undefined
+  const secretOfWeb: string = added.secret;
+  await app.register(tesseraRoutes, {
+    users,
+    clients,
+    issuer: 'https://auth.example.com',
+    rateLimit: DEFAULT_RATE_LIMIT,
+    prefix: '/auth',
+  });
+  if (secretOfWeb === '') throw new Error('unreachable');
   const bearer: string | null | false = parseBearer('Bearer abc');
   if (bearer === false) throw new HttpError(400, 'invalid_request', 'malformed');
 }
