@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import {
+  type ClientDirectory,
   ConfigError,
   createClientService,
   createCodec,
@@ -39,6 +40,7 @@ import {
   type TokenErrorCode,
   type TokenPair,
   type TokenStore,
+  type UserDirectory,
 } from 'tessera';
 import { AuthError, createClient, type LogoutReason, type Session } from 'tessera/client';
 import { HttpError, parseBearer, tesseraAuth } from 'tessera/fastify';
@@ -84,7 +86,8 @@ export async function stores(): Promise<TokenStore[]> {
   return [sqlite, redis, new MemoryStore(), new SubpathMemoryStore({ clock: () => version }), ...(wrong ? [] : [])];
 }
 
-export async function plugin(store: TokenStore): Promise<void> {
+// The built-in stores keep users and clients too (UserDirectory, ClientDirectory).
+export async function plugin(store: TokenStore & UserDirectory & ClientDirectory): Promise<void> {
   const tokens = createTokenService({ secret, store });
   const app = Fastify();
   await app.register(tesseraAuth, { tokens, realm: 'api' });
@@ -99,7 +102,10 @@ export async function plugin(store: TokenStore): Promise<void> {
     return app.tokens === tokens;
   });
   const users = createUserService(store);
-  const clients = createClientService(isClientDirectory(store) ? store : new MemoryStore(), { defaultClientId: 'spa' });
+  const clients = createClientService(store, { defaultClientId: 'spa' });
+  // @ts-expect-error: a bare TokenStore need not keep clients
+  createClientService(store as TokenStore);
+  if (!isClientDirectory(new MemoryStore())) throw new Error('the memory store keeps clients');
   const added = await clients.add('web', { confidential: true });
   // @ts-expect-error: a secret exists only for a confidential client, so it may be undefined
   const secretOfWeb: string = added.secret;
