@@ -30,6 +30,8 @@ export const TOKEN_ERROR_CODES = [
   'reused',
   /** An opaque token the store does not know (never issued, or expired and purged). */
   'unknown_token',
+  /** A refresh token presented by a client it was not issued to (RFC 6749 §6); it was not consumed. */
+  'wrong_client',
 ] as const;
 
 export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
@@ -46,6 +48,7 @@ const DEFAULT_MESSAGES: Record<TokenErrorCode, string> = {
   revoked: 'The token was revoked',
   reused: 'The refresh token was already used; its session was revoked',
   unknown_token: 'The token is unknown',
+  wrong_client: 'The refresh token was issued to another client',
 };
 
 export class TokenError extends Error {
@@ -98,4 +101,27 @@ export class StoreUnavailableError extends Error {
 
 export function isStoreUnavailable(e: unknown): e is StoreUnavailableError {
   return e instanceof StoreUnavailableError;
+}
+
+/**
+ * A refresh asked for a scope the grant does not hold (RFC 6749 §6: a refresh may only
+ * narrow the scope; §5.2 `invalid_scope`). Deliberately NOT a {@link TokenError}: the refresh
+ * token was not consumed and is still good, so a program that signs out on a TokenError must
+ * not sign out here; the request was wrong, not the token.
+ */
+export class InvalidScopeError extends Error {
+  override readonly name = 'InvalidScopeError';
+  readonly code = 'invalid_scope' as const;
+
+  constructor(message = 'The requested scope exceeds the scope granted', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+
+  toJSON(): { error: 'invalid_scope'; message: string } {
+    return { error: this.code, message: this.message };
+  }
+}
+
+export function isInvalidScope(e: unknown): e is InvalidScopeError {
+  return e instanceof InvalidScopeError;
 }

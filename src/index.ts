@@ -9,7 +9,25 @@
  * @module
  */
 export {
+  type AddClientOptions,
+  type AddedClient,
+  type ClientAuthentication,
+  type ClientDirectory,
+  ClientInputError,
+  type ClientRecord,
+  type ClientService,
+  type ClientServiceOptions,
+  type ClientType,
+  createClientService,
+  DEFAULT_CLIENT_ID,
+  isClientDirectory,
+  NO_CLIENTS,
+  type PresentedClient,
+} from './clients/index.js';
+export {
   ConfigError,
+  InvalidScopeError,
+  isInvalidScope,
   isStoreUnavailable,
   isTokenError,
   StoreUnavailableError,
@@ -39,6 +57,7 @@ export {
   type Introspection,
   type IssueInput,
   type Principal,
+  type RefreshOptions,
   SCHEMES,
   type Scheme,
   TOKEN_FORMATS,

@@ -8,7 +8,9 @@ import {
   type Codec,
   ConfigError,
   createCodec,
+  createClientService,
   createTokenService,
+  InvalidScopeError,
   isTokenError,
   MemoryStore,
   type Principal,
@@ -69,6 +71,14 @@ new TokenError('teapot');
 // must never see one (the classes are unrelated, so the narrowing below leaves `never`).
 declare const outage: StoreUnavailableError;
 if (outage instanceof TokenError) expectType<never>()(outage);
+// Nor is a wider scope on a refresh (RFC 6749 §6): the refresh token is still good.
+declare const scopeError: InvalidScopeError;
+if (scopeError instanceof TokenError) expectType<never>()(scopeError);
+expectType<'invalid_scope'>()(scopeError.code);
+// A refresh token of another client is a TokenError code (RFC 6749 §5.2 invalid_grant).
+new TokenError('wrong_client');
+// @ts-expect-error invalid_scope is not a TokenError code: it is InvalidScopeError
+new TokenError('invalid_scope');
 declare const config: ConfigError;
 // @ts-expect-error a ConfigError has no token error code
 config.code satisfies TokenErrorCode;
@@ -95,3 +105,14 @@ await tokens.authenticate({ authorization: `Bearer ${pair.accessToken}` });
 createTokenService({ secret });
 // @ts-expect-error 'rs256' is not a scheme (yet)
 createTokenService({ secret, store: new MemoryStore(), scheme: 'rs256' });
+
+// ---- clients (RFC 6749 §2): refresh and revoke name the client; issue binds the family to it.
+const bound = await tokens.issue({ sub: 'user-1', clientId: 'web' });
+await tokens.refresh(bound.refreshToken, { clientId: 'web', scope: 'read' });
+await tokens.revoke(bound.refreshToken, 'refresh_token', { clientId: 'web' });
+expectType<string | undefined>()(principal.clientId);
+// @ts-expect-error the client id is a string
+await tokens.refresh(bound.refreshToken, { clientId: 7 });
+const clients = createClientService(new MemoryStore());
+const added = await clients.add('web', { confidential: true, introspect: true });
+expectType<string | undefined>()(added.secret);

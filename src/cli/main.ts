@@ -20,6 +20,8 @@ Usage:
   tessera keygen --alg EdDSA|ES256       prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
   tessera user add NAME                  adds a user; the password is read from stdin
   tessera migrate [--store SPEC]         applies the store's schema migrations (SQLite, PostgreSQL)
+  tessera client add CLIENT_ID [--confidential] [--introspect]   registers an OAuth client (prints JSON)
+  tessera client list | tessera client remove CLIENT_ID
   tessera token issue --format jwt|sealed|fernet --type access|refresh --sub S [--ttl SECONDS] [--claims JSON]
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
   tessera --version | --help
@@ -53,6 +55,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   migrate: async () => (await import('./migrate.js')).migrateCommand,
   serve: () => withServerPeers(async () => (await import('./serve.js')).serveCommand),
   user: () => withServerPeers(async () => (await import('./user.js')).userCommand),
+  client: () => withServerPeers(async () => (await import('./client.js')).clientCommand),
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (

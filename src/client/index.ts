@@ -62,6 +62,11 @@ export interface ClientOptions {
   /** Name of the lock and channel; one per server. Default `tessera-auth`. */
   name?: string;
   paths?: { token?: string; refresh?: string; logout?: string };
+  /**
+   * A public client registered on the server (`tessera client add ID`), sent as `client_id` with
+   * the login and every refresh (RFC 6749 §3.2.1). Default none: the server's built-in client.
+   */
+  clientId?: string;
 }
 
 export interface Session {
@@ -241,12 +246,15 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     return headers;
   }
 
+  /** RFC 6749 §3.2.1: a public client names itself; its tokens are bound to it (§6). */
+  const clientParams: Record<string, string> = options.clientId ? { client_id: options.clientId } : {};
+
   async function post(path: string, body: Record<string, string>): Promise<Response> {
     const headers = jsonHeaders();
     return doFetch(baseUrl + path, {
       method: 'POST',
       headers,
-      body: JSON.stringify(body),
+      body: JSON.stringify({ ...clientParams, ...body }),
       ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
     });
   }
@@ -343,7 +351,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       const res = await doFetch(baseUrl + paths.token, {
         method: 'POST',
         headers: jsonHeaders(),
-        body: JSON.stringify({ grant_type: 'password', username, password }),
+        body: JSON.stringify({ grant_type: 'password', username, password, ...clientParams }),
         ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
       });
       if (!res.ok) throw await errorOf(res);

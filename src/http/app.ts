@@ -11,6 +11,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { ClientService } from '../clients/clients.js';
 import type { TokenService } from '../refresh/types.js';
 import type { JwkSet } from '../tokens/jwk.js';
 import type { UserService } from '../users/users.js';
@@ -63,6 +64,10 @@ export interface AppOptions {
   realm?: string;
   /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
+  /** Registered OAuth clients (RFC 6749 §2). Default: only the built-in public client `tessera`. */
+  clients?: ClientService;
+  /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the request's origin. */
+  issuer?: string | (() => string);
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -216,7 +221,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
         openapi: '3.0.3',
         info: {
           title: 'tessera',
-          description: 'Access and refresh tokens (RFC 6749 token endpoint, RFC 7009 revocation, RFC 7662 introspection)',
+          description:
+            'Access and refresh tokens (RFC 6749 token endpoint, RFC 7009 revocation, RFC 7662 introspection, RFC 8414 metadata). ' +
+            'Clients authenticate with HTTP Basic (client_secret_basic) or client_id and client_secret in the body (client_secret_post).',
           version: '0.1.0',
         },
         tags: [
@@ -224,7 +231,17 @@ export function buildApp(options: AppOptions): FastifyInstance {
           { name: 'example', description: 'A protected route' },
           { name: 'ops', description: 'Health and readiness' },
         ],
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer' },
+            // RFC 6749 §2.3.1 client_secret_basic (client_secret_post is the body's client_id/client_secret).
+            basic: {
+              type: 'http',
+              scheme: 'basic',
+              description: 'client_secret_basic: client_id and client_secret (RFC 6749 §2.3.1)',
+            },
+          },
+        },
       },
     });
   }
@@ -236,6 +253,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     rateLimit: options.rateLimit,
     scope: options.scope,
     realm,
+    clients: options.clients,
+    issuer: options.issuer,
+    // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
+    ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
   });
 
   if (docs) {

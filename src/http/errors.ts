@@ -17,13 +17,23 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isTokenError, StoreUnavailableError, TOKEN_ERROR_CODES, type TokenError, type TokenErrorCode } from '../errors.js';
+import {
+  InvalidScopeError,
+  isTokenError,
+  StoreUnavailableError,
+  TOKEN_ERROR_CODES,
+  type TokenError,
+  type TokenErrorCode,
+} from '../errors.js';
 import { DEFAULT_REALM } from './limits.js';
 
 /** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, plus HTTP-only ones. */
 export type HttpErrorCode =
   | 'invalid_request'
+  | 'invalid_client'
   | 'invalid_grant'
+  | 'invalid_scope'
+  | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_token'
   | 'insufficient_scope'
@@ -179,6 +189,8 @@ const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
   revoked: 'The refresh token was revoked',
   reused: 'Refresh token reused: it was already used once, so its session was revoked',
   wrong_type: 'The token is not a refresh token',
+  // RFC 6749 §5.2 invalid_grant: "... or was issued to another client".
+  wrong_client: 'The refresh token was issued to another client',
 };
 
 /**
@@ -190,6 +202,14 @@ export function refreshTokenError(err: TokenError | StoreUnavailableError): Http
   if (isStoreOutage(err)) return storeUnavailable();
   const description = GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid';
   return new HttpError(400, 'invalid_grant', description, {}, reasonOf(err));
+}
+
+/**
+ * RFC 6749 §5.2 `invalid_scope` (a refresh asked for more than the grant holds, §6). No
+ * `reason`: the refresh token was not refused and is still good.
+ */
+export function invalidScope(): HttpError {
+  return new HttpError(400, 'invalid_scope', 'The requested scope exceeds the scope granted');
 }
 
 /** RFC 6749 §5.2: a password grant with an unknown user or a wrong password (one answer for both: no enumeration). */
@@ -225,6 +245,7 @@ function frameworkError(err: FastifyError): HttpError | undefined {
 export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (err instanceof HttpError) return err;
   if (isStoreOutage(err)) return storeUnavailable();
+  if (err instanceof InvalidScopeError) return invalidScope();
   if (isTokenError(err)) return accessTokenError(err, realm);
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && typeof fe === 'object') {

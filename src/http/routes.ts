@@ -3,8 +3,9 @@
  *
  *     POST /auth/token        RFC 6749 §4.3 (password) and §6 (refresh_token)
  *     POST /auth/refresh      the seed's refresh path: {"refresh_token"} or the refresh cookie
- *     POST /auth/revoke       RFC 7009
- *     POST /auth/introspect   RFC 7662 (needs a Bearer access token)
+ *     POST /auth/revoke       RFC 7009 (a client's own tokens)
+ *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
+ *     GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
  *     POST /auth/logout       ends the presented refresh token's family
  *     POST /auth/logout-all   ends every family of the caller (Bearer)
  *     POST /auth/register     only with `allowRegister`
@@ -19,9 +20,11 @@ import cookiePlugin from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
+import { type ClientService, createClientService, NO_CLIENTS } from '../clients/clients.js';
 import type { TokenErrorCode } from '../errors.js';
-import type { TokenPair } from '../refresh/types.js';
+import type { RefreshOptions, TokenPair } from '../refresh/types.js';
 import { UserInputError, type UserService } from '../users/users.js';
+import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieModeOptions, createCookieMode } from './cookies.js';
 import {
   badRequest,
@@ -34,7 +37,9 @@ import {
   storeUnavailable,
 } from './errors.js';
 import { createGuessingLimiter, type GuessingLimiter, type GuessingLimitSettings } from './guessing-limiter.js';
+import { jwksUriFor } from './jwks.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
+import { authorizationServerMetadata, METADATA_PATH } from './metadata.js';
 import {
   Empty,
   ErrorResponse,
@@ -68,6 +73,16 @@ export interface TesseraRoutesOptions {
   scope?: string;
   /** Realm of the `WWW-Authenticate` challenges. Default `tessera`. */
   realm?: string;
+  /** Registered clients (RFC 6749 §2). Default: none but the built-in public client `tessera`. */
+  clients?: ClientService;
+  /** RFC 8414 `issuer` of the metadata (a function when known only after listen). Default: the request's origin. */
+  issuer?: string | (() => string);
+  /**
+   * The JWS `alg` of the jwt access tokens. EdDSA or ES256 puts `jwks_uri` (the issuer's
+   * `/.well-known/jwks.json`, served by `jwksRoute`) into the metadata; HS256 (the default)
+   * leaves it out: that key is never published.
+   */
+  accessAlg?: string;
 }
 
 /** 20 failures per client address, 5 per username and address, per 60 s; then 60 s, doubling to 1 h. */
@@ -98,6 +113,10 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   const realm = options.realm ?? DEFAULT_REALM;
   const cookies = options.cookie ? createCookieMode(options.cookie) : undefined;
   const limit = options.rateLimit === false ? undefined : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit };
+  const clients = options.clients ?? createClientService(NO_CLIENTS);
+  /** RFC 6749 §2.3: who is calling (throws 401 invalid_client). */
+  const callerOf = (request: { headers: { authorization?: string }; body: unknown }): Promise<AuthenticatedClient> =>
+    authenticateClient(clients, { authorization: request.headers.authorization, body: request.body }, realm);
 
   // Encapsulated: this error handler and these parsers apply to these routes only,
   // so an embedding app keeps its own.
@@ -134,20 +153,24 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
    * A refresh, counted by the limiter only when the token is refused: a refresh with a
    * valid token costs no counter round trip. A block this process knows of refuses first.
    */
-  async function rotate(refreshToken: string, log: FastifyBaseLogger, address: string): Promise<TokenPair> {
+  async function rotate(refreshToken: string, log: FastifyBaseLogger, address: string, by: RefreshOptions): Promise<TokenPair> {
     if (limiter) {
       const wait = limiter.blockedLocally(address);
       if (wait > 0) throw tooManyAttempts(wait);
     }
     try {
-      return await tokens.refresh(refreshToken);
+      return await tokens.refresh(refreshToken, by);
     } catch (e) {
-      // A store outage is not a verdict on the token: the error handler answers 503.
+      // A store outage is not a verdict on the token, nor is a wider scope (InvalidScopeError,
+      // 400 invalid_scope): the error handler answers those.
       if (isTokenRefusal(e)) {
         if (limiter) await limiter.fail(address);
-        // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention.
+        // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention;
+        // so is another client's refresh token (RFC 6749 §6), refused and not consumed.
         if (e.code === 'reused')
           log.warn({ event: 'refresh_token_reuse' }, 'refresh token reuse detected; its session was revoked');
+        else if (e.code === 'wrong_client')
+          log.warn({ event: 'refresh_token_wrong_client' }, 'refresh token presented by another client');
         else log.debug({ code: e.code }, 'refresh token refused');
         throw refreshTokenError(e);
       }
@@ -156,8 +179,10 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   }
 
   // Store outages (here and in every route below) are left to the error handler: 503 + Retry-After.
-  function issueFor(sub: string): Promise<TokenPair> {
-    return tokens.issue(options.scope ? { sub, scope: options.scope } : { sub });
+  function issueFor(user: { id: string; username: string }, clientId: string): Promise<TokenPair> {
+    // preferred_username (OIDC Core §5.1) rides with the family, so GET /me and introspection can name the user.
+    const claims = { preferred_username: user.username };
+    return tokens.issue({ sub: user.id, clientId, claims, ...(options.scope ? { scope: options.scope } : {}) });
   }
 
   function checkPassword(username: string, password: string) {
@@ -181,14 +206,18 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       config: { public: true },
       schema: {
         summary: 'Token endpoint (RFC 6749 §4.3 password grant, §6 refresh grant)',
+        description: CLIENT_AUTH_DOC,
         tags: ['auth'],
+        security: CLIENT_SECURITY,
         consumes: form,
         body: TokenRequest,
-        response: { 200: TokenResponse, ...errors(400, 413, 415, 429, 503) },
+        response: { 200: TokenResponse, ...errors(400, 401, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {
       const body = request.body;
+      // RFC 6749 §3.2.1: the client authenticates before its grant is looked at.
+      const { client } = await callerOf(request);
       switch (body.grant_type) {
         case 'password': {
           // RFC 6749 §4.3.2: both are REQUIRED.
@@ -207,12 +236,16 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
           }
           // Only a login after failures costs a second round trip (to forget them).
           if (limiter && state && state.userFailures > 0) await limiter.succeed(address, body.username);
-          return sendTokens(reply, await issueFor(user.id), cookies !== undefined);
+          return sendTokens(reply, await issueFor(user, client.clientId), cookies !== undefined);
         }
         case 'refresh_token':
           // RFC 6749 §6: refresh_token is REQUIRED.
           if (!body.refresh_token) throw badRequest('grant_type=refresh_token needs refresh_token');
-          return sendTokens(reply, await rotate(body.refresh_token, request.log, request.ip), false);
+          return sendTokens(
+            reply,
+            await rotate(body.refresh_token, request.log, request.ip, refreshBy(client.clientId, body.scope)),
+            false,
+          );
         default:
           throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
       }
@@ -233,6 +266,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       },
     },
     async (request, reply) => {
+      const { client } = await callerOf(request);
       let token = request.body?.refresh_token;
       let viaCookie = false;
       if (!token && cookies) {
@@ -242,7 +276,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        const pair = await rotate(token, request.log, request.ip);
+        const pair = await rotate(token, request.log, request.ip, { clientId: client.clientId });
         return sendTokens(reply, pair, viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
@@ -257,18 +291,22 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     {
       config: { public: true },
       schema: {
-        summary: 'Token revocation (RFC 7009): 200 even for unknown or invalid tokens',
+        summary: "Token revocation (RFC 7009): the client's own tokens; 200 even for unknown, invalid or other clients' tokens",
+        description: CLIENT_AUTH_DOC,
         tags: ['auth'],
+        security: CLIENT_SECURITY,
         consumes: form,
         body: TokenParam,
-        response: { 200: Empty, ...errors(400, 503) },
+        response: { 200: Empty, ...errors(400, 401, 503) },
       },
     },
     async (request, reply) => {
+      // RFC 7009 §2.1: a confidential client authenticates; the server revokes only the client's own tokens.
+      const { client } = await callerOf(request);
       const token = request.body?.token;
       if (!token) throw badRequest('token is required (RFC 7009 §2.1)');
       try {
-        await tokens.revoke(token);
+        await tokens.revoke(token, request.body?.token_type_hint, { clientId: client.clientId });
       } catch (e) {
         // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
         // cannot use this endpoint to probe which tokens are valid. A store outage is
@@ -284,21 +322,31 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   app.post(
     '/auth/introspect',
     {
+      // Public to the Bearer guard: the caller is a client, authenticated below (RFC 7662 §2.1).
+      config: { public: true },
       schema: {
-        summary: 'Token introspection (RFC 7662); needs a Bearer access token',
+        summary: 'Token introspection (RFC 7662): for clients registered with --introspect, authenticated',
+        description:
+          "A confidential client registered with `tessera client add ID --confidential --introspect` authenticates with HTTP Basic or client_secret_post. An end user's Bearer token is not accepted (401).",
         tags: ['auth'],
-        security: [{ bearer: [] }],
+        security: [{ basic: [] }],
         consumes: form,
         body: TokenParam,
-        response: { 200: IntrospectionResponse, ...errors(400, 401, 503) },
+        response: { 200: IntrospectionResponse, ...errors(400, 401, 403, 503) },
       },
     },
     async (request, reply) => {
+      const caller = await callerOf(request);
+      // RFC 7662 §2.1: the endpoint MUST require authorization; a public client cannot authenticate.
+      if (!caller.authenticated) throw invalidClient(realm, 'Introspection needs client authentication (RFC 7662 §2.1)');
+      if (!caller.client.introspect) {
+        throw new HttpError(403, 'unauthorized_client', 'This client is not registered for introspection');
+      }
       const token = request.body?.token;
       if (!token) throw badRequest('token is required (RFC 7662 §2.1)');
       reply.headers(tokenHeaders);
       try {
-        return await tokens.introspect(token);
+        return await tokens.introspect(token, request.body?.token_type_hint);
       } catch (e) {
         // RFC 7662 §2.2: any token we cannot vouch for is simply inactive (a store outage is not such a token: 503).
         if (isTokenRefusal(e)) return { active: false };
@@ -398,9 +446,36 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     },
     async (request, reply) => {
       const p = request.principal!;
+      const username = p.claims?.preferred_username;
       // RFC 6750 §5.3 / RFC 6749 §5.1: an answer about who holds a token is not for caches.
       reply.headers(tokenHeaders);
-      return { sub: p.sub, scope: p.scope, exp: p.exp, iat: p.iat };
+      return {
+        sub: p.sub,
+        preferred_username: typeof username === 'string' ? username : undefined,
+        client_id: p.clientId,
+        scope: p.scope,
+        iat: p.iat,
+        exp: p.exp,
+      };
+    },
+  );
+
+  app.get(
+    METADATA_PATH,
+    {
+      config: { public: true },
+      schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['auth'] },
+    },
+    async (request) => {
+      const issuer =
+        typeof options.issuer === 'function' ? options.issuer() : (options.issuer ?? `${request.protocol}://${request.host}`);
+      const jwksUri = jwksUriFor(issuer, options.accessAlg);
+      return authorizationServerMetadata({
+        issuer,
+        passwordGrant: users !== undefined,
+        scope: options.scope,
+        ...(jwksUri === undefined ? {} : { jwksUri }),
+      });
     },
   );
 
@@ -434,3 +509,15 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     },
   );
 };
+/** OpenAPI: HTTP Basic (client_secret_basic), or none (client_secret_post and public clients use the body). */
+const CLIENT_SECURITY: { [scheme: string]: string[] }[] = [{ basic: [] }, {}];
+const CLIENT_AUTH_DOC =
+  'Client authentication (RFC 6749 §2.3): HTTP Basic with the form-urlencoded client_id and client_secret ' +
+  '(client_secret_basic), or client_id and client_secret in the body (client_secret_post); a public client sends ' +
+  'client_id alone; a request that names no client acts as the default public client. Failure: 401 invalid_client.';
+
+/** RFC 6749 §6 for the refresh_token grant: the client, and a narrower scope when asked for. */
+function refreshBy(clientId: string, scope: string | undefined): RefreshOptions {
+  const s = scope?.trim().split(/\s+/).filter(Boolean).join(' ');
+  return s ? { clientId, scope: s } : { clientId };
+}

@@ -9,6 +9,14 @@ import { type Static, Type } from 'typebox';
 import { ERROR_REASONS, type ErrorReason } from './errors.js';
 import { MAX_TOKEN_LENGTH } from './limits.js';
 
+/** RFC 6749 §2.3.1 client_secret_post, and §3.2.1 client_id of a public client. */
+const clientParams = {
+  client_id: Type.Optional(Type.String({ maxLength: 1024, description: 'the client (RFC 6749 §2.2); none: the default client' })),
+  client_secret: Type.Optional(
+    Type.String({ maxLength: 1024, description: 'client_secret_post (RFC 6749 §2.3.1); or use HTTP Basic' }),
+  ),
+};
+
 const token = (description: string) => Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH, description });
 
 /**
@@ -45,7 +53,13 @@ export const TokenRequest = Type.Object({
   username: Type.Optional(Type.String({ maxLength: 256, description: 'password grant' })),
   password: Type.Optional(Type.String({ maxLength: 1024, description: 'password grant' })),
   refresh_token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'refresh_token grant' })),
-  scope: Type.Optional(Type.String({ maxLength: 1024, description: 'ignored: the server grants its configured scope' })),
+  scope: Type.Optional(
+    Type.String({
+      maxLength: 1024,
+      description: 'refresh_token grant: a narrower scope for the new access token (RFC 6749 §6); password grant: ignored',
+    }),
+  ),
+  ...clientParams,
 });
 export type TokenRequest = Static<typeof TokenRequest>;
 
@@ -63,6 +77,7 @@ export type TokenResponse = Static<typeof TokenResponse>;
 /** The refresh path of the original request. The token may instead come from the refresh cookie (cookie mode). */
 export const RefreshRequest = Type.Object({
   refresh_token: Type.Optional(token('the refresh token; optional in cookie mode')),
+  ...clientParams,
 });
 export type RefreshRequest = Static<typeof RefreshRequest>;
 
@@ -70,6 +85,7 @@ export type RefreshRequest = Static<typeof RefreshRequest>;
 export const TokenParam = Type.Object({
   token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'the token' })),
   token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: '`access_token` or `refresh_token` (a hint only)' })),
+  ...clientParams,
 });
 export type TokenParam = Static<typeof TokenParam>;
 
@@ -83,6 +99,8 @@ export const IntrospectionResponse = Type.Object({
   jti: Type.Optional(Type.String()),
   token_type: Type.Optional(Type.String({ description: '`access_token` or `refresh_token`' })),
   iss: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String({ description: 'the client the token was issued to' })),
+  username: Type.Optional(Type.String({ description: "the resource owner's username" })),
 });
 
 export const RegisterRequest = Type.Object({
@@ -96,6 +114,8 @@ export const UserResponse = Type.Object({ id: Type.String(), username: Type.Stri
 /** GET /me: who the access token speaks for. */
 export const MeResponse = Type.Object({
   sub: Type.String(),
+  preferred_username: Type.Optional(Type.String({ description: 'the username (OIDC Core §5.1)' })),
+  client_id: Type.Optional(Type.String({ description: 'the client the token was issued to (RFC 9068 §2.2)' })),
   scope: Type.Optional(Type.String()),
   exp: Type.Integer({ description: 'access token expiry, seconds since the epoch' }),
   iat: Type.Optional(Type.Integer()),

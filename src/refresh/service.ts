@@ -20,22 +20,48 @@
  *
  * @module
  */
-import { ConfigError, isTokenError, TokenError } from '../errors.js';
+import { ConfigError, InvalidScopeError, isTokenError, TokenError } from '../errors.js';
+import { scopeWithin } from '../stores/state.js';
 import type { FamilyInfo, NextTokens, TokenStore } from '../stores/types.js';
 import type { Claims } from '../tokens/claims.js';
 import { newId } from '../tokens/codec.js';
 import { userShard } from '../tokens/opaque.js';
 import { resolveConfig, type TokenServiceConfig } from './config.js';
+import { clientOf } from './formats/extra.js';
 import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
-import type { Introspection, IssueInput, Principal, TokenPair, TokenService, TokenServiceOptions } from './types.js';
+import type {
+  Introspection,
+  IssueInput,
+  Principal,
+  RefreshOptions,
+  TokenPair,
+  TokenService,
+  TokenServiceOptions,
+} from './types.js';
 
 export { DEFAULTS, resolveConfig, type TokenServiceConfig } from './config.js';
 
 /** Claims the service sets itself; extra claims from `issue` cannot override them. */
-const RESERVED = new Set(['sub', 'exp', 'iat', 'nbf', 'jti', 'iss', 'aud', 'type', 'fam', 'scope', 'auth_time', 'ext']);
+const RESERVED = new Set([
+  'sub',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'iss',
+  'aud',
+  'type',
+  'fam',
+  'scope',
+  'auth_time',
+  'ext',
+  'client_id',
+]);
 const MAX_SUB_LENGTH = 1024;
+const MAX_CLIENT_ID_LENGTH = 256;
+const MAX_SCOPE_LENGTH = 4096;
 
 function requireSub(sub: unknown): string {
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
@@ -50,6 +76,14 @@ function extraClaims(claims: Claims | undefined): Claims {
   const out: Claims = {};
   for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k)) out[k] = v;
   return out;
+}
+
+function optionalString(v: unknown, name: string, max: number): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    throw new TypeError(`${name} must be a non-empty string of at most ${max} characters`);
+  }
+  return v;
 }
 
 function requireToken(token: unknown): asserts token is string {
@@ -133,7 +167,12 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const now = clock();
       const nowSec = Math.floor(now / 1000);
       const shard = userShard(sub);
-      const subject: Subject = { sub, scope: input.scope ?? '', extra: extraClaims(input.claims), familyId: newId() };
+      const extra = extraClaims(input.claims);
+      const clientId = optionalString(input.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
+      // The family records its client with the other extra claims: every store keeps them, every access
+      // token minted from the family carries them (RFC 9068 §2.2 client_id), and rotate checks them.
+      if (clientId !== undefined) extra.client_id = clientId;
+      const subject: Subject = { sub, scope: input.scope ?? '', extra, familyId: newId() };
       const absoluteExp = nowSec + config.absoluteLifetimeSeconds;
       const refreshExp = Math.min(nowSec + config.refreshTtlSeconds, absoluteExp);
       const r = refresh.mint(shard, subject, nowSec, refreshExp, nowSec);
@@ -160,10 +199,22 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       return pairOf(accessToken, r.token, a.exp, refreshExp, nowSec, subject);
     },
 
-    async refresh(refreshToken: string): Promise<TokenPair> {
+    async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
       const now = clock();
       const nowSec = Math.floor(now / 1000);
+      const clientId = optionalString(options.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
+      const scope = optionalString(options.scope, 'scope', MAX_SCOPE_LENGTH);
       const p = parseRefresh(refreshToken, now);
+      if (p.subject) {
+        // Self-contained: the claims say whose token it is, so refuse before the store sees it (RFC 6749 §6).
+        // Opaque: the store's rotate checks the same, before it consumes anything.
+        const owner = clientOf(p.subject.extra);
+        if (clientId !== undefined && owner !== '' && owner !== clientId) throw new TokenError('wrong_client');
+        if (scope !== undefined && !scopeWithin(scope, p.subject.scope)) throw new InvalidScopeError();
+      }
+      // RFC 6749 §6: a narrower scope applies to the new access token; the grant (and so the
+      // refresh token) keeps the scope it had.
+      const narrowed = (s: Subject): Subject => (scope === undefined ? s : { ...s, scope });
       // Known family start: capped by the absolute lifetime here; else the store caps the record.
       const refreshExp =
         p.authTime === undefined
@@ -172,7 +223,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const r = refresh.mint(p.shard, p.subject, nowSec, refreshExp, p.authTime ?? nowSec);
       const a = access.draft(p.shard, nowSec);
       // Minted now when the format needs no subject or the subject is known, else after the store answers.
-      let accessToken = a.token ?? (p.subject ? access.mint(p.subject, a) : undefined);
+      let accessToken = a.token ?? (p.subject ? access.mint(narrowed(p.subject), a) : undefined);
       const next: NextTokens = {
         refreshId: r.id,
         refreshOpaque: r.stored,
@@ -180,6 +231,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         accessExpiresAt: a.exp * 1000,
       };
       if (a.hash !== undefined) next.accessHash = a.hash;
+      if (scope !== undefined) next.accessScope = scope;
       let replay: string | undefined;
       if (graceMs > 0) {
         const payload: ReplayPayload = { r: r.token, aj: a.jti, ai: a.iat, ae: a.exp, re: refreshExp };
@@ -187,18 +239,28 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         replay = sealReplay(refreshToken, payload);
       }
 
-      const result = await store.rotate({ shard: p.shard, now, presented: p.presented, next, graceMs, replay, leewayMs });
+      const result = await store.rotate({
+        shard: p.shard,
+        now,
+        presented: p.presented,
+        next,
+        graceMs,
+        replay,
+        leewayMs,
+        ...(clientId === undefined ? {} : { clientId }),
+        ...(scope === undefined ? {} : { scope }),
+      });
 
       switch (result.status) {
         case 'rotated': {
-          const s = p.subject ?? subjectOf(result.family);
+          const s = narrowed(p.subject ?? subjectOf(result.family));
           accessToken ??= access.mint(s, a);
           const cappedRefreshExp = Math.min(refreshExp, Math.floor(result.family.absoluteExpiresAt / 1000));
           return pairOf(accessToken, r.token, a.exp, cappedRefreshExp, nowSec, s);
         }
         case 'replayed': {
           const replayed = openReplay(refreshToken, result.replay);
-          const s = p.subject ?? subjectOf(result.family);
+          const s = narrowed(p.subject ?? subjectOf(result.family));
           // An access token minted after the first store call is re-minted with the same jti, iat
           // and exp: the same token for jwt (deterministic), an equivalent one for sealed/fernet.
           const at = replayed.a ?? access.mint(s, { jti: replayed.aj, iat: replayed.ai, exp: replayed.ae });
@@ -213,6 +275,10 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           throw new TokenError('expired');
         case 'unknown':
           throw new TokenError('unknown_token');
+        case 'wrong_client':
+          throw new TokenError('wrong_client');
+        case 'invalid_scope':
+          throw new InvalidScopeError();
       }
     },
 
@@ -235,16 +301,21 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const now = clock();
       // RFC 7662 §2.1: the hint only orders the search.
       const [first, second] = hint === 'refresh_token' ? [refresh, access] : [access, refresh];
-      return (await (first.introspect(token, now) ?? second.introspect(token, now))) ?? { active: false };
+      const out = (await (first.introspect(token, now) ?? second.introspect(token, now))) ?? { active: false };
+      // RFC 7662 §2.2 `iss`: opaque tokens do not carry it; the service knows it.
+      if (out.active && out.iss === undefined && options.issuer !== undefined) out.iss = options.issuer;
+      return out;
     },
 
-    async revoke(token: string, hint?: string): Promise<void> {
+    async revoke(token: string, hint?: string, revokeOptions: { clientId?: string } = {}): Promise<void> {
       // RFC 7009 §2.2: an invalid, expired or unknown token is not an error; there is nothing to revoke.
       if (typeof token !== 'string' || token.length === 0) return;
       const now = clock();
       // RFC 7009 §2.1: the hint only orders the search.
       const [first, second] = hint === 'refresh_token' ? [refresh, access] : [access, refresh];
-      await (first.revoke(token, now) ?? second.revoke(token, now));
+      // §2.1: with a client, only its own tokens (the formats check whose a token is).
+      const { clientId } = revokeOptions;
+      await (first.revoke(token, now, clientId) ?? second.revoke(token, now, clientId));
     },
 
     async logout(refreshToken: string): Promise<void> {

@@ -79,6 +79,20 @@ export interface IssueInput {
   scope?: string;
   /** Extra claims for self-contained access tokens (registered claims are ours). */
   claims?: Claims;
+  /**
+   * The client the tokens are issued to (RFC 6749 §2.2): recorded in the family (the `client_id`
+   * claim), carried by access tokens (RFC 9068 §2.2), and required of every refresh (RFC 6749 §6).
+   * Absent: the family is bound to no client (library use).
+   */
+  clientId?: string;
+}
+
+/** Who refreshes (RFC 6749 §6). */
+export interface RefreshOptions {
+  /** The client presenting the token: a token issued to another client is refused (`wrong_client`) and not consumed. */
+  clientId?: string;
+  /** A narrower scope for the new access token; beyond the grant's scope it is `invalid_scope`, nothing consumed. */
+  scope?: string;
 }
 
 export interface TokenPair {
@@ -103,6 +117,8 @@ export interface Principal {
   /** Expiry, seconds since the epoch. */
   exp: number;
   iat?: number;
+  /** The client the token was issued to (RFC 9068 `client_id`), when bound to one. */
+  clientId?: string;
   /**
    * All claims of a self-contained token. Read-only: with the access cache on
    * (the default) the same deep-frozen object serves every request that
@@ -121,16 +137,22 @@ export interface Introspection {
   jti?: string;
   token_type?: 'access_token' | 'refresh_token';
   iss?: string;
+  /** The client the token was issued to. */
+  client_id?: string;
+  /** The resource owner's username (RFC 7662 §2.2), when the login recorded one. */
+  username?: string;
 }
 
 export interface TokenService {
   issue(input: IssueInput): Promise<TokenPair>;
   /**
-   * Rotates a refresh token. Throws TokenError (expired, revoked, reused, wrong_type, ...) for a
-   * token that is no good; rejects with `StoreUnavailableError` when the store cannot be asked
-   * (every method does: an outage is never a TokenError).
+   * Rotates a refresh token. Throws TokenError (expired, revoked, reused, wrong_type,
+   * wrong_client, ...) for a token that is no good; rejects with `InvalidScopeError` when
+   * `options.scope` is wider than the grant (the token stays valid), and with
+   * `StoreUnavailableError` when the store cannot be asked (every method does: an outage is
+   * never a TokenError).
    */
-  refresh(refreshToken: string): Promise<TokenPair>;
+  refresh(refreshToken: string, options?: RefreshOptions): Promise<TokenPair>;
   /** Verifies an access token. Throws TokenError. */
   authenticate(accessToken: string): Promise<Principal>;
   /**
@@ -141,8 +163,9 @@ export interface TokenService {
   /**
    * RFC 7009: revokes an access or refresh token (a refresh token's whole family). Unknown,
    * invalid and expired tokens are ignored (§2.2); rejects only with `StoreUnavailableError`.
+   * With `clientId`, a token issued to another client is ignored too (§2.1: a client revokes its own).
    */
-  revoke(token: string, hint?: string): Promise<void>;
+  revoke(token: string, hint?: string, options?: { clientId?: string }): Promise<void>;
   /** Ends the family of a refresh token (logout). */
   logout(refreshToken: string): Promise<void>;
   /** Revokes every family of a user (logout everywhere). */

@@ -202,6 +202,27 @@ export const SETTINGS = {
     help: 'space-separated scope granted at login (RFC 6749 §3.3); empty for none',
     default: 'api',
   },
+  issuer: {
+    env: 'TESSERA_ISSUER',
+    flag: 'issuer',
+    arg: 'URL',
+    help: 'the iss of access tokens and the RFC 8414 issuer (set it to the public URL in production)',
+    default: 'the URL the server listens on',
+  },
+  audience: {
+    env: 'TESSERA_AUDIENCE',
+    flag: 'audience',
+    arg: 'AUD',
+    help: 'the aud of access tokens, required on verification (RFC 9068 §4)',
+    default: 'the issuer',
+  },
+  defaultClient: {
+    env: 'TESSERA_DEFAULT_CLIENT',
+    flag: 'default-client',
+    arg: 'ID',
+    help: 'the built-in public client of requests that name none; empty: every request must name a client',
+    default: 'tessera',
+  },
   trustProxy: {
     env: 'TESSERA_TRUST_PROXY',
     flag: 'trust-proxy',
@@ -313,6 +334,12 @@ export interface ServerConfig {
   /** Failures per client address (`max`) and per username and address (`perUser`) per window; false: off. */
   rateLimit: { max: number; perUser: number; windowSeconds: number } | false;
   scope: string | undefined;
+  /** RFC 8414 / RFC 9068 `iss`; undefined: the URL the server listens on. */
+  issuer: string | undefined;
+  /** RFC 9068 `aud`; undefined: the issuer. */
+  audience: string | undefined;
+  /** The built-in public client (`''`: none). */
+  defaultClient: string;
   /** false, a hop count, or the proxies' addresses/CIDRs (see {@link parseTrustProxy}). */
   trustProxy: TrustProxy;
   timeouts: ServerTimeouts;
@@ -506,6 +533,27 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     throw new ConfigError(`${label('scope', flags)} may hold only printable ASCII without " and \\ (RFC 6749 §3.3)`);
   }
 
+  const issuer = raw('issuer', env, flags);
+  if (issuer !== undefined) {
+    // RFC 8414 §2: a URL using https (http in development) with no query or fragment.
+    let url: URL | undefined;
+    try {
+      url = new URL(issuer);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '') {
+      throw new ConfigError(`${label('issuer', flags)} must be an http(s) URL without query or fragment, got "${issuer}"`);
+    }
+  }
+  const defaultClient =
+    raw('defaultClient', env, flags) ?? (env[SETTINGS.defaultClient.env] === '' ? '' : SETTINGS.defaultClient.default);
+  if (defaultClient !== '' && !/^[A-Za-z0-9._~@+-]{1,128}$/.test(defaultClient)) {
+    throw new ConfigError(
+      `${label('defaultClient', flags)} must be a client id (letters, digits, . _ ~ @ + -), got "${defaultClient}"`,
+    );
+  }
+
   const config: ServerConfig = {
     production,
     dataDir,
@@ -529,6 +577,9 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     cookieSecure: !bool('insecureCookies', env, flags),
     rateLimit: rateMax === 0 ? false : { max: rateMax, perUser: loginLimit, windowSeconds: rateWindow },
     scope: scope === '' ? undefined : scope,
+    issuer,
+    audience: raw('audience', env, flags),
+    defaultClient,
     trustProxy: parseTrustProxy(raw('trustProxy', env, flags), label('trustProxy', flags)),
     timeouts: {
       requestTimeout,

@@ -6,6 +6,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { createClientService } from '../clients/clients.js';
+import { isClientDirectory } from '../clients/types.js';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { hkdfSha256 } from '../internal/crypto.js';
@@ -133,25 +135,56 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const clock = options.clock ?? serverClock();
   const store = await openConfiguredStore(config, clock);
-  const tokens = createTokenService({
-    clock,
-    keys: config.keys,
-    access: {
-      format: config.accessFormat,
-      ttlSeconds: config.accessTtl,
-      checkRevocation: config.checkRevocation,
-      cacheSize: config.accessCache,
-      ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
+  if (!isClientDirectory(store)) {
+    await store.close().catch(() => {});
+    throw new ConfigError(`the store ${redactStoreSpec(config.store)} keeps no OAuth clients`);
+  }
+  const clients = createClientService(store, { defaultClientId: config.defaultClient, clock });
+  // The issuer defaults to the URL the server listens on, known only after listen (port 0 picks
+  // one): the token service is made then, and the app reaches it through this forwarder, which
+  // nothing calls before the first request.
+  let real: ConfiguredTokenService | undefined;
+  let issuer = config.issuer;
+  const makeTokens = (iss: string) =>
+    createTokenService({
+      clock,
+      issuer: iss,
+      audience: config.audience ?? iss,
+      keys: config.keys,
+      access: {
+        format: config.accessFormat,
+        ttlSeconds: config.accessTtl,
+        checkRevocation: config.checkRevocation,
+        cacheSize: config.accessCache,
+        ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
+      },
+      refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
+      store,
+    });
+  if (config.issuer !== undefined) real = makeTokens(config.issuer);
+  // The service's methods, resolved at call time (plugins only check that they exist when registered).
+  const service = () => real as ConfiguredTokenService;
+  const late = {
+    get config() {
+      return service().config;
     },
-    refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
-    store,
-  });
+    issue: (...a) => service().issue(...a),
+    refresh: (...a) => service().refresh(...a),
+    authenticate: (...a) => service().authenticate(...a),
+    introspect: (...a) => service().introspect(...a),
+    revoke: (...a) => service().revoke(...a),
+    logout: (...a) => service().logout(...a),
+    revokeUser: (...a) => service().revokeUser(...a),
+    ping: () => service().ping(),
+  } satisfies ConfiguredTokenService;
   const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN), clock });
   const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
 
   const app = buildApp({
-    tokens,
+    tokens: real ?? late,
     users,
+    clients,
+    issuer: () => issuer ?? '',
     allowRegister: config.allowRegister,
     cookie: config.cookieMode ? { secure: config.cookieSecure, csrfKey: csrfKeyOf(config.keys) } : false,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,
@@ -197,6 +230,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  issuer ??= url;
+  real ??= makeTokens(issuer);
+  const tokens = real;
   note(
     `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat}${config.signingKeys ? ` ${config.signingKeys.alg} (kid ${config.signingKeys.signer.kid}, ${config.signingKeys.keys.length} key${config.signingKeys.keys.length === 1 ? '' : 's'} in the JWKS)` : ''} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
       `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -49,7 +50,7 @@ interface Expiring {
   expiresAt: Millis;
 }
 
-export class MemoryStore implements TokenStore, UserDirectory {
+export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly kind = 'memory' as const;
   readonly #clock: () => number;
   readonly #purgeIntervalMs: number;
@@ -61,6 +62,7 @@ export class MemoryStore implements TokenStore, UserDirectory {
   readonly #epochs = new Map<string, Expiring & { notBefore: Millis }>();
   readonly #index = new Map<string, Map<string, Millis>>();
   readonly #users = new Map<string, UserRecord>();
+  readonly #clients = new Map<string, ClientRecord>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now;
@@ -175,6 +177,27 @@ export class MemoryStore implements TokenStore, UserDirectory {
   async getUser(username: string): Promise<UserRecord | null> {
     const u = this.#users.get(username);
     return u ? { ...u } : null;
+  }
+
+  // Registered OAuth clients (src/clients).
+
+  async createClient(client: ClientRecord): Promise<boolean> {
+    if (this.#clients.has(client.clientId)) return false;
+    this.#clients.set(client.clientId, { ...client });
+    return true;
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const c = this.#clients.get(clientId);
+    return c ? { ...c } : null;
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return [...this.#clients.values()].map((c) => ({ ...c })).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
+  }
+
+  async removeClient(clientId: string): Promise<boolean> {
+    return this.#clients.delete(clientId);
   }
 
   async ping(): Promise<void> {}

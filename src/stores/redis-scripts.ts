@@ -61,6 +61,24 @@ local function extend_to(key, untilMs)
   if cur < ms then redis.call('PEXPIRE', key, int(ms)) end
 end
 
+-- The client a family is bound to: client_id in its extra claims JSON ('' for none).
+local function client_of(claims)
+  if not claims or claims == '' then return '' end
+  local ok, t = pcall(cjson.decode, claims)
+  if ok and type(t) == 'table' and type(t.client_id) == 'string' then return t.client_id end
+  return ''
+end
+
+-- RFC 6749 §6: every scope-token of requested is one of granted (space-separated, RFC 6749 §3.3).
+local function scope_within(requested, granted)
+  local have = {}
+  for s in string.gmatch(granted, '%S+') do have[s] = true end
+  for s in string.gmatch(requested, '%S+') do
+    if not have[s] then return false end
+  end
+  return true
+end
+
 -- A family is revoked by its flag, or by the user's "not before" epoch if created earlier.
 local function is_revoked(sub, createdAt, revokedFlag)
   if revokedFlag == '1' then return true end
@@ -140,10 +158,12 @@ return {'status', 'created'}
 /**
  * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV: now, the
  * next tokens (2..7), mode ('j': self-contained token, 'o': opaque), family id (j)
- * or token hash (o), jti (j), grace window (ms), encrypted replay pair.
+ * or token hash (o), jti (j), grace window (ms), encrypted replay pair, presenting
+ * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and ''.
  *
  * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
- * or status 'reused' | 'revoked' | 'expired' | 'unknown' alone.
+ * or status 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' |
+ * 'invalid_scope' alone (the last two consume nothing).
  */
 const ROTATE = `${PRELUDE}${NEXT_TOKENS}${FAMILY_REPLY}
 local opaque = ARGV[8] == 'o'
@@ -151,15 +171,17 @@ local familyOrHash = ARGV[9]
 local jti = ARGV[10]
 local graceMs = tonumber(ARGV[11])
 local replay = ARGV[12]
+-- nil from a tessera older than clients, in a mixed fleet: no check, as before.
+local clientId = ARGV[13] or ''
+local narrowing = ARGV[14] == '1'
+local requestedScope = ARGV[15] or ''
 
-local famId, presented
+local famId, presented, rk, issuedAt, expiresIn
 if opaque then
-  local rk = base .. 'rt:' .. familyOrHash
-  local family, issuedAt, expiresIn = unpack(redis.call('HMGET', rk, 'family', 'issued_at', 'refresh_expires_in'))
+  rk = base .. 'rt:' .. familyOrHash
+  local family
+  family, issuedAt, expiresIn = unpack(redis.call('HMGET', rk, 'family', 'issued_at', 'refresh_expires_in'))
   if not family then return {'status', 'unknown'} end
-  -- The original design's used_count: every presentation counts; the first one consumes.
-  redis.call('HINCRBY', rk, 'used_count', 1)
-  if now >= (tonumber(issuedAt) + tonumber(expiresIn)) * 1000 then return {'status', 'expired'} end
   famId, presented = family, familyOrHash
 else
   famId, presented = familyOrHash, jti
@@ -167,6 +189,17 @@ end
 local fk = base .. 'f:' .. famId
 local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp =
   unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex'))
+-- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
+-- so that client can neither use it nor burn it (nor trip reuse detection with it).
+if sub and clientId ~= '' then
+  local owner = client_of(claims)
+  if owner ~= '' and owner ~= clientId then return {'status', 'wrong_client'} end
+end
+if opaque then
+  -- The original design's used_count: every presentation counts; the first one consumes.
+  redis.call('HINCRBY', rk, 'used_count', 1)
+  if now >= (tonumber(issuedAt) + tonumber(expiresIn)) * 1000 then return {'status', 'expired'} end
+end
 -- A valid token whose family is gone (lost or purged early) fails closed.
 if not sub then return {'status', 'revoked'} end
 -- In a revoked family a consumed token still reads 'reused'; only the current one reads 'revoked'.
@@ -177,9 +210,15 @@ end
 local absoluteExpiresAt = tonumber(absExp)
 if now >= absoluteExpiresAt then return {'status', 'expired'} end
 if presented == current then
+  -- RFC 6749 §6: a refresh may narrow the scope of the new access token, never widen it.
+  local accessScope = scope
+  if narrowing then
+    if not scope_within(requestedScope, scope) then return {'status', 'invalid_scope'} end
+    accessScope = requestedScope
+  end
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
-  local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, tonumber(recordExp), false)
+  local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp), false)
   redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex))
   expire_at(fk, ex)
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
@@ -200,7 +239,8 @@ return {'status', 'reused'}
  * authenticate: revocation check of a self-contained access token, or lookup of an
  * opaque one. ARGV: now, mode ('j'|'o'), jti (j, '' for none) or token hash (o),
  * family id (j, '' for none). Replies status 'ok' (with the opaque record's fields:
- * user_id, issued_at, expires_in, scope, family) or 'revoked' | 'expired' | 'unknown'.
+ * user_id, issued_at, expires_in, scope, family, and the family's extra claims) or
+ * 'revoked' | 'expired' | 'unknown'.
  */
 const CHECK_ACCESS = `${PRELUDE}
 local opaque = ARGV[2] == 'o'
@@ -216,12 +256,16 @@ if opaque then
 elseif jtiOrHash ~= '' and redis.call('EXISTS', base .. 'd:' .. jtiOrHash) == 1 then
   return {'status', 'revoked'}
 end
+local claims = ''
 if famId ~= '' then
-  local sub, createdAt, revokedFlag = unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv'))
+  local sub, createdAt, revokedFlag, familyClaims =
+    unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv', 'cl'))
   if not sub or is_revoked(sub, createdAt, revokedFlag) then return {'status', 'revoked'} end
+  claims = familyClaims or ''
 end
 if opaque then
-  return {'status', 'ok', 'user_id', userId, 'issued_at', issuedAt, 'expires_in', expiresIn, 'scope', scope, 'family', famId}
+  return {'status', 'ok', 'user_id', userId, 'issued_at', issuedAt, 'expires_in', expiresIn, 'scope', scope, 'family', famId,
+    'claims', claims}
 end
 return {'status', 'ok'}
 `;

@@ -16,6 +16,7 @@
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
@@ -100,7 +101,7 @@ function nextArgs(leewayMs: number, n: NextTokens): (string | number)[] {
   return [leewayMs, n.refreshId, n.refreshOpaque ? '1' : '0', n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
 }
 
-export class RedisStore implements TokenStore, UserDirectory {
+export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly kind = 'redis' as const;
   readonly client: RedisClient;
   readonly keyPrefix: string;
@@ -178,12 +179,15 @@ export class RedisStore implements TokenStore, UserDirectory {
         p.kind === 'opaque' ? '' : p.jti,
         input.graceMs,
         input.replay ?? '',
+        input.clientId ?? '',
+        input.scope === undefined ? '0' : '1',
+        input.scope ?? '',
       ]),
     );
     const status = r.status;
     if (status === 'rotated') return { status, family: family(r) };
     if (status === 'replayed') return { status, family: family(r), replay: r.replay as string };
-    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' };
+    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' | 'invalid_scope' };
   }
 
   async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {
@@ -207,6 +211,7 @@ export class RedisStore implements TokenStore, UserDirectory {
         scope: r.scope ?? '',
         family: r.family as string,
       },
+      claims: r.claims ?? '',
     };
   }
 
@@ -303,6 +308,35 @@ export class RedisStore implements TokenStore, UserDirectory {
     const key = this.#userKey(username);
     const raw = await this.#call(() => this.client.get(key));
     return raw === null ? null : (JSON.parse(raw) as UserRecord);
+  }
+
+  // Registered OAuth clients (src/clients): one hash, `<prefix>clients`, field = client id, value = the
+  // record as JSON. One key, so one slot: the same commands work on Redis Cluster, and HSETNX is atomic.
+
+  #clientsKey(): string {
+    return `${this.keyPrefix}clients`;
+  }
+
+  async createClient(client: ClientRecord): Promise<boolean> {
+    const key = this.#clientsKey();
+    return (await this.#call(() => this.client.hsetnx(key, client.clientId, JSON.stringify(client)))) === 1;
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const key = this.#clientsKey();
+    const raw = await this.#call(() => this.client.hget(key, clientId));
+    return raw === null ? null : (JSON.parse(raw) as ClientRecord);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    const key = this.#clientsKey();
+    const all = await this.#call(() => this.client.hvals(key));
+    return all.map((raw) => JSON.parse(raw) as ClientRecord).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
+  }
+
+  async removeClient(clientId: string): Promise<boolean> {
+    const key = this.#clientsKey();
+    return (await this.#call(() => this.client.hdel(key, clientId))) === 1;
   }
 
   async ping(): Promise<void> {

@@ -17,6 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
+import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import {
   checkAccessIn,
@@ -149,6 +150,16 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX user_epochs_by_expiry ON user_epochs (expires_at);
   `,
+  `
+  -- Registered OAuth clients (RFC 6749 §2); secret_hash is a verifier, never the secret.
+  CREATE TABLE clients (
+    client_id   TEXT PRIMARY KEY,
+    client_type TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    introspect  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -220,7 +231,7 @@ export function migrate(handle: SqliteHandle): number {
   return MIGRATIONS.length;
 }
 
-export class SqliteStore implements TokenStore, UserDirectory {
+export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly kind = 'sqlite' as const;
   /** The open better-sqlite3 handle. */
   readonly db: SqliteHandle;
@@ -396,6 +407,41 @@ export class SqliteStore implements TokenStore, UserDirectory {
     return r ? { id: r.id, username: r.username, passwordHash: r.password_hash, createdAt: r.created_at } : null;
   }
 
+  // Registered OAuth clients (src/clients). Prepared on first use: the hot statements above stay as they are.
+
+  #clientStmts?: ReturnType<typeof prepareClients>;
+
+  #clientSql(): ReturnType<typeof prepareClients> {
+    this.#clientStmts ??= prepareClients(this.#db);
+    return this.#clientStmts;
+  }
+
+  async createClient(client: ClientRecord): Promise<boolean> {
+    return this.#guard(
+      () =>
+        this.#clientSql().create.run({
+          client_id: client.clientId,
+          client_type: client.clientType,
+          secret_hash: client.secretHash,
+          introspect: client.introspect ? 1 : 0,
+          created_at: client.createdAt,
+        }).changes === 1,
+    );
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const r = this.#guard(() => this.#clientSql().get.get(clientId) as ClientRow | undefined);
+    return r ? toClient(r) : null;
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return this.#guard(() => (this.#clientSql().list.all() as ClientRow[]).map(toClient));
+  }
+
+  async removeClient(clientId: string): Promise<boolean> {
+    return this.#guard(() => this.#clientSql().remove.run(clientId).changes === 1);
+  }
+
   async ping(): Promise<void> {
     this.#guard(() => this.#s.ping.get());
   }
@@ -453,5 +499,35 @@ function prepare(db: SqliteDatabase) {
     ),
     getUser: db.prepare('SELECT username, id, password_hash, created_at FROM users WHERE username = ?'),
     ping: db.prepare('SELECT 1'),
+  };
+}
+
+interface ClientRow {
+  client_id: string;
+  client_type: string;
+  secret_hash: string;
+  introspect: number;
+  created_at: number;
+}
+
+function toClient(r: ClientRow): ClientRecord {
+  return {
+    clientId: r.client_id,
+    clientType: r.client_type === 'confidential' ? 'confidential' : 'public',
+    secretHash: r.secret_hash,
+    introspect: r.introspect === 1,
+    createdAt: r.created_at,
+  };
+}
+
+function prepareClients(db: SqliteDatabase) {
+  return {
+    create: db.prepare(
+      `INSERT OR IGNORE INTO clients (client_id, client_type, secret_hash, introspect, created_at)
+       VALUES (@client_id, @client_type, @secret_hash, @introspect, @created_at)`,
+    ),
+    get: db.prepare('SELECT * FROM clients WHERE client_id = ?'),
+    list: db.prepare('SELECT * FROM clients ORDER BY client_id'),
+    remove: db.prepare('DELETE FROM clients WHERE client_id = ?'),
   };
 }

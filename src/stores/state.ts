@@ -94,6 +94,23 @@ function familyInfo(f: FamilyState): FamilyInfo {
   };
 }
 
+/** The client a family is bound to (`client_id` in its extra claims), `''` for none. */
+export function clientOfClaims(claims: string): string {
+  if (claims === '') return '';
+  try {
+    const c = JSON.parse(claims) as { client_id?: unknown };
+    return typeof c.client_id === 'string' ? c.client_id : '';
+  } catch {
+    return '';
+  }
+}
+
+/** RFC 6749 §6: every scope-token of `requested` is one of `granted` (RFC 6749 §3.3: space-separated). */
+export function scopeWithin(requested: string, granted: string): boolean {
+  const have = new Set(granted.split(' ').filter(Boolean));
+  return requested.split(' ').every((s) => s === '' || have.has(s));
+}
+
 /** Revoked itself, or created before the user's "not before" epoch (logout everywhere). */
 function isRevoked(tx: StateTx, f: FamilyState): boolean {
   if (f.revoked) return true;
@@ -125,7 +142,7 @@ function writeTokens(tx: StateTx, f: FamilyState, next: NextTokens, leewayMs: Mi
       user_id: f.sub,
       issued_at: issuedAt,
       expires_in: ttl,
-      scope: f.scope,
+      scope: next.accessScope ?? f.scope,
       family: f.familyId,
       expiresAt: (issuedAt + ttl) * 1000,
     });
@@ -163,12 +180,10 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
   const { now } = tx;
   let familyId: string;
   let presentedId: string;
+  let record: StoredRefresh | undefined;
   if (presented.kind === 'opaque') {
-    const record = tx.getRefresh(presented.hash);
+    record = tx.getRefresh(presented.hash);
     if (record === undefined) return { status: 'unknown' };
-    // The seed's used_count: every presentation counts, the first one consumes.
-    tx.incrementRefreshUse(presented.hash);
-    if (now >= record.expiresAt) return { status: 'expired' };
     familyId = record.family;
     presentedId = presented.hash;
   } else {
@@ -176,6 +191,17 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     presentedId = presented.jti;
   }
   const f = tx.getFamily(familyId);
+  // RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
+  // so the other client can neither use it nor burn it (nor trip reuse detection with it).
+  if (f !== undefined && input.clientId !== undefined) {
+    const owner = clientOfClaims(f.claims);
+    if (owner !== '' && owner !== input.clientId) return { status: 'wrong_client' };
+  }
+  if (record !== undefined) {
+    // The seed's used_count: every presentation counts, the first one consumes.
+    tx.incrementRefreshUse(presentedId);
+    if (now >= record.expiresAt) return { status: 'expired' };
+  }
   // A valid token whose family is gone: the store lost it or it was purged early. Fail closed.
   if (f === undefined) return { status: 'revoked' };
   // In a revoked family a consumed token still says what it is (the losers of a race all read
@@ -183,6 +209,7 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
   if (isRevoked(tx, f)) return { status: presentedId === f.current ? 'revoked' : 'reused' };
   if (now >= f.absoluteExpiresAt) return { status: 'expired' };
   if (presentedId === f.current) {
+    if (input.scope !== undefined && !scopeWithin(input.scope, f.scope)) return { status: 'invalid_scope' };
     const rotated: FamilyState = {
       ...f,
       previous: presentedId,
@@ -215,6 +242,7 @@ export function checkAccessIn(tx: StateTx, input: AccessCheckInput): AccessCheck
   if (familyId !== undefined) {
     const f = tx.getFamily(familyId);
     if (f === undefined || isRevoked(tx, f)) return { status: 'revoked' };
+    if (record !== undefined) return { status: 'ok', record, claims: f.claims };
   }
   return record === undefined ? { status: 'ok' } : { status: 'ok', record };
 }

@@ -76,6 +76,8 @@ export interface NextTokens {
   accessHash?: string;
   /** Expiry of the new access token (ms): the family record outlives it, so a revocation check can still find it. */
   accessExpiresAt: Millis;
+  /** Scope of an opaque access token when a refresh narrowed it (RFC 6749 §6); the family's scope otherwise. */
+  accessScope?: string;
 }
 
 /** Where a user's keys live. `shard` is `userShard(sub)`: the Redis Cluster hash tag. */
@@ -108,6 +110,14 @@ export interface RotateInput extends ShardRef {
   /** The new pair, encrypted under a key derived from the presented token (only with `graceMs > 0`). */
   replay?: string;
   leewayMs: number;
+  /**
+   * The client presenting the token (RFC 6749 §6: the refresh token must have been issued to it).
+   * A family bound to another client (`client_id` in its claims) answers `wrong_client` and nothing
+   * is consumed; a family bound to no client accepts any. Absent: not checked.
+   */
+  clientId?: string;
+  /** A narrower scope asked for (RFC 6749 §6): not within the family's scope answers `invalid_scope`, nothing consumed. */
+  scope?: string;
 }
 
 /** A family (login session) as the engine needs it after a rotation. */
@@ -132,7 +142,11 @@ export type RotateResult =
   /** The family's absolute lifetime, or the opaque token, has expired. */
   | { status: 'expired' }
   /** No such opaque token. */
-  | { status: 'unknown' };
+  | { status: 'unknown' }
+  /** The family is bound to another client than `RotateInput.clientId`: nothing was consumed. */
+  | { status: 'wrong_client' }
+  /** `RotateInput.scope` is not within the family's scope: nothing was consumed. */
+  | { status: 'invalid_scope' };
 
 /** Revocation check of an access token: a self-contained one (`jti`, family) or an opaque one (`accessHash`). */
 export interface AccessCheckInput extends ShardRef {
@@ -143,7 +157,8 @@ export interface AccessCheckInput extends ShardRef {
 }
 
 export type AccessCheckResult =
-  | { status: 'ok'; record?: OpaqueAccessRecord }
+  /** `claims`: the family's extra claims (client, username), with `record` (opaque access tokens). */
+  | { status: 'ok'; record?: OpaqueAccessRecord; claims?: string }
   | { status: 'revoked' }
   | { status: 'expired' }
   | { status: 'unknown' };

@@ -44,9 +44,16 @@ export interface CodecOptions {
   /**
    * `jwt` only: sign with EdDSA or ES256 instead of HS256, with the first key of this
    * set (src/tokens/jwk.ts `parseSigningKeySet`); every key of the set verifies.
-   * No secret is needed then. Tokens carry `typ: "at+jwt"` (RFC 9068 §2.1).
+   * No secret is needed then. Tokens carry `typ: "at+jwt"` (RFC 9068 §2.1) unless `typ` says otherwise.
    */
   signingKeys?: SigningKeySet;
+  /**
+   * `jwt` only: the `typ` header of the tokens encoded (default `JWT` for HS256, `at+jwt` with
+   * `signingKeys`). Any value but `JWT`, such as `at+jwt` for access tokens (RFC 9068 §2.1), is
+   * also required on decode (`invalid_claims` otherwise), so a JWT of another kind signed with
+   * the same key cannot pass for one (RFC 8725 §3.11).
+   */
+  typ?: string;
 }
 
 export interface Codec {
@@ -106,12 +113,15 @@ export function createCodec(options: CodecOptions): Codec {
   switch (format) {
     case 'jwt': {
       if (asymmetric !== undefined) {
-        const jwt = createAsymmetricJwtCodec(asymmetric, { maxTokenLength: maxLength });
+        const jwt = createAsymmetricJwtCodec(asymmetric, {
+          maxTokenLength: maxLength,
+          ...(options.typ === undefined ? {} : { typ: options.typ }),
+        });
         encodeClaims = jwt.sign;
         decodeClaims = jwt.verify;
         break;
       }
-      const jwt = createJwtCodec(ring as KeyRing, maxLength);
+      const jwt = createJwtCodec(ring as KeyRing, maxLength, options.typ);
       encodeClaims = jwt.sign;
       decodeClaims = jwt.verify;
       break;

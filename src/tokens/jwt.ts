@@ -41,14 +41,24 @@ export interface JwtCodec {
   verify(token: string): Claims;
 }
 
-function prepareKey(key: Key): JwtKey {
+function prepareKey(key: Key, typ: string): JwtKey {
   // Field order is fixed, so the encoded header is a constant per key.
-  const headerB64 = encodeBase64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid: key.kid }));
+  const headerB64 = encodeBase64url(JSON.stringify({ alg: 'HS256', typ, kid: key.kid }));
   return { kid: key.kid, hmac: prepareHmacSha256(key.bytes), headerB64 };
 }
 
-export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): JwtCodec {
-  const keys = ring.keys.map(prepareKey);
+/** RFC 9068 §2.1: the `typ` of a JWT access token; §4 also accepts the full media type. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+/**
+ * @param typ the `typ` header of the tokens signed. `JWT` (the default) verifies tokens of
+ *   any `typ`; any other value (`at+jwt`) is also required of every token verified
+ *   (`invalid_claims` otherwise, as in the asymmetric codec), so a JWT of another kind signed
+ *   with the same key cannot pass for one (RFC 9068 §4, RFC 8725 §3.11).
+ */
+export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH, typ = 'JWT'): JwtCodec {
+  const requiredTyp = typ === 'JWT' ? false : typ;
+  const keys = ring.keys.map((k) => prepareKey(k, typ));
   const signer = keys[0] as JwtKey;
   const byHeader = new Map(keys.map((k) => [k.headerB64, k]));
   const byKid = new Map(keys.map((k) => [k.kid, k]));
@@ -81,6 +91,8 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
     }
     // RFC 7797: unencoded payloads are not JWTs.
     if (b64 !== undefined && b64 !== true) throw new TokenError('unsupported', 'Unencoded payloads are not supported');
+    // RFC 9068 §4: typ is `at+jwt` or `application/at+jwt`; the same rule and code as the asymmetric codec.
+    checkJwsType(header.typ, requiredTyp);
     if (kid === undefined) return keys;
     if (typeof kid !== 'string') throw new TokenError('malformed', 'The kid header must be a string');
     const key = byKid.get(kid);
@@ -242,7 +254,7 @@ export function createAsymmetricJwtCodec(
   keySet: AsymmetricKeys,
   options: AsymmetricJwtOptions = {},
 ): JwtCodec & { alg: AsymmetricAlg } {
-  const typ = options.typ ?? 'at+jwt';
+  const typ = options.typ ?? ACCESS_TOKEN_TYP;
   const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
   const keys = keySet.keys;
   if (keys.length === 0) throw new TokenError('unknown_key', 'No verification key');

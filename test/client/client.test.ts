@@ -70,6 +70,27 @@ function manualClock(start = 1_800_000_000_000) {
 }
 
 describe('client', () => {
+  test('clientId is sent as client_id with the login and every refresh (RFC 6749 §3.2.1)', async () => {
+    const clock = manualClock();
+    const server = fakeServer(clock.now);
+    const bodies: Record<string, unknown>[] = [];
+    const recording: FetchLike = async (url, init) => {
+      if (init?.body) bodies.push(JSON.parse(String(init.body)) as Record<string, unknown>);
+      return server.fetch(url, init);
+    };
+    const client = createClient({ fetch: recording, clock: clock.now, locks: null, channel: null, clientId: 'spa' });
+    await client.login('alice', 'pw');
+    clock.advance(900_000);
+    assert.equal((await client.fetch('/me')).status, 200);
+    assert.deepEqual(
+      bodies.map((b) => [b.grant_type ?? 'refresh', b.client_id]),
+      [
+        ['password', 'spa'],
+        ['refresh', 'spa'],
+      ],
+    );
+  });
+
   test('50 parallel calls with an expired access token cause exactly one refresh', async () => {
     const clock = manualClock();
     const server = fakeServer(clock.now);

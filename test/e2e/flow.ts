@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { call, PASSWORD, runCli, type ServerProcess, startServer } from '../support/processes.js';
+import { addIntrospector, call, PASSWORD, runCli, type ServerProcess, startServer } from '../support/processes.js';
 import { E2E } from './helpers.js';
 
 interface Tokens {
@@ -22,6 +22,8 @@ export function e2eFlow(
     let srv: ServerProcess;
     let url: string;
     let n = 0;
+    /** Basic credentials of a client registered for introspection. */
+    let rs: Record<string, string>;
 
     before(async () => {
       const env = makeEnv();
@@ -31,6 +33,7 @@ export function e2eFlow(
       assert.match(created.stdout, /created user alice/);
       const again = await runCli(E2E, ['user', 'add', 'ALICE'], env, `${PASSWORD}\n`);
       assert.equal(again.code, 1, 'a taken name is refused');
+      rs = await addIntrospector(E2E, env);
       srv = await startServer(E2E, env);
       url = srv.url;
     });
@@ -137,16 +140,18 @@ export function e2eFlow(
       assert.equal(missing.json.error, 'invalid_request');
     });
 
-    test('introspect (RFC 7662): needs a Bearer token; active true / false', async () => {
+    test('introspect (RFC 7662): needs client authentication; active true / false', async () => {
       const t = await login();
       assert.equal((await call(url, 'POST', '/auth/introspect', { form: { token: t.access_token } })).status, 401);
-      const active = await call(url, 'POST', '/auth/introspect', { token: t.access_token, form: { token: t.access_token } });
+      const byUser = await call(url, 'POST', '/auth/introspect', { token: t.access_token, form: { token: t.access_token } });
+      assert.equal(byUser.status, 401, "a user's Bearer token is not client authentication");
+      const active = await call(url, 'POST', '/auth/introspect', { headers: rs, form: { token: t.access_token } });
       assert.equal(active.status, 200);
       assert.equal(active.json.active, true);
       assert.match(String(active.json.sub), /^u_/);
-      const rt = await call(url, 'POST', '/auth/introspect', { token: t.access_token, json: { token: t.refresh_token } });
+      const rt = await call(url, 'POST', '/auth/introspect', { headers: rs, json: { token: t.refresh_token } });
       assert.equal(rt.json.active, true);
-      const junk = await call(url, 'POST', '/auth/introspect', { token: t.access_token, json: { token: 'junk' } });
+      const junk = await call(url, 'POST', '/auth/introspect', { headers: rs, json: { token: 'junk' } });
       assert.deepEqual(junk.json, { active: false });
     });
 

@@ -3,6 +3,8 @@
  * on an injected clock, a user directory with cheap scrypt, and the app.
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { type ClientService, createClientService } from '../../src/clients/clients.js';
+import type { ClientDirectory } from '../../src/clients/types.js';
 import { type AppOptions, buildApp } from '../../src/http/app.js';
 import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
@@ -22,6 +24,10 @@ export interface Harness {
   store: TokenStore & UserDirectory;
   users: UserService;
   secret: string;
+  /** Registered clients on the same store (the default client `tessera` plus `rs`). */
+  clients: ClientService;
+  /** `rs`: a confidential client registered for introspection; `basic` is its Authorization header. */
+  rs: { id: string; secret: string; basic: Record<string, string> };
   /** The injected clock: milliseconds. Advance with `clock.now += ms`. */
   clock: { now: number };
   /** Logs in alice (form-encoded password grant) and returns the token response body. */
@@ -61,7 +67,10 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   const users = createUserService(store, { scrypt: TEST_SCRYPT, clock: () => clock.now });
   await users.add('alice', PASSWORD);
   await users.add('bob', PASSWORD);
-  const app = buildApp({ tokens, users, scope: 'api', log: false, rateLimit: false, ...options.app });
+  const clients = createClientService(store as unknown as ClientDirectory, { clock: () => clock.now });
+  const rs = await clients.add('rs', { confidential: true, introspect: true });
+  const rsSecret = rs.secret as string;
+  const app = buildApp({ tokens, users, clients, scope: 'api', log: false, rateLimit: false, ...options.app });
   await app.ready();
   const harness: Harness = {
     app,
@@ -69,6 +78,8 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
     store,
     users,
     secret,
+    clients,
+    rs: { id: 'rs', secret: rsSecret, basic: basicAuth('rs', rsSecret) },
     clock,
     async login(username = 'alice', password = PASSWORD) {
       const res = await app.inject({
@@ -99,4 +110,10 @@ export function form(params: Record<string, string>): { headers: Record<string, 
 /** The parsed JSON body, or undefined for an empty one. */
 export function body(res: LightMyRequestResponse): Record<string, unknown> | undefined {
   return res.body === '' ? undefined : (res.json() as Record<string, unknown>);
+}
+
+/** RFC 6749 §2.3.1 client_secret_basic: id and secret form-urlencoded, then base64. */
+export function basicAuth(id: string, secret: string): Record<string, string> {
+  const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+  return { authorization: `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}` };
 }

@@ -235,7 +235,8 @@ for (const [kind, make] of Object.entries(OUTAGES)) {
           await h.app.inject({
             method: 'POST',
             url: '/auth/introspect',
-            headers: bearer(t.access_token),
+            // RFC 7662 §2.1: a client registered for introspection (its own lookup meets the outage too).
+            headers: h.rs.basic,
             payload: { token: t.refresh_token },
           }),
           'introspect',

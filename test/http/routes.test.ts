@@ -218,17 +218,26 @@ for (const scheme of SCHEMES) {
       assert.equal(missing.json().error, 'invalid_request');
     });
 
-    test('POST /auth/introspect (RFC 7662) needs a Bearer token; answers active true/false', async () => {
+    test('POST /auth/introspect (RFC 7662) needs client authentication; answers active true/false', async () => {
       const t = await h.login();
       const anon = await h.app.inject({ method: 'POST', url: '/auth/introspect', payload: { token: t.access_token } });
       assert.equal(anon.statusCode, 401);
-      assert.equal(anon.headers['www-authenticate'], 'Bearer realm="tessera"');
+      assert.equal(anon.json().error, 'invalid_client');
+      assert.match(String(anon.headers['www-authenticate']), /^Basic /);
+      const user = await h.app.inject({
+        method: 'POST',
+        url: '/auth/introspect',
+        headers: bearer(t.access_token),
+        payload: { token: t.access_token },
+      });
+      assert.equal(user.statusCode, 401, "an end user's Bearer token is not client authentication");
+      assert.equal(user.json().error, 'invalid_client');
 
       const f = form({ token: t.access_token });
       const access = await h.app.inject({
         method: 'POST',
         url: '/auth/introspect',
-        headers: { ...f.headers, ...bearer(t.access_token) },
+        headers: { ...f.headers, ...h.rs.basic },
         payload: f.payload,
       });
       assert.equal(access.statusCode, 200);
@@ -240,7 +249,7 @@ for (const scheme of SCHEMES) {
       const refresh = await h.app.inject({
         method: 'POST',
         url: '/auth/introspect',
-        headers: bearer(t.access_token),
+        headers: h.rs.basic,
         payload: { token: t.refresh_token },
       });
       assert.equal(refresh.json().active, true);
@@ -249,7 +258,7 @@ for (const scheme of SCHEMES) {
         const r = await h.app.inject({
           method: 'POST',
           url: '/auth/introspect',
-          headers: bearer(t.access_token),
+          headers: h.rs.basic,
           payload: { token },
         });
         assert.equal(r.statusCode, 200);
@@ -258,7 +267,7 @@ for (const scheme of SCHEMES) {
       const missing = await h.app.inject({
         method: 'POST',
         url: '/auth/introspect',
-        headers: bearer(t.access_token),
+        headers: h.rs.basic,
         payload: {},
       });
       assert.equal(missing.statusCode, 400);

@@ -25,10 +25,14 @@ import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import {
+  type ClientDirectory,
   ConfigError,
+  createClientService,
   createCodec,
   createTokenService,
   generateSecret,
+  InvalidScopeError,
+  isClientDirectory,
   MemoryStore,
   openStore,
   type Principal,
@@ -36,6 +40,7 @@ import {
   type TokenErrorCode,
   type TokenPair,
   type TokenStore,
+  type UserDirectory,
 } from 'tessera';
 import { AuthError, createClient, type LogoutReason, type Session } from 'tessera/client';
 import { HttpError, parseBearer, tesseraAuth } from 'tessera/fastify';
@@ -60,12 +65,13 @@ export async function library(): Promise<string> {
   const pair: TokenPair = await tokens.issue({ sub: 'alice', scope: 'api' });
   const principal: Principal = await tokens.authenticate(pair.accessToken);
   try {
-    await tokens.refresh(pair.refreshToken);
+    await tokens.refresh(pair.refreshToken, { clientId: 'web', scope: 'api' });
   } catch (e) {
     if (e instanceof TokenError) {
       const code: TokenErrorCode = e.code;
       return code;
     }
+    if (e instanceof InvalidScopeError) return e.code;
     if (e instanceof ConfigError) throw e;
   }
   return principal.sub + String(sub);
@@ -82,7 +88,8 @@ export async function stores(): Promise<TokenStore[]> {
   return [sqlite, redis, postgres, new MemoryStore(), new SubpathMemoryStore({ clock: () => version }), ...(wrong ? [] : [])];
 }
 
-export async function plugin(store: TokenStore): Promise<void> {
+// The built-in stores keep users and clients too (UserDirectory, ClientDirectory).
+export async function plugin(store: TokenStore & UserDirectory & ClientDirectory): Promise<void> {
   const tokens = createTokenService({ secret, store });
   const app = Fastify();
   await app.register(tesseraAuth, { tokens, realm: 'api' });
@@ -97,7 +104,21 @@ export async function plugin(store: TokenStore): Promise<void> {
     return app.tokens === tokens;
   });
   const users = createUserService(store);
-  await app.register(tesseraRoutes, { users, rateLimit: DEFAULT_RATE_LIMIT, prefix: '/auth' });
+  const clients = createClientService(store, { defaultClientId: 'spa' });
+  // @ts-expect-error: a bare TokenStore need not keep clients
+  createClientService(store as TokenStore);
+  if (!isClientDirectory(new MemoryStore())) throw new Error('the memory store keeps clients');
+  const added = await clients.add('web', { confidential: true });
+  // @ts-expect-error: a secret exists only for a confidential client, so it may be undefined
+  const secretOfWeb: string = added.secret;
+  await app.register(tesseraRoutes, {
+    users,
+    clients,
+    issuer: 'https://auth.example.com',
+    rateLimit: DEFAULT_RATE_LIMIT,
+    prefix: '/auth',
+  });
+  if (secretOfWeb === '') throw new Error('unreachable');
   const bearer: string | null | false = parseBearer('Bearer abc');
   if (bearer === false) throw new HttpError(400, 'invalid_request', 'malformed');
 }

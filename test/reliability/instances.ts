@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { login, RELIABILITY } from './support.js';
 
 export interface InstancesOptions {
@@ -35,6 +35,7 @@ export function instancesSuite(o: InstancesOptions): void {
       let cleanup: (() => Promise<void>) | undefined;
       const urls = () => servers.map((s) => s.url);
 
+      let rs: Record<string, string>;
       before(async () => {
         const store = await o.store();
         cleanup = store.cleanup;
@@ -47,6 +48,7 @@ export function instancesSuite(o: InstancesOptions): void {
           TESSERA_REUSE_GRACE: '0',
           TESSERA_RATE_LIMIT: '1000000',
         });
+        rs = await addIntrospector(RELIABILITY, env);
         servers = await Promise.all([0, 1, 2].map(() => startServer(RELIABILITY, env)));
         for (const u of ['alice', 'bob', 'carol']) {
           const r = await call(servers[0]!.url, 'POST', '/auth/register', { json: { username: u, password: PASSWORD } });
@@ -71,9 +73,30 @@ export function instancesSuite(o: InstancesOptions): void {
         }
         // Introspection on any instance agrees.
         for (const u of [a, b, c]) {
-          const r = await call(u, 'POST', '/auth/introspect', { token: t.access_token, form: { token: t.refresh_token } });
+          const r = await call(u, 'POST', '/auth/introspect', { headers: rs, form: { token: t.refresh_token } });
           assert.equal(r.json.active, true);
         }
+      });
+
+      test('the client binding holds across instances: another client is refused on one, the owner refreshes on another', async () => {
+        const [a, b, c] = urls() as [string, string, string];
+        const grant = await call(a, 'POST', '/auth/token', {
+          headers: rs,
+          form: { grant_type: 'password', username: 'alice', password: PASSWORD },
+        });
+        assert.equal(grant.status, 200, grant.text);
+        const rt = grant.json.refresh_token as string;
+        // The default client (no credentials) is another client: refused, nothing consumed.
+        const stolen = await call(b, 'POST', '/auth/refresh', { json: { refresh_token: rt } });
+        assert.equal(stolen.status, 400);
+        assert.equal(stolen.json.error, 'invalid_grant');
+        const intro = await call(c, 'POST', '/auth/introspect', { headers: rs, form: { token: rt } });
+        assert.deepEqual([intro.json.active, intro.json.client_id], [true, 'rs']);
+        const owner = await call(c, 'POST', '/auth/token', {
+          headers: rs,
+          form: { grant_type: 'refresh_token', refresh_token: rt },
+        });
+        assert.equal(owner.status, 200, owner.text);
       });
 
       test(`${RACES} x ${RACERS} concurrent refreshes of one token over three instances: exactly one wins`, async () => {

@@ -20,7 +20,7 @@ import { after, describe, test } from 'node:test';
 import { isTokenError } from '../../src/errors.js';
 import { createKeyRing, generateSecret } from '../../src/keys.js';
 import { createCodec, type SelfContainedFormat } from '../../src/tokens/codec.js';
-import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
+import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { login, RELIABILITY, type TokenBody } from './support.js';
 
 const ACCESS_TTL = 600;
@@ -69,6 +69,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       const me = (t: string) => call(srv!.url, 'GET', '/me', { token: t }).then((r) => r.status);
       const refresh = (t: string) => call(srv!.url, 'POST', '/auth/refresh', { json: { refresh_token: t } });
 
+      const rs = await addIntrospector(RELIABILITY, env);
       // --- Phase 1: k1 only.
       srv = await startServer(RELIABILITY, env);
       assert.equal(
@@ -112,10 +113,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       const removed = await refresh(c.refresh_token);
       assert.equal(removed.status, 400, 'a k1 refresh token after k1 was removed');
       assert.equal(removed.json.error, 'invalid_grant');
-      const intro = await call(srv.url, 'POST', '/auth/introspect', {
-        token: fresh.access_token,
-        form: { token: c.access_token },
-      });
+      const intro = await call(srv.url, 'POST', '/auth/introspect', { headers: rs, form: { token: c.access_token } });
       assert.equal(intro.json.active, false);
       assert.equal(await me(rotated.json.access_token), 200, 'k2 tokens keep working');
       assert.equal(await me(fresh.access_token), 200);

@@ -135,7 +135,12 @@ for (const scheme of SCHEMES) {
           ['logout', () => call(base, 'POST', '/auth/logout', { json: { refresh_token: aliceNow.refresh_token } })],
           [
             'introspect',
-            () => call(base, 'POST', '/auth/introspect', { token: aliceNow.access_token, form: { token: consumedA0 } }),
+            // Client credentials: looking the client up needs the store too.
+            () =>
+              call(base, 'POST', '/auth/introspect', {
+                headers: { authorization: `Basic ${Buffer.from('rs:secret').toString('base64')}` },
+                form: { token: consumedA0 },
+              }),
           ],
           ['ready', () => call(base, 'GET', '/ready')],
         ];

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { StoreUnavailableError, TokenError } from '../../src/errors.js';
+import { type ClientDirectory, isClientDirectory } from '../../src/clients/types.js';
+import { InvalidScopeError, StoreUnavailableError, TokenError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
@@ -66,6 +67,8 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
     return 'ok';
   } catch (e) {
     if (e instanceof TokenError) return e.code;
+    // A wider scope is the request's fault, not the token's: its own class, never a TokenError.
+    if (e instanceof InvalidScopeError) return e.code;
     throw e;
   }
 }
@@ -115,6 +118,57 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
       });
     });
 
+    describe('client directory (RFC 6749 §2)', () => {
+      const web = {
+        clientId: 'web-app',
+        clientType: 'confidential' as const,
+        secretHash: 'sha256$aGFzaA',
+        introspect: true,
+        createdAt: 1_700_000_000_000,
+      };
+      const spa = { clientId: 'spa', clientType: 'public' as const, secretHash: '', introspect: false, createdAt: 1 };
+
+      test('createClient stores a client; getClient finds it, or null; listClients is ordered by id', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        assert.ok(isClientDirectory(store), 'every store is a client directory');
+        assert.deepEqual(await dir.listClients(), []);
+        assert.equal(await dir.createClient(web), true);
+        assert.equal(await dir.createClient(spa), true);
+        assert.deepEqual(await dir.getClient('web-app'), web);
+        assert.deepEqual(await dir.getClient('spa'), spa);
+        assert.equal(await dir.getClient('nobody'), null);
+        assert.deepEqual(await dir.listClients(), [spa, web]);
+      });
+
+      test('createClient is atomic: of 20 concurrent registrations of one id exactly one succeeds', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => dir.createClient({ ...web, secretHash: `sha256$h${i}` })),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await dir.getClient('web-app'))?.secretHash, `sha256$h${results.indexOf(true)}`);
+      });
+
+      test('removeClient removes once; the id can then be registered again', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        await dir.createClient(web);
+        assert.equal(await dir.removeClient('web-app'), true);
+        assert.equal(await dir.removeClient('web-app'), false);
+        assert.equal(await dir.getClient('web-app'), null);
+        assert.equal(await dir.createClient(spa), true);
+        assert.deepEqual(await dir.listClients(), [spa]);
+      });
+
+      test('clients are no token state: countStateEntries ignores them', async (t) => {
+        const { store } = await setup(t);
+        await (store as unknown as ClientDirectory).createClient(web);
+        assert.equal(await store.countStateEntries(), 0);
+      });
+    });
+
     describe('token-state operations', () => {
       const sub = 'alice';
       const shard = userShard(sub);
@@ -137,6 +191,56 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         leewayMs: 0,
       });
       const jti = (familyId: string, id: string) => ({ kind: 'jti' as const, familyId, sub, jti: id });
+
+      test('rotate: a family bound to a client refuses another client (wrong_client) and consumes nothing', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        const bound = { ...family(now, 'fam-c', next(now, 'c1')), claims: JSON.stringify({ client_id: 'web' }) };
+        await store.createFamily(bound);
+        const opaque = { ...family(now, 'fam-co', next(now, 'ho', { refreshOpaque: true })), claims: bound.claims };
+        await store.createFamily(opaque);
+        const base = { shard, now, graceMs: 0, leewayMs: 0 };
+        for (const [presented, nextId] of [
+          [jti('fam-c', 'c1'), 'c2'],
+          [{ kind: 'opaque' as const, hash: 'ho' }, 'ho2'],
+        ] as const) {
+          const refused = await store.rotate({ ...base, presented, next: next(now, nextId), clientId: 'other' });
+          assert.deepEqual(refused, { status: 'wrong_client' });
+          // Refused twice: still not consumed, no reuse detected.
+          assert.deepEqual(await store.rotate({ ...base, presented, next: next(now, nextId), clientId: 'other' }), {
+            status: 'wrong_client',
+          });
+          const owner = await store.rotate({ ...base, presented, next: next(now, nextId), clientId: 'web' });
+          assert.equal(owner.status, 'rotated', 'still valid for its owner');
+        }
+        const opaqueRecord = await store.inspectRefresh({ shard, now, refreshHash: 'ho' });
+        assert.equal(opaqueRecord.status, 'inactive', 'consumed by its owner');
+        // Unchecked (no clientId) and unbound families accept any client.
+        await store.createFamily(family(now, 'fam-u', next(now, 'u1')));
+        const any = await store.rotate({ ...base, presented: jti('fam-u', 'u1'), next: next(now, 'u2'), clientId: 'x' });
+        assert.equal(any.status, 'rotated');
+      });
+
+      test('rotate: a scope beyond the grant is invalid_scope and consumes nothing; a narrower one sets the opaque access scope', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        await store.createFamily({ ...family(now, 'fam-s', next(now, 's1', { refreshOpaque: true })), scope: 'read write' });
+        const base = { shard, now, graceMs: 0, leewayMs: 0, presented: { kind: 'opaque' as const, hash: 's1' } };
+        assert.deepEqual(await store.rotate({ ...base, next: next(now, 's2', { refreshOpaque: true }), scope: 'read admin' }), {
+          status: 'invalid_scope',
+        });
+        const ok = await store.rotate({
+          ...base,
+          next: next(now, 's2', { refreshOpaque: true, accessHash: 'as2', accessScope: 'read' }),
+          scope: 'read',
+        });
+        assert.equal(ok.status, 'rotated');
+        assert.ok(ok.status === 'rotated');
+        assert.equal(ok.family.scope, 'read write', 'the grant keeps its scope (RFC 6749 §6)');
+        const access = await store.checkAccess({ shard, now, accessHash: 'as2' });
+        assert.ok(access.status === 'ok');
+        assert.equal(access.record?.scope, 'read');
+      });
 
       test('rotate consumes the current token once; a consumed one is reuse and revokes the family', async (t) => {
         const { store, clock } = await setup(t);
@@ -242,6 +346,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.deepEqual(access, {
           status: 'ok',
           record: { user_id: sub, issued_at: nowSec, expires_in: 900, scope: 'read', family: 'fam-o' },
+          claims: '',
         });
         const inspected = await store.inspectRefresh({ shard, now, refreshHash: 'h1' });
         assert.equal(inspected.status, 'active');
@@ -442,6 +547,50 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           assert.equal(err.code, 'reused');
           assert.match(err.message, /revoked/, 'the error says the session was revoked');
           assert.equal(await codeOf(tokens.refresh(p2.refreshToken)), 'revoked');
+        });
+
+        test('client binding (RFC 6749 §6): another client is refused and consumes nothing; the owner refreshes', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme, issuer: 'https://as.example', audience: 'https://api.example' });
+          const p0 = await tokens.issue({
+            sub: 'alice',
+            scope: 'read write',
+            clientId: 'web',
+            claims: { preferred_username: 'alice' },
+          });
+          assert.equal((await tokens.authenticate(p0.accessToken)).clientId, 'web');
+          assert.equal(await codeOf(tokens.refresh(p0.refreshToken, { clientId: 'mallory' })), 'wrong_client');
+          assert.equal(await codeOf(tokens.refresh(p0.refreshToken, { clientId: 'mallory' })), 'wrong_client');
+          const intro = await tokens.introspect(p0.refreshToken);
+          assert.equal(intro.active, true, 'still active: nothing was consumed, no reuse was detected');
+          assert.equal(intro.client_id, 'web');
+          assert.equal(intro.username, 'alice');
+          assert.equal(intro.iss, 'https://as.example');
+          // RFC 6749 §6: scope can only narrow; the grant keeps its scope.
+          await assert.rejects(
+            tokens.refresh(p0.refreshToken, { clientId: 'web', scope: 'admin' }),
+            (e: unknown) => e instanceof InvalidScopeError && !(e instanceof TokenError),
+          );
+          const p1 = await tokens.refresh(p0.refreshToken, { clientId: 'web', scope: 'read' });
+          assert.equal(p1.scope, 'read');
+          const who = await tokens.authenticate(p1.accessToken);
+          assert.equal(who.scope, 'read');
+          assert.equal(who.clientId, 'web');
+          const a = await tokens.introspect(p1.accessToken);
+          assert.deepEqual(
+            [a.active, a.client_id, a.username, a.scope, a.token_type],
+            [true, 'web', 'alice', 'read', 'access_token'],
+          );
+          const p2 = await tokens.refresh(p1.refreshToken, { clientId: 'web' });
+          assert.equal(p2.scope, 'read write', 'the next refresh without scope gets the whole grant again');
+          // RFC 7009 §2.1: another client's revocation does nothing; the owner's ends the family.
+          await tokens.revoke(p2.refreshToken, undefined, { clientId: 'mallory' });
+          await tokens.revoke(p2.accessToken, undefined, { clientId: 'mallory' });
+          assert.equal((await tokens.introspect(p2.refreshToken)).active, true);
+          assert.equal((await tokens.introspect(p2.accessToken)).active, true);
+          await tokens.revoke(p2.refreshToken, 'refresh_token', { clientId: 'web' });
+          assert.equal((await tokens.introspect(p2.refreshToken)).active, false);
+          assert.equal(await codeOf(tokens.refresh(p2.refreshToken, { clientId: 'web' })), 'revoked');
         });
 
         test('wrong type: an access token cannot refresh, a refresh token cannot authenticate', async (t) => {

@@ -130,6 +130,9 @@ export function serverEnv(suite: Suite, overrides: Record<string, string> = {}):
     ...(suite.clockFile ? { TESSERA_TEST_CLOCK_FILE: join(dir, 'clock') } : {}),
     TESSERA_SCRYPT_N: '1024',
     TESSERA_RATE_LIMIT: String(suite.rateLimit),
+    // One issuer for every instance and restart (each listens on a port of its own, and the default
+    // issuer is that URL): as in production, where instances behind one name share TESSERA_ISSUER.
+    TESSERA_ISSUER: 'http://tessera.test',
     ...(suite.logLevel === undefined ? {} : { TESSERA_LOG_LEVEL: suite.logLevel }),
     ...overrides,
   };
@@ -159,6 +162,17 @@ export function runCli(suite: Suite, args: string[], env: Record<string, string>
     });
     child.stdin?.end(input);
   });
+}
+
+/**
+ * Registers a confidential client allowed to introspect (`tessera client add ID --confidential
+ * --introspect`) in the store of `env`; returns its RFC 6749 §2.3.1 Basic Authorization header.
+ */
+export async function addIntrospector(suite: Suite, env: Record<string, string>, id = 'rs'): Promise<Record<string, string>> {
+  const r = await runCli(suite, ['client', 'add', id, '--confidential', '--introspect'], env);
+  if (r.code !== 0) throw new Error(`tessera client add ${id} failed: ${r.stderr}`);
+  const { client_secret } = JSON.parse(r.stdout) as { client_secret: string };
+  return { authorization: `Basic ${Buffer.from(`${id}:${client_secret}`).toString('base64')}` };
 }
 
 export interface ServerProcess {

@@ -250,6 +250,13 @@ describe('a resource server (Fastify plugin + createJwksVerifier) against a real
     assert.equal((await api.inject({ method: 'GET', url: '/health' })).statusCode, 200);
   });
 
+  test('RFC 8414 metadata names the JWKS (jwks_uri) when an asymmetric algorithm signs', async () => {
+    const res = await auth.inject({ url: '/.well-known/oauth-authorization-server' });
+    assert.equal(res.statusCode, 200);
+    const m = res.json();
+    assert.equal(m.jwks_uri, `${m.issuer}/.well-known/jwks.json`);
+  });
+
   test('the auth server itself authenticates its EdDSA tokens (GET /me) and refreshes with the HS256 refresh token', async () => {
     const pair = await tokens.issue({ sub: 'bob' });
     const me = await auth.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${pair.accessToken}` } });

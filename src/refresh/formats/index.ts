@@ -11,6 +11,7 @@ import { type KeyInput, type KeyRing, toKeyRing } from '../../keys.js';
 import type { TokenStateStore } from '../../stores/types.js';
 import { createCodec } from '../../tokens/codec.js';
 import type { SigningKeySet } from '../../tokens/jwk.js';
+import { ACCESS_TOKEN_TYP } from '../../tokens/jwt.js';
 import type { TokenServiceConfig } from '../config.js';
 import { opaqueAccessFormat, opaqueRefreshFormat } from './opaque.js';
 import { selfContainedAccessFormat, selfContainedRefreshFormat } from './self-contained.js';
@@ -50,6 +51,9 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
             audience: ctx.audience,
             clock: ctx.clock,
             cacheSize: config.accessCacheSize,
+            // RFC 9068 §2.1: JWT access tokens are typed `at+jwt` (HS256, EdDSA and ES256 alike), and
+            // verification requires it (§4); refresh tokens stay plain JWTs.
+            ...(config.accessFormat === 'jwt' ? { typ: ACCESS_TOKEN_TYP } : {}),
             ...(ctx.signingKeys ? { signingKeys: ctx.signingKeys } : {}),
           }),
           store,

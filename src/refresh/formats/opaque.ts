@@ -11,6 +11,7 @@ import type { Millis, TokenStateStore } from '../../stores/types.js';
 import type { TokenType } from '../../tokens/claims.js';
 import { generateOpaqueToken, hashOpaqueToken, looksOpaque, parseOpaqueToken } from '../../tokens/opaque.js';
 import type { Introspection, Principal } from '../types.js';
+import { clientOf, describeExtra, isForeign, parseExtra } from './extra.js';
 import type { AccessDraft, AccessFormat, PresentedToken, RefreshFormat } from './types.js';
 
 export interface OpaqueFormatOptions {
@@ -65,6 +66,13 @@ export function opaqueAccessFormat(options: OpaqueAccessOptions): AccessFormat {
           iat: rec.issued_at,
         };
         if (rec.scope !== '') principal.scope = rec.scope;
+        if (r.claims) {
+          // The login's extra claims (client, username): what a self-contained token would carry.
+          const extra = parseExtra(r.claims);
+          principal.claims = extra;
+          const client = clientOf(extra);
+          if (client !== '') principal.clientId = client;
+        }
         return principal;
       });
     },
@@ -86,13 +94,19 @@ export function opaqueAccessFormat(options: OpaqueAccessOptions): AccessFormat {
           token_type: 'access_token',
         };
         if (r.record.scope !== '') out.scope = r.record.scope;
-        return out;
+        return describeExtra(out, parseExtra(r.claims));
       });
     },
 
-    revoke(token: string, now: Millis): Promise<void> | undefined {
+    revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined {
       const t = tryParse(token, 'access');
-      return t && store.revokeAccess({ shard: t.shard, now, accessHash: t.hash });
+      if (t === undefined) return undefined;
+      if (clientId === undefined) return store.revokeAccess({ shard: t.shard, now, accessHash: t.hash });
+      // RFC 7009 §2.1: whose it is, read first; another client's token (or a dead one) is left alone.
+      return store.checkAccess({ shard: t.shard, now, accessHash: t.hash }).then((r) => {
+        if (r.status !== 'ok' || isForeign(r.claims, clientId)) return;
+        return store.revokeAccess({ shard: t.shard, now, accessHash: t.hash });
+      });
     },
   };
 }
@@ -127,14 +141,21 @@ export function opaqueRefreshFormat(options: OpaqueFormatOptions): RefreshFormat
           token_type: 'refresh_token',
         };
         if (r.family.scope !== '') out.scope = r.family.scope;
-        return out;
+        return describeExtra(out, parseExtra(r.family.claims));
       });
     },
 
-    revoke(token: string, now: Millis): Promise<void> | undefined {
+    revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined {
       const t = tryParse(token, 'refresh');
+      if (t === undefined) return undefined;
       // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
-      return t && store.revokeFamily({ shard: t.shard, now, refreshHash: t.hash }).then(() => undefined);
+      const end = () => store.revokeFamily({ shard: t.shard, now, refreshHash: t.hash }).then(() => undefined);
+      if (clientId === undefined) return end();
+      // Whose it is, read first; a consumed or dead token has nothing left to revoke.
+      return store.inspectRefresh({ shard: t.shard, now, refreshHash: t.hash }).then((r) => {
+        if (r.status !== 'active' || isForeign(r.family.claims, clientId)) return;
+        return end();
+      });
     },
   };
 }

@@ -13,6 +13,7 @@ import type { Claims, TokenType } from '../../tokens/claims.js';
 import { type Codec, newId } from '../../tokens/codec.js';
 import { looksOpaque, userShard } from '../../tokens/opaque.js';
 import type { Introspection, Principal } from '../types.js';
+import { describeExtra, extOf, isForeign } from './extra.js';
 import type { AccessDraft, AccessFormat, PresentedToken, RefreshDraft, RefreshFormat, Subject } from './types.js';
 
 export interface SelfContainedOptions {
@@ -67,7 +68,8 @@ function describe(claims: Claims & { sub: string }, tokenType: 'access_token' | 
   if (typeof claims.iat === 'number') out.iat = claims.iat;
   if (typeof claims.jti === 'string') out.jti = claims.jti;
   if (typeof claims.iss === 'string') out.iss = claims.iss;
-  return out;
+  // An access token carries its family's extra claims at the top level, a refresh token under `ext`.
+  return describeExtra(out, tokenType === 'access_token' ? claims : extOf(claims));
 }
 
 export function selfContainedAccessFormat(options: SelfContainedAccessOptions): AccessFormat {
@@ -81,6 +83,7 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
     if (familyId !== undefined) principal.familyId = familyId;
     if (jti !== undefined) principal.tokenId = jti;
     if (typeof claims.iat === 'number') principal.iat = claims.iat;
+    if (typeof claims.client_id === 'string') principal.clientId = claims.client_id;
     return principal;
   }
 
@@ -131,9 +134,11 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
         .then((r) => (r.status === 'ok' ? describe(claims, 'access_token') : { active: false }));
     },
 
-    revoke(token: string, now: Millis): Promise<void> | undefined {
+    revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined {
       const claims = tryVerify(codec, token, 'access', now);
       if (claims === undefined) return undefined;
+      // RFC 7009 §2.1: another client's token is not revoked; §2.2 still answers 200 (no probing).
+      if (isForeign(claims, clientId)) return Promise.resolve();
       const jti = claims.jti;
       if (typeof jti !== 'string') return Promise.resolve();
       // Deny-listed until it would expire anyway (plus the accepted clock skew): then the entry goes too.
@@ -192,9 +197,10 @@ export function selfContainedRefreshFormat(options: SelfContainedOptions): Refre
         .then((r) => (r.status === 'active' ? describe(claims, 'refresh_token') : { active: false }));
     },
 
-    revoke(token: string, now: Millis): Promise<void> | undefined {
+    revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined {
       const claims = tryVerify(codec, token, 'refresh', now);
       if (claims === undefined) return undefined;
+      if (isForeign(extOf(claims), clientId)) return Promise.resolve();
       if (typeof claims.fam !== 'string') return Promise.resolve();
       // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
       return store.revokeFamily({ shard: userShard(claims.sub), now, familyId: claims.fam }).then(() => undefined);

@@ -27,7 +27,7 @@ export interface Subject {
   sub: string;
   /** Space-separated scopes (RFC 6749 §3.3); '' for none. */
   scope: string;
-  /** Extra access-token claims, carried across rotations. */
+  /** Extra access-token claims (with `client_id`, RFC 9068 §2.2, when bound to a client), carried across rotations. */
   extra: Claims;
   familyId: string;
 }
@@ -70,8 +70,11 @@ export interface AccessFormat {
    * else the answer (`{active: false}` for a revoked or unknown one).
    */
   introspect(token: string, now: Millis): Promise<Introspection> | undefined;
-  /** RFC 7009 for an access token: `undefined` when it is not one of this format, else the revocation. */
-  revoke(token: string, now: Millis): Promise<void> | undefined;
+  /**
+   * RFC 7009 for an access token: `undefined` when it is not one of this format, else the
+   * revocation. With `clientId`, a token issued to another client is left alone (§2.1).
+   */
+  revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined;
 }
 
 /** A family, by id (self-contained tokens name it) or by the opaque token's hash (the store's record names it). */
@@ -112,6 +115,9 @@ export interface RefreshFormat {
   accepts(token: string, now: Millis): boolean;
   /** RFC 7662 for a refresh token: `undefined` when not one of this format, else the answer. */
   introspect(token: string, now: Millis): Promise<Introspection> | undefined;
-  /** RFC 7009 §2.1 for a refresh token (its whole family): `undefined` when not one of this format. */
-  revoke(token: string, now: Millis): Promise<void> | undefined;
+  /**
+   * RFC 7009 §2.1 for a refresh token (its whole family): `undefined` when not one of this
+   * format. With `clientId`, a token issued to another client is left alone (§2.1).
+   */
+  revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined;
 }

@@ -1,0 +1,82 @@
+/** `tessera client add|list|remove` (DESIGN "Clients"): stdout JSON, secrets hashed at rest, exit statuses. */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { createClientService } from '../../src/clients/clients.js';
+import { SqliteStore } from '../../src/stores/sqlite.js';
+import { runCli, type Suite, tempDir } from '../support/processes.js';
+
+const CLI: Suite = { rateLimit: 0, clockFile: false, dropNodeOptions: false, timeoutMs: 20_000 };
+
+describe('tessera client', () => {
+  const db = join(tempDir(), 'clients.db');
+  const env = { TESSERA_STORE: `sqlite:${db}` };
+
+  test('add prints one JSON object; a confidential secret is printed once and stored only as a hash', async () => {
+    const pub = await runCli(CLI, ['client', 'add', 'spa'], env);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.deepEqual(JSON.parse(pub.stdout), { client_id: 'spa', client_type: 'public' });
+    assert.equal(pub.stdout.trim().split('\n').length, 1);
+
+    const conf = await runCli(CLI, ['client', 'add', 'rs', '--confidential', '--introspect'], env);
+    assert.equal(conf.code, 0, conf.stderr);
+    const out = JSON.parse(conf.stdout) as Record<string, string>;
+    assert.deepEqual(Object.keys(out), ['client_id', 'client_type', 'client_secret']);
+    assert.equal(out.client_type, 'confidential');
+    assert.match(out.client_secret as string, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+
+    // At rest: a verifier, never the secret (the database file holds no copy of it).
+    const wal = `${db}-wal`;
+    const raw = readFileSync(db).toString('latin1') + (existsSync(wal) ? readFileSync(wal).toString('latin1') : '');
+    assert.ok(!raw.includes(out.client_secret as string));
+    const store = new SqliteStore(db);
+    try {
+      const clients = createClientService(store);
+      const rec = await store.getClient('rs');
+      assert.match(rec?.secretHash ?? '', /^sha256\$/);
+      assert.equal(rec?.introspect, true);
+      const ok = await clients.authenticate({ clientId: 'rs', secret: out.client_secret });
+      assert.ok(ok.ok && ok.authenticated);
+      assert.deepEqual(await clients.authenticate({ clientId: 'rs', secret: 'nope' }), { ok: false, reason: 'bad_secret' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('list prints one JSON object per client, without secrets; remove deletes', async () => {
+    await runCli(CLI, ['client', 'add', 'to-remove', '--confidential'], env);
+    const list = await runCli(CLI, ['client', 'list'], env);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      rows.map((r) => [r.client_id, r.client_type, r.introspect]),
+      [
+        ['rs', 'confidential', true],
+        ['spa', 'public', false],
+        ['to-remove', 'confidential', false],
+      ],
+    );
+    assert.ok(!list.stdout.includes('secret'));
+    assert.equal((await runCli(CLI, ['client', 'remove', 'to-remove'], env)).code, 0);
+    const again = await runCli(CLI, ['client', 'remove', 'to-remove'], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no client "to-remove"/);
+  });
+
+  test('refusals exit 1, usage errors 2', async () => {
+    const taken = await runCli(CLI, ['client', 'add', 'spa'], env);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /already exists/);
+    assert.equal((await runCli(CLI, ['client', 'add', 'bad id!'], env)).code, 1);
+    assert.equal((await runCli(CLI, ['client', 'add', 'x', '--introspect'], env)).code, 2, '--introspect needs --confidential');
+    assert.equal((await runCli(CLI, ['client', 'add'], env)).code, 2);
+    assert.equal((await runCli(CLI, ['client', 'frobnicate'], env)).code, 2);
+    const help = await runCli(CLI, ['client', '--help'], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /tessera client add CLIENT_ID \[--confidential\] \[--introspect\]/);
+  });
+});
