@@ -92,7 +92,8 @@ describe('security headers (finding 9)', () => {
       await h.app.inject({
         method: 'POST',
         url: '/auth/introspect',
-        headers: bearer(t.access_token),
+        // RFC 7662 §2.1: a resource server authenticates as a client registered for introspection.
+        headers: h.rs.basic,
         payload: { token: t.access_token },
       }),
     ];
