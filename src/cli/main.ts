@@ -35,7 +35,7 @@ type Command = (argv: string[], io: Io) => Promise<number>;
  * the store driver is named by `openStore` when the store is opened.
  */
 export const SERVER_PEERS =
-  'fastify fastify-plugin @fastify/cookie @fastify/formbody @fastify/rate-limit @fastify/swagger @fastify/swagger-ui @fastify/type-provider-typebox typebox';
+  'fastify fastify-plugin @fastify/cookie @fastify/formbody @fastify/swagger @fastify/swagger-ui @fastify/type-provider-typebox typebox @zxcvbn-ts/language-common';
 
 /** A missing peer is a one-line ConfigError that says what to install, not a stack trace. */
 async function withServerPeers(load: () => Promise<Command>): Promise<Command> {

@@ -104,7 +104,7 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     assert.match(r.stderr, /^tessera: this command needs \S+ and the other server peers: npm install fastify /);
     // Every peer but the store drivers (openStore names those) is in the list.
     const listed = r.stderr.trim().split('npm install ')[1]?.split(' ') ?? [];
-    const drivers = ['better-sqlite3', 'ioredis'];
+    const drivers = ['better-sqlite3', 'ioredis', 'pg'];
     assert.deepEqual(
       listed.sort(),
       Object.keys(pkg.peerDependencies)

@@ -191,9 +191,9 @@ describe(`soak: ${SOAK_SECONDS} s of mixed traffic on Redis with short lifetimes
 
   test('memory levels off, keys return to baseline, no unprovoked error', { timeout: (SOAK_SECONDS + 120) * 1000 }, async () => {
     await waitFor(
-      () => targets.every((t) => keys(t.prefix, 'rl:*') === 0),
+      () => targets.every((t) => keys(t.prefix, 'gl:*') === 0),
       10_000,
-      'the registration rate-limit counters to expire',
+      'the brute-force counters (registrations count) to expire',
     );
     const baseline = Object.fromEntries(targets.map((t) => [t.prefix, keys(t.prefix)]));
     for (const t of targets) {
@@ -233,7 +233,7 @@ describe(`soak: ${SOAK_SECONDS} s of mixed traffic on Redis with short lifetimes
       const peak = peakKeys[t.prefix] ?? 0;
       assert.ok(peak > 100, `${t.name}: only ${peak} token-state keys at the peak: the key count is not measured`);
     }
-    await waitFor(() => targets.every((t) => keys(t.prefix, 'rl:*') === 0), 10_000, 'rate-limit counters to expire');
+    await waitFor(() => targets.every((t) => keys(t.prefix, 'gl:*') === 0), 10_000, 'rate-limit counters to expire');
 
     const lines: string[] = [];
     for (const t of targets) {
