@@ -161,6 +161,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       // Fastify's close stops accepting, answers 503 to requests that arrive
       // meanwhile (return503OnClosing) and waits for in-flight ones.
       await app.close();
+      tokens.close();
       await store.close().catch(() => {});
     })();
     return closing;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RevocationHub } from './feed.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -29,6 +30,8 @@ import type {
   Millis,
   RefreshInspection,
   RefreshRef,
+  RevocationEvent,
+  RevocationFeed,
   RevokeAccessInput,
   RevokeUserInput,
   RotateInput,
@@ -59,13 +62,20 @@ export class MemoryStore implements TokenStore, UserDirectory {
   readonly #access = new Map<string, StoredAccess>();
   readonly #deny = new Map<string, Expiring>();
   readonly #epochs = new Map<string, Expiring & { notBefore: Millis }>();
-  readonly #index = new Map<string, Map<string, Millis>>();
   readonly #users = new Map<string, UserRecord>();
+  /** In-process push: every listener hears a revocation when the operation returns. Always up. */
+  readonly #feed = new RevocationHub();
+  #pending: RevocationEvent[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
     this.#lastPurge = this.#clock();
+    this.#feed.status('up');
+  }
+
+  revocations(): RevocationFeed {
+    return this.#feed;
   }
 
   #tx(now: Millis): StateTx {
@@ -74,7 +84,7 @@ export class MemoryStore implements TokenStore, UserDirectory {
     const access = this.#access;
     const deny = this.#deny;
     const epochs = this.#epochs;
-    const index = this.#index;
+    const pending = this.#pending;
     return {
       now,
       getFamily: (id) => fam.get(id),
@@ -92,18 +102,18 @@ export class MemoryStore implements TokenStore, UserDirectory {
       deny: (jti, expiresAt) => void deny.set(jti, { expiresAt: Math.max(expiresAt, deny.get(jti)?.expiresAt ?? 0) }),
       getEpoch: (sub) => epochs.get(sub)?.notBefore,
       setEpoch: (sub, notBefore, expiresAt) => void epochs.set(sub, { notBefore, expiresAt }),
-      indexFamily: (sub, id, expiresAt) => {
-        let m = index.get(sub);
-        if (!m) index.set(sub, (m = new Map()));
-        m.set(id, expiresAt);
-      },
-      familiesOf: (sub) => [...(index.get(sub)?.keys() ?? [])],
+      emit: (e) => void pending.push(e),
     };
   }
 
-  /** Runs `fn` atomically (no await inside), then sweeps if one is due. */
+  /** Runs `fn` atomically (no await inside), pushes the revocations it made, then sweeps if one is due. */
   #run<T>(now: Millis, fn: (tx: StateTx) => T): T {
     const result = fn(this.#tx(now));
+    if (this.#pending.length > 0) {
+      const events = this.#pending;
+      this.#pending = [];
+      for (const e of events) this.#feed.emit(e);
+    }
     if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) this.#purge();
     return result;
   }
@@ -132,7 +142,7 @@ export class MemoryStore implements TokenStore, UserDirectory {
     return this.#run(input.now, (tx) => revokeFamilyIn(tx, input));
   }
 
-  async revokeUser(input: RevokeUserInput): Promise<number> {
+  async revokeUser(input: RevokeUserInput): Promise<void> {
     return this.#run(input.now, (tx) => revokeUserIn(tx, input));
   }
 
@@ -152,18 +162,11 @@ export class MemoryStore implements TokenStore, UserDirectory {
         }
       }
     }
-    for (const [sub, m] of this.#index) {
-      for (const [id, exp] of m) if (exp <= now) m.delete(id);
-      if (m.size === 0) {
-        this.#index.delete(sub);
-        n++;
-      }
-    }
     return n;
   }
 
   async countStateEntries(): Promise<number> {
-    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size + this.#index.size;
+    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size;
   }
 
   async createUser(user: UserRecord): Promise<boolean> {
