@@ -6,8 +6,8 @@
  */
 import { ConfigError, isTokenError } from '../errors.js';
 import { KEYGEN_HINT, type KeyRing, keyRingFromEnv } from '../keys.js';
-import type { Claims, TokenType } from '../tokens/claims.js';
 import { DEFAULTS } from '../refresh/config.js';
+import type { Claims, TokenType } from '../tokens/claims.js';
 import { createCodec, SELF_CONTAINED_FORMATS, type SelfContainedFormat } from '../tokens/codec.js';
 import { EXIT_OK, EXIT_REFUSED, type Io, parse, readStdin, str, UsageError } from './args.js';
 
@@ -84,7 +84,9 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
         throw new UsageError('--ttl must be a positive whole number of seconds');
       const max = maxTtl(process.env);
       if (ttlSeconds > max)
-        throw new UsageError(`--ttl must not exceed the refresh lifetime (${max} s, TESSERA_REFRESH_TTL): logout everywhere could not end such a token`);
+        throw new UsageError(
+          `--ttl must not exceed the refresh lifetime (${max} s, TESSERA_REFRESH_TTL): logout everywhere could not end such a token`,
+        );
     }
     let extra: Claims = {};
     const claimsJson = str(values.claims);

@@ -127,7 +127,7 @@ export class RevocationSet implements RevocationListener {
       if (u !== undefined && u.until > now) {
         if (!hasIat || iatBeforeEpoch(iat, u.notBefore, familyId !== undefined)) return 'revoked';
         // Issued in the epoch's own second: only the family's creation time (in the store) can tell.
-        ambiguous = iat * 1000 < u.notBefore;
+        ambiguous = iat * 1000 <= u.notBefore;
       }
     }
     if (!this.#live || !hasIat || typeof exp !== 'number' || (exp - iat) * 1000 > this.horizonMs) return 'ask';

@@ -33,9 +33,9 @@ import { newId } from '../tokens/codec.js';
 import { userShard } from '../tokens/opaque.js';
 import { resolveConfig, type TokenServiceConfig } from './config.js';
 import { createFormats } from './formats/index.js';
-import { RevocationSet } from './revocations.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
+import { RevocationSet } from './revocations.js';
 import type { Introspection, IssueInput, Principal, TokenPair, TokenService, TokenServiceOptions } from './types.js';
 
 export { DEFAULTS, resolveConfig, type TokenServiceConfig } from './config.js';

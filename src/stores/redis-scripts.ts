@@ -79,11 +79,11 @@ local function publish(kind, untilMs, notBefore, key)
   return msg
 end
 
--- A family is revoked by its flag, or by the user's "not before" epoch if created earlier.
+-- A family is revoked by its flag, or by the user's "not before" epoch if created at or before it.
 local function is_revoked(sub, createdAt, revokedFlag)
   if revokedFlag == '1' then return true end
   local epoch = redis.call('GET', base .. 'nbf:' .. sub)
-  return epoch and tonumber(createdAt) < tonumber(epoch)
+  return epoch and tonumber(createdAt) <= tonumber(epoch)
 end
 `;
 
@@ -142,7 +142,10 @@ local claims = ARGV[12]
 
 local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0)
 local fk = base .. 'f:' .. famId
-redis.call('HSET', fk, 'sub', sub, 'ct', int(now), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
+-- Written after a logout everywhere of the same millisecond: one ms later, so it lives (state.ts).
+local createdAt = now
+if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
+redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
   'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex))
 expire_at(fk, ex)
 return {'status', 'created'}
@@ -234,7 +237,7 @@ end
 -- epoch's second, revoked; within that second, the family decides, and without one, revoked.
 if not opaque and iat and tokenSub ~= '' then
   local epoch = tonumber(redis.call('GET', base .. 'nbf:' .. tokenSub) or '')
-  if epoch and ((iat + 1) * 1000 <= epoch or (famId == '' and iat * 1000 < epoch)) then return {'status', 'revoked'} end
+  if epoch and ((iat + 1) * 1000 <= epoch or (famId == '' and iat * 1000 <= epoch)) then return {'status', 'revoked'} end
 end
 if famId ~= '' then
   local sub, createdAt, revokedFlag = unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv'))

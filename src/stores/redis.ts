@@ -168,11 +168,7 @@ export class RedisStore implements TokenStore, UserDirectory {
     const nodes = (c as Cluster).nodes('all');
     if (nodes.length === 0) return undefined;
     const node = nodes[this.#nodeTurn++ % nodes.length] as Redis;
-    return new (node.constructor as typeof Redis)({
-      ...node.options,
-      ...own,
-      retryStrategy: (times: number) => (times > 3 ? null : 100 * times),
-    });
+    return node.duplicate({ ...own, retryStrategy: (times: number) => (times > 3 ? null : 100 * times) });
   }
 
   #startSubscriber(): void {

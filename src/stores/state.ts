@@ -97,11 +97,14 @@ function familyInfo(f: FamilyState): FamilyInfo {
   };
 }
 
-/** Revoked itself, or created before the user's "not before" epoch (logout everywhere). */
+/**
+ * Revoked itself, or created at or before the user's "not before" epoch (logout
+ * everywhere): a login in the very millisecond of the logout is on the safe side.
+ */
 function isRevoked(tx: StateTx, f: FamilyState): boolean {
   if (f.revoked) return true;
   const epoch = tx.getEpoch(f.sub);
-  return epoch !== undefined && f.createdAt < epoch;
+  return epoch !== undefined && f.createdAt <= epoch;
 }
 
 /** Writes the family with `next` as its newest tokens, plus their opaque records and the index entry. */
@@ -136,10 +139,13 @@ function writeTokens(tx: StateTx, f: FamilyState, next: NextTokens, leewayMs: Mi
 }
 
 export function createFamilyIn(tx: StateTx, input: CreateFamilyInput): void {
+  // A login written after a logout everywhere of the very same millisecond is after it: one
+  // millisecond later, so that `isRevoked` (created at or before the epoch) lets it live.
+  const epoch = tx.getEpoch(input.sub);
   const family: FamilyState = {
     familyId: input.familyId,
     sub: input.sub,
-    createdAt: tx.now,
+    createdAt: epoch === tx.now ? tx.now + 1 : tx.now,
     absoluteExpiresAt: input.absoluteExpiresAt,
     current: input.next.refreshId,
     previous: '',
@@ -213,7 +219,7 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
  */
 export function iatBeforeEpoch(iatSec: number, epoch: Millis, hasFamily: boolean): boolean {
   if ((iatSec + 1) * 1000 <= epoch) return true;
-  return !hasFamily && iatSec * 1000 < epoch;
+  return !hasFamily && iatSec * 1000 <= epoch;
 }
 
 export function checkAccessIn(tx: StateTx, input: AccessCheckInput): AccessCheckResult {
