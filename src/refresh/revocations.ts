@@ -12,7 +12,9 @@
  * revocations of the last access-token lifetime (bench/revocation.ts measures it).
  *
  * Never accept because a message was missed. The feed says 'up' only when it
- * can promise delivery from then on. Tokens issued before the latest 'up' (by
+ * can promise delivery from then on. A store that can enumerate its revocations
+ * (memory, SQLite) replays them first and says the 'up' is complete: then
+ * nothing needs checking. Otherwise (Redis), tokens issued before the latest 'up' (by
  * their `iat`, with a margin for clock skew between instances) may have been
  * revoked while this instance was not listening: each is checked against the
  * store once (`checkAccess`) per generation, and the answer remembered by its
@@ -66,9 +68,9 @@ export class RevocationSet implements RevocationListener {
 
   constructor(options: RevocationSetOptions) {
     this.horizonMs = options.horizonMs;
-    // iat is whole seconds (floored), and other instances' clocks may run a little ahead.
+    // Another instance's clock may run a little ahead: its iat can read later than the real issue time.
     this.#leewayMs = options.leewayMs ?? 0;
-    this.#marginMs = 1000 + this.#leewayMs + INSTANCE_SKEW_MS;
+    this.#marginMs = this.#leewayMs + INSTANCE_SKEW_MS;
     this.#clock = options.clock;
     this.#memoSize = options.memoSize ?? 100_000;
   }
@@ -106,11 +108,13 @@ export class RevocationSet implements RevocationListener {
     if (now >= this.#nextSweep) this.#sweep(now);
   }
 
-  status(s: 'up' | 'down'): void {
+  status(s: 'up' | 'down', complete = false): void {
     this.#gen++;
     this.#memo.clear();
     this.#live = s === 'up';
-    this.#trustedFrom = this.#live ? this.#clock() + this.#marginMs : Number.POSITIVE_INFINITY;
+    // A complete 'up' came with every revocation in force: nothing issued before it needs a check.
+    if (!this.#live) this.#trustedFrom = Number.POSITIVE_INFINITY;
+    else this.#trustedFrom = complete ? Number.NEGATIVE_INFINITY : this.#clock() + this.#marginMs;
   }
 
   /**

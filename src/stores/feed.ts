@@ -14,10 +14,17 @@ export class RevocationHub implements RevocationFeed {
   readonly #start: () => void;
   readonly #stop: () => void;
 
-  /** `start` runs when the first listener subscribes, `stop` when the last one leaves. */
-  constructor(hooks: { start?: () => void; stop?: () => void } = {}) {
+  readonly #snapshot: (() => RevocationEvent[]) | undefined;
+
+  /**
+   * `start` runs when the first listener subscribes, `stop` when the last one leaves.
+   * `snapshot` (a store that can enumerate its revocations in force): replayed to each
+   * new listener before its 'up', which is then `complete`.
+   */
+  constructor(hooks: { start?: () => void; stop?: () => void; snapshot?: () => RevocationEvent[] } = {}) {
     this.#start = hooks.start ?? (() => {});
     this.#stop = hooks.stop ?? (() => {});
+    this.#snapshot = hooks.snapshot;
   }
 
   get up(): boolean {
@@ -29,13 +36,25 @@ export class RevocationHub implements RevocationFeed {
   }
 
   subscribe(listener: RevocationListener): () => void {
+    if (this.#listeners.size === 0) this.#start();
     this.#listeners.add(listener);
-    if (this.#listeners.size === 1) this.#start();
     // A listener starts down: it hears 'up' only from a feed that can promise delivery now.
-    if (this.#up && this.#listeners.has(listener)) listener.status('up');
+    if (this.#up) this.#welcome(listener);
     return () => {
       if (this.#listeners.delete(listener) && this.#listeners.size === 0) this.#stop();
     };
+  }
+
+  /** 'up' for one listener, after the snapshot when there is one (then `complete`). */
+  #welcome(listener: RevocationListener): void {
+    let events: RevocationEvent[] | undefined;
+    try {
+      events = this.#snapshot?.();
+    } catch {
+      events = undefined;
+    }
+    if (events) for (const e of events) listener.event(e);
+    listener.status('up', events !== undefined);
   }
 
   /** Delivers one event to every listener (a throwing listener does not stop the others). */
@@ -49,14 +68,15 @@ export class RevocationHub implements RevocationFeed {
     }
   }
 
-  /** Sets the feed's status; listeners hear changes only. */
+  /** Sets the feed's status; listeners hear changes only (an 'up' with the snapshot, when there is one). */
   status(s: 'up' | 'down'): void {
     const up = s === 'up';
     if (up === this.#up) return;
     this.#up = up;
     for (const l of this.#listeners) {
       try {
-        l.status(s);
+        if (up) this.#welcome(l);
+        else l.status(s);
       } catch {
         // as in emit
       }

@@ -64,7 +64,7 @@ export class MemoryStore implements TokenStore, UserDirectory {
   readonly #epochs = new Map<string, Expiring & { notBefore: Millis }>();
   readonly #users = new Map<string, UserRecord>();
   /** In-process push: every listener hears a revocation when the operation returns. Always up. */
-  readonly #feed = new RevocationHub();
+  readonly #feed = new RevocationHub({ snapshot: () => this.#snapshot() });
   #pending: RevocationEvent[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -76,6 +76,20 @@ export class MemoryStore implements TokenStore, UserDirectory {
 
   revocations(): RevocationFeed {
     return this.#feed;
+  }
+
+  /** Every revocation in force, for a new listener (its 'up' is then complete). */
+  #snapshot(): RevocationEvent[] {
+    const now = this.#clock();
+    const out: RevocationEvent[] = [];
+    for (const [jti, d] of this.#deny) if (d.expiresAt > now) out.push({ kind: 'jti', jti, until: d.expiresAt });
+    for (const f of this.#families.values()) {
+      if (f.revoked && f.expiresAt > now) out.push({ kind: 'family', familyId: f.familyId, until: f.expiresAt });
+    }
+    for (const [sub, e] of this.#epochs) {
+      if (e.expiresAt > now) out.push({ kind: 'user', sub, notBefore: e.notBefore, until: e.expiresAt });
+    }
+    return out;
   }
 
   #tx(now: Millis): StateTx {

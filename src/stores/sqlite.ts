@@ -194,6 +194,9 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX revocations_by_expiry ON revocations (expires_at);
 
+  -- The revoked families, for the snapshot a new subscriber starts from.
+  CREATE INDEX families_revoked ON families (expires_at) WHERE revoked = 1;
+
   -- Logout everywhere no longer walks a user's families (the epoch alone revokes them).
   DROP INDEX families_by_sub;
   `,
@@ -300,7 +303,11 @@ export class SqliteStore implements TokenStore, UserDirectory {
     this.#clock = options.clock ?? Date.now;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? 200;
-    this.#feed = new RevocationHub({ start: () => this.#startPolling(), stop: () => this.#stopPolling() });
+    this.#feed = new RevocationHub({
+      start: () => this.#startPolling(),
+      stop: () => this.#stopPolling(),
+      snapshot: () => this.#snapshot(),
+    });
     this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
@@ -469,6 +476,29 @@ export class SqliteStore implements TokenStore, UserDirectory {
     return this.#feed;
   }
 
+  /**
+   * Every revocation in force (the state tables are enumerable), for a new listener, so
+   * that its 'up' is complete: a restarted instance refuses from memory at once. Rows the
+   * next poll delivers again are harmless (events are idempotent).
+   */
+  #snapshot(): RevocationEvent[] {
+    const now = this.#clock();
+    const s = this.#s;
+    return this.#txn.deferred(() => {
+      const out: RevocationEvent[] = [];
+      for (const r of s.snapDeny.all(now) as { jti: string; expires_at: number }[]) {
+        out.push({ kind: 'jti', jti: r.jti, until: r.expires_at });
+      }
+      for (const r of s.snapFamilies.all(now) as { id: string; expires_at: number }[]) {
+        out.push({ kind: 'family', familyId: r.id, until: r.expires_at });
+      }
+      for (const r of s.snapEpochs.all(now) as { sub: string; not_before: number; expires_at: number }[]) {
+        out.push({ kind: 'user', sub: r.sub, notBefore: r.not_before, until: r.expires_at });
+      }
+      return out;
+    }) as RevocationEvent[];
+  }
+
   #startPolling(): void {
     try {
       this.#cursor = (this.#s.logHead.get() as { seq: number }).seq;
@@ -558,6 +588,9 @@ function prepare(db: SqliteDatabase) {
     setEpoch: db.prepare('INSERT OR REPLACE INTO user_epochs (sub, not_before, expires_at) VALUES (?, ?, ?)'),
     logRevocation: db.prepare('INSERT INTO revocations (kind, key, not_before, until, expires_at) VALUES (?, ?, ?, ?, ?)'),
     logHead: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM revocations'),
+    snapDeny: db.prepare('SELECT jti, expires_at FROM denylist WHERE expires_at > ?'),
+    snapFamilies: db.prepare('SELECT id, expires_at FROM families WHERE revoked = 1 AND expires_at > ?'),
+    snapEpochs: db.prepare('SELECT sub, not_before, expires_at FROM user_epochs WHERE expires_at > ?'),
     logAfter: db.prepare('SELECT seq, kind, key, not_before, until FROM revocations WHERE seq > ? ORDER BY seq'),
     purge,
     count: db.prepare(`SELECT ${STATE_TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(' + ')} AS n`),

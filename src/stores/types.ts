@@ -235,20 +235,29 @@ export interface RevocationListener {
    * 'up': from now on every revocation committed to the store reaches `event` (the push is
    * subscribed and confirmed). 'down': some may be missed (connection lost) until the next
    * 'up'. Starts down; the feed says 'up' once it can promise delivery.
+   *
+   * `complete` (with 'up'): the events delivered before it were every revocation still in
+   * force (a snapshot: memory and SQLite can enumerate theirs), so nothing issued earlier
+   * needs a store check. Without it (Redis, PostgreSQL by NOTIFY), the service checks each
+   * token issued before this 'up' against the store once.
    */
-  status(s: 'up' | 'down'): void;
+  status(s: 'up' | 'down', complete?: boolean): void;
 }
 
 /**
  * The push of revocations (memory: in-process; SQLite: a log table polled on a
  * short timer; Redis: PUBLISH inside the revoking script; PostgreSQL: NOTIFY in
  * the revoking transaction). Delivery is at-least-once while 'up'; nothing is
- * promised about revocations committed while 'down' or before the first 'up':
- * the token service checks tokens issued before the latest 'up' against the
- * store once each (`checkAccess`), so a missed message never becomes an accept.
+ * promised about revocations committed while 'down' or before the first 'up'
+ * (unless the 'up' is `complete`): the token service checks tokens issued before
+ * the latest 'up' against the store once each (`checkAccess`), so a missed
+ * message never becomes an accept.
  */
 export interface RevocationFeed {
-  /** Starts delivering to `listener`; returns the unsubscribe function. */
+  /**
+   * Starts delivering to `listener`: `status('up')` once delivery is promised (at once, or
+   * later), optionally preceded by a snapshot and flagged `complete`. Returns the unsubscribe function.
+   */
   subscribe(listener: RevocationListener): () => void;
 }
 

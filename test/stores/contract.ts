@@ -611,7 +611,8 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.equal(await codeOf(tokens.authenticate(kept.accessToken)), 'ok');
         assert.equal(await codeOf(tokens.authenticate(kept.accessToken)), 'ok');
         assert.equal(await codeOf(tokens.authenticate(revoked.accessToken)), 'revoked');
-        assert.equal(lookups, n + 1, 'one lookup for the kept token, none for the repeat or the known-revoked one');
+        // A store that replays a snapshot (memory, SQLite) needs none; one that cannot (Redis) one for the kept token.
+        assert.ok(lookups - n <= 1, `${lookups - n} lookups: at most one per token issued before the feed came up`);
       });
     });
 
