@@ -99,6 +99,9 @@ export class RevocationSet implements RevocationListener {
     } else if (e.kind === 'family') {
       this.#families.set(e.familyId, Math.max(until, this.#families.get(e.familyId) ?? 0));
     } else {
+      // A store answer remembered before this epoch no longer vouches for a token issued in
+      // the epoch's own second (the one case where `check` consults the memo despite an entry).
+      this.#memo.clear();
       const prior = this.#users.get(e.sub);
       this.#users.set(e.sub, {
         notBefore: Math.max(e.notBefore, prior?.notBefore ?? 0),

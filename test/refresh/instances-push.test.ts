@@ -120,6 +120,26 @@ function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: st
       });
     }
 
+    test('logout-all in the second a token was issued, after another instance vouched for it: still refused', async (t) => {
+      const clock = new FakeClock();
+      const b = await setup(t);
+      const list = [instance(await b.open(), clock), instance(await b.open(), clock)];
+      t.after(async () => {
+        for (const x of list) {
+          x.tokens.close();
+          await x.store.close();
+        }
+      });
+      await waitUntil(() => list.every((x) => x.tokens.revocations?.live === true));
+      const [a, other] = list as [Instance, Instance];
+      // Issued within the trust margin: B asks the store once and remembers "not revoked".
+      const p = await a.tokens.issue({ sub: 'same-second' });
+      assert.equal(await codeOf(other.tokens.authenticate(p.accessToken)), 'ok');
+      assert.equal(await codeOf(other.tokens.authenticate(p.accessToken)), 'ok');
+      await a.tokens.revokeUser('same-second');
+      assert.ok((await refusedEverywhere(list, p.accessToken)) < 1000);
+    });
+
     test('restart: a new instance refuses what was revoked before it started, from the first request', async (t) => {
       const clock = new FakeClock();
       const b = await setup(t);
