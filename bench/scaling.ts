@@ -219,9 +219,6 @@ for i = from, to do
   redis.call('HSET', fk, 'sub', sub, 'ct', ARGV[5], 'ax', ARGV[6], 'cur', string.format('cur%019d', i), 'prev', '',
     'pat', '0', 'rp', '', 'rv', '0', 'sc', ARGV[7], 'cl', '', 'ex', ARGV[8])
   redis.call('PEXPIRE', fk, ttl)
-  local idx = base .. 'fams:' .. sub
-  redis.call('ZADD', idx, ARGV[8], fam)
-  redis.call('PEXPIRE', idx, ttl)
 end
 return to - from + 1
 `;

@@ -6,6 +6,7 @@
  */
 import { ConfigError, isTokenError } from '../errors.js';
 import { KEYGEN_HINT, type KeyRing, keyRingFromEnv } from '../keys.js';
+import { DEFAULTS } from '../refresh/config.js';
 import type { Claims, TokenType } from '../tokens/claims.js';
 import { createCodec, SELF_CONTAINED_FORMATS, type SelfContainedFormat } from '../tokens/codec.js';
 import { EXIT_OK, EXIT_REFUSED, type Io, parse, readStdin, str, UsageError } from './args.js';
@@ -15,7 +16,8 @@ export const TOKEN_HELP = `Usage:
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
 
 issue   prints a new token signed with the first key of TESSERA_KEYS or with TESSERA_SECRET.
-        --ttl defaults to 900 seconds; --claims adds claims (a JSON object).
+        --ttl defaults to 900 seconds, and may not exceed the refresh lifetime
+        (TESSERA_REFRESH_TTL, default ${DEFAULTS.refreshTtlSeconds}); --claims adds claims (a JSON object).
 verify  reads the token from the argument, or from stdin when it is "-" or absent.
         Valid: prints the claims as JSON, exits 0.
         Invalid: prints {"error": "<code>"}, exits 1. Codes: malformed, unsupported,
@@ -38,6 +40,15 @@ function tokenType(value: string | undefined, required: boolean): TokenType | un
   }
   if (value !== 'access' && value !== 'refresh') throw new UsageError(`--type must be access or refresh (got "${value}")`);
   return value;
+}
+
+/**
+ * The longest `--ttl`: the configured refresh lifetime. Logout everywhere keeps the user's
+ * epoch that long, so a longer-lived token could outlive what revokes it (issue 12, finding 7).
+ */
+function maxTtl(env: NodeJS.ProcessEnv): number {
+  const v = env.TESSERA_REFRESH_TTL?.trim();
+  return v !== undefined && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : DEFAULTS.refreshTtlSeconds;
 }
 
 function ringFromEnv(): KeyRing {
@@ -71,6 +82,11 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       ttlSeconds = Number(ttl);
       if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0)
         throw new UsageError('--ttl must be a positive whole number of seconds');
+      const max = maxTtl(process.env);
+      if (ttlSeconds > max)
+        throw new UsageError(
+          `--ttl must not exceed the refresh lifetime (${max} s, TESSERA_REFRESH_TTL): logout everywhere could not end such a token`,
+        );
     }
     let extra: Claims = {};
     const claimsJson = str(values.claims);

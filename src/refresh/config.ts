@@ -18,6 +18,8 @@ export interface TokenServiceConfig {
   reuseGraceSeconds: number;
   absoluteLifetimeSeconds: number;
   checkRevocation: boolean;
+  /** Keep revocations in memory, pushed by the store, so self-contained access tokens are refused without a lookup. */
+  revocationPush: boolean;
   /** Verified self-contained access tokens remembered (0: none). */
   accessCacheSize: number;
   leewaySeconds: number;
@@ -42,7 +44,10 @@ export const DEFAULTS = {
   accessCacheSize: 1000,
   /** No clock skew tolerated on `exp`/`nbf` unless asked for (RFC 7519 §4.1.4 allows "some small leeway"). */
   leewaySeconds: 0,
+  /** Off: the pushed revocations (`revocationPush`) already refuse revoked tokens within a second, with no lookup. */
   checkRevocation: false,
+  /** On: every instance refuses a revoked self-contained access token within a second (docs/security.md). */
+  revocationPush: true,
 } as const;
 
 function seconds(value: number | undefined, fallback: number, name: string, min: number): number {
@@ -86,9 +91,13 @@ export function resolveConfig(options: TokenServiceOptions): TokenServiceConfig 
       1,
     ),
     checkRevocation: options.access?.checkRevocation ?? DEFAULTS.checkRevocation,
+    revocationPush: options.access?.revocationPush ?? DEFAULTS.revocationPush,
     accessCacheSize: count(options.access?.cacheSize, DEFAULTS.accessCacheSize, 'access.cacheSize'),
     leewaySeconds: seconds(options.leewaySeconds, DEFAULTS.leewaySeconds, 'leewaySeconds', 0),
   };
+  for (const name of ['checkRevocation', 'revocationPush'] as const) {
+    if (typeof config[name] !== 'boolean') throw new ConfigError(`access.${name} must be true or false`);
+  }
   if (config.reuseGraceSeconds >= config.refreshTtlSeconds) {
     throw new ConfigError('refresh.reuseGraceSeconds must be shorter than refresh.ttlSeconds');
   }

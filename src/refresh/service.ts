@@ -14,8 +14,14 @@
  * the optional grace window, where the retry gets the very same pair.
  *
  * Cost. `refresh` is exactly one store round trip; `authenticate` is none for
- * self-contained access tokens (one with `access.checkRevocation`), one for
- * opaque ones; `issue` is one. Tokens are minted before the store call, so the
+ * self-contained access tokens (one with `access.checkRevocation`, or for a token
+ * the pushed revocations cannot vouch for: see ./revocations.ts), one for
+ * opaque ones; `issue` is one.
+ *
+ * Revocation. With `access.revocationPush` (the default) the service listens to
+ * the store's revocation push (`TokenStore.revocations()`) and keeps what is
+ * revoked in memory (./revocations.ts): a revocation on any instance reaches
+ * every instance within a second, and `authenticate` refuses from memory. Tokens are minted before the store call, so the
  * call carries everything the store has to write.
  *
  * @module
@@ -31,6 +37,7 @@ import { clientOf } from './formats/extra.js';
 import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
+import { RevocationSet } from './revocations.js';
 import type {
   Introspection,
   IssueInput,
@@ -130,7 +137,13 @@ function pairOf(
   return pair;
 }
 
-export type ConfiguredTokenService = TokenService & { readonly config: TokenServiceConfig };
+export type ConfiguredTokenService = TokenService & {
+  readonly config: TokenServiceConfig;
+  /** The pushed revocations held in memory; undefined when the access format is opaque or the push is off. */
+  readonly revocations: RevocationSet | undefined;
+  /** Stops listening to the store's revocation push (the store's own `close()` ends it too). Idempotent. */
+  close(): void;
+};
 
 export function createTokenService(options: TokenServiceOptions): ConfiguredTokenService {
   if (!options || typeof options !== 'object') throw new ConfigError('createTokenService needs options');
@@ -140,6 +153,13 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   const clock = options.clock ?? Date.now;
   const leewayMs = config.leewaySeconds * 1000;
   const graceMs = config.reuseGraceSeconds * 1000;
+  // Opaque access tokens are their record (always looked up): nothing to keep in memory for them.
+  const revocations =
+    config.revocationPush && config.accessFormat !== 'opaque'
+      ? new RevocationSet({ horizonMs: config.accessTtlSeconds * 1000 + leewayMs, leewayMs, clock })
+      : undefined;
+  // A store without a push leaves the set down: every self-contained token is then looked up (fail closed).
+  let unsubscribe = revocations !== undefined && store.revocations ? store.revocations().subscribe(revocations) : () => {};
   const { access, refresh } = createFormats(config, {
     store,
     keys: options.keys ?? options.secret,
@@ -147,6 +167,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     audience: options.audience,
     clock,
     signingKeys: options.access?.signingKeys,
+    ...(revocations ? { revocations } : {}),
   });
 
   function parseRefresh(token: string, now: number): PresentedToken {
@@ -160,6 +181,12 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
 
   const service: ConfiguredTokenService = {
     config,
+    revocations,
+
+    close(): void {
+      unsubscribe();
+      unsubscribe = () => {};
+    },
 
     async issue(input: IssueInput): Promise<TokenPair> {
       const sub = requireSub(input?.sub);

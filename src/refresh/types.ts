@@ -35,10 +35,20 @@ export interface TokenServiceOptions {
     ttlSeconds?: number;
     /**
      * Look up revocation (token, family, user) for self-contained access tokens on
-     * every `authenticate` (one store round trip). Default false: verified without I/O.
-     * Opaque access tokens are always looked up.
+     * every `authenticate` (one store round trip), in addition to the pushed
+     * revocations: belt and braces, for a store whose push you do not trust.
+     * Default false. Opaque access tokens are always looked up.
      */
     checkRevocation?: boolean;
+    /**
+     * Keep the store's pushed revocations in memory (`TokenStore.revocations()`), so
+     * that after a logout, logout everywhere, RFC 7009 revocation or reuse detection on
+     * any instance, every instance refuses the affected jwt/sealed/fernet access tokens
+     * within a second, with no store round trip per request (docs/security.md,
+     * "Revocation"). Default true. False: self-contained access tokens are accepted
+     * until they expire unless `checkRevocation` is on (for a deployment with its own story).
+     */
+    revocationPush?: boolean;
     /**
      * Remember up to this many verified jwt/sealed/fernet access tokens, so a
      * repeat skips the MAC and the parse (expiry, type, issuer and audience are
@@ -168,7 +178,7 @@ export interface TokenService {
   revoke(token: string, hint?: string, options?: { clientId?: string }): Promise<void>;
   /** Ends the family of a refresh token (logout). */
   logout(refreshToken: string): Promise<void>;
-  /** Revokes every family of a user (logout everywhere). */
+  /** Revokes every family and every access token of a user (logout everywhere), in O(1). */
   revokeUser(sub: string): Promise<void>;
   /** Resolves when the store answers (readiness); rejects with `StoreUnavailableError`. */
   ping(): Promise<void>;

@@ -120,7 +120,7 @@ export const SETTINGS = {
     env: 'TESSERA_CHECK_REVOCATION',
     flag: 'check-revocation',
     boolean: true,
-    help: 'look up revocation for jwt/sealed/fernet access tokens on every request (opaque ones always are)',
+    help: 'also look up revocation for jwt/sealed/fernet access tokens on every request (opaque ones always are); not needed: revocations are pushed to every instance and refused within a second without a lookup',
     default: 'off',
   },
   accessCache: {

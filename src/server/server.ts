@@ -176,6 +176,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     logout: (...a) => service().logout(...a),
     revokeUser: (...a) => service().revokeUser(...a),
     ping: () => service().ping(),
+    get revocations() {
+      return real?.revocations;
+    },
+    close: () => real?.close(),
   } satisfies ConfiguredTokenService;
   const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN), clock });
   const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
@@ -211,6 +215,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       // Fastify's close stops accepting, answers 503 to requests that arrive
       // meanwhile (return503OnClosing) and waits for in-flight ones.
       await app.close();
+      tokens.close();
       await store.close().catch(() => {});
     })();
     return closing;

@@ -10,6 +10,7 @@
  * @module
  */
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
+import { RevocationHub } from './feed.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -30,6 +31,8 @@ import type {
   Millis,
   RefreshInspection,
   RefreshRef,
+  RevocationEvent,
+  RevocationFeed,
   RevokeAccessInput,
   RevokeUserInput,
   RotateInput,
@@ -60,14 +63,35 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly #access = new Map<string, StoredAccess>();
   readonly #deny = new Map<string, Expiring>();
   readonly #epochs = new Map<string, Expiring & { notBefore: Millis }>();
-  readonly #index = new Map<string, Map<string, Millis>>();
   readonly #users = new Map<string, UserRecord>();
   readonly #clients = new Map<string, ClientRecord>();
+  /** In-process push: every listener hears a revocation when the operation returns. Always up. */
+  readonly #feed = new RevocationHub({ snapshot: () => this.#snapshot() });
+  #pending: RevocationEvent[] = [];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
     this.#lastPurge = this.#clock();
+    this.#feed.status('up');
+  }
+
+  revocations(): RevocationFeed {
+    return this.#feed;
+  }
+
+  /** Every revocation in force, for a new listener (its 'up' is then complete). */
+  #snapshot(): RevocationEvent[] {
+    const now = this.#clock();
+    const out: RevocationEvent[] = [];
+    for (const [jti, d] of this.#deny) if (d.expiresAt > now) out.push({ kind: 'jti', jti, until: d.expiresAt });
+    for (const f of this.#families.values()) {
+      if (f.revoked && f.expiresAt > now) out.push({ kind: 'family', familyId: f.familyId, until: f.expiresAt });
+    }
+    for (const [sub, e] of this.#epochs) {
+      if (e.expiresAt > now) out.push({ kind: 'user', sub, notBefore: e.notBefore, until: e.expiresAt });
+    }
+    return out;
   }
 
   #tx(now: Millis): StateTx {
@@ -76,7 +100,7 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
     const access = this.#access;
     const deny = this.#deny;
     const epochs = this.#epochs;
-    const index = this.#index;
+    const pending = this.#pending;
     return {
       now,
       getFamily: (id) => fam.get(id),
@@ -94,18 +118,18 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
       deny: (jti, expiresAt) => void deny.set(jti, { expiresAt: Math.max(expiresAt, deny.get(jti)?.expiresAt ?? 0) }),
       getEpoch: (sub) => epochs.get(sub)?.notBefore,
       setEpoch: (sub, notBefore, expiresAt) => void epochs.set(sub, { notBefore, expiresAt }),
-      indexFamily: (sub, id, expiresAt) => {
-        let m = index.get(sub);
-        if (!m) index.set(sub, (m = new Map()));
-        m.set(id, expiresAt);
-      },
-      familiesOf: (sub) => [...(index.get(sub)?.keys() ?? [])],
+      emit: (e) => void pending.push(e),
     };
   }
 
-  /** Runs `fn` atomically (no await inside), then sweeps if one is due. */
+  /** Runs `fn` atomically (no await inside), pushes the revocations it made, then sweeps if one is due. */
   #run<T>(now: Millis, fn: (tx: StateTx) => T): T {
     const result = fn(this.#tx(now));
+    if (this.#pending.length > 0) {
+      const events = this.#pending;
+      this.#pending = [];
+      for (const e of events) this.#feed.emit(e);
+    }
     if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) this.#purge();
     return result;
   }
@@ -134,7 +158,7 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
     return this.#run(input.now, (tx) => revokeFamilyIn(tx, input));
   }
 
-  async revokeUser(input: RevokeUserInput): Promise<number> {
+  async revokeUser(input: RevokeUserInput): Promise<void> {
     return this.#run(input.now, (tx) => revokeUserIn(tx, input));
   }
 
@@ -154,18 +178,11 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
         }
       }
     }
-    for (const [sub, m] of this.#index) {
-      for (const [id, exp] of m) if (exp <= now) m.delete(id);
-      if (m.size === 0) {
-        this.#index.delete(sub);
-        n++;
-      }
-    }
     return n;
   }
 
   async countStateEntries(): Promise<number> {
-    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size + this.#index.size;
+    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size;
   }
 
   async createUser(user: UserRecord): Promise<boolean> {

@@ -375,9 +375,8 @@ export class PostgresStore implements TokenStore, UserDirectory {
     return r?.revoked === true;
   }
 
-  async revokeUser(input: RevokeUserInput): Promise<number> {
-    const [r] = await this.#query('revokeUser', [input.now, input.sub, input.keepUntil]);
-    return Number(r?.revoked ?? 0);
+  async revokeUser(input: RevokeUserInput): Promise<void> {
+    await this.#query('revokeUser', [input.now, input.sub, input.keepUntil]);
   }
 
   /** Deletes every expired row now, in batches of `purgeBatch` per table (one statement each). */

@@ -18,9 +18,17 @@
  *     at:<sha256>        hash   opaque access token (the seed's shape): user_id, issued_at, expires_in,
  *                               scope, family
  *     d:<jti>            string deny-listed self-contained access token
- *     fams:<sub>         zset   the user's families, scored by record expiry (expired members pruned
- *                               at login; the key itself expires with the last family)
- *     nbf:<sub>          string the user's "not before" epoch (logout everywhere)
+ *     nbf:<sub>          string the user's "not before" epoch (logout everywhere): families created
+ *                               before it, and tokens issued before it (`iat`), are revoked
+ *
+ * Revocations are pushed: each script that revokes also PUBLISHes the event on
+ * `<prefix>revocations` (src/stores/feed.ts: `kind|until|notBefore|key`), in
+ * the same atomic step, so a subscriber connected then cannot miss it; and
+ * replies it as the field `event`, so the calling instance applies it at once.
+ * Classic PUBLISH, not SPUBLISH: on a cluster it reaches every node through
+ * the cluster bus, so one subscriber connection to any node hears every shard
+ * (sharded pub/sub would need a subscription per slot owner, re-established on
+ * every resharding; revocations are rare enough that the broadcast costs nothing).
  *
  * Arguments and replies. Every script unpacks `KEYS` and `ARGV` into named
  * locals at its top, so its body reads by name. Replies name their fields: a
@@ -79,11 +87,21 @@ local function scope_within(requested, granted)
   return true
 end
 
--- A family is revoked by its flag, or by the user's "not before" epoch if created earlier.
+-- The push channel: '<prefix>revocations' (the prefix is the base without its '{shard}:').
+local channel = string.match(base, '^(.*){') .. 'revocations'
+
+-- Publishes a revocation (src/stores/feed.ts encodeEvent) and returns it for the reply.
+local function publish(kind, untilMs, notBefore, key)
+  local msg = kind .. '|' .. int(untilMs) .. '|' .. int(notBefore) .. '|' .. key
+  redis.call('PUBLISH', channel, msg)
+  return msg
+end
+
+-- A family is revoked by its flag, or by the user's "not before" epoch if created at or before it.
 local function is_revoked(sub, createdAt, revokedFlag)
   if revokedFlag == '1' then return true end
   local epoch = redis.call('GET', base .. 'nbf:' .. sub)
-  return epoch and tonumber(createdAt) < tonumber(epoch)
+  return epoch and tonumber(createdAt) <= tonumber(epoch)
 end
 `;
 
@@ -99,9 +117,9 @@ local refreshExpiresAt = tonumber(ARGV[5])
 local accessHash = ARGV[6]            -- '' for a self-contained access token
 local accessExpiresAt = tonumber(ARGV[7])
 
--- Writes the records of the new tokens and indexes the family; returns the family record's
--- new expiry (it outlives every token it guards, and never shrinks: exOld).
-local function put_tokens(famId, sub, scope, absoluteExpiresAt, exOld, prune)
+-- Writes the records of the new tokens; returns the family record's new expiry (it outlives
+-- every token it guards, and never shrinks: exOld).
+local function put_tokens(famId, sub, scope, absoluteExpiresAt, exOld)
   local refreshExp = math.min(refreshExpiresAt, absoluteExpiresAt)
   local ex = math.max(exOld, refreshExp + leeway, accessExpiresAt + leeway)
   local issued = math.floor(now / 1000)
@@ -117,13 +135,6 @@ local function put_tokens(famId, sub, scope, absoluteExpiresAt, exOld, prune)
     redis.call('HSET', k, 'user_id', sub, 'issued_at', int(issued), 'expires_in', int(ttl), 'scope', scope, 'family', famId)
     expire_at(k, (issued + ttl) * 1000)
   end
-  -- The user's index: one member per family, scored by when its record expires.
-  local idx = base .. 'fams:' .. sub
-  redis.call('ZADD', idx, int(ex), famId)
-  -- Expired members go at login only: a refresh adds no member, so the index grows only
-  -- by logins, and each login clears what expired before it (one command less per refresh).
-  if prune then redis.call('ZREMRANGEBYSCORE', idx, '-inf', int(now)) end
-  extend_to(idx, ex)
   return ex
 end
 `;
@@ -147,9 +158,12 @@ local absoluteExpiresAt = tonumber(ARGV[10])
 local scope = ARGV[11]
 local claims = ARGV[12]
 
-local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0, true)
+local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0)
 local fk = base .. 'f:' .. famId
-redis.call('HSET', fk, 'sub', sub, 'ct', int(now), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
+-- Written after a logout everywhere of the same millisecond: one ms later, so it lives (state.ts).
+local createdAt = now
+if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
+redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
   'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex))
 expire_at(fk, ex)
 return {'status', 'created'}
@@ -218,7 +232,7 @@ if presented == current then
   end
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
-  local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp), false)
+  local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp))
   redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex))
   expire_at(fk, ex)
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
@@ -232,20 +246,23 @@ if graceMs > 0 and presented == previous and storedReplay ~= '' and now - tonumb
 end
 -- Any other token of the family was consumed earlier: reuse. Revoke the family (the record keeps its TTL).
 redis.call('HSET', fk, 'rv', '1')
-return {'status', 'reused'}
+return {'status', 'reused', 'event', publish('f', tonumber(recordExp), 0, famId)}
 `;
 
 /**
  * authenticate: revocation check of a self-contained access token, or lookup of an
  * opaque one. ARGV: now, mode ('j'|'o'), jti (j, '' for none) or token hash (o),
- * family id (j, '' for none). Replies status 'ok' (with the opaque record's fields:
- * user_id, issued_at, expires_in, scope, family, and the family's extra claims) or
- * 'revoked' | 'expired' | 'unknown'.
+ * family id (j, '' for none), sub (j, '' for none), iat in seconds (j, '' for none).
+ * Replies status 'ok' (with the opaque record's fields: user_id, issued_at,
+ * expires_in, scope, family, and the family's extra claims) or 'revoked' |
+ * 'expired' | 'unknown'.
  */
 const CHECK_ACCESS = `${PRELUDE}
 local opaque = ARGV[2] == 'o'
 local jtiOrHash = ARGV[3]
 local famId = ARGV[4]
+local tokenSub = ARGV[5]
+local iat = tonumber(ARGV[6])
 
 local userId, issuedAt, expiresIn, scope
 if opaque then
@@ -257,6 +274,12 @@ elseif jtiOrHash ~= '' and redis.call('EXISTS', base .. 'd:' .. jtiOrHash) == 1 
   return {'status', 'revoked'}
 end
 local claims = ''
+-- The user's epoch against the token's iat (state.ts iatBeforeEpoch): issued wholly before the
+-- epoch's second, revoked; within that second, the family decides, and without one, revoked.
+if not opaque and iat and tokenSub ~= '' then
+  local epoch = tonumber(redis.call('GET', base .. 'nbf:' .. tokenSub) or '')
+  if epoch and ((iat + 1) * 1000 <= epoch or (famId == '' and iat * 1000 <= epoch)) then return {'status', 'revoked'} end
+end
 if famId ~= '' then
   local sub, createdAt, revokedFlag, familyClaims =
     unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'rv', 'cl'))
@@ -309,7 +332,7 @@ return reply
  * a self-contained one's jti is deny-listed until denyUntil. ARGV: now, token hash
  * ('' for none), jti ('' for none), deny until (ms). A deny-list entry is never
  * shortened: revoking again with an earlier expiry keeps the later one (memory
- * and SQLite keep the maximum too). Replies {'status', 'revoked'}.
+ * and SQLite keep the maximum too). Replies {'status', 'revoked'} (and the pushed 'event').
  */
 const REVOKE_ACCESS = `${PRELUDE}
 local accessHash = ARGV[2]
@@ -321,13 +344,15 @@ if accessHash ~= '' then redis.call('DEL', base .. 'at:' .. accessHash) end
 if jti ~= '' and denyUntil > now then
   local dk = base .. 'd:' .. jti
   if not redis.call('SET', dk, '1', 'PX', int(denyUntil - now), 'NX') then extend_to(dk, denyUntil) end
+  return {'status', 'revoked', 'event', publish('j', denyUntil, 0, jti)}
 end
 return {'status', 'revoked'}
 `;
 
 /**
  * RFC 7009 §2.1 for a refresh token: revoke its family. ARGV: now, mode, family id
- * (j) or token hash (o). Replies {'revoked', '1'} when a live family was revoked, else '0'.
+ * (j) or token hash (o). Replies {'revoked', '1'} (and the pushed 'event') when a live
+ * family was revoked, else '0'.
  */
 const REVOKE_FAMILY = `${PRELUDE}
 local opaque = ARGV[2] == 'o'
@@ -340,15 +365,17 @@ if opaque then
 end
 local fk = base .. 'f:' .. famId
 -- HSET on a missing key would create a record without expiry: check first.
-if redis.call('HGET', fk, 'rv') ~= '0' then return {'revoked', '0'} end
+local sub, createdAt, revokedFlag, recordExp = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'rv', 'ex'))
+if not sub or is_revoked(sub, createdAt, revokedFlag) then return {'revoked', '0'} end
 redis.call('HSET', fk, 'rv', '1')
-return {'revoked', '1'}
+return {'revoked', '1', 'event', publish('f', tonumber(recordExp), 0, famId)}
 `;
 
 /**
- * Logout everywhere. ARGV: now, sub, keep-until (ms). Sets the user's "not before"
- * epoch (so a family being created concurrently is refused too) and revokes every
- * family in the user's index. Replies {'revoked', count}.
+ * Logout everywhere, in O(1) whatever the user's number of sessions: sets the
+ * user's "not before" epoch; every family created before it (is_revoked) and
+ * every token issued before it (CHECK_ACCESS) reads as revoked from then on.
+ * ARGV: now, sub, keep-until (ms). Replies {'status', 'revoked', 'event', ...}.
  */
 const REVOKE_USER = `${PRELUDE}
 local sub = ARGV[2]
@@ -356,17 +383,10 @@ local keepUntil = tonumber(ARGV[3])
 
 local nk = base .. 'nbf:' .. sub
 local prior = tonumber(redis.call('GET', nk) or '0')
-redis.call('SET', nk, int(math.max(prior, now)))
+local notBefore = math.max(prior, now)
+redis.call('SET', nk, int(notBefore))
 expire_at(nk, keepUntil)
-local n = 0
-for _, famId in ipairs(redis.call('ZRANGE', base .. 'fams:' .. sub, 0, -1)) do
-  local fk = base .. 'f:' .. famId
-  if redis.call('HGET', fk, 'rv') == '0' then
-    redis.call('HSET', fk, 'rv', '1')
-    n = n + 1
-  end
-end
-return {'revoked', int(n)}
+return {'status', 'revoked', 'event', publish('u', keepUntil, notBefore, sub)}
 `;
 
 /** Command names under which the scripts are registered with `defineCommand`. */

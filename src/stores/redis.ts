@@ -13,11 +13,19 @@
  * applied: the client then retries with a consumed token; a grace window makes
  * that retry safe.)
  *
+ * Revocation push (`revocations()`): the revoking scripts PUBLISH on
+ * `<prefix>revocations`; the store subscribes on a connection of its own (a
+ * duplicate of the client, or on a cluster a connection to one node: classic
+ * pub/sub reaches every node), created with the first subscriber and closed by
+ * `close()` or when the main client ends. The feed is 'up' only once SUBSCRIBE
+ * is confirmed, and 'down' from the moment the connection drops.
+ *
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { decodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
   AccessCheckInput,
@@ -27,6 +35,7 @@ import type {
   NextTokens,
   RefreshInspection,
   RefreshRef,
+  RevocationFeed,
   RevokeAccessInput,
   RevokeUserInput,
   RotateInput,
@@ -108,6 +117,14 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly #timeoutMs: number;
   readonly #ownsClient: boolean;
   readonly #scripts: Record<ScriptName, ScriptFn>;
+  readonly #feed = new RevocationHub({ start: () => this.#startSubscriber(), stop: () => this.#stopSubscriber() });
+  /** The subscriber connection while the feed has listeners. */
+  #subscriber: Redis | undefined;
+  #subscriberTimer: NodeJS.Timeout | undefined;
+  /** Which cluster node the next subscriber connects to (round robin over reconnects). */
+  #nodeTurn = 0;
+  #closed = false;
+  #watchingClient = false;
 
   constructor(client: RedisClient, options: RedisStoreOptions = {}) {
     this.client = client;
@@ -124,6 +141,93 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
     this.#scripts = Object.fromEntries(
       Object.keys(SCRIPTS).map((name) => [name, (target[name] as ScriptFn).bind(client)]),
     ) as Record<ScriptName, ScriptFn>;
+  }
+
+  /** The pub/sub channel of this prefix's revocations. */
+  get revocationChannel(): string {
+    return `${this.keyPrefix}revocations`;
+  }
+
+  revocations(): RevocationFeed {
+    return this.#feed;
+  }
+
+  /** The client's pub/sub connection, for tests that kill it (CLIENT KILL) or count it. */
+  get subscriberConnection(): Redis | undefined {
+    return this.#subscriber;
+  }
+
+  #newSubscriber(): Redis | undefined {
+    const c = this.client as RedisClient & { isCluster: boolean };
+    // Reconnects are ours (subscribe again, then report 'up'): no silent auto-resubscribe.
+    const own = { autoResubscribe: false, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: false };
+    if (!c.isCluster) {
+      return (c as Redis).duplicate({ ...own, retryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000) });
+    }
+    // Any node will do: a PUBLISH on one node reaches every node (the cluster bus). On a node
+    // that stays away, give up after a few attempts and take the next one.
+    const nodes = (c as Cluster).nodes('all');
+    if (nodes.length === 0) return undefined;
+    const node = nodes[this.#nodeTurn++ % nodes.length] as Redis;
+    return node.duplicate({ ...own, retryStrategy: (times: number) => (times > 3 ? null : 100 * times) });
+  }
+
+  #startSubscriber(): void {
+    if (this.#closed || this.#subscriber) return;
+    if (!this.#watchingClient) {
+      // A caller-owned client that quits takes the subscriber along (else it would hold the process).
+      this.#watchingClient = true;
+      this.client.once('end', () => this.#stopSubscriber());
+    }
+    const sub = this.#newSubscriber();
+    if (sub === undefined) {
+      this.#subscriberTimer = setTimeout(() => this.#startSubscriber(), 200);
+      this.#subscriberTimer.unref();
+      return;
+    }
+    this.#subscriber = sub;
+    const channel = this.revocationChannel;
+    sub.on('message', (ch: string, msg: string) => {
+      if (ch !== channel) return;
+      const e = decodeEvent(msg);
+      if (e) this.#feed.emit(e);
+    });
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => {
+          if (this.#subscriber === sub && sub.status === 'ready') this.#feed.status('up');
+        },
+        () => sub.disconnect(true),
+      );
+    });
+    sub.on('close', () => this.#feed.status('down'));
+    // Errors are reported as 'down' (close); the event must have a listener or ioredis logs it.
+    sub.on('error', () => {});
+    sub.on('end', () => {
+      this.#feed.status('down');
+      if (this.#subscriber !== sub) return;
+      this.#subscriber = undefined;
+      // Reconnecting gave up (a cluster node that stays away): another node, shortly.
+      if (!this.#closed && this.#feed.listening) {
+        this.#subscriberTimer = setTimeout(() => this.#startSubscriber(), 200);
+        this.#subscriberTimer.unref();
+      }
+    });
+  }
+
+  #stopSubscriber(): void {
+    clearTimeout(this.#subscriberTimer);
+    const sub = this.#subscriber;
+    this.#subscriber = undefined;
+    this.#feed.status('down');
+    sub?.disconnect(false);
+  }
+
+  /** Applies the event a revoking script replied (and published) to this instance at once. */
+  #pushed(r: Record<string, string>): void {
+    if (r.event === undefined || r.event === '' || !this.#feed.listening) return;
+    const e = decodeEvent(r.event);
+    if (e) this.#feed.emit(e);
   }
 
   /** `<prefix>{<shard>}:`: the base of every key of one user. */
@@ -185,6 +289,7 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
       ]),
     );
     const status = r.status;
+    if (status === 'reused') this.#pushed(r);
     if (status === 'rotated') return { status, family: family(r) };
     if (status === 'replayed') return { status, family: family(r), replay: r.replay as string };
     return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' | 'invalid_scope' };
@@ -198,6 +303,8 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
         opaque ? 'o' : 'j',
         (opaque ? input.accessHash : input.jti) ?? '',
         input.familyId ?? '',
+        input.sub ?? '',
+        input.iat ?? '',
       ]),
     );
     if (r.status !== 'ok') return { status: r.status as 'revoked' | 'expired' | 'unknown' };
@@ -243,12 +350,13 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
 
   /** One script: the opaque record goes, the jti is deny-listed (never for less time than it already is). */
   async revokeAccess(input: RevokeAccessInput): Promise<void> {
-    await this.#script('tesseraV2RevokeAccess', input.shard, [
+    const r = await this.#script('tesseraV2RevokeAccess', input.shard, [
       input.now,
       input.accessHash ?? '',
       input.jti ?? '',
       input.jti !== undefined && input.expiresAt !== undefined ? input.expiresAt : 0,
     ]);
+    this.#pushed(fields(r));
   }
 
   async revokeFamily(input: RefreshRef): Promise<boolean> {
@@ -260,12 +368,12 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
         opaque ? input.refreshHash : input.familyId,
       ]),
     );
+    this.#pushed(r);
     return r.revoked === '1';
   }
 
-  async revokeUser(input: RevokeUserInput): Promise<number> {
-    const r = fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil]));
-    return Number(r.revoked);
+  async revokeUser(input: RevokeUserInput): Promise<void> {
+    this.#pushed(fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil])));
   }
 
   /** Redis expires keys itself; user indexes are pruned at login. Nothing to do. */
@@ -344,6 +452,8 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopSubscriber();
     if (!this.#ownsClient) return;
     try {
       await this.client.quit();

@@ -12,6 +12,10 @@
  * - Schema versioned with `PRAGMA user_version` and forward-only migrations.
  * - Expired rows are deleted on a timer and opportunistically (at most once per
  *   `purgeIntervalMs` by the injected clock); reads never depend on it.
+ * - Revocations are pushed to every process on the file (`revocations()`): each
+ *   revoking transaction appends a row to the `revocations` log; subscribers
+ *   poll it every `pollIntervalMs` (200 ms), and a poll costs one
+ *   `PRAGMA data_version` unless another connection committed since the last.
  *
  * @module
  */
@@ -19,6 +23,7 @@ import { createRequire } from 'node:module';
 import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { RevocationHub } from './feed.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -39,6 +44,8 @@ import type {
   Millis,
   RefreshInspection,
   RefreshRef,
+  RevocationEvent,
+  RevocationFeed,
   RevokeAccessInput,
   RevokeUserInput,
   RotateInput,
@@ -57,6 +64,30 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Close the handle on `close()`. Default true when the store opened it from a path. */
   ownsDatabase?: boolean;
+  /** How often subscribers of `revocations()` look for other processes' revocations (ms). Default 200. */
+  pollIntervalMs?: number;
+}
+
+/**
+ * Log rows are kept this long (or until what they guard expires, if sooner): long
+ * enough for every poller to read them. A poller that finds a gap (it fell behind
+ * further than this) reports the feed down and up, so the service re-checks.
+ */
+const LOG_RETENTION_MS = 5 * 60_000;
+
+interface LogRow {
+  seq: number;
+  kind: string;
+  key: string;
+  not_before: number;
+  until: number;
+}
+
+function eventOf(r: LogRow): RevocationEvent | undefined {
+  if (r.kind === 'jti') return { kind: 'jti', jti: r.key, until: r.until };
+  if (r.kind === 'family') return { kind: 'family', familyId: r.key, until: r.until };
+  if (r.kind === 'user') return { kind: 'user', sub: r.key, notBefore: r.not_before, until: r.until };
+  return undefined;
 }
 
 /**
@@ -160,10 +191,30 @@ const MIGRATIONS: readonly string[] = [
     created_at  INTEGER NOT NULL
   ) STRICT;
   `,
+  `
+  -- The revocation push between processes sharing the file: one row per revocation, written in
+  -- the revoking transaction, read by every subscriber's poll (seq never reused: AUTOINCREMENT).
+  -- 'until' is the event's; expires_at (purge) is sooner: the row only has to be read once.
+  CREATE TABLE revocations (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    not_before  INTEGER NOT NULL,
+    until       INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX revocations_by_expiry ON revocations (expires_at);
+
+  -- The revoked families, for the snapshot a new subscriber starts from.
+  CREATE INDEX families_revoked ON families (expires_at) WHERE revoked = 1;
+
+  -- Logout everywhere no longer walks a user's families (the epoch alone revokes them).
+  DROP INDEX families_by_sub;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
-const STATE_TABLES = ['families', 'refresh_tokens', 'access_tokens', 'denylist', 'user_epochs'] as const;
+const STATE_TABLES = ['families', 'refresh_tokens', 'access_tokens', 'denylist', 'user_epochs', 'revocations'] as const;
 
 interface FamilyRow {
   id: string;
@@ -246,6 +297,14 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly #s: ReturnType<typeof prepare>;
   /** One transaction wrapper, built once: `.immediate(fn)` for writes, `.deferred(fn)` for reads. */
   readonly #txn: Transaction<(run: () => unknown) => unknown>;
+  readonly #feed: RevocationHub;
+  readonly #pollIntervalMs: number;
+  #pollTimer: NodeJS.Timeout | undefined;
+  /** The last log row delivered, and `PRAGMA data_version` when the log was last read. */
+  #cursor = 0;
+  #dataVersion = -1;
+  /** Set by a transaction that appended to the log: read it right after the commit. */
+  #logged = false;
 
   /** @param database a file path (`:memory:` works too) or an open better-sqlite3 handle. */
   constructor(database: string | SqliteHandle, options: SqliteStoreOptions = {}) {
@@ -254,6 +313,12 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
     this.#ownsDb = options.ownsDatabase ?? typeof database === 'string';
     this.#clock = options.clock ?? Date.now;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 200;
+    this.#feed = new RevocationHub({
+      start: () => this.#startPolling(),
+      stop: () => this.#stopPolling(),
+      snapshot: () => this.#snapshot(),
+    });
     this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
@@ -302,9 +367,12 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
       deny: (jti, expiresAt) => void s.deny.run(jti, expiresAt),
       getEpoch: (sub) => (s.getEpoch.get(sub) as { not_before: number } | undefined)?.not_before,
       setEpoch: (sub, notBefore, expiresAt) => void s.setEpoch.run(sub, notBefore, expiresAt),
-      // The families table, indexed by sub, is the per-user index.
-      indexFamily: () => {},
-      familiesOf: (sub) => (s.familiesOf.all(sub) as { id: string }[]).map((r) => r.id),
+      emit: (e) => {
+        const key = e.kind === 'jti' ? e.jti : e.kind === 'family' ? e.familyId : e.sub;
+        const notBefore = e.kind === 'user' ? e.notBefore : 0;
+        s.logRevocation.run(e.kind, key, notBefore, e.until, Math.min(e.until, now + LOG_RETENTION_MS));
+        this.#logged = true;
+      },
     });
     this.#lastPurge = this.#clock();
     if (this.#purgeIntervalMs > 0) {
@@ -321,7 +389,11 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
 
   /** One write transaction (BEGIN IMMEDIATE); SQLite failures become a StoreUnavailableError. */
   #write<T>(now: Millis, fn: (tx: StateTx) => T): T {
+    this.#logged = false;
     const result = this.#guard(() => this.#txn.immediate(() => fn(this.#tx(now))) as T);
+    // Our own revocations reach our subscribers now, not at the next tick (data_version
+    // only moves for other connections' commits).
+    if (this.#logged && this.#feed.listening) this.#poll(true);
     if (this.#clock() - this.#lastPurge >= this.#purgeIntervalMs) {
       try {
         this.#purge();
@@ -371,7 +443,7 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
     return this.#write(input.now, (tx) => revokeFamilyIn(tx, input));
   }
 
-  async revokeUser(input: RevokeUserInput): Promise<number> {
+  async revokeUser(input: RevokeUserInput): Promise<void> {
     return this.#write(input.now, (tx) => revokeUserIn(tx, input));
   }
 
@@ -446,9 +518,87 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
     this.#guard(() => this.#s.ping.get());
   }
 
+  revocations(): RevocationFeed {
+    return this.#feed;
+  }
+
+  /**
+   * Every revocation in force (the state tables are enumerable), for a new listener, so
+   * that its 'up' is complete: a restarted instance refuses from memory at once. Rows the
+   * next poll delivers again are harmless (events are idempotent).
+   */
+  #snapshot(): RevocationEvent[] {
+    const now = this.#clock();
+    const s = this.#s;
+    return this.#txn.deferred(() => {
+      const out: RevocationEvent[] = [];
+      for (const r of s.snapDeny.all(now) as { jti: string; expires_at: number }[]) {
+        out.push({ kind: 'jti', jti: r.jti, until: r.expires_at });
+      }
+      for (const r of s.snapFamilies.all(now) as { id: string; expires_at: number }[]) {
+        out.push({ kind: 'family', familyId: r.id, until: r.expires_at });
+      }
+      for (const r of s.snapEpochs.all(now) as { sub: string; not_before: number; expires_at: number }[]) {
+        out.push({ kind: 'user', sub: r.sub, notBefore: r.not_before, until: r.expires_at });
+      }
+      return out;
+    }) as RevocationEvent[];
+  }
+
+  #startPolling(): void {
+    try {
+      this.#cursor = (this.#s.logHead.get() as { seq: number }).seq;
+      this.#dataVersion = this.#db.pragma('data_version', { simple: true }) as number;
+      this.#feed.status('up');
+    } catch {
+      this.#feed.status('down');
+    }
+    this.#pollTimer = setInterval(() => this.#poll(false), this.#pollIntervalMs);
+    this.#pollTimer.unref();
+  }
+
+  #stopPolling(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = undefined;
+    this.#feed.status('down');
+  }
+
+  /**
+   * Reads the log rows after the cursor and pushes them. On the timer, first asks
+   * `PRAGMA data_version` (no I/O beyond the WAL index): unchanged means no other
+   * connection committed, so there is nothing to read.
+   */
+  #poll(own: boolean): void {
+    if (this.#closed) return;
+    try {
+      if (!own) {
+        const v = this.#db.pragma('data_version', { simple: true }) as number;
+        if (v === this.#dataVersion && this.#feed.up) return;
+        this.#dataVersion = v;
+      }
+      const rows = this.#s.logAfter.all(this.#cursor) as LogRow[];
+      const first = rows[0];
+      if (first !== undefined && first.seq !== this.#cursor + 1 && this.#cursor > 0) {
+        // Rows we never read were purged (this process stalled for minutes): what they said is
+        // lost, so the feed was down meanwhile; the service re-checks older tokens.
+        this.#feed.status('down');
+      }
+      for (const r of rows) {
+        this.#cursor = r.seq;
+        const e = eventOf(r);
+        if (e) this.#feed.emit(e);
+      }
+      this.#feed.status('up');
+    } catch {
+      // A closed or unreadable file: down until a poll succeeds.
+      this.#feed.status('down');
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopPolling();
     if (this.#timer) clearInterval(this.#timer);
     if (this.#ownsDb) this.#db.close();
   }
@@ -471,7 +621,6 @@ function prepare(db: SqliteDatabase) {
       `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at)
        VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at)`,
     ),
-    familiesOf: db.prepare('SELECT id FROM families WHERE sub = ?'),
     getRefresh: db.prepare(
       'SELECT user_id, issued_at, refresh_expires_in, used_count, family, expires_at FROM refresh_tokens WHERE hash = ?',
     ),
@@ -492,6 +641,12 @@ function prepare(db: SqliteDatabase) {
     ),
     getEpoch: db.prepare('SELECT not_before FROM user_epochs WHERE sub = ?'),
     setEpoch: db.prepare('INSERT OR REPLACE INTO user_epochs (sub, not_before, expires_at) VALUES (?, ?, ?)'),
+    logRevocation: db.prepare('INSERT INTO revocations (kind, key, not_before, until, expires_at) VALUES (?, ?, ?, ?, ?)'),
+    logHead: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM revocations'),
+    snapDeny: db.prepare('SELECT jti, expires_at FROM denylist WHERE expires_at > ?'),
+    snapFamilies: db.prepare('SELECT id, expires_at FROM families WHERE revoked = 1 AND expires_at > ?'),
+    snapEpochs: db.prepare('SELECT sub, not_before, expires_at FROM user_epochs WHERE expires_at > ?'),
+    logAfter: db.prepare('SELECT seq, kind, key, not_before, until FROM revocations WHERE seq > ? ORDER BY seq'),
     purge,
     count: db.prepare(`SELECT ${STATE_TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(' + ')} AS n`),
     createUser: db.prepare(

@@ -24,6 +24,7 @@ import type {
   OpaqueRefreshRecord,
   RefreshInspection,
   RefreshRef,
+  RevocationEvent,
   RevokeAccessInput,
   RevokeUserInput,
   RotateInput,
@@ -78,9 +79,11 @@ export interface StateTx {
   deny(jti: string, expiresAt: Millis): void;
   getEpoch(sub: string): Millis | undefined;
   setEpoch(sub: string, notBefore: Millis, expiresAt: Millis): void;
-  /** Adds or extends the family in the user's index (SQLite: the families table is the index). */
-  indexFamily(sub: string, familyId: string, expiresAt: Millis): void;
-  familiesOf(sub: string): string[];
+  /**
+   * A revocation this unit commits, for the store's push (memory: delivered after the
+   * unit; SQLite: a row of the revocations log, in the same transaction).
+   */
+  emit(event: RevocationEvent): void;
 }
 
 function familyInfo(f: FamilyState): FamilyInfo {
@@ -111,11 +114,14 @@ export function scopeWithin(requested: string, granted: string): boolean {
   return requested.split(' ').every((s) => s === '' || have.has(s));
 }
 
-/** Revoked itself, or created before the user's "not before" epoch (logout everywhere). */
+/**
+ * Revoked itself, or created at or before the user's "not before" epoch (logout
+ * everywhere): a login in the very millisecond of the logout is on the safe side.
+ */
 function isRevoked(tx: StateTx, f: FamilyState): boolean {
   if (f.revoked) return true;
   const epoch = tx.getEpoch(f.sub);
-  return epoch !== undefined && f.createdAt < epoch;
+  return epoch !== undefined && f.createdAt <= epoch;
 }
 
 /** Writes the family with `next` as its newest tokens, plus their opaque records and the index entry. */
@@ -147,14 +153,16 @@ function writeTokens(tx: StateTx, f: FamilyState, next: NextTokens, leewayMs: Mi
       expiresAt: (issuedAt + ttl) * 1000,
     });
   }
-  tx.indexFamily(f.sub, f.familyId, f.expiresAt);
 }
 
 export function createFamilyIn(tx: StateTx, input: CreateFamilyInput): void {
+  // A login written after a logout everywhere of the very same millisecond is after it: one
+  // millisecond later, so that `isRevoked` (created at or before the epoch) lets it live.
+  const epoch = tx.getEpoch(input.sub);
   const family: FamilyState = {
     familyId: input.familyId,
     sub: input.sub,
-    createdAt: tx.now,
+    createdAt: epoch === tx.now ? tx.now + 1 : tx.now,
     absoluteExpiresAt: input.absoluteExpiresAt,
     current: input.next.refreshId,
     previous: '',
@@ -224,7 +232,21 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     return { status: 'replayed', family: familyInfo(f), replay: f.replay };
   }
   tx.putFamily({ ...f, revoked: true });
+  tx.emit({ kind: 'family', familyId: f.familyId, until: f.expiresAt });
   return { status: 'reused' };
+}
+
+/**
+ * The user's epoch against a token's `iat` (seconds; finding 7 of issue 12: a token
+ * without a family, such as one minted by `tessera token issue`, must not survive logout
+ * everywhere). A token whose whole second precedes the epoch was issued before it. One
+ * issued in the epoch's own second may be either side: its family's creation time (ms)
+ * decides when it has one (a login right after logout everywhere keeps working); without a
+ * family it is refused (the safe side).
+ */
+export function iatBeforeEpoch(iatSec: number, epoch: Millis, hasFamily: boolean): boolean {
+  if ((iatSec + 1) * 1000 <= epoch) return true;
+  return !hasFamily && iatSec * 1000 <= epoch;
 }
 
 export function checkAccessIn(tx: StateTx, input: AccessCheckInput): AccessCheckResult {
@@ -239,6 +261,10 @@ export function checkAccessIn(tx: StateTx, input: AccessCheckInput): AccessCheck
     familyId = stored.family;
   }
   if (input.jti !== undefined && tx.isDenied(input.jti)) return { status: 'revoked' };
+  if (input.iat !== undefined && input.sub !== undefined) {
+    const epoch = tx.getEpoch(input.sub);
+    if (epoch !== undefined && iatBeforeEpoch(input.iat, epoch, familyId !== undefined)) return { status: 'revoked' };
+  }
   if (familyId !== undefined) {
     const f = tx.getFamily(familyId);
     if (f === undefined || isRevoked(tx, f)) return { status: 'revoked' };
@@ -270,27 +296,31 @@ export function inspectRefreshIn(tx: StateTx, ref: RefreshRef): RefreshInspectio
 export function revokeAccessIn(tx: StateTx, input: RevokeAccessInput): void {
   if (input.accessHash !== undefined) tx.deleteAccess(input.accessHash);
   // An entry for a token that already expired would guard nothing.
-  if (input.jti !== undefined && input.expiresAt !== undefined && input.expiresAt > tx.now) tx.deny(input.jti, input.expiresAt);
+  if (input.jti !== undefined && input.expiresAt !== undefined && input.expiresAt > tx.now) {
+    tx.deny(input.jti, input.expiresAt);
+    tx.emit({ kind: 'jti', jti: input.jti, until: input.expiresAt });
+  }
 }
 
 export function revokeFamilyIn(tx: StateTx, ref: RefreshRef): boolean {
   const found = resolveFamily(tx, ref);
   if (found === undefined) return false;
   const f = tx.getFamily(found.familyId);
-  if (f === undefined || f.revoked) return false;
+  // Revoked already, by its flag or by the user's epoch: nothing live was found.
+  if (f === undefined || isRevoked(tx, f)) return false;
   tx.putFamily({ ...f, revoked: true });
+  tx.emit({ kind: 'family', familyId: f.familyId, until: f.expiresAt });
   return true;
 }
 
-export function revokeUserIn(tx: StateTx, input: RevokeUserInput): number {
+/**
+ * Logout everywhere in O(1) (finding 6 of issue 12): only the epoch is written. Families
+ * created before it read as revoked from then on (`isRevoked`), whenever they are next
+ * touched; nothing loops over the user's sessions, here or on the request path.
+ */
+export function revokeUserIn(tx: StateTx, input: RevokeUserInput): void {
   const prior = tx.getEpoch(input.sub);
-  tx.setEpoch(input.sub, Math.max(prior ?? 0, tx.now), input.keepUntil);
-  let count = 0;
-  for (const id of tx.familiesOf(input.sub)) {
-    const f = tx.getFamily(id);
-    if (f === undefined || f.revoked) continue;
-    tx.putFamily({ ...f, revoked: true });
-    count++;
-  }
-  return count;
+  const notBefore = Math.max(prior ?? 0, tx.now);
+  tx.setEpoch(input.sub, notBefore, input.keepUntil);
+  tx.emit({ kind: 'user', sub: input.sub, notBefore, until: input.keepUntil });
 }

@@ -153,6 +153,12 @@ export interface AccessCheckInput extends ShardRef {
   sub?: string;
   familyId?: string;
   jti?: string;
+  /**
+   * A self-contained token's `iat` (seconds), compared with the user's "not before" epoch
+   * (needs `sub`): a token issued wholly before the epoch's second is revoked; one issued in
+   * that second is judged by its family's creation time (ms), or revoked when it has no family.
+   */
+  iat?: number;
   accessHash?: string;
 }
 
@@ -213,16 +219,73 @@ export interface TokenStateStore {
   revokeAccess(input: RevokeAccessInput): Promise<void>;
   /** RFC 7009 §2.1 for a refresh token: its whole family. True when a live family was found. */
   revokeFamily(input: RefreshRef): Promise<boolean>;
-  /** Every family of a user, plus a "not before" epoch for families being created concurrently. Returns the count revoked. */
-  revokeUser(input: RevokeUserInput): Promise<number>;
+  /**
+   * Logout everywhere, in O(1): raises the user's "not before" epoch. Every family created
+   * before it (and every self-contained token issued before it, by `iat`) reads as revoked from
+   * then on; nothing is written per family, so the cost does not grow with the user's sessions.
+   */
+  revokeUser(input: RevokeUserInput): Promise<void>;
   /** Deletes expired entries now (SQLite and memory also do it on their own); returns how many. */
   purgeExpired(): Promise<number>;
   /** Token-state entries held (families, opaque records, deny-list, user index and epochs), expired or not yet purged. */
   countStateEntries(): Promise<number>;
 }
 
+/**
+ * A revocation, as the store pushes it to every instance (src/refresh/revocations.ts keeps
+ * them in memory so that self-contained access tokens are refused without a store round trip).
+ * `until` (ms) is when the entry stops mattering: the latest expiry of what it guards, as far
+ * as the store knows (the receiver may keep it for less: see docs/stores.md).
+ */
+export type RevocationEvent =
+  /** RFC 7009 revocation of one self-contained access token. */
+  | { kind: 'jti'; jti: string; until: Millis }
+  /** A family revoked (logout, RFC 7009 for a refresh token, reuse detection): its access tokens too. */
+  | { kind: 'family'; familyId: string; until: Millis }
+  /** Logout everywhere: the user's tokens issued before `notBefore` (ms). */
+  | { kind: 'user'; sub: string; notBefore: Millis; until: Millis };
+
+export interface RevocationListener {
+  /** One revocation (may arrive more than once: applying it is idempotent). */
+  event(e: RevocationEvent): void;
+  /**
+   * 'up': from now on every revocation committed to the store reaches `event` (the push is
+   * subscribed and confirmed). 'down': some may be missed (connection lost) until the next
+   * 'up'. Starts down; the feed says 'up' once it can promise delivery.
+   *
+   * `complete` (with 'up'): the events delivered before it were every revocation still in
+   * force (a snapshot: memory and SQLite can enumerate theirs), so nothing issued earlier
+   * needs a store check. Without it (Redis, PostgreSQL by NOTIFY), the service checks each
+   * token issued before this 'up' against the store once.
+   */
+  status(s: 'up' | 'down', complete?: boolean): void;
+}
+
+/**
+ * The push of revocations (memory: in-process; SQLite: a log table polled on a
+ * short timer; Redis: PUBLISH inside the revoking script; PostgreSQL: NOTIFY in
+ * the revoking transaction). Delivery is at-least-once while 'up'; nothing is
+ * promised about revocations committed while 'down' or before the first 'up'
+ * (unless the 'up' is `complete`): the token service checks tokens issued before
+ * the latest 'up' against the store once each (`checkAccess`), so a missed
+ * message never becomes an accept.
+ */
+export interface RevocationFeed {
+  /**
+   * Starts delivering to `listener`: `status('up')` once delivery is promised (at once, or
+   * later), optionally preceded by a snapshot and flagged `complete`. Returns the unsubscribe function.
+   */
+  subscribe(listener: RevocationListener): () => void;
+}
+
 export interface TokenStore extends TokenStateStore {
   readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres';
+  /**
+   * The revocation push. Optional: without it the token service looks revocation
+   * up in the store on every request for self-contained access tokens (correct, one
+   * round trip per request).
+   */
+  revocations?(): RevocationFeed;
   /** Resolves when the backend answers (readiness); rejects with StoreUnavailableError. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -36,6 +36,7 @@ describe('configuration', () => {
       reuseGraceSeconds: 0,
       absoluteLifetimeSeconds: 7_776_000,
       checkRevocation: false,
+      revocationPush: true,
       accessCacheSize: 1000,
       leewaySeconds: 0,
     });
@@ -197,11 +198,19 @@ describe('grace replay record', () => {
 });
 
 describe('revocation edges', () => {
-  test('without checkRevocation a self-contained access token is verified offline (and outlives its revocation)', async () => {
+  test('by default a revoked self-contained access token is refused at once, from memory (the pushed revocations)', async () => {
     const { tokens } = setup();
     const p = await tokens.issue({ sub: 'offline' });
     await tokens.revoke(p.accessToken);
-    assert.equal(await codeOf(tokens.authenticate(p.accessToken)), 'ok', 'no I/O: the documented trade-off');
+    assert.equal(await codeOf(tokens.authenticate(p.accessToken)), 'revoked');
+    assert.equal((await tokens.introspect(p.accessToken)).active, false, 'introspection agrees');
+  });
+
+  test('with revocationPush off (and no checkRevocation) it is verified offline and outlives its revocation', async () => {
+    const { tokens } = setup({ access: { revocationPush: false } });
+    const p = await tokens.issue({ sub: 'offline' });
+    await tokens.revoke(p.accessToken);
+    assert.equal(await codeOf(tokens.authenticate(p.accessToken)), 'ok', 'no I/O: the opted-out trade-off');
     assert.equal((await tokens.introspect(p.accessToken)).active, false, 'introspection always consults the store');
   });
 

@@ -13,13 +13,19 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
-import type { NextTokens, TokenStore, UserDirectory } from '../../src/stores/types.js';
+import type { NextTokens, RevocationEvent, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { userShard } from '../../src/tokens/opaque.js';
 import { deletePrefix, dropSchema, FakeClock, PG_URL, SECRET, uniquePrefix, uniqueSchema } from './harness.js';
 
 export interface StoreUnderTest {
   /** The built-in stores keep users too (the directory half of the suite). */
   store: TokenStore & UserDirectory;
+  /**
+   * A second store object on the same backend (another connection: the same SQLite
+   * file, the same Redis prefix), as another instance would have; none for memory.
+   * Closed by `cleanup`.
+   */
+  reopen?(): Promise<TokenStore>;
   /** Keys expire in real time (Redis), not when the injected clock passes them. */
   realExpiry: boolean;
   cleanup(): Promise<void>;
@@ -32,12 +38,19 @@ export function redisStoreMaker(spec: string, label: string): MakeStore {
   return async () => {
     const keyPrefix = uniquePrefix(label);
     const store = (await openStore(spec, { keyPrefix })) as RedisStore;
+    const others: TokenStore[] = [];
     return {
       store,
       realExpiry: true,
+      reopen: async () => {
+        const other = await openStore(spec, { keyPrefix });
+        others.push(other);
+        return other;
+      },
       cleanup: async () => {
         await deletePrefix(store.client, keyPrefix);
         await store.close();
+        for (const o of others) await o.close();
       },
     };
   };
@@ -88,7 +101,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
       t.after(() => h.cleanup());
       const service = (overrides: Partial<TokenServiceOptions> = {}) =>
         createTokenService({ secret: SECRET, store: h.store, clock: clock.now, ...overrides });
-      return { clock, store: h.store, realExpiry: h.realExpiry, service };
+      return { clock, store: h.store, realExpiry: h.realExpiry, service, reopen: h.reopen };
     }
 
     describe('user directory', () => {
@@ -475,7 +488,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         }
       });
 
-      test('revokeFamily (by family id or opaque hash) and revokeUser (index and epoch)', async (t) => {
+      test('revokeFamily (by family id or opaque hash) and revokeUser (the epoch alone)', async (t) => {
         const { store, clock } = await setup(t);
         const now = clock.ms;
         await store.createFamily(family(now, 'fam-1', next(now, 'j1')));
@@ -490,8 +503,9 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         const other = userShard('bob');
         await store.createFamily({ ...family(now, 'fam-b', next(now, 'jb')), shard: other, sub: 'bob' });
 
-        assert.equal(await store.revokeUser({ shard, now, sub, keepUntil: now + 86_400_000 }), 1, 'fam-3 was the live one');
+        await store.revokeUser({ shard, now, sub, keepUntil: now + 86_400_000 });
         assert.equal((await store.checkAccess({ shard, now, sub, familyId: 'fam-3' })).status, 'revoked');
+        assert.equal(await store.revokeFamily({ shard, now, familyId: 'fam-3' }), false, 'revoked by the epoch already');
         assert.equal(
           (await store.rotate({ shard, now, presented: jti('fam-3', 'j3'), next: next(now, 'j4'), graceMs: 0, leewayMs: 0 }))
             .status,
@@ -511,6 +525,49 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         );
       });
 
+      test("the user epoch against a token's iat: tokens without a family (CLI-minted) do not survive it", async (t) => {
+        const { store, clock } = await setup(t);
+        const iat = clock.ms / 1000 - 10;
+        const check = (input: { iat?: number; familyId?: string; now?: number }) =>
+          store.checkAccess({ shard, now: input.now ?? clock.ms, sub, jti: 'cli-1', ...input }).then((r) => r.status);
+        assert.equal(await check({ iat }), 'ok', 'no epoch yet');
+        clock.advance(0.5);
+        await store.revokeUser({ shard, now: clock.ms, sub, keepUntil: clock.ms + 86_400_000 });
+        assert.equal(await check({ iat }), 'revoked', 'issued ten seconds before logout everywhere');
+        assert.equal(
+          await check({ iat: clock.ms / 1000 - 0.5 }),
+          'revoked',
+          'issued in the same second, no family: the safe side',
+        );
+        assert.equal(await check({}), 'ok', 'without iat only the deny-list and the family can say');
+        clock.advance(1.5);
+        assert.equal(await check({ iat: Math.floor(clock.ms / 1000) }), 'ok', 'issued after the epoch');
+        // A family created just after the epoch, in the same second: its creation time (ms) decides, not iat.
+        const created = clock.ms - 1500 + 200;
+        await store.createFamily(family(created, 'fam-after', next(created, 'j1')));
+        assert.equal(await check({ iat: Math.floor(created / 1000), familyId: 'fam-after' }), 'ok');
+      });
+
+      test('revokeUser is O(1): its cost does not grow with the number of sessions', async (t) => {
+        const { store, clock } = await setup(t);
+        const many = userShard('many');
+        for (let i = 0; i < 300; i++) {
+          await store.createFamily({ ...family(clock.ms, `fam-m${i}`, next(clock.ms, `jm${i}`)), shard: many, sub: 'many' });
+        }
+        const before = await store.countStateEntries();
+        clock.advance(1);
+        await store.revokeUser({ shard: many, now: clock.ms, sub: 'many', keepUntil: clock.ms + 86_400_000 });
+        // The epoch (and, on SQLite, its row in the revocations log): nothing per family.
+        const written = (await store.countStateEntries()) - before;
+        assert.ok(written >= 1 && written <= 2, `revokeUser wrote ${written} entries for 300 sessions`);
+        for (const i of [0, 150, 299]) {
+          assert.equal(
+            (await store.checkAccess({ shard: many, now: clock.ms, sub: 'many', familyId: `fam-m${i}` })).status,
+            'revoked',
+          );
+        }
+      });
+
       test('the user epoch refuses a family created before it, even one the index never saw', async (t) => {
         const { store, clock } = await setup(t);
         const created = clock.ms;
@@ -519,6 +576,165 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         // A login that began before the logout-everywhere and was written after it (a race).
         await store.createFamily(family(created, 'fam-late', next(created, 'j1')));
         assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, familyId: 'fam-late' })).status, 'revoked');
+      });
+    });
+
+    describe('revocation feed', () => {
+      const sub = 'feeder';
+      const shard = userShard(sub);
+      const next = (now: number, refreshId: string): NextTokens => ({
+        refreshId,
+        refreshOpaque: false,
+        refreshExpiresAt: now + 3_600_000,
+        accessExpiresAt: now + 900_000,
+      });
+      const family = (now: number, familyId: string) => ({
+        shard,
+        now,
+        familyId,
+        sub,
+        absoluteExpiresAt: now + 86_400_000,
+        scope: '',
+        claims: '',
+        next: next(now, `${familyId}-r1`),
+        leewayMs: 0,
+      });
+
+      test('every revoking operation pushes its event, and nothing else does', async (t) => {
+        const { store, clock } = await setup(t);
+        const feed = listen(t, store);
+        await feed.untilUp();
+        const now = clock.ms;
+        // Not revocations: a login, a rotation, a deny-list entry for an expired token, revoking a missing family.
+        await store.createFamily(family(now, 'fam-a'));
+        await store.createFamily(family(now, 'fam-b'));
+        await store.createFamily(family(now, 'fam-c'));
+        const rot = { shard, now, next: next(now, 'fam-a-r2'), graceMs: 0, leewayMs: 0 };
+        assert.equal(
+          (await store.rotate({ ...rot, presented: { kind: 'jti', familyId: 'fam-a', sub, jti: 'fam-a-r1' } })).status,
+          'rotated',
+        );
+        await store.revokeAccess({ shard, now, jti: 'expired', expiresAt: now - 1 });
+        await store.revokeFamily({ shard, now, familyId: 'missing' });
+        await store.revokeAccess({ shard, now, jti: 'marker-1', expiresAt: now + 60_000 });
+        await feed.until((e) => e.kind === 'jti' && e.jti === 'marker-1');
+        assert.deepEqual(
+          new Set(feed.events.map((e) => JSON.stringify(e))),
+          new Set([JSON.stringify({ kind: 'jti', jti: 'marker-1', until: now + 60_000 })]),
+        );
+        feed.events.length = 0;
+
+        // Revocations: RFC 7009 access, logout (family), reuse detection, logout everywhere.
+        await store.revokeFamily({ shard, now, familyId: 'fam-b' });
+        const reused = await store.rotate({
+          ...rot,
+          next: next(now, 'x'),
+          presented: { kind: 'jti', familyId: 'fam-a', sub, jti: 'fam-a-r1' },
+        });
+        assert.equal(reused.status, 'reused');
+        clock.advance(1);
+        await store.revokeUser({ shard, now: clock.ms, sub, keepUntil: clock.ms + 86_400_000 });
+        await feed.until((e) => e.kind === 'user');
+        // At least once: a store may deliver an event twice (Redis: the reply, then the PUBLISH echo).
+        const unique = [...new Map(feed.events.map((e) => [JSON.stringify(e), e])).values()].filter(
+          (e) => !(e.kind === 'jti' && e.jti === 'marker-1'),
+        );
+        const kinds = unique.map((e) => (e.kind === 'family' ? `family:${e.familyId}` : e.kind));
+        assert.deepEqual(kinds, ['family:fam-b', 'family:fam-a', 'user']);
+        for (const e of unique) assert.ok(e.until > now, `${e.kind}: until lies ahead (${e.until})`);
+        const user = unique[2];
+        assert.deepEqual(user, { kind: 'user', sub, notBefore: clock.ms, until: clock.ms + 86_400_000 });
+      });
+
+      test('a second connection (another instance) hears them too, within a second; unsubscribe stops delivery', async (t) => {
+        const { store, clock, reopen } = await setup(t);
+        if (!reopen) return t.skip('one process only: nothing to share');
+        const other = await reopen();
+        const feed = listen(t, other);
+        await feed.untilUp();
+        const started = performance.now();
+        await store.revokeAccess({ shard, now: clock.ms, jti: 'remote', expiresAt: clock.ms + 60_000 });
+        await feed.until((e) => e.kind === 'jti' && e.jti === 'remote');
+        const ms = performance.now() - started;
+        assert.ok(ms < 1000, `delivered in ${ms.toFixed(0)} ms`);
+        feed.stop();
+        await store.revokeAccess({ shard, now: clock.ms, jti: 'after-stop', expiresAt: clock.ms + 60_000 });
+        // A marker through a fresh listener proves the message went out; the stopped one must not have it.
+        const marker = listen(t, other);
+        await marker.untilUp();
+        await store.revokeAccess({ shard, now: clock.ms, jti: 'marker-2', expiresAt: clock.ms + 60_000 });
+        await marker.until((e) => e.kind === 'jti' && e.jti === 'marker-2');
+        assert.ok(!feed.events.some((e) => e.kind === 'jti' && e.jti === 'after-stop'));
+      });
+
+      test('the token service refuses revoked self-contained access tokens from memory: no store lookup', async (t) => {
+        const { service, store, clock } = await setup(t);
+        const tokens = service({ scheme: 'jwt' });
+        await waitUntil(() => tokens.revocations?.live === true);
+        clock.advance(5); // past the trust margin: tokens issued from now on need no store check
+        let lookups = 0;
+        const checkAccess = store.checkAccess;
+        store.checkAccess = (input) => {
+          lookups++;
+          return checkAccess.call(store, input);
+        };
+        t.after(() => {
+          store.checkAccess = checkAccess;
+        });
+        const a = await tokens.issue({ sub: 'mem' });
+        const b = await tokens.issue({ sub: 'mem' });
+        const c = await tokens.issue({ sub: 'mem' });
+        const thief = await tokens.issue({ sub: 'mem2' });
+        for (const p of [a, b, c, thief]) assert.equal(await codeOf(tokens.authenticate(p.accessToken)), 'ok');
+        assert.equal(lookups, 0, 'steady state: no store round trip per request');
+        await tokens.revoke(a.accessToken);
+        await tokens.logout(b.refreshToken);
+        await tokens.refresh(thief.refreshToken);
+        assert.equal(await codeOf(tokens.refresh(thief.refreshToken)), 'reused');
+        assert.equal(await codeOf(tokens.authenticate(a.accessToken)), 'revoked', 'RFC 7009 access token');
+        assert.equal(await codeOf(tokens.authenticate(b.accessToken)), 'revoked', 'logout');
+        assert.equal(await codeOf(tokens.authenticate(thief.accessToken)), 'revoked', 'reuse detection');
+        assert.equal(await codeOf(tokens.authenticate(c.accessToken)), 'ok');
+        // A second later (a token issued in the epoch's own second would be looked up once: its
+        // family's creation time in milliseconds decides).
+        clock.advance(1);
+        await tokens.revokeUser('mem');
+        assert.equal(await codeOf(tokens.authenticate(c.accessToken)), 'revoked', 'logout everywhere');
+        assert.equal(lookups, 0, 'every refusal came from memory');
+        for (const p of [a, b, c])
+          assert.deepEqual(await tokens.introspect(p.accessToken), { active: false }, 'introspection agrees');
+        clock.advance(1);
+        const later = await tokens.issue({ sub: 'mem' });
+        assert.equal(await codeOf(tokens.authenticate(later.accessToken)), 'ok', 'a later login works');
+      });
+
+      test('a token issued before the service listened is checked against the store once, then from memory', async (t) => {
+        const { service, store, clock } = await setup(t);
+        const issuer = service({ scheme: 'sealed', access: { revocationPush: false } });
+        const revoked = await issuer.issue({ sub: 'early' });
+        const kept = await issuer.issue({ sub: 'early' });
+        await issuer.logout(revoked.refreshToken);
+        // A new instance (restart): it never heard of that logout.
+        clock.advance(1);
+        let lookups = 0;
+        const checkAccess = store.checkAccess;
+        store.checkAccess = (input) => {
+          lookups++;
+          return checkAccess.call(store, input);
+        };
+        t.after(() => {
+          store.checkAccess = checkAccess;
+        });
+        const tokens = service({ scheme: 'sealed' });
+        assert.equal(await codeOf(tokens.authenticate(revoked.accessToken)), 'revoked', 'before the feed is even up');
+        await waitUntil(() => tokens.revocations?.live === true);
+        assert.equal(await codeOf(tokens.authenticate(revoked.accessToken)), 'revoked');
+        const n = lookups;
+        assert.equal(await codeOf(tokens.authenticate(kept.accessToken)), 'ok');
+        assert.equal(await codeOf(tokens.authenticate(kept.accessToken)), 'ok');
+        assert.equal(await codeOf(tokens.authenticate(revoked.accessToken)), 'revoked');
+        // A store that replays a snapshot (memory, SQLite) needs none; one that cannot (Redis) one for the kept token.
+        assert.ok(lookups - n <= 1, `${lookups - n} lookups: at most one per token issued before the feed came up`);
       });
     });
 
@@ -750,4 +966,36 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
       assert.equal(await store.countStateEntries(), 0);
     });
   });
+}
+
+/** Polls `cond` every 5 ms for at most `ms` (real time: the push crosses connections). */
+export async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Subscribes to a store's revocation feed for the test, recording events and status. */
+export function listen(t: TestContext, store: TokenStore) {
+  assert.ok(store.revocations, 'the built-in stores push revocations');
+  const events: RevocationEvent[] = [];
+  let up = false;
+  const stop = store.revocations().subscribe({
+    event: (e) => void events.push(e),
+    status: (s) => {
+      up = s === 'up';
+    },
+  });
+  t.after(stop);
+  return {
+    events,
+    stop,
+    get up() {
+      return up;
+    },
+    untilUp: () => waitUntil(() => up),
+    until: (pred: (e: RevocationEvent) => boolean) => waitUntil(() => events.some(pred), 1000),
+  };
 }

@@ -56,30 +56,6 @@ describe('redis store specifics', skip, () => {
     for (const raw of [p.accessToken, p.refreshToken, p1.accessToken, p1.refreshToken]) assert.ok(!dump.includes(raw));
   });
 
-  test("the user's family index: a refresh adds no member and prunes nothing; a login prunes what expired", async () => {
-    await ready;
-    let now = 1_800_000_000_000;
-    const tokens = createTokenService({
-      secret: SECRET,
-      store,
-      clock: () => now,
-      refresh: { ttlSeconds: 100 },
-      access: { ttlSeconds: 10 },
-    });
-    const idx = `${keyPrefix}{${userShard('indexed')}}:fams:indexed`;
-    const a = await tokens.issue({ sub: 'indexed' });
-    now += 50_000;
-    const b = await tokens.issue({ sub: 'indexed' });
-    assert.deepEqual((await client.zrange(idx, 0, -1)).sort(), [a.familyId, b.familyId].sort());
-    // 120 s in: a's record expired at 100 s, b is refreshed (its score moves to 220 s).
-    now += 70_000;
-    await tokens.refresh(b.refreshToken);
-    assert.deepEqual((await client.zrange(idx, 0, -1)).sort(), [a.familyId, b.familyId].sort(), 'a refresh prunes nothing');
-    assert.equal(Number(await client.zscore(idx, b.familyId)), now + 100_000);
-    const c = await tokens.issue({ sub: 'indexed' });
-    assert.deepEqual((await client.zrange(idx, 0, -1)).sort(), [b.familyId, c.familyId].sort(), 'the login pruned a');
-  });
-
   test("the seed's opaque records: rt:<hash> with used_count counting every presentation", async () => {
     await ready;
     const tokens = createTokenService({ secret: SECRET, store, scheme: 'opaque' });

@@ -11,11 +11,19 @@ import { FakeClock, SECRET, tempSqlitePath } from './harness.js';
 runStoreContract('sqlite', async (clock) => {
   const file = tempSqlitePath();
   const store = new SqliteStore(file.path, { clock: clock.now });
+  const others: SqliteStore[] = [];
   return {
     store,
     realExpiry: false,
+    // Another process's view of the file: its own connection, its own poll.
+    reopen: async () => {
+      const other = new SqliteStore(file.path, { clock: clock.now });
+      others.push(other);
+      return other;
+    },
     cleanup: async () => {
       await store.close();
+      for (const o of others) await o.close();
       file.remove();
     },
   };
@@ -98,5 +106,5 @@ test('sqlite: expired rows are purged on a write once the purge interval has pas
   await store.revokeAccess({ shard, now: clock.ms, jti: 'a', expiresAt: clock.ms + 1000 });
   clock.advance(61);
   await store.revokeAccess({ shard, now: clock.ms, jti: 'b', expiresAt: clock.ms + 120_000 });
-  assert.equal(await store.countStateEntries(), 1);
+  assert.equal(await store.countStateEntries(), 2, "b's deny-list entry and its row in the revocations log; a's both gone");
 });

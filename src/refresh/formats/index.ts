@@ -13,6 +13,7 @@ import { createCodec } from '../../tokens/codec.js';
 import type { SigningKeySet } from '../../tokens/jwk.js';
 import { ACCESS_TOKEN_TYP } from '../../tokens/jwt.js';
 import type { TokenServiceConfig } from '../config.js';
+import type { RevocationSet } from '../revocations.js';
 import { opaqueAccessFormat, opaqueRefreshFormat } from './opaque.js';
 import { selfContainedAccessFormat, selfContainedRefreshFormat } from './self-contained.js';
 import type { AccessFormat, RefreshFormat } from './types.js';
@@ -26,6 +27,8 @@ export interface FormatContext {
   clock: () => number;
   /** EdDSA/ES256 keys of `jwt` access tokens; refresh tokens never leave the issuer and keep the secret. */
   signingKeys?: SigningKeySet;
+  /** The pushed revocations (absent when `access.revocationPush` is off). */
+  revocations?: RevocationSet;
 }
 
 export function createFormats(config: TokenServiceConfig, ctx: FormatContext): { access: AccessFormat; refresh: RefreshFormat } {
@@ -61,6 +64,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
           audience: ctx.audience,
           ttlSeconds: config.accessTtlSeconds,
           checkRevocation: config.checkRevocation,
+          ...(ctx.revocations ? { revocations: ctx.revocations } : {}),
           leewaySeconds: config.leewaySeconds,
         });
 

@@ -12,6 +12,7 @@ import type { Millis, TokenStateStore } from '../../stores/types.js';
 import type { Claims, TokenType } from '../../tokens/claims.js';
 import { type Codec, newId } from '../../tokens/codec.js';
 import { looksOpaque, userShard } from '../../tokens/opaque.js';
+import type { RevocationSet } from '../revocations.js';
 import type { Introspection, Principal } from '../types.js';
 import { describeExtra, extOf, isForeign } from './extra.js';
 import type { AccessDraft, AccessFormat, PresentedToken, RefreshDraft, RefreshFormat, Subject } from './types.js';
@@ -30,6 +31,11 @@ export interface SelfContainedAccessOptions extends SelfContainedOptions {
   audience?: string | string[];
   /** Ask the store on every `authenticate` whether the token, its family or its user was revoked. */
   checkRevocation: boolean;
+  /**
+   * The pushed revocations: consulted on every `authenticate` (a few Map lookups), which
+   * asks the store only when the set cannot vouch for the token (see ../revocations.ts).
+   */
+  revocations?: RevocationSet;
   /** Clock skew `codec` accepts (seconds): a deny-list entry outlives its token by this much. */
   leewaySeconds: number;
 }
@@ -73,7 +79,7 @@ function describe(claims: Claims & { sub: string }, tokenType: 'access_token' | 
 }
 
 export function selfContainedAccessFormat(options: SelfContainedAccessOptions): AccessFormat {
-  const { codec, store, ttlSeconds, issuer, audience, checkRevocation } = options;
+  const { codec, store, ttlSeconds, issuer, audience, checkRevocation, revocations } = options;
   const leewayMs = options.leewaySeconds * 1000;
   const registered: Claims = issuer === undefined ? {} : { iss: issuer };
 
@@ -113,9 +119,24 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
       const sub = stringClaim(claims, 'sub');
       const familyId = optionalString(claims.fam);
       const jti = optionalString(claims.jti);
-      if (!checkRevocation) return principalOf(claims, sub, familyId, jti);
-      return store.checkAccess({ shard: userShard(sub), now, sub, familyId, jti }).then((r) => {
-        if (r.status !== 'ok') throw new TokenError('revoked');
+      const { iat, exp } = claims;
+      let verdict = revocations === undefined ? 'ok' : revocations.check(sub, familyId, jti, iat, exp, now);
+      if (verdict === 'revoked') throw new TokenError('revoked');
+      if (checkRevocation) verdict = 'ask';
+      if (verdict === 'ok') return principalOf(claims, sub, familyId, jti);
+      // The set cannot vouch for it (feed down, or issued before the feed came up): the store decides.
+      const gen = revocations?.generation ?? 0;
+      const input = { shard: userShard(sub), now, sub, familyId, jti, ...(typeof iat === 'number' ? { iat } : {}) };
+      return store.checkAccess(input).then((r) => {
+        if (r.status !== 'ok') {
+          revocations?.learned(jti, exp);
+          throw new TokenError('revoked');
+        }
+        if (revocations !== undefined) {
+          // A push that arrived while the store was asked wins.
+          if (revocations.check(sub, familyId, jti, iat, exp, now) === 'revoked') throw new TokenError('revoked');
+          revocations.confirm(jti, gen);
+        }
         return principalOf(claims, sub, familyId, jti);
       });
     },
@@ -127,11 +148,18 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
     introspect(token: string, now: Millis): Promise<Introspection> | undefined {
       const claims = tryVerify(codec, token, 'access', now);
       if (claims === undefined) return undefined;
-      const { sub } = claims;
+      const { sub, iat, exp } = claims;
+      const familyId = optionalString(claims.fam);
+      const jti = optionalString(claims.jti);
+      // What authenticate refuses from memory, introspection refuses too (they always agree).
+      if (revocations?.check(sub, familyId, jti, iat, exp, now) === 'revoked') return Promise.resolve({ active: false });
       // Introspection is the authoritative answer: always consult revocation state (RFC 7662 §2.2).
-      return store
-        .checkAccess({ shard: userShard(sub), now, sub, familyId: optionalString(claims.fam), jti: optionalString(claims.jti) })
-        .then((r) => (r.status === 'ok' ? describe(claims, 'access_token') : { active: false }));
+      const input = { shard: userShard(sub), now, sub, familyId, jti, ...(typeof iat === 'number' ? { iat } : {}) };
+      return store.checkAccess(input).then((r) => {
+        if (r.status === 'ok') return describe(claims, 'access_token');
+        revocations?.learned(jti, exp);
+        return { active: false };
+      });
     },
 
     revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined {

@@ -1,0 +1,169 @@
+/**
+ * What is revoked and not yet expired, in memory, fed by the store's push
+ * (`TokenStore.revocations()`), so that a self-contained access token is
+ * refused on every instance within a second of its revocation anywhere, with
+ * no store round trip per request (issue 14).
+ *
+ * Three maps: access-token ids (RFC 7009), families (logout, RFC 7009 for a
+ * refresh token, reuse detection) and users' "not before" epochs (logout
+ * everywhere). An entry is kept for `horizonMs` (the access-token lifetime plus
+ * leeway) after it arrived, or until what it guards expires if sooner: every
+ * token it could refuse has expired by then. Memory is therefore bounded by the
+ * revocations of the last access-token lifetime (bench/revocation.ts measures it).
+ *
+ * Never accept because a message was missed. The feed says 'up' only when it
+ * can promise delivery from then on. A store that can enumerate its revocations
+ * (memory, SQLite) replays them first and says the 'up' is complete: then
+ * nothing needs checking. Otherwise (Redis), tokens issued before the latest 'up' (by
+ * their `iat`, with a margin for clock skew between instances) may have been
+ * revoked while this instance was not listening: each is checked against the
+ * store once (`checkAccess`) per generation, and the answer remembered by its
+ * `jti`; from then on pushes keep it current. While the feed is down every
+ * request asks the store (a store outage then answers 503, never "accept").
+ * A token whose lifetime exceeds the horizon (minted elsewhere, with a longer
+ * TTL) always asks: the entries that would refuse it may have been let go.
+ *
+ * @module
+ */
+import { iatBeforeEpoch } from '../stores/state.js';
+import type { Millis, RevocationEvent, RevocationListener } from '../stores/types.js';
+
+/** The answer for one token: refuse it, accept it, or ask the store (then {@link RevocationSet.confirm}). */
+export type Verdict = 'ok' | 'revoked' | 'ask';
+
+/** Tolerated clock difference between instances when comparing a token's `iat` with the time the feed came up. */
+export const INSTANCE_SKEW_MS = 2000;
+
+export interface RevocationSetOptions {
+  /** How long an entry may matter: the longest access-token lifetime, plus leeway (ms). */
+  horizonMs: Millis;
+  /** Clock skew the codecs accept (ms): added to the trust margin. */
+  leewayMs?: Millis;
+  clock: () => Millis;
+  /** Tokens whose store check is remembered (oldest forgotten first). Default 100000. */
+  memoSize?: number;
+}
+
+interface UserEntry {
+  notBefore: Millis;
+  until: Millis;
+}
+
+export class RevocationSet implements RevocationListener {
+  readonly horizonMs: Millis;
+  readonly #marginMs: Millis;
+  readonly #leewayMs: Millis;
+  readonly #clock: () => Millis;
+  readonly #memoSize: number;
+  readonly #jtis = new Map<string, Millis>();
+  readonly #families = new Map<string, Millis>();
+  readonly #users = new Map<string, UserEntry>();
+  /** jti → the generation in which the store said it was not revoked. */
+  readonly #memo = new Map<string, number>();
+  #live = false;
+  #gen = 0;
+  /** Tokens issued (iat, ms) before this were issued before the feed was last up: one store check each. */
+  #trustedFrom: Millis = Number.POSITIVE_INFINITY;
+  #nextSweep: Millis = 0;
+
+  constructor(options: RevocationSetOptions) {
+    this.horizonMs = options.horizonMs;
+    // Another instance's clock may run a little ahead: its iat can read later than the real issue time.
+    this.#leewayMs = options.leewayMs ?? 0;
+    this.#marginMs = this.#leewayMs + INSTANCE_SKEW_MS;
+    this.#clock = options.clock;
+    this.#memoSize = options.memoSize ?? 100_000;
+  }
+
+  /** True while the feed promises delivery. */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** Changes whenever the feed goes up or down: a store answer is remembered only within one generation. */
+  get generation(): number {
+    return this.#gen;
+  }
+
+  /** Entries held (jti, family, user), expired ones not yet swept included. */
+  get size(): number {
+    return this.#jtis.size + this.#families.size + this.#users.size;
+  }
+
+  event(e: RevocationEvent): void {
+    const now = this.#clock();
+    const until = Math.min(e.until, now + this.horizonMs);
+    if (until <= now) return;
+    if (e.kind === 'jti') {
+      this.#jtis.set(e.jti, Math.max(until, this.#jtis.get(e.jti) ?? 0));
+    } else if (e.kind === 'family') {
+      this.#families.set(e.familyId, Math.max(until, this.#families.get(e.familyId) ?? 0));
+    } else {
+      // A store answer remembered before this epoch no longer vouches for a token issued in
+      // the epoch's own second (the one case where `check` consults the memo despite an entry).
+      this.#memo.clear();
+      const prior = this.#users.get(e.sub);
+      this.#users.set(e.sub, {
+        notBefore: Math.max(e.notBefore, prior?.notBefore ?? 0),
+        until: Math.max(until, prior?.until ?? 0),
+      });
+    }
+    if (now >= this.#nextSweep) this.#sweep(now);
+  }
+
+  status(s: 'up' | 'down', complete = false): void {
+    this.#gen++;
+    this.#memo.clear();
+    this.#live = s === 'up';
+    // A complete 'up' came with every revocation in force: nothing issued before it needs a check.
+    if (!this.#live) this.#trustedFrom = Number.POSITIVE_INFINITY;
+    else this.#trustedFrom = complete ? Number.NEGATIVE_INFINITY : this.#clock() + this.#marginMs;
+  }
+
+  /**
+   * The verdict for a verified self-contained access token (`iat`, `exp` in
+   * seconds, `now` in ms). A few Map lookups: this runs on every request.
+   */
+  check(sub: string, familyId: string | undefined, jti: string | undefined, iat: unknown, exp: unknown, now: Millis): Verdict {
+    if (jti !== undefined && this.#jtis.size > 0 && (this.#jtis.get(jti) ?? 0) > now) return 'revoked';
+    if (familyId !== undefined && this.#families.size > 0 && (this.#families.get(familyId) ?? 0) > now) return 'revoked';
+    const hasIat = typeof iat === 'number';
+    let ambiguous = false;
+    if (this.#users.size > 0) {
+      const u = this.#users.get(sub);
+      if (u !== undefined && u.until > now) {
+        if (!hasIat || iatBeforeEpoch(iat, u.notBefore, familyId !== undefined)) return 'revoked';
+        // Issued in the epoch's own second: only the family's creation time (in the store) can tell.
+        ambiguous = iat * 1000 <= u.notBefore;
+      }
+    }
+    if (!this.#live || !hasIat || typeof exp !== 'number' || (exp - iat) * 1000 > this.horizonMs) return 'ask';
+    if (ambiguous || iat * 1000 < this.#trustedFrom) {
+      return jti !== undefined && this.#memo.get(jti) === this.#gen ? 'ok' : 'ask';
+    }
+    return 'ok';
+  }
+
+  /** The store said the token is not revoked, asked in generation `gen`: remember it for this generation. */
+  confirm(jti: string | undefined, gen: number): void {
+    if (jti === undefined || gen !== this.#gen || !this.#live) return;
+    if (this.#memo.size >= this.#memoSize && !this.#memo.has(jti)) {
+      const oldest = this.#memo.keys().next();
+      if (!oldest.done) this.#memo.delete(oldest.value);
+    }
+    this.#memo.set(jti, gen);
+  }
+
+  /** The store said the token is revoked: refuse it from memory from now on (until it expires). */
+  learned(jti: string | undefined, expSec: unknown): void {
+    if (jti === undefined || typeof expSec !== 'number') return;
+    this.event({ kind: 'jti', jti, until: expSec * 1000 + this.#leewayMs });
+  }
+
+  /** Deletes entries whose tokens have all expired; runs at most every tenth of the horizon (and at least every minute). */
+  #sweep(now: Millis): void {
+    this.#nextSweep = now + Math.min(60_000, Math.max(1000, this.horizonMs / 10));
+    for (const m of [this.#jtis, this.#families]) for (const [k, until] of m) if (until <= now) m.delete(k);
+    for (const [k, u] of this.#users) if (u.until <= now) this.#users.delete(k);
+  }
+}
