@@ -58,7 +58,7 @@ describe('jose verifies our HS256 tokens', () => {
 
   test('a token signed by the primary of a named key ring carries that kid', async () => {
     const ring = createKeyRing([{ kid: '2025-06', secret: SECRET }]);
-    const token = createCodec({ format: 'jwt', keys: ring, clock }).encode({ sub: 'bob' });
+    const token = createCodec({ format: 'jwt', secret: ring, clock }).encode({ sub: 'bob' });
     assert.equal(decodeProtectedHeader(token).kid, '2025-06');
     assert.equal((await jwtVerify(token, SECRET, { algorithms: ['HS256'], currentDate })).payload.sub, 'bob');
   });

@@ -99,12 +99,12 @@ describe('RFC 7515 App. A.1 / RFC 7519 §3.1 (HS256 JWT, 64-byte key, no kid)', 
       { kid: 'old', secret: v.key_b64url },
     ]);
     assert.equal(
-      codeOf(() => createCodec({ format: 'jwt', keys: ring }).decode(v.token, { now: A1_EXP - 1 })),
+      codeOf(() => createCodec({ format: 'jwt', secret: ring }).decode(v.token, { now: A1_EXP - 1 })),
       'accepted',
     );
     const without = createKeyRing([{ kid: 'new', secret: Buffer.alloc(32, 9) }]);
     assert.equal(
-      codeOf(() => createCodec({ format: 'jwt', keys: without }).decode(v.token, { now: A1_EXP - 1 })),
+      codeOf(() => createCodec({ format: 'jwt', secret: without }).decode(v.token, { now: A1_EXP - 1 })),
       'bad_signature',
     );
   });
@@ -126,7 +126,7 @@ describe('RFC 7520 §4.4 (HS256 with kid, plain-text payload)', () => {
       codeOf(() => jws.verify(v.token)),
       'malformed',
     );
-    const codec = createCodec({ format: 'jwt', keys: [{ kid, secret: v.key_b64url }] });
+    const codec = createCodec({ format: 'jwt', secret: [{ kid, secret: v.key_b64url }] });
     assert.equal(
       codeOf(() => codec.decode(v.token, { now: 0 })),
       'malformed',
