@@ -137,7 +137,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   const store: TokenStore = options.store;
   if (!store || typeof store.rotate !== 'function') throw new ConfigError('createTokenService needs a store (see openStore)');
   if ((options as { keys?: unknown }).keys !== undefined) {
-    throw new ConfigError('createTokenService takes key material as `secret` (a secret, a list of keys or a key ring), not `keys`');
+    throw new ConfigError('createTokenService takes key material as `secret` (a secret, keys or a key ring), not `keys`');
   }
   const config = resolveConfig(options);
   const clock = options.clock ?? Date.now;
