@@ -77,7 +77,6 @@ export {
   SELF_CONTAINED_FORMATS,
   type SelfContainedFormat,
 } from './tokens/codec.js';
-export { fernetDecrypt, fernetEncrypt, prepareFernetKey } from './tokens/fernet.js';
 export {
   ASYMMETRIC_ALGS,
   type AsymmetricAlg,
@@ -89,7 +88,5 @@ export {
   parseSigningKeySet,
   type SigningKeySet,
 } from './tokens/jwk.js';
-export { createAsymmetricJwtCodec, createJwtCodec } from './tokens/jwt.js';
 export { generateOpaqueToken, hashOpaqueToken, parseOpaqueToken } from './tokens/opaque.js';
-export { createSealedCodec } from './tokens/sealed.js';
 export { createJwksVerifier, type FetchLike, type JwksVerifier, type JwksVerifierOptions } from './verify/jwks.js';

@@ -21,6 +21,7 @@ import {
   type TokenPair,
   type TokenService,
 } from 'tessera';
+import * as tessera from 'tessera';
 import { assertType, type Equal, expectType } from './helpers.js';
 
 declare const secret: string;
@@ -39,6 +40,20 @@ createCodec({ format: 'opaque', secret });
 createCodec({ secret });
 // @ts-expect-error ttlSeconds is a number of seconds, not a string like '15m'
 createCodec({ format: 'jwt', secret, ttlSeconds: '15m' });
+// One option for key material: a secret, a list of keys or a key ring, all as `secret`.
+createCodec({ format: 'jwt', secret: [{ kid: 'k1', secret }] });
+// @ts-expect-error `keys` is not an option: key material is `secret` (also refused at run time)
+createCodec({ format: 'jwt', keys: [{ kid: 'k1', secret }] });
+// @ts-expect-error not both either
+createCodec({ format: 'jwt', secret, keys: secret });
+
+// ---- Nothing public returns claims without checking exp/nbf: the raw codecs are not exported.
+// @ts-expect-error createCodec is the public API; the raw HS256 codec is internal
+void tessera.createJwtCodec;
+// @ts-expect-error the raw sealed codec is internal
+void tessera.createSealedCodec;
+// @ts-expect-error the raw asymmetric codec is internal
+void tessera.createAsymmetricJwtCodec;
 
 // ---- encode / decode: claims in, claims out; registered claims are typed.
 const token: string = codec.encode({ sub: 'user-1', scope: 'read' });
@@ -50,6 +65,10 @@ expectType<number | undefined>()(claims.exp);
 codec.encode({ sub: 'user-1', exp: '2030-01-01' });
 // @ts-expect-error the token type to require is 'access' or 'refresh'
 codec.decode(token, { type: 'id_token' });
+// `now` is milliseconds since the epoch, as Date.now() gives it (a seconds value throws at run time).
+codec.decode(token, { now: Date.now() });
+// @ts-expect-error `now` is a number of milliseconds, not a Date
+codec.decode(token, { now: new Date() });
 
 // ---- TokenError: `code` is the union of the stable codes, not any string.
 declare const e: unknown;
@@ -103,6 +122,8 @@ await tokens.issue({ scope: 'read' });
 await tokens.authenticate({ authorization: `Bearer ${pair.accessToken}` });
 // @ts-expect-error the store is required
 createTokenService({ secret });
+// @ts-expect-error `keys` is not an option: key material is `secret` (also refused at run time)
+createTokenService({ keys: secret, store: new MemoryStore() });
 // @ts-expect-error 'rs256' is not a scheme (yet)
 createTokenService({ secret, store: new MemoryStore(), scheme: 'rs256' });
 

@@ -99,7 +99,7 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       if (typeof extra !== 'object' || extra === null || Array.isArray(extra))
         throw new UsageError('--claims must be a JSON object');
     }
-    const codec = createCodec({ format: fmt, keys: ringFromEnv(), ttlSeconds });
+    const codec = createCodec({ format: fmt, secret: ringFromEnv(), ttlSeconds });
     io.out(codec.encode({ ...extra, sub: subject, type }));
     return EXIT_OK;
   }
@@ -111,7 +111,7 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError('token verify takes one token');
     const arg = positionals[0];
     const token = (arg === undefined || arg === '-' ? await readStdin() : arg).trim();
-    const codec = createCodec({ format: fmt, keys: ringFromEnv() });
+    const codec = createCodec({ format: fmt, secret: ringFromEnv() });
     try {
       io.out(JSON.stringify(codec.decode(token, { type })));
       return EXIT_OK;

@@ -149,6 +149,9 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   if (!options || typeof options !== 'object') throw new ConfigError('createTokenService needs options');
   const store: TokenStore = options.store;
   if (!store || typeof store.rotate !== 'function') throw new ConfigError('createTokenService needs a store (see openStore)');
+  if ((options as { keys?: unknown }).keys !== undefined) {
+    throw new ConfigError('createTokenService takes key material as `secret` (a secret, keys or a key ring), not `keys`');
+  }
   const config = resolveConfig(options);
   const clock = options.clock ?? Date.now;
   const leewayMs = config.leewaySeconds * 1000;
@@ -162,7 +165,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   let unsubscribe = revocations !== undefined && store.revocations ? store.revocations().subscribe(revocations) : () => {};
   const { access, refresh } = createFormats(config, {
     store,
-    keys: options.keys ?? options.secret,
+    keys: options.secret,
     issuer: options.issuer,
     audience: options.audience,
     clock,

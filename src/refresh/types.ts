@@ -24,9 +24,11 @@ export const SCHEMES: Record<Scheme, { access: TokenFormat; refresh: TokenFormat
 
 /** Options of `createTokenService`. The defaults named here are `DEFAULTS` (./config.ts; `TOKEN_SERVICE_DEFAULTS` in the package). */
 export interface TokenServiceOptions {
-  /** One secret (base64url or bytes, >= 32 bytes) or a key ring (`keys`). */
+  /**
+   * The key material: one secret (base64url or bytes, >= 32 bytes), a list `[{ kid?, secret }]`
+   * or a key ring (`createKeyRing`): the first key signs, all verify. Not needed when both formats are opaque.
+   */
   secret?: KeyInput;
-  keys?: KeyInput;
   /** A preset; `access.format` / `refresh.format` override it. Default `jwt`. */
   scheme?: Scheme;
   access?: {

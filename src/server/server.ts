@@ -150,7 +150,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       clock,
       issuer: iss,
       audience: config.audience ?? iss,
-      keys: config.keys,
+      secret: config.keys,
       access: {
         format: config.accessFormat,
         ttlSeconds: config.accessTtl,

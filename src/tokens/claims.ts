@@ -31,8 +31,10 @@ export interface DecodeOptions {
   /** Require this token type; without it any type (or none) is accepted. */
   type?: TokenType;
   /**
-   * The current time in seconds since the epoch (default: the codec's clock).
-   * A value above 1e11 is taken as milliseconds, as `Date.now()` returns them.
+   * The current time in milliseconds since the epoch, as `Date.now()` returns it
+   * and like the `clock` option (default: the codec's clock). A value below 1e11
+   * (before 1973) can only be seconds passed by mistake, and would make every
+   * token look unexpired: it throws a `TypeError` instead of being misread.
    */
   now?: number;
 }
@@ -43,11 +45,20 @@ export interface ClaimRules {
   audience?: string | readonly string[];
 }
 
-/** Seconds since the epoch from a `now` option or a millisecond clock. */
+/** Below this, a `now` is seconds (or garbage), never milliseconds: 1e11 ms is March 1973. */
+const MIN_NOW_MS = 1e11;
+
+/**
+ * Seconds since the epoch (NumericDate, RFC 7519 §2) from a `now` option or the
+ * clock, both milliseconds since the epoch. A seconds value is refused, not
+ * guessed at: read as milliseconds it is 1970, and every token looks unexpired.
+ */
 export function nowSeconds(now: number | undefined, clock: () => number): number {
   if (now === undefined) return Math.floor(clock() / 1000);
-  if (!Number.isFinite(now)) throw new TypeError('now must be a finite number (seconds since the epoch)');
-  return now > 1e11 ? Math.floor(now / 1000) : now;
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < MIN_NOW_MS) {
+    throw new TypeError('now is milliseconds since the epoch, like Date.now() (not seconds)');
+  }
+  return Math.floor(now / 1000);
 }
 
 function isNumericDate(v: unknown): v is number {

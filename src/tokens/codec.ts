@@ -18,10 +18,12 @@ export type SelfContainedFormat = (typeof SELF_CONTAINED_FORMATS)[number];
 
 export interface CodecOptions {
   format: SelfContainedFormat;
-  /** One secret (base64url string or bytes, >= 32 bytes). Either this or `keys`. */
+  /**
+   * The key material: one secret (base64url string or bytes, >= 32 bytes), a list
+   * `[{ kid?, secret }]` or a key ring (`createKeyRing`): the first key signs, all verify.
+   * Not needed with `signingKeys`.
+   */
   secret?: KeyInput;
-  /** A key ring: the first key signs, all verify. */
-  keys?: KeyInput;
   /** Lifetime given to tokens encoded without `exp` (seconds, default 900). */
   ttlSeconds?: number;
   /** Clock skew tolerated on `exp` and `nbf` (seconds, default 0). */
@@ -85,11 +87,15 @@ export function createCodec(options: CodecOptions): Codec {
   if (!SELF_CONTAINED_FORMATS.includes(format)) {
     throw new ConfigError(`unknown token format "${String(format)}"; expected one of ${SELF_CONTAINED_FORMATS.join(', ')}`);
   }
-  const keyInput = options.keys ?? options.secret;
+  // One name for key material; `keys` (an earlier name) would otherwise be silently ignored.
+  if ((options as { keys?: unknown }).keys !== undefined) {
+    throw new ConfigError('createCodec takes key material as `secret` (a secret, a list of keys or a key ring), not `keys`');
+  }
+  const keyInput = options.secret;
   const asymmetric = options.signingKeys;
   if (asymmetric !== undefined && format !== 'jwt')
     throw new ConfigError('signingKeys (EdDSA, ES256) apply to the jwt format only');
-  if (keyInput === undefined && asymmetric === undefined) throw new ConfigError('createCodec needs a secret (or keys)');
+  if (keyInput === undefined && asymmetric === undefined) throw new ConfigError('createCodec needs a secret');
   const ring = keyInput === undefined ? undefined : toKeyRing(keyInput);
   const clock = options.clock ?? Date.now;
   const ttl = positiveInt(options.ttlSeconds, 900, 'ttlSeconds');

@@ -130,17 +130,17 @@ describe('claims', () => {
     const oldKey = Buffer.alloc(32, 1);
     const newKey = Buffer.alloc(32, 2);
     const store = new MemoryStore();
-    const before = createTokenService({ keys: [{ kid: 'old', secret: oldKey }], store });
+    const before = createTokenService({ secret: [{ kid: 'old', secret: oldKey }], store });
     const p = await before.issue({ sub: 'k' });
     const after = createTokenService({
-      keys: createKeyRing([
+      secret: createKeyRing([
         { kid: 'new', secret: newKey },
         { kid: 'old', secret: oldKey },
       ]),
       store,
     });
     const q = await after.refresh(p.refreshToken);
-    const onlyNew = createTokenService({ keys: [{ kid: 'new', secret: newKey }], store });
+    const onlyNew = createTokenService({ secret: [{ kid: 'new', secret: newKey }], store });
     assert.equal((await onlyNew.authenticate(q.accessToken)).sub, 'k', 'new tokens are signed with the new key');
     assert.equal(await codeOf(onlyNew.refresh(p.refreshToken)), 'unknown_key');
   });

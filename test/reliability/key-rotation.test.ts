@@ -37,7 +37,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       const S2 = generateSecret();
       const only = (kid: string, secret: string) =>
         // A far-future clock is not wanted here: verify signatures at the real time.
-        createCodec({ format, keys: createKeyRing([{ kid, secret }]) });
+        createCodec({ format, secret: createKeyRing([{ kid, secret }]) });
       const k1 = only('k1', S1);
       const k2 = only('k2', S2);
       const signedBy = (token: string): string[] => {

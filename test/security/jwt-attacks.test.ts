@@ -45,7 +45,7 @@ function jws(header: Part, payload: Part = CLAIMS, key: Uint8Array | string = K,
 /** Asserts the exact code `codec.decode` fails with at NOW. */
 function refused(token: string, code: TokenErrorCode, message?: string): void {
   assert.equal(
-    codeOf(() => codec.decode(token, { now: NOW })),
+    codeOf(() => codec.decode(token, { now: NOW * 1000 })),
     code,
     message ?? token,
   );
@@ -64,10 +64,10 @@ const VALID = jws(HS);
 const [H, P, S] = VALID.split('.') as [string, string, string];
 
 test('control: a token built by these helpers is accepted (so every refusal below is the recipe, not the helper)', () => {
-  assert.deepEqual(codec.decode(VALID, { now: NOW }), CLAIMS);
-  assert.deepEqual(codec.decode(jws({ alg: 'HS256' }), { now: NOW }), CLAIMS);
+  assert.deepEqual(codec.decode(VALID, { now: NOW * 1000 }), CLAIMS);
+  assert.deepEqual(codec.decode(jws({ alg: 'HS256' }), { now: NOW * 1000 }), CLAIMS);
   // And our own tokens.
-  assert.equal(codec.decode(codec.encode({ sub: 'alice' }), { now: NOW }).sub, 'alice');
+  assert.equal(codec.decode(codec.encode({ sub: 'alice' }), { now: NOW * 1000 }).sub, 'alice');
 });
 
 describe('1. alg none', () => {
@@ -87,7 +87,7 @@ describe('1. alg none', () => {
     const unsecured =
       'eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.';
     assert.equal(
-      codeOf(() => codec.decode(unsecured, { now: 1300819379 })),
+      codeOf(() => codec.decode(unsecured, { now: 1300819379 * 1000 })),
       'unsupported',
     );
   });
@@ -135,7 +135,7 @@ describe('2. signature stripping and tampering', () => {
     const forgedPayload = enc({ sub: 'mallory', exp: NOW + 60 });
     const expectedMac = mac(`${h}.${forgedPayload}`);
     const token = `${h}.${forgedPayload}.${s}`;
-    const e = errorOf(() => codec.decode(token, { now: NOW }));
+    const e = errorOf(() => codec.decode(token, { now: NOW * 1000 }));
     assert.equal(e.code, 'bad_signature');
     const renderings = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 5 })];
     for (const text of renderings) {
@@ -164,7 +164,7 @@ describe('2. signature stripping and tampering', () => {
       assert.ok(a.length === 32 || a.length === 43, `compared ${a.length} bytes`);
       // An accepted token goes through it as well (no early-exit string compare on success).
       assert.equal(
-        codeOf(() => codec.decode(VALID, { now: NOW })),
+        codeOf(() => codec.decode(VALID, { now: NOW * 1000 })),
         'accepted',
       );
       assert.equal(spy.mock.callCount(), 2);
@@ -270,7 +270,7 @@ describe('5. key-injection headers (never verify with a key from the token, neve
     const claims = { ...CLAIMS, iss: url, aud: url, azp: url, jku: url, x5u: url, picture: url, website: url };
     assertNoNetwork(() => {
       // Signed with the real key: headers we do not use are ignored, URL-valued claims are just data.
-      assert.equal(codec.decode(jws(header, claims), { now: NOW }).iss, url);
+      assert.equal(codec.decode(jws(header, claims), { now: NOW * 1000 }).iss, url);
       refused(jws(header, claims, attacker), 'bad_signature');
     });
   });
@@ -297,7 +297,7 @@ describe('6. kid injection (kid only selects a key of the ring)', () => {
   test('6.x control: the right kid with the right key is accepted; | and | curl variant refused', () => {
     const kid = createKeyRing([{ secret: K_B64 }]).primary.kid;
     assert.equal(
-      codeOf(() => codec.decode(jws({ ...HS, kid }), { now: NOW })),
+      codeOf(() => codec.decode(jws({ ...HS, kid }), { now: NOW * 1000 })),
       'accepted',
     );
     refused(jws({ ...HS, kid: '| curl http://listener.example' }, CLAIMS, ''), 'unknown_key');
@@ -330,7 +330,7 @@ describe('7. crit and extension headers (correct MAC: only crit handling decides
     refused(jws({ alg: 'HS256', b64: false }), 'unsupported');
     // b64:true is the default and harmless.
     assert.equal(
-      codeOf(() => codec.decode(jws({ alg: 'HS256', b64: true }), { now: NOW })),
+      codeOf(() => codec.decode(jws({ alg: 'HS256', b64: true }), { now: NOW * 1000 })),
       'accepted',
     );
   });
@@ -347,7 +347,7 @@ describe('8. JSON and header parsing', () => {
     // it, so accepting gives an attacker nothing (compare 8.1: last = none -> refused).
     // Should we ever switch to rejecting duplicates, this test must change on purpose.
     const t = jws('{"alg":"none","alg":"HS256"}');
-    assert.deepEqual(codec.decode(t, { now: NOW }), CLAIMS);
+    assert.deepEqual(codec.decode(t, { now: NOW * 1000 }), CLAIMS);
     // Same for duplicate kid: the last one selects the key.
     refused(jws('{"alg":"HS256","kid":"x","kid":"y"}'), 'unknown_key');
   });
@@ -370,7 +370,7 @@ describe('8. JSON and header parsing', () => {
   });
   test('8.5 whitespace inside the header JSON (spaces, newline, tab) is legal -> accepted', () => {
     for (const h of ['{ "alg" : "HS256" }', '{\n\t"alg":"HS256",\r\n "typ":"JWT"\n}']) {
-      assert.deepEqual(codec.decode(jws(h), { now: NOW }), CLAIMS);
+      assert.deepEqual(codec.decode(jws(h), { now: NOW * 1000 }), CLAIMS);
     }
   });
 });
@@ -384,7 +384,7 @@ describe('9. claims (valid MAC: refusal comes from the claim checks)', () => {
   test('9.2 nbf in the future -> not_yet_valid', () => {
     refused(jws(HS, { ...CLAIMS, nbf: NOW + 1 }), 'not_yet_valid');
     assert.equal(
-      codeOf(() => codec.decode(jws(HS, { ...CLAIMS, nbf: NOW }), { now: NOW })),
+      codeOf(() => codec.decode(jws(HS, { ...CLAIMS, nbf: NOW }), { now: NOW * 1000 })),
       'accepted',
     );
   });
@@ -406,10 +406,10 @@ describe('9. claims (valid MAC: refusal comes from the claim checks)', () => {
     const strict = createCodec({ format: 'jwt', secret: K_B64, issuer: 'https://auth.example', audience: 'api' });
     const ok = { ...CLAIMS, iss: 'https://auth.example', aud: ['other', 'api'] };
     assert.equal(
-      codeOf(() => strict.decode(jws(HS, ok), { now: NOW, type: 'access' })),
+      codeOf(() => strict.decode(jws(HS, ok), { now: NOW * 1000, type: 'access' })),
       'accepted',
     );
-    const bad = (claims: object) => codeOf(() => strict.decode(jws(HS, claims), { now: NOW, type: 'access' }));
+    const bad = (claims: object) => codeOf(() => strict.decode(jws(HS, claims), { now: NOW * 1000, type: 'access' }));
     assert.equal(bad({ ...ok, iss: 'https://evil.example' }), 'invalid_claims');
     assert.equal(bad({ ...ok, iss: undefined }), 'invalid_claims');
     assert.equal(bad({ ...ok, aud: 'web' }), 'invalid_claims');
@@ -425,11 +425,11 @@ describe('9. claims (valid MAC: refusal comes from the claim checks)', () => {
   test('9.6 wait until expiry: valid until exp, refused from exp on (injected clock)', () => {
     const t = codec.encode({ sub: 'alice', type: 'access' }); // iat NOW, exp NOW + 900
     assert.equal(
-      codeOf(() => codec.decode(t, { now: NOW + 899 })),
+      codeOf(() => codec.decode(t, { now: (NOW + 899) * 1000 })),
       'accepted',
     );
     assert.equal(
-      codeOf(() => codec.decode(t, { now: NOW + 900 })),
+      codeOf(() => codec.decode(t, { now: (NOW + 900) * 1000 })),
       'expired',
     );
     assert.equal(
@@ -486,7 +486,7 @@ describe('10. structure and base64url', () => {
     assert.notEqual(standard, token);
     refused(standard, 'malformed');
     assert.equal(
-      codeOf(() => codec.decode(token, { now: NOW })),
+      codeOf(() => codec.decode(token, { now: NOW * 1000 })),
       'accepted',
     );
   });
@@ -542,7 +542,7 @@ describe('10. structure and base64url', () => {
     refused(big, 'malformed');
     const roomy = createCodec({ format: 'jwt', secret: K_B64, maxTokenLength: 20_000 });
     assert.equal(
-      codeOf(() => roomy.decode(big, { now: NOW })),
+      codeOf(() => roomy.decode(big, { now: NOW * 1000 })),
       'accepted',
     );
   });
@@ -558,14 +558,14 @@ describe('Fernet extra recipes (fernet/spec Spec.md)', () => {
     encodeBase64urlPadded(Buffer.concat([body, createHmac('sha256', signKey).update(body).digest()]));
   const fRefused = (t: string, code: TokenErrorCode) =>
     assert.equal(
-      codeOf(() => fernet.decode(t, { now: NOW })),
+      codeOf(() => fernet.decode(t, { now: NOW * 1000 })),
       code,
     );
 
   test('control: the token and a re-MACed copy of it are accepted', () => {
-    assert.equal(fernet.decode(token, { now: NOW }).sub, 'alice');
+    assert.equal(fernet.decode(token, { now: NOW * 1000 }).sub, 'alice');
     assert.equal(
-      codeOf(() => fernet.decode(resign(raw.subarray(0, -32)), { now: NOW })),
+      codeOf(() => fernet.decode(resign(raw.subarray(0, -32)), { now: NOW * 1000 })),
       'accepted',
     );
   });
@@ -588,8 +588,8 @@ describe('Fernet extra recipes (fernet/spec Spec.md)', () => {
     // Last ciphertext block replaced: the MAC is valid, the PKCS#7 padding almost surely not.
     const body = Buffer.from(raw.subarray(0, -32));
     body.fill(0x5a, body.length - 16);
-    const a = errorOf(() => fernet.decode(encodeBase64urlPadded(badMac), { now: NOW }));
-    const b = errorOf(() => fernet.decode(resign(body), { now: NOW }));
+    const a = errorOf(() => fernet.decode(encodeBase64urlPadded(badMac), { now: NOW * 1000 }));
+    const b = errorOf(() => fernet.decode(resign(body), { now: NOW * 1000 }));
     assert.equal(a.code, 'bad_signature');
     assert.equal(b.code, a.code);
     assert.equal(b.message, a.message);

@@ -21,29 +21,29 @@ for (const format of SELF_CONTAINED_FORMATS) {
     const other = codec.encode({ sub: 'alice', type: 'password_reset' });
 
     test('each is accepted where its own type is required', () => {
-      assert.equal(codec.decode(access, { now: NOW, type: 'access' }).type, 'access');
-      assert.equal(codec.decode(refresh, { now: NOW, type: 'refresh' }).type, 'refresh');
+      assert.equal(codec.decode(access, { now: NOW * 1000, type: 'access' }).type, 'access');
+      assert.equal(codec.decode(refresh, { now: NOW * 1000, type: 'refresh' }).type, 'refresh');
     });
     test('an access token where a refresh token is required -> wrong_type', () => {
       assert.equal(
-        codeOf(() => codec.decode(access, { now: NOW, type: 'refresh' })),
+        codeOf(() => codec.decode(access, { now: NOW * 1000, type: 'refresh' })),
         'wrong_type',
       );
     });
     test('a refresh token where an access token is required -> wrong_type', () => {
       assert.equal(
-        codeOf(() => codec.decode(refresh, { now: NOW, type: 'access' })),
+        codeOf(() => codec.decode(refresh, { now: NOW * 1000, type: 'access' })),
         'wrong_type',
       );
     });
     test('a token without a type, or of another kind, is neither -> wrong_type', () => {
       for (const type of ['access', 'refresh'] as const) {
         assert.equal(
-          codeOf(() => codec.decode(untyped, { now: NOW, type })),
+          codeOf(() => codec.decode(untyped, { now: NOW * 1000, type })),
           'wrong_type',
         );
         assert.equal(
-          codeOf(() => codec.decode(other, { now: NOW, type })),
+          codeOf(() => codec.decode(other, { now: NOW * 1000, type })),
           'wrong_type',
         );
       }
@@ -52,7 +52,7 @@ for (const format of SELF_CONTAINED_FORMATS) {
       // An expired access token presented as refresh says 'expired', not 'wrong_type':
       // nothing about a token is reported before it is authenticated and current.
       assert.equal(
-        codeOf(() => codec.decode(access, { now: NOW + 901, type: 'refresh' })),
+        codeOf(() => codec.decode(access, { now: (NOW + 901) * 1000, type: 'refresh' })),
         'expired',
       );
     });
@@ -67,7 +67,7 @@ describe('format confusion: a token of one format is refused by the others (same
       test(`${from} token given to the ${to} codec -> malformed`, () => {
         const token = codecs[from]!.encode({ sub: 'alice', type: 'access' });
         assert.equal(
-          codeOf(() => codecs[to]!.decode(token, { now: NOW, type: 'access' })),
+          codeOf(() => codecs[to]!.decode(token, { now: NOW * 1000, type: 'access' })),
           'malformed',
         );
       });

@@ -96,7 +96,7 @@ describe('TESSERA_KEYS rotation', () => {
   const oldSecret = generateSecret();
   const newSecret = generateSecret();
   const codecFor = (format: SelfContainedFormat, env: NodeJS.ProcessEnv) =>
-    createCodec({ format, keys: keyRingFromEnv(env)!, clock });
+    createCodec({ format, secret: keyRingFromEnv(env)!, clock });
 
   test('TESSERA_KEYS wins over TESSERA_SECRET', () => {
     const ring = keyRingFromEnv({ TESSERA_SECRET: oldSecret, TESSERA_KEYS: `k1:${newSecret}` })!;
@@ -112,18 +112,18 @@ describe('TESSERA_KEYS rotation', () => {
       const oldToken = before.encode({ sub: 'alice', type: 'refresh' });
       const newToken = during.encode({ sub: 'alice', type: 'refresh' });
 
-      assert.equal(during.decode(oldToken, { now: NOW, type: 'refresh' }).sub, 'alice');
-      assert.equal(during.decode(newToken, { now: NOW, type: 'refresh' }).sub, 'alice');
+      assert.equal(during.decode(oldToken, { now: NOW * 1000, type: 'refresh' }).sub, 'alice');
+      assert.equal(during.decode(newToken, { now: NOW * 1000, type: 'refresh' }).sub, 'alice');
       // The new token is signed by the new key: the old-only ring does not know it, the new-only ring does.
       assert.notEqual(
-        codeOf(() => before.decode(newToken, { now: NOW })),
+        codeOf(() => before.decode(newToken, { now: NOW * 1000 })),
         'accepted',
       );
-      assert.equal(after.decode(newToken, { now: NOW }).sub, 'alice');
+      assert.equal(after.decode(newToken, { now: NOW * 1000 }).sub, 'alice');
       // Old key removed: jwt and sealed name the key (unknown_key); fernet has no key id, so its MAC fails.
       const expected: TokenErrorCode = format === 'fernet' ? 'bad_signature' : 'unknown_key';
       assert.equal(
-        codeOf(() => after.decode(oldToken, { now: NOW })),
+        codeOf(() => after.decode(oldToken, { now: NOW * 1000 })),
         expected,
       );
     });
@@ -133,22 +133,22 @@ describe('TESSERA_KEYS rotation', () => {
     test(`${format}: moving from TESSERA_SECRET to TESSERA_KEYS with the old secret listed bare keeps old tokens valid`, () => {
       // A TESSERA_SECRET key has a kid derived from the key (deriveKid) and jwt/sealed tokens carry it.
       // A bare entry in TESSERA_KEYS keeps that derived kid; so does naming it explicitly.
-      const legacy = createCodec({ format, keys: keyRingFromEnv({ TESSERA_SECRET: oldSecret })!, clock });
+      const legacy = createCodec({ format, secret: keyRingFromEnv({ TESSERA_SECRET: oldSecret })!, clock });
       const token = legacy.encode({ sub: 'alice' });
       const derived = deriveKid(parseSecret(oldSecret));
       for (const keys of [`new:${newSecret},${oldSecret}`, `new:${newSecret},${derived}:${oldSecret}`]) {
         const ring = keyRingFromEnv({ TESSERA_KEYS: keys })!;
         assert.equal(ring.primary.kid, 'new', 'the first entry signs');
-        assert.equal(createCodec({ format, keys: ring, clock }).decode(token, { now: NOW }).sub, 'alice');
+        assert.equal(createCodec({ format, secret: ring, clock }).decode(token, { now: NOW * 1000 }).sub, 'alice');
       }
       // Renaming the old key breaks its tokens: they name the derived kid.
       const renamed = createCodec({
         format,
-        keys: keyRingFromEnv({ TESSERA_KEYS: `new:${newSecret},old:${oldSecret}` })!,
+        secret: keyRingFromEnv({ TESSERA_KEYS: `new:${newSecret},old:${oldSecret}` })!,
         clock,
       });
       assert.equal(
-        codeOf(() => renamed.decode(token, { now: NOW })),
+        codeOf(() => renamed.decode(token, { now: NOW * 1000 })),
         'unknown_key',
       );
     });

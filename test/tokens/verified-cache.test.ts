@@ -206,10 +206,10 @@ for (const format of SELF_CONTAINED_FORMATS) {
     test('a second decode returns the identical, deep-frozen object, equal to an uncached decode', () => {
       const { cached, plain } = pair();
       const token = cached.encode({ sub: 'alice', type: 'access', roles: ['a', 'b'], org: { team: { ids: [1, 2] } } });
-      const first = cached.decode(token, { now: NOW });
-      const second = cached.decode(token, { now: NOW + 1, type: 'access' });
+      const first = cached.decode(token, { now: NOW * 1000 });
+      const second = cached.decode(token, { now: (NOW + 1) * 1000, type: 'access' });
       assert.equal(second, first);
-      assert.deepEqual(first, plain.decode(token, { now: NOW }));
+      assert.deepEqual(first, plain.decode(token, { now: NOW * 1000 }));
       const org = first.org as { team: { ids: number[] } };
       for (const o of [first, first.roles, org, org.team, org.team.ids]) assert.ok(Object.isFrozen(o));
       assert.throws(() => {
@@ -222,10 +222,10 @@ for (const format of SELF_CONTAINED_FORMATS) {
       assert.throws(() => {
         delete first.exp;
       }, TypeError);
-      assert.equal(cached.decode(token, { now: NOW }).sub, 'alice');
+      assert.equal(cached.decode(token, { now: NOW * 1000 }).sub, 'alice');
       // An uncached decode returns a fresh, mutable object each time.
-      const p = plain.decode(token, { now: NOW });
-      assert.notEqual(plain.decode(token, { now: NOW }), p);
+      const p = plain.decode(token, { now: NOW * 1000 });
+      assert.notEqual(plain.decode(token, { now: NOW * 1000 }), p);
       assert.ok(!Object.isFrozen(p));
     });
 
@@ -247,7 +247,7 @@ for (const format of SELF_CONTAINED_FORMATS) {
       clock.ms = NOW * 1000;
       assert.equal(cached.decode(token), first, 'still cached');
       assert.equal(
-        codeOf(() => cached.decode(token, { now: NOW + 60 })),
+        codeOf(() => cached.decode(token, { now: (NOW + 60) * 1000 })),
         'expired',
       );
       assert.equal(
@@ -255,25 +255,25 @@ for (const format of SELF_CONTAINED_FORMATS) {
         'expired',
         'now in milliseconds',
       );
-      assert.equal(cached.decode(token, { now: NOW + 59 }), first);
+      assert.equal(cached.decode(token, { now: (NOW + 59) * 1000 }), first);
     });
 
     test('leeway and nbf are applied on a hit', () => {
       const { cached, plain } = pair({ ttlSeconds: 60, leewaySeconds: 5 });
       const token = cached.encode({ sub: 'alice', nbf: NOW + 10 });
       assert.equal(
-        codeOf(() => cached.decode(token, { now: NOW + 4 })),
+        codeOf(() => cached.decode(token, { now: (NOW + 4) * 1000 })),
         'not_yet_valid',
       );
-      const first = cached.decode(token, { now: NOW + 5 });
-      assert.equal(cached.decode(token, { now: NOW + 64 }), first);
-      for (const now of [NOW + 4, NOW + 65, NOW - 30]) {
+      const first = cached.decode(token, { now: (NOW + 5) * 1000 });
+      assert.equal(cached.decode(token, { now: (NOW + 64) * 1000 }), first);
+      for (const now of [NOW + 4, NOW + 65, NOW - 30].map((sec) => sec * 1000)) {
         const expected = codeOf(() => plain.decode(token, { now }));
         assert.notEqual(expected, 'accepted');
         assert.equal(
           codeOf(() => cached.decode(token, { now })),
           expected,
-          String(now - NOW),
+          String(now / 1000 - NOW),
         );
       }
     });
@@ -281,18 +281,18 @@ for (const format of SELF_CONTAINED_FORMATS) {
     test('the expected type is checked on a hit', () => {
       const { cached } = pair();
       const access = cached.encode({ sub: 'alice', type: 'access' });
-      const first = cached.decode(access, { now: NOW, type: 'access' });
-      assert.equal(cached.decode(access, { now: NOW }), first);
+      const first = cached.decode(access, { now: NOW * 1000, type: 'access' });
+      assert.equal(cached.decode(access, { now: NOW * 1000 }), first);
       assert.equal(
-        codeOf(() => cached.decode(access, { now: NOW, type: 'refresh' })),
+        codeOf(() => cached.decode(access, { now: NOW * 1000, type: 'refresh' })),
         'wrong_type',
       );
-      assert.equal(cached.decode(access, { now: NOW, type: 'access' }), first);
+      assert.equal(cached.decode(access, { now: NOW * 1000, type: 'access' }), first);
       const untyped = cached.encode({ sub: 'bob' });
-      cached.decode(untyped, { now: NOW });
+      cached.decode(untyped, { now: NOW * 1000 });
       for (const type of ['access', 'refresh'] as const) {
         assert.equal(
-          codeOf(() => cached.decode(untyped, { now: NOW, type })),
+          codeOf(() => cached.decode(untyped, { now: NOW * 1000, type })),
           'wrong_type',
         );
       }
@@ -310,11 +310,11 @@ for (const format of SELF_CONTAINED_FORMATS) {
       };
       for (let round = 0; round < 3; round++) {
         for (const [name, token] of Object.entries(tokens)) {
-          const expected = outcome(() => plain.decode(token, { now: NOW }));
+          const expected = outcome(() => plain.decode(token, { now: NOW * 1000 }));
           assert.equal(typeof expected === 'string', name !== 'good', name);
           if (typeof expected === 'string') assert.equal(expected, 'invalid_claims', name);
           assert.deepEqual(
-            outcome(() => cached.decode(token, { now: NOW })),
+            outcome(() => cached.decode(token, { now: NOW * 1000 })),
             expected,
             `${name}, round ${round}`,
           );
@@ -322,9 +322,10 @@ for (const format of SELF_CONTAINED_FORMATS) {
       }
       // A codec without the rules, on the same keys, has its own cache and accepts them all.
       const lax = createCodec({ format, secret: SECRET, cacheSize: 8, clock: () => NOW * 1000 });
-      for (const token of Object.values(tokens)) assert.equal(lax.decode(token, { now: NOW }), lax.decode(token, { now: NOW }));
+      for (const token of Object.values(tokens))
+        assert.equal(lax.decode(token, { now: NOW * 1000 }), lax.decode(token, { now: NOW * 1000 }));
       assert.equal(
-        codeOf(() => cached.decode(tokens.otherIssuer, { now: NOW })),
+        codeOf(() => cached.decode(tokens.otherIssuer, { now: NOW * 1000 })),
         'invalid_claims',
       );
     });
@@ -332,19 +333,19 @@ for (const format of SELF_CONTAINED_FORMATS) {
     test('every single-character substitution of a cached token: same outcome as an uncached codec', () => {
       const { cached, plain } = pair();
       const token = cached.encode({ sub: 'alice', type: 'access', scope: 'read write', n: [1, 2, 3] });
-      const genuine = cached.decode(token, { now: NOW, type: 'access' });
+      const genuine = cached.decode(token, { now: NOW * 1000, type: 'access' });
       const codes = new Map<string, number>();
       let tried = 0;
       for (let i = 0; i < token.length; i++) {
         for (const k of [0, 1]) {
           const changed = replaceAt(token, i, otherChar(token[i] as string, k));
-          const expected = codeOf(() => plain.decode(changed, { now: NOW, type: 'access' }));
-          const actual = codeOf(() => cached.decode(changed, { now: NOW, type: 'access' }));
+          const expected = codeOf(() => plain.decode(changed, { now: NOW * 1000, type: 'access' }));
+          const actual = codeOf(() => cached.decode(changed, { now: NOW * 1000, type: 'access' }));
           assert.equal(actual, expected, `position ${i} (${i >= token.length - TAIL ? 'tail' : 'prefix'}) -> ${changed[i]}`);
           codes.set(actual, (codes.get(actual) ?? 0) + 1);
           tried++;
           // The genuine token is still served from the cache, the forgery replaced nothing.
-          assert.equal(cached.decode(token, { now: NOW, type: 'access' }), genuine);
+          assert.equal(cached.decode(token, { now: NOW * 1000, type: 'access' }), genuine);
         }
       }
       assert.equal(tried, token.length * 2);
@@ -404,7 +405,7 @@ for (const format of SELF_CONTAINED_FORMATS) {
             const opts: DecodeOptions = {};
             if (op.type !== undefined) opts.type = op.type;
             if (op.viaClock) clock.ms = now * 1000;
-            else opts.now = now;
+            else opts.now = now * 1000;
             const expected = outcome(() => plain.decode(token, opts));
             const actual = outcome(() => cached.decode(token, opts));
             assert.deepEqual(actual, expected, `${token} at ${op.offset} as ${op.type}`);
@@ -423,10 +424,10 @@ for (const format of SELF_CONTAINED_FORMATS) {
     test('non-string and empty tokens: the same refusal as without a cache', () => {
       const { cached, plain } = pair();
       for (const bad of [undefined, null, 42, {}, ['a'], '', 'x', 'x'.repeat(TAIL + 1)]) {
-        const expected = codeOf(() => plain.decode(bad as unknown as string, { now: NOW }));
+        const expected = codeOf(() => plain.decode(bad as unknown as string, { now: NOW * 1000 }));
         assert.notEqual(expected, 'accepted');
         assert.equal(
-          codeOf(() => cached.decode(bad as unknown as string, { now: NOW })),
+          codeOf(() => cached.decode(bad as unknown as string, { now: NOW * 1000 })),
           expected,
           JSON.stringify(bad),
         );
@@ -475,35 +476,35 @@ describe('fernet codec with cacheSize: the 60-second skew rule', () => {
     const cached = createCodec({ format: 'fernet', secret: SECRET, cacheSize: 8, clock: () => T * 1000 });
     const plain = createCodec({ format: 'fernet', secret: SECRET, clock: () => T * 1000 });
     const token = cached.encode({ sub: 'alice', exp: T + 600 });
-    const first = cached.decode(token, { now: T });
+    const first = cached.decode(token, { now: T * 1000 });
     assert.equal(
-      codeOf(() => plain.decode(token, { now: T - 61 })),
+      codeOf(() => plain.decode(token, { now: (T - 61) * 1000 })),
       'not_yet_valid',
     );
     assert.equal(
-      codeOf(() => cached.decode(token, { now: T - 61 })),
+      codeOf(() => cached.decode(token, { now: (T - 61) * 1000 })),
       'not_yet_valid',
     );
     assert.equal(
-      codeOf(() => cached.decode(token, { now: T - 60.5 })),
-      codeOf(() => plain.decode(token, { now: T - 60.5 })),
+      codeOf(() => cached.decode(token, { now: (T - 60.5) * 1000 })),
+      codeOf(() => plain.decode(token, { now: (T - 60.5) * 1000 })),
     );
     // 60 s ahead is still accepted, by both, and from the cache.
     assert.equal(
-      codeOf(() => plain.decode(token, { now: T - 60 })),
+      codeOf(() => plain.decode(token, { now: (T - 60) * 1000 })),
       'accepted',
     );
-    assert.equal(cached.decode(token, { now: T - 60 }), first);
+    assert.equal(cached.decode(token, { now: (T - 60) * 1000 }), first);
     // A token first seen while its timestamp is far ahead is refused, not cached as valid.
     const ahead = cached.encode({ sub: 'bob', iat: T + 100, exp: T + 600 });
     assert.equal(
-      codeOf(() => cached.decode(ahead, { now: T })),
+      codeOf(() => cached.decode(ahead, { now: T * 1000 })),
       'not_yet_valid',
     );
-    const later = cached.decode(ahead, { now: T + 40 });
-    assert.equal(cached.decode(ahead, { now: T + 41 }), later);
+    const later = cached.decode(ahead, { now: (T + 40) * 1000 });
+    assert.equal(cached.decode(ahead, { now: (T + 41) * 1000 }), later);
     assert.equal(
-      codeOf(() => cached.decode(ahead, { now: T + 39 })),
+      codeOf(() => cached.decode(ahead, { now: (T + 39) * 1000 })),
       'not_yet_valid',
     );
   });

@@ -45,7 +45,7 @@ describe('RFC 7515 App. A.1 / RFC 7519 §3.1 (HS256 JWT, 64-byte key, no kid)', 
 
     test(`${name}: verifies through createCodec with the clock before exp`, () => {
       assert.equal(v.expected_valid, true);
-      const claims = codec.decode(v.token, { now: A1_EXP - 1 });
+      const claims = codec.decode(v.token, { now: (A1_EXP - 1) * 1000 });
       assert.deepEqual(claims, JSON.parse(v.payload_json as string));
       assert.equal(claims.iss, 'joe');
       assert.equal(claims['http://example.com/is_root'], true);
@@ -53,22 +53,27 @@ describe('RFC 7515 App. A.1 / RFC 7519 §3.1 (HS256 JWT, 64-byte key, no kid)', 
 
     test(`${name}: 'expired' at and after exp (RFC 7519 §4.1.4), and with the real clock`, () => {
       assert.equal(
-        codeOf(() => codec.decode(v.token, { now: A1_EXP })),
+        codeOf(() => codec.decode(v.token, { now: A1_EXP * 1000 })),
         'expired',
       );
       assert.equal(
-        codeOf(() => codec.decode(v.token, { now: A1_EXP + 3600 })),
+        codeOf(() => codec.decode(v.token, { now: (A1_EXP + 3600) * 1000 })),
         'expired',
       );
       assert.equal(
         codeOf(() => codec.decode(v.token)),
         'expired',
       );
-      // The same instant in milliseconds (as Date.now() gives it) is understood too.
+      // `now` is milliseconds, as Date.now() gives them; a seconds value is refused, never
+      // misread as 1970 (when every token would look unexpired).
       assert.equal(
         codeOf(() => codec.decode(v.token, { now: (A1_EXP - 1) * 1000 })),
         'accepted',
       );
+      assert.throws(() => codec.decode(v.token, { now: A1_EXP - 1 }), {
+        name: 'TypeError',
+        message: /milliseconds since the epoch, like Date\.now\(\)/,
+      });
     });
 
     test(`${name}: the exact header and payload octets (CRLF and spaces) are what is signed`, () => {
@@ -83,11 +88,11 @@ describe('RFC 7515 App. A.1 / RFC 7519 §3.1 (HS256 JWT, 64-byte key, no kid)', 
     const v = byName('rfc7515-appendix-A.1');
     const codec = createCodec({ format: 'jwt', secret: v.key_b64url, leewaySeconds: 30 });
     assert.equal(
-      codeOf(() => codec.decode(v.token, { now: A1_EXP + 29 })),
+      codeOf(() => codec.decode(v.token, { now: (A1_EXP + 29) * 1000 })),
       'accepted',
     );
     assert.equal(
-      codeOf(() => codec.decode(v.token, { now: A1_EXP + 30 })),
+      codeOf(() => codec.decode(v.token, { now: (A1_EXP + 30) * 1000 })),
       'expired',
     );
   });
@@ -99,12 +104,12 @@ describe('RFC 7515 App. A.1 / RFC 7519 §3.1 (HS256 JWT, 64-byte key, no kid)', 
       { kid: 'old', secret: v.key_b64url },
     ]);
     assert.equal(
-      codeOf(() => createCodec({ format: 'jwt', keys: ring }).decode(v.token, { now: A1_EXP - 1 })),
+      codeOf(() => createCodec({ format: 'jwt', secret: ring }).decode(v.token, { now: (A1_EXP - 1) * 1000 })),
       'accepted',
     );
     const without = createKeyRing([{ kid: 'new', secret: Buffer.alloc(32, 9) }]);
     assert.equal(
-      codeOf(() => createCodec({ format: 'jwt', keys: without }).decode(v.token, { now: A1_EXP - 1 })),
+      codeOf(() => createCodec({ format: 'jwt', secret: without }).decode(v.token, { now: (A1_EXP - 1) * 1000 })),
       'bad_signature',
     );
   });
@@ -126,9 +131,9 @@ describe('RFC 7520 §4.4 (HS256 with kid, plain-text payload)', () => {
       codeOf(() => jws.verify(v.token)),
       'malformed',
     );
-    const codec = createCodec({ format: 'jwt', keys: [{ kid, secret: v.key_b64url }] });
+    const codec = createCodec({ format: 'jwt', secret: [{ kid, secret: v.key_b64url }] });
     assert.equal(
-      codeOf(() => codec.decode(v.token, { now: 0 })),
+      codeOf(() => codec.decode(v.token, { now: 1_300_000_000_000 })),
       'malformed',
     );
   });
@@ -157,7 +162,7 @@ describe('RFC 7520 §4.4 (HS256 with kid, plain-text payload)', () => {
   test('the key under a derived kid (not the token kid) gives unknown_key', () => {
     const codec = createCodec({ format: 'jwt', secret: v.key_b64url });
     assert.equal(
-      codeOf(() => codec.decode(v.token, { now: 0 })),
+      codeOf(() => codec.decode(v.token, { now: 1_300_000_000_000 })),
       'unknown_key',
     );
   });
@@ -186,7 +191,7 @@ describe('entries that must be refused', () => {
     assert.ok(v.token.endsWith('.'));
     const codec = createCodec({ format: 'jwt', secret: v.key_b64url });
     assert.equal(
-      codeOf(() => codec.decode(v.token, { now: A1_EXP - 1 })),
+      codeOf(() => codec.decode(v.token, { now: (A1_EXP - 1) * 1000 })),
       'unsupported',
     );
     assert.equal(

@@ -36,7 +36,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
   let ring: KeyRing | undefined;
   const keyRing = (): KeyRing => {
     if (ctx.keys === undefined) {
-      throw new ConfigError('createTokenService needs a secret (or keys) for jwt, sealed and fernet tokens');
+      throw new ConfigError('createTokenService needs a secret for jwt, sealed and fernet tokens');
     }
     ring ??= toKeyRing(ctx.keys);
     return ring;
@@ -48,7 +48,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
       : selfContainedAccessFormat({
           codec: createCodec({
             format: config.accessFormat,
-            keys: keyRing(),
+            secret: keyRing(),
             leewaySeconds: config.leewaySeconds,
             issuer,
             audience: ctx.audience,
@@ -74,7 +74,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
       : selfContainedRefreshFormat({
           codec: createCodec({
             format: config.refreshFormat,
-            keys: keyRing(),
+            secret: keyRing(),
             leewaySeconds: config.leewaySeconds,
             issuer,
             // Refresh tokens are for this service alone: the audience is an access-token matter.
