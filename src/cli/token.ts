@@ -18,6 +18,8 @@ export const TOKEN_HELP = `Usage:
 issue   prints a new token signed with the first key of TESSERA_KEYS or with TESSERA_SECRET.
         --ttl defaults to 900 seconds, and may not exceed the refresh lifetime
         (TESSERA_REFRESH_TTL, default ${DEFAULTS.refreshTtlSeconds}); --claims adds claims (a JSON object).
+        A jwt access token is typed at+jwt (RFC 9068) and carries iss/aud from TESSERA_ISSUER
+        and TESSERA_AUDIENCE (default the issuer) when they are set, as the server requires.
 verify  reads the token from the argument, or from stdin when it is "-" or absent.
         Valid: prints the claims as JSON, exits 0.
         Invalid: prints {"error": "<code>"}, exits 1. Codes: malformed, unsupported,
@@ -99,8 +101,17 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       if (typeof extra !== 'object' || extra === null || Array.isArray(extra))
         throw new UsageError('--claims must be a JSON object');
     }
-    const codec = createCodec({ format: fmt, secret: ringFromEnv(), ttlSeconds });
-    io.out(codec.encode({ ...extra, sub: subject, type }));
+    // A jwt access token as the server mints them (RFC 9068): typ at+jwt, and the server's
+    // iss/aud when TESSERA_ISSUER (TESSERA_AUDIENCE) is set, so `tessera serve` accepts it.
+    const access = fmt === 'jwt' && type === 'access';
+    const codec = createCodec({ format: fmt, secret: ringFromEnv(), ttlSeconds, ...(access ? { typ: 'at+jwt' } : {}) });
+    const registered: Claims = {};
+    const issuer = process.env.TESSERA_ISSUER || undefined;
+    if (access && issuer !== undefined) {
+      registered.iss = issuer;
+      registered.aud = process.env.TESSERA_AUDIENCE || issuer;
+    }
+    io.out(codec.encode({ ...registered, ...extra, sub: subject, type }));
     return EXIT_OK;
   }
   if (sub === 'verify') {

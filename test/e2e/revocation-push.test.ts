@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { deletePrefix, uniquePrefix } from '../stores/harness.js';
-import { call, PASSWORD, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
+import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
 import { E2E, REDIS_URL, redisAvailable } from './helpers.js';
 
 async function login(base: string, username: string): Promise<{ access_token: string; refresh_token: string }> {
@@ -66,10 +66,9 @@ function suite(
       assert.equal((await call(b, 'GET', '/me', { token: t3.access_token })).status, 200);
       assert.equal((await call(a, 'POST', '/auth/revoke', { form: { token: t3.access_token } })).status, 200);
       delays.push(await refusedOn(b, t3.access_token));
-      const intro = await call(b, 'POST', '/auth/introspect', {
-        form: { token: t3.access_token },
-        token: (await login(b, 'pushy')).access_token,
-      });
+      // RFC 7662 §2.1: a resource server registered for introspection asks.
+      const rs = await addIntrospector(E2E, env);
+      const intro = await call(b, 'POST', '/auth/introspect', { form: { token: t3.access_token }, headers: rs });
       assert.equal(intro.json?.active, false, `introspection on B agrees: ${intro.text}`);
 
       for (const d of delays) assert.ok(d < 1000, `B refused after ${delays.map((x) => x.toFixed(0)).join(', ')} ms`);

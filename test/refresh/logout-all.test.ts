@@ -125,7 +125,7 @@ describe('finding 7: tokens without a session do not survive logout-all', () => 
     const clock = new FakeClock();
     const store = await openStore('memory', { clock: clock.now });
     // What `tessera token issue --format jwt --type access --sub mallory --ttl 86400` prints.
-    const codec = createCodec({ format: 'jwt', secret: SECRET, ttlSeconds: 86_400, clock: clock.now });
+    const codec = createCodec({ format: 'jwt', secret: SECRET, ttlSeconds: 86_400, clock: clock.now, typ: 'at+jwt' });
     const minted = codec.encode({ sub: 'mallory', type: 'access' });
     const pushed = createTokenService({ secret: SECRET, store, clock: clock.now });
     const looked = createTokenService({
