@@ -25,7 +25,7 @@ export interface ClientRecord {
   createdAt: number;
 }
 
-/** Where clients live: every store (memory, SQLite, Redis, Redis Cluster) implements it. */
+/** Where clients live: every store (memory, SQLite, Redis, Redis Cluster, PostgreSQL) implements it. */
 export interface ClientDirectory {
   /** Adds a client; false when the id is taken (atomic). */
   createClient(client: ClientRecord): Promise<boolean>;

@@ -15,8 +15,9 @@
  *   the first commits, PostgreSQL re-reads the row's newest version for the
  *   waiter (EvalPlanQual), so the waiter sees the token consumed: exactly one
  *   winner, no read-then-write race (RFC 6749 §10.4, RFC 9700 §4.14.2).
- * - For an opaque token the `used_count` UPDATE of its record comes first and
- *   locks that record: presentations of one opaque token queue there.
+ * - For an opaque token its record is locked first (version 1: by the
+ *   `used_count` UPDATE; version 2: `SELECT ... FOR UPDATE`, the count coming
+ *   after the client check): presentations of one opaque token queue there.
  * - Lock order, everywhere: [opaque refresh record] -> one family row; or, for
  *   logout everywhere, the user's epoch row -> that user's family rows in id
  *   order. No path locks a family and then waits for another lock a different
@@ -366,6 +367,181 @@ const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  `
+  -- Registered OAuth clients (RFC 6749 §2); secret_hash is a verifier, never the secret.
+  -- No expiry: clients are configuration, not token state (purge_batch leaves them alone).
+  CREATE TABLE S.clients (
+    client_id   text PRIMARY KEY,
+    client_type text NOT NULL CHECK (client_type IN ('public', 'confidential')),
+    secret_hash text NOT NULL,
+    introspect  boolean NOT NULL,
+    created_at  bigint NOT NULL
+  );
+
+  -- The client a family is bound to: client_id in its extra claims JSON ('' for none), as
+  -- state.ts clientOfClaims. Claims are written by tessera and are JSON, but a row that is not
+  -- parses as unbound rather than failing the refresh (the exception block runs only then).
+  CREATE FUNCTION S.client_of(p_claims text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $fn$
+  DECLARE
+    j jsonb;
+  BEGIN
+    -- No client_id in it: no parse needed (and no subtransaction for the exception block).
+    IF p_claims = '' OR position('"client_id"' IN p_claims) = 0 THEN RETURN ''; END IF;
+    BEGIN
+      j := p_claims::jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+      RETURN '';
+    END;
+    IF jsonb_typeof(j) = 'object' AND jsonb_typeof(j -> 'client_id') = 'string' THEN RETURN j ->> 'client_id'; END IF;
+    RETURN '';
+  END
+  $fn$;
+
+  -- RFC 6749 §6: every scope-token of p_requested is one of p_granted (space-separated, RFC 6749 §3.3).
+  CREATE FUNCTION S.scope_within(p_requested text, p_granted text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT NOT EXISTS (
+      SELECT 1 FROM unnest(string_to_array(p_requested, ' ')) AS s
+      WHERE s <> '' AND NOT (s = ANY (string_to_array(p_granted, ' ')))
+    )
+  $fn$;
+
+  -- Login, with the opaque access token's scope (NULL: the family's). The version-1 overload
+  -- stays for instances of the previous tessera during a rolling upgrade.
+  CREATE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    ex bigint := S.put_tokens(p_now, p_fam, p_sub, coalesce(p_access_scope, p_scope), p_abs, 0, p_leeway,
+      p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+  BEGIN
+    INSERT INTO S.families AS f (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked,
+      scope, claims, expires_at)
+    VALUES (p_fam, p_sub, p_now, p_abs, p_refresh_id, '', 0, '', false, p_scope, p_claims, ex)
+    ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, created_at = excluded.created_at,
+      absolute_expires_at = excluded.absolute_expires_at, current = excluded.current, previous = '', rotated_at = 0,
+      replay = '', revoked = false, scope = excluded.scope, claims = excluded.claims, expires_at = excluded.expires_at;
+  END
+  $fn$;
+
+  -- Refresh with the client binding and scope narrowing (RFC 6749 §6): p_client is the presenting
+  -- client ('' unchecked), p_req_scope a narrower scope asked for (NULL: none), p_access_scope the
+  -- opaque access token's scope (NULL: the family's). Another client's token answers 'wrong_client'
+  -- before its used_count is counted or anything consumed, so that client can neither use nor burn
+  -- it (nor trip reuse detection); a wider scope answers 'invalid_scope' before the consume.
+  -- Still one statement: the checks read the rows the rotation locks anyway.
+  -- Lock order as in version 1: [opaque refresh record] -> family row.
+  -- The version-1 overload stays for instances of the previous tessera during a rolling upgrade.
+  CREATE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    p_client text, p_req_scope text, p_access_scope text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text;
+    presented text;
+    rt_family text;
+    rt_expires bigint;
+    f S.families%ROWTYPE;
+    ex bigint;
+    fam_client text;
+  BEGIN
+    IF p_opaque THEN
+      -- Lock the record first (presentations of one opaque token queue here), count it only
+      -- after the client check below.
+      SELECT family, expires_at INTO rt_family, rt_expires FROM S.refresh_tokens WHERE hash = p_family_or_hash FOR UPDATE;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      fam_id := rt_family;
+      presented := p_family_or_hash;
+    ELSE
+      fam_id := p_family_or_hash;
+      presented := p_jti;
+    END IF;
+    SELECT * INTO f FROM S.families WHERE id = fam_id FOR UPDATE;
+    IF FOUND AND p_client <> '' THEN
+      fam_client := S.client_of(f.claims);
+      IF fam_client <> '' AND fam_client <> p_client THEN o_status := 'wrong_client'; RETURN; END IF;
+    END IF;
+    IF p_opaque THEN
+      -- The seed's used_count: every presentation counts, the first one consumes.
+      UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash;
+      IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
+    END IF;
+    -- A valid token whose family is gone (lost or purged early) fails closed.
+    IF f.id IS NULL THEN o_status := 'revoked'; RETURN; END IF;
+    -- In a revoked family a consumed token still reads 'reused'; only the current one reads 'revoked'.
+    IF S.is_revoked(f.sub, f.created_at, f.revoked) THEN
+      o_status := CASE WHEN presented = f.current THEN 'revoked' ELSE 'reused' END;
+      RETURN;
+    END IF;
+    IF p_now >= f.absolute_expires_at THEN o_status := 'expired'; RETURN; END IF;
+    IF presented = f.current THEN
+      IF p_req_scope IS NOT NULL AND NOT S.scope_within(p_req_scope, f.scope) THEN
+        o_status := 'invalid_scope';
+        RETURN;
+      END IF;
+      ex := S.put_tokens(p_now, f.id, f.sub, coalesce(p_access_scope, f.scope), f.absolute_expires_at, f.expires_at,
+        p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+      UPDATE S.families SET current = p_refresh_id, previous = presented, rotated_at = p_now,
+        replay = CASE WHEN p_grace > 0 THEN p_replay ELSE '' END, expires_at = ex
+      WHERE id = f.id;
+      o_status := 'rotated';
+    -- The token consumed last, again, within the grace window: the same pair, no new sibling.
+    ELSIF p_grace > 0 AND presented = f.previous AND f.replay <> '' AND p_now - f.rotated_at < p_grace THEN
+      o_status := 'replayed';
+      o_replay := f.replay;
+    ELSE
+      -- Any other token of the family was consumed earlier: reuse. Revoke the family.
+      UPDATE S.families SET revoked = true WHERE id = f.id;
+      -- (The revocation push, issue 11, will NOTIFY here: the family is revoked.)
+      o_status := 'reused';
+      RETURN;
+    END IF;
+    o_family := f.id; o_sub := f.sub; o_scope := f.scope; o_claims := f.claims;
+    o_created := f.created_at; o_absolute := f.absolute_expires_at;
+  END
+  $fn$;
+
+  -- authenticate, now also answering the family's extra claims (o_claims: its client and
+  -- username), as state.ts checkAccessIn. Same arguments: callers of version 1 read the
+  -- columns they know by name.
+  DROP FUNCTION S.check_access(bigint, boolean, text, text);
+  CREATE FUNCTION S.check_access(
+    p_now bigint, p_opaque boolean, p_jti_or_hash text, p_family text,
+    OUT o_status text, OUT o_user_id text, OUT o_issued_at bigint, OUT o_expires_in bigint,
+    OUT o_scope text, OUT o_family text, OUT o_claims text
+  ) LANGUAGE plpgsql STABLE AS $fn$
+  DECLARE
+    fam_id text := p_family;
+    a S.access_tokens%ROWTYPE;
+    f S.families%ROWTYPE;
+  BEGIN
+    IF p_opaque THEN
+      SELECT * INTO a FROM S.access_tokens WHERE hash = p_jti_or_hash;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      IF p_now >= a.expires_at THEN o_status := 'expired'; RETURN; END IF;
+      fam_id := a.family;
+    ELSIF p_jti_or_hash <> '' AND EXISTS (SELECT 1 FROM S.denylist WHERE jti = p_jti_or_hash) THEN
+      o_status := 'revoked';
+      RETURN;
+    END IF;
+    IF fam_id <> '' THEN
+      SELECT * INTO f FROM S.families WHERE id = fam_id;
+      IF NOT FOUND OR S.is_revoked(f.sub, f.created_at, f.revoked) THEN o_status := 'revoked'; RETURN; END IF;
+      o_claims := f.claims;
+    END IF;
+    o_status := 'ok';
+    IF p_opaque THEN
+      o_user_id := a.user_id; o_issued_at := a.issued_at; o_expires_in := a.expires_in;
+      o_scope := a.scope; o_family := a.family;
+    END IF;
+  END
+  $fn$;
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -379,8 +555,8 @@ export function migrationSql(i: number, schema: string): string {
 export function statements(schema: string) {
   const s = qualify(schema);
   return {
-    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
     checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4)`,
     inspectRefresh: `SELECT * FROM ${s}inspect_refresh($1, $2, $3, $4)`,
     revokeAccess: `SELECT ${s}revoke_access($1, $2, $3, $4)`,
@@ -394,6 +570,13 @@ export function statements(schema: string) {
     getUser: `SELECT username, id, password_hash, created_at FROM ${s}users WHERE username = $1`,
     // Rehash at login (users.ts): the stored hash with the configured scrypt cost.
     updatePasswordHash: `UPDATE ${s}users SET password_hash = $2 WHERE username = $1 RETURNING id`,
+    // Registered clients (src/clients). ON CONFLICT DO NOTHING: of concurrent registrations of one id
+    // exactly one inserts (and returns its row). Ordered by code point, as the other stores.
+    createClient: `INSERT INTO ${s}clients (client_id, client_type, secret_hash, introspect, created_at)
+      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING client_id`,
+    getClient: `SELECT client_id, client_type, secret_hash, introspect, created_at FROM ${s}clients WHERE client_id = $1`,
+    listClients: `SELECT client_id, client_type, secret_hash, introspect, created_at FROM ${s}clients ORDER BY client_id COLLATE "C"`,
+    removeClient: `DELETE FROM ${s}clients WHERE client_id = $1 RETURNING client_id`,
     ping: 'SELECT 1',
   } as const;
 }

@@ -22,6 +22,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
 import { migrationSql, POSTGRES_SCHEMA_VERSION, SCHEMA_NAME, type StatementName, statements } from './postgres-sql.js';
@@ -120,6 +121,16 @@ function family(r: PgRow): FamilyInfo {
   };
 }
 
+function toClient(r: PgRow): ClientRecord {
+  return {
+    clientId: r.client_id,
+    clientType: r.client_type === 'confidential' ? 'confidential' : 'public',
+    secretHash: r.secret_hash,
+    introspect: r.introspect === true,
+    createdAt: Number(r.created_at),
+  };
+}
+
 /** $1..$7 of the operations that write new tokens. */
 function nextArgs(now: number, leewayMs: number, n: NextTokens): unknown[] {
   return [now, leewayMs, n.refreshId, n.refreshOpaque, n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
@@ -166,7 +177,7 @@ export function parsePostgresUrl(spec: string): {
   };
 }
 
-export class PostgresStore implements TokenStore, UserDirectory {
+export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly kind = 'postgres' as const;
   readonly pool: PgPool;
   readonly schema: string;
@@ -293,6 +304,7 @@ export class PostgresStore implements TokenStore, UserDirectory {
       input.absoluteExpiresAt,
       input.scope,
       input.claims,
+      input.next.accessScope ?? null,
     ]);
   }
 
@@ -305,11 +317,22 @@ export class PostgresStore implements TokenStore, UserDirectory {
       p.kind === 'opaque' ? '' : p.jti,
       input.graceMs,
       input.replay ?? '',
+      input.clientId ?? '',
+      input.scope ?? null,
+      input.next.accessScope ?? null,
     ]);
     const status = r?.o_status as RotateResult['status'] | undefined;
     if (status === 'rotated') return { status, family: family(r as PgRow) };
     if (status === 'replayed') return { status, family: family(r as PgRow), replay: r?.o_replay as string };
-    if (status === 'reused' || status === 'revoked' || status === 'expired' || status === 'unknown') return { status };
+    if (
+      status === 'reused' ||
+      status === 'revoked' ||
+      status === 'expired' ||
+      status === 'unknown' ||
+      status === 'wrong_client' ||
+      status === 'invalid_scope'
+    )
+      return { status };
     throw new StoreUnavailableError('The PostgreSQL store answered an unknown rotation status');
   }
 
@@ -333,6 +356,7 @@ export class PostgresStore implements TokenStore, UserDirectory {
         scope: r?.o_scope,
         family: r?.o_family,
       },
+      claims: r?.o_claims ?? '',
     };
   }
 
@@ -430,6 +454,32 @@ export class PostgresStore implements TokenStore, UserDirectory {
 
   async updatePasswordHash(username: string, passwordHash: string): Promise<boolean> {
     return (await this.#query('updatePasswordHash', [username, passwordHash])).length === 1;
+  }
+
+  // Registered OAuth clients (src/clients): configuration, one plain statement each.
+
+  async createClient(client: ClientRecord): Promise<boolean> {
+    const rows = await this.#query('createClient', [
+      client.clientId,
+      client.clientType,
+      client.secretHash,
+      client.introspect,
+      client.createdAt,
+    ]);
+    return rows.length === 1;
+  }
+
+  async getClient(clientId: string): Promise<ClientRecord | null> {
+    const [r] = await this.#query('getClient', [clientId]);
+    return r ? toClient(r) : null;
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    return (await this.#query('listClients')).map(toClient);
+  }
+
+  async removeClient(clientId: string): Promise<boolean> {
+    return (await this.#query('removeClient', [clientId])).length === 1;
   }
 
   async ping(): Promise<void> {

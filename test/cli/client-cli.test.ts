@@ -2,9 +2,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { createClientService } from '../../src/clients/clients.js';
+import { openPostgresStore } from '../../src/stores/postgres.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
+import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
 import { runCli, type Suite, tempDir } from '../support/processes.js';
 
 const CLI: Suite = { rateLimit: 0, clockFile: false, dropNodeOptions: false, timeoutMs: 20_000 };
@@ -78,5 +80,47 @@ describe('tessera client', () => {
     const help = await runCli(CLI, ['client', '--help'], env);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /tessera client add CLIENT_ID \[--confidential\] \[--introspect\]/);
+  });
+});
+
+describe('tessera client on PostgreSQL', skipUnlessAvailable(await postgresUnavailable()), () => {
+  const schema = uniqueSchema('cli');
+  const env = { TESSERA_STORE: `${PG_URL}?schema=${schema}` };
+  after(() => dropSchema(schema));
+
+  test('add, list and remove through the PostgreSQL store; the secret is stored only as a hash', async () => {
+    const conf = await runCli(CLI, ['client', 'add', 'rs', '--confidential', '--introspect'], env);
+    assert.equal(conf.code, 0, conf.stderr);
+    const { client_secret } = JSON.parse(conf.stdout) as { client_secret: string };
+    assert.equal((await runCli(CLI, ['client', 'add', 'spa'], env)).code, 0);
+    const taken = await runCli(CLI, ['client', 'add', 'spa'], env);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /already exists/);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 1 });
+    try {
+      const { rows } = await store.pool.query(`SELECT secret_hash FROM "${schema}".clients WHERE client_id = 'rs'`);
+      assert.match(rows[0]?.secret_hash as string, /^sha256\$/);
+      assert.ok(!JSON.stringify(rows).includes(client_secret));
+      const clients = createClientService(store);
+      const ok = await clients.authenticate({ clientId: 'rs', secret: client_secret });
+      assert.ok(ok.ok && ok.authenticated);
+      assert.deepEqual(await clients.authenticate({ clientId: 'rs', secret: 'nope' }), { ok: false, reason: 'bad_secret' });
+    } finally {
+      await store.close();
+    }
+
+    const list = await runCli(CLI, ['client', 'list'], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(
+      list.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { client_id: string }).client_id),
+      ['rs', 'spa'],
+    );
+    assert.ok(!list.stdout.includes('secret'));
+    assert.equal((await runCli(CLI, ['client', 'remove', 'spa'], env)).code, 0);
+    assert.equal((await runCli(CLI, ['client', 'remove', 'spa'], env)).code, 1);
   });
 });

@@ -11,6 +11,7 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import { openPostgresStore, POSTGRES_SCHEMA_VERSION, PostgresStore, parsePostgresUrl } from '../../src/stores/postgres.js';
+import { migrationSql } from '../../src/stores/postgres-sql.js';
 import { userShard } from '../../src/tokens/opaque.js';
 import { codeOf, isOutage, postgresStoreMaker, runStoreContract } from './contract.js';
 import { dropSchema, FakeClock, PG_URL, postgresUnavailable, SECRET, skipUnlessAvailable, uniqueSchema } from './harness.js';
@@ -125,6 +126,146 @@ describe('postgres store specifics', skip, () => {
       const pairs = await Promise.all(Array.from({ length: 100 }, () => graceful.refresh(q.refreshToken)));
       assert.equal(new Set(pairs.map((x) => x.refreshToken)).size, 1, `${scheme}: one pair, replayed to all`);
     }
+  });
+
+  test('client binding costs no round trip: a bound refresh (narrowed scope), a wrong_client, an authenticate: at most one query each', async (t) => {
+    const { store } = await fresh(t);
+    const clientProto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+    const original = clientProto.query;
+    let count = 0;
+    clientProto.query = function (this: unknown, ...args: unknown[]) {
+      count++;
+      return original.apply(this, args);
+    };
+    t.after(() => {
+      clientProto.query = original;
+    });
+    for (const scheme of ['jwt', 'opaque'] as const) {
+      const tokens = createTokenService({
+        secret: SECRET,
+        store,
+        scheme,
+        issuer: 'https://as.example',
+        audience: 'https://api.example',
+        access: { checkRevocation: true },
+      });
+      let p = await tokens.issue({ sub: `bound-${scheme}`, scope: 'read write', clientId: 'web' });
+      count = 0;
+      p = await tokens.refresh(p.refreshToken, { clientId: 'web', scope: 'read' });
+      assert.equal(count, 1, `${scheme}: bound refresh`);
+      count = 0;
+      assert.equal(await codeOf(tokens.refresh(p.refreshToken, { clientId: 'mallory' })), 'wrong_client');
+      // A self-contained token names its client itself: refused before the store; an opaque one in the one call.
+      assert.equal(count, scheme === 'jwt' ? 0 : 1, `${scheme}: wrong_client`);
+      count = 0;
+      const who = await tokens.authenticate(p.accessToken);
+      assert.equal(count, 1, `${scheme}: authenticate`);
+      assert.deepEqual([who.scope, who.clientId], ['read', 'web']);
+    }
+  });
+
+  test('100-way race with two clients: the other client is refused 50 times and counts nothing; the owner has one winner', async (t) => {
+    const { store, schema } = await fresh(t, { poolSize: 20 });
+    for (const scheme of ['jwt', 'opaque'] as const) {
+      const tokens = createTokenService({
+        secret: SECRET,
+        store,
+        scheme,
+        issuer: 'https://as.example',
+        audience: 'https://api.example',
+      });
+      const p = await tokens.issue({ sub: `race2-${scheme}`, clientId: 'web' });
+      const results = await Promise.allSettled(
+        Array.from({ length: 100 }, (_, i) => tokens.refresh(p.refreshToken, { clientId: i % 2 === 0 ? 'web' : 'mallory' })),
+      );
+      const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
+      const tally = (code: string) => codes.filter((c) => c === code).length;
+      assert.deepEqual([tally('ok'), tally('reused'), tally('wrong_client')], [1, 49, 50], `${scheme}: ${codes.join(' ')}`);
+      if (scheme === 'opaque') {
+        // The seed's used_count counts the owner's 50 presentations, none of the other client's.
+        const { rows } = await store.pool.query(`SELECT max(used_count) AS n FROM "${schema}".refresh_tokens`);
+        assert.equal(Number(rows[0]?.n), 50);
+      }
+    }
+  });
+
+  test('a family whose claims are not JSON, or whose client_id is no string, is bound to no client', async (t) => {
+    const { store } = await fresh(t);
+    const shard = userShard('odd');
+    const now = Date.now();
+    const next = (id: string) => ({
+      refreshId: id,
+      refreshOpaque: false,
+      refreshExpiresAt: now + 60_000,
+      accessExpiresAt: now + 60_000,
+    });
+    for (const [i, claims] of ['{"client_id": broken', '{"client_id": 5}', '["client_id"]'].entries()) {
+      const familyId = `odd-${i}`;
+      await store.createFamily({
+        shard,
+        now,
+        familyId,
+        sub: 'odd',
+        absoluteExpiresAt: now + 60_000,
+        scope: '',
+        claims,
+        next: next(`j${i}`),
+        leewayMs: 0,
+      });
+      const r = await store.rotate({
+        shard,
+        now,
+        presented: { kind: 'jti', familyId, sub: 'odd', jti: `j${i}` },
+        next: next(`k${i}`),
+        graceMs: 0,
+        leewayMs: 0,
+        clientId: 'anyone',
+      });
+      assert.equal(r.status, 'rotated', claims);
+    }
+  });
+
+  test('migration 2 upgrades a version-1 schema in place: its families keep working and gain the client check; version-1 calls still answer', async (t) => {
+    const schema = uniqueSchema('upg');
+    t.after(() => dropSchema(schema));
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    t.after(() => pool.end());
+    // A schema as the previous tessera left it: migration 1 only, with a bound family in it.
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(
+      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await pool.query(migrationSql(0, schema));
+    await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES (1)`);
+    const now = Date.now();
+    const v1CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $3, 'read', $5)`;
+    await pool.query(v1CreateFamily, [now, 'j1', now + 60_000, 'fam-old', JSON.stringify({ client_id: 'web' })]);
+    await pool.query(v1CreateFamily, [now, 'm1', now + 60_000, 'fam-mixed', '']);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 });
+    t.after(() => store.close());
+    const { rows } = await pool.query(`SELECT max(version) AS v FROM "${schema}".schema_migrations`);
+    assert.equal(Number(rows[0]?.v), POSTGRES_SCHEMA_VERSION);
+    const shard = userShard('old');
+    const next = { refreshId: 'j2', refreshOpaque: false, refreshExpiresAt: now + 60_000, accessExpiresAt: now + 60_000 };
+    const base = {
+      shard,
+      now,
+      presented: { kind: 'jti' as const, familyId: 'fam-old', sub: 'old', jti: 'j1' },
+      next,
+      graceMs: 0,
+      leewayMs: 0,
+    };
+    assert.deepEqual(await store.rotate({ ...base, clientId: 'mallory' }), { status: 'wrong_client' });
+    assert.equal((await store.rotate({ ...base, clientId: 'web' })).status, 'rotated');
+    // An instance still on the previous version (rolling upgrade) calls the version-1 rotate: it answers.
+    const v1Rotate = await pool.query(
+      `SELECT o_status FROM "${schema}".rotate($1, 0, 'm2', false, $2, '', $2, false, 'fam-mixed', 'm1', 0, '')`,
+      [now, now + 60_000],
+    );
+    assert.equal(v1Rotate.rows[0]?.o_status, 'rotated');
+    const v1Check = await pool.query(`SELECT o_status FROM "${schema}".check_access($1, false, '', 'fam-mixed')`, [now]);
+    assert.equal(v1Check.rows[0]?.o_status, 'ok');
   });
 
   test('many families of one user: concurrent refreshes, reuses and logouts everywhere never deadlock', async (t) => {
