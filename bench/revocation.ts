@@ -7,7 +7,10 @@
  * - the per-request check: `authenticate` with the push on vs off (same token, cache on);
  * - Redis commands per `authenticate` with the push on: counted with MONITOR (must be 0);
  * - propagation delay, p50/p99 over 1,000 revocations: instance A revokes, until
- *   instance B (another RedisStore client) has the event; REDIS_URL (default local).
+ *   instance B (another RedisStore client) has the event; REDIS_URL (default local);
+ * - the same on PostgreSQL (NOTIFY in the revoking transaction, B's LISTEN connection), with
+ *   the queries B's pool issues per `authenticate`; POSTGRES_URL (default the test database).
+ *   `--postgres-only` runs this part alone.
  *
  * GET /me against the bare Fastify route is bench/http.ts (`--group me`): its tessera
  * server runs the production defaults, which include the push.
@@ -19,10 +22,12 @@ import type { Redis } from 'ioredis';
 import { RevocationSet } from '../src/refresh/revocations.js';
 import { createTokenService } from '../src/refresh/service.js';
 import { openStore } from '../src/stores/open.js';
+import { openPostgresStore } from '../src/stores/postgres.js';
 import type { RedisStore } from '../src/stores/redis.js';
 
 const quick = process.argv.includes('--quick');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/tessera_test';
 const SECRET = Buffer.alloc(32, 7);
 
 function heap(): number {
@@ -148,6 +153,83 @@ async function redisPart(): Promise<{ commandsPerAuth: number; p50: number; p99:
   }
 }
 
+async function postgresPart(): Promise<{ queriesPerAuth: number; p50: number; p99: number; max: number; count: number }> {
+  const schema = `bench_revocation_${process.pid}`;
+  const a = await openPostgresStore(POSTGRES_URL, { schema, purgeIntervalMs: 0 });
+  const b = await openPostgresStore(POSTGRES_URL, { schema, purgeIntervalMs: 0 });
+  const ta = createTokenService({ secret: SECRET, store: a });
+  const tb = createTokenService({ secret: SECRET, store: b });
+  const { default: pg } = await import('pg');
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = proto.query;
+  try {
+    while (!(ta.revocations?.live && tb.revocations?.live)) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 3100));
+    const p = await ta.issue({ sub: 'bench-me' });
+    await tb.authenticate(p.accessToken);
+    // Queries per authenticate on B: every query any pg client sends, the LISTEN connection's too.
+    let queries = 0;
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      queries++;
+      return query.apply(this, args);
+    };
+    const auths = 1000;
+    for (let i = 0; i < auths; i++) await tb.authenticate(p.accessToken);
+    proto.query = query;
+
+    const count = quick ? 200 : 1000;
+    const delays: number[] = [];
+    let waiting: { jti: string; t0: number; done: () => void } | undefined;
+    const stop = b.revocations().subscribe({
+      event: (e) => {
+        if (waiting && e.kind === 'jti' && e.jti === waiting.jti) {
+          delays.push(performance.now() - waiting.t0);
+          waiting.done();
+          waiting = undefined;
+        }
+      },
+      status: () => {},
+    });
+    const now = Date.now();
+    for (let i = 0; i < count; i++) {
+      const jti = `prop-${i}`;
+      await new Promise<void>((done) => {
+        waiting = { jti, t0: performance.now(), done };
+        void a.revokeAccess({ shard: 'bench', now, jti, expiresAt: now + 60_000 });
+      });
+    }
+    stop();
+    delays.sort((x, y) => x - y);
+    return {
+      queriesPerAuth: queries / auths,
+      p50: percentile(delays, 50),
+      p99: percentile(delays, 99),
+      max: delays[delays.length - 1] as number,
+      count,
+    };
+  } finally {
+    proto.query = query;
+    ta.close();
+    tb.close();
+    await a.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await a.close();
+    await b.close();
+  }
+}
+
+async function printPostgres(): Promise<void> {
+  const q = await postgresPart();
+  console.log(`PostgreSQL queries per authenticate with the push on (1000 requests): ${q.queriesPerAuth}`);
+  console.log(
+    `PostgreSQL propagation over ${q.count} revocations (A revokes, B has it): p50 ${q.p50.toFixed(2)} ms, p99 ${q.p99.toFixed(2)} ms, max ${q.max.toFixed(2)} ms`,
+  );
+}
+
+if (process.argv.includes('--postgres-only')) {
+  await printPostgres();
+  process.exit(0);
+}
+
 const mem = memoryPer100k();
 console.log(
   `memory per 100k revoked entries: jti ${(mem.jti! / 1e6).toFixed(1)} MB, family ${(mem.family! / 1e6).toFixed(1)} MB, user ${(mem.user! / 1e6).toFixed(1)} MB${globalThis.gc ? '' : ' (run with --expose-gc for steadier figures)'}`,
@@ -161,3 +243,4 @@ console.log(`Redis commands per authenticate with the push on (MONITOR, 1000 req
 console.log(
   `propagation over ${r.count} revocations (A revokes, B has it): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms`,
 );
+await printPostgres();

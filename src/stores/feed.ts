@@ -14,14 +14,15 @@ export class RevocationHub implements RevocationFeed {
   readonly #start: () => void;
   readonly #stop: () => void;
 
-  readonly #snapshot: (() => RevocationEvent[]) | undefined;
+  readonly #snapshot: (() => RevocationEvent[] | undefined) | undefined;
 
   /**
    * `start` runs when the first listener subscribes, `stop` when the last one leaves.
    * `snapshot` (a store that can enumerate its revocations in force): replayed to each
-   * new listener before its 'up', which is then `complete`.
+   * new listener before its 'up', which is then `complete`; undefined when it has none at
+   * that moment (PostgreSQL reads it asynchronously, for the 'up' after LISTEN only).
    */
-  constructor(hooks: { start?: () => void; stop?: () => void; snapshot?: () => RevocationEvent[] } = {}) {
+  constructor(hooks: { start?: () => void; stop?: () => void; snapshot?: () => RevocationEvent[] | undefined } = {}) {
     this.#start = hooks.start ?? (() => {});
     this.#stop = hooks.stop ?? (() => {});
     this.#snapshot = hooks.snapshot;

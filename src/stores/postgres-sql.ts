@@ -18,11 +18,14 @@
  * - For an opaque token its record is locked first (version 1: by the
  *   `used_count` UPDATE; version 2: `SELECT ... FOR UPDATE`, the count coming
  *   after the client check): presentations of one opaque token queue there.
- * - Lock order, everywhere: [opaque refresh record] -> one family row; or, for
- *   logout everywhere, the user's epoch row -> that user's family rows in id
- *   order. No path locks a family and then waits for another lock a different
- *   path takes first, so there is no cycle and no deadlock (a 100-way race on one
- *   family, or on many families of one user with logouts in between: tests).
+ * - Lock order, everywhere: [opaque refresh record] -> one family row; logout
+ *   everywhere (version 3: O(1)) locks only the user's epoch row. No path locks a
+ *   family and then waits for another lock a different path takes first, so there
+ *   is no cycle and no deadlock (a 100-way race on one family, or on many
+ *   families of one user with logouts in between: tests).
+ * - The revocation push (version 3): each revoking function calls `pg_notify` on
+ *   the schema's channel ({@link revocationChannel}) in its own transaction, so
+ *   the message goes out at commit, atomically with the revocation.
  *
  * Times are milliseconds (bigint) from the caller's injected clock, never the
  * server's `now()`: decisions compare stored expiries with the argument.
@@ -542,13 +545,286 @@ const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  `
+  -- Version 3 (issue 14 on PostgreSQL; issue 12 findings 6 and 7): logout everywhere in O(1),
+  -- the user's epoch against a token's iat, and the revocation push by NOTIFY.
+  --
+  -- The push: every revoking function calls pg_notify on this schema's channel (C_CHANNEL)
+  -- with the event in feed.ts encodeEvent's form, inside the revoking transaction. NOTIFY is
+  -- transactional: it is delivered at commit, never for a rolled-back revocation, and every
+  -- listening session hears it (the store's LISTEN connection, on every instance). The function
+  -- also answers the event, so that the instance that revoked applies it at once.
+  --
+  -- Functions whose arguments and result stay are replaced in place, so that instances of the
+  -- previous tessera (version 2) keep working during a rolling upgrade, and notify too.
+
+  -- The revoked families, for the snapshot a new listener starts from (only they are indexed).
+  CREATE INDEX families_revoked ON S.families (expires_at) WHERE revoked;
+
+  -- Created AT or before the user's epoch (was: before): a login in the very millisecond of a
+  -- logout everywhere is on the safe side, as state.ts isRevoked.
+  CREATE OR REPLACE FUNCTION S.is_revoked(p_sub text, p_created bigint, p_revoked boolean) RETURNS boolean
+  LANGUAGE sql STABLE AS $fn$
+    SELECT p_revoked OR coalesce((SELECT p_created <= e.not_before FROM S.user_epochs e WHERE e.sub = p_sub), false)
+  $fn$;
+
+  -- Login: a family written in the millisecond of the user's epoch is after it (one millisecond
+  -- later, as state.ts createFamilyIn), so that a login right after logout everywhere lives.
+  CREATE OR REPLACE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    ex bigint := S.put_tokens(p_now, p_fam, p_sub, coalesce(p_access_scope, p_scope), p_abs, 0, p_leeway,
+      p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+    created bigint := p_now;
+  BEGIN
+    IF EXISTS (SELECT 1 FROM S.user_epochs WHERE sub = p_sub AND not_before = p_now) THEN created := p_now + 1; END IF;
+    INSERT INTO S.families AS f (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked,
+      scope, claims, expires_at)
+    VALUES (p_fam, p_sub, created, p_abs, p_refresh_id, '', 0, '', false, p_scope, p_claims, ex)
+    ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, created_at = excluded.created_at,
+      absolute_expires_at = excluded.absolute_expires_at, current = excluded.current, previous = '', rotated_at = 0,
+      replay = '', revoked = false, scope = excluded.scope, claims = excluded.claims, expires_at = excluded.expires_at;
+  END
+  $fn$;
+
+  -- The version-1 login, for instances of an older tessera: the same rule, through the above.
+  CREATE OR REPLACE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text
+  ) RETURNS void LANGUAGE sql AS $fn$
+    SELECT S.create_family(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp,
+      p_fam, p_sub, p_abs, p_scope, p_claims, NULL::text)
+  $fn$;
+
+  -- The version-2 rotation, now answering (o_event) and notifying the family's revocation when
+  -- it detects reuse. Otherwise unchanged (see version 2); callers of version 2 read the columns
+  -- they know by name, so the extra one is harmless to them.
+  DROP FUNCTION S.rotate(bigint, bigint, text, boolean, bigint, text, bigint, boolean, text, text, bigint, text,
+    text, text, text);
+  CREATE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    p_client text, p_req_scope text, p_access_scope text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text, OUT o_event text
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text;
+    presented text;
+    rt_family text;
+    rt_expires bigint;
+    f S.families%ROWTYPE;
+    ex bigint;
+    fam_client text;
+  BEGIN
+    IF p_opaque THEN
+      SELECT family, expires_at INTO rt_family, rt_expires FROM S.refresh_tokens WHERE hash = p_family_or_hash FOR UPDATE;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      fam_id := rt_family;
+      presented := p_family_or_hash;
+    ELSE
+      fam_id := p_family_or_hash;
+      presented := p_jti;
+    END IF;
+    SELECT * INTO f FROM S.families WHERE id = fam_id FOR UPDATE;
+    IF FOUND AND p_client <> '' THEN
+      fam_client := S.client_of(f.claims);
+      IF fam_client <> '' AND fam_client <> p_client THEN o_status := 'wrong_client'; RETURN; END IF;
+    END IF;
+    IF p_opaque THEN
+      UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash;
+      IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
+    END IF;
+    IF f.id IS NULL THEN o_status := 'revoked'; RETURN; END IF;
+    IF S.is_revoked(f.sub, f.created_at, f.revoked) THEN
+      o_status := CASE WHEN presented = f.current THEN 'revoked' ELSE 'reused' END;
+      RETURN;
+    END IF;
+    IF p_now >= f.absolute_expires_at THEN o_status := 'expired'; RETURN; END IF;
+    IF presented = f.current THEN
+      IF p_req_scope IS NOT NULL AND NOT S.scope_within(p_req_scope, f.scope) THEN
+        o_status := 'invalid_scope';
+        RETURN;
+      END IF;
+      ex := S.put_tokens(p_now, f.id, f.sub, coalesce(p_access_scope, f.scope), f.absolute_expires_at, f.expires_at,
+        p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+      UPDATE S.families SET current = p_refresh_id, previous = presented, rotated_at = p_now,
+        replay = CASE WHEN p_grace > 0 THEN p_replay ELSE '' END, expires_at = ex
+      WHERE id = f.id;
+      o_status := 'rotated';
+    ELSIF p_grace > 0 AND presented = f.previous AND f.replay <> '' AND p_now - f.rotated_at < p_grace THEN
+      o_status := 'replayed';
+      o_replay := f.replay;
+    ELSE
+      -- Reuse (RFC 9700 §4.14.2): revoke the family and push it (delivered at commit).
+      UPDATE S.families SET revoked = true WHERE id = f.id;
+      o_event := 'f|' || f.expires_at || '|0|' || f.id;
+      PERFORM pg_notify('C_CHANNEL', o_event);
+      o_status := 'reused';
+      RETURN;
+    END IF;
+    o_family := f.id; o_sub := f.sub; o_scope := f.scope; o_claims := f.claims;
+    o_created := f.created_at; o_absolute := f.absolute_expires_at;
+  END
+  $fn$;
+
+  -- The version-1 rotation, for instances of an older tessera: through the above (no client,
+  -- no narrowing), so that it too sees the epoch rule and notifies.
+  CREATE OR REPLACE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text
+  ) LANGUAGE sql AS $fn$
+    SELECT r.o_status, r.o_family, r.o_sub, r.o_scope, r.o_claims, r.o_created, r.o_absolute, r.o_replay
+    FROM S.rotate(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp,
+      p_opaque, p_family_or_hash, p_jti, p_grace, p_replay, ''::text, NULL::text, NULL::text) r
+  $fn$;
+
+  -- authenticate with the user's epoch against the token's iat (issue 12 finding 7), as state.ts
+  -- checkAccessIn and iatBeforeEpoch: p_iat (seconds, NULL: not checked) of a self-contained
+  -- token whose whole second precedes the epoch is revoked; one issued in the epoch's own second
+  -- is judged by its family's creation time (ms), and revoked when it has no family. The
+  -- four-argument version 2 stays for instances of the previous tessera.
+  CREATE FUNCTION S.check_access(
+    p_now bigint, p_opaque boolean, p_jti_or_hash text, p_family text, p_sub text, p_iat double precision,
+    OUT o_status text, OUT o_user_id text, OUT o_issued_at bigint, OUT o_expires_in bigint,
+    OUT o_scope text, OUT o_family text, OUT o_claims text
+  ) LANGUAGE plpgsql STABLE AS $fn$
+  DECLARE
+    fam_id text := p_family;
+    a S.access_tokens%ROWTYPE;
+    f S.families%ROWTYPE;
+    epoch bigint;
+  BEGIN
+    IF p_opaque THEN
+      SELECT * INTO a FROM S.access_tokens WHERE hash = p_jti_or_hash;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      IF p_now >= a.expires_at THEN o_status := 'expired'; RETURN; END IF;
+      fam_id := a.family;
+    ELSIF p_jti_or_hash <> '' AND EXISTS (SELECT 1 FROM S.denylist WHERE jti = p_jti_or_hash) THEN
+      o_status := 'revoked';
+      RETURN;
+    END IF;
+    IF p_iat IS NOT NULL AND p_sub <> '' THEN
+      SELECT not_before INTO epoch FROM S.user_epochs WHERE sub = p_sub;
+      IF FOUND AND ((p_iat + 1) * 1000 <= epoch OR (fam_id = '' AND p_iat * 1000 <= epoch)) THEN
+        o_status := 'revoked';
+        RETURN;
+      END IF;
+    END IF;
+    IF fam_id <> '' THEN
+      SELECT * INTO f FROM S.families WHERE id = fam_id;
+      IF NOT FOUND OR S.is_revoked(f.sub, f.created_at, f.revoked) THEN o_status := 'revoked'; RETURN; END IF;
+      o_claims := f.claims;
+    END IF;
+    o_status := 'ok';
+    IF p_opaque THEN
+      o_user_id := a.user_id; o_issued_at := a.issued_at; o_expires_in := a.expires_in;
+      o_scope := a.scope; o_family := a.family;
+    END IF;
+  END
+  $fn$;
+
+  -- RFC 7009 for an access token, now answering and notifying the deny-list entry ('' when
+  -- nothing was deny-listed). Callers of version 2 ignore the answer.
+  DROP FUNCTION S.revoke_access(bigint, text, text, bigint);
+  CREATE FUNCTION S.revoke_access(p_now bigint, p_access_hash text, p_jti text, p_deny_until bigint)
+  RETURNS text LANGUAGE plpgsql AS $fn$
+  DECLARE
+    until bigint;
+    ev text := '';
+  BEGIN
+    IF p_access_hash <> '' THEN DELETE FROM S.access_tokens WHERE hash = p_access_hash; END IF;
+    IF p_jti <> '' AND p_deny_until > p_now THEN
+      INSERT INTO S.denylist AS d (jti, expires_at) VALUES (p_jti, p_deny_until)
+      ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(d.expires_at, excluded.expires_at)
+      RETURNING expires_at INTO until;
+      ev := 'j|' || until || '|0|' || p_jti;
+      PERFORM pg_notify('C_CHANNEL', ev);
+    END IF;
+    RETURN ev;
+  END
+  $fn$;
+
+  -- RFC 7009 §2.1 for a refresh token: its whole family, unless already revoked by its flag or
+  -- by the user's epoch. Answers and notifies the event; '' when no live family was found.
+  CREATE FUNCTION S.revoke_family_event(p_now bigint, p_opaque boolean, p_family_or_hash text)
+  RETURNS text LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text := p_family_or_hash;
+    until bigint;
+    ev text;
+  BEGIN
+    IF p_opaque THEN
+      SELECT family INTO fam_id FROM S.refresh_tokens WHERE hash = p_family_or_hash;
+      IF NOT FOUND THEN RETURN ''; END IF;
+    END IF;
+    UPDATE S.families f SET revoked = true WHERE f.id = fam_id AND NOT S.is_revoked(f.sub, f.created_at, f.revoked)
+    RETURNING f.expires_at INTO until;
+    IF NOT FOUND THEN RETURN ''; END IF;
+    ev := 'f|' || until || '|0|' || fam_id;
+    PERFORM pg_notify('C_CHANNEL', ev);
+    RETURN ev;
+  END
+  $fn$;
+
+  -- The version-1 form (true when a live family was revoked), for instances of an older tessera.
+  CREATE OR REPLACE FUNCTION S.revoke_family(p_now bigint, p_opaque boolean, p_family_or_hash text)
+  RETURNS boolean LANGUAGE sql AS $fn$
+    SELECT S.revoke_family_event(p_now, p_opaque, p_family_or_hash) <> ''
+  $fn$;
+
+  -- Logout everywhere in O(1) (issue 12 finding 6): the user's "not before" epoch alone, one
+  -- row, whatever the number of sessions; families created at or before it read as revoked
+  -- (is_revoked) whenever they are next touched, and the purge removes them when they expire.
+  -- The epoch never moves back and is kept as long as any caller asked. Answers and notifies
+  -- the event; callers of version 2 ignore the answer.
+  DROP FUNCTION S.revoke_user(bigint, text, bigint);
+  CREATE FUNCTION S.revoke_user(p_now bigint, p_sub text, p_keep_until bigint)
+  RETURNS text LANGUAGE plpgsql AS $fn$
+  DECLARE
+    nb bigint;
+    until bigint;
+    ev text;
+  BEGIN
+    INSERT INTO S.user_epochs AS e (sub, not_before, expires_at) VALUES (p_sub, p_now, p_keep_until)
+    ON CONFLICT (sub) DO UPDATE SET not_before = greatest(e.not_before, excluded.not_before),
+      expires_at = greatest(e.expires_at, excluded.expires_at)
+    RETURNING not_before, expires_at INTO nb, until;
+    ev := 'u|' || until || '|' || nb || '|' || p_sub;
+    PERFORM pg_notify('C_CHANNEL', ev);
+    RETURN ev;
+  END
+  $fn$;
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * The NOTIFY channel of a schema's revocations: `tessera_revocations_<schema>`, or, when that
+ * exceeds PostgreSQL's 63-byte identifier limit (NAMEDATALEN - 1: LISTEN would truncate it and
+ * pg_notify refuse it), the schema's first 34 characters and a hash of the whole name. Only
+ * `[a-z0-9_]`: it is quoted in LISTEN and a plain string in pg_notify, and both read it alike.
+ */
+export function revocationChannel(schema: string): string {
+  const full = `tessera_revocations_${schema}`;
+  if (full.length <= 63) return full;
+  let h = 0x811c9dc5; // FNV-1a: a name, not a secret
+  for (let i = 0; i < schema.length; i++) h = Math.imul(h ^ schema.charCodeAt(i), 0x01000193);
+  return `tessera_revocations_${schema.slice(0, 34)}_${(h >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 /** Migration `i` (0-based) for `schema`. */
 export function migrationSql(i: number, schema: string): string {
-  return (MIGRATIONS[i] as string).replace(/\bS\./g, qualify(schema));
+  return (MIGRATIONS[i] as string).replace(/\bS\./g, qualify(schema)).replace(/\bC_CHANNEL\b/g, revocationChannel(schema));
 }
 
 /** The statements the store runs, schema-qualified once at construction. */
@@ -557,11 +833,15 @@ export function statements(schema: string) {
   return {
     createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-    checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4)`,
+    checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4, $5, $6)`,
     inspectRefresh: `SELECT * FROM ${s}inspect_refresh($1, $2, $3, $4)`,
-    revokeAccess: `SELECT ${s}revoke_access($1, $2, $3, $4)`,
-    revokeFamily: `SELECT ${s}revoke_family($1, $2, $3) AS revoked`,
-    revokeUser: `SELECT ${s}revoke_user($1, $2, $3) AS revoked`,
+    revokeAccess: `SELECT ${s}revoke_access($1, $2, $3, $4) AS event`,
+    revokeFamily: `SELECT ${s}revoke_family_event($1, $2, $3) AS event`,
+    revokeUser: `SELECT ${s}revoke_user($1, $2, $3) AS event`,
+    // The revocations in force, for a new listener's snapshot (feed.ts): encodeEvent's form.
+    snapshot: `SELECT 'j|' || expires_at || '|0|' || jti AS event FROM ${s}denylist WHERE expires_at > $1
+      UNION ALL SELECT 'f|' || expires_at || '|0|' || id FROM ${s}families WHERE revoked AND expires_at > $1
+      UNION ALL SELECT 'u|' || expires_at || '|' || not_before || '|' || sub FROM ${s}user_epochs WHERE expires_at > $1`,
     purgeBatch: `SELECT ${s}purge_batch($1, $2) AS n`,
     count: `SELECT (SELECT count(*) FROM ${s}families) + (SELECT count(*) FROM ${s}refresh_tokens)
       + (SELECT count(*) FROM ${s}access_tokens) + (SELECT count(*) FROM ${s}denylist)

@@ -18,6 +18,12 @@
  *   driver error rejects with {@link StoreUnavailableError} (never a TokenError):
  *   callers fail closed, the HTTP layer answers 503 with Retry-After. The pool
  *   replaces broken connections by itself: recovery needs no restart.
+ * - Revocation push (`revocations()`): the revoking functions `pg_notify` the
+ *   schema's channel in the revoking transaction (delivered at commit); the store
+ *   `LISTEN`s on a dedicated connection of its own (not from the pool) while the
+ *   feed has listeners: 'up' once `LISTEN` succeeded and the revocations in force
+ *   were read (a complete snapshot), 'down' when that connection fails, then
+ *   reconnection with back-off.
  *
  * @module
  */
@@ -25,7 +31,15 @@ import { createRequire } from 'node:module';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
-import { migrationSql, POSTGRES_SCHEMA_VERSION, SCHEMA_NAME, type StatementName, statements } from './postgres-sql.js';
+import { decodeEvent, RevocationHub } from './feed.js';
+import {
+  migrationSql,
+  POSTGRES_SCHEMA_VERSION,
+  revocationChannel,
+  SCHEMA_NAME,
+  type StatementName,
+  statements,
+} from './postgres-sql.js';
 import type {
   AccessCheckInput,
   AccessCheckResult,
@@ -34,6 +48,8 @@ import type {
   NextTokens,
   RefreshInspection,
   RefreshRef,
+  RevocationEvent,
+  RevocationFeed,
   RevokeAccessInput,
   RevokeUserInput,
   RotateInput,
@@ -76,6 +92,21 @@ export interface PgPool {
   end(): Promise<void>;
 }
 
+/**
+ * A `pg` Client for the LISTEN connection, structurally (see {@link PgPool}): a dedicated
+ * connection, never one of the pool's (a pooled connection is shared, and its LISTEN would
+ * follow it back into the pool).
+ */
+export interface PgListenClient {
+  connect(): Promise<unknown>;
+  query(text: string): Promise<unknown>;
+  end(): Promise<void>;
+  on(event: 'notification', listener: (m: { channel: string; payload?: string }) => void): unknown;
+  on(event: 'error' | 'end', listener: (e?: Error) => void): unknown;
+  /** The server process of the connection (pg's BackendKeyData), for `pg_terminate_backend` in tests. */
+  readonly processID?: number | null;
+}
+
 export interface PostgresStoreOptions {
   /** Schema of every table and function (created if missing). Default `tessera`. */
   schema?: string;
@@ -89,6 +120,17 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
   /** End the pool on `close()`. Default false for a pool passed in; `openPostgresStore` sets true. */
   ownsPool?: boolean;
+  /**
+   * Opens the revocation push's LISTEN connection (a new, unconnected `pg` Client). Default: a
+   * `pg.Client` with the pool's connection options (`pool.options`); `openPostgresStore` passes one.
+   */
+  listenClient?: () => PgListenClient;
+  /**
+   * While 'up', the LISTEN connection is asked `SELECT 1` this often (ms; 0: never): a
+   * connection that stopped answering without closing (a network partition) reads 'down'
+   * within this plus `statementTimeoutMs`, instead of hearing nothing for ever. Default 5000.
+   */
+  listenHeartbeatMs?: number;
 }
 
 /** Options of {@link openPostgresStore}, beside those of the store. */
@@ -189,6 +231,20 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
   #timer: NodeJS.Timeout | undefined;
   #purging = false;
   #closed = false;
+  readonly #listenClient: (() => PgListenClient) | undefined;
+  readonly #feed = new RevocationHub({
+    start: () => this.#startListener(),
+    stop: () => this.#stopListener(),
+    snapshot: () => this.#snapshot,
+  });
+  /** The LISTEN connection while the feed has listeners. */
+  #listener: PgListenClient | undefined;
+  #listenTimer: NodeJS.Timeout | undefined;
+  /** Consecutive failed LISTEN attempts (the back-off grows with them). */
+  #listenFailures = 0;
+  readonly #heartbeatMs: number;
+  /** The revocations in force, read after LISTEN, handed to the listeners with that 'up' only. */
+  #snapshot: RevocationEvent[] | undefined;
 
   /**
    * @param pool a `pg` Pool. Give it `statement_timeout` and `connectionTimeoutMillis`
@@ -204,6 +260,8 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
     this.#timeoutMs = options.statementTimeoutMs ?? 2000;
     this.#purgeBatch = options.purgeBatch ?? 1000;
     this.#ownsPool = options.ownsPool ?? false;
+    this.#listenClient = options.listenClient ?? defaultListenClient(pool);
+    this.#heartbeatMs = options.listenHeartbeatMs ?? 5000;
     // An idle connection that dies (server restart, network) emits 'error' on the pool; the pool
     // drops it and opens a new one on demand. Unhandled, it would crash the process.
     pool.on('error', () => {});
@@ -322,6 +380,7 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
       input.next.accessScope ?? null,
     ]);
     const status = r?.o_status as RotateResult['status'] | undefined;
+    if (status === 'reused') this.#pushed(r?.o_event);
     if (status === 'rotated') return { status, family: family(r as PgRow) };
     if (status === 'replayed') return { status, family: family(r as PgRow), replay: r?.o_replay as string };
     if (
@@ -343,6 +402,8 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
       opaque,
       (opaque ? input.accessHash : input.jti) ?? '',
       input.familyId ?? '',
+      input.sub ?? '',
+      input.iat ?? null,
     ]);
     const status = r?.o_status as string;
     if (status !== 'ok') return { status: status as 'revoked' | 'expired' | 'unknown' };
@@ -385,22 +446,26 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
   }
 
   async revokeAccess(input: RevokeAccessInput): Promise<void> {
-    await this.#query('revokeAccess', [
+    const [r] = await this.#query('revokeAccess', [
       input.now,
       input.accessHash ?? '',
       input.jti ?? '',
       input.jti !== undefined && input.expiresAt !== undefined ? input.expiresAt : 0,
     ]);
+    this.#pushed(r?.event);
   }
 
   async revokeFamily(input: RefreshRef): Promise<boolean> {
     const opaque = 'refreshHash' in input;
     const [r] = await this.#query('revokeFamily', [input.now, opaque, opaque ? input.refreshHash : input.familyId]);
-    return r?.revoked === true;
+    this.#pushed(r?.event);
+    return typeof r?.event === 'string' && r.event !== '';
   }
 
+  /** O(1): the user's epoch alone (one row), whatever the number of sessions. */
   async revokeUser(input: RevokeUserInput): Promise<void> {
-    await this.#query('revokeUser', [input.now, input.sub, input.keepUntil]);
+    const [r] = await this.#query('revokeUser', [input.now, input.sub, input.keepUntil]);
+    this.#pushed(r?.event);
   }
 
   /** Deletes every expired row now, in batches of `purgeBatch` per table (one statement each). */
@@ -486,12 +551,146 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
     await this.#query('ping');
   }
 
+  /** The NOTIFY channel of this schema's revocations. */
+  get revocationChannel(): string {
+    return revocationChannel(this.schema);
+  }
+
+  revocations(): RevocationFeed {
+    return this.#feed;
+  }
+
+  /** The LISTEN connection's server process id while it is connected (tests terminate it). */
+  get listenerPid(): number | undefined {
+    return this.#listener?.processID ?? undefined;
+  }
+
+  /**
+   * The event a revoking function answered (and notified), applied to this instance's
+   * listeners at once: the caller's next request sees it without waiting for the echo.
+   */
+  #pushed(event: unknown): void {
+    if (typeof event !== 'string' || event === '' || !this.#feed.listening) return;
+    const e = decodeEvent(event);
+    if (e) this.#feed.emit(e);
+  }
+
+  /**
+   * Connects the LISTEN connection, LISTENs, then reads the revocations in force (on the pool:
+   * a statement that starts after LISTEN returned sees every revocation committed before it,
+   * and NOTIFY brings every one committed after, so nothing falls between) and says 'up' with
+   * them (complete). Any failure: 'down', the connection is dropped, and a new attempt follows
+   * after a back-off (100 ms doubling to 5 s).
+   */
+  #startListener(): void {
+    if (this.#closed || this.#listener || this.#listenClient === undefined) return;
+    clearTimeout(this.#listenTimer);
+    this.#listenTimer = undefined;
+    let client: PgListenClient;
+    try {
+      client = this.#listenClient();
+    } catch {
+      this.#retryListener();
+      return;
+    }
+    this.#listener = client;
+    const channel = this.revocationChannel;
+    let failed = false;
+    const fail = () => {
+      if (failed) return;
+      failed = true;
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      this.#feed.status('down');
+      client.end().catch(() => {});
+      this.#retryListener();
+    };
+    client.on('error', fail);
+    client.on('end', fail);
+    client.on('notification', (m) => {
+      if (m.channel !== channel || this.#listener !== client) return;
+      const e = decodeEvent(m.payload ?? '');
+      if (e) this.#feed.emit(e);
+    });
+    const attempt = async () => {
+      await withTimeout(client.connect(), this.#timeoutMs);
+      await withTimeout(client.query(`LISTEN "${channel}"`), this.#timeoutMs);
+      const rows = await this.#query('snapshot', [this.#clock()]);
+      if (failed || this.#listener !== client) return;
+      const events: RevocationEvent[] = [];
+      for (const r of rows) {
+        const e = decodeEvent(String(r.event));
+        if (e) events.push(e);
+      }
+      this.#listenFailures = 0;
+      if (this.#heartbeatMs > 0) this.#heartbeat(client, fail);
+      // The snapshot goes with this 'up' only: a later listener gets an 'up' without it (not
+      // complete), and the token service checks older tokens against the store once.
+      this.#snapshot = events;
+      try {
+        this.#feed.status('up');
+      } finally {
+        this.#snapshot = undefined;
+      }
+    };
+    attempt().catch(fail);
+  }
+
+  /** Asks the LISTEN connection `SELECT 1` every `listenHeartbeatMs` until it fails (then `fail`). */
+  #heartbeat(client: PgListenClient, fail: () => void): void {
+    this.#listenTimer = setTimeout(() => {
+      if (this.#listener !== client) return;
+      withTimeout(client.query('SELECT 1'), this.#timeoutMs).then(() => this.#heartbeat(client, fail), fail);
+    }, this.#heartbeatMs);
+    this.#listenTimer.unref();
+  }
+
+  #retryListener(): void {
+    if (this.#closed || !this.#feed.listening) return;
+    const delay = Math.min(100 * 2 ** this.#listenFailures, 5000);
+    this.#listenFailures++;
+    this.#listenTimer = setTimeout(() => this.#startListener(), delay);
+    this.#listenTimer.unref();
+  }
+
+  #stopListener(): void {
+    clearTimeout(this.#listenTimer);
+    this.#listenTimer = undefined;
+    const client = this.#listener;
+    this.#listener = undefined;
+    this.#feed.status('down');
+    client?.end().catch(() => {});
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopListener();
     if (this.#timer) clearInterval(this.#timer);
     if (this.#ownsPool) await this.pool.end().catch(() => {});
   }
+}
+
+/** Rejects with StoreUnavailableError when `p` takes longer than `ms` (plus the slack of #query). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`PostgreSQL did not answer within ${ms} ms`)), ms + 250);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A LISTEN client with a `pg` Pool's own connection options, when the pool exposes them. */
+function defaultListenClient(pool: PgPool): (() => PgListenClient) | undefined {
+  const options = (pool as { options?: object }).options;
+  if (options === undefined) return undefined;
+  return () => {
+    const { Client } = loadPg();
+    return new Client({ ...options, application_name: 'tessera-listen' }) as unknown as PgListenClient;
+  };
 }
 
 /** The `pg` module, loaded on demand (an optional peer dependency). */

@@ -1,13 +1,21 @@
 /**
  * Issue 14 with real processes: two `tessera serve` on one store (one SQLite
- * file; one Redis prefix). Logout everywhere, logout and RFC 7009 revocation on
+ * file; one Redis prefix; one PostgreSQL schema). Logout everywhere, logout and RFC 7009 revocation on
  * instance A; instance B refuses the access token within a second.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { deletePrefix, uniquePrefix } from '../stores/harness.js';
+import {
+  deletePrefix,
+  dropSchema,
+  PG_URL,
+  postgresUnavailable,
+  skipUnlessAvailable,
+  uniquePrefix,
+  uniqueSchema,
+} from '../stores/harness.js';
 import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
 import { E2E, REDIS_URL, redisAvailable } from './helpers.js';
 
@@ -96,4 +104,13 @@ suite(
     };
   },
   hasRedis ? {} : { skip: `Redis at ${REDIS_URL} is not reachable` },
+);
+
+suite(
+  'one PostgreSQL schema',
+  async () => {
+    const schema = uniqueSchema('e2e_push');
+    return { env: { TESSERA_STORE: `${PG_URL}?schema=${schema}` }, cleanup: () => dropSchema(schema) };
+  },
+  skipUnlessAvailable(await postgresUnavailable()),
 );

@@ -3,7 +3,8 @@
  * and each refuses the affected self-contained access tokens from memory (no
  * store round trip per request). Instances here are separate TokenService
  * objects on separate store connections: SqliteStore objects on one file,
- * RedisStore clients on one Redis or one Redis Cluster. The real-process
+ * RedisStore clients on one Redis or one Redis Cluster, PostgresStore pools on one
+ * PostgreSQL schema (LISTEN/NOTIFY). The real-process
  * variant is test/e2e/revocation-push.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import { type ConfiguredTokenService, createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
+import { openPostgresStore, type PostgresStore } from '../../src/stores/postgres.js';
 import type { RedisStore } from '../../src/stores/redis.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
 import type { TokenStore } from '../../src/stores/types.js';
@@ -19,13 +21,17 @@ import { codeOf, waitUntil } from '../stores/contract.js';
 import {
   clusterNodes,
   deletePrefix,
+  dropSchema,
   FakeClock,
+  PG_URL,
+  postgresUnavailable,
   REDIS_URL,
   redisUnavailable,
   SECRET,
   skipUnlessAvailable,
   tempSqlitePath,
   uniquePrefix,
+  uniqueSchema,
 } from '../stores/harness.js';
 
 interface Instance {
@@ -73,7 +79,10 @@ async function refusedEverywhere(list: Instance[], token: string): Promise<numbe
   }
 }
 
-function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: string } = {}, redis = false): void {
+/** Drops instance `b`'s push connection from the server side (CLIENT KILL, pg_terminate_backend). */
+type KillPush = (a: Instance, b: Instance) => Promise<void>;
+
+function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: string } = {}, kill?: KillPush): void {
   describe(`revocation push across instances: ${title}`, skip, () => {
     async function setup(t: TestContext) {
       const b = await backend();
@@ -167,36 +176,24 @@ function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: st
       assert.equal(fresh.lookups(), n, 'checked once, then from memory');
     });
 
-    if (redis) {
-      test('a dropped subscription (CLIENT KILL): a token revoked meanwhile is never accepted; then recovery', async (t) => {
+    if (kill) {
+      test('a dropped push connection (killed by the server): a token revoked meanwhile is never accepted; then recovery', async (t) => {
         const clock = new FakeClock();
         const list = await instances(t, await setup(t), clock, 2);
         const [a, b] = list as [Instance, Instance];
         const victim = await a.tokens.issue({ sub: 'dropped' });
         const kept = await a.tokens.issue({ sub: 'dropped-2' });
         assert.equal(await codeOf(b.tokens.authenticate(victim.accessToken)), 'ok');
-        const sub = (b.store as RedisStore).subscriberConnection;
-        assert.ok(sub);
-        const stream = (sub as unknown as { stream: { localAddress: string; localPort: number } }).stream;
-        const addr = `${stream.localAddress}:${stream.localPort}`;
-        // The revocation is sent the moment B's feed goes down: B cannot hear its PUBLISH.
+        // The revocation is sent the moment B's feed goes down: B cannot hear its PUBLISH / NOTIFY.
         let revokedWhileDown: Promise<void> | undefined;
-        const stop = (b.store as RedisStore).revocations().subscribe({
+        const stop = b.store.revocations!().subscribe({
           event: () => {},
           status: (s) => {
             if (s === 'down' && !revokedWhileDown) revokedWhileDown = a.tokens.revoke(victim.accessToken);
           },
         });
         t.after(stop);
-        const node = (a.store as RedisStore).client as unknown as { call(...args: string[]): Promise<unknown> };
-        // Kill by address: only B's subscriber, not other suites' connections.
-        const admin = (a.store as RedisStore).client.isCluster ? null : node;
-        if (admin) await admin.call('CLIENT', 'KILL', 'ADDR', addr);
-        else {
-          const direct = sub.duplicate();
-          await direct.call('CLIENT', 'KILL', 'ADDR', addr);
-          direct.disconnect();
-        }
+        await kill(a, b);
         await waitUntil(() => revokedWhileDown !== undefined);
         await revokedWhileDown;
         // B may be down (asks the store) or back up (asks once: the token predates the new subscription).
@@ -272,12 +269,28 @@ function redisBackend(spec: () => Promise<string>, label: string): () => Promise
   };
 }
 
+/** CLIENT KILL of B's subscriber, by its address: not other suites' connections. */
+const clientKill: KillPush = async (a, b) => {
+  const sub = (b.store as RedisStore).subscriberConnection;
+  assert.ok(sub);
+  const stream = (sub as unknown as { stream: { localAddress: string; localPort: number } }).stream;
+  const addr = `${stream.localAddress}:${stream.localPort}`;
+  const node = (a.store as RedisStore).client as unknown as { call(...args: string[]): Promise<unknown> };
+  const admin = (a.store as RedisStore).client.isCluster ? null : node;
+  if (admin) await admin.call('CLIENT', 'KILL', 'ADDR', addr);
+  else {
+    const direct = sub.duplicate();
+    await direct.call('CLIENT', 'KILL', 'ADDR', addr);
+    direct.disconnect();
+  }
+};
+
 const redisReason = await redisUnavailable();
 suite(
   'Redis',
   redisBackend(async () => REDIS_URL, 'push'),
   skipUnlessAvailable(redisReason),
-  true,
+  clientKill,
 );
 
 const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
@@ -288,5 +301,45 @@ suite(
     return `redis+cluster://${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   }, 'push-cluster'),
   skipUnlessAvailable('error' in cluster ? cluster.error : undefined),
-  true,
+  clientKill,
+);
+
+/**
+ * pg_terminate_backend of B's LISTEN connection: the backend whose last statement was its
+ * LISTEN (or the heartbeat's SELECT 1) on this schema's channel, and whose pid is B's.
+ */
+const terminateListener: KillPush = async (a, b) => {
+  const pid = (b.store as PostgresStore).listenerPid;
+  assert.ok(pid, 'B listens');
+  const { rows } = await (a.store as PostgresStore).pool.query(
+    `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+     WHERE pid = $1 AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')`,
+    [pid],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.killed),
+    [true],
+  );
+};
+
+const pgReason = await postgresUnavailable();
+suite(
+  'PostgreSQL',
+  async () => {
+    const schema = uniqueSchema('push');
+    const opened: TokenStore[] = [];
+    return {
+      open: async () => {
+        const s = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 3 });
+        opened.push(s);
+        return s;
+      },
+      cleanup: async () => {
+        for (const s of opened) await s.close();
+        await dropSchema(schema);
+      },
+    };
+  },
+  skipUnlessAvailable(pgReason),
+  terminateListener,
 );

@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import { tokenCommand } from '../../src/cli/token.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import { openStore } from '../../src/stores/open.js';
+import { openPostgresStore } from '../../src/stores/postgres.js';
 import type { RedisStore } from '../../src/stores/redis.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
 import type { TokenStore } from '../../src/stores/types.js';
@@ -23,13 +24,17 @@ import { userShard } from '../../src/tokens/opaque.js';
 import { codeOf } from '../stores/contract.js';
 import {
   deletePrefix,
+  dropSchema,
   FakeClock,
+  PG_URL,
+  postgresUnavailable,
   REDIS_URL,
   redisUnavailable,
   SECRET,
   skipUnlessAvailable,
   tempSqlitePath,
   uniquePrefix,
+  uniqueSchema,
 } from '../stores/harness.js';
 
 const SESSIONS = 20_000;
@@ -115,6 +120,34 @@ describe('finding 6: logout-all is O(1) in the number of sessions', () => {
       assert.ok(inScript.length <= 4, `revokeUser ran ${inScript.length} commands on keys: ${names.join(' ')}`);
       assert.ok(names.includes('set'), 'MONITOR saw the epoch being written');
       assert.ok(!names.includes('hset') && !names.includes('zrange'), 'no per-family write, no index walk');
+      await allRevoked(store, 'busy', now + 2);
+    },
+  );
+});
+
+const pgReason = await postgresUnavailable();
+
+describe('finding 6 on PostgreSQL', () => {
+  test(
+    `PostgreSQL: ${SESSIONS} sessions, the revoke_user transaction writes the epoch row and no family row`,
+    skipUnlessAvailable(pgReason),
+    async (t: TestContext) => {
+      const schema = uniqueSchema('logout_all');
+      const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 8 });
+      t.after(async () => {
+        await store.close();
+        await dropSchema(schema);
+      });
+      const now = Date.now();
+      await sessions(store, 'busy', SESSIONS, now);
+      await store.revokeUser({ shard: userShard('busy'), now: now + 1, sub: 'busy', keepUntil: now + 86_400_000 });
+      // Rows written by a transaction carry its id (xmin): the epoch's transaction touched no family.
+      const { rows } = await store.pool.query(
+        `SELECT (SELECT count(*)::int FROM "${schema}".families f WHERE f.xmin = e.xmin) AS families,
+                (SELECT count(*)::int FROM "${schema}".families WHERE revoked) AS flagged
+         FROM "${schema}".user_epochs e WHERE e.sub = 'busy'`,
+      );
+      assert.deepEqual(rows, [{ families: 0, flagged: 0 }]);
       await allRevoked(store, 'busy', now + 2);
     },
   );

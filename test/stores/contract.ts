@@ -62,11 +62,18 @@ export function postgresStoreMaker(label: string, url = PG_URL): MakeStore {
     const schema = uniqueSchema(label);
     const { openPostgresStore } = await import('../../src/stores/postgres.js');
     const store = await openPostgresStore(url, { schema, clock: clock.now, purgeIntervalMs: 0, poolSize: 4 });
+    const others: TokenStore[] = [];
     return {
       store,
       realExpiry: false,
+      reopen: async () => {
+        const other = await openPostgresStore(url, { schema, clock: clock.now, purgeIntervalMs: 0, poolSize: 2 });
+        others.push(other);
+        return other;
+      },
       cleanup: async () => {
         await store.close();
+        for (const o of others) await o.close();
         await dropSchema(schema, url);
       },
     };

@@ -11,9 +11,9 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import { openPostgresStore, POSTGRES_SCHEMA_VERSION, PostgresStore, parsePostgresUrl } from '../../src/stores/postgres.js';
-import { migrationSql } from '../../src/stores/postgres-sql.js';
+import { migrationSql, revocationChannel } from '../../src/stores/postgres-sql.js';
 import { userShard } from '../../src/tokens/opaque.js';
-import { codeOf, isOutage, postgresStoreMaker, runStoreContract } from './contract.js';
+import { codeOf, isOutage, postgresStoreMaker, runStoreContract, waitUntil } from './contract.js';
 import { dropSchema, FakeClock, PG_URL, postgresUnavailable, SECRET, skipUnlessAvailable, uniqueSchema } from './harness.js';
 
 const skip = skipUnlessAvailable(await postgresUnavailable());
@@ -94,7 +94,13 @@ describe('postgres store specifics', skip, () => {
       clientProto.query = original;
     });
     for (const scheme of ['jwt', 'opaque'] as const) {
-      const tokens = createTokenService({ secret: SECRET, store, scheme, access: { checkRevocation: true } });
+      // The push off: its LISTEN connection's queries are not a request's round trips (counted below).
+      const tokens = createTokenService({
+        secret: SECRET,
+        store,
+        scheme,
+        access: { checkRevocation: true, revocationPush: false },
+      });
       let p = await tokens.issue({ sub: `rt-${scheme}` });
       for (let i = 0; i < 5; i++) {
         count = 0;
@@ -147,7 +153,7 @@ describe('postgres store specifics', skip, () => {
         scheme,
         issuer: 'https://as.example',
         audience: 'https://api.example',
-        access: { checkRevocation: true },
+        access: { checkRevocation: true, revocationPush: false },
       });
       let p = await tokens.issue({ sub: `bound-${scheme}`, scope: 'read write', clientId: 'web' });
       count = 0;
@@ -266,6 +272,81 @@ describe('postgres store specifics', skip, () => {
     assert.equal(v1Rotate.rows[0]?.o_status, 'rotated');
     const v1Check = await pool.query(`SELECT o_status FROM "${schema}".check_access($1, false, '', 'fam-mixed')`, [now]);
     assert.equal(v1Check.rows[0]?.o_status, 'ok');
+  });
+
+  test('migration 3 upgrades a version-2 schema: version-2 calls still answer, and their revocations are pushed too', async (t) => {
+    const schema = uniqueSchema('upg3');
+    t.after(() => dropSchema(schema));
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    t.after(() => pool.end());
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(
+      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    for (const v of [0, 1]) {
+      await pool.query(migrationSql(v, schema));
+      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
+    }
+    const now = Date.now();
+    const v2CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $3, '', '', NULL)`;
+    for (const f of ['fam-1', 'fam-2', 'fam-3']) await pool.query(v2CreateFamily, [now, `${f}-j1`, now + 60_000, f]);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 });
+    t.after(() => store.close());
+    const events: string[] = [];
+    let up = false;
+    t.after(
+      store.revocations().subscribe({
+        event: (e) => void events.push(e.kind === 'family' ? `family:${e.familyId}` : e.kind),
+        status: (st) => {
+          up = st === 'up';
+        },
+      }),
+    );
+    await waitUntil(() => up);
+    // A previous-version instance (rolling upgrade): the same statements it sends, by column name.
+    const v2RevokeFamily = await pool.query(`SELECT "${schema}".revoke_family($1, false, 'fam-1') AS revoked`, [now]);
+    assert.equal(v2RevokeFamily.rows[0]?.revoked, true);
+    const v2Reuse = await pool.query(
+      `SELECT o_status FROM "${schema}".rotate($1, 0, 'x', false, $2, '', $2, false, 'fam-2', 'stale', 0, '', '', NULL, NULL)`,
+      [now, now + 60_000],
+    );
+    assert.equal(v2Reuse.rows[0]?.o_status, 'reused');
+    await pool.query(`SELECT "${schema}".revoke_user($1, 'old', $2) AS revoked`, [now + 1, now + 60_000]);
+    await waitUntil(() => events.includes('user'), 1000);
+    assert.deepEqual(events, ['family:fam-1', 'family:fam-2', 'user']);
+    // Logout everywhere wrote the epoch alone; fam-3 reads revoked through it, for either version's check.
+    const v2Check = await pool.query(`SELECT o_status FROM "${schema}".check_access($1, false, '', 'fam-3')`, [now + 1]);
+    assert.equal(v2Check.rows[0]?.o_status, 'revoked');
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".families WHERE revoked`);
+    assert.equal(rows[0]?.n, 2, 'no per-family write by logout everywhere');
+  });
+
+  test('a schema name of 63 characters: the NOTIFY channel stays within 63 bytes and the push works', async (t) => {
+    const schema = `${uniqueSchema('long')}_${'x'.repeat(63)}`.slice(0, 63);
+    assert.ok(revocationChannel(schema).length <= 63);
+    assert.notEqual(revocationChannel(schema), revocationChannel(`${schema.slice(0, 62)}y`));
+    const a = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 1 });
+    const b = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 1 });
+    t.after(async () => {
+      await a.close();
+      await b.close();
+      await dropSchema(schema);
+    });
+    const heard: string[] = [];
+    let up = false;
+    t.after(
+      b.revocations().subscribe({
+        event: (e) => void heard.push(e.kind === 'jti' ? e.jti : e.kind),
+        status: (st) => {
+          up = st === 'up';
+        },
+      }),
+    );
+    await waitUntil(() => up);
+    const now = Date.now();
+    await a.revokeAccess({ shard: 's', now, jti: 'long-1', expiresAt: now + 60_000 });
+    await waitUntil(() => heard.includes('long-1'), 1000);
   });
 
   test('many families of one user: concurrent refreshes, reuses and logouts everywhere never deadlock', async (t) => {
