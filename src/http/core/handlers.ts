@@ -22,7 +22,7 @@
  */
 import { type ClientService, createClientService, NO_CLIENTS } from '../../clients/clients.js';
 import type { TokenErrorCode } from '../../errors.js';
-import type { Principal, RefreshOptions, TokenPair, TokenService } from '../../refresh/types.js';
+import type { Introspection, Principal, RefreshOptions, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
@@ -124,6 +124,14 @@ export function meBody(p: Principal): MeBody {
     exp: p.exp,
   };
 }
+
+/** RFC 7662 §2.2: the members we answer, and no others (what the Fastify response schema lets through). */
+function introspectionBody(i: Introspection): Introspection {
+  const out: Introspection = { active: i.active };
+  for (const k of INTROSPECTION_MEMBERS) if (i[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = i[k];
+  return out;
+}
+const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username'] as const;
 
 /** 429 with `Retry-After` (RFC 6585 §4); the code is RFC 6749's "retry later" one (docs/security.md says why). */
 function tooManyAttempts(waitMs: number): HttpError {
@@ -326,7 +334,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         return {
           status: 200,
           headers: { ...NO_STORE_HEADERS },
-          body: await tokens.introspect(token, str(req.body, 'token_type_hint')),
+          body: introspectionBody(await tokens.introspect(token, str(req.body, 'token_type_hint'))),
         };
       } catch (e) {
         // RFC 7662 §2.2: any token we cannot vouch for is simply inactive (a store outage is not such a token: 503).

@@ -40,6 +40,8 @@ export interface AuthRequest {
   /** Request cookies (only read in cookie mode). */
   cookies: Readonly<Record<string, string | undefined>>;
   log?: CoreLogger;
+  /** `scheme://host[:port]` as the client addressed the server (the default RFC 8414 issuer). */
+  origin?: string;
 }
 
 export interface CookieOptions {
@@ -153,6 +155,9 @@ export function parseBody(contentType: string | undefined, raw: string | Uint8Ar
         throw badRequest('Invalid request: body must be object');
       return value as Record<string, unknown>;
     }
+    case 'text/plain':
+      // Fastify parses text/plain into a string, which no route's schema accepts.
+      throw badRequest('Invalid request: body must be object');
     default:
       throw unsupportedMediaType();
   }
