@@ -147,9 +147,9 @@ export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
     const path = req.path;
     const route = auth.route(req.method, path);
     if (route && !route.protected) return void serve(req, res, route, null);
-    if (!route && auth.isPublic(path)) return next();
+    if (!route && auth.isPublic(path)) return void next();
     const pending = guard.start(req.headers.authorization);
-    if (pending instanceof HttpError) return write(res, auth.refusalResponse(pending));
+    if (pending instanceof HttpError) return void write(res, auth.refusalResponse(pending));
     pending.then(
       (principal) => {
         req.principal = principal;
