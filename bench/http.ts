@@ -31,6 +31,7 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +89,8 @@ export interface HttpRow {
   cpuVsFloor?: number;
 }
 
-const SECRET = Buffer.alloc(32, 0x5a).toString('base64url');
+// Random: production mode refuses a low-entropy secret (one byte repeated).
+const SECRET = randomBytes(32).toString('base64url');
 export const HTTP_CONNECTIONS = 50;
 
 /** CPU time (user + system, µs) of a process so far, from /proc; undefined elsewhere. */
