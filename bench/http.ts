@@ -89,6 +89,8 @@ export interface HttpRow {
   cpuVsFloor?: number;
 }
 
+/** The servers' TESSERA_ISSUER (otherwise their listening URL): tokens minted here carry it as iss and aud (RFC 9068). */
+const BENCH_ISSUER = 'http://tessera.bench';
 // Random: production mode refuses a low-entropy secret (one byte repeated).
 const SECRET = randomBytes(32).toString('base64url');
 export const HTTP_CONNECTIONS = 50;
@@ -307,13 +309,13 @@ function nodeArgs(ctx: RunContext, name: string, args: readonly string[]): strin
 
 /** Environment of every `tessera serve` child: production mode with a configured secret. */
 function tesseraEnv(): NodeJS.ProcessEnv {
-  return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn' };
+  return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn', TESSERA_ISSUER: BENCH_ISSUER };
 }
 
 async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
   // An access token the way the server issues them (same secret, same key id): jwt access
   // tokens are verified without store access, so one minted here is as good as a login's.
-  const issuer = createTokenService({ secret: SECRET, store: await openStore('memory') });
+  const issuer = createTokenService({ secret: SECRET, issuer: BENCH_ISSUER, audience: BENCH_ISSUER, store: await openStore('memory') });
   const { accessToken } = await issuer.issue({ sub: 'bench-user', scope: 'api' });
   const headers = { authorization: `Bearer ${accessToken}` };
   const servers: ChildServer[] = [];
