@@ -71,10 +71,11 @@ export interface AuthResponse {
 }
 
 /** RFC 6749 §5.1: token responses (and answers that carry a principal, RFC 6750 §5.3) are not for caches. */
-export const NO_STORE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+// Not frozen: a plain object, as the Fastify routes always used (reply.headers() walks it on every GET /me).
+export const NO_STORE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   pragma: 'no-cache',
-});
+};
 
 const UNSUPPORTED = 'Unsupported content type; send application/x-www-form-urlencoded or application/json';
 

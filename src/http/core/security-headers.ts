@@ -26,9 +26,9 @@ const COMMON: Record<string, string> = {
 };
 
 /** Headers of API answers. */
-export const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({ ...COMMON, 'content-security-policy': API_CSP });
+export const API_HEADERS: Readonly<Record<string, string>> = { ...COMMON, 'content-security-policy': API_CSP };
 /** Headers of Swagger UI's pages. */
-export const DOCS_HEADERS: Readonly<Record<string, string>> = Object.freeze({ ...COMMON, 'content-security-policy': DOCS_CSP });
+export const DOCS_HEADERS: Readonly<Record<string, string>> = { ...COMMON, 'content-security-policy': DOCS_CSP };
 
 /** True for `/docs` and everything under it (Swagger UI's own files). */
 export function isDocs(url: string): boolean {
