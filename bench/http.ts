@@ -31,6 +31,7 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +89,10 @@ export interface HttpRow {
   cpuVsFloor?: number;
 }
 
-const SECRET = Buffer.alloc(32, 0x5a).toString('base64url');
+/** The servers' TESSERA_ISSUER (otherwise their listening URL): tokens minted here carry it as iss and aud (RFC 9068). */
+const BENCH_ISSUER = 'http://tessera.bench';
+// Random: production mode refuses a low-entropy secret (one byte repeated).
+const SECRET = randomBytes(32).toString('base64url');
 export const HTTP_CONNECTIONS = 50;
 
 /** CPU time (user + system, µs) of a process so far, from /proc; undefined elsewhere. */
@@ -305,13 +309,18 @@ function nodeArgs(ctx: RunContext, name: string, args: readonly string[]): strin
 
 /** Environment of every `tessera serve` child: production mode with a configured secret. */
 function tesseraEnv(): NodeJS.ProcessEnv {
-  return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn' };
+  return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn', TESSERA_ISSUER: BENCH_ISSUER };
 }
 
 async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
   // An access token the way the server issues them (same secret, same key id): jwt access
   // tokens are verified without store access, so one minted here is as good as a login's.
-  const issuer = createTokenService({ secret: SECRET, store: await openStore('memory') });
+  const issuer = createTokenService({
+    secret: SECRET,
+    issuer: BENCH_ISSUER,
+    audience: BENCH_ISSUER,
+    store: await openStore('memory'),
+  });
   const { accessToken } = await issuer.issue({ sub: 'bench-user', scope: 'api' });
   const headers = { authorization: `Bearer ${accessToken}` };
   const servers: ChildServer[] = [];

@@ -19,20 +19,11 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { isTokenError, TokenError } from '../errors.js';
 import type { Principal, TokenService } from '../refresh/types.js';
-import type { Claims } from '../tokens/claims.js';
-import {
-  accessTokenError,
-  type HttpError,
-  insufficientScope,
-  isStoreOutage,
-  malformedAuthorization,
-  missingToken,
-  sendHttpError,
-  storeUnavailable,
-} from './errors.js';
-import { DEFAULT_REALM } from './limits.js';
+import { createGuard, type GuardOptions } from './core/guard.js';
+import { HttpError, sendHttpError } from './errors.js';
+
+export { type AccessTokenVerifier, parseBearer, principalOfClaims } from './core/guard.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -59,37 +50,11 @@ declare module 'fastify' {
   }
 }
 
-/** Anything that verifies an access token into claims: `createJwksVerifier(...)` is one. */
-export interface AccessTokenVerifier {
-  verify(token: string): Promise<Claims>;
-}
-
 /**
  * Either `tokens` (the auth server: a token service) or `verifier` (a resource server
  * that is not the auth server: e.g. `createJwksVerifier({ jwksUri, issuer, audience })`).
  */
-export type TesseraAuthOptions = {
-  /** The realm of the `WWW-Authenticate` challenge (RFC 6750 §3). Default `tessera`. */
-  realm?: string;
-} & ({ tokens: TokenService; verifier?: undefined } | { verifier: AccessTokenVerifier; tokens?: undefined });
-
-/**
- * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, where
- * `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
- * The scheme name is case-insensitive (RFC 9110 §11.1).
- */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
-const BEARER_SCHEME = /^Bearer(?: |$)/i;
-
-/** The Bearer token of a header value: a string, `null` for another scheme or none, or `false` when malformed. */
-export function parseBearer(header: string | undefined): string | null | false {
-  if (header === undefined || header === '') return null;
-  const m = BEARER.exec(header);
-  if (m) return m[1] as string;
-  // "Bearer" with nothing usable after it is a malformed request (RFC 6750 §3.1 invalid_request);
-  // another scheme (Basic, ...) is simply not a Bearer credential.
-  return BEARER_SCHEME.test(header) ? false : null;
-}
+export type TesseraAuthOptions = GuardOptions;
 
 function noop(): void {}
 
@@ -98,38 +63,9 @@ function refuse(reply: FastifyReply, err: HttpError, refused: () => void): void 
   refused();
 }
 
-function hasScopes(granted: string | undefined, required: string): boolean {
-  const have = new Set((granted ?? '').split(' '));
-  return required.split(' ').every((s) => s === '' || have.has(s));
-}
-
-/** The principal of verified claims (a resource server's view: no family, no store). */
-export function principalOfClaims(claims: Claims): Principal {
-  if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenError('invalid_claims', 'The token has no sub claim');
-  const principal: Principal = { sub: claims.sub, exp: claims.exp as number, claims };
-  if (typeof claims.scope === 'string') principal.scope = claims.scope;
-  if (typeof claims.jti === 'string') principal.tokenId = claims.jti;
-  if (typeof claims.iat === 'number') principal.iat = claims.iat;
-  return principal;
-}
-
-/** A token service's `authenticate` made from a verifier. */
-function authenticatorOf(verifier: AccessTokenVerifier): Pick<TokenService, 'authenticate'> {
-  return { authenticate: async (token) => principalOfClaims(await verifier.verify(token)) };
-}
-
 const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) => {
-  const { verifier } = options;
-  if (verifier !== undefined && typeof verifier.verify !== 'function')
-    throw new TypeError('tesseraAuth: `verifier` must have a verify(token) method');
-  const maybe: Pick<TokenService, 'authenticate'> | undefined =
-    verifier !== undefined ? authenticatorOf(verifier) : options.tokens;
-  if (!maybe || typeof maybe.authenticate !== 'function')
-    throw new TypeError('tesseraAuth: `tokens` (a TokenService) or `verifier` is required');
-  const tokens = maybe;
-  const realm = options.realm ?? DEFAULT_REALM;
-  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
-    throw new TypeError('tesseraAuth: `realm` must be printable ASCII without " or \\');
+  // The rules (Bearer parsing, scopes, refusals) live in core/guard.ts, shared with Express and Hono.
+  const core = createGuard(options);
 
   /**
    * The one authentication of the plugin, for the hook and the decorator alike:
@@ -142,33 +78,21 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
    * promise (the token service's) instead of three nested async functions.
    */
   function guard(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, refused: () => void = noop): void {
-    const token = parseBearer(request.headers.authorization);
-    if (token === null) return void refuse(reply, missingToken(realm), refused);
-    if (token === false) return void refuse(reply, malformedAuthorization(realm), refused);
-    let pending: Promise<Principal>;
-    try {
-      pending = Promise.resolve(tokens.authenticate(token));
-    } catch (e) {
-      pending = Promise.reject(e);
-    }
+    const pending = core.start(request.headers.authorization);
+    if (pending instanceof HttpError) return void refuse(reply, pending, refused);
     pending.then(
       (principal) => {
         request.principal = principal;
-        const scope = request.routeOptions.config?.scope;
-        if (scope && !hasScopes(principal?.scope, scope)) return void refuse(reply, insufficientScope(realm, scope), refused);
+        const denied = core.scopeRefusal(principal, request.routeOptions.config?.scope);
+        if (denied) return void refuse(reply, denied, refused);
         done();
       },
       (e: unknown) => {
-        if (isStoreOutage(e)) {
-          // A key set (JWKS) or store that cannot be reached. Answered here, not left to an error handler: an app that embeds the plugin may have
-          // one that would turn it into a 500. A 503 is "try again", never "sign out".
-          request.log.warn({ code: 'store_unavailable' }, 'store unavailable');
-          return void refuse(reply, storeUnavailable(), refused);
-        }
-        if (!isTokenError(e)) return done(e as Error);
-        // The specific cause is for the server log; the client gets a fixed description and the code as `reason`.
-        request.log.debug({ code: e.code }, 'access token refused');
-        refuse(reply, accessTokenError(e, realm), refused);
+        // Answered here, not left to an error handler: an app that embeds the plugin may have
+        // one that would turn a 503 or 401 into a 500.
+        const refusal = core.refusal(e, request.log);
+        if (refusal) return void refuse(reply, refusal, refused);
+        done(e as Error);
       },
     );
   }

@@ -3,7 +3,7 @@
  * (`/auth/token`, `/auth/refresh`, `/auth/revoke`, `/auth/introspect`, ...) as a
  * Fastify plugin to mount in your own app. Needs the peers of
  * `tessera/fastify` plus `@fastify/cookie`, `@fastify/formbody`,
- * `@fastify/rate-limit`, `@fastify/type-provider-typebox` and `typebox`.
+ * `@fastify/type-provider-typebox` and `typebox` (and `@zxcvbn-ts/language-common` for registration).
  * `createUserService` builds the `users` option (password grant, registration).
  *
  * @module

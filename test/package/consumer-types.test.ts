@@ -45,6 +45,8 @@ import {
 import { AuthError, createClient, type LogoutReason, type Session } from 'tessera/client';
 import { HttpError, parseBearer, tesseraAuth } from 'tessera/fastify';
 import { createUserService, DEFAULT_RATE_LIMIT, tesseraRoutes } from 'tessera/fastify/routes';
+import { requireScope as expressScope, tesseraExpress } from 'tessera/express';
+import { type TesseraEnv, tesseraHono } from 'tessera/hono';
 import { buildApp, parseConfig, REDACT_PATHS, type RunningServer, startServer } from 'tessera/server';
 import { MemoryStore as SubpathMemoryStore } from 'tessera/stores/memory';
 import { RedisStore, redisClientOptions } from 'tessera/stores/redis';
@@ -129,6 +131,14 @@ export async function server(store: TokenStore): Promise<RunningServer> {
   const paths: readonly string[] = REDACT_PATHS;
   const config = parseConfig({ TESSERA_SECRET: secret, TESSERA_STORE: 'memory' }, { port: '0' });
   return paths.length > 0 ? startServer(config) : Promise.reject(new Error(randomUUID()));
+}
+
+export function adapters(store: TokenStore): unknown[] {
+  const tokens = createTokenService({ secret, store });
+  const mw = tesseraExpress({ tokens, publicPaths: ['/'] });
+  const guard = tesseraHono({ tokens });
+  const env: TesseraEnv['Variables']['principal']['sub'] = 'alice';
+  return [mw, expressScope('admin'), guard, env];
 }
 
 export async function client(): Promise<string> {

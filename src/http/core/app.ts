@@ -1,0 +1,156 @@
+/**
+ * The auth server without a framework: the route table (method + path → handler,
+ * with the parameter rules of each), which paths are public, and the error
+ * answer of anything a handler throws. Express and Hono (express.ts, hono.ts)
+ * are adapters over it: they read the body, build an {@link AuthRequest} and
+ * write the {@link AuthResponse}. The Fastify routes (routes.ts) use the same
+ * handlers and declare the same table as Fastify routes (with OpenAPI schemas).
+ *
+ * @module
+ */
+import type { Principal } from '../../refresh/types.js';
+import type { JwkSet } from '../../tokens/jwk.js';
+import { errorBody, errorHeaders, type HttpError, isServerFault, isStoreOutage, toHttpError } from './errors.js';
+import { createGuard, type Guard, type GuardOptions } from './guard.js';
+import {
+  type AuthHandlers,
+  type AuthHandlersOptions,
+  CookieClearingError,
+  createAuthHandlers,
+  JWKS_CACHE_CONTROL,
+  JWKS_PATH,
+  meBody,
+  PUBLIC_AUTH_PATHS,
+  publicJwksJson,
+} from './handlers.js';
+import { METADATA_PATH } from './metadata.js';
+import { type AuthRequest, type AuthResponse, type CoreLogger, NO_STORE_HEADERS, PARAMS, type ParamRules } from './request.js';
+
+/** A logger for the adapters: the handlers' two levels, and `error` for a failure that is a bug. */
+export interface AdapterLogger extends CoreLogger {
+  error(obj: object, msg: string): void;
+}
+
+/** Options of the Express and Hono adapters: the routes' options, and the guard's. */
+export interface AuthAppOptions extends AuthHandlersOptions {
+  /** Paths (exact, or a RegExp) served without a Bearer token besides the auth routes. */
+  publicPaths?: readonly (string | RegExp)[];
+  /** Serve `GET /me` (the example protected route). Default true. */
+  me?: boolean;
+  /** Serve `GET /health` and `GET /ready`. Default true. */
+  health?: boolean;
+  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  jwks?: JwkSet;
+  /** Set the security headers (security-headers.ts) on every answer that passes through. Default true. */
+  securityHeaders?: boolean;
+  /** Where refusals and failures are logged (pino-like). Default: nowhere. */
+  log?: AdapterLogger;
+}
+
+/** One route of the table. */
+export interface AuthRoute {
+  /** The parameter rules of its body; `undefined`: the route reads no body. */
+  params: ParamRules | undefined;
+  /** Needs the guard's principal (a Bearer token). */
+  protected: boolean;
+  /** Reads nothing of the request but the principal (GET /me): the adapter may pass {@link BARE_REQUEST}. */
+  principalOnly?: boolean;
+  run(req: AuthRequest, principal: Principal | null): Promise<AuthResponse> | AuthResponse;
+}
+
+export interface AuthApp {
+  readonly handlers: AuthHandlers;
+  readonly guard: Guard;
+  readonly log: AdapterLogger | undefined;
+  readonly securityHeaders: boolean;
+  /** The route of a request, or `undefined` (not ours: the app's own routes, or a 404). */
+  route(method: string, path: string): AuthRoute | undefined;
+  /** True when the guard lets `path` through without a token. */
+  isPublic(path: string): boolean;
+  /** The answer to anything thrown while handling a request (logged like the Fastify error handler). */
+  errorResponse(e: unknown, log?: AdapterLogger): AuthResponse;
+  /** The answer of a refusal the guard or an adapter already made. */
+  refusalResponse(err: HttpError): AuthResponse;
+}
+
+/** The request handed to a {@link AuthRoute.principalOnly} route: nothing built per request on that path. */
+export const BARE_REQUEST: AuthRequest = Object.freeze({ method: 'GET', path: '', headers: {}, body: {}, ip: '', cookies: {} });
+
+const ok = (body: unknown): AuthResponse => ({ status: 200, headers: {}, body });
+
+export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp {
+  const handlers = createAuthHandlers(options);
+  const guard = createGuard({ tokens: options.tokens, realm: handlers.realm } as GuardOptions, who);
+  const log = options.log;
+  const routes = new Map<string, AuthRoute>();
+  const post = (path: string, params: ParamRules | undefined, run: AuthRoute['run'], prot = false) =>
+    routes.set(`POST ${path}`, { params, protected: prot, run });
+  const get = (path: string, run: AuthRoute['run'], prot = false) =>
+    routes.set(`GET ${path}`, { params: undefined, protected: prot, run });
+
+  post('/auth/token', PARAMS.token, (req) => handlers.token(req));
+  post('/auth/refresh', PARAMS.refresh, (req) => handlers.refresh(req));
+  post('/auth/revoke', PARAMS.token_param, (req) => handlers.revoke(req));
+  post('/auth/introspect', PARAMS.token_param, (req) => handlers.introspect(req));
+  post('/auth/logout', PARAMS.refresh, (req) => handlers.logout(req));
+  post('/auth/logout-all', undefined, (_req, p) => handlers.logoutAll(p as Principal), true);
+  if (handlers.allowRegister) post('/auth/register', PARAMS.register, (req) => handlers.register(req));
+  get(METADATA_PATH, (req) => handlers.metadata(originOf(req)));
+  if (options.jwks) {
+    const json = publicJwksJson(options.jwks);
+    get(JWKS_PATH, () => ({
+      status: 200,
+      headers: { 'cache-control': JWKS_CACHE_CONTROL, 'content-type': 'application/json; charset=utf-8' },
+      body: json,
+    }));
+  }
+  if (options.me ?? true)
+    get('/me', (_req, p) => ({ status: 200, headers: NO_STORE_HEADERS, body: meBody(p as Principal) }), true);
+  if (options.health ?? true) {
+    get('/health', () => ok({ status: 'ok' }));
+    get('/ready', (req) => handlers.ready(req.log));
+  }
+
+  const exact = new Set<string>(PUBLIC_AUTH_PATHS);
+  const patterns: RegExp[] = [];
+  for (const p of options.publicPaths ?? []) {
+    if (typeof p === 'string') exact.add(p);
+    else patterns.push(p);
+  }
+
+  function errorResponse(e: unknown, l: AdapterLogger | undefined = log): AuthResponse {
+    let cookies: AuthResponse['cookies'];
+    let err = e;
+    if (e instanceof CookieClearingError) {
+      cookies = e.cookies;
+      err = e.error;
+    }
+    const mapped = toHttpError(err, handlers.realm);
+    if (isServerFault(mapped)) l?.error({ err }, 'request failed');
+    else if (mapped.statusCode === 503) l?.warn({ code: isStoreOutage(err) ? err.code : mapped.error }, 'store unavailable');
+    else l?.debug({ status: mapped.statusCode, error: mapped.error }, 'request refused');
+    const res = refusalResponse(mapped);
+    if (cookies) res.cookies = cookies;
+    return res;
+  }
+
+  function refusalResponse(err: HttpError): AuthResponse {
+    return { status: err.statusCode, headers: errorHeaders(err), body: errorBody(err) };
+  }
+
+  return {
+    handlers,
+    guard,
+    log,
+    securityHeaders: options.securityHeaders ?? true,
+    route: (method, path) => routes.get(`${method} ${path}`),
+    isPublic: (path) => exact.has(path) || patterns.some((r) => r.test(path)),
+    errorResponse,
+    refusalResponse,
+  };
+}
+
+/** `scheme://host` of a request: the default RFC 8414 issuer. */
+function originOf(req: AuthRequest): string {
+  return req.origin ?? '';
+}

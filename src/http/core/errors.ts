@@ -1,0 +1,244 @@
+/**
+ * The only place where failures become HTTP (framework-neutral; errors.ts adds
+ * Fastify's own errors, express.ts and hono.ts theirs): TokenError codes and request
+ * problems are mapped to RFC 6749 §5.2 / RFC 6750 §3.1 error responses.
+ *
+ * Rules kept here:
+ * - A body is always `{error, error_description}`; the description is a fixed
+ *   string chosen by the code, never an upstream message, so neither a token nor
+ *   a piece of the request is ever echoed back.
+ * - A refused token adds `reason`, the {@link TokenError} code (`reused`,
+ *   `revoked`, `expired`, ...): programs decide on it, never on the English
+ *   description, which may change.
+ * - A bad input is a 4xx; a store outage ({@link StoreUnavailableError}) is a
+ *   503 with `Retry-After` and no `reason` (fail closed: never an accept, and
+ *   nothing a client could read as "this token is dead, sign out"); anything
+ *   else is a plain 500 without a stack.
+ *
+ * @module
+ */
+import {
+  InvalidScopeError,
+  isTokenError,
+  StoreUnavailableError,
+  TOKEN_ERROR_CODES,
+  type TokenError,
+  type TokenErrorCode,
+} from '../../errors.js';
+import { DEFAULT_REALM } from './limits.js';
+
+/** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, plus HTTP-only ones. */
+export type HttpErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'invalid_scope'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unauthorized'
+  | 'temporarily_unavailable'
+  | 'not_found'
+  | 'conflict'
+  | 'server_error';
+
+/**
+ * The `reason` of an error body: why a token (or the credentials of a password
+ * grant) was refused. The {@link TokenError} codes (a store outage is not one:
+ * it is a 503 without a reason), plus `invalid_credentials` for a wrong
+ * username or password.
+ */
+export type ErrorReason = TokenErrorCode | 'invalid_credentials';
+
+/** Every {@link ErrorReason}, for the OpenAPI enum and for tests. */
+export const ERROR_REASONS: readonly ErrorReason[] = [...TOKEN_ERROR_CODES, 'invalid_credentials'];
+
+/** Seconds a client should wait after a 503 before retrying (RFC 9110 §10.2.3). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** A store outage ({@link StoreUnavailableError}): a 503, never a verdict on the token. */
+export function isStoreOutage(e: unknown): e is StoreUnavailableError {
+  return e instanceof StoreUnavailableError;
+}
+
+/** A TokenError that is a verdict on the token (anything but a store outage): the ones a route may answer itself. */
+export function isTokenRefusal(e: unknown): e is TokenError {
+  return isTokenError(e) && !isStoreOutage(e);
+}
+
+/** An error that already knows its HTTP form. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly statusCode: number;
+  readonly error: HttpErrorCode;
+  readonly headers: Record<string, string>;
+  /** Machine-readable cause of a refused token or grant, sent as `reason`. */
+  readonly reason: ErrorReason | undefined;
+
+  constructor(
+    statusCode: number,
+    error: HttpErrorCode,
+    description: string,
+    headers: Record<string, string> = {},
+    reason?: ErrorReason,
+  ) {
+    super(description);
+    this.statusCode = statusCode;
+    this.error = error;
+    this.headers = headers;
+    this.reason = reason;
+  }
+
+  get description(): string {
+    return this.message;
+  }
+}
+
+/** The JSON body of an error: `{error, error_description[, reason]}` (RFC 6749 §5.2 allows extra members; `reason` is ours). */
+export function errorBody(err: HttpError): { error: HttpErrorCode; error_description: string; reason?: ErrorReason } {
+  return err.reason === undefined
+    ? { error: err.error, error_description: err.description }
+    : { error: err.error, error_description: err.description, reason: err.reason };
+}
+
+/**
+ * Headers of an error answer: no-store (RFC 6749 §5.1 asks it of token responses; an error
+ * of an auth endpoint must not be cached either), then the error's own (challenges, Retry-After).
+ */
+export function errorHeaders(err: HttpError): Record<string, string> {
+  return { 'cache-control': 'no-store', pragma: 'no-cache', ...err.headers };
+}
+
+/** The reason a TokenError gives: its code. */
+function reasonOf(err: TokenError): ErrorReason {
+  return err.code;
+}
+
+export function badRequest(description: string): HttpError {
+  return new HttpError(400, 'invalid_request', description);
+}
+
+export function storeUnavailable(): HttpError {
+  return new HttpError(503, 'temporarily_unavailable', 'The token store is unavailable; retry later', {
+    'retry-after': String(RETRY_AFTER_SECONDS),
+  });
+}
+
+/** RFC 6750 §3: the challenge. `error` is left out when no token was presented at all (§3.1). */
+export function bearerChallenge(
+  realm: string,
+  error?: 'invalid_token' | 'invalid_request' | 'insufficient_scope',
+  description?: string,
+  scope?: string,
+): string {
+  let value = `Bearer realm="${realm}"`;
+  if (error) value += `, error="${error}"`;
+  // Our descriptions are fixed ASCII without quotes or backslashes (RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E).
+  if (description) value += `, error_description="${description}"`;
+  if (scope) value += `, scope="${scope}"`;
+  return value;
+}
+
+const ACCESS_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
+  expired: 'The access token expired',
+  revoked: 'The access token was revoked',
+  wrong_type: 'The token is not an access token',
+};
+
+/** 401 for a request without any Bearer token (RFC 6750 §3.1: no error code in the challenge). */
+export function missingToken(realm: string): HttpError {
+  return new HttpError(401, 'unauthorized', 'This resource needs a Bearer access token', {
+    'www-authenticate': bearerChallenge(realm),
+  });
+}
+
+/** 400 for an Authorization header that is not a well-formed Bearer credential (RFC 6750 §2.1, §3.1). */
+export function malformedAuthorization(realm: string): HttpError {
+  const description = 'The Authorization header is not a well-formed Bearer credential';
+  return new HttpError(400, 'invalid_request', description, {
+    'www-authenticate': bearerChallenge(realm, 'invalid_request', description),
+  });
+}
+
+/** 403 when the token lacks a scope the route requires (RFC 6750 §3.1). */
+export function insufficientScope(realm: string, scope: string): HttpError {
+  const description = 'The access token does not grant the required scope';
+  return new HttpError(403, 'insufficient_scope', description, {
+    'www-authenticate': bearerChallenge(realm, 'insufficient_scope', description, scope),
+  });
+}
+
+/**
+ * A TokenError raised while authenticating an access token: 401 `invalid_token`
+ * (RFC 6750 §3.1) with its code as `reason`, or 503 when the store could not be asked.
+ */
+export function accessTokenError(err: TokenError | StoreUnavailableError, realm: string): HttpError {
+  if (isStoreOutage(err)) return storeUnavailable();
+  const description = ACCESS_DESCRIPTIONS[err.code] ?? 'The access token is invalid';
+  return new HttpError(
+    401,
+    'invalid_token',
+    description,
+    { 'www-authenticate': bearerChallenge(realm, 'invalid_token', description) },
+    reasonOf(err),
+  );
+}
+
+const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
+  expired: 'The refresh token expired',
+  revoked: 'The refresh token was revoked',
+  reused: 'Refresh token reused: it was already used once, so its session was revoked',
+  wrong_type: 'The token is not a refresh token',
+  // RFC 6749 §5.2 invalid_grant: "... or was issued to another client".
+  wrong_client: 'The refresh token was issued to another client',
+};
+
+/**
+ * A TokenError raised while using a refresh token (token or refresh endpoint):
+ * RFC 6749 §5.2 `invalid_grant` (400) with its code as `reason`, or 503 when
+ * the store could not be asked.
+ */
+export function refreshTokenError(err: TokenError | StoreUnavailableError): HttpError {
+  if (isStoreOutage(err)) return storeUnavailable();
+  const description = GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid';
+  return new HttpError(400, 'invalid_grant', description, {}, reasonOf(err));
+}
+
+/**
+ * RFC 6749 §5.2 `invalid_scope` (a refresh asked for more than the grant holds, §6). No
+ * `reason`: the refresh token was not refused and is still good.
+ */
+export function invalidScope(): HttpError {
+  return new HttpError(400, 'invalid_scope', 'The requested scope exceeds the scope granted');
+}
+
+/** RFC 6749 §5.2: a password grant with an unknown user or a wrong password (one answer for both: no enumeration). */
+export function invalidCredentials(): HttpError {
+  return new HttpError(400, 'invalid_grant', 'Invalid username or password', {}, 'invalid_credentials');
+}
+
+/**
+ * Maps anything thrown while handling a request (framework-neutral part; the
+ * adapters map their own framework's errors first). Exported for tests and for embedding apps.
+ */
+export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
+  if (err instanceof HttpError) return err;
+  if (isStoreOutage(err)) return storeUnavailable();
+  if (err instanceof InvalidScopeError) return invalidScope();
+  if (isTokenError(err)) return accessTokenError(err, realm);
+  const fe = err as { statusCode?: unknown } | null;
+  if (fe && typeof fe === 'object') {
+    const status = fe.statusCode;
+    if (status === 429) return new HttpError(429, 'temporarily_unavailable', 'Too many requests; retry later');
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return new HttpError(status, status === 404 ? 'not_found' : 'invalid_request', 'The request is invalid');
+    }
+  }
+  return new HttpError(500, 'server_error', 'Internal server error');
+}
+
+/** Status 5xx but 503: a bug or an unexpected failure (logged at error level, with the error). */
+export function isServerFault(mapped: HttpError): boolean {
+  return mapped.statusCode >= 500 && mapped.statusCode !== 503;
+}

@@ -1,0 +1,133 @@
+/**
+ * The guard, framework-neutral: parse the Bearer credential (RFC 6750 §2.1),
+ * authenticate it, check the route's scope (RFC 6750 §3.1), and the refusal
+ * for each way that can fail. The adapters (plugin.ts, express.ts, hono.ts)
+ * call these in that order and only write the result their framework's way.
+ *
+ * Nothing here allocates on the success path beyond what the token service
+ * does: {@link Guard.start} returns the service's own promise (or a refusal,
+ * synchronously), so the Fastify hook keeps one promise per request.
+ *
+ * @module
+ */
+import { isTokenError, TokenError } from '../../errors.js';
+import type { Principal, TokenService } from '../../refresh/types.js';
+import type { Claims } from '../../tokens/claims.js';
+import {
+  accessTokenError,
+  type HttpError,
+  insufficientScope,
+  isStoreOutage,
+  malformedAuthorization,
+  missingToken,
+  storeUnavailable,
+} from './errors.js';
+import { DEFAULT_REALM } from './limits.js';
+import type { CoreLogger } from './request.js';
+
+/** Anything that verifies an access token into claims: `createJwksVerifier(...)` is one. */
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<Claims>;
+}
+
+/**
+ * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, where
+ * `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+ * The scheme name is case-insensitive (RFC 9110 §11.1).
+ */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER_SCHEME = /^Bearer(?: |$)/i;
+
+/** The Bearer token of a header value: a string, `null` for another scheme or none, or `false` when malformed. */
+export function parseBearer(header: string | undefined): string | null | false {
+  if (header === undefined || header === '') return null;
+  const m = BEARER.exec(header);
+  if (m) return m[1] as string;
+  // "Bearer" with nothing usable after it is a malformed request (RFC 6750 §3.1 invalid_request);
+  // another scheme (Basic, ...) is simply not a Bearer credential.
+  return BEARER_SCHEME.test(header) ? false : null;
+}
+
+/** True when `granted` (space-separated) holds every scope of `required`. */
+export function hasScopes(granted: string | undefined, required: string): boolean {
+  const have = new Set((granted ?? '').split(' '));
+  return required.split(' ').every((s) => s === '' || have.has(s));
+}
+
+/** The principal of verified claims (a resource server's view: no family, no store). */
+export function principalOfClaims(claims: Claims): Principal {
+  if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenError('invalid_claims', 'The token has no sub claim');
+  const principal: Principal = { sub: claims.sub, exp: claims.exp as number, claims };
+  if (typeof claims.scope === 'string') principal.scope = claims.scope;
+  if (typeof claims.jti === 'string') principal.tokenId = claims.jti;
+  if (typeof claims.iat === 'number') principal.iat = claims.iat;
+  return principal;
+}
+
+export type Authenticator = Pick<TokenService, 'authenticate'>;
+
+/**
+ * Either `tokens` (the auth server: a token service) or `verifier` (a resource server
+ * that is not the auth server: e.g. `createJwksVerifier({ jwksUri, issuer, audience })`).
+ */
+export type GuardOptions = {
+  /** The realm of the `WWW-Authenticate` challenge (RFC 6750 §3). Default `tessera`. */
+  realm?: string;
+} & ({ tokens: TokenService; verifier?: undefined } | { verifier: AccessTokenVerifier; tokens?: undefined });
+
+export interface Guard {
+  readonly realm: string;
+  /** Parses the Authorization header and starts authenticating: the token service's promise, or a refusal (400/401) at once. */
+  start(authorization: string | undefined): Promise<Principal> | HttpError;
+  /** 403 when the principal lacks a scope of `required` (space-separated); `undefined` when it has them all. */
+  scopeRefusal(principal: Principal, required: string | undefined): HttpError | undefined;
+  /**
+   * The answer to a failed authentication: 401 `invalid_token` with its reason, or 503 for a
+   * store or key-set outage (never "sign out"). `undefined` for anything else: a bug, for the
+   * adapter's error path (500). Logs the outcome (never the token).
+   */
+  refusal(e: unknown, log?: CoreLogger): HttpError | undefined;
+}
+
+/** The guard of `options` (validated once: a bad option is a TypeError at start-up). */
+export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
+  const { verifier } = options;
+  if (verifier !== undefined && typeof verifier.verify !== 'function')
+    throw new TypeError(`${who}: \`verifier\` must have a verify(token) method`);
+  const maybe: Authenticator | undefined =
+    verifier !== undefined ? { authenticate: async (token) => principalOfClaims(await verifier.verify(token)) } : options.tokens;
+  if (!maybe || typeof maybe.authenticate !== 'function')
+    throw new TypeError(`${who}: \`tokens\` (a TokenService) or \`verifier\` is required`);
+  const tokens = maybe;
+  const realm = options.realm ?? DEFAULT_REALM;
+  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
+    throw new TypeError(`${who}: \`realm\` must be printable ASCII without " or \\`);
+
+  return {
+    realm,
+    start(authorization) {
+      const token = parseBearer(authorization);
+      if (token === null) return missingToken(realm);
+      if (token === false) return malformedAuthorization(realm);
+      try {
+        return Promise.resolve(tokens.authenticate(token));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+    scopeRefusal(principal, required) {
+      return required && !hasScopes(principal?.scope, required) ? insufficientScope(realm, required) : undefined;
+    },
+    refusal(e, log) {
+      if (isStoreOutage(e)) {
+        // A key set (JWKS) or store that cannot be reached. A 503 is "try again", never "sign out".
+        log?.warn({ code: 'store_unavailable' }, 'store unavailable');
+        return storeUnavailable();
+      }
+      if (!isTokenError(e)) return undefined;
+      // The specific cause is for the server log; the client gets a fixed description and the code as `reason`.
+      log?.debug({ code: e.code }, 'access token refused');
+      return accessTokenError(e, realm);
+    },
+  };
+}

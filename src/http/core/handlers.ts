@@ -1,0 +1,464 @@
+/**
+ * The auth endpoints as functions of a neutral request ({@link AuthRequest})
+ * to a neutral answer ({@link AuthResponse}), shared by the Fastify, Express
+ * and Hono adapters (docs/http-api.md):
+ *
+ *     POST /auth/token        RFC 6749 §4.3 (password) and §6 (refresh_token)
+ *     POST /auth/refresh      the seed's refresh path: {"refresh_token"} or the refresh cookie
+ *     POST /auth/revoke       RFC 7009 (a client's own tokens)
+ *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
+ *     GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
+ *     POST /auth/logout       ends the presented refresh token's family
+ *     POST /auth/logout-all   ends every family of the caller (Bearer)
+ *     POST /auth/register     only with `allowRegister`
+ *     GET  /me  /health  /ready
+ *
+ * A handler either returns the answer or throws: an {@link HttpError}, a store
+ * outage, an InvalidScopeError, ... which the adapter maps with `toHttpError`
+ * (core/errors.ts). Parameters arrive parsed and checked (request.ts: by the
+ * adapter, or by Fastify's schemas); a handler still reads them as `unknown`.
+ *
+ * @module
+ */
+import { type ClientService, createClientService, NO_CLIENTS } from '../../clients/clients.js';
+import type { TokenErrorCode } from '../../errors.js';
+import type { Introspection, Principal, RefreshOptions, TokenPair, TokenService } from '../../refresh/types.js';
+import type { JwkSet } from '../../tokens/jwk.js';
+import { UserInputError, type UserService } from '../../users/users.js';
+import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
+import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
+import {
+  badRequest,
+  HttpError,
+  invalidCredentials,
+  isStoreOutage,
+  isTokenRefusal,
+  refreshTokenError,
+  storeUnavailable,
+} from './errors.js';
+import { createGuessingLimiter, type GuessingLimiter, type GuessingLimitSettings } from './guessing-limiter.js';
+import { DEFAULT_REALM } from './limits.js';
+import { authorizationServerMetadata } from './metadata.js';
+import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO_STORE_HEADERS } from './request.js';
+
+/** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
+export type RateLimitSettings = GuessingLimitSettings;
+
+/** 20 failures per client address, 5 per username and address, per 60 s; then 60 s, doubling to 1 h. */
+export const DEFAULT_RATE_LIMIT: RateLimitSettings = { max: 20, perUser: 5, windowSeconds: 60, maxBackoffSeconds: 3600 };
+
+export interface AuthHandlersOptions {
+  /** The token service. */
+  tokens: TokenService;
+  /** Enables `grant_type=password` (and registration). Without it only refresh grants are served. */
+  users?: UserService;
+  /** Serve `POST /auth/register`. Default false. */
+  allowRegister?: boolean;
+  /** Browser mode: the refresh token in an HttpOnly cookie (see cookies.ts). Default off. */
+  cookie?: CookieModeOptions | false;
+  /** Brute-force protection of the credential endpoints; `false` turns it off. Default {@link DEFAULT_RATE_LIMIT}. */
+  rateLimit?: RateLimitSettings | false;
+  /** Scope granted at login (RFC 6749 §3.3). Default none. */
+  scope?: string;
+  /** Realm of the `WWW-Authenticate` challenges. Default `tessera`. */
+  realm?: string;
+  /** Registered clients (RFC 6749 §2). Default: none but the built-in public client `tessera`. */
+  clients?: ClientService;
+  /** RFC 8414 `issuer` of the metadata (a function when known only after listen). Default: the request's origin. */
+  issuer?: string | (() => string);
+  /**
+   * The JWS `alg` of the jwt access tokens. EdDSA or ES256 puts `jwks_uri` (the issuer's
+   * `/.well-known/jwks.json`) into the metadata; HS256 (the default) leaves it out: that key is never published.
+   */
+  accessAlg?: string;
+}
+
+/** RFC 6749 §5.1 token response. */
+export interface TokenResponseBody {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token?: string;
+  refresh_expires_in?: number;
+  scope: string;
+}
+
+/** GET /me: who the access token speaks for. */
+export interface MeBody {
+  sub: string;
+  preferred_username: string | undefined;
+  client_id: string | undefined;
+  scope: string | undefined;
+  iat: number | undefined;
+  exp: number;
+}
+
+export interface AuthHandlers {
+  readonly realm: string;
+  /** Cookie mode, when on. */
+  readonly cookies: CookieCore | undefined;
+  /** Whether `POST /auth/register` is served. */
+  readonly allowRegister: boolean;
+  token(req: AuthRequest): Promise<AuthResponse>;
+  refresh(req: AuthRequest): Promise<AuthResponse>;
+  revoke(req: AuthRequest): Promise<AuthResponse>;
+  introspect(req: AuthRequest): Promise<AuthResponse>;
+  logout(req: AuthRequest): Promise<AuthResponse>;
+  /** Needs the guard's principal. */
+  logoutAll(principal: Principal): Promise<AuthResponse>;
+  register(req: AuthRequest): Promise<AuthResponse>;
+  /** RFC 8414 metadata; `origin` (`https://host`) is the issuer when none is configured. */
+  metadata(origin: string): AuthResponse;
+  ready(log?: CoreLogger): Promise<AuthResponse>;
+}
+
+/** The JSON body of `GET /me` ({@link NO_STORE_HEADERS} go with it: RFC 6750 §5.3). Not wrapped, to keep the hot path lean. */
+export function meBody(p: Principal): MeBody {
+  const username = p.claims?.preferred_username;
+  return {
+    sub: p.sub,
+    preferred_username: typeof username === 'string' ? username : undefined,
+    client_id: p.clientId,
+    scope: p.scope,
+    iat: p.iat,
+    exp: p.exp,
+  };
+}
+
+/** RFC 7662 §2.2: the members we answer, and no others (what the Fastify response schema lets through). */
+function introspectionBody(i: Introspection): Introspection {
+  const out: Introspection = { active: i.active };
+  for (const k of INTROSPECTION_MEMBERS) if (i[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = i[k];
+  return out;
+}
+const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username'] as const;
+
+/** 429 with `Retry-After` (RFC 6585 §4); the code is RFC 6749's "retry later" one (docs/security.md says why). */
+function tooManyAttempts(waitMs: number): HttpError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new HttpError(
+    429,
+    'temporarily_unavailable',
+    `Too many failed attempts from this client; retry after ${seconds} seconds`,
+    {
+      'retry-after': String(seconds),
+    },
+  );
+}
+
+/** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
+const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
+
+/** RFC 6749 §6 for the refresh_token grant: the client, and a narrower scope when asked for. */
+function refreshBy(clientId: string, scope: string | undefined): RefreshOptions {
+  const s = scope?.trim().split(/\s+/).filter(Boolean).join(' ');
+  return s ? { clientId, scope: s } : { clientId };
+}
+
+/** A parameter already checked to be a string or absent (request.ts, or the Fastify schemas). */
+function str(body: Record<string, unknown>, name: string): string | undefined {
+  const v = body[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
+  const { users, tokens } = options;
+  if (!tokens) throw new TypeError('tessera: the routes need `tokens` (a TokenService)');
+  const realm = options.realm ?? DEFAULT_REALM;
+  const cookies = options.cookie ? createCookieCore(options.cookie) : undefined;
+  const limit = options.rateLimit === false ? undefined : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit };
+  const limiter: GuessingLimiter | undefined = limit ? createGuessingLimiter(limit) : undefined;
+  const clients = options.clients ?? createClientService(NO_CLIENTS);
+  const allowRegister = options.allowRegister ?? false;
+  if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
+
+  /** RFC 6749 §2.3: who is calling (throws 401 invalid_client). */
+  const callerOf = (req: AuthRequest): Promise<AuthenticatedClient> => {
+    const authorization = req.headers.authorization;
+    return authenticateClient(
+      clients,
+      { authorization: typeof authorization === 'string' ? authorization : undefined, body: req.body },
+      realm,
+    );
+  };
+
+  function tokenResponse(pair: TokenPair, viaCookie: boolean): AuthResponse {
+    const body: TokenResponseBody = {
+      access_token: pair.accessToken,
+      token_type: 'Bearer',
+      expires_in: pair.expiresIn,
+      refresh_expires_in: pair.refreshExpiresIn,
+      scope: pair.scope ?? '',
+    };
+    const res: AuthResponse = { status: 200, headers: { ...NO_STORE_HEADERS }, body };
+    if (viaCookie && cookies) res.cookies = cookies.set(pair.refreshToken, pair.refreshExpiresIn).ops;
+    else body.refresh_token = pair.refreshToken;
+    return res;
+  }
+
+  /**
+   * A refresh, counted by the limiter only when the token is refused: a refresh with a
+   * valid token costs no counter round trip. A block this process knows of refuses first.
+   */
+  async function rotate(
+    refreshToken: string,
+    log: CoreLogger | undefined,
+    address: string,
+    by: RefreshOptions,
+  ): Promise<TokenPair> {
+    if (limiter) {
+      const wait = limiter.blockedLocally(address);
+      if (wait > 0) throw tooManyAttempts(wait);
+    }
+    try {
+      return await tokens.refresh(refreshToken, by);
+    } catch (e) {
+      // A store outage is not a verdict on the token, nor is a wider scope (InvalidScopeError,
+      // 400 invalid_scope): the error mapping answers those.
+      if (isTokenRefusal(e)) {
+        if (limiter) await limiter.fail(address);
+        // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention;
+        // so is another client's refresh token (RFC 6749 §6), refused and not consumed.
+        if (e.code === 'reused')
+          log?.warn({ event: 'refresh_token_reuse' }, 'refresh token reuse detected; its session was revoked');
+        else if (e.code === 'wrong_client')
+          log?.warn({ event: 'refresh_token_wrong_client' }, 'refresh token presented by another client');
+        else log?.debug({ code: e.code }, 'refresh token refused');
+        throw refreshTokenError(e);
+      }
+      throw e;
+    }
+  }
+
+  // Store outages (here and in every handler below) are left to the error mapping: 503 + Retry-After.
+  function issueFor(user: { id: string; username: string }, clientId: string): Promise<TokenPair> {
+    // preferred_username (OIDC Core §5.1) rides with the family, so GET /me and introspection can name the user.
+    const claims = { preferred_username: user.username };
+    return tokens.issue({ sub: user.id, clientId, claims, ...(options.scope ? { scope: options.scope } : {}) });
+  }
+
+  function checkPassword(username: string, password: string) {
+    if (!users) throw new HttpError(400, 'unsupported_grant_type', 'The password grant is not enabled');
+    return users.verify(username, password);
+  }
+
+  return {
+    realm,
+    cookies,
+    allowRegister,
+
+    async token(req) {
+      const body = req.body;
+      // RFC 6749 §3.2.1: the client authenticates before its grant is looked at.
+      const { client } = await callerOf(req);
+      switch (body.grant_type) {
+        case 'password': {
+          const username = str(body, 'username');
+          const password = str(body, 'password');
+          // RFC 6749 §4.3.2: both are REQUIRED.
+          if (username === undefined || password === undefined) {
+            throw badRequest('grant_type=password needs username and password');
+          }
+          const address = req.ip;
+          // Checked before scrypt: a blocked guesser costs no hashing and learns nothing.
+          const state = limiter ? await limiter.check(address, username) : undefined;
+          if (state && state.waitMs > 0) throw tooManyAttempts(state.waitMs);
+          const user = await checkPassword(username, password);
+          // One answer for an unknown user and a wrong password (no enumeration).
+          if (!user) {
+            await limiter?.fail(address, username);
+            throw invalidCredentials();
+          }
+          // Only a login after failures costs a second round trip (to forget them).
+          if (limiter && state && state.userFailures > 0) await limiter.succeed(address, username);
+          return tokenResponse(await issueFor(user, client.clientId), cookies !== undefined);
+        }
+        case 'refresh_token': {
+          const token = str(body, 'refresh_token');
+          // RFC 6749 §6: refresh_token is REQUIRED.
+          if (!token) throw badRequest('grant_type=refresh_token needs refresh_token');
+          return tokenResponse(await rotate(token, req.log, req.ip, refreshBy(client.clientId, str(body, 'scope'))), false);
+        }
+        default:
+          throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
+      }
+    },
+
+    async refresh(req) {
+      const { client } = await callerOf(req);
+      let token = str(req.body, 'refresh_token');
+      let viaCookie = false;
+      if (!token && cookies) {
+        token = cookies.read(req.cookies, req.headers);
+        viaCookie = token !== undefined;
+      }
+      if (!token)
+        throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
+      try {
+        return tokenResponse(await rotate(token, req.log, req.ip, { clientId: client.clientId }), viaCookie);
+      } catch (e) {
+        // A dead refresh cookie is useless to the browser: drop it along with the error.
+        if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
+          throw new CookieClearingError(e, cookies.clear());
+        throw e;
+      }
+    },
+
+    async revoke(req) {
+      // RFC 7009 §2.1: a confidential client authenticates; the server revokes only the client's own tokens.
+      const { client } = await callerOf(req);
+      const token = str(req.body, 'token');
+      if (!token) throw badRequest('token is required (RFC 7009 §2.1)');
+      try {
+        await tokens.revoke(token, str(req.body, 'token_type_hint'), { clientId: client.clientId });
+      } catch (e) {
+        // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
+        // cannot use this endpoint to probe which tokens are valid. A store outage is
+        // a 503 (RFC 7009 §2.2.1).
+        if (!isTokenRefusal(e)) throw e;
+      }
+      // RFC 7009 §2.2: the body is ignored by the client; send none.
+      return { status: 200, headers: { ...NO_STORE_HEADERS } };
+    },
+
+    async introspect(req) {
+      const caller = await callerOf(req);
+      // RFC 7662 §2.1: the endpoint MUST require authorization; a public client cannot authenticate.
+      if (!caller.authenticated) throw invalidClient(realm, 'Introspection needs client authentication (RFC 7662 §2.1)');
+      if (!caller.client.introspect) {
+        throw new HttpError(403, 'unauthorized_client', 'This client is not registered for introspection');
+      }
+      const token = str(req.body, 'token');
+      if (!token) throw badRequest('token is required (RFC 7662 §2.1)');
+      try {
+        return {
+          status: 200,
+          headers: { ...NO_STORE_HEADERS },
+          body: introspectionBody(await tokens.introspect(token, str(req.body, 'token_type_hint'))),
+        };
+      } catch (e) {
+        // RFC 7662 §2.2: any token we cannot vouch for is simply inactive (a store outage is not such a token: 503).
+        if (isTokenRefusal(e)) return { status: 200, headers: { ...NO_STORE_HEADERS }, body: { active: false } };
+        throw e;
+      }
+    },
+
+    async logout(req) {
+      let token = str(req.body, 'refresh_token');
+      if (!token && cookies) token = cookies.read(req.cookies, req.headers);
+      if (!token) throw badRequest('refresh_token is required');
+      try {
+        await tokens.logout(token);
+      } catch (e) {
+        if (!isTokenRefusal(e)) throw e;
+        if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);
+      }
+      return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
+    },
+
+    async logoutAll(principal) {
+      await tokens.revokeUser(principal.sub);
+      return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
+    },
+
+    async register(req) {
+      if (!allowRegister || !users) throw new HttpError(404, 'not_found', 'No such route');
+      // Every registration attempt counts against the address: a 409 tells whether a
+      // username exists, and each success creates an account.
+      if (limiter) {
+        const state = await limiter.check(req.ip);
+        if (state.waitMs > 0) throw tooManyAttempts(state.waitMs);
+        await limiter.fail(req.ip);
+      }
+      try {
+        const user = await users.add(str(req.body, 'username') as string, str(req.body, 'password') as string);
+        return { status: 201, headers: {}, body: { id: user.id, username: user.username } };
+      } catch (e) {
+        if (e instanceof UserInputError) {
+          throw e.code === 'username_taken' ? new HttpError(409, 'conflict', 'The username is taken') : badRequest(e.message);
+        }
+        throw e;
+      }
+    },
+
+    metadata(origin) {
+      const issuer = typeof options.issuer === 'function' ? options.issuer() : (options.issuer ?? origin);
+      const jwksUri = jwksUriFor(issuer, options.accessAlg);
+      return {
+        status: 200,
+        headers: {},
+        body: authorizationServerMetadata({
+          issuer,
+          passwordGrant: users !== undefined,
+          scope: options.scope,
+          ...(jwksUri === undefined ? {} : { jwksUri }),
+        }),
+      };
+    },
+
+    async ready(log) {
+      try {
+        await tokens.ping();
+      } catch (e) {
+        log?.warn({ code: isStoreOutage(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
+        throw storeUnavailable();
+      }
+      return { status: 200, headers: {}, body: { status: 'ready' } };
+    },
+  };
+}
+
+/**
+ * An error answer that also expires the refresh cookies (a dead refresh cookie is useless
+ * to the browser). Adapters write `cookies`, then answer `error`.
+ */
+export class CookieClearingError extends Error {
+  override readonly name = 'CookieClearingError';
+  readonly error: HttpError;
+  readonly cookies: CookieOp[];
+  constructor(error: HttpError, cookies: CookieOp[]) {
+    super(error.message);
+    this.error = error;
+    this.cookies = cookies;
+  }
+}
+
+export const JWKS_PATH = '/.well-known/jwks.json';
+
+/**
+ * Five minutes. Verifiers refetch on an unknown `kid` anyway (ours, jose and PyJWT
+ * all do), so a cached copy delays nothing for them; the max-age only bounds how long
+ * a shared HTTP cache (a CDN, a proxy) may serve a set that lacks a new key. The
+ * rotation procedure (docs/keys.md) publishes a new key in second place for longer
+ * than this before it starts signing, so no cache can hold a set without it by then.
+ */
+export const JWKS_CACHE_CONTROL = 'public, max-age=300';
+
+/**
+ * The `jwks_uri` of the RFC 8414 metadata (`issuer` + {@link JWKS_PATH}) when the
+ * access tokens are signed with an asymmetric algorithm; `undefined` for HS256,
+ * whose key must never be published (the metadata route then leaves `jwks_uri` out).
+ */
+export function jwksUriFor(issuer: string, accessAlg: string | undefined): string | undefined {
+  if (accessAlg === undefined || accessAlg === 'HS256') return undefined;
+  return `${issuer.replace(/\/+$/, '')}${JWKS_PATH}`;
+}
+
+/** The JWK Set document with public members only (`kty`, `crv`, `x`, `y`, `kid`, `alg`, `use`), serialized once. */
+export function publicJwksJson(jwks: JwkSet): string {
+  return JSON.stringify({ keys: jwks.keys.map(({ kty, crv, x, y, kid, alg, use }) => ({ kty, crv, x, y, kid, alg, use })) });
+}
+
+/** The paths the auth handlers serve without a Bearer token (the guard lets them through). `/auth/logout-all` and `/me` need one. */
+export const PUBLIC_AUTH_PATHS: readonly string[] = [
+  '/auth/token',
+  '/auth/refresh',
+  '/auth/revoke',
+  '/auth/introspect',
+  '/auth/logout',
+  '/auth/register',
+  '/.well-known/oauth-authorization-server',
+  JWKS_PATH,
+  '/health',
+  '/ready',
+];

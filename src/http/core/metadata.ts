@@ -1,0 +1,58 @@
+/**
+ * RFC 8414 authorization server metadata, served at
+ * `GET /.well-known/oauth-authorization-server` (§3), framework-neutral.
+ * Standard clients configure themselves from it (openid-client `discovery`,
+ * authlib `AuthorizationServerMetadata`).
+ *
+ * @module
+ */
+import { CLIENT_AUTH_METHODS } from './client-auth.js';
+
+export const METADATA_PATH = '/.well-known/oauth-authorization-server';
+
+export interface MetadataOptions {
+  /** RFC 8414 §2 `issuer`: an https (or, in development, http) URL without query or fragment. */
+  issuer: string;
+  /** Whether the password grant is served (a user directory is configured). */
+  passwordGrant: boolean;
+  /** The scope granted at login, space-separated. */
+  scope?: string;
+  /** Where the public signing keys are, when an asymmetric algorithm is on (absent for HS256). */
+  jwksUri?: string;
+}
+
+export interface AuthorizationServerMetadata {
+  issuer: string;
+  token_endpoint: string;
+  revocation_endpoint: string;
+  introspection_endpoint: string;
+  jwks_uri?: string;
+  grant_types_supported: string[];
+  token_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_methods_supported: string[];
+  introspection_endpoint_auth_methods_supported: string[];
+  scopes_supported: string[];
+  response_types_supported: string[];
+}
+
+export function authorizationServerMetadata(o: MetadataOptions): AuthorizationServerMetadata {
+  // Endpoints live under the issuer (a path prefix behind a proxy included).
+  const base = o.issuer.replace(/\/+$/, '');
+  const metadata: AuthorizationServerMetadata = {
+    issuer: o.issuer,
+    token_endpoint: `${base}/auth/token`,
+    revocation_endpoint: `${base}/auth/revoke`,
+    introspection_endpoint: `${base}/auth/introspect`,
+    grant_types_supported: o.passwordGrant ? ['password', 'refresh_token'] : ['refresh_token'],
+    token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    // RFC 7009 §2.1: public clients revoke too (identified by client_id).
+    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    // RFC 7662 §2.1: the caller must be authorized, so it must authenticate: no `none`.
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
+    scopes_supported: (o.scope ?? '').split(' ').filter(Boolean),
+    // RFC 8414 §2 makes it REQUIRED; there is no authorization endpoint, so no response type.
+    response_types_supported: [],
+  };
+  if (o.jwksUri !== undefined) metadata.jwks_uri = o.jwksUri;
+  return metadata;
+}
