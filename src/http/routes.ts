@@ -24,10 +24,7 @@ import cookiePlugin from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ClientService } from '../clients/clients.js';
-import type { UserService } from '../users/users.js';
 import { applyCookieOps } from './cookies.js';
-import type { CookieModeOptions } from './core/cookies.js';
 import {
   type AuthHandlers,
   type AuthHandlersOptions,
@@ -60,30 +57,11 @@ import {
 
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings };
 
-export interface TesseraRoutesOptions {
-  /** Enables `grant_type=password` (and registration). Without it only refresh grants are served. */
-  users?: UserService;
-  /** Serve `POST /auth/register`. Default false. */
-  allowRegister?: boolean;
-  /** Browser mode: the refresh token in an HttpOnly cookie (see cookies.ts). Default off. */
-  cookie?: CookieModeOptions | false;
-  /** Brute-force protection of the credential endpoints; `false` turns it off. Default {@link DEFAULT_RATE_LIMIT}. */
-  rateLimit?: RateLimitSettings | false;
-  /** Scope granted at login (RFC 6749 §3.3). Default none. */
-  scope?: string;
-  /** Realm of the `WWW-Authenticate` challenges. Default `tessera`. */
-  realm?: string;
-  /** Registered clients (RFC 6749 §2). Default: none but the built-in public client `tessera`. */
-  clients?: ClientService;
-  /** RFC 8414 `issuer` of the metadata (a function when known only after listen). Default: the request's origin. */
-  issuer?: string | (() => string);
-  /**
-   * The JWS `alg` of the jwt access tokens. EdDSA or ES256 puts `jwks_uri` (the issuer's
-   * `/.well-known/jwks.json`, served by `jwksRoute`) into the metadata; HS256 (the default)
-   * leaves it out: that key is never published.
-   */
-  accessAlg?: string;
-}
+/**
+ * The routes' options: the core's ({@link AuthHandlersOptions}), less the token
+ * service, which the routes take from `tesseraAuth` (registered first).
+ */
+export type TesseraRoutesOptions = Omit<AuthHandlersOptions, 'tokens'>;
 
 /** The neutral request of a Fastify request (auth routes only: not on the GET /me path). */
 function neutral(request: FastifyRequest): AuthRequest {
