@@ -4,9 +4,9 @@
  * introspection endpoints (RFC 6749 §2.3.1).
  *
  * The built-in default client. A request that names no client acts as the
- * public client `defaultClientId` (`tessera` unless configured), so the seed's
+ * public client `defaultClientId` (`tessera` unless configured), so the original
  * `POST /auth/refresh {"refresh_token"}` and the demo page keep working. It
- * exists without registration and is never looked up in the store (the seed's
+ * exists without registration and is never looked up in the store (the original
  * refresh stays one store round trip); its id cannot be registered. `defaultClientId: ''` turns it off: every
  * request must then name a client.
  *
@@ -87,7 +87,7 @@ export function createClientService(directory: ClientDirectory, options: ClientS
       : { clientId: defaultClientId, clientType: 'public', secretHash: '', introspect: false, createdAt: 0 };
 
   async function get(clientId: string): Promise<ClientRecord | null> {
-    // The built-in client needs no store round trip: the seed's refresh stays one store call.
+    // The built-in client needs no store round trip: the original refresh path stays one store call.
     if (builtIn && clientId === builtIn.clientId) return { ...builtIn };
     if (!CLIENT_ID_PATTERN.test(clientId)) return null;
     return directory.getClient(clientId);

@@ -2,7 +2,7 @@
  * The HTTP contract of the reference server (docs/http-api.md):
  *
  *     POST /auth/token        RFC 6749 §4.3 (password) and §6 (refresh_token)
- *     POST /auth/refresh      the seed's refresh path: {"refresh_token"} or the refresh cookie
+ *     POST /auth/refresh      the refresh path of the original request: {"refresh_token"} or the refresh cookie
  *     POST /auth/revoke       RFC 7009 (a client's own tokens)
  *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
  *     GET  /.well-known/oauth-authorization-server   RFC 8414 metadata

@@ -72,7 +72,7 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX families_by_sub ON S.families (sub);
   CREATE INDEX families_by_expiry ON S.families (expires_at);
 
-  -- The seed's rt:<token> records, keyed by SHA-256 of the token.
+  -- The original design's rt:<token> records, keyed by SHA-256 of the token.
   CREATE TABLE S.refresh_tokens (
     hash               text PRIMARY KEY,
     user_id            text NOT NULL,
@@ -84,7 +84,7 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX refresh_tokens_by_expiry ON S.refresh_tokens (expires_at);
 
-  -- The seed's at:<token> records, keyed by SHA-256 of the token.
+  -- The original design's at:<token> records, keyed by SHA-256 of the token.
   CREATE TABLE S.access_tokens (
     hash       text PRIMARY KEY,
     user_id    text NOT NULL,
@@ -117,7 +117,7 @@ const MIGRATIONS: readonly string[] = [
     SELECT p_revoked OR coalesce((SELECT p_created < e.not_before FROM S.user_epochs e WHERE e.sub = p_sub), false)
   $fn$;
 
-  -- The opaque records of the new tokens (seed-shaped, in seconds); returns the family
+  -- The opaque records of the new tokens (the original design's shape, in seconds); returns the family
   -- record's new expiry: it outlives every token it guards and never shrinks (state.ts writeTokens).
   CREATE FUNCTION S.put_tokens(
     p_now bigint, p_fam text, p_sub text, p_scope text, p_abs bigint, p_ex_old bigint, p_leeway bigint,
@@ -184,7 +184,7 @@ const MIGRATIONS: readonly string[] = [
     ex bigint;
   BEGIN
     IF p_opaque THEN
-      -- The seed's used_count: every presentation counts, the first one consumes. This UPDATE
+      -- The original design's used_count: every presentation counts, the first one consumes. This UPDATE
       -- also locks the record, so presentations of one opaque token queue here.
       UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash
       RETURNING family, expires_at INTO rt_family, rt_expires;
@@ -470,7 +470,7 @@ const MIGRATIONS: readonly string[] = [
       IF fam_client <> '' AND fam_client <> p_client THEN o_status := 'wrong_client'; RETURN; END IF;
     END IF;
     IF p_opaque THEN
-      -- The seed's used_count: every presentation counts, the first one consumes.
+      -- The original design's used_count: every presentation counts, the first one consumes.
       UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash;
       IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
     END IF;

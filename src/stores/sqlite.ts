@@ -142,7 +142,7 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX families_by_sub ON families (sub);
   CREATE INDEX families_by_expiry ON families (expires_at);
 
-  -- The seed's rt:<token> records, keyed by SHA-256 of the token.
+  -- The original design's rt:<token> records, keyed by SHA-256 of the token.
   CREATE TABLE refresh_tokens (
     hash        TEXT PRIMARY KEY,
     user_id     TEXT NOT NULL,
@@ -154,7 +154,7 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
 
-  -- The seed's at:<token> records, keyed by SHA-256 of the token.
+  -- The original design's at:<token> records, keyed by SHA-256 of the token.
   CREATE TABLE access_tokens (
     hash        TEXT PRIMARY KEY,
     user_id     TEXT NOT NULL,

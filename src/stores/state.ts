@@ -130,7 +130,7 @@ function writeTokens(tx: StateTx, f: FamilyState, next: NextTokens, leewayMs: Mi
   f.expiresAt = Math.max(f.expiresAt, refreshExp + leewayMs, next.accessExpiresAt + leewayMs);
   tx.putFamily(f);
   const issuedAt = Math.floor(tx.now / 1000);
-  // Opaque records keep the seed's shape (seconds); their expiry is derived from it, as Redis does.
+  // Opaque records keep the original design's shape (seconds); their expiry is derived from it, as Redis does.
   if (next.refreshOpaque) {
     const ttl = Math.floor(refreshExp / 1000) - issuedAt;
     tx.putRefresh(next.refreshId, {
@@ -206,7 +206,7 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     if (owner !== '' && owner !== input.clientId) return { status: 'wrong_client' };
   }
   if (record !== undefined) {
-    // The seed's used_count: every presentation counts, the first one consumes.
+    // The original design's used_count: every presentation counts, the first one consumes.
     tx.incrementRefreshUse(presentedId);
     if (now >= record.expiresAt) return { status: 'expired' };
   }
