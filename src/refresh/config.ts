@@ -98,8 +98,17 @@ export function resolveConfig(options: TokenServiceOptions): TokenServiceConfig 
   for (const name of ['checkRevocation', 'revocationPush'] as const) {
     if (typeof config[name] !== 'boolean') throw new ConfigError(`access.${name} must be true or false`);
   }
-  if (config.reuseGraceSeconds >= config.refreshTtlSeconds) {
-    throw new ConfigError('refresh.reuseGraceSeconds must be shorter than refresh.ttlSeconds');
-  }
+  checkReuseGrace(config.reuseGraceSeconds, config.refreshTtlSeconds, 'refresh.reuseGraceSeconds', 'refresh.ttlSeconds');
   return config;
+}
+
+/**
+ * The grace window must close before the token it guards expires (otherwise a
+ * consumed token would stay replayable for its whole life). Stated once: the
+ * server's configuration calls it with its own setting names.
+ */
+export function checkReuseGrace(graceSeconds: number, refreshTtlSeconds: number, graceName: string, ttlName: string): void {
+  if (graceSeconds >= refreshTtlSeconds) {
+    throw new ConfigError(`${graceName} (${graceSeconds}) must be shorter than ${ttlName} (${refreshTtlSeconds})`);
+  }
 }

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
 import { assertStrongKeys, createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
-import { DEFAULTS } from '../refresh/config.js';
+import { checkReuseGrace, DEFAULTS } from '../refresh/config.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
 import {
   ASYMMETRIC_ALGS,
@@ -502,11 +502,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
   const accessTtl = int('accessTtl', env, flags, 1, TEN_YEARS, 'a whole number of seconds');
   const refreshTtl = int('refreshTtl', env, flags, 1, TEN_YEARS, 'a whole number of seconds');
   const reuseGrace = int('reuseGrace', env, flags, 0, 3600, 'a whole number of seconds');
-  if (reuseGrace >= refreshTtl) {
-    throw new ConfigError(
-      `${label('reuseGrace', flags)} (${reuseGrace}) must be shorter than the refresh token lifetime (${refreshTtl})`,
-    );
-  }
+  checkReuseGrace(reuseGrace, refreshTtl, label('reuseGrace', flags), 'the refresh token lifetime');
 
   const logLevel = (raw('logLevel', env, flags) ?? SETTINGS.logLevel.default).toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) {
