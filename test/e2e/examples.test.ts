@@ -49,16 +49,18 @@ function startExample(name: 'express' | 'hono', env: Record<string, string>): Pr
       child.kill('SIGKILL');
       reject(new Error(`examples/${name}.ts did not start; stderr: ${stderr}`));
     }, E2E.timeoutMs);
-    child.once('exit', (code) => {
+    const early = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`examples/${name}.ts exited with ${code}; stderr: ${stderr}`));
-    });
+    };
+    child.once('exit', early);
     child.stdout?.on('data', (d) => {
       stdout += d;
       const m = /listening on (http:\/\/\S+)/.exec(stdout);
       if (!m) return;
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      // Only our own listener: exitOf() and track() listen for the exit too.
+      child.off('exit', early);
       resolve({
         url: m[1] as string,
         child,
