@@ -13,7 +13,7 @@
  *
  * Never accept because a message was missed. The feed says 'up' only when it
  * can promise delivery from then on. A store that can enumerate its revocations
- * (memory, SQLite) replays them first and says the 'up' is complete: then
+ * (memory, SQLite, PostgreSQL) replays them first and says the 'up' is complete: then
  * nothing needs checking. Otherwise (Redis), tokens issued before the latest 'up' (by
  * their `iat`, with a margin for clock skew between instances) may have been
  * revoked while this instance was not listening: each is checked against the

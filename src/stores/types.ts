@@ -254,8 +254,9 @@ export interface RevocationListener {
    * 'up'. Starts down; the feed says 'up' once it can promise delivery.
    *
    * `complete` (with 'up'): the events delivered before it were every revocation still in
-   * force (a snapshot: memory and SQLite can enumerate theirs), so nothing issued earlier
-   * needs a store check. Without it (Redis, PostgreSQL by NOTIFY), the service checks each
+   * force (a snapshot: memory, SQLite and PostgreSQL can enumerate theirs; PostgreSQL with
+   * the first 'up' after each LISTEN only), so nothing issued earlier needs a store check.
+   * Without it (Redis, a later PostgreSQL listener), the service checks each
    * token issued before this 'up' against the store once.
    */
   status(s: 'up' | 'down', complete?: boolean): void;
