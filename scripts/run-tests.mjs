@@ -70,9 +70,12 @@ if (listOnly) {
   console.log(files.join('\n'));
   process.exit(0);
 }
+// --test-force-exit: a test file's process ends once its tests have finished. Without it, a
+// file whose tests all passed could keep its process alive (seen with
+// test/reliability/postgres-outage: sockets of a cut TCP proxy), and the run would never end.
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...passThrough, ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=spec', ...passThrough, ...files],
   { cwd: root, stdio: 'inherit', env: quick ? { ...process.env, ...QUICK_ENV } : process.env },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
