@@ -102,9 +102,10 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /^tessera: this command needs \S+ and the other server peers: npm install fastify /);
-    // Every peer but the store drivers (openStore names those) is in the list.
+    // Every peer but the store drivers (openStore names those) and the other frameworks'
+    // adapters (tessera/express, tessera/hono: not the server's) is in the list.
     const listed = r.stderr.trim().split('npm install ')[1]?.split(' ') ?? [];
-    const drivers = ['better-sqlite3', 'ioredis', 'pg'];
+    const drivers = ['better-sqlite3', 'ioredis', 'pg', 'express', '@types/express', 'hono', '@hono/node-server'];
     assert.deepEqual(
       listed.sort(),
       Object.keys(pkg.peerDependencies)
