@@ -19,8 +19,9 @@
  */
 import {
   InvalidScopeError,
+  isStoreUnavailable,
   isTokenError,
-  StoreUnavailableError,
+  type StoreUnavailableError,
   TOKEN_ERROR_CODES,
   type TokenError,
   type TokenErrorCode,
@@ -57,10 +58,11 @@ export const ERROR_REASONS: readonly ErrorReason[] = [...TOKEN_ERROR_CODES, 'inv
 /** Seconds a client should wait after a 503 before retrying (RFC 9110 §10.2.3). */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** A store outage ({@link StoreUnavailableError}): a 503, never a verdict on the token. */
-export function isStoreOutage(e: unknown): e is StoreUnavailableError {
-  return e instanceof StoreUnavailableError;
-}
+/**
+ * A store outage ({@link StoreUnavailableError}): a 503, never a verdict on the
+ * token. The HTTP layer's (public) name for the one check in src/errors.ts.
+ */
+export const isStoreOutage: (e: unknown) => e is StoreUnavailableError = isStoreUnavailable;
 
 /** A TokenError that is a verdict on the token (anything but a store outage): the ones a route may answer itself. */
 export function isTokenRefusal(e: unknown): e is TokenError {
