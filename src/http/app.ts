@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ClientService } from '../clients/clients.js';
 import type { TokenService } from '../refresh/types.js';
 import type { JwkSet } from '../tokens/jwk.js';
@@ -18,21 +18,15 @@ import type { UserService } from '../users/users.js';
 import type { CookieModeOptions } from './cookies.js';
 import { demoRoutes } from './demo.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
+import { reapIdleConnections } from './idle-connections.js';
 import { jwksRoute } from './jwks.js';
-import { lazyChildLoggerFactory } from './lazy-logger.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './limits.js';
+import { fastifyLogging, type LogOptions } from './logger.js';
 import { tesseraAuth } from './plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from './routes.js';
 import { securityHeaders } from './security-headers.js';
 
-export interface LogOptions {
-  /** pino level: fatal, error, warn, info, debug, trace, silent. Default `warn`. */
-  level?: string;
-  /** Log one line per request and response (method, path, status, time). Default false: per-request logging costs throughput. */
-  requests?: boolean;
-  /** Where log lines go (default stdout). Tests pass a capture stream. */
-  stream?: NodeJS.WritableStream;
-}
+export { type LogOptions, REDACT_PATHS } from './logger.js';
 
 export interface AppOptions {
   tokens: TokenService;
@@ -78,7 +72,7 @@ export interface HttpTimeouts {
   headersTimeout: number;
   /** An idle keep-alive connection is closed after it. */
   keepAliveTimeout: number;
-  /** A connection on which nothing moves is closed after it. */
+  /** A connection on which nothing moves (no byte read or written) is closed after it (up to a quarter later, at most 5 s); 0: never. */
   connectionTimeout: number;
 }
 
@@ -111,48 +105,6 @@ export function trustProxyOption(trust: false | number | string[] | undefined): 
   return trust.length === 0 ? false : trust;
 }
 
-/**
- * Log paths that must never be written. The serializers below already leave
- * headers and bodies out; this is the second line, for anything logged by hand.
- */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
-  'headers.cookie',
-  'body',
-  'req.body',
-  '*.password',
-  '*.secret',
-  '*.token',
-  '*.access_token',
-  '*.refresh_token',
-  '*.accessToken',
-  '*.refreshToken',
-];
-
-/** Drops the query string: a client could put a token there even though we never read one from it. */
-function pathOnly(url: string | undefined): string | undefined {
-  if (url === undefined) return url;
-  const i = url.indexOf('?');
-  return i < 0 ? url : url.slice(0, i);
-}
-
-function loggerOptions(log: LogOptions | false | undefined): FastifyServerOptions['logger'] {
-  if (log === false) return false;
-  return {
-    level: log?.level ?? 'warn',
-    ...(log?.stream ? { stream: log.stream } : {}),
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: {
-      // No headers, no body, no query: only what identifies the request.
-      req: (req: { id?: string; method?: string; url?: string }) => ({ id: req.id, method: req.method, url: pathOnly(req.url) }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-    },
-  };
-}
-
 const CLIENT_ERRORS: Record<string, [number, string, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request took too long to arrive'],
   HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'The request headers are too large'],
@@ -177,14 +129,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   if (timeouts.headersTimeout > timeouts.requestTimeout) timeouts.headersTimeout = timeouts.requestTimeout;
   const app = Fastify({
-    logger: loggerOptions(options.log),
-    logController: new LogController({ disableRequestLogging: options.log === false || options.log?.requests !== true }),
-    // Each request's child logger is made when it first logs, not for every request (lazy-logger.ts).
-    ...(options.log === false ? {} : { childLoggerFactory: lazyChildLoggerFactory }),
+    // Request logging decides whether Fastify gets the logger at all (logger.ts: what it costs).
+    ...fastifyLogging(options.log),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustProxyOption(options.trustProxy),
     requestTimeout: timeouts.requestTimeout,
-    connectionTimeout: timeouts.connectionTimeout,
+    // connectionTimeout is enforced by a sweep (idle-connections.ts), not by a per-socket timer.
     keepAliveTimeout: timeouts.keepAliveTimeout,
     http: {
       headersTimeout: timeouts.headersTimeout,
@@ -204,6 +154,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // default answer has its own body shape; keep ours, {error, error_description}.
     clientErrorHandler: clientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  if (timeouts.connectionTimeout > 0) {
+    const reaper = reapIdleConnections(app.server, timeouts.connectionTimeout);
+    app.addHook('onClose', (_instance, done) => {
+      reaper.stop();
+      done();
+    });
+  }
 
   app.setErrorHandler(httpErrorHandler(realm));
   securityHeaders(app);

@@ -23,7 +23,7 @@
 import cookiePlugin from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { applyCookieOps } from './cookies.js';
 import {
   type AuthHandlers,
@@ -127,10 +127,16 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
 
   // A POST without a body (curl -X POST, a cookie-only refresh) is an empty parameter
   // set, so a missing parameter gets its own message instead of "body must be object".
-  // Callback style: it runs for every route here (GET /me too), and an async hook costs a promise each time.
-  app.addHook('preValidation', (request, _reply, done) => {
+  // On the POST routes only (GET /me, the one hot route, runs no hook it does not need);
+  // callback style, as an async hook costs a promise each time.
+  const emptyBody: preValidationHookHandler = (request, _reply, done) => {
     if (request.body === undefined || request.body === null) request.body = {};
     done();
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'POST') return;
+    const own = route.preValidation;
+    route.preValidation = own === undefined ? emptyBody : [emptyBody, ...(Array.isArray(own) ? own : [own])];
   });
 
   app.post(

@@ -255,7 +255,7 @@ export const SETTINGS = {
     env: 'TESSERA_CONNECTION_TIMEOUT',
     flag: 'connection-timeout',
     arg: 'MS',
-    help: 'a connection on which nothing moves for this many milliseconds is closed',
+    help: 'a connection on which nothing moves (no byte read or written) for this many milliseconds is closed (checked every quarter of it, at most every 5 s)',
     default: '60000',
   },
   scryptN: {

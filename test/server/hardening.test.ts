@@ -77,6 +77,26 @@ describe('slow clients (finding 4)', () => {
     });
   });
 
+  test('a connection on which nothing moves is closed after TESSERA_CONNECTION_TIMEOUT', async () => {
+    // Headers and request timeouts far away: only the idle-connection sweep can close it.
+    await withServer(
+      { TESSERA_CONNECTION_TIMEOUT: '300', TESSERA_HEADERS_TIMEOUT: '20000', TESSERA_REQUEST_TIMEOUT: '30000' },
+      async (s) => {
+        const socket = connect(s.port, '127.0.0.1');
+        socket.on('error', () => {});
+        const t0 = Date.now();
+        const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - t0)));
+        const guard = setTimeout(() => socket.destroy(), 5000);
+        const ms = await closed;
+        clearTimeout(guard);
+        assert.ok(ms >= 250 && ms < 3000, `closed after ${ms} ms`);
+        // A connection in use is not touched: a request on a fresh one is answered.
+        const health = await fetch(`${s.url}/health`);
+        assert.equal(health.status, 200);
+      },
+    );
+  });
+
   test('defaults: request 30 s, headers 10 s, keep-alive 5 s, idle connection 60 s; configurable', () => {
     const c = parseConfig({ TESSERA_SECRET: generateSecret() });
     assert.deepEqual(c.timeouts, {
