@@ -32,7 +32,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,6 +40,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { createTokenService } from '../src/refresh/service.js';
 import { openStore } from '../src/stores/open.js';
+import { generateSigningJwk, parseSigningKeySet } from '../src/tokens/jwk.js';
 import { markdownTable, median, quantile } from './harness.js';
 import { type ChildServer, ensureBuilt, PEERS, type PrivateRedis, startPrivateRedis, startServer, TESSERA_CLI } from './procs.js';
 
@@ -323,20 +324,35 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
   });
   const { accessToken } = await issuer.issue({ sub: 'bench-user', scope: 'api' });
   const headers = { authorization: `Bearer ${accessToken}` };
+  // Issue 15: the same route on a server that signs access tokens with EdDSA (Ed25519), with and
+  // without the verified-token cache: what a signature verify per request costs over HTTP.
+  const edPrivate = { keys: [generateSigningJwk('EdDSA')] };
+  const edKeys = parseSigningKeySet(edPrivate);
+  const edKeyFile = join(dir, 'eddsa.jwks.json');
+  writeFileSync(edKeyFile, JSON.stringify(edPrivate), { mode: 0o600 });
+  const edIssuer = createTokenService({
+    secret: SECRET,
+    issuer: BENCH_ISSUER,
+    audience: BENCH_ISSUER,
+    access: { signingKeys: edKeys },
+    store: await openStore('memory'),
+  });
+  const edHeaders = { authorization: `Bearer ${(await edIssuer.issue({ sub: 'bench-user', scope: 'api' })).accessToken}` };
+  const edEnv = { ...tesseraEnv(), TESSERA_ACCESS_ALG: 'EdDSA', TESSERA_SIGNING_KEY_FILE: edKeyFile };
   const servers: ChildServer[] = [];
   try {
-    const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const start = async (name: string, args: string[], env: NodeJS.ProcessEnv = {}, auth = headers) => {
       const s = await startTarget(ctx, name, args, env);
       servers.push(s);
       // Every server must answer the request we are about to time, with the same body.
-      const res = await fetch(`${s.url}/me`, { headers });
+      const res = await fetch(`${s.url}/me`, { headers: auth });
       const body = (await res.json()) as { sub?: string };
       if (res.status !== 200 || body.sub !== 'bench-user') throw new Error(`${name}: GET /me answered ${res.status}`);
       return s;
     };
     // Production defaults: everything from `tessera serve` but the port and where its files go.
     const serve = ['serve', '--port', '0'];
-    const [tessera, uncached, bare, fastJwt, fastJwtCache] = await Promise.all([
+    const [tessera, uncached, bare, fastJwt, fastJwtCache, eddsa, eddsaUncached] = await Promise.all([
       start('tessera', [TESSERA_CLI, ...serve, '--data-dir', join(dir, 'me')], tesseraEnv()),
       start(
         'tessera-no-cache',
@@ -346,8 +362,16 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
       start('bare', [PEERS, 'bare']),
       start('fast-jwt', [PEERS, 'fast-jwt'], { BENCH_SECRET: SECRET }),
       start('fast-jwt-cache', [PEERS, 'fast-jwt-cache'], { BENCH_SECRET: SECRET }),
+      start('tessera-eddsa', [TESSERA_CLI, ...serve, '--data-dir', join(dir, 'me-eddsa')], edEnv, edHeaders),
+      start(
+        'tessera-eddsa-no-cache',
+        [TESSERA_CLI, ...serve, '--data-dir', join(dir, 'me-eddsa-no-cache'), '--access-cache', '0'],
+        edEnv,
+        edHeaders,
+      ),
     ]);
     const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
+    const getEd = () => ({ method: 'GET', headers: edHeaders, requests: [{ method: 'GET', path: '/me', headers: edHeaders }] });
     return await compare(
       'GET /me',
       [
@@ -356,6 +380,8 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
         { name: 'tessera serve --access-cache 0', role: 'info', server: uncached, request: get },
         { name: 'Fastify + fast-jwt verify (cache)', role: 'library', server: fastJwtCache, request: get },
         { name: 'Fastify + fast-jwt verify (no cache)', role: 'library', server: fastJwt, request: get },
+        { name: 'tessera serve, EdDSA access tokens', role: 'info', server: eddsa, request: getEd },
+        { name: 'tessera serve, EdDSA, --access-cache 0', role: 'info', server: eddsaUncached, request: getEd },
       ],
       opts,
       ctx,
