@@ -238,6 +238,19 @@ export function formatAsymmetric(rows: AsymmetricRow[]): { table: string; target
         `   ${faster.toFixed(2)}x faster than fast-jwt (>= 1.15x) ${faster >= 1.15 ? 'ok' : 'MISS'}` +
         (jose ? `   ${(jose.nsPerOp / ours.nsPerOp).toFixed(2)}x faster than jose` : ''),
     );
+    // What a library controls is the work around the signature. When fast-jwt itself runs at
+    // less than 1.15x the floor, "1.15x faster than fast-jwt" would mean beating crypto.verify;
+    // this line says how the part above the floor compares.
+    const floor = rows.find((r) => r.group === `${alg} verify` && r.role === 'floor');
+    if (floor) {
+      const oursAbove = ours.nsPerOp - floor.nsPerOp;
+      const fastAbove = fast.nsPerOp - floor.nsPerOp;
+      const ratio = fastAbove / Math.max(oursAbove, 1);
+      targets.push(
+        `${''.padEnd(32)} above the floor: tessera ${(oursAbove / 1000).toFixed(1)} µs, fast-jwt ${(fastAbove / 1000).toFixed(1)} µs` +
+          ` (fast-jwt at ${(fast.nsPerOp / floor.nsPerOp).toFixed(2)}x the floor; ${oursAbove > 0 ? `${ratio.toFixed(1)}x less work around the signature` : 'tessera at or below the floor'})`,
+      );
+    }
   }
   return { table: lines.join('\n'), targets };
 }
