@@ -30,7 +30,7 @@ if (file) {
     return m ? Number(m[1]) : Number.NaN;
   };
   // On request, not on a timer: a forced full collection every second made every request of
-  // these servers 35-45 % dearer in CPU (0.38-0.51 -> 0.57-0.65 ms; the collections themselves
+  // these servers 30-55 % dearer in CPU (0.38-0.51 -> 0.57-0.65 ms; the collections themselves
   // 0.035 ms of it), which also cut the soak's traffic by as much.
   process.on('SIGUSR2', () => {
     gc();

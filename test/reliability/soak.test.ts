@@ -283,8 +283,8 @@ describe(`soak: ${SOAK_SECONDS} s of mixed traffic on Redis with short lifetimes
       // cycle instead (25-50 MiB, collections up to 22 s apart on a busy machine). Two readings,
       // each bound by max(16 MiB, 10 %):
       // - RSS, the trough of the first third vs the trough of the last third: even after a
-      //   collection it moves by steps that are no leak (pages not yet handed back; once, ~10 MiB
-      //   of malloc arenas released), and what a leak raises is the floor;
+      //   collection it moves by steps that are no leak (pages not yet handed back; 10-13 MiB
+      //   outside the V8 heap let go at some point of a run), and what a leak raises is the floor;
       // - what JS holds, heap used + external (Buffers): steady to ±0.5 MiB once warm, so the
       //   first sample vs the last, the whole half, and no allocator slack to hide a leak in.
       const settled = readFileSync(t.probe, 'utf8')
