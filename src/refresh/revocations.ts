@@ -85,6 +85,11 @@ export class RevocationSet implements RevocationListener {
     return this.#gen;
   }
 
+  /** Tokens the store vouched for in the current generation (the memo; at most `memoSize`). */
+  get vouched(): number {
+    return this.#memo.size;
+  }
+
   /** Entries held (jti, family, user), expired ones not yet swept included. */
   get size(): number {
     return this.#jtis.size + this.#families.size + this.#users.size;

@@ -225,6 +225,21 @@ describe('revocation edges', () => {
     assert.equal(await codeOf(tokens.refresh(p.refreshToken)), 'revoked');
   });
 
+  test('with checkRevocation every authenticate asks the store, and the set remembers none of the answers', async () => {
+    const { tokens, store } = setup({ access: { checkRevocation: true } });
+    const p = await tokens.issue({ sub: 'asks' });
+    let asked = 0;
+    const checkAccess = store.checkAccess.bind(store);
+    store.checkAccess = (input) => {
+      asked++;
+      return checkAccess(input);
+    };
+    for (let i = 0; i < 5; i++) assert.equal(await codeOf(tokens.authenticate(p.accessToken)), 'ok');
+    assert.equal(asked, 5);
+    // The memo of store answers serves only tokens the set cannot vouch for; here nothing reads it.
+    assert.equal(tokens.revocations?.vouched, 0);
+  });
+
   test('logout needs a refresh token; revoking an access token leaves the family', async () => {
     const { tokens } = setup({ access: { checkRevocation: true } });
     const p = await tokens.issue({ sub: 'l' });

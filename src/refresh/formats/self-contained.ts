@@ -120,10 +120,9 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
       const familyId = optionalString(claims.fam);
       const jti = optionalString(claims.jti);
       const { iat, exp } = claims;
-      let verdict = revocations === undefined ? 'ok' : revocations.check(sub, familyId, jti, iat, exp, now);
-      if (verdict === 'revoked') throw new TokenError('revoked');
-      if (checkRevocation) verdict = 'ask';
-      if (verdict === 'ok') return principalOf(claims, sub, familyId, jti);
+      const setVerdict = revocations === undefined ? 'ok' : revocations.check(sub, familyId, jti, iat, exp, now);
+      if (setVerdict === 'revoked') throw new TokenError('revoked');
+      if (setVerdict === 'ok' && !checkRevocation) return principalOf(claims, sub, familyId, jti);
       // The set cannot vouch for it (feed down, or issued before the feed came up): the store decides.
       const gen = revocations?.generation ?? 0;
       const input = { shard: userShard(sub), now, sub, familyId, jti, ...(typeof iat === 'number' ? { iat } : {}) };
@@ -135,7 +134,9 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
         if (revocations !== undefined) {
           // A push that arrived while the store was asked wins.
           if (revocations.check(sub, familyId, jti, iat, exp, now) === 'revoked') throw new TokenError('revoked');
-          revocations.confirm(jti, gen);
+          // Remembered only when the set itself could not vouch: with checkRevocation every request
+          // asks the store anyway, and the memo would fill with answers nothing reads.
+          if (setVerdict === 'ask') revocations.confirm(jti, gen);
         }
         return principalOf(claims, sub, familyId, jti);
       });
