@@ -21,7 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import { type FastifyBaseLogger, type FastifyServerOptions, LogController } from 'fastify';
-import { LazyChildLogger } from './lazy-logger.js';
+import { LazyChildLogger, lazyChildLoggerFactory } from './lazy-logger.js';
 
 export interface LogOptions {
   /** pino level: fatal, error, warn, info, debug, trace, silent. Default `warn`. */
@@ -105,7 +105,7 @@ export function fastifyLogging(
   if (log?.requests === true) {
     return {
       loggerInstance: logger,
-      childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent, bindings, options),
+      childLoggerFactory: lazyChildLoggerFactory,
     };
   }
   return {

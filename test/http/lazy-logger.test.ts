@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { LazyChildLogger, lazyChildLoggerFactory } from '../../src/http/lazy-logger.js';
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
+import { captureLog } from '../support/log-capture.js';
 
 describe('lazy request logger', () => {
   test('writes the same lines as the default child logger (bindings, redaction, level)', async () => {
     const out: Record<string, unknown>[][] = [];
     for (const lazy of [false, true]) {
-      const { lines, stream } = capture();
+      const { lines, stream } = captureLog();
       const app = Fastify({
         logger: { level: 'info', stream, redact: { paths: ['*.password'], censor: '[redacted]' } },
         genReqId: () => 'req-1',

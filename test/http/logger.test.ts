@@ -7,21 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { captureLog } from '../support/log-capture.js';
 import { PASSWORD, setup } from './helpers.js';
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { lines, stream };
-}
 
 /** 'finish' listeners put on the response of one `GET /health`. */
 async function finishListenersAdded(app: FastifyInstance): Promise<number> {
@@ -43,7 +32,7 @@ async function finishListenersAdded(app: FastifyInstance): Promise<number> {
 
 describe('server logging', () => {
   test('request logging off: handler lines keep the request id, no per-request lines, no response listeners', async () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLog();
     const h = await setup({ app: { log: { level: 'debug', stream } } });
     try {
       const res = await h.app.inject({
@@ -58,7 +47,7 @@ describe('server logging', () => {
       assert.equal(refused.level, 20);
       assert.ok(!lines.some((l) => l.msg === 'incoming request' || l.msg === 'request completed'));
       // Fastify times a response (a 'finish' listener) only when it has a logger: one fewer than with request logging.
-      const on = await setup({ app: { log: { level: 'info', requests: true, stream: capture().stream } } });
+      const on = await setup({ app: { log: { level: 'info', requests: true, stream: captureLog().stream } } });
       try {
         assert.equal(await finishListenersAdded(h.app), (await finishListenersAdded(on.app)) - 1);
       } finally {
@@ -70,7 +59,7 @@ describe('server logging', () => {
   });
 
   test('request logging on: incoming/completed lines with id, method and path only; secrets redacted', async () => {
-    const { lines, stream } = capture();
+    const { lines, stream } = captureLog();
     const h = await setup({ app: { log: { level: 'info', requests: true, stream } } });
     try {
       const res = await h.app.inject({

@@ -123,7 +123,8 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
       const setVerdict = revocations === undefined ? 'ok' : revocations.check(sub, familyId, jti, iat, exp, now);
       if (setVerdict === 'revoked') throw new TokenError('revoked');
       if (setVerdict === 'ok' && !checkRevocation) return principalOf(claims, sub, familyId, jti);
-      // The set cannot vouch for it (feed down, or issued before the feed came up): the store decides.
+      // The set cannot vouch for it (feed down, or issued before the feed came up), or checkRevocation
+      // asks for the store on every request: the store decides.
       const gen = revocations?.generation ?? 0;
       const input = { shard: userShard(sub), now, sub, familyId, jti, ...(typeof iat === 'number' ? { iat } : {}) };
       return store.checkAccess(input).then((r) => {
