@@ -90,25 +90,14 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Constant-time equality of two ASCII strings (base64url MACs, hashes).
- * Latin-1 maps each UTF-16 unit to one byte, so unequal strings stay unequal.
+ * Constant-time equality of two strings of one-byte characters: base64url MACs and
+ * hashes, and HTTP header values (Node decodes them as Latin-1). Latin-1 maps each
+ * character up to U+00FF to its own byte; a character above would be cut to its low
+ * byte, which is why callers only pass such strings.
  */
 export function constantTimeEqualString(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   return timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
-}
-
-/**
- * Constant-time equality of two short strings (a cached token's MAC-bearing
- * tail), without the two Buffers of {@link constantTimeEqualString}: the loop
- * looks at every character whatever the first difference, and only the
- * lengths, which are public, end it early.
- */
-export function constantTimeEqualShort(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
 
 function cbcCipherName(key: Uint8Array): string {

@@ -14,13 +14,25 @@
  *   call, exactly as on a miss. Fernet's "timestamp too far ahead" check is
  *   kept by remembering from when the entry may be used.
  *
- * Lookup. Entries are keyed by the token without its last {@link TAIL}
- * characters; the tail, which holds the whole MAC in every format, is compared
- * in constant time. So the variable-time part of a lookup (the Map's hashing
- * and string comparison) only ever sees data a forger already knows (the
- * signed header and payload, or the ciphertext), and a guessed MAC is judged
- * in constant time, as on a miss (RFC 7518 §3.2: the MAC comparison "MUST be
- * done in a constant-time manner").
+ * Lookup. A token is split into its prefix (all but the last {@link TAIL}
+ * characters) and its tail, which holds the whole MAC in every format. The
+ * prefix is found and compared in variable time: a Map keyed by a hash of
+ * characters sampled along it, then string equality. The tail is compared in
+ * constant time. So the variable-time part of a lookup only ever sees the
+ * signed header and payload (or the ciphertext), never the MAC, and a guessed
+ * MAC is judged in constant time, as on a miss (RFC 7518 §3.2: the MAC
+ * comparison "MUST be done in a constant-time manner").
+ *
+ * Why sampled. A header value is a new string on every request, so a Map keyed
+ * by the whole prefix hashes ~330 characters per lookup (V8 hashes a string
+ * the first time it is used as a key): about two thirds of a hit's cost. The
+ * slot is a hash of every {@link SAMPLE_STEP}th character instead (all of a
+ * short prefix), seeded per cache. Real tokens still get a slot each: their
+ * random jti, IV or family id spans 20 or more characters, so several samples
+ * fall in it (10,000 tokens of one user in one second: no two share a slot;
+ * every 16th character would put 15 % of them together). Two tokens that do
+ * share a slot replace each other: a miss and a full verification, never a
+ * wrong answer, since a hit needs the whole prefix to be equal.
  *
  * Bounds. At most `maxEntries` entries; the oldest insertion is dropped first.
  * Only tokens that passed every check are inserted. Claims are deep-frozen, as
@@ -28,8 +40,9 @@
  *
  * @module
  */
-import { constantTimeEqualShort } from '../internal/crypto.js';
+import { randomBytes } from '../internal/crypto.js';
 import type { Claims } from './claims.js';
+import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 
 /**
  * Characters at the end of a token compared in constant time. Every format's
@@ -40,7 +53,10 @@ import type { Claims } from './claims.js';
 export const TAIL = 48;
 
 interface Entry {
-  tail: string;
+  prefix: string;
+  /** The tail's bytes (a verified token is ASCII), compared in constant time. */
+  tail: Uint8Array;
+  tailText: string;
   claims: Claims;
   /** Seconds since the epoch before which the entry must not be used (Fernet's skew rule). */
   validFromSec: number;
@@ -55,9 +71,33 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** A slot's hash reads every this-many characters of a prefix longer than {@link SAMPLE_ALL}. */
+export const SAMPLE_STEP = 8;
+/** Prefixes up to this length are hashed whole. */
+const SAMPLE_ALL = 64;
+/** Longer tokens are never cached (codecs refuse tokens over 8192 characters by default). */
+const MAX_CACHED_LENGTH = DEFAULT_MAX_TOKEN_LENGTH;
+
+/**
+ * The token being looked up, one byte per character (Latin-1: a character above U+00FF
+ * keeps only its low byte). Reading bytes here costs half of `charCodeAt` on the sliced
+ * string a header value yields; lookups are synchronous, so one buffer serves every cache.
+ */
+const scratch = Buffer.alloc(MAX_CACHED_LENGTH);
+
+/** FNV-1a (32-bit), seeded, over the sampled bytes of `bytes[0, end)`, from `end - 1` down. */
+function sampleHash(bytes: Uint8Array, end: number, seed: number): number {
+  const step = end > SAMPLE_ALL ? SAMPLE_STEP : 1;
+  let h = (seed ^ end) | 0;
+  for (let i = end - 1; i >= 0; i -= step) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h;
+}
+
 export class VerifiedTokenCache {
   readonly maxEntries: number;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<number, Entry>();
+  // Per cache: which tokens share a slot is not predictable from outside.
+  readonly #seed = randomBytes(4).readInt32LE(0);
 
   constructor(maxEntries: number) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
@@ -70,28 +110,42 @@ export class VerifiedTokenCache {
 
   /** The cached claims of exactly this token, usable at `nowSec`; otherwise undefined. */
   get(token: string, nowSec: number): Claims | undefined {
-    if (token.length <= TAIL) return undefined;
-    const cut = token.length - TAIL;
-    const entry = this.#entries.get(token.slice(0, cut));
+    const n = token.length;
+    if (n <= TAIL || n > MAX_CACHED_LENGTH) return undefined;
+    scratch.write(token, 0, n, 'latin1');
+    const cut = n - TAIL;
+    const entry = this.#entries.get(sampleHash(scratch, cut, this.#seed));
     if (entry === undefined || nowSec < entry.validFromSec) return undefined;
-    return constantTimeEqualShort(entry.tail, token.slice(cut)) ? entry.claims : undefined;
+    // Variable time, on the signed part only: the prefix, compared as strings (exactly).
+    if (entry.prefix.length !== cut || token.slice(0, cut) !== entry.prefix) return undefined;
+    // Constant time over the tail (the MAC): every byte, one accumulator, no early exit.
+    const tail = entry.tail;
+    let diff = 0;
+    for (let i = 0; i < TAIL; i++) diff |= tail[i]! ^ scratch[cut + i]!;
+    if (diff !== 0) return undefined;
+    // The bytes are the MAC's, so a variable-time check can no longer reveal it. It catches the
+    // one way the strings can still differ: a character above U+00FF written as its low byte.
+    return token.endsWith(entry.tailText) ? entry.claims : undefined;
   }
 
   /**
    * Remembers a token that passed every check. `claims` must not change from
-   * now on (the caller deep-freezes them). A new token with the prefix of a
-   * cached one (a different MAC: only a forgery or another key's token) replaces it.
+   * now on (the caller deep-freezes them). A new token in the slot of a cached
+   * one (a different MAC or a different prefix with the same sample) replaces it.
    */
   set(token: string, claims: Claims, validFromSec = Number.NEGATIVE_INFINITY): void {
-    if (token.length <= TAIL) return;
-    const cut = token.length - TAIL;
-    const key = token.slice(0, cut);
+    const n = token.length;
+    if (n <= TAIL || n > MAX_CACHED_LENGTH) return;
+    scratch.write(token, 0, n, 'latin1');
+    const cut = n - TAIL;
+    const key = sampleHash(scratch, cut, this.#seed);
     if (!this.#entries.delete(key) && this.#entries.size >= this.maxEntries) {
       // Map iterates in insertion order: the first key is the oldest entry.
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(key, { tail: token.slice(cut), claims, validFromSec });
+    const tail = Uint8Array.from(scratch.subarray(cut, n));
+    this.#entries.set(key, { prefix: token.slice(0, cut), tail, tailText: token.slice(cut), claims, validFromSec });
   }
 
   clear(): void {

@@ -13,6 +13,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ConfigError, TokenError } from '../../src/errors.js';
+import { generateSecret } from '../../src/keys.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import { openStore } from '../../src/stores/open.js';
 import type { Claims, DecodeOptions, TokenType } from '../../src/tokens/claims.js';
 import { type CodecOptions, createCodec, SELF_CONTAINED_FORMATS } from '../../src/tokens/codec.js';
 import { deepFreeze, TAIL, VerifiedTokenCache } from '../../src/tokens/verified-cache.js';
@@ -75,6 +78,19 @@ describe('VerifiedTokenCache', () => {
       }
     }
     assert.ok(cache.get(t, NOW), 'the genuine token still hits');
+  });
+
+  test('a character above U+00FF whose low byte is the genuine one misses, in the tail or the prefix', () => {
+    const cache = new VerifiedTokenCache(4);
+    const t = `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.${'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_'.repeat(2)}`;
+    cache.set(t, claims('alice'));
+    for (let i = 0; i < t.length; i++) {
+      for (const high of [0x100, 0xff00]) {
+        const twin = replaceAt(t, i, String.fromCharCode(high | t.charCodeAt(i)));
+        assert.equal(cache.get(twin, NOW), undefined, `position ${i}, U+${(high | t.charCodeAt(i)).toString(16)}`);
+      }
+    }
+    assert.ok(cache.get(t, NOW));
   });
 
   test('a token differing in any single character of its prefix misses', () => {
@@ -156,6 +172,51 @@ describe('VerifiedTokenCache', () => {
     cache.set(token('c'), claims('c'));
     assert.equal(cache.get(b, NOW), undefined);
     assert.equal(cache.get(a2, NOW)?.sub, 'a3');
+  });
+
+  test('tokens whose sampled characters agree share a slot: they replace each other, neither answers for the other', () => {
+    // A prefix much longer than the sample, so some characters are not sampled.
+    const prefix = 'eyJhbGciOiJIUzI1NiJ9.'.padEnd(640, 'x');
+    const t = `${prefix}${'s'.repeat(TAIL)}`;
+    let shared = 0;
+    for (let i = 0; i < prefix.length; i++) {
+      const cache = new VerifiedTokenCache(4);
+      const u = replaceAt(t, i, otherChar(t[i] as string));
+      cache.set(t, claims('t'));
+      assert.equal(cache.get(u, NOW), undefined, `position ${i}: the other token is not answered from t's entry`);
+      cache.set(u, claims('u'));
+      assert.equal(cache.get(u, NOW)?.sub, 'u');
+      if (cache.size === 1) {
+        shared++;
+        assert.equal(cache.get(t, NOW), undefined, `position ${i}: replaced`);
+      } else {
+        assert.equal(cache.get(t, NOW)?.sub, 't', `position ${i}: both kept`);
+      }
+    }
+    // Sampling is what makes lookups cheap, so some positions are not sampled; most are kept apart by length or the sample.
+    assert.ok(shared > 0 && shared < prefix.length, `${shared} positions shared a slot`);
+  });
+
+  test('real tokens get a slot each: access tokens of one user issued in one second, in ten layouts', async () => {
+    // Same sub, scope, iat and exp: only the random jti and family id tell them apart, which the
+    // sample must catch wherever the layout puts them (issuers of ten lengths shift it). Every
+    // 16th character instead of every 8th puts hundreds of these together in some layouts.
+    for (const format of SELF_CONTAINED_FORMATS) {
+      for (let length = 10; length < 40; length += 3) {
+        const service = createTokenService({
+          secret: generateSecret(),
+          store: await openStore('memory'),
+          clock: () => NOW * 1000,
+          issuer: `https://${'a'.repeat(length)}`,
+          access: { format },
+          refresh: { format: 'sealed' },
+        });
+        const cache = new VerifiedTokenCache(1000);
+        for (let i = 0; i < 1000; i++) cache.set((await service.issue({ sub: 'alice', scope: 'api' })).accessToken, claims('a'));
+        // A shared slot costs a verification, never a wrong answer: one in 1,000 would still be fine.
+        assert.ok(cache.size >= 999, `${format}, issuer of ${length}: ${1000 - cache.size} of 1000 tokens shared a slot`);
+      }
+    }
   });
 
   test('validFromSec: no hit before it', () => {
