@@ -151,17 +151,16 @@ export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
     if (!route && auth.isPublic(path)) return void next();
     const pending = guard.start(req.headers.authorization);
     if (pending instanceof HttpError) return void write(res, auth.refusalResponse(pending));
-    pending.then(
-      (principal) => {
-        req.principal = principal;
-        if (route) return void serve(req, res, route, principal);
-        next();
-      },
-      (e: unknown) => {
-        const refusal = guard.refusal(e, log);
-        write(res, refusal ? auth.refusalResponse(refusal) : auth.errorResponse(e));
-      },
-    );
+    const admit = (principal: Principal): void => {
+      req.principal = principal;
+      if (route) return void serve(req, res, route, principal);
+      next();
+    };
+    if (!(pending instanceof Promise)) return void admit(pending);
+    pending.then(admit, (e: unknown) => {
+      const refusal = guard.refusal(e, log);
+      write(res, refusal ? auth.refusalResponse(refusal) : auth.errorResponse(e));
+    });
   }) as TesseraExpress;
   Object.defineProperty(middleware, 'auth', { value: auth });
   return middleware;

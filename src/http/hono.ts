@@ -135,7 +135,7 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
     if (pending instanceof HttpError) return toResponse(auth.refusalResponse(pending), secure);
     let principal: Principal;
     try {
-      principal = await pending;
+      principal = pending instanceof Promise ? await pending : pending;
     } catch (e) {
       const refusal = guard.refusal(e, log);
       return toResponse(refusal ? auth.refusalResponse(refusal) : auth.errorResponse(e), secure);

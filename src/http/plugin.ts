@@ -77,16 +77,20 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
    * Callback style, not async: on the path of every protected request, one
    * promise (the token service's) instead of three nested async functions.
    */
-  function guard(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, refused: () => void = noop): void {
+  function guard(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (err?: Error) => void,
+    refused: () => void = noop,
+    // Read once: `request.routeOptions` builds a new frozen object on every read.
+    scope: string | undefined = request.routeOptions.config?.scope,
+  ): void {
     const pending = core.start(request.headers.authorization);
     if (pending instanceof HttpError) return void refuse(reply, pending, refused);
+    // Answered without a store (a cached or self-contained token): no promise, no microtask.
+    if (!(pending instanceof Promise)) return void admit(request, reply, pending, scope, done, refused);
     pending.then(
-      (principal) => {
-        request.principal = principal;
-        const denied = core.scopeRefusal(principal, request.routeOptions.config?.scope);
-        if (denied) return void refuse(reply, denied, refused);
-        done();
-      },
+      (principal) => admit(request, reply, principal, scope, done, refused),
       (e: unknown) => {
         // Answered here, not left to an error handler: an app that embeds the plugin may have
         // one that would turn a 503 or 401 into a 500.
@@ -95,6 +99,21 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
         done(e as Error);
       },
     );
+  }
+
+  /** Sets `request.principal` and lets the request through, or refuses it for a missing scope (403). */
+  function admit(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    principal: Principal,
+    scope: string | undefined,
+    done: (err?: Error) => void,
+    refused: () => void,
+  ): void {
+    request.principal = principal;
+    const denied = core.scopeRefusal(principal, scope);
+    if (denied) return void refuse(reply, denied, refused);
+    done();
   }
 
   function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -110,8 +129,9 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
   fastify.addHook('onRequest', (request, reply, done) => {
     // An unknown path is a 404 for everyone: answering 401 would not protect anything.
     if (request.is404) return done();
-    if (request.routeOptions.config.public === true) return done();
-    guard(request, reply, done);
+    const config = request.routeOptions.config;
+    if (config.public === true) return done();
+    guard(request, reply, done, noop, config.scope);
   });
 };
 

@@ -43,6 +43,7 @@ import type {
   IssueInput,
   Principal,
   RefreshOptions,
+  SyncAuthenticator,
   TokenPair,
   TokenService,
   TokenServiceOptions,
@@ -137,13 +138,14 @@ function pairOf(
   return pair;
 }
 
-export type ConfiguredTokenService = TokenService & {
-  readonly config: TokenServiceConfig;
-  /** The pushed revocations held in memory; undefined when the access format is opaque or the push is off. */
-  readonly revocations: RevocationSet | undefined;
-  /** Stops listening to the store's revocation push (the store's own `close()` ends it too). Idempotent. */
-  close(): void;
-};
+export type ConfiguredTokenService = TokenService &
+  SyncAuthenticator & {
+    readonly config: TokenServiceConfig;
+    /** The pushed revocations held in memory; undefined when the access format is opaque or the push is off. */
+    readonly revocations: RevocationSet | undefined;
+    /** Stops listening to the store's revocation push (the store's own `close()` ends it too). Idempotent. */
+    close(): void;
+  };
 
 export function createTokenService(options: TokenServiceOptions): ConfiguredTokenService {
   if (!options || typeof options !== 'object') throw new ConfigError('createTokenService needs options');
@@ -313,17 +315,19 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     },
 
     async authenticate(accessToken: string): Promise<Principal> {
+      return service.authenticateNow(accessToken);
+    },
+
+    authenticateNow(accessToken: string): Principal | Promise<Principal> {
       const now = clock();
       requireToken(accessToken);
       // Only a synchronous failure (the token does not verify) can be a token of the other type;
       // what the store answers stands as it is.
-      let principal: Principal | Promise<Principal>;
       try {
-        principal = access.authenticate(accessToken, now);
+        return access.authenticate(accessToken, now);
       } catch (e) {
         throw wrongTypeOr(e, refresh, accessToken, now);
       }
-      return principal;
     },
 
     async introspect(token: string, hint?: string): Promise<Introspection> {

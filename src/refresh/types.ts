@@ -185,3 +185,15 @@ export interface TokenService {
   /** Resolves when the store answers (readiness); rejects with `StoreUnavailableError`. */
   ping(): Promise<void>;
 }
+
+/**
+ * What the HTTP guard's fast path uses (a {@link ConfiguredTokenService} has it; not part of
+ * the public TokenService): `authenticate` without the promise when the answer needs no store
+ * (a self-contained token the revocation set vouches for), so a request pays for no promise
+ * and no microtask. Throws TokenError synchronously, or returns a promise for a store lookup.
+ * Only strings of RFC 6750's b64token syntax can succeed: every format decodes strictly
+ * (canonical base64url, fixed layouts), so the guard may leave the syntax check to failures.
+ */
+export interface SyncAuthenticator {
+  authenticateNow(accessToken: string): Principal | Promise<Principal>;
+}

@@ -171,6 +171,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     issue: (...a) => service().issue(...a),
     refresh: (...a) => service().refresh(...a),
     authenticate: (...a) => service().authenticate(...a),
+    authenticateNow: (...a) => service().authenticateNow(...a),
     introspect: (...a) => service().introspect(...a),
     revoke: (...a) => service().revoke(...a),
     logout: (...a) => service().logout(...a),

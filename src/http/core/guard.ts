@@ -5,17 +5,18 @@
  * call these in that order and only write the result their framework's way.
  *
  * Nothing here allocates on the success path beyond what the token service
- * does: {@link Guard.start} returns the service's own promise (or a refusal,
- * synchronously), so the Fastify hook keeps one promise per request.
+ * does: with a service of ours, {@link Guard.start} returns the principal itself
+ * when no store is asked (a self-contained token: no promise, no microtask), the
+ * service's promise otherwise, or a refusal, synchronously.
  *
  * @module
  */
 import { isTokenError, TokenError } from '../../errors.js';
-import type { Principal, TokenService } from '../../refresh/types.js';
+import type { Principal, SyncAuthenticator, TokenService } from '../../refresh/types.js';
 import type { Claims } from '../../tokens/claims.js';
 import {
   accessTokenError,
-  type HttpError,
+  HttpError,
   insufficientScope,
   isStoreOutage,
   malformedAuthorization,
@@ -48,6 +49,46 @@ export function parseBearer(header: string | undefined): string | null | false {
   return BEARER_SCHEME.test(header) ? false : null;
 }
 
+/** ASCII "bearer" (any case, RFC 9110 §11.1) at the start of `h`, followed by a space. */
+function bearerScheme(h: string): boolean {
+  return (
+    h.length > 7 &&
+    h.charCodeAt(6) === 0x20 &&
+    (h.charCodeAt(0) | 0x20) === 0x62 && // b
+    (h.charCodeAt(1) | 0x20) === 0x65 && // e
+    (h.charCodeAt(2) | 0x20) === 0x61 && // a
+    (h.charCodeAt(3) | 0x20) === 0x72 && // r
+    (h.charCodeAt(4) | 0x20) === 0x65 && // e
+    (h.charCodeAt(5) | 0x20) === 0x72 // r
+  );
+}
+
+/**
+ * {@link parseBearer} without the b64token check: the credential after "Bearer" and its spaces,
+ * trailing spaces cut. Checking the syntax of a 400-character token costs about as much as
+ * finding it in the verified-token cache; an authenticator that accepts nothing but b64token
+ * strings (every format of ours decodes strictly) lets the check wait until authentication
+ * fails ({@link syntaxOr}), and the answers stay those of parseBearer first.
+ */
+function bearerCandidate(header: string | undefined): string | null | false {
+  if (header === undefined || !bearerScheme(header)) return parseBearer(header);
+  let start = 7;
+  while (start < header.length && header.charCodeAt(start) === 0x20) start++;
+  let end = header.length;
+  while (end > start && header.charCodeAt(end - 1) === 0x20) end--;
+  return end > start ? header.slice(start, end) : false;
+}
+
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * RFC 6750 §3.1: a credential that is not a b64token is a malformed request (400), however
+ * authenticating it failed; a refused b64token keeps its refusal (401, or 503 for an outage).
+ */
+function syntaxOr(e: unknown, token: string, realm: string): unknown {
+  return B64TOKEN.test(token) ? e : malformedAuthorization(realm);
+}
+
 /** True when `granted` (space-separated) holds every scope of `required`. */
 export function hasScopes(granted: string | undefined, required: string): boolean {
   const have = new Set((granted ?? '').split(' '));
@@ -77,8 +118,11 @@ export type GuardOptions = {
 
 export interface Guard {
   readonly realm: string;
-  /** Parses the Authorization header and starts authenticating: the token service's promise, or a refusal (400/401) at once. */
-  start(authorization: string | undefined): Promise<Principal> | HttpError;
+  /**
+   * Parses the Authorization header and authenticates: the principal (when the token service
+   * answers without a store), its promise, or a refusal (400/401) at once.
+   */
+  start(authorization: string | undefined): Principal | Promise<Principal> | HttpError;
   /** 403 when the principal lacks a scope of `required` (space-separated); `undefined` when it has them all. */
   scopeRefusal(principal: Principal, required: string | undefined): HttpError | undefined;
   /**
@@ -99,6 +143,10 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
   if (!maybe || typeof maybe.authenticate !== 'function')
     throw new TypeError(`${who}: \`tokens\` (a TokenService) or \`verifier\` is required`);
   const tokens = maybe;
+  // A service of ours (createTokenService, `tessera serve`): answers synchronously when it can and
+  // accepts nothing but strict encodings, so the b64token check runs only when a token is refused.
+  const fast = tokens as Authenticator & Partial<SyncAuthenticator>;
+  const now = typeof fast.authenticateNow === 'function' ? (fast as SyncAuthenticator) : undefined;
   const realm = options.realm ?? DEFAULT_REALM;
   if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(realm))
     throw new TypeError(`${who}: \`realm\` must be printable ASCII without " or \\`);
@@ -106,19 +154,36 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
   return {
     realm,
     start(authorization) {
-      const token = parseBearer(authorization);
+      if (now === undefined) {
+        const token = parseBearer(authorization);
+        if (token === null) return missingToken(realm);
+        if (token === false) return malformedAuthorization(realm);
+        try {
+          return Promise.resolve(tokens.authenticate(token));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
+      const token = bearerCandidate(authorization);
       if (token === null) return missingToken(realm);
       if (token === false) return malformedAuthorization(realm);
+      let principal: Principal | Promise<Principal>;
       try {
-        return Promise.resolve(tokens.authenticate(token));
+        principal = now.authenticateNow(token);
       } catch (e) {
-        return Promise.reject(e);
+        const refusal = syntaxOr(e, token, realm);
+        return refusal instanceof HttpError ? refusal : Promise.reject(refusal);
       }
+      if (!(principal instanceof Promise)) return principal;
+      return principal.then(undefined, (e: unknown) => {
+        throw syntaxOr(e, token, realm);
+      });
     },
     scopeRefusal(principal, required) {
       return required && !hasScopes(principal?.scope, required) ? insufficientScope(realm, required) : undefined;
     },
     refusal(e, log) {
+      if (e instanceof HttpError) return e;
       if (isStoreOutage(e)) {
         // A key set (JWKS) or store that cannot be reached. A 503 is "try again", never "sign out".
         log?.warn({ code: 'store_unavailable' }, 'store unavailable');
