@@ -10,6 +10,7 @@ import { createClientService } from '../clients/clients.js';
 import { isClientDirectory } from '../clients/types.js';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
+import { watchConnections } from '../http/drain.js';
 import { hkdfSha256 } from '../internal/crypto.js';
 import type { KeyRing } from '../keys.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
@@ -203,16 +204,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   });
 
   let closing: Promise<void> | undefined;
-  // A keep-alive connection busy when shutdown starts would stay open after its
-  // response (Fastify closes only the connections idle at that moment): tell the
-  // client to close it, so in-flight requests finish and then nothing holds the process.
-  // Callback style: no promise per request on the hot path.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
-  });
+  // In-flight requests finish, then their keep-alive connections close (drain.ts).
+  const connections = watchConnections(app.server);
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      connections.closeAfterResponses();
       // Fastify's close stops accepting, answers 503 to requests that arrive
       // meanwhile (return503OnClosing) and waits for in-flight ones.
       await app.close();

@@ -23,6 +23,8 @@ test('SIGTERM: the in-flight login completes, then the process exits 0', async (
   srv.child.kill('SIGTERM');
   const res = await inFlight;
   assert.equal(res.status, 200);
+  // The keep-alive connection of the in-flight request is told to close (else it holds the process).
+  assert.equal(res.headers.get('connection'), 'close');
   assert.equal(typeof ((await res.json()) as { access_token: unknown }).access_token, 'string');
   assert.equal(await srv.exited, 0);
   assert.match(srv.output().stderr, /SIGTERM: shutting down/);
