@@ -36,7 +36,7 @@ import {
 } from './core/handlers.js';
 import { BODY_LIMIT_BYTES } from './core/limits.js';
 import { METADATA_PATH } from './core/metadata.js';
-import { type AuthRequest, type AuthResponse, NO_STORE_HEADERS } from './core/request.js';
+import { type AuthRequest, type AuthResponse, PRINCIPAL_HEADERS } from './core/request.js';
 import { findDuplicateKey } from './core/strict-json.js';
 import { badRequest, httpErrorHandler } from './errors.js';
 import {
@@ -263,9 +263,11 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
         response: { 200: MeResponse, ...errors(400, 401, 503) },
       },
     },
-    async (request, reply) => {
+    // Synchronous: the guard already has the principal, and a value returned by a sync handler
+    // is sent without a promise.
+    (request, reply) => {
       // RFC 6750 §5.3 / RFC 6749 §5.1: an answer about who holds a token is not for caches.
-      reply.headers(NO_STORE_HEADERS);
+      reply.header('cache-control', PRINCIPAL_HEADERS['cache-control']);
       return meBody(request.principal!);
     },
   );

@@ -119,6 +119,9 @@ for (const name of ADAPTERS) {
       assert.equal(body.scope, 'api');
       assert.equal(typeof body.exp, 'number');
       assert.equal(me.headers['cache-control'], 'no-store');
+      // Pragma (RFC 9111 §5.4: deprecated) is for token responses (RFC 6749 §5.1), not this one.
+      assert.equal(me.headers.pragma, undefined);
+      for (const [k, v] of Object.entries(SECURITY)) assert.equal(me.headers[k], v, k);
 
       const none = await d.call({ url: '/me' });
       assertError(none, 401, 'unauthorized');

@@ -24,7 +24,7 @@ import {
   publicJwksJson,
 } from './handlers.js';
 import { METADATA_PATH } from './metadata.js';
-import { type AuthRequest, type AuthResponse, type CoreLogger, NO_STORE_HEADERS, PARAMS, type ParamRules } from './request.js';
+import { type AuthRequest, type AuthResponse, type CoreLogger, PARAMS, type ParamRules, PRINCIPAL_HEADERS } from './request.js';
 
 /** A logger for the adapters: the handlers' two levels, and `error` for a failure that is a bug. */
 export interface AdapterLogger extends CoreLogger {
@@ -105,7 +105,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     }));
   }
   if (options.me ?? true)
-    get('/me', (_req, p) => ({ status: 200, headers: NO_STORE_HEADERS, body: meBody(p as Principal) }), true);
+    get('/me', (_req, p) => ({ status: 200, headers: PRINCIPAL_HEADERS, body: meBody(p as Principal) }), true);
   if (options.health ?? true) {
     get('/health', () => ok({ status: 'ok' }));
     get('/ready', (req) => handlers.ready(req.log));

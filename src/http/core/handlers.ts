@@ -112,7 +112,7 @@ export interface AuthHandlers {
   ready(log?: CoreLogger): Promise<AuthResponse>;
 }
 
-/** The JSON body of `GET /me` ({@link NO_STORE_HEADERS} go with it: RFC 6750 §5.3). Not wrapped, to keep the hot path lean. */
+/** The JSON body of `GET /me` (`PRINCIPAL_HEADERS` go with it: RFC 6750 §5.3). Not wrapped, to keep the hot path lean. */
 export function meBody(p: Principal): MeBody {
   const username = p.claims?.preferred_username;
   return {

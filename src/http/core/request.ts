@@ -70,12 +70,22 @@ export interface AuthResponse {
   cookies?: CookieOp[];
 }
 
-/** RFC 6749 §5.1: token responses (and answers that carry a principal, RFC 6750 §5.3) are not for caches. */
-// Not frozen: a plain object, as the Fastify routes always used (reply.headers() walks it on every GET /me).
+/**
+ * RFC 6749 §5.1: token responses (and introspection answers, and errors) are not for caches:
+ * `Cache-Control: no-store` and, as §5.1 asks, `Pragma: no-cache` for HTTP/1.0 caches.
+ */
 export const NO_STORE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   pragma: 'no-cache',
 };
+
+/**
+ * `GET /me`, an answer about who holds a token (RFC 6750 §5.3): `Cache-Control: no-store`,
+ * which every HTTP/1.1 cache obeys. RFC 6749 §5.1's `Pragma` is asked of token responses only,
+ * and RFC 9111 §5.4 deprecates it; on the route every authenticated client calls, it is one
+ * header more for Node to check and write per request.
+ */
+export const PRINCIPAL_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
 
 const UNSUPPORTED = 'Unsupported content type; send application/x-www-form-urlencoded or application/json';
 
