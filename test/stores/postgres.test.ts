@@ -384,11 +384,14 @@ describe('postgres store specifics', skip, () => {
   test("the purge timer runs on its own, unref'd, and skips rows a request holds locked", async (t) => {
     const clock = new FakeClock();
     const { store, schema } = await fresh(t, { clock: clock.now, purgeIntervalMs: 50 });
-    await store.pool.query(`INSERT INTO "${schema}".denylist (jti, expires_at) VALUES ('a', $1), ('b', $1)`, [clock.ms - 1]);
+    // Live until the lock on 'a' is held: the timer may run at any moment from the store's start.
+    await store.pool.query(`INSERT INTO "${schema}".denylist (jti, expires_at) VALUES ('a', $1), ('b', $1)`, [clock.ms + 1000]);
     const holder = await store.pool.connect();
     try {
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM "${schema}".denylist WHERE jti = 'a' FOR UPDATE`);
+      assert.equal(await store.countStateEntries(), 2);
+      clock.advance(2);
       for (let i = 0; i < 100 && (await store.countStateEntries()) > 1; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(await store.countStateEntries(), 1, "the timer purged 'b' without waiting for the lock on 'a'");
       await holder.query('COMMIT');
