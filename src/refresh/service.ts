@@ -82,7 +82,8 @@ function extraClaims(claims: Claims | undefined): Claims {
   if (claims === undefined) return {};
   if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new TypeError('claims must be an object');
   const out: Claims = {};
-  for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k)) out[k] = v;
+  // `__proto__` would set the object's prototype, not a claim.
+  for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k) && k !== '__proto__') out[k] = v;
   return out;
 }
 
