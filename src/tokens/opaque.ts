@@ -25,10 +25,21 @@ const RANDOM_CHARS = 43;
 const SHARD_CHARS = 8;
 const TOKEN_LENGTH = 4 + RANDOM_CHARS + SHARD_CHARS;
 
+/** Recent users' shards: every refresh needs one, and a SHA-256 costs ~25x a Map lookup. */
+const shards = new Map<string, string>();
+const MAX_REMEMBERED_SHARDS = 10_000;
+
 /** The shard (Redis hash tag) of a user: 6 bytes of SHA-256, base64url. */
 export function userShard(sub: string): string {
-  // 6 bytes are exactly 8 base64url characters, so this is the first 6 bytes of the digest.
-  return sha256Base64url(`tessera shard\0${sub}`).slice(0, 8);
+  let shard = shards.get(sub);
+  if (shard === undefined) {
+    // 6 bytes are exactly 8 base64url characters, so this is the first 6 bytes of the digest.
+    shard = sha256Base64url(`tessera shard\0${sub}`).slice(0, 8);
+    // Bounded: forgetting them all at once is cheaper than tracking which is oldest.
+    if (shards.size >= MAX_REMEMBERED_SHARDS) shards.clear();
+    shards.set(sub, shard);
+  }
+  return shard;
 }
 
 export function generateOpaqueToken(type: TokenType, shard: string): string {
