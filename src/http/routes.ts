@@ -267,7 +267,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     // is sent without a promise.
     (request, reply) => {
       // RFC 6750 §5.3 / RFC 6749 §5.1: an answer about who holds a token is not for caches.
-      reply.header('cache-control', PRINCIPAL_HEADERS['cache-control']);
+      reply.headers(PRINCIPAL_HEADERS);
       return meBody(request.principal!);
     },
   );

@@ -29,8 +29,8 @@
  * slot is a hash of every {@link SAMPLE_STEP}th character instead (all of a
  * short prefix), seeded per cache. Real tokens still get a slot each: their
  * random jti, IV or family id spans 20 or more characters, so several samples
- * fall in it (10,000 tokens of one user in one second: no two share a slot;
- * every 16th character would put 15 % of them together). Two tokens that do
+ * fall in it (3,000 jwt tokens of one user in one second, in ten layouts: no
+ * two share a slot; every 16th character put up to 14 % of them together). Two tokens that do
  * share a slot replace each other: a miss and a full verification, never a
  * wrong answer, since a hit needs the whole prefix to be equal.
  *

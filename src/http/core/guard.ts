@@ -154,19 +154,16 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
   return {
     realm,
     start(authorization) {
+      const token = now === undefined ? parseBearer(authorization) : bearerCandidate(authorization);
+      if (token === null) return missingToken(realm);
+      if (token === false) return malformedAuthorization(realm);
       if (now === undefined) {
-        const token = parseBearer(authorization);
-        if (token === null) return missingToken(realm);
-        if (token === false) return malformedAuthorization(realm);
         try {
           return Promise.resolve(tokens.authenticate(token));
         } catch (e) {
           return Promise.reject(e);
         }
       }
-      const token = bearerCandidate(authorization);
-      if (token === null) return missingToken(realm);
-      if (token === false) return malformedAuthorization(realm);
       let principal: Principal | Promise<Principal>;
       try {
         principal = now.authenticateNow(token);
