@@ -2,8 +2,8 @@
  * tessera: access and refresh tokens without a JWT library.
  *
  * The root entry loads no framework and no store driver: what needs one lives
- * in its own subpath (`tessera/stores/sqlite`, `tessera/stores/redis`,
- * `tessera/fastify`, `tessera/fastify/routes`, `tessera/server`), and
+ * in its own subpath (`tessera-auth/stores/sqlite`, `tessera-auth/stores/redis`,
+ * `tessera-auth/fastify`, `tessera-auth/fastify/routes`, `tessera-auth/server`), and
  * {@link openStore} imports a driver only when a store URL asks for it.
  *
  * @module

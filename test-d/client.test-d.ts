@@ -1,5 +1,5 @@
 /** `tessera/client`: the browser and Node client (see index.test-d.ts for how these tests work). */
-import { AuthError, createClient, type LogoutReason, type Session, type TesseraClient } from 'tessera/client';
+import { AuthError, createClient, type LogoutReason, type Session, type TesseraClient } from 'tessera-auth/client';
 import { expectType } from './helpers.js';
 
 const client = createClient({ baseUrl: 'https://api.example', refreshAheadSeconds: 30 });

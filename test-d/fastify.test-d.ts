@@ -1,7 +1,7 @@
 /** `tessera/fastify`: the plugin's declarations on Fastify's types (see index.test-d.ts). */
 import Fastify from 'fastify';
-import type { Principal, TokenService } from 'tessera';
-import { tesseraAuth } from 'tessera/fastify';
+import type { Principal, TokenService } from 'tessera-auth';
+import { tesseraAuth } from 'tessera-auth/fastify';
 import { expectType } from './helpers.js';
 
 declare const tokens: TokenService;

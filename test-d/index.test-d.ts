@@ -20,8 +20,8 @@ import {
   type TokenErrorCode,
   type TokenPair,
   type TokenService,
-} from 'tessera';
-import * as tessera from 'tessera';
+} from 'tessera-auth';
+import * as tessera from 'tessera-auth';
 import { assertType, type Equal, expectType } from './helpers.js';
 
 declare const secret: string;

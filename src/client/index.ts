@@ -1,5 +1,5 @@
 /**
- * `tessera/client`: a dependency-free client (browser and Node) for a tessera
+ * `tessera-auth/client`: a dependency-free client (browser and Node) for a tessera
  * server that never logs its user out by accident.
  *
  * The failure it prevents: several tabs or parallel requests race one refresh,

@@ -1,6 +1,6 @@
 /**
  * The demo page at `/`: static files from `public/` and the browser build of
- * `tessera/client` at `/client.js`. Everything comes from the package (no CDN),
+ * `tessera-auth/client` at `/client.js`. Everything comes from the package (no CDN),
  * is read once at start-up and served from memory; the routes are public.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * `tessera/express`: the auth routes and the guard as one Express middleware,
+ * `tessera-auth/express`: the auth routes and the guard as one Express middleware,
  * a thin adapter over the framework-neutral core (core/app.ts), with the same
  * status codes, bodies and headers as the Fastify plugin.
  *

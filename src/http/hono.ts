@@ -1,5 +1,5 @@
 /**
- * `tessera/hono`: the auth routes and the guard as one Hono middleware, a thin
+ * `tessera-auth/hono`: the auth routes and the guard as one Hono middleware, a thin
  * adapter over the framework-neutral core (core/app.ts), with the same status
  * codes, bodies and headers as the Fastify plugin. Web-standard only (Request,
  * Response, Headers): it runs wherever Hono runs (Node with @hono/node-server,

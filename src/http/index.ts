@@ -1,8 +1,8 @@
 /**
- * The Fastify integration (`tessera/fastify`): the auth plugin and the HTTP
+ * The Fastify integration (`tessera-auth/fastify`): the auth plugin and the HTTP
  * error helpers. Needs the peers `fastify` and `fastify-plugin` only; the
- * routes of the reference server are `tessera/fastify/routes` (more plugins)
- * and the whole app is `tessera/server`. Kept out of the main entry point so
+ * routes of the reference server are `tessera-auth/fastify/routes` (more plugins)
+ * and the whole app is `tessera-auth/server`. Kept out of the main entry point so
  * that importing `tessera` never loads Fastify.
  *
  * @module

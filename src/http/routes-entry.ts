@@ -1,8 +1,8 @@
 /**
- * `tessera/fastify/routes`: the token endpoints of the reference server
+ * `tessera-auth/fastify/routes`: the token endpoints of the reference server
  * (`/auth/token`, `/auth/refresh`, `/auth/revoke`, `/auth/introspect`, ...) as a
  * Fastify plugin to mount in your own app. Needs the peers of
- * `tessera/fastify` plus `@fastify/cookie`, `@fastify/formbody`,
+ * `tessera-auth/fastify` plus `@fastify/cookie`, `@fastify/formbody`,
  * `@fastify/type-provider-typebox` and `typebox` (and `@zxcvbn-ts/language-common` for registration).
  * `createUserService` builds the `users` option (password grant, registration).
  *

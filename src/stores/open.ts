@@ -32,7 +32,7 @@ export interface OpenStoreOptions {
   connectTimeoutMs?: number;
   /**
    * Extra ioredis `RedisOptions`, merged over `redisClientOptions()` of
-   * `tessera/stores/redis`. Typed as `object` so that the root entry's typings
+   * `tessera-auth/stores/redis`. Typed as `object` so that the root entry's typings
    * need no ioredis.
    */
   redis?: object;

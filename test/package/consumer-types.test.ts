@@ -41,18 +41,18 @@ import {
   type TokenPair,
   type TokenStore,
   type UserDirectory,
-} from 'tessera';
-import { AuthError, createClient, type LogoutReason, type Session } from 'tessera/client';
-import { HttpError, parseBearer, tesseraAuth } from 'tessera/fastify';
-import { createUserService, DEFAULT_RATE_LIMIT, tesseraRoutes } from 'tessera/fastify/routes';
-import { requireScope as expressScope, tesseraExpress } from 'tessera/express';
-import { type TesseraEnv, tesseraHono } from 'tessera/hono';
-import { buildApp, parseConfig, REDACT_PATHS, type RunningServer, startServer } from 'tessera/server';
-import { MemoryStore as SubpathMemoryStore } from 'tessera/stores/memory';
-import { RedisStore, redisClientOptions } from 'tessera/stores/redis';
-import { openPostgresStore, POSTGRES_SCHEMA_VERSION, type PostgresStore } from 'tessera/stores/postgres';
-import { SQLITE_SCHEMA_VERSION, SqliteStore } from 'tessera/stores/sqlite';
-import pkgJson from 'tessera/package.json' with { type: 'json' };
+} from 'tessera-auth';
+import { AuthError, createClient, type LogoutReason, type Session } from 'tessera-auth/client';
+import { HttpError, parseBearer, tesseraAuth } from 'tessera-auth/fastify';
+import { createUserService, DEFAULT_RATE_LIMIT, tesseraRoutes } from 'tessera-auth/fastify/routes';
+import { requireScope as expressScope, tesseraExpress } from 'tessera-auth/express';
+import { type TesseraEnv, tesseraHono } from 'tessera-auth/hono';
+import { buildApp, parseConfig, REDACT_PATHS, type RunningServer, startServer } from 'tessera-auth/server';
+import { MemoryStore as SubpathMemoryStore } from 'tessera-auth/stores/memory';
+import { RedisStore, redisClientOptions } from 'tessera-auth/stores/redis';
+import { openPostgresStore, POSTGRES_SCHEMA_VERSION, type PostgresStore } from 'tessera-auth/stores/postgres';
+import { SQLITE_SCHEMA_VERSION, SqliteStore } from 'tessera-auth/stores/sqlite';
+import pkgJson from 'tessera-auth/package.json' with { type: 'json' };
 
 const secret = generateSecret();
 const codec = createCodec({ format: 'jwt', secret });
@@ -180,7 +180,7 @@ describe('the typings compile in a consumer project (skipLibCheck: false)', { ti
         private: true,
         type: 'module',
         dependencies: {
-          tessera: `file:${tarball}`,
+          'tessera-auth': `file:${tarball}`,
           ...peers,
           '@types/node': installedVersion('@types/node'),
           'typescript-latest': 'npm:typescript@latest',

@@ -1,8 +1,8 @@
 /**
  * The package as a user gets it, with none of its optional peers: `npm pack`,
  * install the tarball alone into an empty project, and use it there: the
- * `tessera` bin through npx, `import { createCodec } from 'tessera'`,
- * `tessera/client`, and `openStore` naming the driver a store URL needs.
+ * `tessera` bin through npx, `import { createCodec } from 'tessera-auth'`,
+ * `tessera-auth/client`, and `openStore` naming the driver a store URL needs.
  *
  * Nothing but the tarball is installed (every peer is optional and none is
  * listed), so the install needs no network.
@@ -60,7 +60,7 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     );
     // Relative links of the README (and of the docs it packs) resolve inside the package.
     for (const md of files.filter((f) => f.endsWith('.md'))) {
-      const text = readFileSync(join(APP, 'node_modules/tessera', md.slice('package/'.length)), 'utf8');
+      const text = readFileSync(join(APP, 'node_modules/tessera-auth', md.slice('package/'.length)), 'utf8');
       const base = md.slice(0, md.lastIndexOf('/') + 1);
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/i.test(target as string) || (target as string).startsWith('#')) continue;
@@ -84,7 +84,7 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
 
   test('the install pulled in no dependency: every driver and framework is an optional peer', () => {
     const installed = readdirSync(join(APP, 'node_modules')).filter((n) => !n.startsWith('.'));
-    assert.deepEqual(installed, ['tessera']);
+    assert.deepEqual(installed, ['tessera-auth']);
   });
 
   test('npx tessera --help and npx tessera keygen work in the installing project', async () => {
@@ -114,23 +114,23 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     );
   });
 
-  test("import { createCodec } from 'tessera' works there (ESM, with types shipped)", async () => {
+  test("import { createCodec } from 'tessera-auth' works there (ESM, with types shipped)", async () => {
     const out = await inApp([
-      "import { createCodec, TokenError, generateSecret } from 'tessera';",
+      "import { createCodec, TokenError, generateSecret } from 'tessera-auth';",
       "const codec = createCodec({ format: 'jwt', secret: generateSecret() });",
       "const claims = codec.decode(codec.encode({ sub: 'alice', type: 'access' }), { type: 'access' });",
       'let code; try { codec.decode("x.y.z"); } catch (e) { code = e instanceof TokenError ? e.code : String(e); }',
       'console.log(JSON.stringify({ sub: claims.sub, code }));',
     ]);
     assert.deepEqual(out, { sub: 'alice', code: 'malformed' });
-    const installed = JSON.parse(readFileSync(join(APP, 'node_modules/tessera/package.json'), 'utf8'));
-    assert.ok(existsSync(join(APP, 'node_modules/tessera', installed.types)));
+    const installed = JSON.parse(readFileSync(join(APP, 'node_modules/tessera-auth/package.json'), 'utf8'));
+    assert.ok(existsSync(join(APP, 'node_modules/tessera-auth', installed.types)));
   });
 
   test('tessera/client and a memory store work there', async () => {
     const out = await inApp([
-      "import { createClient, AuthError } from 'tessera/client';",
-      "import { createTokenService, generateSecret, openStore } from 'tessera';",
+      "import { createClient, AuthError } from 'tessera-auth/client';",
+      "import { createTokenService, generateSecret, openStore } from 'tessera-auth';",
       "const client = createClient({ baseUrl: 'http://127.0.0.1:9', fetch: async () => new Response('{}') });",
       "const tokens = createTokenService({ secret: generateSecret(), store: await openStore('memory') });",
       "const pair = await tokens.issue({ sub: 'alice' });",
@@ -143,7 +143,7 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
 
   test('a store whose driver is missing fails with one line naming the package to install', async () => {
     const out = await inApp([
-      "import { openStore, ConfigError } from 'tessera';",
+      "import { openStore, ConfigError } from 'tessera-auth';",
       'const results = {};',
       "for (const spec of ['sqlite:./data/t.db', 'redis://127.0.0.1:6379', 'redis+cluster://127.0.0.1:7101']) {",
       '  try { await openStore(spec); results[spec] = "opened"; }',
