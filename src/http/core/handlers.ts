@@ -36,7 +36,14 @@ import {
   refreshTokenError,
   storeUnavailable,
 } from './errors.js';
-import { createGuessingLimiter, type GuessingLimiter, type GuessingLimitSettings } from './guessing-limiter.js';
+import {
+  createGuessingLimiter,
+  createHashGate,
+  type GuessingLimiter,
+  type GuessingLimitSettings,
+  HashQueueFull,
+  type Reservation,
+} from './guessing-limiter.js';
 import { DEFAULT_REALM } from './limits.js';
 import { authorizationServerMetadata } from './metadata.js';
 import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO_STORE_HEADERS } from './request.js';
@@ -44,8 +51,24 @@ import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO
 /** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
 export type RateLimitSettings = GuessingLimitSettings;
 
-/** 20 failures per client address, 5 per username and address, per 60 s; then 60 s, doubling to 1 h. */
-export const DEFAULT_RATE_LIMIT: RateLimitSettings = { max: 20, perUser: 5, windowSeconds: 60, maxBackoffSeconds: 3600 };
+/**
+ * Per 60 s: 5 wrong passwords per (username, address), 20 per address (IPv6: /64), 100 per
+ * IPv6 /48, 20 registrations per address; then 60 s, doubling per block to 1 h. At most 2
+ * password checks in flight per (username, address) and 8 per address; 4 hashes at once
+ * and 64 waiting per instance.
+ */
+export const DEFAULT_RATE_LIMIT: RateLimitSettings = {
+  max: 20,
+  perUser: 5,
+  perNetwork: 100,
+  registerLimit: 20,
+  inFlightPerUser: 2,
+  inFlightPerAddress: 8,
+  hashConcurrency: 4,
+  hashQueue: 64,
+  windowSeconds: 60,
+  maxBackoffSeconds: 3600,
+};
 
 export interface AuthHandlersOptions {
   /** The token service. */
@@ -134,16 +157,24 @@ function introspectionBody(i: Introspection): Introspection {
 const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username'] as const;
 
 /** 429 with `Retry-After` (RFC 6585 §4); the code is RFC 6749's "retry later" one (docs/security.md says why). */
-function tooManyAttempts(waitMs: number): HttpError {
+function tooManyAttempts(waitMs: number, what = 'failed attempts'): HttpError {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return new HttpError(
-    429,
-    'temporarily_unavailable',
-    `Too many failed attempts from this client; retry after ${seconds} seconds`,
-    {
-      'retry-after': String(seconds),
-    },
-  );
+  return new HttpError(429, 'temporarily_unavailable', `Too many ${what} from this client; retry after ${seconds} seconds`, {
+    'retry-after': String(seconds),
+  });
+}
+
+/** The limiter's refusal of a reservation. */
+function refused(r: Exclude<Reservation, { ok: true }>): HttpError {
+  return tooManyAttempts(r.waitMs, r.reason === 'busy' ? 'password checks in progress' : 'failed attempts');
+}
+
+/** 503 with `Retry-After` (RFC 9110 §15.6.4): the password hash queue of this instance is full. */
+function hashQueueFull(e: HashQueueFull): HttpError {
+  const seconds = Math.max(1, Math.ceil(e.retryAfterMs / 1000));
+  return new HttpError(503, 'temporarily_unavailable', `Too many password checks queued; retry after ${seconds} seconds`, {
+    'retry-after': String(seconds),
+  });
 }
 
 /** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
@@ -168,6 +199,17 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   const cookies = options.cookie ? createCookieCore(options.cookie) : undefined;
   const limit = options.rateLimit === false ? undefined : { ...DEFAULT_RATE_LIMIT, ...options.rateLimit };
   const limiter: GuessingLimiter | undefined = limit ? createGuessingLimiter(limit) : undefined;
+  // The hash queue bounds scrypt work with or without the limiter: it protects the instance, not an account.
+  const gateSettings = limit || DEFAULT_RATE_LIMIT;
+  const gate = createHashGate({ concurrency: gateSettings.hashConcurrency, queue: gateSettings.hashQueue });
+  /** Runs a password hash through the queue; a full queue is a 503. */
+  const hashing = async <T>(address: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await gate.run(address, fn);
+    } catch (e) {
+      throw e instanceof HashQueueFull ? hashQueueFull(e) : e;
+    }
+  };
   const clients = options.clients ?? createClientService(NO_CLIENTS);
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
@@ -197,26 +239,17 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   }
 
   /**
-   * A refresh, counted by the limiter only when the token is refused: a refresh with a
-   * valid token costs no counter round trip. A block this process knows of refuses first.
+   * A refresh. The guessing limiter never sees it: refresh tokens carry 256 bits (or a
+   * MAC) and cannot be guessed, and an invalid, expired or already-rotated one must not
+   * cost anyone behind the same address a login or a refresh (docs/security.md).
    */
-  async function rotate(
-    refreshToken: string,
-    log: CoreLogger | undefined,
-    address: string,
-    by: RefreshOptions,
-  ): Promise<TokenPair> {
-    if (limiter) {
-      const wait = limiter.blockedLocally(address);
-      if (wait > 0) throw tooManyAttempts(wait);
-    }
+  async function rotate(refreshToken: string, log: CoreLogger | undefined, by: RefreshOptions): Promise<TokenPair> {
     try {
       return await tokens.refresh(refreshToken, by);
     } catch (e) {
       // A store outage is not a verdict on the token, nor is a wider scope (InvalidScopeError,
       // 400 invalid_scope): the error mapping answers those.
       if (isTokenRefusal(e)) {
-        if (limiter) await limiter.fail(address);
         // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention;
         // so is another client's refresh token (RFC 6749 §6), refused and not consumed.
         if (e.code === 'reused')
@@ -259,25 +292,32 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           if (username === undefined || password === undefined) {
             throw badRequest('grant_type=password needs username and password');
           }
+          if (!users) throw new HttpError(400, 'unsupported_grant_type', 'The password grant is not enabled');
           const address = req.ip;
-          // Checked before scrypt: a blocked guesser costs no hashing and learns nothing.
-          const state = limiter ? await limiter.check(address, username) : undefined;
-          if (state && state.waitMs > 0) throw tooManyAttempts(state.waitMs);
-          const user = await checkPassword(username, password);
+          // Reserved before scrypt: a refused guesser costs no hashing and learns nothing, and a
+          // concurrent burst has no more passwords checked than the budget allows.
+          const reservation = limiter ? await limiter.reserve(address, username) : undefined;
+          if (reservation && !reservation.ok) throw refused(reservation);
+          let user: Awaited<ReturnType<UserService['verify']>>;
+          try {
+            user = await hashing(address, () => checkPassword(username, password));
+          } catch (e) {
+            await reservation?.done('unchecked'); // a full queue or a store outage: no password was checked
+            throw e;
+          }
           // One answer for an unknown user and a wrong password (no enumeration).
           if (!user) {
-            await limiter?.fail(address, username);
+            await reservation?.done('failed');
             throw invalidCredentials();
           }
-          // Only a login after failures costs a second round trip (to forget them).
-          if (limiter && state && state.userFailures > 0) await limiter.succeed(address, username);
+          await reservation?.done('succeeded');
           return tokenResponse(await issueFor(user, client.clientId), cookies !== undefined);
         }
         case 'refresh_token': {
           const token = str(body, 'refresh_token');
           // RFC 6749 §6: refresh_token is REQUIRED.
           if (!token) throw badRequest('grant_type=refresh_token needs refresh_token');
-          return tokenResponse(await rotate(token, req.log, req.ip, refreshBy(client.clientId, str(body, 'scope'))), false);
+          return tokenResponse(await rotate(token, req.log, refreshBy(client.clientId, str(body, 'scope'))), false);
         }
         default:
           throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
@@ -295,7 +335,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return tokenResponse(await rotate(token, req.log, req.ip, { clientId: client.clientId }), viaCookie);
+        return tokenResponse(await rotate(token, req.log, { clientId: client.clientId }), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
@@ -363,15 +403,16 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
 
     async register(req) {
       if (!allowRegister || !users) throw new HttpError(404, 'not_found', 'No such route');
-      // Every registration attempt counts against the address: a 409 tells whether a
-      // username exists, and each success creates an account.
+      // Every registration attempt counts against the address, on a budget of its own (not the
+      // login budget): a 409 tells whether a username exists, and each success creates an account.
       if (limiter) {
-        const state = await limiter.check(req.ip);
-        if (state.waitMs > 0) throw tooManyAttempts(state.waitMs);
-        await limiter.fail(req.ip);
+        const wait = await limiter.register(req.ip);
+        if (wait > 0) throw tooManyAttempts(wait, 'registrations');
       }
       try {
-        const user = await users.add(str(req.body, 'username') as string, str(req.body, 'password') as string);
+        const user = await hashing(req.ip, () =>
+          users.add(str(req.body, 'username') as string, str(req.body, 'password') as string),
+        );
         return { status: 201, headers: {}, body: { id: user.id, username: user.username } };
       } catch (e) {
         if (e instanceof UserInputError) {
