@@ -7,7 +7,7 @@
  * the budget per (account, address) and per address, and its checks in flight within
  * the per-address cap. On memory and on Redis.
  *
- * The valid users log in four at a time: the address's in-flight cap (8) leaves room
+ * The valid users log in four at a time: the address's in-flight cap (16) leaves room
  * for them beside the attacker's 2 per attacked account (docs/security.md). The
  * timing side (a login from another address during a burst) is bench/guessing.ts.
  */

@@ -3,23 +3,24 @@
  * guessing (OWASP ASVS V2.2.1; the shape of Auth0's brute-force protection and
  * suspicious-IP throttling):
  *
- * - a password attempt is **reserved** before its password is checked: it counts
- *   against (username, address), the address and, for IPv6, the address's /48,
- *   in one atomic step (one Lua script on Redis), so a concurrent burst cannot
- *   have more passwords checked than the budget allows. A successful login
- *   forgives its reservation (and clears the (username, address) failures); an
- *   attempt whose password was never checked (a full hash queue, a store outage)
- *   is forgiven too;
+ * - a password attempt is **reserved** before its password is checked, against
+ *   (username, address), the address and, for IPv6, the address's /48, in one
+ *   atomic step (one Lua script on Redis): a tier whose failures plus pending
+ *   attempts reach its budget refuses further ones, so a concurrent burst cannot
+ *   have more passwords checked than the budget allows. A wrong password turns its
+ *   reservation into a failure; a right one is forgiven (and clears the (username,
+ *   address) failures); an attempt whose password was never checked (a full hash
+ *   queue, a store outage) is released;
  * - at most a few reserved attempts are in flight per (username, address) and per
- *   address; the rest are refused at once, so one client holds a bounded share of
- *   the scrypt work;
+ *   address; the rest are refused at once (429, Retry-After 1 s), so one client
+ *   holds a bounded share of the scrypt work;
  * - an address is its IPv4 address, or its IPv6 /64 (one host commonly owns a
  *   whole /64, RFC 6177 §2, RFC 7934 §6); IPv4-mapped IPv6 (`::ffff:a.b.c.d`,
  *   RFC 4291 §2.5.5.2) is the IPv4 address. The IPv6 /48 (one site) is a wider
  *   tier on a larger budget;
- * - once a tier reaches its limit it is blocked for one window; each further block
- *   doubles (window × 2^k, at most `maxBackoffSeconds`). Attempts refused while
- *   blocked are not counted and cost no scrypt work, so a burst earns one block,
+ * - once a tier's failures reach its limit it is blocked for one window; each
+ *   further block doubles (window × 2^k, at most `maxBackoffSeconds`). Refused
+ *   attempts are not counted and cost no scrypt work, so a burst earns one block,
  *   not one doubling per concurrent failure. A tier forgets its failures one window
  *   after its last failure or block ends;
  * - registration attempts count on a budget of their own per address;
@@ -29,8 +30,8 @@
  *
  * Counters live in memory, or in Redis so every instance shares them. Every key of
  * one address shares a Redis Cluster hash slot (`{IPv4 address}` or `{IPv6 /48}`),
- * so each script touches one slot. In-flight counters in Redis expire by themselves
- * (`inFlightTtlSeconds`), so an instance that dies mid-check frees its slots. A
+ * so each script touches one slot. A pending reservation in Redis lapses after 60 s,
+ * so an instance that dies mid-check frees its slots. A
  * counter outage fails open: the password check and the token store still decide.
  *
  * The global bound on concurrent and queued password hashes is {@link createHashGate}.
@@ -50,7 +51,7 @@ export interface GuessingLimitSettings {
   registerLimit?: number;
   /** Password checks in flight per (username, client address). Default 2. */
   inFlightPerUser?: number;
-  /** Password checks in flight per client address (IPv6: per /64). Default 8. */
+  /** Password checks in flight per client address (IPv6: per /64). Default 16. */
   inFlightPerAddress?: number;
   /** Password hashes running at once on this instance (the libuv pool has 4 threads). Default 4. */
   hashConcurrency?: number;
@@ -149,11 +150,11 @@ function clean(s: string, max: number): string {
   return s.replace(/[{}\s]/g, '_').slice(0, max);
 }
 
-interface Keys {
-  /** Counted tiers with their limits: (username, address), address, [IPv6 /48]. */
-  tiers: [string, number][];
-  /** In-flight counters with their limits: (username, address), address. */
-  flights: [string, number][];
+/** One counted tier: its key, its budget of failures per window, and its cap on attempts in flight. */
+interface Tier {
+  key: string;
+  limit: number;
+  inFlight: number;
 }
 
 interface Resolved {
@@ -177,50 +178,56 @@ export function createGuessingLimiter(settings: GuessingLimitSettings): Guessing
     perNetwork: settings.perNetwork ?? 5 * settings.max,
     registerLimit: settings.registerLimit ?? 20,
     inFlightPerUser: settings.inFlightPerUser ?? 2,
-    inFlightPerAddress: settings.inFlightPerAddress ?? 8,
+    inFlightPerAddress: settings.inFlightPerAddress ?? 16,
   };
   const ns = settings.nameSpace ?? 'tessera:gl:';
-  const loginKeys = (address: string, username: string): Keys => {
+  // The (username, address) tier comes first: a success clears it.
+  const loginTiers = (address: string, username: string): Tier[] => {
     const a = addressKey(address);
     const base = `${ns}{${a.tag}}:`;
     const user = clean(username.trim().toLowerCase(), 128);
-    const tiers: [string, number][] = [
-      [`${base}u:${a.net}:${user}`, r.perUser],
-      [`${base}a:${a.net}`, r.max],
+    const tiers: Tier[] = [
+      { key: `${base}u:${a.net}:${user}`, limit: r.perUser, inFlight: r.inFlightPerUser },
+      { key: `${base}a:${a.net}`, limit: r.max, inFlight: r.inFlightPerAddress },
     ];
-    if (a.wide) tiers.push([`${base}w`, r.perNetwork]);
-    return {
-      tiers,
-      flights: [
-        [`${base}fu:${a.net}:${user}`, r.inFlightPerUser],
-        [`${base}fa:${a.net}`, r.inFlightPerAddress],
-      ],
-    };
+    if (a.wide) tiers.push({ key: `${base}w`, limit: r.perNetwork, inFlight: r.perNetwork });
+    return tiers;
   };
-  const registerKeys = (address: string): Keys => {
+  const registerTiers = (address: string): Tier[] => {
     const a = addressKey(address);
-    return { tiers: [[`${ns}{${a.tag}}:r:${a.net}`, r.registerLimit]], flights: [] };
+    return [{ key: `${ns}{${a.tag}}:r:${a.net}`, limit: r.registerLimit, inFlight: r.registerLimit }];
   };
-  const store = settings.redis ? redisCounters(settings.redis as RedisLike, r) : memoryCounters(r);
+  const store = settings.redis ? redisCounters(settings.redis as RedisLike, r, clock) : memoryCounters(r, clock);
   return {
-    async reserve(address, username) {
-      return store.reserve(loginKeys(address, username), clock());
+    reserve(address, username) {
+      return store.reserve(loginTiers(address, username));
     },
     async register(address) {
-      const res = await store.reserve(registerKeys(address), clock());
-      return res.ok ? 0 : res.waitMs;
+      // Every registration attempt counts, whatever its outcome.
+      const res = await store.reserve(registerTiers(address));
+      if (!res.ok) return res.waitMs;
+      await res.done('failed');
+      return 0;
     },
   };
 }
 
+/**
+ * Both variants keep, per tier: `n` failures (since the last block), the pending
+ * (reserved, not yet settled) attempts, the block `level` and its end. A reservation
+ * is refused while any tier is blocked, or when it would take a tier past its cap in
+ * flight or its budget (failures + pending ≥ limit: the pending ones may yet fail).
+ * A failure that brings `n` to the limit starts a block of window × 2^level and sets
+ * `n` back to limit − 1, so after the block one more attempt is checked and its
+ * failure starts the next, twice as long, block. Since failures + pending never pass
+ * the limit, nothing is pending when a block starts: a burst earns one block.
+ */
 interface Counters {
-  reserve(keys: Keys, now: number): Promise<Reservation>;
+  reserve(tiers: Tier[]): Promise<Reservation>;
 }
 
 interface Entry {
-  /** Counted attempts since the last block. */
   n: number;
-  /** Blocks so far (the next one lasts window × 2^level). */
   level: number;
   until: number;
   expires: number;
@@ -229,9 +236,9 @@ interface Entry {
 /** Bound on remembered keys: past it, expired entries are swept, then the oldest dropped. */
 const MAX_ENTRIES = 100_000;
 
-function memoryCounters(r: Resolved): Counters {
+function memoryCounters(r: Resolved, clock: () => number): Counters {
   const entries = new Map<string, Entry>();
-  const flights = new Map<string, number>();
+  const pending = new Map<string, number>();
   const live = (key: string, now: number): Entry | undefined => {
     const e = entries.get(key);
     if (e && e.expires <= now) {
@@ -240,16 +247,14 @@ function memoryCounters(r: Resolved): Counters {
     }
     return e;
   };
-  /** Counts one attempt; true when this attempt started a block. */
-  const count = (key: string, limit: number, now: number): boolean => {
+  const fail = (key: string, limit: number, now: number) => {
     const e = live(key, now) ?? { n: 0, level: 0, until: 0, expires: 0 };
+    if (e.until > now) return; // already blocked: the block stands as it is
     e.n += 1;
-    let blocked = false;
     if (e.n >= limit) {
       e.until = now + backoffMs(e.level, r.windowMs, r.maxMs);
       e.level += 1;
-      e.n = limit - 1; // after the block, the next failure blocks again (for twice as long)
-      blocked = true;
+      e.n = limit - 1;
     }
     e.expires = Math.max(e.until, now) + r.windowMs;
     entries.delete(key); // re-insert: the Map's order is then the order of last use
@@ -261,41 +266,32 @@ function memoryCounters(r: Resolved): Counters {
         entries.delete(k);
       }
     }
-    return blocked;
-  };
-  const uncount = (key: string, startedBlock: boolean) => {
-    const e = entries.get(key);
-    if (!e) return;
-    if (startedBlock) {
-      e.until = 0;
-      e.level = Math.max(0, e.level - 1);
-    } else e.n = Math.max(0, e.n - 1);
   };
   return {
-    async reserve(keys, now) {
+    async reserve(tiers) {
+      const now = clock();
       let wait = 0;
-      for (const [key] of keys.tiers) wait = Math.max(wait, (live(key, now)?.until ?? 0) - now);
+      for (const t of tiers) wait = Math.max(wait, (live(t.key, now)?.until ?? 0) - now);
       if (wait > 0) return { ok: false, reason: 'blocked', waitMs: wait };
-      for (const [key, limit] of keys.flights)
-        if ((flights.get(key) ?? 0) >= limit) return { ok: false, reason: 'busy', waitMs: BUSY_RETRY_MS };
-      for (const [key] of keys.flights) flights.set(key, (flights.get(key) ?? 0) + 1);
-      const started = keys.tiers.map(([key, limit]) => count(key, limit, now));
+      for (const t of tiers) {
+        const p = pending.get(t.key) ?? 0;
+        if (p >= t.inFlight || (live(t.key, now)?.n ?? 0) + p >= t.limit)
+          return { ok: false, reason: 'busy', waitMs: BUSY_RETRY_MS };
+      }
+      for (const t of tiers) pending.set(t.key, (pending.get(t.key) ?? 0) + 1);
       let settled = false;
       return {
         ok: true,
         async done(outcome) {
           if (settled) return;
           settled = true;
-          for (const [key] of keys.flights) {
-            const n = (flights.get(key) ?? 1) - 1;
-            if (n > 0) flights.set(key, n);
-            else flights.delete(key);
-          }
-          if (outcome === 'failed') return;
-          keys.tiers.forEach(([key], i) => {
-            // A success clears the failures of (username, address): the first tier.
-            if (i === 0 && outcome === 'succeeded') entries.delete(key);
-            else uncount(key, started[i] as boolean);
+          const at = clock();
+          tiers.forEach((t, i) => {
+            const p = (pending.get(t.key) ?? 1) - 1;
+            if (p > 0) pending.set(t.key, p);
+            else pending.delete(t.key);
+            if (outcome === 'failed') fail(t.key, t.limit, at);
+            else if (outcome === 'succeeded' && i === 0) entries.delete(t.key);
           });
         },
       };
@@ -310,101 +306,92 @@ interface RedisLike {
 type Script = (numKeys: number, ...args: (string | number)[]) => Promise<unknown>;
 
 /**
- * KEYS: the counted tiers, then the in-flight counters. ARGV: now, window ms, max
- * back-off ms, number of tiers, in-flight ttl ms, then the limit of every key in
- * KEYS order. Returns {1, 0, started} (started: one '0'/'1' per tier: this attempt
- * started a block) or {0, wait ms, 'blocked' | 'busy'}.
+ * KEYS: per tier, its hash (n, l, until) and its sorted set of pending reservations.
+ * ARGV: now, pending ttl ms, reservation id, then per tier its limit and its cap in
+ * flight. Returns {1, 0, ''}, or {0, wait ms, 'blocked' | 'busy'}.
  */
 const RESERVE_LUA = `
 local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local maxb = tonumber(ARGV[3])
-local tiers = tonumber(ARGV[4])
-local fttl = tonumber(ARGV[5])
+local pttl = tonumber(ARGV[2])
+local tiers = #KEYS / 2
 local wait = 0
 for i = 1, tiers do
-  local u = tonumber(redis.call('HGET', KEYS[i], 'until') or '0')
+  local u = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'until') or '0')
   if u - now > wait then wait = u - now end
 end
 if wait > 0 then return {0, wait, 'blocked'} end
-for i = tiers + 1, #KEYS do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[5 + i]) then return {0, 0, 'busy'} end
-end
-for i = tiers + 1, #KEYS do
-  redis.call('INCR', KEYS[i])
-  redis.call('PEXPIRE', KEYS[i], fttl)
-end
-local started = ''
 for i = 1, tiers do
-  local limit = tonumber(ARGV[5 + i])
-  local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
-  local u = tonumber(redis.call('HGET', KEYS[i], 'until') or '0')
-  if n >= limit then
-    local level = tonumber(redis.call('HGET', KEYS[i], 'l') or '0')
-    if level > 30 then level = 30 end
-    u = now + math.floor(math.min(maxb, window * (2 ^ level)))
-    redis.call('HSET', KEYS[i], 'until', string.format('%d', u), 'n', limit - 1)
-    redis.call('HINCRBY', KEYS[i], 'l', 1)
-    started = started .. '1'
-  else
-    started = started .. '0'
-  end
-  if u < now then u = now end
-  redis.call('PEXPIRE', KEYS[i], math.floor(u - now + window))
+  redis.call('ZREMRANGEBYSCORE', KEYS[2 * i], '-inf', now - pttl)
+  local p = redis.call('ZCARD', KEYS[2 * i])
+  local n = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'n') or '0')
+  if p >= tonumber(ARGV[3 + 2 * i]) or n + p >= tonumber(ARGV[2 + 2 * i]) then return {0, 0, 'busy'} end
 end
-return {1, 0, started}
+for i = 1, tiers do
+  redis.call('ZADD', KEYS[2 * i], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[2 * i], pttl)
+end
+return {1, 0, ''}
 `;
 
 /**
- * KEYS: the counted tiers, then the in-flight counters. ARGV: number of tiers,
- * outcome ('failed' | 'unchecked' | 'succeeded'), started (as RESERVE returned it).
+ * KEYS: as for RESERVE. ARGV: now, window ms, max back-off ms, reservation id,
+ * outcome ('failed' | 'unchecked' | 'succeeded'), then per tier its limit.
  */
 const DONE_LUA = `
-local tiers = tonumber(ARGV[1])
-local outcome = ARGV[2]
-local started = ARGV[3]
-for i = tiers + 1, #KEYS do
-  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
-end
-if outcome == 'failed' then return 0 end
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local maxb = tonumber(ARGV[3])
+local outcome = ARGV[5]
+local tiers = #KEYS / 2
 for i = 1, tiers do
-  if i == 1 and outcome == 'succeeded' then
-    redis.call('DEL', KEYS[i])
-  elseif redis.call('EXISTS', KEYS[i]) == 1 then
-    if string.sub(started, i, i) == '1' then
-      redis.call('HSET', KEYS[i], 'until', '0')
-      if tonumber(redis.call('HINCRBY', KEYS[i], 'l', -1)) < 0 then redis.call('HSET', KEYS[i], 'l', '0') end
-    elseif tonumber(redis.call('HGET', KEYS[i], 'n') or '0') > 0 then
-      redis.call('HINCRBY', KEYS[i], 'n', -1)
+  local h = KEYS[2 * i - 1]
+  redis.call('ZREM', KEYS[2 * i], ARGV[4])
+  if outcome == 'failed' then
+    local u = tonumber(redis.call('HGET', h, 'until') or '0')
+    if u <= now then
+      local limit = tonumber(ARGV[5 + i])
+      local n = redis.call('HINCRBY', h, 'n', 1)
+      if n >= limit then
+        local level = tonumber(redis.call('HGET', h, 'l') or '0')
+        if level > 30 then level = 30 end
+        u = now + math.floor(math.min(maxb, window * (2 ^ level)))
+        redis.call('HSET', h, 'until', string.format('%d', u), 'n', limit - 1)
+        redis.call('HINCRBY', h, 'l', 1)
+      end
+      if u < now then u = now end
+      redis.call('PEXPIRE', h, math.floor(u - now + window))
     end
+  elseif outcome == 'succeeded' and i == 1 then
+    redis.call('DEL', h)
   end
 end
 return 1
 `;
 
-/** How long an in-flight counter outlives its last reservation: frees the slots of an instance that died mid-check. */
-const IN_FLIGHT_TTL_MS = 60_000;
+/** How long a pending reservation counts in Redis: frees the slots of an instance that died mid-check. */
+const PENDING_TTL_MS = 60_000;
 
-function redisCounters(client: RedisLike, r: Resolved): Counters {
+function redisCounters(client: RedisLike, r: Resolved, clock: () => number): Counters {
   const target = client as unknown as Record<string, Script>;
   if (typeof target.tesseraGuessReserve !== 'function') client.defineCommand('tesseraGuessReserve', { lua: RESERVE_LUA });
   if (typeof target.tesseraGuessDone !== 'function') client.defineCommand('tesseraGuessDone', { lua: DONE_LUA });
   const reserveScript = (target.tesseraGuessReserve as Script).bind(client);
   const doneScript = (target.tesseraGuessDone as Script).bind(client);
+  let seq = 0;
+  const instance = Math.random().toString(36).slice(2, 10);
   return {
-    async reserve(keys, now) {
-      const all = [...keys.tiers, ...keys.flights];
+    async reserve(tiers) {
+      const keys = tiers.flatMap((t) => [t.key, `${t.key}:p`]);
+      const id = `${instance}:${(seq = (seq + 1) % Number.MAX_SAFE_INTEGER)}`;
       let res: [number, number, string];
       try {
         res = (await reserveScript(
-          all.length,
-          ...all.map(([k]) => k),
-          now,
-          r.windowMs,
-          r.maxMs,
-          keys.tiers.length,
-          IN_FLIGHT_TTL_MS,
-          ...all.map(([, limit]) => limit),
+          keys.length,
+          ...keys,
+          clock(),
+          PENDING_TTL_MS,
+          id,
+          ...tiers.flatMap((t) => [t.limit, t.inFlight]),
         )) as [number, number, string];
       } catch {
         return { ok: true, done: async () => {} }; // fail open: see the module comment
@@ -414,7 +401,6 @@ function redisCounters(client: RedisLike, r: Resolved): Counters {
           ? { ok: false, reason: 'busy', waitMs: BUSY_RETRY_MS }
           : { ok: false, reason: 'blocked', waitMs: Number(res[1]) };
       }
-      const started = String(res[2]);
       let settled = false;
       return {
         ok: true,
@@ -422,9 +408,9 @@ function redisCounters(client: RedisLike, r: Resolved): Counters {
           if (settled) return;
           settled = true;
           try {
-            await doneScript(all.length, ...all.map(([k]) => k), keys.tiers.length, outcome, started);
+            await doneScript(keys.length, ...keys, clock(), r.windowMs, r.maxMs, id, outcome, ...tiers.map((t) => t.limit));
           } catch {
-            // An unreachable counter store keeps the count (and the in-flight slot until its ttl).
+            // An unreachable counter store loses this outcome; the pending entry expires by itself.
           }
         },
       };
