@@ -5,9 +5,17 @@
  * @module
  */
 import { encodeBase64url } from '../internal/base64url.js';
-import { randomBytes, type ScryptParams } from '../internal/crypto.js';
+import { randomBytes, type ScryptParams, scrypt } from '../internal/crypto.js';
 import type { UserDirectory, UserRecord } from '../stores/types.js';
-import { DEFAULT_SCRYPT, hashParams, hashPassword, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from './password.js';
+import {
+  DEFAULT_SCRYPT,
+  hashParams,
+  hashPassword,
+  MAX_PASSWORD_LENGTH,
+  MAX_SCRYPT_N,
+  needsRehash,
+  verifyPassword,
+} from './password.js';
 import { isCommonPassword } from './weak-passwords.js';
 
 /** Letters, digits and `.`, `_`, `@`, `+`, `-`; 1-64 characters. Compared case-insensitively. */
@@ -59,10 +67,51 @@ export function checkUsername(username: string): string {
   return name;
 }
 
+/** Keyboard rows and columns (US QWERTY, German QWERTZ, French AZERTY): a stretch of one, either way, is sequential. */
+const KEYBOARD_RUNS = [
+  '`1234567890-=',
+  'qwertyuiop[]\\',
+  "asdfghjkl;'",
+  'zxcvbnm,./',
+  'qwertyuiopasdfghjklzxcvbnm',
+  'qwertzuiopü',
+  'yxcvbnm',
+  'azertyuiop',
+  'qsdfghjklm',
+  'wxcvbn',
+  '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/',
+  'qazwsxedcrfvtgbyhnujmik,ol.p;/',
+];
+
+/**
+ * NIST SP 800-63B §5.1.1.2 ("repetitive or sequential characters (e.g. 'aaaaaa',
+ * '1234abcd')"): true for a repetition of a unit of up to 4 characters (`aaaaaaaa`,
+ * `abababab`, `12341234`), for at most two runs of 3 or more characters that each
+ * step by -1, 0 or +1 (`abcdefgh`, `87654321`, `1234abcd`, `aaaabbbb`), and for a
+ * stretch of a keyboard row or column either way (`qwertyui`, `poiuytre`, `1qaz2wsx`).
+ */
+export function isRepetitiveOrSequential(password: string): boolean {
+  const text = password.normalize('NFC').toLowerCase();
+  const cps = [...text].map((c) => c.codePointAt(0) as number);
+  for (let unit = 1; unit <= 4; unit++) if (cps.length > unit && cps.every((c, i) => c === cps[i % unit])) return true;
+  const runs: number[] = [];
+  for (let i = 0; i < cps.length; ) {
+    let j = i;
+    const step = (cps[i + 1] ?? Number.NaN) - (cps[i] as number);
+    if (Math.abs(step) <= 1) while (j + 1 < cps.length && (cps[j + 1] as number) - (cps[j] as number) === step) j++;
+    runs.push(j - i + 1);
+    i = j + 1;
+  }
+  if (runs.length <= 2 && runs.every((n) => n >= 3)) return true;
+  const reversed = [...text].reverse().join('');
+  return KEYBOARD_RUNS.some((row) => row.includes(text) || row.includes(reversed));
+}
+
 /**
  * NIST SP 800-63B §5.1.1.2: at least 8 characters (code points), no composition
- * rules, and not a commonly used password (the list of `@zxcvbn-ts/language-common`,
- * case-insensitively) nor the username itself. All-whitespace passwords are refused.
+ * rules, not a commonly used password (the list of `@zxcvbn-ts/language-common`,
+ * case-insensitively), not repetitive or sequential ({@link isRepetitiveOrSequential}),
+ * nor the username itself. All-whitespace passwords are refused.
  */
 export async function checkPassword(password: string, username?: string): Promise<void> {
   if ([...password].length < MIN_PASSWORD_LENGTH) {
@@ -81,50 +130,46 @@ export async function checkPassword(password: string, username?: string): Promis
       'password is on a list of commonly used passwords; choose another (a few unrelated words work well)',
     );
   }
+  if (isRepetitiveOrSequential(password)) {
+    throw new UserInputError(
+      'invalid_password',
+      'password is a repetitive or sequential pattern (like aaaaaaaa, abcdefgh, 12345678 or qwertyui); choose another',
+    );
+  }
 }
 
-const paramsKey = (p: ScryptParams) => `${p.N}$${p.r}$${p.p}$${p.keyLength}`;
-/** How many recent logins of existing users the unknown-user cost follows. */
-const RECENT = 256;
-/** At most this many parameter sets get a dummy hash (stored parameters are bounded, but not their variety). */
-const MAX_DUMMIES = 8;
+/** scrypt's work for a set of parameters, in units of N·r·p (RFC 7914 §2: time and memory grow with N·r, p runs it p times). */
+const workOf = (p: ScryptParams) => p.N * p.r * p.p;
+
+/**
+ * Runs scrypt with the parameters `params` for `work` more units of N·r·p, as a few
+ * calls whose N are powers of two (RFC 7914 §2) summing to it: the top-up that makes a
+ * check against a weaker stored hash cost what a check at `params` costs.
+ */
+async function burn(work: number, params: ScryptParams): Promise<void> {
+  let units = Math.floor(work / params.r);
+  for (let N = MAX_SCRYPT_N; N >= 2 && units >= 2; N /= 2) {
+    if (units < N) continue;
+    await scrypt(randomBytes(16), randomBytes(16), { N, r: params.r, p: 1, keyLength: 32 });
+    units -= N;
+  }
+}
 
 export function createUserService(directory: UserDirectory, options: UserServiceOptions = {}): UserService {
   const params = options.scrypt ?? DEFAULT_SCRYPT;
   const clock = options.clock ?? Date.now;
 
-  // An unknown username is checked against a dummy hash, so a login costs scrypt work
-  // whether or not the user exists. The work must be what an existing user costs: after
-  // the configured cost was raised, stored hashes keep their old parameters until their
-  // user logs in again, so a dummy with the new cost would be slower than a real check
-  // and tell the names apart (issue 12, finding 3). So there is one dummy per parameter
-  // set seen in stored hashes, and an unknown user gets one drawn in proportion to the
-  // parameters of the last 256 existing users checked: the same distribution of costs.
-  const dummies = new Map<string, Promise<string>>();
-  const dummyFor = (p: ScryptParams): Promise<string> => {
-    const key = paramsKey(p);
-    let d = dummies.get(key);
-    if (!d) {
-      d = hashPassword(encodeBase64url(randomBytes(24)), p);
-      if (dummies.size < MAX_DUMMIES) dummies.set(key, d);
-    }
-    return d;
-  };
-  const recent: ScryptParams[] = [];
-  let next = 0;
-  const observe = (p: ScryptParams) => {
-    if (!dummies.has(paramsKey(p)) && dummies.size >= MAX_DUMMIES) return;
-    // Made now, in the background, so an unknown user never waits for a new dummy.
-    dummyFor(p).catch(() => {});
-    recent[next] = p;
-    next = (next + 1) % RECENT;
-  };
-  const unknownUserHash = (): Promise<string> => {
-    const p = recent.length === 0 ? params : (recent[Math.floor(Math.random() * recent.length)] as ScryptParams);
-    return dummyFor(p);
-  };
-  // Start now so the first unknown-user login does not pay for it (and stand out).
-  dummyFor(params).catch(() => {});
+  // An unknown username is checked against a dummy hash made with the configured parameters,
+  // so a login costs the configured scrypt work whether or not the user exists. The cost is
+  // fixed: nothing a client does (which accounts it logs in to) changes it. A stored hash with
+  // weaker parameters (the cost was raised since; it is upgraded at the user's next login) is
+  // checked with its own parameters and then topped up to the configured work, so a wrong
+  // password costs the same at every account and at none (`burn`). What remains: a successful
+  // login to such an account also rehashes (the caller knew the password), and a top-up of
+  // several scrypt calls differs from one call by their scheduling (well under 1 ms).
+  const dummy = hashPassword(encodeBase64url(randomBytes(24)), params);
+  // Made now so the first unknown-user login does not pay for it (and stand out).
+  dummy.catch(() => {});
 
   return {
     async add(username, password) {
@@ -145,10 +190,12 @@ export function createUserService(directory: UserDirectory, options: UserService
       const tooLong = password.length > MAX_PASSWORD_LENGTH;
       const user = USERNAME_PATTERN.test(name) ? await directory.getUser(name) : null;
       const stored = user ? hashParams(user.passwordHash) : null;
-      if (stored) observe(stored);
-      // Same work on every path: hash against the user's hash or a dummy, then decide.
-      const ok = await verifyPassword(tooLong ? '' : password, user?.passwordHash ?? (await unknownUserHash()));
-      if (!ok || !user || tooLong) return null;
+      // Same work on every path: hash against the user's readable hash or the dummy, then decide.
+      const ok = await verifyPassword(tooLong ? '' : password, stored ? (user as UserRecord).passwordHash : await dummy);
+      if (!ok || !user || !stored || tooLong) {
+        if (stored && workOf(stored) < workOf(params)) await burn(workOf(params) - workOf(stored), params);
+        return null;
+      }
       // OWASP Password Storage: upgrade a hash to the current cost when its password is known.
       if (needsRehash(user.passwordHash, params) && directory.updatePasswordHash) {
         const passwordHash = await hashPassword(password, params);
