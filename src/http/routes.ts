@@ -278,7 +278,11 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       config: { public: true },
       schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['auth'] },
     },
-    async (request) => core.metadata(`${request.protocol}://${request.host}`).body as never,
+    async (_request, reply) => {
+      const res = core.metadata();
+      reply.headers(res.headers);
+      return res.body as never;
+    },
   );
 
   app.get(

@@ -142,6 +142,11 @@ function pairOf(
 export type ConfiguredTokenService = TokenService &
   SyncAuthenticator & {
     readonly config: TokenServiceConfig;
+    /**
+     * The `iss` of every token this service mints and requires (RFC 9068 §2.2), as configured;
+     * the HTTP routes serve it as the RFC 8414 `issuer`. Undefined when none was configured.
+     */
+    readonly issuer: string | undefined;
     /** The pushed revocations held in memory; undefined when the access format is opaque or the push is off. */
     readonly revocations: RevocationSet | undefined;
     /** Stops listening to the store's revocation push (the store's own `close()` ends it too). Idempotent. */
@@ -187,6 +192,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
 
   const service: ConfiguredTokenService = {
     config,
+    issuer: options.issuer,
     revocations,
 
     close(): void {
