@@ -76,6 +76,14 @@ export interface TokenServiceOptions {
     reuseGraceSeconds?: number;
     /** A family (login session) never outlives this many seconds. Default 7776000 (90 days). */
     absoluteLifetimeSeconds?: number;
+    /**
+     * jwt, sealed and fernet refresh tokens are made with keys derived from the secret for
+     * refresh tokens alone (`refreshKeyRing`), so no access-token verifier holding the secret
+     * accepts one. Tokens made with the secret itself, by versions before that, are accepted
+     * too while this is true (their `type: "refresh"` claim is still required); none is minted.
+     * Default true; set false once the refresh lifetime has passed since the upgrade.
+     */
+    acceptLegacyKeys?: boolean;
   };
   store: TokenStore;
   /** Milliseconds since the epoch. Default `Date.now`. */
