@@ -179,14 +179,16 @@ for (const name of ADAPTERS) {
       assertError(missing, 400, 'invalid_request');
     });
 
-    test('revoke (RFC 7009): 200 with no body, also for garbage; a revoked refresh token is dead', async () => {
+    test('revoke (RFC 7009): 200 with the JSON body {}, also for garbage; a revoked refresh token is dead', async () => {
       const t = await login(d);
       const res = await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: t.refresh_token as string }) });
       assert.equal(res.status, 200);
-      assert.equal(res.text, '');
+      assert.equal(res.text, '{}');
+      assert.match(res.headers['content-type'] ?? '', /^application\/json/);
       assert.equal(res.headers['cache-control'], 'no-store');
       const garbage = await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: 'garbage' }) });
       assert.equal(garbage.status, 200);
+      assert.deepEqual(garbage.json(), {});
       const r = await d.call({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: t.refresh_token } });
       assertError(r, 400, 'invalid_grant', 'revoked');
       assertError(await d.call({ method: 'POST', url: '/auth/revoke', ...form({}) }), 400, 'invalid_request');
@@ -253,6 +255,88 @@ for (const name of ADAPTERS) {
         400,
         'invalid_grant',
         'revoked',
+      );
+    });
+
+    test('logout authenticates the client as refresh does and ends only its own current session (RFC 7009 §2.1)', async () => {
+      const web = await s.clients.add(`web-${name}`, { confidential: true });
+      const creds = basicAuth(web.client.clientId, web.secret as string);
+      const signIn = await d.call({
+        method: 'POST',
+        url: '/auth/token',
+        ...form({ grant_type: 'password', username: 'alice', password: PASSWORD }, creds),
+      });
+      assert.equal(signIn.status, 200, signIn.text);
+      const t1 = signIn.json().refresh_token as string;
+      const refreshWeb = (token: string) =>
+        d.call({ method: 'POST', url: '/auth/refresh', ...form({ refresh_token: token }, creds) });
+      const logout = (params: Record<string, string>, headers: Record<string, string> = {}) =>
+        d.call({ method: 'POST', url: '/auth/logout', ...form(params, headers) });
+
+      // A confidential client's secret is required, and must be right.
+      assertError(await logout({ refresh_token: t1, client_id: web.client.clientId }), 401, 'invalid_client');
+      assertError(await logout({ refresh_token: t1 }, basicAuth(web.client.clientId, 'wrong')), 401, 'invalid_client');
+      // No client at all (the default public client), or another authenticated client: nothing ends.
+      assert.equal((await logout({ refresh_token: t1 })).status, 204);
+      assert.equal((await logout({ refresh_token: t1 }, basicAuth(s.rs.id, s.rs.secret))).status, 204);
+      const r2 = await refreshWeb(t1);
+      assert.equal(r2.status, 200, `the session outlived other clients' logouts: ${r2.text}`);
+      const t2 = r2.json().refresh_token as string;
+      // The rotated token, even with the right client: no effect, and no reuse detection either.
+      assert.equal((await logout({ refresh_token: t1 }, creds)).status, 204);
+      const r3 = await refreshWeb(t2);
+      assert.equal(r3.status, 200, `a rotated token ended nothing: ${r3.text}`);
+      const t3 = r3.json().refresh_token as string;
+      // The current token with the client's credentials ends the session.
+      const out = await logout({ refresh_token: t3 }, creds);
+      assert.equal(out.status, 204);
+      assert.equal(out.text, '');
+      assertError(await refreshWeb(t3), 400, 'invalid_grant', 'revoked');
+    });
+
+    test('an empty client_secret from a public client is an omitted one (RFC 6749 §2.3.1), not a failed authentication', async () => {
+      const spa = `spa-${name}`;
+      await s.clients.add(spa);
+      const signIn = await d.call({
+        method: 'POST',
+        url: '/auth/token',
+        ...form({ grant_type: 'password', username: 'alice', password: PASSWORD, client_id: spa, client_secret: '' }),
+      });
+      assert.equal(signIn.status, 200, signIn.text);
+      const t = signIn.json();
+      const emptyBasic = basicAuth(spa, '');
+      const r = await d.call({
+        method: 'POST',
+        url: '/auth/refresh',
+        ...form({ refresh_token: t.refresh_token as string }, emptyBasic),
+      });
+      assert.equal(r.status, 200, r.text);
+      const revoked = await d.call({
+        method: 'POST',
+        url: '/auth/revoke',
+        ...form({ token: r.json().refresh_token as string, client_id: spa, client_secret: '' }),
+      });
+      assert.equal(revoked.status, 200, revoked.text);
+      assertError(
+        await d.call({
+          method: 'POST',
+          url: '/auth/refresh',
+          ...form({ refresh_token: r.json().refresh_token as string, client_id: spa }),
+        }),
+        400,
+        'invalid_grant',
+        'revoked',
+      );
+      // A confidential client with an empty secret has not authenticated.
+      assertError(
+        await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: 'x', client_id: s.rs.id, client_secret: '' }) }),
+        401,
+        'invalid_client',
+      );
+      assertError(
+        await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: 'x' }, basicAuth(s.rs.id, '')) }),
+        401,
+        'invalid_client',
       );
     });
 

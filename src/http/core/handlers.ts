@@ -331,8 +331,9 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         // a 503 (RFC 7009 §2.2.1).
         if (!isTokenRefusal(e)) throw e;
       }
-      // RFC 7009 §2.2: the body is ignored by the client; send none.
-      return { status: 200, headers: { ...NO_STORE_HEADERS } };
+      // RFC 7009 §2.2: the content is ignored by the client, but clients parse it: `{}` as JSON
+      // (an empty body makes simple-oauth2's revoke() throw, and its revokeAll() stop short).
+      return { status: 200, headers: { ...NO_STORE_HEADERS }, body: {} };
     },
 
     async introspect(req) {
@@ -358,11 +359,15 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     },
 
     async logout(req) {
+      // The client authenticates as for /auth/refresh (RFC 6749 §2.3: a confidential client's
+      // secret is required) and ends only a session of its own (RFC 7009 §2.1). Another client's
+      // token, or one already rotated, ends nothing: 204 all the same (RFC 7009 §2.2: no probing).
+      const { client } = await callerOf(req);
       let token = str(req.body, 'refresh_token');
       if (!token && cookies) token = cookies.read(req.cookies, req.headers);
       if (!token) throw badRequest('refresh_token is required');
       try {
-        await tokens.logout(token);
+        await tokens.logout(token, { clientId: client.clientId });
       } catch (e) {
         if (!isTokenRefusal(e)) throw e;
         if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);

@@ -280,7 +280,14 @@ export function selfContainedRefreshFormat(options: SelfContainedRefreshOptions)
       if (isForeign(extOf(claims), clientId)) return Promise.resolve();
       if (typeof claims.fam !== 'string') return Promise.resolve();
       // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
-      return store.revokeFamily({ shard: userShard(claims.sub), now, familyId: claims.fam }).then(() => undefined);
+      const ref = { shard: userShard(claims.sub), now, familyId: claims.fam };
+      const end = () => store.revokeFamily(ref).then(() => undefined);
+      if (clientId === undefined) return end();
+      // A client's request, as for opaque tokens: a consumed (rotated) token is no longer valid
+      // (RFC 7009 §2.2), so it has nothing left to revoke; the session that moved on stays.
+      return store
+        .inspectRefresh({ ...ref, jti: optionalString(claims.jti) })
+        .then((r) => (r.status === 'active' ? end() : undefined));
     },
   };
 }
