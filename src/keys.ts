@@ -11,7 +11,7 @@
  */
 import { ConfigError } from './errors.js';
 import { decodeKeyMaterial, encodeBase64url } from './internal/base64url.js';
-import { randomBytes, sha256 } from './internal/crypto.js';
+import { hkdfSha256, randomBytes, sha256 } from './internal/crypto.js';
 
 export const MIN_SECRET_BYTES = 32;
 const KID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -136,4 +136,38 @@ export function keyRingFromEnv(env: NodeJS.ProcessEnv = process.env): KeyRing | 
 /** A new secret: 32 random bytes, base64url. */
 export function generateSecret(): string {
   return encodeBase64url(randomBytes(MIN_SECRET_BYTES));
+}
+
+/**
+ * The HKDF-SHA256 info label of refresh-token keys (RFC 5869 §3.2: one label per use, so
+ * keys derived for one purpose say nothing about those of another).
+ */
+const REFRESH_KEY_INFO = 'tessera refresh-token key v1';
+
+/**
+ * What a refresh key's id adds to the id of the key it is derived from. A configured key id
+ * never holds a `:` ({@link createKeyRing}; `TESSERA_KEYS` uses it as the separator), so a
+ * refresh key id can never be taken for a configured key's, nor the other way round.
+ */
+export const REFRESH_KID_SUFFIX = ':r';
+
+/**
+ * The keys of self-contained refresh tokens (jwt, sealed, fernet): one per key of `ring`,
+ * in the same order (the first signs, every one verifies, so rotation works as for access
+ * tokens), each `HKDF-SHA256(key, salt = "", info = "tessera refresh-token key v1", 32)`,
+ * with the key id `<kid>:r`.
+ *
+ * Access tokens are verified outside tessera with the configured secret (any HS256 verifier,
+ * Python's Fernet). A refresh token made with that same key would verify there too, and pass
+ * for an access token with a verifier that does not check the `type` claim (RFC 8725 §2.8,
+ * §3.11). Refresh tokens are read by tessera alone, so they take keys nothing else holds:
+ * without the derivation no outside verifier can accept one.
+ */
+export function refreshKeyRing(ring: KeyRing): KeyRing {
+  const keys: Key[] = ring.keys.map((k) => ({
+    kid: `${k.kid}${REFRESH_KID_SUFFIX}`,
+    bytes: hkdfSha256(k.bytes, Buffer.alloc(0), REFRESH_KEY_INFO, MIN_SECRET_BYTES),
+  }));
+  const byKid = new Map(keys.map((k) => [k.kid, k]));
+  return { primary: keys[0] as Key, keys, byKid: (kid) => byKid.get(kid) };
 }

@@ -60,7 +60,7 @@ export interface AppOptions {
   jwks?: JwkSet;
   /** Registered OAuth clients (RFC 6749 §2). Default: only the built-in public client `tessera`. */
   clients?: ClientService;
-  /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the request's origin. */
+  /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the token service's `issuer`; never the request's `Host` (see AuthHandlersOptions.issuer). */
   issuer?: string | (() => string);
 }
 

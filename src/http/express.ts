@@ -107,7 +107,6 @@ function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolea
     ip: req.ip ?? req.socket.remoteAddress ?? '',
     cookies: cookieMode ? parseCookieHeader(req.headers.cookie) : {},
     ...(log ? { log } : {}),
-    origin: `${req.protocol}://${req.get('host') ?? ''}`,
   };
 }
 

@@ -118,7 +118,6 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
         ip: addressOf(c) ?? '',
         cookies: cookieMode ? parseCookieHeader(headers.cookie) : {},
         ...(log ? { log } : {}),
-        origin: new URL(c.req.url).origin,
       };
       return toResponse(await route.run(req, principal), secure);
     } catch (e) {

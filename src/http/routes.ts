@@ -40,7 +40,7 @@ import { type AuthRequest, type AuthResponse, PRINCIPAL_HEADERS } from './core/r
 import { findDuplicateKey } from './core/strict-json.js';
 import { badRequest, httpErrorHandler } from './errors.js';
 import {
-  Empty,
+  EmptyObject,
   ErrorResponse,
   errors,
   IntrospectionResponse,
@@ -183,7 +183,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
         security: CLIENT_SECURITY,
         consumes: form,
         body: TokenParam,
-        response: { 200: Empty, ...errors(400, 401, 503) },
+        response: { 200: EmptyObject, ...errors(400, 401, 503) },
       },
     },
     async (request, reply) => run(reply, core.revoke(neutral(request))),
@@ -213,11 +213,13 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     {
       config: { public: true },
       schema: {
-        summary: "Ends the presented refresh token's session (its family)",
+        summary: "Ends the presented refresh token's session (its family), if it is the client's and current",
+        description: `${CLIENT_AUTH_DOC} A confidential client authenticates as for /auth/refresh. Another client's refresh token, or one already rotated, ends nothing and is answered 204 all the same (RFC 7009 §2.1, §2.2).`,
         tags: ['auth'],
+        security: CLIENT_SECURITY,
         consumes: form,
         body: RefreshRequest,
-        response: { 204: NoContent, ...errors(400, 403, 503) },
+        response: { 204: NoContent, ...errors(400, 401, 403, 503) },
       },
     },
     async (request, reply) => run(reply, core.logout(neutral(request))),
@@ -278,7 +280,11 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       config: { public: true },
       schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['auth'] },
     },
-    async (request) => core.metadata(`${request.protocol}://${request.host}`).body as never,
+    async (_request, reply) => {
+      const res = core.metadata();
+      reply.headers(res.headers);
+      return res.body as never;
+    },
   );
 
   app.get(

@@ -123,8 +123,11 @@ export const MeResponse = Type.Object({
 
 export const StatusResponse = Type.Object({ status: Type.String() });
 
-/** RFC 7009 §2.2: 200 with an empty body (a plain JSON Schema, so `reply.send()` needs no payload). */
-export const Empty = { description: 'Empty body' } as const;
+/**
+ * RFC 7009 §2.2: 200, and "the content of the response body is ignored by the client": `{}` as
+ * JSON, which every client library can parse (simple-oauth2's `revoke()` parses it as JSON).
+ */
+export const EmptyObject = Type.Object({}, { additionalProperties: false, description: 'An empty JSON object' });
 
 /** A response without a body (204). */
 export const NoContent = Type.Null({ description: 'No content' });

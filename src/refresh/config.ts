@@ -20,6 +20,11 @@ export interface TokenServiceConfig {
   checkRevocation: boolean;
   /** Keep revocations in memory, pushed by the store, so self-contained access tokens are refused without a lookup. */
   revocationPush: boolean;
+  /**
+   * Also accept self-contained refresh tokens made with the configured keys themselves (before
+   * refresh tokens had keys of their own), for the rest of their lives; new ones never are.
+   */
+  acceptLegacyRefreshKeys: boolean;
   /** Verified self-contained access tokens remembered (0: none). */
   accessCacheSize: number;
   leewaySeconds: number;
@@ -48,6 +53,12 @@ export const DEFAULTS = {
   checkRevocation: false,
   /** On: every instance refuses a revoked self-contained access token within a second (docs/security.md). */
   revocationPush: true,
+  /**
+   * On: refresh tokens issued with the configured key itself (by a version before refresh keys
+   * were derived) keep refreshing until they expire; turn it off once the refresh lifetime has
+   * passed since the upgrade (docs/keys.md).
+   */
+  acceptLegacyRefreshKeys: true,
 } as const;
 
 function seconds(value: number | undefined, fallback: number, name: string, min: number): number {
@@ -92,12 +103,15 @@ export function resolveConfig(options: TokenServiceOptions): TokenServiceConfig 
     ),
     checkRevocation: options.access?.checkRevocation ?? DEFAULTS.checkRevocation,
     revocationPush: options.access?.revocationPush ?? DEFAULTS.revocationPush,
+    acceptLegacyRefreshKeys: options.refresh?.acceptLegacyKeys ?? DEFAULTS.acceptLegacyRefreshKeys,
     accessCacheSize: count(options.access?.cacheSize, DEFAULTS.accessCacheSize, 'access.cacheSize'),
     leewaySeconds: seconds(options.leewaySeconds, DEFAULTS.leewaySeconds, 'leewaySeconds', 0),
   };
   for (const name of ['checkRevocation', 'revocationPush'] as const) {
     if (typeof config[name] !== 'boolean') throw new ConfigError(`access.${name} must be true or false`);
   }
+  if (typeof config.acceptLegacyRefreshKeys !== 'boolean')
+    throw new ConfigError('refresh.acceptLegacyKeys must be true or false');
   checkReuseGrace(config.reuseGraceSeconds, config.refreshTtlSeconds, 'refresh.reuseGraceSeconds', 'refresh.ttlSeconds');
   return config;
 }

@@ -33,7 +33,7 @@ import type { Claims } from '../tokens/claims.js';
 import { newId } from '../tokens/codec.js';
 import { userShard } from '../tokens/opaque.js';
 import { resolveConfig, type TokenServiceConfig } from './config.js';
-import { clientOf } from './formats/extra.js';
+import { clientOf, isForeign } from './formats/extra.js';
 import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
@@ -142,6 +142,11 @@ function pairOf(
 export type ConfiguredTokenService = TokenService &
   SyncAuthenticator & {
     readonly config: TokenServiceConfig;
+    /**
+     * The `iss` of every token this service mints and requires (RFC 9068 §2.2), as configured;
+     * the HTTP routes serve it as the RFC 8414 `issuer`. Undefined when none was configured.
+     */
+    readonly issuer: string | undefined;
     /** The pushed revocations held in memory; undefined when the access format is opaque or the push is off. */
     readonly revocations: RevocationSet | undefined;
     /** Stops listening to the store's revocation push (the store's own `close()` ends it too). Idempotent. */
@@ -187,6 +192,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
 
   const service: ConfiguredTokenService = {
     config,
+    issuer: options.issuer,
     revocations,
 
     close(): void {
@@ -353,10 +359,20 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       await (first.revoke(token, now, clientId) ?? second.revoke(token, now, clientId));
     },
 
-    async logout(refreshToken: string): Promise<void> {
+    async logout(refreshToken: string, logoutOptions: { clientId?: string } = {}): Promise<boolean> {
       const now = clock();
+      const clientId = optionalString(logoutOptions.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
       const p = parseRefresh(refreshToken, now);
-      await store.revokeFamily({ shard: p.shard, now, ...p.family });
+      // RFC 7009 §2.1, as for revocation: a client ends only its own sessions. Self-contained
+      // tokens say whose they are; an opaque one's family record does (read below).
+      if (p.subject && isForeign(p.subject.extra, clientId)) return false;
+      // Only the family's current token ends it: a consumed (rotated) token is no credential any
+      // more, so whoever still holds one cannot end the session that moved on. Nor is it reuse
+      // (that is for the refresh grant): nothing is revoked, the caller learns nothing.
+      const ref = p.presented.kind === 'jti' ? { familyId: p.presented.familyId, jti: p.presented.jti } : p.family;
+      const found = await store.inspectRefresh({ shard: p.shard, now, ...ref });
+      if (found.status !== 'active' || isForeign(found.family.claims, clientId)) return false;
+      return store.revokeFamily({ shard: p.shard, now, ...p.family });
     },
 
     async revokeUser(sub: string): Promise<void> {

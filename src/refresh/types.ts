@@ -76,6 +76,14 @@ export interface TokenServiceOptions {
     reuseGraceSeconds?: number;
     /** A family (login session) never outlives this many seconds. Default 7776000 (90 days). */
     absoluteLifetimeSeconds?: number;
+    /**
+     * jwt, sealed and fernet refresh tokens are made with keys derived from the secret for
+     * refresh tokens alone (`refreshKeyRing`), so no access-token verifier holding the secret
+     * accepts one. Tokens made with the secret itself, by versions before that, are accepted
+     * too while this is true (their `type: "refresh"` claim is still required); none is minted.
+     * Default true; set false once the refresh lifetime has passed since the upgrade.
+     */
+    acceptLegacyKeys?: boolean;
   };
   store: TokenStore;
   /** Milliseconds since the epoch. Default `Date.now`. */
@@ -178,8 +186,13 @@ export interface TokenService {
    * With `clientId`, a token issued to another client is ignored too (§2.1: a client revokes its own).
    */
   revoke(token: string, hint?: string, options?: { clientId?: string }): Promise<void>;
-  /** Ends the family of a refresh token (logout). */
-  logout(refreshToken: string): Promise<void>;
+  /**
+   * Ends the family of a refresh token (logout), when the token is its family's current one
+   * and, with `clientId`, was issued to that client (RFC 7009 §2.1); resolves `true` when a live
+   * family was ended. A consumed (rotated) token, or another client's, ends nothing and trips
+   * no reuse detection (`false`). Throws TokenError for a token that does not verify.
+   */
+  logout(refreshToken: string, options?: { clientId?: string }): Promise<boolean>;
   /** Revokes every family and every access token of a user (logout everywhere), in O(1). */
   revokeUser(sub: string): Promise<void>;
   /** Resolves when the store answers (readiness); rejects with `StoreUnavailableError`. */

@@ -206,8 +206,8 @@ export const SETTINGS = {
     env: 'TESSERA_ISSUER',
     flag: 'issuer',
     arg: 'URL',
-    help: 'the iss of access tokens and the RFC 8414 issuer (set it to the public URL in production)',
-    default: 'the URL the server listens on',
+    help: 'the iss of every token and the RFC 8414 issuer: the public URL, the same on every instance (tokens refresh only under the issuer they were issued by)',
+    default: 'development: the URL listened on (loopback for HOST 0.0.0.0 or ::); production: required',
   },
   audience: {
     env: 'TESSERA_AUDIENCE',
@@ -617,6 +617,15 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
   } else if (production) {
     throw new ConfigError(
       `TESSERA_SECRET is not set and NODE_ENV=production never generates one; set TESSERA_SECRET (or TESSERA_KEYS, TESSERA_SECRET_FILE): ${KEYGEN_HINT}`,
+    );
+  }
+  // RFC 8414 §2 / RFC 9068 §2.2: `iss` names the server as its clients reach it, and every
+  // self-contained token carries it and is checked against it. The listen URL changes with the
+  // port and the host, so refresh tokens would stop refreshing after a move or on a second
+  // instance: production names the issuer once, like the secret.
+  if (production && issuer === undefined) {
+    throw new ConfigError(
+      'TESSERA_ISSUER is not set and NODE_ENV=production never defaults it to the listen URL; set TESSERA_ISSUER to the public URL clients use (e.g. https://auth.example.com), the same on every instance',
     );
   }
   return config;

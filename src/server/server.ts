@@ -128,6 +128,22 @@ export function serverClock(env: NodeJS.ProcessEnv = process.env): () => number 
   };
 }
 
+/** HOST values that listen on every interface (and so name no host a client could use). */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '::0' || host === '0:0:0:0:0:0:0:0' || host === '';
+}
+
+/**
+ * The URL of the server as this machine reaches it: the development default issuer. A
+ * wildcard host names no reachable host (`http://0.0.0.0:PORT`, `http://[::]:PORT`), so it
+ * becomes the loopback address of its family; `undefined` for any other host (the listen URL
+ * Fastify reports stands).
+ */
+export function listenUrl(host: string, port: number): string | undefined {
+  if (!isWildcardHost(host)) return undefined;
+  return host.includes(':') ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;
+}
+
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   if (!config.keys) throw new ConfigError('no key configured; set TESSERA_SECRET');
   if (config.accessAlg !== undefined && config.accessAlg !== 'HS256' && !config.signingKeys) {
@@ -168,6 +184,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const late = {
     get config() {
       return service().config;
+    },
+    get issuer() {
+      return issuer;
     },
     issue: (...a) => service().issue(...a),
     refresh: (...a) => service().refresh(...a),
@@ -212,7 +231,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       // Fastify's close stops accepting, answers 503 to requests that arrive
       // meanwhile (return503OnClosing) and waits for in-flight ones.
       await app.close();
-      tokens.close();
+      // Not made yet when listen failed (the issuer is the listen URL): nothing to stop then.
+      real?.close();
       await store.close().catch(() => {});
     })();
     return closing;
@@ -232,9 +252,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  url = listenUrl(config.host, port) ?? url;
   issuer ??= url;
   real ??= makeTokens(issuer);
   const tokens = real;
+  if (config.issuer === undefined) {
+    note(
+      `tessera: issuer ${issuer} (development default: the listen URL${isWildcardHost(config.host) ? `; HOST=${config.host} listens on every interface, but tokens name this loopback URL` : ''}); set TESSERA_ISSUER to the URL clients use`,
+    );
+  }
   note(
     `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat}${config.signingKeys ? ` ${config.signingKeys.alg} (kid ${config.signingKeys.signer.kid}, ${config.signingKeys.keys.length} key${config.signingKeys.keys.length === 1 ? '' : 's'} in the JWKS)` : ''} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
       `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SELF_CONTAINED_FORMATS } from '../../src/tokens/codec.js';
+import { createCodec, SELF_CONTAINED_FORMATS } from '../../src/tokens/codec.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
@@ -120,9 +120,11 @@ describe('tessera CLI: keygen, token issue | token verify', () => {
   test('other refusals print their code: expired, unknown_key (another key ring), malformed', async () => {
     const other = 'Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE';
     const [expired, unknownKey, garbage, empty] = await Promise.all([
-      sh(`tessera token issue --format jwt --type access --sub a --claims '{"exp":1}' | tessera token verify --format jwt`, {
-        TESSERA_SECRET: SECRET,
-      }),
+      sh(
+        'tessera token verify --format jwt',
+        { TESSERA_SECRET: SECRET },
+        createCodec({ format: 'jwt', secret: SECRET }).encode({ sub: 'a', type: 'access', iat: 0, exp: 1 }),
+      ),
       sh(
         `tessera token issue --format sealed --type access --sub a | TESSERA_SECRET=${other} tessera token verify --format sealed -`,
         {
@@ -136,6 +138,63 @@ describe('tessera CLI: keygen, token issue | token verify', () => {
     assert.deepEqual([unknownKey.code, unknownKey.stdout], [1, '{"error": "unknown_key"}\n']);
     assert.deepEqual([garbage.code, garbage.stdout], [1, '{"error": "malformed"}\n']);
     assert.deepEqual([empty.code, empty.stdout], [1, '{"error": "malformed"}\n']);
+  });
+
+  test('--claims cannot set registered claims (exp, iat, iss, sub, aud, nbf, jti, type, ...): exit 2, nothing printed', async () => {
+    const claims = [
+      '{"exp":4102444800}',
+      '{"iat":4102444800}',
+      '{"iss":"x"}',
+      '{"aud":"x"}',
+      '{"sub":"root"}',
+      '{"type":"refresh"}',
+      '{"nbf":0}',
+      '{"jti":"j"}',
+      '{"fam":"f"}',
+      '{"client_id":"c"}',
+    ];
+    const rs = await Promise.all(
+      claims.map((c) => sh(`tessera token issue --format jwt --type access --sub a --claims '${c}'`, { TESSERA_SECRET: SECRET })),
+    );
+    for (const [i, r] of rs.entries()) {
+      assert.equal(r.code, 2, claims[i]);
+      assert.equal(r.stdout, '', claims[i]);
+      const name = Object.keys(JSON.parse(claims[i] as string))[0] as string;
+      assert.match(r.stderr, new RegExp(`^tessera: --claims may not set ${name}: `), claims[i]);
+    }
+    // Claims of one's own still go in; --ttl stays capped.
+    const ok = await sh(
+      `tessera token issue --format jwt --type access --sub a --claims '{"tenant":"t","scope":"read"}' | tessera token verify --format jwt -`,
+      { TESSERA_SECRET: SECRET },
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).tenant, 't');
+    const long = await sh('tessera token issue --format jwt --type access --sub a --ttl 4102444800', { TESSERA_SECRET: SECRET });
+    assert.equal(long.code, 2);
+    assert.match(long.stderr, /--ttl must not exceed the refresh lifetime/);
+  });
+
+  test('refresh tokens are made with the derived refresh key: they verify as refresh tokens, not with the secret as access tokens', async () => {
+    const issued = await sh('tessera token issue --format jwt --type refresh --sub a', { TESSERA_SECRET: SECRET });
+    const token = issued.stdout.trim();
+    assert.match(
+      (() => {
+        try {
+          createCodec({ format: 'jwt', secret: SECRET }).decode(token);
+          return 'ok';
+        } catch (e) {
+          return (e as { code: string }).code;
+        }
+      })(),
+      /^(bad_signature|unknown_key)$/,
+    );
+    const [asRefresh, untyped] = await Promise.all([
+      sh('tessera token verify --format jwt --type refresh -', { TESSERA_SECRET: SECRET }, token),
+      sh('tessera token verify --format jwt -', { TESSERA_SECRET: SECRET }, token),
+    ]);
+    assert.equal(asRefresh.code, 0);
+    assert.equal(JSON.parse(asRefresh.stdout).type, 'refresh');
+    assert.equal(untyped.code, 0);
   });
 
   test('missing secret: exit 2 with a message naming TESSERA_SECRET and `tessera keygen`', async () => {

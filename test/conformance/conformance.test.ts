@@ -17,6 +17,7 @@ import {
   type Driver,
   driver,
   form,
+  ISSUER,
   login,
   PASSWORD,
   type Shared,
@@ -178,14 +179,16 @@ for (const name of ADAPTERS) {
       assertError(missing, 400, 'invalid_request');
     });
 
-    test('revoke (RFC 7009): 200 with no body, also for garbage; a revoked refresh token is dead', async () => {
+    test('revoke (RFC 7009): 200 with the JSON body {}, also for garbage; a revoked refresh token is dead', async () => {
       const t = await login(d);
       const res = await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: t.refresh_token as string }) });
       assert.equal(res.status, 200);
-      assert.equal(res.text, '');
+      assert.equal(res.text, '{}');
+      assert.match(res.headers['content-type'] ?? '', /^application\/json/);
       assert.equal(res.headers['cache-control'], 'no-store');
       const garbage = await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: 'garbage' }) });
       assert.equal(garbage.status, 200);
+      assert.deepEqual(garbage.json(), {});
       const r = await d.call({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: t.refresh_token } });
       assertError(r, 400, 'invalid_grant', 'revoked');
       assertError(await d.call({ method: 'POST', url: '/auth/revoke', ...form({}) }), 400, 'invalid_request');
@@ -255,16 +258,116 @@ for (const name of ADAPTERS) {
       );
     });
 
+    test('logout authenticates the client as refresh does and ends only its own current session (RFC 7009 §2.1)', async () => {
+      const web = await s.clients.add(`web-${name}`, { confidential: true });
+      const creds = basicAuth(web.client.clientId, web.secret as string);
+      const signIn = await d.call({
+        method: 'POST',
+        url: '/auth/token',
+        ...form({ grant_type: 'password', username: 'alice', password: PASSWORD }, creds),
+      });
+      assert.equal(signIn.status, 200, signIn.text);
+      const t1 = signIn.json().refresh_token as string;
+      const refreshWeb = (token: string) =>
+        d.call({ method: 'POST', url: '/auth/refresh', ...form({ refresh_token: token }, creds) });
+      const logout = (params: Record<string, string>, headers: Record<string, string> = {}) =>
+        d.call({ method: 'POST', url: '/auth/logout', ...form(params, headers) });
+
+      // A confidential client's secret is required, and must be right.
+      assertError(await logout({ refresh_token: t1, client_id: web.client.clientId }), 401, 'invalid_client');
+      assertError(await logout({ refresh_token: t1 }, basicAuth(web.client.clientId, 'wrong')), 401, 'invalid_client');
+      // No client at all (the default public client), or another authenticated client: nothing ends.
+      assert.equal((await logout({ refresh_token: t1 })).status, 204);
+      assert.equal((await logout({ refresh_token: t1 }, basicAuth(s.rs.id, s.rs.secret))).status, 204);
+      const r2 = await refreshWeb(t1);
+      assert.equal(r2.status, 200, `the session outlived other clients' logouts: ${r2.text}`);
+      const t2 = r2.json().refresh_token as string;
+      // The rotated token, even with the right client: no effect, and no reuse detection either.
+      assert.equal((await logout({ refresh_token: t1 }, creds)).status, 204);
+      const r3 = await refreshWeb(t2);
+      assert.equal(r3.status, 200, `a rotated token ended nothing: ${r3.text}`);
+      const t3 = r3.json().refresh_token as string;
+      // The current token with the client's credentials ends the session.
+      const out = await logout({ refresh_token: t3 }, creds);
+      assert.equal(out.status, 204);
+      assert.equal(out.text, '');
+      assertError(await refreshWeb(t3), 400, 'invalid_grant', 'revoked');
+    });
+
+    test('an empty client_secret from a public client is an omitted one (RFC 6749 §2.3.1), not a failed authentication', async () => {
+      const spa = `spa-${name}`;
+      await s.clients.add(spa);
+      const signIn = await d.call({
+        method: 'POST',
+        url: '/auth/token',
+        ...form({ grant_type: 'password', username: 'alice', password: PASSWORD, client_id: spa, client_secret: '' }),
+      });
+      assert.equal(signIn.status, 200, signIn.text);
+      const t = signIn.json();
+      const emptyBasic = basicAuth(spa, '');
+      const r = await d.call({
+        method: 'POST',
+        url: '/auth/refresh',
+        ...form({ refresh_token: t.refresh_token as string }, emptyBasic),
+      });
+      assert.equal(r.status, 200, r.text);
+      const revoked = await d.call({
+        method: 'POST',
+        url: '/auth/revoke',
+        ...form({ token: r.json().refresh_token as string, client_id: spa, client_secret: '' }),
+      });
+      assert.equal(revoked.status, 200, revoked.text);
+      assertError(
+        await d.call({
+          method: 'POST',
+          url: '/auth/refresh',
+          ...form({ refresh_token: r.json().refresh_token as string, client_id: spa }),
+        }),
+        400,
+        'invalid_grant',
+        'revoked',
+      );
+      // A confidential client with an empty secret has not authenticated.
+      assertError(
+        await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: 'x', client_id: s.rs.id, client_secret: '' }) }),
+        401,
+        'invalid_client',
+      );
+      assertError(
+        await d.call({ method: 'POST', url: '/auth/revoke', ...form({ token: 'x' }, basicAuth(s.rs.id, '')) }),
+        401,
+        'invalid_client',
+      );
+    });
+
     test('RFC 8414 metadata and health are public', async () => {
       const res = await d.call({ url: '/.well-known/oauth-authorization-server' });
       assert.equal(res.status, 200);
       const m = res.json();
+      assert.equal(m.issuer, ISSUER);
       assert.equal(m.token_endpoint, `${m.issuer}/auth/token`);
       assert.deepEqual(m.grant_types_supported, ['password', 'refresh_token']);
       assert.deepEqual(m.response_types_supported, []);
       assert.deepEqual(m.scopes_supported, ['api']);
       assert.equal((await d.call({ url: '/health' })).status, 200);
       assert.deepEqual((await d.call({ url: '/ready' })).json(), { status: 'ready' });
+    });
+
+    test('RFC 8414 metadata: the issuer comes from the token service, never from Host or X-Forwarded-Host; cacheable', async () => {
+      const plain = await d.call({ url: '/.well-known/oauth-authorization-server' });
+      assert.equal(plain.headers['cache-control'], 'public, max-age=300');
+      const hostile: Record<string, string>[] = [
+        { host: 'evil.example' },
+        { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+        { host: 'evil.example:8443', 'x-forwarded-host': 'evil.example', forwarded: 'host=evil.example;proto=https' },
+      ];
+      for (const headers of hostile) {
+        const res = await d.call({ url: '/.well-known/oauth-authorization-server', headers });
+        assert.equal(res.status, 200);
+        assert.equal(res.text, plain.text, JSON.stringify(headers));
+        assert.ok(!res.text.includes('evil.example'));
+        assert.equal(res.headers['cache-control'], 'public, max-age=300');
+      }
     });
 
     test('an unknown route with a valid token is a 404 not_found; registration is off unless enabled', async () => {
@@ -556,13 +659,10 @@ describe('conformance: the same answer from every adapter', () => {
     });
   }
 
-  test('metadata: the same document (up to the issuer, which is each request origin)', async () => {
+  test('metadata: the same document, the token service issuer, from every adapter', async () => {
     const docs = [];
-    for (const d of drivers.values()) {
-      const m = (await d.call({ url: '/.well-known/oauth-authorization-server' })).json();
-      const issuer = m.issuer as string;
-      docs.push(JSON.parse(JSON.stringify(m).replaceAll(issuer, 'ISSUER')));
-    }
+    for (const d of drivers.values()) docs.push((await d.call({ url: '/.well-known/oauth-authorization-server' })).json());
+    assert.equal(docs[0]?.issuer, ISSUER);
     assert.deepEqual(docs[1], docs[0]);
     assert.deepEqual(docs[2], docs[0]);
   });

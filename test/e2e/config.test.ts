@@ -43,6 +43,11 @@ const cases: { name: string; env: Record<string, string>; args?: string[]; match
     env: { TESSERA_SECRET: '', NODE_ENV: 'production' },
     match: /NODE_ENV=production never generates one/,
   },
+  {
+    name: 'production without an issuer',
+    env: { NODE_ENV: 'production', TESSERA_ISSUER: '' },
+    match: /TESSERA_ISSUER is not set and NODE_ENV=production never defaults it to the listen URL/,
+  },
   { name: 'unknown flag', env: {}, args: ['--colour'], match: /Unknown option '--colour'/ },
 ];
 
@@ -51,7 +56,7 @@ describe('bad configuration exits non-zero with a one-line reason', () => {
     test(c.name, async () => {
       const env = serverEnv(E2E, { TESSERA_STORE: 'memory', ...c.env });
       const res = await runCli(E2E, ['serve', ...(c.args ?? ['--port', '0'])], env);
-      assert.notEqual(res.code, 0);
+      assert.equal(res.code, 2, res.stderr);
       assert.equal(res.stdout, '', 'never started listening');
       const lines = res.stderr.trim().split('\n');
       // Usage errors add a "Run tessera --help" hint line; configuration errors are one line.
@@ -83,6 +88,41 @@ describe('development secret', () => {
       assert.match(second.output().stderr, /WARNING: DEVELOPMENT MODE.*using the generated secret/);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('a busy port', () => {
+  test('tessera serve on a port in use prints the documented one line and exits 2', async () => {
+    const env = serverEnv(E2E, { TESSERA_STORE: 'memory' });
+    const first = await startServer(E2E, env);
+    try {
+      const res = await runCli(E2E, ['serve', '--host', '127.0.0.1', '--port', String(first.port)], env);
+      assert.equal(res.code, 2, res.stderr);
+      assert.equal(res.stdout, '');
+      assert.equal(res.stderr, `tessera: port ${first.port} on 127.0.0.1 is in use; set PORT (or --port 0 for any free port)\n`);
+    } finally {
+      await first.stop();
+    }
+  });
+});
+
+describe('the development issuer', () => {
+  test('HOST=0.0.0.0 without TESSERA_ISSUER: tokens and metadata name the loopback URL, and start-up says so', async () => {
+    const env = serverEnv(E2E, { TESSERA_STORE: 'memory', TESSERA_ISSUER: '' });
+    const srv = await startServer(E2E, env, ['--host', '0.0.0.0']);
+    try {
+      assert.equal(srv.url, `http://127.0.0.1:${srv.port}`);
+      assert.match(
+        srv.output().stderr,
+        new RegExp(
+          `tessera: issuer http://127\\.0\\.0\\.1:${srv.port} .*HOST=0\\.0\\.0\\.0 listens on every interface.*set TESSERA_ISSUER`,
+        ),
+      );
+      const m = await call(srv.url, 'GET', '/.well-known/oauth-authorization-server');
+      assert.equal(m.json.issuer, `http://127.0.0.1:${srv.port}`);
+    } finally {
+      await srv.stop();
     }
   });
 });

@@ -132,7 +132,8 @@ export function e2eFlow(
       const t = await login();
       const res = await call(url, 'POST', '/auth/revoke', { form: { token: t.refresh_token, token_type_hint: 'refresh_token' } });
       assert.equal(res.status, 200);
-      assert.equal(res.text, '');
+      assert.equal(res.text, '{}');
+      assert.match(String(res.headers['content-type']), /^application\/json/);
       assert.equal((await call(url, 'POST', '/auth/refresh', { json: { refresh_token: t.refresh_token } })).status, 400);
       assert.equal((await call(url, 'POST', '/auth/revoke', { form: { token: 'junk' } })).status, 200);
       const missing = await call(url, 'POST', '/auth/revoke', { form: {} });

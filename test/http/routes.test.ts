@@ -204,7 +204,8 @@ for (const scheme of SCHEMES) {
         ...form({ token: t.refresh_token, token_type_hint: 'refresh_token' }),
       });
       assert.equal(res.statusCode, 200);
-      assert.equal(res.body, '');
+      assert.equal(res.body, '{}');
+      assert.match(String(res.headers['content-type']), /^application\/json/);
       const after = await h.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: t.refresh_token } });
       assert.equal(after.statusCode, 400);
       assert.equal(after.json().error, 'invalid_grant');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../src/errors.js';
-import { createKeyRing } from '../../src/keys.js';
+import { createKeyRing, refreshKeyRing } from '../../src/keys.js';
 import { DEFAULTS } from '../../src/refresh/config.js';
 import { openReplay, sealReplay } from '../../src/refresh/replay.js';
 import { createTokenService } from '../../src/refresh/service.js';
@@ -37,6 +37,7 @@ describe('configuration', () => {
       absoluteLifetimeSeconds: 7_776_000,
       checkRevocation: false,
       revocationPush: true,
+      acceptLegacyRefreshKeys: true,
       accessCacheSize: 1000,
       leewaySeconds: 0,
     });
@@ -89,8 +90,13 @@ describe('claims', () => {
     const { tokens, clock } = setup({ issuer: 'https://auth.example', audience: 'api' });
     const p = await tokens.issue({ sub: 'ann', scope: 'read', claims: { tenant: 't', sub: 'mallory', type: 'refresh', exp: 1 } });
     const codec = createCodec({ format: 'jwt', secret: SECRET, clock: clock.now });
+    const refreshCodec = createCodec({
+      format: 'jwt',
+      secret: refreshKeyRing(createKeyRing([{ secret: SECRET }])),
+      clock: clock.now,
+    });
     const nowSec = clock.ms / 1000;
-    const r = codec.decode(p.refreshToken, { type: 'refresh' });
+    const r = refreshCodec.decode(p.refreshToken, { type: 'refresh' });
     assert.equal(r.sub, 'ann');
     assert.equal(r.fam, p.familyId);
     assert.equal(r.type, 'refresh');

@@ -46,7 +46,7 @@ describe('low-entropy secrets', () => {
 
   test('random keys pass in production; development accepts a weak key (tests and demos)', () => {
     for (let i = 0; i < 200; i++) assert.equal(weakSecretReason(Buffer.from(generateSecret(), 'base64url')), null);
-    assert.ok(parseConfig({ NODE_ENV: 'production', TESSERA_SECRET: generateSecret() }).keys);
+    assert.ok(parseConfig({ NODE_ENV: 'production', TESSERA_SECRET: generateSecret(), TESSERA_ISSUER: 'https://a.test' }).keys);
     assert.ok(parseConfig({ TESSERA_SECRET: ZEROS }).keys);
   });
 });

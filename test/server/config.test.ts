@@ -159,6 +159,12 @@ describe('parseConfig', () => {
     refused({ TESSERA_SECRET: secret, TESSERA_SCOPE: 'a"b' }, {}, /^TESSERA_SCOPE may hold only printable ASCII/);
     refused({ NODE_ENV: 'production' }, {}, /^TESSERA_SECRET is not set and NODE_ENV=production never generates one/);
     refused(
+      { NODE_ENV: 'production', TESSERA_SECRET: generateSecret() },
+      {},
+      /^TESSERA_ISSUER is not set and NODE_ENV=production never defaults it to the listen URL; set TESSERA_ISSUER/,
+    );
+    refused({ NODE_ENV: 'production', TESSERA_SECRET: generateSecret(), TESSERA_ISSUER: '' }, {}, /^TESSERA_ISSUER is not set/);
+    refused(
       { TESSERA_SECRET_FILE: '/nonexistent/secret' },
       {},
       /^TESSERA_SECRET_FILE: cannot read "\/nonexistent\/secret" \(ENOENT\)/,

@@ -95,7 +95,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   post('/auth/logout', PARAMS.refresh, (req) => handlers.logout(req));
   post('/auth/logout-all', undefined, (_req, p) => handlers.logoutAll(p as Principal), true);
   if (handlers.allowRegister) post('/auth/register', PARAMS.register, (req) => handlers.register(req));
-  get(METADATA_PATH, (req) => handlers.metadata(originOf(req)));
+  get(METADATA_PATH, () => handlers.metadata());
   if (options.jwks) {
     const json = publicJwksJson(options.jwks);
     get(JWKS_PATH, () => ({
@@ -148,9 +148,4 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     errorResponse,
     refusalResponse,
   };
-}
-
-/** `scheme://host` of a request: the default RFC 8414 issuer. */
-function originOf(req: AuthRequest): string {
-  return req.origin ?? '';
 }

@@ -64,7 +64,10 @@ type Parsed = { ok: true; presented: PresentedClient; method: ClientAuthMethod }
 /** Reads the credentials of a request without looking anything up. */
 export function parseClientCredentials(req: ClientAuthRequest, realm: string): Parsed {
   const bodyId = param(req.body, 'client_id');
-  const bodySecret = param(req.body, 'client_secret');
+  // RFC 6749 §2.3.1: "The client MAY omit the parameter if the client secret is an empty
+  // string": an empty secret is no secret (a public client sending `client_secret=` is public).
+  const rawSecret = param(req.body, 'client_secret');
+  const bodySecret = rawSecret === '' ? undefined : rawSecret;
   if (bodyId !== undefined && (typeof bodyId !== 'string' || bodyId.length > MAX_CREDENTIAL_LENGTH)) {
     return { ok: false, error: badRequest('client_id must be a string') };
   }
@@ -91,7 +94,8 @@ export function parseClientCredentials(req: ClientAuthRequest, realm: string): P
     if (bodyId !== undefined && bodyId !== id) {
       return { ok: false, error: badRequest('client_id does not match the Authorization header') };
     }
-    return { ok: true, presented: { clientId: id, secret }, method: 'client_secret_basic' };
+    // §2.3.1 again: `id:` (an empty password) names the client without a secret.
+    return { ok: true, presented: secret === '' ? { clientId: id } : { clientId: id, secret }, method: 'client_secret_basic' };
   }
   if (bodySecret !== undefined) {
     if (bodyId === undefined || bodyId === '') return { ok: false, error: badRequest('client_secret needs client_id') };

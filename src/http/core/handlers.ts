@@ -87,7 +87,13 @@ export interface AuthHandlersOptions {
   realm?: string;
   /** Registered clients (RFC 6749 §2). Default: none but the built-in public client `tessera`. */
   clients?: ClientService;
-  /** RFC 8414 `issuer` of the metadata (a function when known only after listen). Default: the request's origin. */
+  /**
+   * RFC 8414 `issuer` of the metadata (a function when known only after listen). Default: the
+   * token service's `issuer` (`createTokenService({ issuer })`). Never taken from the request:
+   * `Host` and `X-Forwarded-Host` are the client's to choose, and a metadata document built
+   * from them could send other clients (and their secrets) elsewhere through a shared cache.
+   * With neither, the metadata route answers 404 `not_found`.
+   */
   issuer?: string | (() => string);
   /**
    * The JWS `alg` of the jwt access tokens. EdDSA or ES256 puts `jwks_uri` (the issuer's
@@ -130,8 +136,8 @@ export interface AuthHandlers {
   /** Needs the guard's principal. */
   logoutAll(principal: Principal): Promise<AuthResponse>;
   register(req: AuthRequest): Promise<AuthResponse>;
-  /** RFC 8414 metadata; `origin` (`https://host`) is the issuer when none is configured. */
-  metadata(origin: string): AuthResponse;
+  /** RFC 8414 metadata of the configured issuer (never the request's); 404 `not_found` without one. */
+  metadata(): AuthResponse;
   ready(log?: CoreLogger): Promise<AuthResponse>;
 }
 
@@ -213,6 +219,14 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   const clients = options.clients ?? createClientService(NO_CLIENTS);
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
+
+  /** The configured issuer: the routes' option, else the token service's; `''`/undefined: none. */
+  const issuerOf = (): string | undefined => {
+    if (typeof options.issuer === 'function') return options.issuer();
+    if (options.issuer !== undefined) return options.issuer;
+    const own = (tokens as { issuer?: unknown }).issuer;
+    return typeof own === 'string' ? own : undefined;
+  };
 
   /** RFC 6749 §2.3: who is calling (throws 401 invalid_client). */
   const callerOf = (req: AuthRequest): Promise<AuthenticatedClient> => {
@@ -357,8 +371,9 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         // a 503 (RFC 7009 §2.2.1).
         if (!isTokenRefusal(e)) throw e;
       }
-      // RFC 7009 §2.2: the body is ignored by the client; send none.
-      return { status: 200, headers: { ...NO_STORE_HEADERS } };
+      // RFC 7009 §2.2: the content is ignored by the client, but clients parse it: `{}` as JSON
+      // (an empty body makes simple-oauth2's revoke() throw, and its revokeAll() stop short).
+      return { status: 200, headers: { ...NO_STORE_HEADERS }, body: {} };
     },
 
     async introspect(req) {
@@ -384,11 +399,15 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     },
 
     async logout(req) {
+      // The client authenticates as for /auth/refresh (RFC 6749 §2.3: a confidential client's
+      // secret is required) and ends only a session of its own (RFC 7009 §2.1). Another client's
+      // token, or one already rotated, ends nothing: 204 all the same (RFC 7009 §2.2: no probing).
+      const { client } = await callerOf(req);
       let token = str(req.body, 'refresh_token');
       if (!token && cookies) token = cookies.read(req.cookies, req.headers);
       if (!token) throw badRequest('refresh_token is required');
       try {
-        await tokens.logout(token);
+        await tokens.logout(token, { clientId: client.clientId });
       } catch (e) {
         if (!isTokenRefusal(e)) throw e;
         if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);
@@ -422,12 +441,15 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       }
     },
 
-    metadata(origin) {
-      const issuer = typeof options.issuer === 'function' ? options.issuer() : (options.issuer ?? origin);
+    metadata() {
+      const issuer = issuerOf();
+      if (!issuer) throw new HttpError(404, 'not_found', 'No such route');
       const jwksUri = jwksUriFor(issuer, options.accessAlg);
       return {
         status: 200,
-        headers: {},
+        // The same document for every request (nothing of the request goes into it): a shared
+        // cache may keep it as long as a JWKS (RFC 9111 §5.2.2.9, §5.2.2.1).
+        headers: { 'cache-control': METADATA_CACHE_CONTROL },
         body: authorizationServerMetadata({
           issuer,
           passwordGrant: users !== undefined,
@@ -474,6 +496,12 @@ export const JWKS_PATH = '/.well-known/jwks.json';
  * than this before it starts signing, so no cache can hold a set without it by then.
  */
 export const JWKS_CACHE_CONTROL = 'public, max-age=300';
+
+/**
+ * The RFC 8414 document changes only with the configuration (a restart), and is built from
+ * the configured issuer alone, so it is the same for every client: five minutes, as the JWKS.
+ */
+export const METADATA_CACHE_CONTROL = 'public, max-age=300';
 
 /**
  * The `jwks_uri` of the RFC 8414 metadata (`issuer` + {@link JWKS_PATH}) when the

@@ -40,8 +40,6 @@ export interface AuthRequest {
   /** Request cookies (only read in cookie mode). */
   cookies: Readonly<Record<string, string | undefined>>;
   log?: CoreLogger;
-  /** `scheme://host[:port]` as the client addressed the server (the default RFC 8414 issuer). */
-  origin?: string;
 }
 
 export interface CookieOptions {

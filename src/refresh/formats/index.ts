@@ -7,9 +7,9 @@
  * @module
  */
 import { ConfigError } from '../../errors.js';
-import { type KeyInput, type KeyRing, toKeyRing } from '../../keys.js';
+import { type KeyInput, type KeyRing, refreshKeyRing, toKeyRing } from '../../keys.js';
 import type { TokenStateStore } from '../../stores/types.js';
-import { createCodec } from '../../tokens/codec.js';
+import { createCodec, type SelfContainedFormat } from '../../tokens/codec.js';
 import type { SigningKeySet } from '../../tokens/jwk.js';
 import { ACCESS_TOKEN_TYP } from '../../tokens/jwt.js';
 import type { TokenServiceConfig } from '../config.js';
@@ -68,21 +68,27 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
           leewaySeconds: config.leewaySeconds,
         });
 
+  const refreshCodec = (secret: KeyRing) =>
+    createCodec({
+      format: config.refreshFormat as SelfContainedFormat,
+      secret,
+      leewaySeconds: config.leewaySeconds,
+      issuer,
+      // Refresh tokens are for this service alone: the audience is an access-token matter.
+      audience: undefined,
+      clock: ctx.clock,
+      // Refresh tokens are used once each: nothing to gain from remembering them.
+      cacheSize: 0,
+    });
+  // Refresh tokens take keys derived for them alone (keys.ts refreshKeyRing: RFC 8725 §2.8,
+  // §3.11), so no verifier of access tokens, holding the configured secret, accepts one. With
+  // EdDSA/ES256 access tokens the refresh tokens are HS256 on the secret: derived the same way.
   const refresh: RefreshFormat =
     config.refreshFormat === 'opaque'
       ? opaqueRefreshFormat({ store })
       : selfContainedRefreshFormat({
-          codec: createCodec({
-            format: config.refreshFormat,
-            secret: keyRing(),
-            leewaySeconds: config.leewaySeconds,
-            issuer,
-            // Refresh tokens are for this service alone: the audience is an access-token matter.
-            audience: undefined,
-            clock: ctx.clock,
-            // Refresh tokens are used once each: nothing to gain from remembering them.
-            cacheSize: 0,
-          }),
+          codec: refreshCodec(refreshKeyRing(keyRing())),
+          ...(config.acceptLegacyRefreshKeys ? { legacyCodec: refreshCodec(keyRing()) } : {}),
           store,
           issuer,
         });

@@ -178,13 +178,51 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
   };
 }
 
-export function selfContainedRefreshFormat(options: SelfContainedOptions): RefreshFormat {
-  const { codec, store, issuer } = options;
+export interface SelfContainedRefreshOptions extends SelfContainedOptions {
+  /**
+   * Also accepts refresh tokens of this codec (never mints with it): the tokens made with the
+   * configured keys themselves, before refresh tokens had keys of their own (keys.ts
+   * `refreshKeyRing`), for the rest of their lives. Tessera tells them apart by key (a key id
+   * without the `:r` suffix; for Fernet, the key that verifies) and still requires their
+   * `type: "refresh"` claim, so no access token passes for one.
+   */
+  legacyCodec?: Codec;
+}
+
+/** Codes of a token the refresh keys do not know: only those are tried with the legacy keys. */
+const NOT_OUR_KEY = new Set(['unknown_key', 'bad_signature']);
+
+export function selfContainedRefreshFormat(options: SelfContainedRefreshOptions): RefreshFormat {
+  const { codec, store, issuer, legacyCodec } = options;
   const registered: Claims = issuer === undefined ? {} : { iss: issuer };
+
+  /** {@link verify} with the refresh keys, then (a token they do not know) with the legacy keys. */
+  function verifyRefresh(token: string, now: Millis): Claims {
+    try {
+      return verify(codec, token, 'refresh', now);
+    } catch (e) {
+      if (legacyCodec === undefined || !(e instanceof TokenError) || !NOT_OUR_KEY.has(e.code)) throw e;
+      try {
+        return verify(legacyCodec, token, 'refresh', now);
+      } catch (legacy) {
+        // A legacy token that verified but is expired (or of the other type) says so.
+        throw legacy instanceof TokenError && !NOT_OUR_KEY.has(legacy.code) ? legacy : e;
+      }
+    }
+  }
+
+  function tryVerifyRefresh(token: string, now: Millis): (Claims & { sub: string }) | undefined {
+    try {
+      const claims = verifyRefresh(token, now);
+      return typeof claims.sub === 'string' && claims.sub !== '' ? (claims as Claims & { sub: string }) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   return {
     parse(token: string, now: Millis): PresentedToken {
-      const claims = verify(codec, token, 'refresh', now);
+      const claims = verifyRefresh(token, now);
       const sub = stringClaim(claims, 'sub');
       const familyId = stringClaim(claims, 'fam');
       const jti = stringClaim(claims, 'jti');
@@ -223,11 +261,11 @@ export function selfContainedRefreshFormat(options: SelfContainedOptions): Refre
     },
 
     accepts(token: string, now: Millis): boolean {
-      return tryVerify(codec, token, 'refresh', now) !== undefined;
+      return tryVerifyRefresh(token, now) !== undefined;
     },
 
     introspect(token: string, now: Millis): Promise<Introspection> | undefined {
-      const claims = tryVerify(codec, token, 'refresh', now);
+      const claims = tryVerifyRefresh(token, now);
       if (claims === undefined) return undefined;
       const familyId = optionalString(claims.fam);
       if (familyId === undefined) return Promise.resolve({ active: false });
@@ -237,12 +275,19 @@ export function selfContainedRefreshFormat(options: SelfContainedOptions): Refre
     },
 
     revoke(token: string, now: Millis, clientId?: string): Promise<void> | undefined {
-      const claims = tryVerify(codec, token, 'refresh', now);
+      const claims = tryVerifyRefresh(token, now);
       if (claims === undefined) return undefined;
       if (isForeign(extOf(claims), clientId)) return Promise.resolve();
       if (typeof claims.fam !== 'string') return Promise.resolve();
       // RFC 7009 §2.1: revoking a refresh token revokes its grant, here the whole family.
-      return store.revokeFamily({ shard: userShard(claims.sub), now, familyId: claims.fam }).then(() => undefined);
+      const ref = { shard: userShard(claims.sub), now, familyId: claims.fam };
+      const end = () => store.revokeFamily(ref).then(() => undefined);
+      if (clientId === undefined) return end();
+      // A client's request, as for opaque tokens: a consumed (rotated) token is no longer valid
+      // (RFC 7009 §2.2), so it has nothing left to revoke; the session that moved on stays.
+      return store
+        .inspectRefresh({ ...ref, jti: optionalString(claims.jti) })
+        .then((r) => (r.status === 'active' ? end() : undefined));
     },
   };
 }
