@@ -123,6 +123,12 @@ export const MeResponse = Type.Object({
 
 export const StatusResponse = Type.Object({ status: Type.String() });
 
+/** `GET /ready`: `revocation_feed` when the token service keeps pushed revocations ('down': every token asks the store). */
+export const ReadyResponse = Type.Object({
+  status: Type.String(),
+  revocation_feed: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')])),
+});
+
 /** RFC 7009 §2.2: 200 with an empty body (a plain JSON Schema, so `reply.send()` needs no payload). */
 export const Empty = { description: 'Empty body' } as const;
 

@@ -264,7 +264,7 @@ for (const name of ADAPTERS) {
       assert.deepEqual(m.response_types_supported, []);
       assert.deepEqual(m.scopes_supported, ['api']);
       assert.equal((await d.call({ url: '/health' })).status, 200);
-      assert.deepEqual((await d.call({ url: '/ready' })).json(), { status: 'ready' });
+      assert.deepEqual((await d.call({ url: '/ready' })).json(), { status: 'ready', revocation_feed: 'up' });
     });
 
     test('an unknown route with a valid token is a 404 not_found; registration is off unless enabled', async () => {
