@@ -20,6 +20,8 @@ export interface TokenServiceConfig {
   checkRevocation: boolean;
   /** Keep revocations in memory, pushed by the store, so self-contained access tokens are refused without a lookup. */
   revocationPush: boolean;
+  /** Pushed revocations held in memory at most; beyond it, older tokens ask the store once each. */
+  revocationCap: number;
   /** Verified self-contained access tokens remembered (0: none). */
   accessCacheSize: number;
   leewaySeconds: number;
@@ -48,6 +50,8 @@ export const DEFAULTS = {
   checkRevocation: false,
   /** On: every instance refuses a revoked self-contained access token within a second (docs/security.md). */
   revocationPush: true,
+  /** About 100 bytes each: ~10 MB per instance at most (src/refresh/revocations.ts). */
+  revocationCap: 100_000,
 } as const;
 
 function seconds(value: number | undefined, fallback: number, name: string, min: number): number {
@@ -92,6 +96,7 @@ export function resolveConfig(options: TokenServiceOptions): TokenServiceConfig 
     ),
     checkRevocation: options.access?.checkRevocation ?? DEFAULTS.checkRevocation,
     revocationPush: options.access?.revocationPush ?? DEFAULTS.revocationPush,
+    revocationCap: count(options.access?.revocationCap, DEFAULTS.revocationCap, 'access.revocationCap'),
     accessCacheSize: count(options.access?.cacheSize, DEFAULTS.accessCacheSize, 'access.cacheSize'),
     leewaySeconds: seconds(options.leewaySeconds, DEFAULTS.leewaySeconds, 'leewaySeconds', 0),
   };

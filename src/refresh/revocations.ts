@@ -8,8 +8,15 @@
  * refresh token, reuse detection) and users' "not before" epochs (logout
  * everywhere). An entry is kept for `horizonMs` (the access-token lifetime plus
  * leeway) after it arrived, or until what it guards expires if sooner: every
- * token it could refuse has expired by then. Memory is therefore bounded by the
- * revocations of the last access-token lifetime (bench/revocation.ts measures it).
+ * token it could refuse has expired by then (bench/revocation.ts measures it).
+ * Entries of one key coalesce (a family revoked twice is one entry), and the
+ * entries held are capped (`maxEntries`): a revocation that finds the set full
+ * is not held, and is not forgotten either: from then on every token issued
+ * before it (by `iat`, with the trust margin) is checked against the store once,
+ * and a store answer remembered for the revoked token (or, for a family or a user,
+ * every remembered answer) is dropped. So a flood of revocations (a refresh and
+ * revoke loop) costs one store check per token, never a revoked token accepted,
+ * and memory stays bounded.
  *
  * Never accept because a message was missed. The feed says 'up' only when it
  * can promise delivery from then on. A store that can enumerate its revocations
@@ -27,6 +34,7 @@
  */
 import { iatBeforeEpoch } from '../stores/state.js';
 import type { Millis, RevocationEvent, RevocationListener } from '../stores/types.js';
+import { DEFAULTS } from './config.js';
 
 /** The answer for one token: refuse it, accept it, or ask the store (then {@link RevocationSet.confirm}). */
 export type Verdict = 'ok' | 'revoked' | 'ask';
@@ -42,6 +50,8 @@ export interface RevocationSetOptions {
   clock: () => Millis;
   /** Tokens whose store check is remembered (oldest forgotten first). Default 100000. */
   memoSize?: number;
+  /** Revocations held at most (access tokens, families and users together). Default `access.revocationCap`'s. */
+  maxEntries?: number;
 }
 
 interface UserEntry {
@@ -55,13 +65,19 @@ export class RevocationSet implements RevocationListener {
   readonly #leewayMs: Millis;
   readonly #clock: () => Millis;
   readonly #memoSize: number;
+  readonly #maxEntries: number;
   readonly #jtis = new Map<string, Millis>();
   readonly #families = new Map<string, Millis>();
   readonly #users = new Map<string, UserEntry>();
-  /** jti → the generation in which the store said it was not revoked. */
-  readonly #memo = new Map<string, number>();
+  /** Tokens (jti) the store said were not revoked, in this feed generation, after the last revocation let go. */
+  readonly #memo = new Set<string>();
   #live = false;
+  /** Changes with the feed's status and with every revocation let go: a store answer asked for in an older one is not remembered. */
   #gen = 0;
+  /** Tokens issued (iat, ms) before this may have a revocation the set let go (full): one store check each. */
+  #overflowFrom: Millis = Number.NEGATIVE_INFINITY;
+  #droppedCount = 0;
+  #nextForcedSweep: Millis = 0;
   /** Tokens issued (iat, ms) before this were issued before the feed was last up: one store check each. */
   #trustedFrom: Millis = Number.POSITIVE_INFINITY;
   #nextSweep: Millis = 0;
@@ -73,6 +89,7 @@ export class RevocationSet implements RevocationListener {
     this.#marginMs = this.#leewayMs + INSTANCE_SKEW_MS;
     this.#clock = options.clock;
     this.#memoSize = options.memoSize ?? 100_000;
+    this.#maxEntries = options.maxEntries ?? DEFAULTS.revocationCap;
   }
 
   /** True while the feed promises delivery. */
@@ -80,7 +97,7 @@ export class RevocationSet implements RevocationListener {
     return this.#live;
   }
 
-  /** Changes whenever the feed goes up or down: a store answer is remembered only within one generation. */
+  /** Changes whenever the feed goes up or down or a revocation is let go: a store answer is remembered only within one generation. */
   get generation(): number {
     return this.#gen;
   }
@@ -90,15 +107,38 @@ export class RevocationSet implements RevocationListener {
     return this.#memo.size;
   }
 
-  /** Entries held (jti, family, user), expired ones not yet swept included. */
+  /** Entries held (jti, family, user), expired ones not yet swept included; at most `maxEntries`. */
   get size(): number {
     return this.#jtis.size + this.#families.size + this.#users.size;
   }
 
+  /** Revocations let go because the set was full (each made older tokens ask the store). */
+  get dropped(): number {
+    return this.#droppedCount;
+  }
+
   event(e: RevocationEvent): void {
+    this.#add(e, false);
+  }
+
+  /** Holds `e`, or, when it is new and the set is full, lets it go (see the module comment); `learned`: the store holds it anyway. */
+  #add(e: RevocationEvent, learned: boolean): void {
     const now = this.#clock();
     const until = Math.min(e.until, now + this.horizonMs);
     if (until <= now) return;
+    const known =
+      e.kind === 'jti' ? this.#jtis.has(e.jti) : e.kind === 'family' ? this.#families.has(e.familyId) : this.#users.has(e.sub);
+    if (!known && this.size >= this.#maxEntries) {
+      if (now >= this.#nextForcedSweep) {
+        this.#nextForcedSweep = now + 1000;
+        this.#sweep(now);
+      }
+      if (this.size >= this.#maxEntries) {
+        // A revocation the store answered is asked again next time (that token's check could not vouch).
+        if (!learned) this.#letGo(e, now);
+        return;
+      }
+    }
     if (e.kind === 'jti') {
       this.#jtis.set(e.jti, Math.max(until, this.#jtis.get(e.jti) ?? 0));
     } else if (e.kind === 'family') {
@@ -107,6 +147,7 @@ export class RevocationSet implements RevocationListener {
       // A store answer remembered before this epoch no longer vouches for a token issued in
       // the epoch's own second (the one case where `check` consults the memo despite an entry).
       this.#memo.clear();
+      this.#gen++;
       const prior = this.#users.get(e.sub);
       this.#users.set(e.sub, {
         notBefore: Math.max(e.notBefore, prior?.notBefore ?? 0),
@@ -114,6 +155,18 @@ export class RevocationSet implements RevocationListener {
       });
     }
     if (now >= this.#nextSweep) this.#sweep(now);
+  }
+
+  /**
+   * A revocation not held: tokens issued before it (plus the margin) are checked against the store
+   * once, and no store answer given before it vouches any more for a token it could concern.
+   */
+  #letGo(e: RevocationEvent, now: Millis): void {
+    this.#droppedCount++;
+    this.#gen++;
+    this.#overflowFrom = Math.max(this.#overflowFrom, now + this.#marginMs);
+    if (e.kind === 'jti') this.#memo.delete(e.jti);
+    else this.#memo.clear();
   }
 
   status(s: 'up' | 'down', complete = false): void {
@@ -143,8 +196,8 @@ export class RevocationSet implements RevocationListener {
       }
     }
     if (!this.#live || !hasIat || typeof exp !== 'number' || (exp - iat) * 1000 > this.horizonMs) return 'ask';
-    if (ambiguous || iat * 1000 < this.#trustedFrom) {
-      return jti !== undefined && this.#memo.get(jti) === this.#gen ? 'ok' : 'ask';
+    if (ambiguous || iat * 1000 < this.#trustedFrom || iat * 1000 < this.#overflowFrom) {
+      return jti !== undefined && this.#memo.has(jti) ? 'ok' : 'ask';
     }
     return 'ok';
   }
@@ -156,13 +209,13 @@ export class RevocationSet implements RevocationListener {
       const oldest = this.#memo.keys().next();
       if (!oldest.done) this.#memo.delete(oldest.value);
     }
-    this.#memo.set(jti, gen);
+    this.#memo.add(jti);
   }
 
   /** The store said the token is revoked: refuse it from memory from now on (until it expires). */
   learned(jti: string | undefined, expSec: unknown): void {
     if (jti === undefined || typeof expSec !== 'number') return;
-    this.event({ kind: 'jti', jti, until: expSec * 1000 + this.#leewayMs });
+    this.#add({ kind: 'jti', jti, until: expSec * 1000 + this.#leewayMs }, true);
   }
 
   /** Deletes entries whose tokens have all expired; runs at most every tenth of the horizon (and at least every minute). */

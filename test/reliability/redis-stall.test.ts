@@ -163,7 +163,10 @@ function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: st
   });
 }
 
+// Every await before the first suite: with --test-force-exit the run ends once registered suites finish.
 const redisReason = await redisUnavailable();
+const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
+
 suite(
   'one Redis',
   async () => {
@@ -176,7 +179,6 @@ suite(
   skipUnlessAvailable(redisReason),
 );
 
-const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
 suite(
   'Redis Cluster',
   async () => {
