@@ -118,11 +118,13 @@ export class RevocationSet implements RevocationListener {
   }
 
   event(e: RevocationEvent): void {
+    // A client's removal concerns the client cache (src/clients), not a token.
+    if (e.kind === 'client') return;
     this.#add(e, false);
   }
 
   /** Holds `e`, or, when it is new and the set is full, lets it go (see the module comment); `learned`: the store holds it anyway. */
-  #add(e: RevocationEvent, learned: boolean): void {
+  #add(e: Exclude<RevocationEvent, { kind: 'client' }>, learned: boolean): void {
     const now = this.#clock();
     const until = Math.min(e.until, now + this.horizonMs);
     if (until <= now) return;
@@ -161,7 +163,7 @@ export class RevocationSet implements RevocationListener {
    * A revocation not held: tokens issued before it (plus the margin) are checked against the store
    * once, and no store answer given before it vouches any more for a token it could concern.
    */
-  #letGo(e: RevocationEvent, now: Millis): void {
+  #letGo(e: Exclude<RevocationEvent, { kind: 'client' }>, now: Millis): void {
     this.#droppedCount++;
     this.#gen++;
     this.#overflowFrom = Math.max(this.#overflowFrom, now + this.#marginMs);

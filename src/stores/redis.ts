@@ -35,7 +35,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
-import { decodeEvent, RevocationHub } from './feed.js';
+import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
   AccessCheckInput,
@@ -100,6 +100,13 @@ export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
     ...overrides,
   };
 }
+
+/** KEYS[1] the clients hash; ARGV: client id, channel, event (feed.ts). Replies 1 when removed (and published). */
+const REMOVE_CLIENT = `if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0`;
 
 type ScriptFn = (base: string, ...args: (string | number)[]) => Promise<unknown>;
 /** A script's reply as a record: the scripts reply alternating field names and values (redis-scripts.ts). */
@@ -549,9 +556,14 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
     return all.map((raw) => JSON.parse(raw) as ClientRecord).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
+  /** HDEL and, when it removed one, PUBLISH of the removal, in one script: client caches drop the record. */
   async removeClient(clientId: string): Promise<boolean> {
     const key = this.#clientsKey();
-    return (await this.#call(() => this.client.hdel(key, clientId))) === 1;
+    const event = encodeEvent({ kind: 'client', clientId, until: Date.now() + CLIENT_NEWS_MS });
+    const removed =
+      (await this.#call(() => this.client.eval(REMOVE_CLIENT, 1, key, clientId, this.revocationChannel, event))) === 1;
+    if (removed) this.#pushed({ event });
+    return removed;
   }
 
   async ping(): Promise<void> {
