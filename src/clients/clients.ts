@@ -10,6 +10,14 @@
  * refresh stays one store round trip); its id cannot be registered. `defaultClientId: ''` turns it off: every
  * request must then name a client.
  *
+ * Registered clients are cached per instance when the store's push is given (`feed`: the
+ * store's `revocations()`): a refresh or an introspection through a registered client then
+ * costs the store round trips of the token alone, like the built-in client. A removal is
+ * pushed by the store (`kind: 'client'`) and drops the record on every instance as fast as a
+ * revocation travels; while the push is down nothing is cached and every lookup asks the
+ * store, and a record read while a removal went by is not kept (one generation counter).
+ * Unknown ids are never cached (a registration needs no push).
+ *
  * @module
  */
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';
@@ -57,10 +65,25 @@ export type ClientAuthentication =
   /** RFC 6749 §5.2 `invalid_client`: unknown client, wrong or missing secret. */
   | { ok: false; reason: 'unknown_client' | 'bad_secret' | 'secret_required' | 'no_client' };
 
+/**
+ * The store's push (`TokenStore.revocations()`), structurally: what the client cache listens
+ * to. A removal arrives as `{ kind: 'client', clientId }`; other events are ignored.
+ */
+export interface ClientRemovalFeed {
+  subscribe(listener: {
+    event(e: { kind: string; clientId?: string }): void;
+    status(s: 'up' | 'down', complete?: boolean): void;
+  }): () => void;
+}
+
 export interface ClientServiceOptions {
   /** The built-in public client; `''` for none. Default {@link DEFAULT_CLIENT_ID}. */
   defaultClientId?: string;
   clock?: () => number;
+  /** The store's push: registered clients are cached while it is up. Without it every lookup asks the store. */
+  feed?: ClientRemovalFeed;
+  /** Registered clients cached at most (oldest dropped first). Default 1000. */
+  cacheSize?: number;
 }
 
 export interface ClientService {
@@ -72,6 +95,53 @@ export interface ClientService {
   get(clientId: string): Promise<ClientRecord | null>;
   /** RFC 6749 §2.3: who is calling. Rejects only when the store cannot be reached. */
   authenticate(presented: PresentedClient): Promise<ClientAuthentication>;
+  /** Stops listening to the push (the cache is then bypassed). Idempotent. */
+  close(): void;
+}
+
+/** The cache of registered clients, valid while the push is up (see the module comment). */
+class ClientCache {
+  readonly #records = new Map<string, ClientRecord>();
+  readonly #max: number;
+  #live = false;
+  /** Changes with every removal heard and every status change: a read that spans one is not kept. */
+  #gen = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get generation(): number {
+    return this.#gen;
+  }
+
+  get(clientId: string): ClientRecord | undefined {
+    if (!this.#live) return undefined;
+    const r = this.#records.get(clientId);
+    return r === undefined ? undefined : { ...r };
+  }
+
+  /** Keeps a record read from the store in generation `gen`, unless something changed since. */
+  put(record: ClientRecord, gen: number): void {
+    if (!this.#live || gen !== this.#gen || this.#max === 0) return;
+    if (this.#records.size >= this.#max && !this.#records.has(record.clientId)) {
+      const oldest = this.#records.keys().next();
+      if (!oldest.done) this.#records.delete(oldest.value);
+    }
+    this.#records.set(record.clientId, { ...record });
+  }
+
+  event(e: { kind: string; clientId?: string }): void {
+    if (e.kind !== 'client' || e.clientId === undefined) return;
+    this.#gen++;
+    this.#records.delete(e.clientId);
+  }
+
+  status(s: 'up' | 'down'): void {
+    this.#gen++;
+    this.#records.clear();
+    this.#live = s === 'up';
+  }
 }
 
 /** A verifier no secret matches: unknown clients are checked against it so they take as long as known ones. */
@@ -81,6 +151,10 @@ export function createClientService(directory: ClientDirectory, options: ClientS
   const defaultClientId = options.defaultClientId ?? DEFAULT_CLIENT_ID;
   if (defaultClientId !== '') checkClientId(defaultClientId);
   const clock = options.clock ?? Date.now;
+  const cacheSize = options.cacheSize ?? 1000;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) throw new TypeError('cacheSize must be a non-negative integer');
+  const cache = options.feed ? new ClientCache(cacheSize) : undefined;
+  let unsubscribe = options.feed && cache ? options.feed.subscribe(cache) : () => {};
   const builtIn: ClientRecord | undefined =
     defaultClientId === ''
       ? undefined
@@ -90,7 +164,13 @@ export function createClientService(directory: ClientDirectory, options: ClientS
     // The built-in client needs no store round trip: the original refresh path stays one store call.
     if (builtIn && clientId === builtIn.clientId) return { ...builtIn };
     if (!CLIENT_ID_PATTERN.test(clientId)) return null;
-    return directory.getClient(clientId);
+    if (cache === undefined) return directory.getClient(clientId);
+    const cached = cache.get(clientId);
+    if (cached !== undefined) return cached;
+    const gen = cache.generation;
+    const record = await directory.getClient(clientId);
+    if (record) cache.put(record, gen);
+    return record;
   }
 
   return {
@@ -126,6 +206,12 @@ export function createClientService(directory: ClientDirectory, options: ClientS
     },
 
     get,
+
+    close() {
+      unsubscribe();
+      unsubscribe = () => {};
+      cache?.status('down');
+    },
 
     async authenticate(presented) {
       const { clientId, secret } = presented;

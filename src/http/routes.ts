@@ -46,6 +46,7 @@ import {
   IntrospectionResponse,
   MeResponse,
   NoContent,
+  ReadyResponse,
   RefreshRequest,
   RegisterRequest,
   StatusResponse,
@@ -303,7 +304,7 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
       schema: {
         summary: 'Readiness: the token store answers (503 otherwise)',
         tags: ['ops'],
-        response: { 200: StatusResponse, 503: ErrorResponse },
+        response: { 200: ReadyResponse, 503: ErrorResponse },
       },
     },
     async (request) => (await core.ready(request.log)).body as never,

@@ -129,6 +129,12 @@ export const StatusResponse = Type.Object({ status: Type.String() });
  */
 export const EmptyObject = Type.Object({}, { additionalProperties: false, description: 'An empty JSON object' });
 
+/** `GET /ready`: `revocation_feed` when the token service keeps pushed revocations ('down': every token asks the store). */
+export const ReadyResponse = Type.Object({
+  status: Type.String(),
+  revocation_feed: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')])),
+});
+
 /** A response without a body (204). */
 export const NoContent = Type.Null({ description: 'No content' });
 

@@ -25,6 +25,8 @@ export interface TokenServiceConfig {
    * refresh tokens had keys of their own), for the rest of their lives; new ones never are.
    */
   acceptLegacyRefreshKeys: boolean;
+  /** Pushed revocations held in memory at most; beyond it, older tokens ask the store once each. */
+  revocationCap: number;
   /** Verified self-contained access tokens remembered (0: none). */
   accessCacheSize: number;
   leewaySeconds: number;
@@ -59,6 +61,8 @@ export const DEFAULTS = {
    * passed since the upgrade (docs/keys.md).
    */
   acceptLegacyRefreshKeys: true,
+  /** About 100 bytes each: ~10 MB per instance at most (src/refresh/revocations.ts). */
+  revocationCap: 100_000,
 } as const;
 
 function seconds(value: number | undefined, fallback: number, name: string, min: number): number {
@@ -104,6 +108,7 @@ export function resolveConfig(options: TokenServiceOptions): TokenServiceConfig 
     checkRevocation: options.access?.checkRevocation ?? DEFAULTS.checkRevocation,
     revocationPush: options.access?.revocationPush ?? DEFAULTS.revocationPush,
     acceptLegacyRefreshKeys: options.refresh?.acceptLegacyKeys ?? DEFAULTS.acceptLegacyRefreshKeys,
+    revocationCap: count(options.access?.revocationCap, DEFAULTS.revocationCap, 'access.revocationCap'),
     accessCacheSize: count(options.access?.cacheSize, DEFAULTS.accessCacheSize, 'access.cacheSize'),
     leewaySeconds: seconds(options.leewaySeconds, DEFAULTS.leewaySeconds, 'leewaySeconds', 0),
   };

@@ -167,7 +167,12 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   // Opaque access tokens are their record (always looked up): nothing to keep in memory for them.
   const revocations =
     config.revocationPush && config.accessFormat !== 'opaque'
-      ? new RevocationSet({ horizonMs: config.accessTtlSeconds * 1000 + leewayMs, leewayMs, clock })
+      ? new RevocationSet({
+          horizonMs: config.accessTtlSeconds * 1000 + leewayMs,
+          leewayMs,
+          clock,
+          maxEntries: config.revocationCap,
+        })
       : undefined;
   // A store without a push leaves the set down: every self-contained token is then looked up (fail closed).
   let unsubscribe = revocations !== undefined && store.revocations ? store.revocations().subscribe(revocations) : () => {};

@@ -52,6 +52,12 @@ export interface TokenServiceOptions {
      */
     revocationPush?: boolean;
     /**
+     * Pushed revocations held in memory at most (access tokens, families, users). Beyond it a
+     * revocation is not held, and every token issued before it is checked against the store
+     * once instead: memory stays bounded, and no revocation is forgotten. Default 100000.
+     */
+    revocationCap?: number;
+    /**
      * Remember up to this many verified jwt/sealed/fernet access tokens, so a
      * repeat skips the MAC and the parse (expiry, type, issuer and audience are
      * still checked every time; revocation too, with `checkRevocation`).

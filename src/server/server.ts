@@ -156,7 +156,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await store.close().catch(() => {});
     throw new ConfigError(`the store ${redactStoreSpec(config.store)} keeps no OAuth clients`);
   }
-  const clients = createClientService(store, { defaultClientId: config.defaultClient, clock });
+  // Client records cached while the store's push is up; a removal is pushed to every instance.
+  const clients = createClientService(store, {
+    defaultClientId: config.defaultClient,
+    clock,
+    ...(store.revocations ? { feed: store.revocations() } : {}),
+  });
   // The issuer defaults to the URL the server listens on, known only after listen (port 0 picks
   // one): the token service is made then, and the app reaches it through this forwarder, which
   // nothing calls before the first request.
@@ -233,6 +238,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       await app.close();
       // Not made yet when listen failed (the issuer is the listen URL): nothing to stop then.
       real?.close();
+      clients.close();
       await store.close().catch(() => {});
     })();
     return closing;

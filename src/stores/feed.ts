@@ -85,13 +85,19 @@ export class RevocationHub implements RevocationFeed {
   }
 }
 
+/** The `until` of a client-removal event: a cache that was down longer rebuilt itself anyway. */
+export const CLIENT_NEWS_MS = 60_000;
+
 /**
  * The wire form of an event (Redis PUBLISH payload): `kind|until|notBefore|key`,
- * the key last so that it may contain `|`.
+ * the key last so that it may contain `|`. Kinds: `j` access token, `f` family, `u` user,
+ * `c` client removed. A decoder that does not know a kind ignores the event, so only a kind
+ * no earlier instance needs to act on may be added (an older instance caches no clients).
  */
 export function encodeEvent(e: RevocationEvent): string {
   if (e.kind === 'jti') return `j|${e.until}|0|${e.jti}`;
   if (e.kind === 'family') return `f|${e.until}|0|${e.familyId}`;
+  if (e.kind === 'client') return `c|${e.until}|0|${e.clientId}`;
   return `u|${e.until}|${e.notBefore}|${e.sub}`;
 }
 
@@ -112,6 +118,8 @@ export function decodeEvent(s: string): RevocationEvent | undefined {
       return { kind: 'family', familyId: key, until };
     case 'u':
       return { kind: 'user', sub: key, notBefore, until };
+    case 'c':
+      return { kind: 'client', clientId: key, until };
     default:
       return undefined;
   }

@@ -10,7 +10,7 @@
  * @module
  */
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
-import { RevocationHub } from './feed.js';
+import { CLIENT_NEWS_MS, RevocationHub } from './feed.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -213,8 +213,11 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
     return [...this.#clients.values()].map((c) => ({ ...c })).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
+  /** Pushed (`kind: 'client'`), so client caches on the same store drop the record at once. */
   async removeClient(clientId: string): Promise<boolean> {
-    return this.#clients.delete(clientId);
+    const removed = this.#clients.delete(clientId);
+    if (removed) this.#feed.emit({ kind: 'client', clientId, until: this.#clock() + CLIENT_NEWS_MS });
+    return removed;
   }
 
   async ping(): Promise<void> {}

@@ -856,7 +856,9 @@ export function statements(schema: string) {
       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING client_id`,
     getClient: `SELECT client_id, client_type, secret_hash, introspect, created_at FROM ${s}clients WHERE client_id = $1`,
     listClients: `SELECT client_id, client_type, secret_hash, introspect, created_at FROM ${s}clients ORDER BY client_id COLLATE "C"`,
-    removeClient: `DELETE FROM ${s}clients WHERE client_id = $1 RETURNING client_id`,
+    // The removal is notified in its own statement (delivered at commit): client caches drop the record.
+    removeClient: `WITH d AS (DELETE FROM ${s}clients WHERE client_id = $1 RETURNING client_id)
+      SELECT client_id, pg_notify('${revocationChannel(schema)}', 'c|' || $2::bigint || '|0|' || client_id) AS notified FROM d`,
     ping: 'SELECT 1',
   } as const;
 }

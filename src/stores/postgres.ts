@@ -31,7 +31,7 @@ import { createRequire } from 'node:module';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
-import { decodeEvent, RevocationHub } from './feed.js';
+import { CLIENT_NEWS_MS, decodeEvent, RevocationHub } from './feed.js';
 import {
   migrationSql,
   POSTGRES_SCHEMA_VERSION,
@@ -544,7 +544,10 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
   }
 
   async removeClient(clientId: string): Promise<boolean> {
-    return (await this.#query('removeClient', [clientId])).length === 1;
+    const until = this.#clock() + CLIENT_NEWS_MS;
+    const removed = (await this.#query('removeClient', [clientId, until])).length === 1;
+    if (removed && this.#feed.listening) this.#feed.emit({ kind: 'client', clientId, until });
+    return removed;
   }
 
   async ping(): Promise<void> {

@@ -20,12 +20,22 @@
  * `close()` or when the main client ends. The feed is 'up' only once SUBSCRIBE
  * is confirmed, and 'down' from the moment the connection drops.
  *
+ * A subscriber hears nothing when nothing is revoked, so silence proves nothing: a middlebox
+ * that drops the flow while the TCP connection stays open would leave the feed 'up' and deaf.
+ * While 'up', the subscriber is sent PING (valid in subscribed mode; RESP2 answers `pong`)
+ * every `feedPingIntervalMs`; no answer within `feedPingTimeoutMs`, or no confirmed SUBSCRIBE
+ * within their sum of (re)connecting, and the feed goes 'down' (every request asks the store)
+ * and the connection is replaced by a new one (on a cluster, to the next node). TCP keepalive
+ * is on as well. The new subscription's 'up' is not complete: the token service then checks
+ * every token issued before it against the store once (src/refresh/revocations.ts), which
+ * recovers any revocation published while the old connection was deaf.
+ *
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
-import { decodeEvent, RevocationHub } from './feed.js';
+import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
   AccessCheckInput,
@@ -54,7 +64,20 @@ export interface RedisStoreOptions {
   timeoutMs?: number;
   /** Quit the client on `close()`. Default false (the caller owns it); `openStore` sets true. */
   ownsClient?: boolean;
+  /** While the revocation feed is 'up', PING its subscriber connection this often (ms; 0: never). Default 2000. */
+  feedPingIntervalMs?: number;
+  /** A PING unanswered this long (ms) turns the feed 'down' and replaces the connection. Default 1000. */
+  feedPingTimeoutMs?: number;
+  /**
+   * ioredis options of the subscriber connection, merged over those of the client it is
+   * duplicated from (on a cluster, of the node it goes to): another endpoint, TLS.
+   */
+  subscriberOptions?: RedisOptions;
 }
+
+/** Defaults of the subscriber's liveness check: a deaf subscriber reads 'down' within 3 s. */
+export const FEED_PING_INTERVAL_MS = 2000;
+export const FEED_PING_TIMEOUT_MS = 1000;
 
 /**
  * ioredis options for a token store: fail fast rather than queue or hang while
@@ -77,6 +100,13 @@ export function redisClientOptions(overrides: RedisOptions = {}): RedisOptions {
     ...overrides,
   };
 }
+
+/** KEYS[1] the clients hash; ARGV: client id, channel, event (feed.ts). Replies 1 when removed (and published). */
+const REMOVE_CLIENT = `if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0`;
 
 type ScriptFn = (base: string, ...args: (string | number)[]) => Promise<unknown>;
 /** A script's reply as a record: the scripts reply alternating field names and values (redis-scripts.ts). */
@@ -121,6 +151,11 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
   /** The subscriber connection while the feed has listeners. */
   #subscriber: Redis | undefined;
   #subscriberTimer: NodeJS.Timeout | undefined;
+  /** The liveness check of the current subscriber. */
+  #watchTimer: NodeJS.Timeout | undefined;
+  readonly #pingIntervalMs: number;
+  readonly #pingTimeoutMs: number;
+  readonly #subscriberOptions: RedisOptions;
   /** Which cluster node the next subscriber connects to (round robin over reconnects). */
   #nodeTurn = 0;
   #closed = false;
@@ -133,6 +168,15 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
       throw new ConfigError('the Redis key prefix must not contain { or } (the hash tag is the user shard)');
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#ownsClient = options.ownsClient ?? false;
+    this.#pingIntervalMs = options.feedPingIntervalMs ?? FEED_PING_INTERVAL_MS;
+    this.#pingTimeoutMs = options.feedPingTimeoutMs ?? FEED_PING_TIMEOUT_MS;
+    for (const [name, v] of [
+      ['feedPingIntervalMs', this.#pingIntervalMs],
+      ['feedPingTimeoutMs', this.#pingTimeoutMs],
+    ] as const) {
+      if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${name} must be a number of milliseconds >= 0`);
+    }
+    this.#subscriberOptions = options.subscriberOptions ?? {};
     const target = client as unknown as Record<string, ScriptFn>;
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       // Idempotent: several stores (prefixes) may share one client.
@@ -160,16 +204,26 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
   #newSubscriber(): Redis | undefined {
     const c = this.client as RedisClient & { isCluster: boolean };
     // Reconnects are ours (subscribe again, then report 'up'): no silent auto-resubscribe.
-    const own = { autoResubscribe: false, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: false };
+    const own: RedisOptions = {
+      autoResubscribe: false,
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      enableAutoPipelining: false,
+      // Commands cut off by a reconnect are not resent: the PING of a dead connection has been judged already.
+      autoResendUnfulfilledCommands: false,
+      // TCP keepalive: a peer that vanished is noticed by the kernel too (the PING is what catches a deaf flow).
+      keepAlive: Math.max(1000, this.#pingIntervalMs),
+      ...this.#subscriberOptions,
+    };
     if (!c.isCluster) {
-      return (c as Redis).duplicate({ ...own, retryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000) });
+      return (c as Redis).duplicate({ retryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000), ...own });
     }
     // Any node will do: a PUBLISH on one node reaches every node (the cluster bus). On a node
     // that stays away, give up after a few attempts and take the next one.
     const nodes = (c as Cluster).nodes('all');
     if (nodes.length === 0) return undefined;
     const node = nodes[this.#nodeTurn++ % nodes.length] as Redis;
-    return node.duplicate({ ...own, retryStrategy: (times: number) => (times > 3 ? null : 100 * times) });
+    return node.duplicate({ retryStrategy: (times: number) => (times > 3 ? null : 100 * times), ...own });
   }
 
   #startSubscriber(): void {
@@ -187,6 +241,8 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
     }
     this.#subscriber = sub;
     const channel = this.revocationChannel;
+    /** Whether this connection's SUBSCRIBE is confirmed, and since when (performance.now()) it has not been. */
+    const state = { subscribed: false, pendingSince: performance.now() };
     sub.on('message', (ch: string, msg: string) => {
       if (ch !== channel) return;
       const e = decodeEvent(msg);
@@ -195,17 +251,24 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
     sub.on('ready', () => {
       sub.subscribe(channel).then(
         () => {
-          if (this.#subscriber === sub && sub.status === 'ready') this.#feed.status('up');
+          if (this.#subscriber !== sub || sub.status !== 'ready') return;
+          state.subscribed = true;
+          this.#feed.status('up');
         },
         () => sub.disconnect(true),
       );
     });
-    sub.on('close', () => this.#feed.status('down'));
+    sub.on('close', () => {
+      state.subscribed = false;
+      state.pendingSince = performance.now();
+      // A replaced connection closing late must not take its successor's feed down.
+      if (this.#subscriber === sub) this.#feed.status('down');
+    });
     // Errors are reported as 'down' (close); the event must have a listener or ioredis logs it.
     sub.on('error', () => {});
     sub.on('end', () => {
-      this.#feed.status('down');
       if (this.#subscriber !== sub) return;
+      this.#feed.status('down');
       this.#subscriber = undefined;
       // Reconnecting gave up (a cluster node that stays away): another node, shortly.
       if (!this.#closed && this.#feed.listening) {
@@ -213,10 +276,61 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
         this.#subscriberTimer.unref();
       }
     });
+    if (this.#pingIntervalMs > 0) this.#watch(sub, state);
+  }
+
+  /**
+   * The subscriber's liveness check: every `feedPingIntervalMs`, a PING while subscribed (an
+   * answer within `feedPingTimeoutMs` or the connection is replaced), or, while not subscribed,
+   * a replacement once (re)subscribing has taken longer than interval + timeout (a connection
+   * whose replies are lost never gets there by itself).
+   */
+  #watch(sub: Redis, state: { subscribed: boolean; pendingSince: number }): void {
+    const next = () => {
+      this.#watchTimer = setTimeout(tick, this.#pingIntervalMs);
+      this.#watchTimer.unref();
+    };
+    const tick = () => {
+      if (this.#subscriber !== sub) return;
+      if (!state.subscribed) {
+        if (performance.now() - state.pendingSince > this.#pingIntervalMs + this.#pingTimeoutMs) this.#replaceSubscriber(sub);
+        else next();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      Promise.race([
+        sub.ping(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no PONG')), this.#pingTimeoutMs);
+        }),
+      ]).then(
+        () => {
+          clearTimeout(timer);
+          if (this.#subscriber === sub) next();
+        },
+        () => {
+          clearTimeout(timer);
+          this.#replaceSubscriber(sub);
+        },
+      );
+    };
+    next();
+  }
+
+  /** The feed goes 'down' and `sub` is dropped for a new connection (on a cluster, to the next node). */
+  #replaceSubscriber(sub: Redis): void {
+    if (this.#subscriber !== sub) return;
+    this.#subscriber = undefined;
+    this.#feed.status('down');
+    sub.disconnect(false);
+    // The socket may never hear our FIN answered (that is why it is being replaced): drop it.
+    sub.stream?.destroy();
+    if (!this.#closed && this.#feed.listening) this.#startSubscriber();
   }
 
   #stopSubscriber(): void {
     clearTimeout(this.#subscriberTimer);
+    clearTimeout(this.#watchTimer);
     const sub = this.#subscriber;
     this.#subscriber = undefined;
     this.#feed.status('down');
@@ -442,9 +556,14 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
     return all.map((raw) => JSON.parse(raw) as ClientRecord).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
+  /** HDEL and, when it removed one, PUBLISH of the removal, in one script: client caches drop the record. */
   async removeClient(clientId: string): Promise<boolean> {
     const key = this.#clientsKey();
-    return (await this.#call(() => this.client.hdel(key, clientId))) === 1;
+    const event = encodeEvent({ kind: 'client', clientId, until: Date.now() + CLIENT_NEWS_MS });
+    const removed =
+      (await this.#call(() => this.client.eval(REMOVE_CLIENT, 1, key, clientId, this.revocationChannel, event))) === 1;
+    if (removed) this.#pushed({ event });
+    return removed;
   }
 
   async ping(): Promise<void> {

@@ -87,6 +87,7 @@ function eventOf(r: LogRow): RevocationEvent | undefined {
   if (r.kind === 'jti') return { kind: 'jti', jti: r.key, until: r.until };
   if (r.kind === 'family') return { kind: 'family', familyId: r.key, until: r.until };
   if (r.kind === 'user') return { kind: 'user', sub: r.key, notBefore: r.not_before, until: r.until };
+  if (r.kind === 'client') return { kind: 'client', clientId: r.key, until: r.until };
   return undefined;
 }
 
@@ -368,7 +369,7 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
       getEpoch: (sub) => (s.getEpoch.get(sub) as { not_before: number } | undefined)?.not_before,
       setEpoch: (sub, notBefore, expiresAt) => void s.setEpoch.run(sub, notBefore, expiresAt),
       emit: (e) => {
-        const key = e.kind === 'jti' ? e.jti : e.kind === 'family' ? e.familyId : e.sub;
+        const key = e.kind === 'jti' ? e.jti : e.kind === 'family' ? e.familyId : e.kind === 'user' ? e.sub : e.clientId;
         const notBefore = e.kind === 'user' ? e.notBefore : 0;
         s.logRevocation.run(e.kind, key, notBefore, e.until, Math.min(e.until, now + LOG_RETENTION_MS));
         this.#logged = true;
@@ -510,8 +511,20 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
     return this.#guard(() => (this.#clientSql().list.all() as ClientRow[]).map(toClient));
   }
 
+  /** The removal is logged in its transaction: every process's client cache hears it with the next poll. */
   async removeClient(clientId: string): Promise<boolean> {
-    return this.#guard(() => this.#clientSql().remove.run(clientId).changes === 1);
+    const now = this.#clock();
+    const until = now + LOG_RETENTION_MS;
+    const removed = this.#guard(
+      () =>
+        this.#txn.immediate(() => {
+          const gone = this.#clientSql().remove.run(clientId).changes === 1;
+          if (gone) this.#s.logRevocation.run('client', clientId, 0, until, until);
+          return gone;
+        }) as boolean,
+    );
+    if (removed && this.#feed.listening) this.#poll(true);
+    return removed;
   }
 
   async ping(): Promise<void> {

@@ -243,7 +243,13 @@ export type RevocationEvent =
   /** A family revoked (logout, RFC 7009 for a refresh token, reuse detection): its access tokens too. */
   | { kind: 'family'; familyId: string; until: Millis }
   /** Logout everywhere: the user's tokens issued before `notBefore` (ms). */
-  | { kind: 'user'; sub: string; notBefore: Millis; until: Millis };
+  | { kind: 'user'; sub: string; notBefore: Millis; until: Millis }
+  /**
+   * A registered client removed (src/clients): instances that cache client records drop it.
+   * Carried by the same push so that a removal reaches every instance as fast as a revocation;
+   * a listener that keeps revocations ignores it. `until`: how long the news matters (ms).
+   */
+  | { kind: 'client'; clientId: string; until: Millis };
 
 export interface RevocationListener {
   /** One revocation (may arrive more than once: applying it is idempotent). */

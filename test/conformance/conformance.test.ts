@@ -350,7 +350,7 @@ for (const name of ADAPTERS) {
       assert.deepEqual(m.response_types_supported, []);
       assert.deepEqual(m.scopes_supported, ['api']);
       assert.equal((await d.call({ url: '/health' })).status, 200);
-      assert.deepEqual((await d.call({ url: '/ready' })).json(), { status: 'ready' });
+      assert.deepEqual((await d.call({ url: '/ready' })).json(), { status: 'ready', revocation_feed: 'up' });
     });
 
     test('RFC 8414 metadata: the issuer comes from the token service, never from Host or X-Forwarded-Host; cacheable', async () => {

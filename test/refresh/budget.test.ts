@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { createClientService } from '../../src/clients/clients.js';
+import type { ClientDirectory } from '../../src/clients/types.js';
+import { createAuthHandlers } from '../../src/http/core/handlers.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenServiceOptions } from '../../src/refresh/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
@@ -64,6 +67,57 @@ for (const [name, make] of [
         await store.close();
       });
     }
+  });
+}
+
+/**
+ * The refresh and introspection paths through a registered confidential client (HTTP core
+ * handlers, client_secret_basic): the client record comes from the per-instance cache, so each
+ * costs the token's one store call, as through the built-in client.
+ */
+async function throughClient(store: TokenStore & ClientDirectory, directory: TokenStore & ClientDirectory) {
+  const tokens = createTokenService({ secret: SECRET, store: directory });
+  const clients = createClientService(directory, { feed: store.revocations!() });
+  const { secret } = await clients.add('api', { confidential: true, introspect: true });
+  const handlers = createAuthHandlers({ tokens, clients, rateLimit: false });
+  const authorization = `Basic ${Buffer.from(`api:${secret}`).toString('base64')}`;
+  const call = (path: string, body: Record<string, unknown>) =>
+    ({ method: 'POST', path, headers: { authorization }, body, ip: '127.0.0.1', cookies: {} }) as const;
+  let refreshToken = (await tokens.issue({ sub: 'budget-client', clientId: 'api' })).refreshToken;
+  let accessToken = '';
+  const refresh = async () => {
+    const r = await handlers.refresh(call('/auth/refresh', { refresh_token: refreshToken }));
+    assert.equal(r.status, 200);
+    const body = r.body as { refresh_token: string; access_token: string };
+    refreshToken = body.refresh_token;
+    accessToken = body.access_token;
+  };
+  const introspect = async () => {
+    const r = await handlers.introspect(call('/auth/introspect', { token: accessToken }));
+    assert.equal((r.body as { active: boolean }).active, true);
+  };
+  return { refresh, introspect, close: () => clients.close() };
+}
+
+for (const [name, make] of [
+  ['memory', () => new MemoryStore()],
+  ['sqlite', () => new SqliteStore(':memory:')],
+] as const) {
+  test(`budget through a registered confidential client, ${name}: refresh = 1 call (rotate), introspection = 1 (checkAccess)`, async () => {
+    const store = make();
+    const c = counting(store);
+    const x = await throughClient(store, c.store as TokenStore & ClientDirectory);
+    await x.refresh(); // the first request reads the client record
+    for (let i = 0; i < 3; i++) {
+      c.calls.length = 0;
+      await x.refresh();
+      assert.deepEqual(c.calls, ['rotate']);
+      c.calls.length = 0;
+      await x.introspect();
+      assert.deepEqual(c.calls, ['checkAccess']);
+    }
+    x.close();
+    await store.close();
   });
 }
 
@@ -125,5 +179,18 @@ describe('budget on the wire: Redis commands per operation (MONITOR)', skip, () 
       await tokens.issue({ sub: `budget-${scheme}` });
       assert.equal((await settle()).length, 1, 'issue: one command');
     }
+
+    // Through a registered confidential client: the record is cached, one command per refresh too.
+    const x = await throughClient(store, store);
+    t.after(() => x.close());
+    await x.refresh();
+    await x.introspect();
+    await settle();
+    const N = 10;
+    for (let i = 0; i < N; i++) await x.refresh();
+    const viaClient = await settle();
+    assert.equal(viaClient.length, N, `${viaClient.length} commands for ${N} refreshes through a registered client`);
+    for (let i = 0; i < N; i++) await x.introspect();
+    assert.equal((await settle()).length, N, 'one command per introspection');
   });
 });

@@ -9,6 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
+import { createClientService } from '../../src/clients/clients.js';
+import type { ClientDirectory } from '../../src/clients/types.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { type ConfiguredTokenService, createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
@@ -213,6 +215,47 @@ function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: st
         assert.ok((await refusedEverywhere([b], after.accessToken)) < 1000);
       });
     }
+
+    test('a client removed on one instance is refused by the others within 1 s; records cached meanwhile, bypassed while down', async (t) => {
+      const clock = new FakeClock();
+      const list = await instances(t, await setup(t), clock, 2);
+      const [a, b] = list as [Instance, Instance];
+      let reads = 0;
+      const getClient = (b.store as unknown as ClientDirectory).getClient;
+      (b.store as unknown as ClientDirectory).getClient = (id) => {
+        reads++;
+        return getClient.call(b.store, id);
+      };
+      const cached = createClientService(b.store as unknown as ClientDirectory, { feed: b.store.revocations!() });
+      t.after(() => cached.close());
+      // `tessera client add` / `client remove`: a service of its own, no cache, on another connection.
+      const cli = createClientService(a.store as unknown as ClientDirectory);
+      const { secret } = await cli.add('svc', { confidential: true });
+      const presented = { clientId: 'svc', secret };
+      for (let i = 0; i < 3; i++) assert.equal((await cached.authenticate(presented)).ok, true);
+      assert.equal(reads, 1, 'the record is read once, then cached');
+
+      assert.equal(await cli.remove('svc'), true);
+      const started = performance.now();
+      for (;;) {
+        const r = await cached.authenticate(presented);
+        if (!r.ok) {
+          assert.equal(r.reason, 'unknown_client');
+          break;
+        }
+        assert.ok(performance.now() - started < 1000, 'removal seen within 1 s');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const removalMs = performance.now() - started;
+      t.diagnostic(`removal seen after ${removalMs.toFixed(1)} ms`);
+
+      // While the push is down, nothing is cached: every lookup reads the store.
+      await cli.add('svc2', { confidential: false });
+      (b.store.revocations!() as unknown as { status(s: 'up' | 'down'): void }).status('down');
+      const before = reads;
+      for (let i = 0; i < 3; i++) assert.equal((await cached.authenticate({ clientId: 'svc2' })).ok, true);
+      assert.equal(reads, before + 3, 'one store read per lookup while the feed is down');
+    });
 
     test('while the feed is down, every request asks the store: an outage is 503, never an accept', async (t) => {
       const clock = new FakeClock();

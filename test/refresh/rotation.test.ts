@@ -26,7 +26,7 @@ function setup(overrides: Partial<TokenServiceOptions> = {}) {
 }
 
 describe('configuration', () => {
-  test('defaults: jwt preset, 900 s access, 30 d refresh, grace 0, 90 d absolute, no revocation check, 1000 cached access tokens', () => {
+  test('defaults: jwt preset, 900 s access, 30 d refresh, grace 0, 90 d absolute, no revocation check, 100000 revocations held, 1000 cached access tokens', () => {
     const { tokens } = setup();
     assert.deepEqual(tokens.config, {
       accessFormat: 'jwt',
@@ -38,6 +38,7 @@ describe('configuration', () => {
       checkRevocation: false,
       revocationPush: true,
       acceptLegacyRefreshKeys: true,
+      revocationCap: 100_000,
       accessCacheSize: 1000,
       leewaySeconds: 0,
     });

@@ -5,7 +5,10 @@
  * - `refuse()`: existing connections are reset and new ones refused (the server is down).
  * - `blackhole()`: connections are accepted but nothing is forwarded either way (a hung
  *   server or a dead network: the client hears nothing, ever).
- * - `restore()`: back to forwarding.
+ * - `stall()`: connections stay open and what the client sends still reaches the server, but
+ *   nothing the server sends reaches the client (a middlebox that silently drops one
+ *   direction of an idle flow); new connections are accepted and stalled alike.
+ * - `restore()`: back to forwarding (a stalled connection resumes, minus what was dropped).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -13,14 +16,19 @@ export interface TcpProxy {
   port: number;
   refuse(): void;
   blackhole(): void;
+  stall(): void;
   restore(): void;
+  /** Connections accepted so far. */
+  readonly accepted: number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-  let mode: 'forward' | 'refuse' | 'blackhole' = 'forward';
+  let mode: 'forward' | 'refuse' | 'blackhole' | 'stall' = 'forward';
+  let accepted = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
+    accepted++;
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
@@ -37,7 +45,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     });
     upstream.on('error', () => client.destroy());
     client.on('close', () => upstream.destroy());
-    client.on('data', (d) => mode === 'forward' && upstream.write(d));
+    client.on('data', (d) => (mode === 'forward' || mode === 'stall') && upstream.write(d));
     upstream.on('data', (d) => mode === 'forward' && client.write(d));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -54,6 +62,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     blackhole() {
       mode = 'blackhole';
+    },
+    stall() {
+      mode = 'stall';
+    },
+    get accepted() {
+      return accepted;
     },
     restore() {
       // Connections that were black-holed have lost protocol sync: they go, new ones forward.

@@ -466,7 +466,12 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         log?.warn({ code: isStoreOutage(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
         throw storeUnavailable();
       }
-      return { status: 200, headers: {}, body: { status: 'ready' } };
+      // The revocation push, when the service keeps one: 'down' means every access token is being
+      // checked against the store (correct, one round trip per request), so the instance stays ready.
+      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
+      const body: { status: string; revocation_feed?: 'up' | 'down' } = { status: 'ready' };
+      if (feed !== undefined) body.revocation_feed = feed.live ? 'up' : 'down';
+      return { status: 200, headers: {}, body };
     },
   };
 }
