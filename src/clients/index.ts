@@ -8,6 +8,7 @@ export {
   type AddedClient,
   type ClientAuthentication,
   ClientInputError,
+  type ClientInputErrorCode,
   type ClientService,
   type ClientServiceOptions,
   checkClientId,

@@ -8,9 +8,11 @@
  *
  * @module
  */
+
+import { isDependencyUnavailable } from '../../errors.js';
 import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
-import { errorBody, errorHeaders, type HttpError, isServerFault, isStoreOutage, toHttpError } from './errors.js';
+import { errorBody, errorHeaders, type HttpError, isServerFault, toHttpError } from './errors.js';
 import { createGuard, type Guard, type GuardOptions } from './guard.js';
 import {
   type AuthHandlers,
@@ -127,7 +129,11 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     }
     const mapped = toHttpError(err, handlers.realm);
     if (isServerFault(mapped)) l?.error({ err }, 'request failed');
-    else if (mapped.statusCode === 503) l?.warn({ code: isStoreOutage(err) ? err.code : mapped.error }, 'store unavailable');
+    else if (mapped.statusCode === 503)
+      l?.warn(
+        { code: isDependencyUnavailable(err) ? err.code : mapped.error },
+        `${isDependencyUnavailable(err) ? err.dependency : 'dependency'} unavailable`,
+      );
     else l?.debug({ status: mapped.statusCode, error: mapped.error }, 'request refused');
     const res = refusalResponse(mapped);
     if (cookies) res.cookies = cookies;
