@@ -55,8 +55,6 @@ export interface AuthRoute {
   params: ParamRules | undefined;
   /** Needs the guard's principal (a Bearer token). */
   protected: boolean;
-  /** Reads nothing of the request but the principal (GET /me): the adapter may pass {@link BARE_REQUEST}. */
-  principalOnly?: boolean;
   run(req: AuthRequest, principal: Principal | null): Promise<AuthResponse> | AuthResponse;
 }
 
@@ -74,9 +72,6 @@ export interface AuthApp {
   /** The answer of a refusal the guard or an adapter already made. */
   refusalResponse(err: HttpError): AuthResponse;
 }
-
-/** The request handed to a {@link AuthRoute.principalOnly} route: nothing built per request on that path. */
-export const BARE_REQUEST: AuthRequest = Object.freeze({ method: 'GET', path: '', headers: {}, body: {}, ip: '', cookies: {} });
 
 const ok = (body: unknown): AuthResponse => ({ status: 200, headers: {}, body });
 
