@@ -1,28 +1,46 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node's test runner through tsx (Node 20's
-// --test has no glob support). Extra arguments are path filters:
+// Runs every test/**/*.test.ts with node's test runner through tsx, one process per file,
+// as many at once as os.availableParallelism(). Extra arguments are path filters:
 //   npm test -- stores        # only files whose path contains "stores"
 //   npm run test:quick        # the developer loop: --quick (see QUICK_EXCLUDE)
 //   node scripts/run-tests.mjs --quick --list   # which files --quick runs
-// `npm test` (no --quick) is the whole suite, the one CI runs.
+//   node scripts/run-tests.mjs --concurrency=1  # override the number of files run at once
+//   node scripts/run-tests.mjs --verbose stores # every file's spec output, not only failing ones'
+// `npm test` (no --quick) is the whole suite, the one CI runs. Every other `-...` argument
+// goes to node (e.g. --test-name-pattern=...).
+//
+// A run is green only if every file is: its process exited 0, its report is complete (the
+// root's closing summary is present), and the tests it reported one by one are as many as the
+// root counted. --test-force-exit ends a file's process once its tests are done, even with a
+// handle left open (a socket of a cut proxy); scripts/test-report.mjs holds that exit back
+// until the report is complete. A file that has not finished after TESSERA_TEST_FILE_TIMEOUT
+// seconds (default 600) is killed and fails.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { problemsOf, readReport } from './test-verdict.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
+const reporter = new URL('./test-report.mjs', import.meta.url).href;
 const args = process.argv.slice(2);
-/** Our own flags; every other `-...` argument goes to `node --test`. */
-const OWN_FLAGS = new Set(['--quick', '--list']);
 const quick = args.includes('--quick');
 const listOnly = args.includes('--list');
+const verbose = args.includes('--verbose');
+const concurrencyArg = args.find((a) => a.startsWith('--concurrency='));
+/** Our own flags; every other `-...` argument goes to node. */
+const isOwnFlag = (a) => ['--quick', '--list', '--verbose'].includes(a) || a.startsWith('--concurrency=');
 const filters = args.filter((a) => !a.startsWith('-'));
-const passThrough = args.filter((a) => a.startsWith('-') && !OWN_FLAGS.has(a));
+const passThrough = args.filter((a) => a.startsWith('-') && !isOwnFlag(a));
+const concurrency = Math.max(1, Number(concurrencyArg?.split('=')[1] ?? availableParallelism()) || 1);
+const fileTimeoutMs = Number(process.env.TESSERA_TEST_FILE_TIMEOUT ?? 600) * 1000;
 
 /**
- * What `--quick` leaves out: whatever spawns processes or servers, needs Redis,
- * Chromium or Python, or runs for long (statistics, soak, fuzzing with many
- * cases). What stays: unit tests, the store contract on memory and SQLite, and
- * the HTTP routes through Fastify's `inject()`. The one place this list lives.
+ * What `--quick` leaves out: whatever spawns processes or servers, needs the network, Redis,
+ * PostgreSQL, Chromium or Python, or runs for long (statistics, soak, fuzzing with many
+ * cases). What stays: unit tests, the store contract on memory and SQLite, and the HTTP
+ * routes through `inject()`. The one place this list lives. A prefix that matches no test
+ * file is an error (so the list cannot name a file that moved).
  */
 const QUICK_EXCLUDE = [
   'test/e2e/', // the built server and CLI, spawned
@@ -30,8 +48,9 @@ const QUICK_EXCLUDE = [
   'test/browser/', // Chromium
   'test/interop/', // Python
   'test/bench/', // spawns the benchmarks
-  'test/package.test.ts', // npm pack and install
+  'test/package/', // npm pack and install; the latest TypeScript from the registry
   'test/stores/redis', // Redis and Redis Cluster stores
+  'test/stores/postgres', // PostgreSQL store and its outage proxy
   'test/refresh/race-processes', // several processes racing on one store
   'test/refresh/restart', // a process restarted on the same store
   'test/cli/', // the CLI, spawned through tsx
@@ -50,18 +69,28 @@ const QUICK_ENV = {
   FUZZ_RUNS: process.env.FUZZ_RUNS ?? '2000',
 };
 
+/** Test files under `dir`; a `fixtures` folder holds inputs of tests, never tests of this suite. */
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.ts') ? [p] : [];
+    if (statSync(p).isDirectory()) return name === 'fixtures' ? [] : walk(p);
+    return p.endsWith('.test.ts') ? [p] : [];
   });
 }
 
-const files = walk(join(root, 'test'))
+/** The folder searched for test files: `test`, or TESSERA_TEST_DIR (test/scripts runs the runner on fixtures). */
+const testDir = process.env.TESSERA_TEST_DIR ?? join(root, 'test');
+const all = walk(testDir)
   .map((p) => relative(root, p))
-  .filter((p) => !quick || !QUICK_EXCLUDE.some((x) => p.startsWith(x)))
-  .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)))
   .sort();
+const stale = QUICK_EXCLUDE.filter((x) => !all.some((p) => p.startsWith(x)));
+if (quick && stale.length > 0) {
+  console.error(`QUICK_EXCLUDE names what no test file matches: ${stale.join(', ')}`);
+  process.exit(1);
+}
+const files = all
+  .filter((p) => !quick || !QUICK_EXCLUDE.some((x) => p.startsWith(x)))
+  .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}${quick ? ' (with --quick)' : ''}`);
   process.exit(1);
@@ -70,12 +99,84 @@ if (listOnly) {
   console.log(files.join('\n'));
   process.exit(0);
 }
-// --test-force-exit: a test file's process ends once its tests have finished. Without it, a
-// file whose tests all passed could keep its process alive (seen with
-// test/reliability/postgres-outage: sockets of a cut TCP proxy), and the run would never end.
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=spec', ...passThrough, ...files],
-  { cwd: root, stdio: 'inherit', env: quick ? { ...process.env, ...QUICK_ENV } : process.env },
+
+const work = mkdtempSync(join(tmpdir(), 'tessera-tests-'));
+const env = quick ? { ...process.env, ...QUICK_ENV } : process.env;
+
+/** Runs one test file in its own process; resolves to its verdict. */
+function runFile(file, index) {
+  const reportPath = join(work, `${index}.jsonl`);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--test-force-exit',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        `--test-reporter=${reporter}`,
+        '--test-reporter-destination=stderr',
+        ...passThrough,
+        file,
+      ],
+      { cwd: root, env: { ...env, TESSERA_TEST_REPORT: reportPath }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const output = [];
+    child.stdout.on('data', (c) => output.push(c));
+    child.stderr.on('data', (c) => output.push(c));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, fileTimeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const seconds = (performance.now() - started) / 1000;
+      const report = readReport(reportPath);
+      const problems = problemsOf(report, { code, signal, timedOut, timeoutSeconds: fileTimeoutMs / 1000 });
+      resolve({ file, seconds, output: Buffer.concat(output).toString(), report, problems });
+    });
+  });
+}
+
+const load0 = loadavg();
+const t0 = performance.now();
+const results = [];
+let next = 0;
+async function worker() {
+  while (next < files.length) {
+    const i = next++;
+    const r = await runFile(files[i], i);
+    results.push(r);
+    const s = r.report.summary;
+    const mark = r.problems.length === 0 ? '✔' : '✖';
+    process.stdout.write(`${mark} ${r.file} (${s?.tests ?? r.report.counted} tests, ${r.seconds.toFixed(1)} s)\n`);
+    if (verbose || r.problems.length > 0 || files.length === 1) process.stdout.write(r.output);
+    for (const p of r.problems) process.stdout.write(`  ✖ ${r.file}: ${p}\n`);
+  }
+}
+await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+const wall = (performance.now() - t0) / 1000;
+rmSync(work, { recursive: true, force: true });
+
+const sum = (k) => results.reduce((n, r) => n + (r.report.summary?.[k] ?? 0), 0);
+const failed = results.filter((r) => r.problems.length > 0);
+console.log('\nslowest files:');
+for (const r of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 10)) {
+  console.log(`  ${r.seconds.toFixed(1).padStart(6)} s  ${r.file}`);
+}
+const fmt = (l) => l.map((x) => x.toFixed(2)).join(' ');
+console.log(
+  `\nfiles ${results.length}  tests ${sum('tests')}  pass ${sum('pass')}  fail ${sum('fail')}  ` +
+    `skipped ${sum('skipped')}  todo ${sum('todo')}  cancelled ${sum('cancelled')}`,
 );
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+console.log(
+  `wall ${wall.toFixed(1)} s  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
+);
+for (const r of failed) {
+  for (const p of r.problems) console.log(`✖ ${r.file}: ${p}`);
+  for (const f of r.report.failures) console.log(`    ✖ ${f.name}: ${f.error.split('\n')[0]}`);
+}
+process.exit(failed.length === 0 ? 0 : 1);

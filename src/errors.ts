@@ -1,10 +1,33 @@
 /**
- * The error taxonomy. Every refusal of a token is a {@link TokenError} with a
- * stable `code`; a store outage is a {@link StoreUnavailableError} instead; HTTP status codes are assigned only at the edge
- * (src/http/errors.ts). Messages never contain a token, a key or a password.
+ * The error taxonomy. Every error the library throws is a {@link TesseraError} with a
+ * stable `code` (a program decides on the code, never on the message). Every refusal of
+ * a token is a {@link TokenError}; a dependency that cannot be reached is a
+ * {@link DependencyUnavailableError} naming it (the token store, a JWK Set), never a
+ * TokenError; HTTP status codes are assigned only at the edge (src/http/core/errors.ts).
+ * Messages never contain a token, a key or a password.
  *
  * @module
  */
+
+/**
+ * The base of every error class of the library: `instanceof TesseraError` tells the
+ * library's errors from anything else, `code` says which (stable, machine-readable,
+ * snake_case). Each subclass narrows `code` to its own codes.
+ */
+export class TesseraError extends Error {
+  override readonly name: string = 'TesseraError';
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Whether `e` is an error of the library, optionally with the given `code`. */
+export function isTesseraError(e: unknown, code?: string): e is TesseraError {
+  return e instanceof TesseraError && (code === undefined || e.code === code);
+}
 
 /** Stable codes of {@link TokenError}. Part of the public contract: never renamed. */
 export const TOKEN_ERROR_CODES = [
@@ -51,13 +74,12 @@ const DEFAULT_MESSAGES: Record<TokenErrorCode, string> = {
   wrong_client: 'The refresh token was issued to another client',
 };
 
-export class TokenError extends Error {
+export class TokenError extends TesseraError {
   override readonly name = 'TokenError';
-  readonly code: TokenErrorCode;
+  declare readonly code: TokenErrorCode;
 
   constructor(code: TokenErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? DEFAULT_MESSAGES[code], options);
-    this.code = code;
+    super(code, message ?? DEFAULT_MESSAGES[code], options);
   }
 
   toJSON(): { error: TokenErrorCode; message: string } {
@@ -73,28 +95,58 @@ export function isTokenError(e: unknown, code?: TokenErrorCode): e is TokenError
  * Bad configuration (short secret, unknown format, unreachable store at start).
  * Thrown at construction time, never while handling a request.
  */
-export class ConfigError extends Error {
+export class ConfigError extends TesseraError {
   override readonly name = 'ConfigError';
-  readonly code = 'invalid_config' as const;
+  declare readonly code: 'invalid_config';
+
+  constructor(message = 'The configuration is invalid', options?: { cause?: unknown }) {
+    super('invalid_config', message, options);
+  }
 }
 
-/**
- * The token store could not be reached (or answered something unreadable).
- * Deliberately NOT a {@link TokenError}: a token error means "this token is no
- * good, sign the user out", a store outage means "try again later" (503 with
- * `Retry-After` at the HTTP edge). Keeping them apart means
- * `catch (e) { if (e instanceof TokenError) logout() }` can never turn a
- * Redis outage into mass logouts.
- */
-export class StoreUnavailableError extends Error {
-  override readonly name = 'StoreUnavailableError';
-  readonly code = 'store_unavailable' as const;
+/** What a {@link DependencyUnavailableError} could not reach: the token store, or a JWK Set (`jwks_uri`). */
+export type UnavailableDependency = 'store' | 'jwks';
 
-  constructor(message = 'The token store is unavailable', options?: { cause?: unknown }) {
-    super(message, options);
+/**
+ * A dependency could not be reached (or answered something unreadable): the token store
+ * ({@link StoreUnavailableError}) or the JWK Set a resource server verifies with
+ * ({@link JwksUnavailableError}); `dependency` and `code` say which. Deliberately NOT a
+ * {@link TokenError}: a token error means "this token is no good, sign the user out", an
+ * outage means "try again later" (503 with `Retry-After` at the HTTP edge). Keeping them apart
+ * means `catch (e) { if (e instanceof TokenError) logout() }` can never turn a Redis outage
+ * into mass logouts.
+ */
+export class DependencyUnavailableError extends TesseraError {
+  override readonly name: string = 'DependencyUnavailableError';
+  declare readonly code: `${UnavailableDependency}_unavailable`;
+  readonly dependency: UnavailableDependency;
+
+  constructor(dependency: UnavailableDependency, message: string, options?: { cause?: unknown }) {
+    super(`${dependency}_unavailable`, message, options);
+    this.dependency = dependency;
   }
 
-  toJSON(): { error: 'store_unavailable'; message: string } {
+  toJSON(): { error: `${UnavailableDependency}_unavailable`; message: string } {
+    return { error: this.code, message: this.message };
+  }
+}
+
+/** Whether `e` is an outage of a dependency (the store, a JWK Set): a 503, never a verdict on a token. */
+export function isDependencyUnavailable(e: unknown): e is DependencyUnavailableError {
+  return e instanceof DependencyUnavailableError;
+}
+
+/** The token store could not be reached (or answered something unreadable). */
+export class StoreUnavailableError extends DependencyUnavailableError {
+  override readonly name = 'StoreUnavailableError';
+  declare readonly code: 'store_unavailable';
+  declare readonly dependency: 'store';
+
+  constructor(message = 'The token store is unavailable', options?: { cause?: unknown }) {
+    super('store', message, options);
+  }
+
+  override toJSON(): { error: 'store_unavailable'; message: string } {
     return { error: this.code, message: this.message };
   }
 }
@@ -104,17 +156,36 @@ export function isStoreUnavailable(e: unknown): e is StoreUnavailableError {
 }
 
 /**
+ * The JWK Set of a token issuer (`createJwksVerifier`'s `jwksUri`) could not be fetched, or
+ * was not a JWK Set, and no usable copy was cached: the token may be fine, the verifier
+ * cannot tell. Not a {@link StoreUnavailableError}: no token store was asked.
+ */
+export class JwksUnavailableError extends DependencyUnavailableError {
+  override readonly name = 'JwksUnavailableError';
+  declare readonly code: 'jwks_unavailable';
+  declare readonly dependency: 'jwks';
+
+  constructor(message = 'The JWK Set is unavailable', options?: { cause?: unknown }) {
+    super('jwks', message, options);
+  }
+
+  override toJSON(): { error: 'jwks_unavailable'; message: string } {
+    return { error: this.code, message: this.message };
+  }
+}
+
+/**
  * A refresh asked for a scope the grant does not hold (RFC 6749 §6: a refresh may only
  * narrow the scope; §5.2 `invalid_scope`). Deliberately NOT a {@link TokenError}: the refresh
  * token was not consumed and is still good, so a program that signs out on a TokenError must
  * not sign out here; the request was wrong, not the token.
  */
-export class InvalidScopeError extends Error {
+export class InvalidScopeError extends TesseraError {
   override readonly name = 'InvalidScopeError';
-  readonly code = 'invalid_scope' as const;
+  declare readonly code: 'invalid_scope';
 
   constructor(message = 'The requested scope exceeds the scope granted', options?: { cause?: unknown }) {
-    super(message, options);
+    super('invalid_scope', message, options);
   }
 
   toJSON(): { error: 'invalid_scope'; message: string } {

@@ -14,6 +14,7 @@ export {
   type ClientAuthentication,
   type ClientDirectory,
   ClientInputError,
+  type ClientInputErrorCode,
   type ClientRecord,
   type ClientService,
   type ClientServiceOptions,
@@ -26,14 +27,20 @@ export {
 } from './clients/index.js';
 export {
   ConfigError,
+  DependencyUnavailableError,
   InvalidScopeError,
+  isDependencyUnavailable,
   isInvalidScope,
   isStoreUnavailable,
+  isTesseraError,
   isTokenError,
+  JwksUnavailableError,
   StoreUnavailableError,
+  TesseraError,
   TOKEN_ERROR_CODES,
   TokenError,
   type TokenErrorCode,
+  type UnavailableDependency,
 } from './errors.js';
 export {
   createKeyRing,

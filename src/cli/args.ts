@@ -4,14 +4,21 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import { TesseraError } from '../errors.js';
 
 /** Exit codes: 0 ok, 1 the operation said no (invalid token...), 2 usage or configuration error. */
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;
 
-export class UsageError extends Error {
+/** A command line the CLI cannot run (exit code 2). */
+export class UsageError extends TesseraError {
   override readonly name = 'UsageError';
+  declare readonly code: 'invalid_usage';
+
+  constructor(message: string) {
+    super('invalid_usage', message);
+  }
 }
 
 export interface OptionSpec {

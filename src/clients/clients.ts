@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { TesseraError } from '../errors.js';
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';
 import type { ClientDirectory, ClientRecord, ClientType } from './types.js';
 
@@ -30,13 +31,27 @@ import type { ClientDirectory, ClientRecord, ClientType } from './types.js';
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9._~@+-]{1,128}$/;
 export const DEFAULT_CLIENT_ID = 'tessera';
 
-export class ClientInputError extends Error {
+/** Stable codes of {@link ClientInputError}: callers decide on these, never on the message. */
+export type ClientInputErrorCode =
+  | 'invalid_client_id'
+  | 'reserved_client_id'
+  | 'client_exists'
+  | 'invalid_client_options'
+  | 'invalid_client_input';
+
+/** Why a client could not be registered (for the CLI and the library's client service). */
+export class ClientInputError extends TesseraError {
   override readonly name = 'ClientInputError';
+  declare readonly code: ClientInputErrorCode;
+
+  constructor(message: string, code: ClientInputErrorCode = 'invalid_client_input') {
+    super(code, message);
+  }
 }
 
 export function checkClientId(clientId: string): string {
   if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
-    throw new ClientInputError('a client id is 1-128 characters of letters, digits and . _ ~ @ + -');
+    throw new ClientInputError('a client id is 1-128 characters of letters, digits and . _ ~ @ + -', 'invalid_client_id');
   }
   return clientId;
 }
@@ -179,12 +194,15 @@ export function createClientService(directory: ClientDirectory, options: ClientS
     async add(clientId, opts = {}) {
       checkClientId(clientId);
       if (builtIn && clientId === builtIn.clientId) {
-        throw new ClientInputError(`"${clientId}" is the built-in default client (TESSERA_DEFAULT_CLIENT)`);
+        throw new ClientInputError(`"${clientId}" is the built-in default client (TESSERA_DEFAULT_CLIENT)`, 'reserved_client_id');
       }
       const clientType: ClientType = opts.confidential ? 'confidential' : 'public';
       if (opts.introspect && clientType !== 'confidential') {
         // RFC 7662 §2.1: the caller of introspection must be authorized, so it must be able to authenticate.
-        throw new ClientInputError('--introspect needs --confidential (a public client cannot authenticate)');
+        throw new ClientInputError(
+          '--introspect needs --confidential (a public client cannot authenticate)',
+          'invalid_client_options',
+        );
       }
       const secret = clientType === 'confidential' ? generateClientSecret() : undefined;
       const client: ClientRecord = {
@@ -194,7 +212,8 @@ export function createClientService(directory: ClientDirectory, options: ClientS
         introspect: opts.introspect === true,
         createdAt: clock(),
       };
-      if (!(await directory.createClient(client))) throw new ClientInputError(`client "${clientId}" already exists`);
+      if (!(await directory.createClient(client)))
+        throw new ClientInputError(`client "${clientId}" already exists`, 'client_exists');
       return secret === undefined ? { client } : { client, secret };
     },
 

@@ -9,6 +9,7 @@ export {
   type ClientAuthentication,
   ClientInputError,
   type ClientRemovalFeed,
+  type ClientInputErrorCode,
   type ClientService,
   type ClientServiceOptions,
   checkClientId,

@@ -7,13 +7,15 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, errorBody, HttpError, isServerFault, isStoreOutage, toHttpError as toHttpErrorCore } from './core/errors.js';
+import { isDependencyUnavailable } from '../errors.js';
+import { badRequest, errorBody, HttpError, isServerFault, toHttpError as toHttpErrorCore } from './core/errors.js';
 import { DEFAULT_REALM } from './core/limits.js';
 
 export {
   accessTokenError,
   badRequest,
   bearerChallenge,
+  dependencyUnavailable,
   ERROR_REASONS,
   type ErrorReason,
   errorBody,
@@ -94,7 +96,10 @@ export function httpErrorHandler(realm = DEFAULT_REALM) {
     if (isServerFault(mapped)) {
       request.log.error({ err }, 'request failed');
     } else if (mapped.statusCode === 503) {
-      request.log.warn({ code: isStoreOutage(err) ? err.code : mapped.error }, 'store unavailable');
+      request.log.warn(
+        { code: isDependencyUnavailable(err) ? err.code : mapped.error },
+        `${isDependencyUnavailable(err) ? err.dependency : 'dependency'} unavailable`,
+      );
     } else {
       request.log.debug({ status: mapped.statusCode, error: mapped.error, code: (err as FastifyError).code }, 'request refused');
     }

@@ -24,7 +24,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Principal } from '../refresh/types.js';
-import { type AdapterLogger, type AuthApp, type AuthAppOptions, BARE_REQUEST, createAuthApp } from './core/app.js';
+import { type AdapterLogger, type AuthApp, type AuthAppOptions, createAuthApp } from './core/app.js';
 import { errorBody, errorHeaders, HttpError, insufficientScope, toHttpError } from './core/errors.js';
 import { hasScopes } from './core/guard.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './core/limits.js';
@@ -122,7 +122,6 @@ export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
     route: NonNullable<ReturnType<AuthApp['route']>>,
     principal: Principal | null,
   ) {
-    if (route.principalOnly) return write(res, await route.run(BARE_REQUEST, principal));
     try {
       let body: Record<string, unknown> = {};
       if (route.params) {

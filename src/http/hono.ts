@@ -20,7 +20,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal } from '../refresh/types.js';
-import { type AuthApp, type AuthAppOptions, BARE_REQUEST, createAuthApp } from './core/app.js';
+import { type AuthApp, type AuthAppOptions, createAuthApp } from './core/app.js';
 import { errorBody, errorHeaders, HttpError, insufficientScope } from './core/errors.js';
 import { hasScopes } from './core/guard.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './core/limits.js';
@@ -99,7 +99,6 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
     route: NonNullable<ReturnType<AuthApp['route']>>,
     principal: Principal | null,
   ): Promise<Response> {
-    if (route.principalOnly) return toResponse(await route.run(BARE_REQUEST, principal), secure);
     try {
       let body: Record<string, unknown> = {};
       if (route.params) {

@@ -6,8 +6,8 @@
  * @module
  */
 import { type Static, Type } from 'typebox';
+import { MAX_TOKEN_LENGTH } from './core/limits.js';
 import { ERROR_REASONS, type ErrorReason } from './errors.js';
-import { MAX_TOKEN_LENGTH } from './limits.js';
 
 /** RFC 6749 §2.3.1 client_secret_post, and §3.2.1 client_id of a public client. */
 const clientParams = {

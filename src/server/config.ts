@@ -449,9 +449,6 @@ function format(name: 'accessFormat' | 'refreshFormat', env: NodeJS.ProcessEnv, 
   return v as TokenFormat;
 }
 
-/** Hides the password of a Redis URL in messages and logs (one function for every layer: internal/redact.ts). */
-export const redactStoreSpec: (spec: string) => string = redactUrl;
-
 export interface StoreConfig {
   dataDir: string;
   store: string;
@@ -475,7 +472,7 @@ export function storeConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): StoreCon
   }
   if (!STORE_PATTERN.test(store)) {
     throw new ConfigError(
-      `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://HOST:PORT[,HOST:PORT...] or postgres://..., got "${redactStoreSpec(store)}"`,
+      `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://HOST:PORT[,HOST:PORT...] or postgres://..., got "${redactUrl(store)}"`,
     );
   }
   const scryptN = int('scryptN', env, flags, 1024, MAX_SCRYPT_N, 'a power of two');

@@ -12,13 +12,14 @@ import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { watchConnections } from '../http/drain.js';
 import { hkdfSha256 } from '../internal/crypto.js';
+import { redactUrl } from '../internal/redact.js';
 import type { KeyRing } from '../keys.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { openStore } from '../stores/open.js';
 import type { TokenStore, UserDirectory } from '../stores/types.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
-import { redactStoreSpec, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 
 /** How long the store may take to answer its first ping before start-up gives up. */
@@ -68,7 +69,7 @@ export async function openConfiguredStore(
   config: Pick<ServerConfig, 'store' | 'storeFrom' | 'redisPrefix'>,
   clock: () => number = Date.now,
 ): Promise<TokenStore & UserDirectory> {
-  const shown = redactStoreSpec(config.store);
+  const shown = redactUrl(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
   let store: TokenStore & UserDirectory;
   const sqlitePath = config.store.startsWith('sqlite:') ? config.store.slice('sqlite:'.length) : undefined;
@@ -154,7 +155,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const store = await openConfiguredStore(config, clock);
   if (!isClientDirectory(store)) {
     await store.close().catch(() => {});
-    throw new ConfigError(`the store ${redactStoreSpec(config.store)} keeps no OAuth clients`);
+    throw new ConfigError(`the store ${redactUrl(config.store)} keeps no OAuth clients`);
   }
   // Client records cached while the store's push is up; a removal is pushed to every instance.
   const clients = createClientService(store, {
@@ -268,7 +269,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     );
   }
   note(
-    `tessera: store ${redactStoreSpec(config.store)}, access ${config.accessFormat}${config.signingKeys ? ` ${config.signingKeys.alg} (kid ${config.signingKeys.signer.kid}, ${config.signingKeys.keys.length} key${config.signingKeys.keys.length === 1 ? '' : 's'} in the JWKS)` : ''} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
+    `tessera: store ${redactUrl(config.store)}, access ${config.accessFormat}${config.signingKeys ? ` ${config.signingKeys.alg} (kid ${config.signingKeys.signer.kid}, ${config.signingKeys.keys.length} key${config.signingKeys.keys.length === 1 ? '' : 's'} in the JWKS)` : ''} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
       `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,
   );
   return { url, port, tokens, close };

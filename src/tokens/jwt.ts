@@ -5,9 +5,11 @@
  * What the verifier refuses, and why:
  * - `alg` is pinned to HS256 and never taken from the token (RFC 8725 §3.1):
  *   `none`, other HMAC sizes, case variants and asymmetric algs are `unsupported`.
- * - `crit` (RFC 7515 §4.1.11): we implement no extension, so any `crit` is refused;
- *   `b64: false` (RFC 7797) likewise.
- * - `jwk`, `jku`, `x5u`, `x5c` are never read: keys come only from the key ring.
+ * - One header parser for every algorithm ({@link parseJwsHeader}): a malformed header
+ *   (e.g. a `crit` that is not an array, RFC 7515 §4.1.11) is `malformed` whichever key would
+ *   verify it; any well-formed `crit` and `b64: false` (RFC 7797) are `unsupported`.
+ * - `jwk`, `jku`, `x5u`, `x5c` are never read: keys come only from the key ring (the
+ *   asymmetric codecs refuse them outright, RFC 8725 §3.10).
  * - `kid` selects a key of the ring, nothing else (no paths, no queries).
  * - The MAC is compared in constant time, and the payload is parsed only after it
  *   verified. Segments must be canonical unpadded base64url (RFC 7515 §2).
@@ -47,6 +49,80 @@ function prepareKey(key: Key, typ: string): JwtKey {
   return { kid: key.kid, hmac: prepareHmacSha256(key.bytes), headerB64 };
 }
 
+// --- The JWS header and compact serialization, for every algorithm -----------------------------
+
+/** The header members that would let a token bring its own key (RFC 8725 §3.10, Wycheproof "Attacker-Chosen Verification Key"). */
+const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+
+/** The parts of a compact JWS: the positions of its two dots (exactly two). */
+export function splitCompactJws(token: string, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): { d1: number; d2: number } {
+  if (typeof token !== 'string' || token.length === 0) throw new TokenError('malformed', 'The token is empty');
+  if (token.length > maxTokenLength) throw new TokenError('malformed', 'The token is too long');
+  const d1 = token.indexOf('.');
+  const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
+  if (d2 < 0 || token.indexOf('.', d2 + 1) !== -1) {
+    throw new TokenError('malformed', 'A JWS compact serialization has exactly three parts');
+  }
+  if (!isBase64url(token.slice(d2 + 1))) throw new TokenError('malformed', 'The JWS signature is not base64url');
+  return { d1, d2 };
+}
+
+/** A JWS protected header that passed {@link parseJwsHeader}. */
+export type JwsHeader = { alg: string; kid?: string; typ?: unknown } & Claims;
+
+/**
+ * The one parser of a JWS protected header, for every algorithm (HS256, EdDSA, ES256), so a
+ * header gets the same verdict whichever key would verify it. Every `malformed` verdict comes
+ * before any `unsupported` one:
+ * - `malformed`: not canonical base64url, not UTF-8 JSON, not an object (RFC 7515 §4, §5.2);
+ *   no string `alg` (§4.1.1); a `crit` that is not an array of strings (§4.1.11: "an array
+ *   listing the Header Parameter names"); a `kid` that is not a string (§4.1.4).
+ * - `unsupported`: any well-formed `crit`, including `[]` (§4.1.11: a recipient MUST reject
+ *   an extension it does not understand; we understand none); `b64` other than true
+ *   (RFC 7797: unencoded payloads are not JWTs); with `embeddedKeys: 'refuse'` (the default),
+ *   a key named by the token (`jwk`, `jku`, `x5u`, `x5c`: RFC 8725 §3.10), where keys come
+ *   only from the configured set.
+ * The value of `alg` is the caller's to check: it decides against its own keys (RFC 8725 §3.1).
+ */
+export function parseJwsHeader(headerB64: string, options: { embeddedKeys?: 'refuse' | 'ignore' } = {}): JwsHeader {
+  const bytes = decodeBase64url(headerB64);
+  if (bytes === null || bytes.length === 0) throw new TokenError('malformed', 'The JWS header is not base64url');
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
+  } catch {
+    throw new TokenError('malformed', 'The JWS header is not JSON');
+  }
+  if (!isClaimsObject(header)) throw new TokenError('malformed', 'The JWS header is not a JSON object');
+  const { alg, crit, b64, kid } = header;
+  if (typeof alg !== 'string') throw new TokenError('malformed', 'The JWS header has no alg');
+  if (crit !== undefined && !(Array.isArray(crit) && crit.every((name) => typeof name === 'string'))) {
+    throw new TokenError('malformed', 'The crit header must be an array of header names');
+  }
+  if (kid !== undefined && typeof kid !== 'string') throw new TokenError('malformed', 'The kid header must be a string');
+  if (crit !== undefined) throw new TokenError('unsupported', 'No critical header extension is supported');
+  if (b64 !== undefined && b64 !== true) throw new TokenError('unsupported', 'Unencoded payloads are not supported');
+  if (options.embeddedKeys !== 'ignore') {
+    for (const name of EMBEDDED_KEY_HEADERS) {
+      if (header[name] !== undefined) throw new TokenError('unsupported', `Keys named by the token (${name}) are never used`);
+    }
+  }
+  return header as JwsHeader;
+}
+
+/**
+ * RFC 7515 §4.1.9: `typ` is a media type, compared case-insensitively, and the
+ * `application/` prefix may be left out; RFC 9068 §4 accepts `at+jwt` and
+ * `application/at+jwt`. `expected` false: no check.
+ */
+export function checkJwsType(typ: unknown, expected: string | false): void {
+  if (expected === false) return;
+  if (typeof typ !== 'string') throw new TokenError('invalid_claims', `The typ header must be "${expected}"`);
+  const t = typ.toLowerCase();
+  const e = expected.toLowerCase();
+  if (t !== e && t !== `application/${e}`) throw new TokenError('invalid_claims', `The typ header must be "${expected}"`);
+}
+
 /** RFC 9068 §2.1: the `typ` of a JWT access token; §4 also accepts the full media type. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 
@@ -71,33 +147,15 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
   function keysForHeader(headerB64: string): readonly JwtKey[] {
     const known = byHeader.get(headerB64);
     if (known) return [known];
-    const bytes = decodeBase64url(headerB64);
-    if (bytes === null || bytes.length === 0) throw new TokenError('malformed', 'The JWS header is not base64url');
-    let header: unknown;
-    try {
-      header = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
-    } catch {
-      throw new TokenError('malformed', 'The JWS header is not JSON');
-    }
-    if (!isClaimsObject(header)) throw new TokenError('malformed', 'The JWS header is not a JSON object');
-    const { alg, crit, b64, kid } = header;
-    // RFC 7515 §4.1.1: alg MUST be present; it is case-sensitive.
-    if (typeof alg !== 'string') throw new TokenError('malformed', 'The JWS header has no alg');
-    if (alg !== 'HS256') throw new TokenError('unsupported', 'Only HS256 is accepted');
-    // RFC 7515 §4.1.11: a recipient MUST reject a crit it does not understand; we understand none.
-    if (crit !== undefined) {
-      if (!Array.isArray(crit)) throw new TokenError('malformed', 'The crit header must be an array');
-      throw new TokenError('unsupported', 'No critical header extension is supported');
-    }
-    // RFC 7797: unencoded payloads are not JWTs.
-    if (b64 !== undefined && b64 !== true) throw new TokenError('unsupported', 'Unencoded payloads are not supported');
+    // The header members that would name a key (jwk, jku, x5u, x5c) are never read here: an
+    // HS256 key is a shared secret that no token can bring, so they cannot select one.
+    const header = parseJwsHeader(headerB64, { embeddedKeys: 'ignore' });
+    if (header.alg !== 'HS256') throw new TokenError('unsupported', 'Only HS256 is accepted');
+    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
+    if (header.kid !== undefined && !key) throw new TokenError('unknown_key');
     // RFC 9068 §4: typ is `at+jwt` or `application/at+jwt`; the same rule and code as the asymmetric codec.
     checkJwsType(header.typ, requiredTyp);
-    if (kid === undefined) return keys;
-    if (typeof kid !== 'string') throw new TokenError('malformed', 'The kid header must be a string');
-    const key = byKid.get(kid);
-    if (!key) throw new TokenError('unknown_key');
-    return [key];
+    return key ? [key] : keys;
   }
 
   function verifyJws(token: string): Buffer {
@@ -149,65 +207,8 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
 }
 
 // --- Asymmetric algorithms (EdDSA, ES256) ---------------------------------------------------------
-// Additive: the HS256 codec above is unchanged. Keys and their algorithms come from
-// a JWK Set (src/tokens/jwk.ts); signatures from src/internal/signatures.ts.
-
-/** The header members that would let a token bring its own key (RFC 8725 §3.10, Wycheproof "Attacker-Chosen Verification Key"). */
-const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
-
-/** The parts of a compact JWS: the positions of its two dots (exactly two). */
-export function splitCompactJws(token: string, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): { d1: number; d2: number } {
-  if (typeof token !== 'string' || token.length === 0) throw new TokenError('malformed', 'The token is empty');
-  if (token.length > maxTokenLength) throw new TokenError('malformed', 'The token is too long');
-  const d1 = token.indexOf('.');
-  const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
-  if (d2 < 0 || token.indexOf('.', d2 + 1) !== -1) {
-    throw new TokenError('malformed', 'A JWS compact serialization has exactly three parts');
-  }
-  if (!isBase64url(token.slice(d2 + 1))) throw new TokenError('malformed', 'The JWS signature is not base64url');
-  return { d1, d2 };
-}
-
-/**
- * Parses and checks a JWS protected header for the asymmetric algorithms: a JSON
- * object with a string `alg`, no `crit` (RFC 7515 §4.1.11: we understand none), no
- * `b64: false` (RFC 7797), no embedded or remote key (`jwk`, `jku`, `x5u`, `x5c`:
- * keys come only from the configured set), `kid` a string when present.
- */
-export function parseJwsHeader(headerB64: string): { alg: string; kid?: string; typ?: unknown } & Claims {
-  const bytes = decodeBase64url(headerB64);
-  if (bytes === null || bytes.length === 0) throw new TokenError('malformed', 'The JWS header is not base64url');
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
-  } catch {
-    throw new TokenError('malformed', 'The JWS header is not JSON');
-  }
-  if (!isClaimsObject(header)) throw new TokenError('malformed', 'The JWS header is not a JSON object');
-  if (typeof header.alg !== 'string') throw new TokenError('malformed', 'The JWS header has no alg');
-  if (header.crit !== undefined) throw new TokenError('unsupported', 'No critical header extension is supported');
-  if (header.b64 !== undefined && header.b64 !== true)
-    throw new TokenError('unsupported', 'Unencoded payloads are not supported');
-  for (const name of EMBEDDED_KEY_HEADERS) {
-    if (header[name] !== undefined) throw new TokenError('unsupported', `Keys named by the token (${name}) are never used`);
-  }
-  if (header.kid !== undefined && typeof header.kid !== 'string')
-    throw new TokenError('malformed', 'The kid header must be a string');
-  return header as { alg: string; kid?: string; typ?: unknown } & Claims;
-}
-
-/**
- * RFC 7515 §4.1.9: `typ` is a media type, compared case-insensitively, and the
- * `application/` prefix may be left out; RFC 9068 §4 accepts `at+jwt` and
- * `application/at+jwt`. `expected` false: no check.
- */
-export function checkJwsType(typ: unknown, expected: string | false): void {
-  if (expected === false) return;
-  if (typeof typ !== 'string') throw new TokenError('invalid_claims', `The typ header must be "${expected}"`);
-  const t = typ.toLowerCase();
-  const e = expected.toLowerCase();
-  if (t !== e && t !== `application/${e}`) throw new TokenError('invalid_claims', `The typ header must be "${expected}"`);
-}
+// Keys and their algorithms come from a JWK Set (src/tokens/jwk.ts); signatures from
+// src/internal/signatures.ts; the header from the one parser above.
 
 /** What {@link createAsymmetricJwtCodec} needs: keys that verify, and optionally the one that signs. */
 export interface AsymmetricKeys {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { TesseraError } from '../errors.js';
 import { encodeBase64url } from '../internal/base64url.js';
 import { randomBytes, type ScryptParams, scrypt } from '../internal/crypto.js';
 import type { UserDirectory, UserRecord } from '../stores/types.js';
@@ -27,13 +28,12 @@ export const MIN_PASSWORD_LENGTH = 8;
 export type UserInputErrorCode = 'invalid_username' | 'invalid_password' | 'username_taken';
 
 /** Why a username or password was refused (for the CLI and the register route). */
-export class UserInputError extends Error {
+export class UserInputError extends TesseraError {
   override readonly name = 'UserInputError';
-  readonly code: UserInputErrorCode;
+  declare readonly code: UserInputErrorCode;
 
   constructor(code: UserInputErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -14,11 +14,12 @@
  * - Then `typ` (RFC 9068 §4: `at+jwt`), `iss`, `aud`, `exp` and `nbf` are checked.
  *
  * A JWKS that cannot be fetched (and no usable cached copy) rejects with a
- * {@link StoreUnavailableError}: the token may be fine, the verifier cannot tell.
+ * {@link JwksUnavailableError} (a {@link DependencyUnavailableError}, never a TokenError): the
+ * token may be fine, the verifier cannot tell; the HTTP guard answers 503 naming the JWK Set.
  *
  * @module
  */
-import { ConfigError, StoreUnavailableError, TokenError } from '../errors.js';
+import { ConfigError, JwksUnavailableError, TokenError } from '../errors.js';
 import { decodeBase64url } from '../internal/base64url.js';
 import { type ClaimRules, type Claims, checkClaims, parseClaims } from '../tokens/claims.js';
 import {
@@ -130,7 +131,7 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       body = await res.json();
     } catch (e) {
-      throw new StoreUnavailableError(`cannot fetch the JWK Set at ${url.href}: ${(e as Error).message ?? String(e)}`, {
+      throw new JwksUnavailableError(`cannot fetch the JWK Set at ${url.href}: ${(e as Error).message ?? String(e)}`, {
         cause: e,
       });
     }
@@ -138,7 +139,7 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
       typeof body === 'object' && body !== null && Array.isArray((body as { keys?: unknown }).keys)
         ? (body as { keys: unknown[] }).keys
         : undefined;
-    if (!list) throw new StoreUnavailableError(`the document at ${url.href} is not a JWK Set`);
+    if (!list) throw new JwksUnavailableError(`the document at ${url.href} is not a JWK Set`);
     const keys: VerificationKey[] = [];
     const byKid = new Map<string, VerificationKey>();
     for (const jwk of list) {

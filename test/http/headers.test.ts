@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { findDuplicateKey } from '../../src/http/strict-json.js';
+import { findDuplicateKey } from '../../src/http/core/strict-json.js';
 import { bearer, type Harness, PASSWORD, setup } from './helpers.js';
 
 function csp(res: { headers: Record<string, unknown> }): Map<string, string> {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createGuessingLimiter } from '../../src/http/guessing-limiter.js';
+import { createGuessingLimiter } from '../../src/http/core/guessing-limiter.js';
 import { redisUnavailable, skipUnlessAvailable } from '../stores/harness.js';
 import { bearer, type Harness, PASSWORD, setup } from './helpers.js';
 

@@ -6,8 +6,9 @@ import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { serveCommand } from '../../src/cli/serve.js';
 import { ConfigError } from '../../src/errors.js';
+import { redactUrl } from '../../src/internal/redact.js';
 import { generateSecret } from '../../src/keys.js';
-import { parseConfig, redactStoreSpec, resolveSecret, SETTINGS, storeConfig } from '../../src/server/config.js';
+import { parseConfig, resolveSecret, SETTINGS, storeConfig } from '../../src/server/config.js';
 import { openStore } from '../../src/stores/open.js';
 
 const secret = generateSecret();
@@ -216,14 +217,14 @@ describe('parseConfig', () => {
     assert.equal(f.keys?.primary.bytes.length, 32);
   });
 
-  test('redactStoreSpec hides Redis passwords', () => {
-    assert.equal(redactStoreSpec('redis://:hunter2@h:6379'), 'redis://:***@h:6379');
-    assert.equal(redactStoreSpec('redis://user:hunter2@h:6379/0'), 'redis://user:***@h:6379/0');
-    assert.equal(redactStoreSpec('redis+cluster://pw@a:1,b:2'), 'redis+cluster://***@a:1,b:2');
-    assert.equal(redactStoreSpec('sqlite:/x'), 'sqlite:/x');
+  test('redactUrl hides the password of a store URL', () => {
+    assert.equal(redactUrl('redis://:hunter2@h:6379'), 'redis://:***@h:6379');
+    assert.equal(redactUrl('redis://user:hunter2@h:6379/0'), 'redis://user:***@h:6379/0');
+    assert.equal(redactUrl('redis+cluster://pw@a:1,b:2'), 'redis+cluster://***@a:1,b:2');
+    assert.equal(redactUrl('sqlite:/x'), 'sqlite:/x');
     // A password typed with a raw @ or / is still hidden whole.
-    assert.equal(redactStoreSpec('redis://u:p@ss/w0rd@h:6379'), 'redis://u:***@h:6379');
-    assert.equal(redactStoreSpec('rediss://:a/b@h'), 'rediss://:***@h');
+    assert.equal(redactUrl('redis://u:p@ss/w0rd@h:6379'), 'redis://u:***@h:6379');
+    assert.equal(redactUrl('rediss://:a/b@h'), 'rediss://:***@h');
   });
 
   test('the store layer hides passwords with the same function', async () => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ConfigError, StoreUnavailableError, TokenError } from '../../src/errors.js';
+import { ConfigError, DependencyUnavailableError, StoreUnavailableError, TokenError } from '../../src/errors.js';
 import { buildApp } from '../../src/http/app.js';
 import { JWKS_CACHE_CONTROL, jwksUriFor } from '../../src/http/jwks.js';
 import { tesseraAuth } from '../../src/http/plugin.js';
@@ -33,7 +33,9 @@ async function code(p: Promise<unknown>): Promise<string> {
     return 'accepted';
   } catch (e) {
     if (e instanceof TokenError) return e.code;
+    // A JWK Set that cannot be fetched is its own outage, never the token store's.
     if (e instanceof StoreUnavailableError) return 'store_unavailable';
+    if (e instanceof DependencyUnavailableError) return e.code;
     throw e;
   }
 }
@@ -89,12 +91,12 @@ describe('createJwksVerifier: the key-set cache', () => {
     assert.equal(f.calls.length, 1);
   });
 
-  test('a stale set is fetched again; a failed fetch keeps the last good set; none at all is store_unavailable (503), never a pass', async () => {
+  test('a stale set is fetched again; a failed fetch keeps the last good set; none at all is jwks_unavailable (503), never a pass', async () => {
     let ms = 1_750_000_000_000;
     const f = stubFetch({ keys: [publicOf(k1)] });
     f.fail(true);
     const v = createJwksVerifier({ jwksUri: URI, issuer: ISS, audience: AUD, fetch: f.fetch, clock: () => ms, maxAgeMs: 60_000 });
-    assert.equal(await code(v.verify(tok(k1, ms / 1000))), 'store_unavailable');
+    assert.equal(await code(v.verify(tok(k1, ms / 1000))), 'jwks_unavailable');
     f.fail(false);
     assert.equal(await code(v.verify(tok(k1, ms / 1000))), 'accepted');
     ms += 61_000;

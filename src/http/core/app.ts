@@ -8,9 +8,11 @@
  *
  * @module
  */
+
+import { isDependencyUnavailable } from '../../errors.js';
 import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
-import { errorBody, errorHeaders, type HttpError, isServerFault, isStoreOutage, toHttpError } from './errors.js';
+import { errorBody, errorHeaders, type HttpError, isServerFault, toHttpError } from './errors.js';
 import { createGuard, type Guard, type GuardOptions } from './guard.js';
 import {
   type AuthHandlers,
@@ -53,8 +55,6 @@ export interface AuthRoute {
   params: ParamRules | undefined;
   /** Needs the guard's principal (a Bearer token). */
   protected: boolean;
-  /** Reads nothing of the request but the principal (GET /me): the adapter may pass {@link BARE_REQUEST}. */
-  principalOnly?: boolean;
   run(req: AuthRequest, principal: Principal | null): Promise<AuthResponse> | AuthResponse;
 }
 
@@ -72,9 +72,6 @@ export interface AuthApp {
   /** The answer of a refusal the guard or an adapter already made. */
   refusalResponse(err: HttpError): AuthResponse;
 }
-
-/** The request handed to a {@link AuthRoute.principalOnly} route: nothing built per request on that path. */
-export const BARE_REQUEST: AuthRequest = Object.freeze({ method: 'GET', path: '', headers: {}, body: {}, ip: '', cookies: {} });
 
 const ok = (body: unknown): AuthResponse => ({ status: 200, headers: {}, body });
 
@@ -127,7 +124,11 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     }
     const mapped = toHttpError(err, handlers.realm);
     if (isServerFault(mapped)) l?.error({ err }, 'request failed');
-    else if (mapped.statusCode === 503) l?.warn({ code: isStoreOutage(err) ? err.code : mapped.error }, 'store unavailable');
+    else if (mapped.statusCode === 503)
+      l?.warn(
+        { code: isDependencyUnavailable(err) ? err.code : mapped.error },
+        `${isDependencyUnavailable(err) ? err.dependency : 'dependency'} unavailable`,
+      );
     else l?.debug({ status: mapped.statusCode, error: mapped.error }, 'request refused');
     const res = refusalResponse(mapped);
     if (cookies) res.cookies = cookies;

@@ -10,21 +10,25 @@
  * - A refused token adds `reason`, the {@link TokenError} code (`reused`,
  *   `revoked`, `expired`, ...): programs decide on it, never on the English
  *   description, which may change.
- * - A bad input is a 4xx; a store outage ({@link StoreUnavailableError}) is a
- *   503 with `Retry-After` and no `reason` (fail closed: never an accept, and
- *   nothing a client could read as "this token is dead, sign out"); anything
- *   else is a plain 500 without a stack.
+ * - A bad input is a 4xx; an unavailable dependency ({@link DependencyUnavailableError}: the
+ *   token store, or the JWK Set a verifier fetches) is a 503 with `Retry-After`, a description
+ *   naming the dependency and no `reason` (fail closed: never an accept, and nothing a client
+ *   could read as "this token is dead, sign out"); anything else is a plain 500 without a stack.
  *
  * @module
  */
 import {
+  type DependencyUnavailableError,
   InvalidScopeError,
+  isDependencyUnavailable,
   isStoreUnavailable,
   isTokenError,
   type StoreUnavailableError,
+  TesseraError,
   TOKEN_ERROR_CODES,
   type TokenError,
   type TokenErrorCode,
+  type UnavailableDependency,
 } from '../../errors.js';
 import { DEFAULT_REALM } from './limits.js';
 
@@ -59,19 +63,21 @@ export const ERROR_REASONS: readonly ErrorReason[] = [...TOKEN_ERROR_CODES, 'inv
 export const RETRY_AFTER_SECONDS = 5;
 
 /**
- * A store outage ({@link StoreUnavailableError}): a 503, never a verdict on the
- * token. The HTTP layer's (public) name for the one check in src/errors.ts.
+ * A store outage ({@link StoreUnavailableError}).
+ * @deprecated the same function as `isStoreUnavailable` of `tessera-auth`; use that name.
  */
 export const isStoreOutage: (e: unknown) => e is StoreUnavailableError = isStoreUnavailable;
 
-/** A TokenError that is a verdict on the token (anything but a store outage): the ones a route may answer itself. */
+/** A TokenError: a verdict on the token (an outage never is one), which a route may answer itself. */
 export function isTokenRefusal(e: unknown): e is TokenError {
-  return isTokenError(e) && !isStoreOutage(e);
+  return isTokenError(e);
 }
 
 /** An error that already knows its HTTP form. */
-export class HttpError extends Error {
+export class HttpError extends TesseraError {
   override readonly name = 'HttpError';
+  /** The same as `error`: the RFC 6749 §5.2 / RFC 6750 §3.1 code. */
+  declare readonly code: HttpErrorCode;
   readonly statusCode: number;
   readonly error: HttpErrorCode;
   readonly headers: Record<string, string>;
@@ -85,7 +91,7 @@ export class HttpError extends Error {
     headers: Record<string, string> = {},
     reason?: ErrorReason,
   ) {
-    super(description);
+    super(error, description);
     this.statusCode = statusCode;
     this.error = error;
     this.headers = headers;
@@ -121,10 +127,25 @@ export function badRequest(description: string): HttpError {
   return new HttpError(400, 'invalid_request', description);
 }
 
-export function storeUnavailable(): HttpError {
-  return new HttpError(503, 'temporarily_unavailable', 'The token store is unavailable; retry later', {
+/** The 503 description of each dependency: it names what could not be reached. */
+const UNAVAILABLE_DESCRIPTIONS: Record<UnavailableDependency, string> = {
+  store: 'The token store is unavailable; retry later',
+  jwks: 'The JWK Set of the token issuer is unavailable; retry later',
+};
+
+/**
+ * 503 `temporarily_unavailable` (RFC 6749 §4.1.2.1, RFC 9110 §15.6.4) with `Retry-After`:
+ * a dependency could not be reached, and the description says which.
+ */
+export function dependencyUnavailable(dependency: UnavailableDependency): HttpError {
+  return new HttpError(503, 'temporarily_unavailable', UNAVAILABLE_DESCRIPTIONS[dependency], {
     'retry-after': String(RETRY_AFTER_SECONDS),
   });
+}
+
+/** The 503 of a token store outage. */
+export function storeUnavailable(): HttpError {
+  return dependencyUnavailable('store');
 }
 
 /** RFC 6750 §3: the challenge. `error` is left out when no token was presented at all (§3.1). */
@@ -175,8 +196,8 @@ export function insufficientScope(realm: string, scope: string): HttpError {
  * A TokenError raised while authenticating an access token: 401 `invalid_token`
  * (RFC 6750 §3.1) with its code as `reason`, or 503 when the store could not be asked.
  */
-export function accessTokenError(err: TokenError | StoreUnavailableError, realm: string): HttpError {
-  if (isStoreOutage(err)) return storeUnavailable();
+export function accessTokenError(err: TokenError | DependencyUnavailableError, realm: string): HttpError {
+  if (isDependencyUnavailable(err)) return dependencyUnavailable(err.dependency);
   const description = ACCESS_DESCRIPTIONS[err.code] ?? 'The access token is invalid';
   return new HttpError(
     401,
@@ -201,8 +222,8 @@ const GRANT_DESCRIPTIONS: Partial<Record<TokenErrorCode, string>> = {
  * RFC 6749 §5.2 `invalid_grant` (400) with its code as `reason`, or 503 when
  * the store could not be asked.
  */
-export function refreshTokenError(err: TokenError | StoreUnavailableError): HttpError {
-  if (isStoreOutage(err)) return storeUnavailable();
+export function refreshTokenError(err: TokenError | DependencyUnavailableError): HttpError {
+  if (isDependencyUnavailable(err)) return dependencyUnavailable(err.dependency);
   const description = GRANT_DESCRIPTIONS[err.code] ?? 'The refresh token is invalid';
   return new HttpError(400, 'invalid_grant', description, {}, reasonOf(err));
 }
@@ -226,7 +247,7 @@ export function invalidCredentials(): HttpError {
  */
 export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (err instanceof HttpError) return err;
-  if (isStoreOutage(err)) return storeUnavailable();
+  if (isDependencyUnavailable(err)) return dependencyUnavailable(err.dependency);
   if (err instanceof InvalidScopeError) return invalidScope();
   if (isTokenError(err)) return accessTokenError(err, realm);
   const fe = err as { statusCode?: unknown } | null;

@@ -11,17 +11,16 @@
  *
  * @module
  */
-import { isTokenError, TokenError } from '../../errors.js';
+import { isDependencyUnavailable, isTokenError, TokenError } from '../../errors.js';
 import type { Principal, SyncAuthenticator, TokenService } from '../../refresh/types.js';
 import type { Claims } from '../../tokens/claims.js';
 import {
   accessTokenError,
+  dependencyUnavailable,
   HttpError,
   insufficientScope,
-  isStoreOutage,
   malformedAuthorization,
   missingToken,
-  storeUnavailable,
 } from './errors.js';
 import { DEFAULT_REALM } from './limits.js';
 import type { CoreLogger } from './request.js';
@@ -181,10 +180,10 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
     },
     refusal(e, log) {
       if (e instanceof HttpError) return e;
-      if (isStoreOutage(e)) {
-        // A key set (JWKS) or store that cannot be reached. A 503 is "try again", never "sign out".
-        log?.warn({ code: 'store_unavailable' }, 'store unavailable');
-        return storeUnavailable();
+      if (isDependencyUnavailable(e)) {
+        // A store or key set (JWKS) that cannot be reached. A 503 is "try again", never "sign out".
+        log?.warn({ code: e.code }, `${e.dependency} unavailable`);
+        return dependencyUnavailable(e.dependency);
       }
       if (!isTokenError(e)) return undefined;
       // The specific cause is for the server log; the client gets a fixed description and the code as `reason`.

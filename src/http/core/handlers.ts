@@ -21,7 +21,7 @@
  * @module
  */
 import { type ClientService, createClientService, NO_CLIENTS } from '../../clients/clients.js';
-import type { TokenErrorCode } from '../../errors.js';
+import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
 import type { Introspection, Principal, RefreshOptions, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
@@ -30,8 +30,8 @@ import { type CookieCore, type CookieModeOptions, createCookieCore } from './coo
 import {
   badRequest,
   HttpError,
+  type HttpErrorCode,
   invalidCredentials,
-  isStoreOutage,
   isTokenRefusal,
   refreshTokenError,
   storeUnavailable,
@@ -463,7 +463,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       try {
         await tokens.ping();
       } catch (e) {
-        log?.warn({ code: isStoreOutage(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
+        log?.warn({ code: isStoreUnavailable(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
         throw storeUnavailable();
       }
       // The revocation push, when the service keeps one: 'down' means every access token is being
@@ -480,12 +480,14 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
  * An error answer that also expires the refresh cookies (a dead refresh cookie is useless
  * to the browser). Adapters write `cookies`, then answer `error`.
  */
-export class CookieClearingError extends Error {
+export class CookieClearingError extends TesseraError {
   override readonly name = 'CookieClearingError';
+  /** The code of the HTTP error it answers with. */
+  declare readonly code: HttpErrorCode;
   readonly error: HttpError;
   readonly cookies: CookieOp[];
   constructor(error: HttpError, cookies: CookieOp[]) {
-    super(error.message);
+    super(error.code, error.message);
     this.error = error;
     this.cookies = cookies;
   }

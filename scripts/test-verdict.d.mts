@@ -1,0 +1,12 @@
+export interface Report {
+  counted: number;
+  unreadable: number;
+  failures: { name: string; error: string }[];
+  summary: Record<string, number> | undefined;
+}
+export function parseReport(text: string): Report;
+export function readReport(path: string): Report;
+export function problemsOf(
+  report: Report,
+  end: { code: number | null; signal: string | null; timedOut: boolean; timeoutSeconds: number },
+): string[];
