@@ -1,4 +1,4 @@
-/** `tessera/client`: the browser and Node client (see index.test-d.ts for how these tests work). */
+/** `tessera-auth/client`: the browser and Node client (see index.test-d.ts for how these tests work). */
 import { AuthError, createClient, type LogoutReason, type Session, type TesseraClient } from 'tessera-auth/client';
 import { expectType } from './helpers.js';
 

@@ -1,4 +1,4 @@
-/** `tessera/fastify`: the plugin's declarations on Fastify's types (see index.test-d.ts). */
+/** `tessera-auth/fastify`: the plugin's declarations on Fastify's types (see index.test-d.ts). */
 import Fastify from 'fastify';
 import type { Principal, TokenService } from 'tessera-auth';
 import { tesseraAuth } from 'tessera-auth/fastify';

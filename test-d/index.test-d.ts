@@ -1,5 +1,5 @@
 /**
- * The root entry point (`tessera`) as a user's code meets it: each
+ * The root entry point (`tessera-auth`) as a user's code meets it: each
  * `@ts-expect-error` line is a misuse that must keep failing to compile. If one
  * starts to compile, tsc reports the unused directive and `npm run test:types` fails.
  */

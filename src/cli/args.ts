@@ -67,3 +67,13 @@ export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
+
+/**
+ * The one line a command prints (stderr) when it reads or writes the data
+ * directory: `.tessera` is relative to the working directory unless
+ * `--data-dir`/`TESSERA_DATA_DIR` is absolute, so the line shows which one,
+ * resolved (absolute), before anything is written there.
+ */
+export function dataDirLine(dataDir: string): string {
+  return `tessera: data directory ${dataDir}`;
+}

@@ -10,7 +10,7 @@ import { isClientDirectory } from '../clients/types.js';
 import { ConfigError } from '../errors.js';
 import { storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
-import { EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';
+import { dataDirLine, EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';
 
 export const CLIENT_HELP = `Usage:
   tessera client add CLIENT_ID [--confidential] [--introspect]
@@ -52,6 +52,8 @@ export async function clientCommand(argv: string[], io: Io): Promise<number> {
     dataDir: str(values['data-dir']),
     redisPrefix: str(values['redis-prefix']),
   });
+  // The default store is the data directory's database: say which one.
+  if (config.storeFrom === 'default') io.err(dataDirLine(config.dataDir));
   const store = await openConfiguredStore(config);
   try {
     if (!isClientDirectory(store)) throw new ConfigError('this store keeps no OAuth clients');

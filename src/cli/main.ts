@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { installLine, isMissingPackage, SERVER_PEERS } from '../internal/peers.js';
 import { generateSecret } from '../keys.js';
 import { generateSigningJwk, isAsymmetricAlg } from '../tokens/jwk.js';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo, UsageError } from './args.js';
@@ -30,21 +31,13 @@ Run "tessera COMMAND --help" for the options of a command.`;
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
-/**
- * The optional peer dependencies `serve` and `user` load (the reference server);
- * the store driver is named by `openStore` when the store is opened.
- */
-export const SERVER_PEERS =
-  'fastify fastify-plugin @fastify/cookie @fastify/formbody @fastify/swagger @fastify/swagger-ui @fastify/type-provider-typebox typebox @zxcvbn-ts/language-common';
-
-/** A missing peer is a one-line ConfigError that says what to install, not a stack trace. */
+/** A missing peer is a one-line ConfigError with the install line of every server peer, not a stack trace. */
 async function withServerPeers(load: () => Promise<Command>): Promise<Command> {
   try {
     return await load();
   } catch (e) {
-    const missing = e instanceof Error && /^Cannot find package '([^']+)'/.exec(e.message);
-    if (missing)
-      throw new ConfigError(`this command needs ${missing[1]} and the other server peers: npm install ${SERVER_PEERS}`);
+    const missing = SERVER_PEERS.find((p) => isMissingPackage(e, p));
+    if (missing) throw new ConfigError(`this command needs ${missing} and the other server peers: ${installLine(SERVER_PEERS)}`);
     throw e;
   }
 }

@@ -9,7 +9,7 @@
 import { redactUrl } from '../internal/redact.js';
 import { storeConfig } from '../server/config.js';
 import { openStore } from '../stores/open.js';
-import { EXIT_OK, type Io, parse, str, UsageError } from './args.js';
+import { dataDirLine, EXIT_OK, type Io, parse, str, UsageError } from './args.js';
 
 export const MIGRATE_HELP = `Usage: tessera migrate [--store SPEC] [--data-dir DIR]
 
@@ -25,6 +25,8 @@ export async function migrateCommand(argv: string[], io: Io): Promise<number> {
   if (values.help) return (io.out(MIGRATE_HELP), EXIT_OK);
   if (positionals.length > 0) throw new UsageError('tessera migrate takes no arguments');
   const config = storeConfig(process.env, { store: str(values.store), dataDir: str(values['data-dir']) });
+  // The default store is the data directory's database: say which one.
+  if (config.storeFrom === 'default') io.err(dataDirLine(config.dataDir));
   // Opening a store migrates it (a newer schema is a ConfigError).
   const store = await openStore(config.store);
   try {

@@ -6,7 +6,7 @@
  */
 import { type Flags, parseConfig, resolveSecret, resolveSigningKeys, SETTINGS, type SettingName } from '../server/config.js';
 import { SHUTDOWN_TIMEOUT_MS, startServer } from '../server/server.js';
-import { EXIT_OK, type Io, type OptionSpec, parse } from './args.js';
+import { dataDirLine, EXIT_OK, type Io, type OptionSpec, parse } from './args.js';
 
 function helpText(): string {
   const rows = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
@@ -37,6 +37,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     if (typeof v === 'string' || typeof v === 'boolean') flags[name] = v;
   }
   const config = parseConfig(process.env, flags);
+  // The data directory holds the default store, and the development secret and signing keys when none is configured.
+  const usesDataDir =
+    config.storeFrom === 'default' ||
+    config.keys === undefined ||
+    (config.accessAlg !== 'HS256' && config.signingKeys === undefined);
+  if (usesDataDir) io.err(dataDirLine(config.dataDir));
   for (const line of resolveSecret(config)) io.err(line);
   for (const line of resolveSigningKeys(config)) io.err(line);
 

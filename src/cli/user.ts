@@ -9,7 +9,7 @@ import { SETTINGS, storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService, UserInputError } from '../users/users.js';
-import { EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';
+import { dataDirLine, EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';
 
 export const USER_HELP = `Usage: tessera user add NAME [--store SPEC] [--data-dir DIR] [--redis-prefix PREFIX]
 
@@ -92,6 +92,8 @@ export async function userCommand(argv: string[], io: Io): Promise<number> {
     redisPrefix: str(values['redis-prefix']),
     scryptN: str(values['scrypt-n']),
   });
+  // The default store is the data directory's database: say which one.
+  if (config.storeFrom === 'default') io.err(dataDirLine(config.dataDir));
   const password = await readPassword(io);
   const store = await openConfiguredStore(config);
   try {

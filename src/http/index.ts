@@ -3,7 +3,7 @@
  * error helpers. Needs the peers `fastify` and `fastify-plugin` only; the
  * routes of the reference server are `tessera-auth/fastify/routes` (more plugins)
  * and the whole app is `tessera-auth/server`. Kept out of the main entry point so
- * that importing `tessera` never loads Fastify.
+ * that importing `tessera-auth` never loads Fastify.
  *
  * @module
  */

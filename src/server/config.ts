@@ -470,6 +470,9 @@ export function storeConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): StoreCon
     store = `sqlite:${join(dataDir, 'tessera.db')}`;
     storeFrom = 'default';
   }
+  // A relative SQLite path is resolved once, here, so every message names the file itself.
+  if (store.startsWith('sqlite:') && store !== 'sqlite::memory:' && store.length > 'sqlite:'.length)
+    store = `sqlite:${resolve(store.slice('sqlite:'.length))}`;
   if (!STORE_PATTERN.test(store)) {
     throw new ConfigError(
       `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://HOST:PORT[,HOST:PORT...] or postgres://..., got "${redactUrl(store)}"`,

@@ -2,7 +2,7 @@
  * `openStore(spec)`: a store from the `--store` / `TESSERA_STORE` syntax.
  *
  *     memory
- *     sqlite:PATH                                  (parent directory created)
+ *     sqlite:PATH                                  (a missing directory created 0700, the file 0600)
  *     redis://[user:pass@]host:port[/db]           rediss:// for TLS
  *     redis+cluster://[user:pass@]host:port[,host:port...]
  *     postgres://[user:pass@]host[:port]/db[?schema=S&pool=N]   postgresql:// too
@@ -10,18 +10,26 @@
  * Store drivers are optional peer dependencies, imported on demand (one entry
  * of {@link SCHEMES} per URL scheme): a memory store loads neither ioredis nor
  * the SQLite addon, and a project that installed no driver can still import
- * `tessera`. A missing driver is a one-line {@link ConfigError} naming the
+ * `tessera-auth`. A missing driver is a one-line {@link ConfigError} naming the
  * package to install. A new store is a new row of the table.
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+
+import type { ClientDirectory } from '../clients/types.js';
 import { ConfigError } from '../errors.js';
+import { installLine, isMissingPackage, type Peer } from '../internal/peers.js';
 import { redactUrl as redact } from '../internal/redact.js';
 import { MemoryStore } from './memory.js';
 import type { RedisClient } from './redis.js';
 import type { TokenStore, UserDirectory } from './types.js';
+
+/**
+ * What {@link openStore} returns: every built-in store keeps tokens, the users of
+ * the password grant and the registered OAuth clients, so the result goes to
+ * `createTokenService`, `createUserService` and `createClientService` alike.
+ */
+export type BuiltInStore = TokenStore & UserDirectory & ClientDirectory;
 
 export interface OpenStoreOptions {
   /** Milliseconds since the epoch (memory and SQLite purging). Default `Date.now`. */
@@ -102,45 +110,42 @@ async function whenReady(client: RedisClient, timeoutMs: number, what: string): 
  * says what to install. Any other failure (a driver that is there but broken,
  * e.g. a native addon built for another Node) is passed on as it is.
  */
-async function driver<T>(store: string, pkg: string, range: string, load: () => Promise<T>): Promise<T> {
+async function driver<T>(store: string, pkg: Peer, load: () => Promise<T>): Promise<T> {
   try {
     return await load();
   } catch (e) {
-    const code = (e as { code?: unknown } | null)?.code;
-    const missing =
-      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && e instanceof Error && e.message.includes(`'${pkg}'`);
-    if (missing) throw new ConfigError(`the ${store} store needs ${pkg}: npm install ${pkg}@${range}`);
+    if (isMissingPackage(e, pkg)) throw new ConfigError(`the ${store} store needs ${pkg}: ${installLine([pkg])}`);
     throw e;
   }
 }
 
-async function openSqlite(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
+async function openSqlite(spec: string, options: OpenStoreOptions): Promise<BuiltInStore> {
   const path = spec.slice('sqlite:'.length);
   if (path === '') throw new ConfigError('sqlite: needs a path, e.g. sqlite:./data/tessera.db');
   // better-sqlite3 is CommonJS; SqliteStore requires it when it opens the file.
-  await driver('sqlite', 'better-sqlite3', '12', () => import('better-sqlite3'));
+  await driver('sqlite', 'better-sqlite3', () => import('better-sqlite3'));
   const { SqliteStore } = await import('./sqlite.js');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // The store creates a missing directory 0700 and the file 0600.
   return new SqliteStore(path, { clock: options.clock });
 }
 
-async function openRedis(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
-  const { Redis } = await driver('redis', 'ioredis', '5', () => import('ioredis'));
+async function openRedis(spec: string, options: OpenStoreOptions): Promise<BuiltInStore> {
+  const { Redis } = await driver('redis', 'ioredis', () => import('ioredis'));
   const { RedisStore, redisClientOptions } = await import('./redis.js');
   const client = new Redis(spec, redisClientOptions(options.redis));
   await whenReady(client, options.connectTimeoutMs ?? 5000, `Redis at ${redact(spec)}`);
   return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
 }
 
-async function openPostgres(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
-  await driver('postgres', 'pg', '8', () => import('pg'));
+async function openPostgres(spec: string, options: OpenStoreOptions): Promise<BuiltInStore> {
+  await driver('postgres', 'pg', () => import('pg'));
   const { openPostgresStore } = await import('./postgres.js');
   return openPostgresStore(spec, { clock: options.clock, connectTimeoutMs: options.connectTimeoutMs });
 }
 
-async function openRedisCluster(spec: string, options: OpenStoreOptions): Promise<TokenStore & UserDirectory> {
+async function openRedisCluster(spec: string, options: OpenStoreOptions): Promise<BuiltInStore> {
   const { nodes, username, password } = parseClusterSpec(spec);
-  const { Cluster } = await driver('redis', 'ioredis', '5', () => import('ioredis'));
+  const { Cluster } = await driver('redis', 'ioredis', () => import('ioredis'));
   const { RedisStore, redisClientOptions } = await import('./redis.js');
   const nodeOptions = redisClientOptions({ username, password, ...options.redis });
   const client = new Cluster(nodes, {
@@ -162,7 +167,7 @@ async function openRedisCluster(spec: string, options: OpenStoreOptions): Promis
  */
 const SCHEMES: readonly {
   matches: (spec: string) => boolean;
-  open: (spec: string, o: OpenStoreOptions) => Promise<TokenStore & UserDirectory>;
+  open: (spec: string, o: OpenStoreOptions) => Promise<BuiltInStore>;
 }[] = [
   { matches: (s) => s === 'memory', open: async (_, o) => new MemoryStore({ clock: o.clock }) },
   { matches: (s) => s.startsWith('sqlite:'), open: openSqlite },
@@ -171,8 +176,8 @@ const SCHEMES: readonly {
   { matches: (s) => s.startsWith('postgres://') || s.startsWith('postgresql://'), open: openPostgres },
 ];
 
-/** Every built-in store keeps the users of the password grant too ({@link UserDirectory}). */
-export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<TokenStore & UserDirectory> {
+/** Opens the store a spec names; see {@link BuiltInStore} for what it can be given to. */
+export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<BuiltInStore> {
   const scheme = SCHEMES.find((s) => s.matches(spec));
   if (scheme) return scheme.open(spec, options);
   throw new ConfigError(

@@ -24,6 +24,7 @@ import type { Database as SqliteDatabase, Statement, Transaction } from 'better-
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { RevocationHub } from './feed.js';
+import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 import {
   checkAccessIn,
   createFamilyIn,
@@ -256,10 +257,21 @@ function toFamily(r: FamilyRow): FamilyState {
   };
 }
 
+/** A path SQLite keeps on disk (`:memory:` and `''`, a private temporary database, are not). */
+function isFilePath(path: string): boolean {
+  return path !== ':memory:' && path !== '';
+}
+
+/**
+ * Opens the file; its directory is created 0700 when missing (an existing one is
+ * left as it is: it may be shared) and the file is created 0600, before SQLite
+ * creates it with the umask's permissions. It holds password hashes and sessions.
+ */
 function openDatabase(path: string): SqliteDatabase {
   // Loaded on demand: importing tessera does not load the native addon unless SQLite is used.
   const require = createRequire(import.meta.url);
   const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+  if (isFilePath(path)) prepareSqliteFile(path, false);
   return new Database(path);
 }
 
@@ -324,6 +336,9 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     migrate(this.#db);
+    // SQLite gives `-wal` and `-shm` the database file's permissions; an older file keeps
+    // whatever it had, so every file of the database is checked once open.
+    if (typeof database === 'string' && isFilePath(database)) tightenSqliteFiles(database);
     this.#s = prepare(this.#db);
     this.#txn = this.#db.transaction((run: () => unknown) => run());
     const s = this.#s;

@@ -9,16 +9,31 @@
  * @module
  */
 
+import { ConfigError } from '../errors.js';
+import { installLine, isMissingPackage } from '../internal/peers.js';
+
 let list: Promise<ReadonlySet<string>> | undefined;
 
+/** The list, or a one-line ConfigError naming the peer to install when the package is missing. */
 async function load(): Promise<ReadonlySet<string>> {
-  const { dictionary } = await import('@zxcvbn-ts/language-common');
-  return new Set(dictionary['passwords-common']);
+  try {
+    const { dictionary } = await import('@zxcvbn-ts/language-common');
+    return new Set(dictionary['passwords-common']);
+  } catch (e) {
+    if (!isMissingPackage(e, '@zxcvbn-ts/language-common')) throw e;
+    throw new ConfigError(
+      `checking new passwords against the common-password list needs @zxcvbn-ts/language-common: ${installLine(['@zxcvbn-ts/language-common'])}`,
+    );
+  }
 }
 
 /** True when `password` (case-insensitively, surrounding spaces ignored) is a commonly used one. */
 export async function isCommonPassword(password: string): Promise<boolean> {
-  list ??= load();
+  // A failed load is not remembered: the next call tries again (e.g. after an install).
+  list ??= load().catch((e: unknown) => {
+    list = undefined;
+    throw e;
+  });
   const words = await list;
   const p = password.trim().toLowerCase();
   return words.has(p) || words.has(p.replace(/\s+/g, ''));

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { packTessera, pkg, run, workDir } from './pack.js';
+import { packTessera, pkg, ROOT, run, workDir } from './pack.js';
 
 const { dir: WORK, cleanup } = workDir('tessera-pack-');
 const APP = join(WORK, 'app');
@@ -97,21 +97,44 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     assert.match(keygen.stdout, /^[A-Za-z0-9_-]{43}\n$/);
   });
 
-  test('npx tessera serve without the server peers: one line that says what to install', async () => {
+  test('npx tessera serve without the server peers: one line with a working install line, majors pinned', async () => {
     const r = await run('npx', ['--offline', 'tessera', 'serve'], APP);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /^tessera: this command needs \S+ and the other server peers: npm install fastify /);
-    // Every peer but the store drivers (openStore names those) and the other frameworks'
-    // adapters (tessera/express, tessera/hono: not the server's) is in the list.
+    assert.match(r.stderr, /^tessera: this command needs \S+ and the other server peers: npm install fastify@5 /);
+    // The README's server line without the package itself: every peer the server loads, the
+    // default store's driver included; not the other stores' drivers nor the other frameworks.
     const listed = r.stderr.trim().split('npm install ')[1]?.split(' ') ?? [];
-    const drivers = ['better-sqlite3', 'ioredis', 'pg', 'express', '@types/express', 'hono', '@hono/node-server'];
+    const others = ['ioredis', 'pg', 'express', '@types/express', 'hono', '@hono/node-server'];
     assert.deepEqual(
-      listed.sort(),
+      listed.map((p) => p.replace(/@\d+$/, '')).sort(),
       Object.keys(pkg.peerDependencies)
-        .filter((p) => !drivers.includes(p))
+        .filter((p) => !others.includes(p))
         .sort(),
     );
+    const readmeLine = readFileSync(join(ROOT, 'README.md'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('npm install tessera-auth fastify@'));
+    assert.equal(readmeLine?.replace('tessera-auth ', ''), r.stderr.trim().slice(r.stderr.indexOf('npm install ')));
+  });
+
+  test('a user directory without @zxcvbn-ts/language-common: verify works, add fails with the one-line peer message', async () => {
+    const out = await inApp([
+      "import { openStore, ConfigError } from 'tessera-auth';",
+      "import { createUserService } from 'tessera-auth/users';",
+      "const users = createUserService(await openStore('memory'), { scrypt: { N: 1024, r: 8, p: 1, keyLength: 32 } });",
+      "const unknown = await users.verify('alice', 'correct horse battery staple');",
+      "let add; try { await users.add('alice', 'correct horse battery staple'); } catch (e) { add = { config: e instanceof ConfigError, message: e.message }; }",
+      'console.log(JSON.stringify({ unknown, add }));',
+    ]);
+    assert.deepEqual(out, {
+      unknown: null,
+      add: {
+        config: true,
+        message:
+          'checking new passwords against the common-password list needs @zxcvbn-ts/language-common: npm install @zxcvbn-ts/language-common@4',
+      },
+    });
   });
 
   test("import { createCodec } from 'tessera-auth' works there (ESM, with types shipped)", async () => {
@@ -127,7 +150,7 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     assert.ok(existsSync(join(APP, 'node_modules/tessera-auth', installed.types)));
   });
 
-  test('tessera/client and a memory store work there', async () => {
+  test('tessera-auth/client and a memory store work there', async () => {
     const out = await inApp([
       "import { createClient, AuthError } from 'tessera-auth/client';",
       "import { createTokenService, generateSecret, openStore } from 'tessera-auth';",
@@ -156,8 +179,8 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
         config: true,
         message: 'the sqlite store needs better-sqlite3: npm install better-sqlite3@12',
       },
-      'redis://127.0.0.1:6379': { config: true, message: 'the redis store needs ioredis: npm install ioredis@5' },
-      'redis+cluster://127.0.0.1:7101': { config: true, message: 'the redis store needs ioredis: npm install ioredis@5' },
+      'redis://127.0.0.1:6379': { config: true, message: 'the redis store needs ioredis: npm install ioredis@6' },
+      'redis+cluster://127.0.0.1:7101': { config: true, message: 'the redis store needs ioredis: npm install ioredis@6' },
     });
     assert.ok(!existsSync(join(APP, 'data')), 'no directory is created for a store that cannot open');
   });
