@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
-import { addressKey, createHashGate, type GuessingLimitSettings } from '../../src/http/guessing-limiter.js';
+import { addressKey, createHashGate, type GuessingLimitSettings } from '../../src/http/core/guessing-limiter.js';
 import type { UserService } from '../../src/users/users.js';
 import { deletePrefix, redisUnavailable, skipUnlessAvailable, uniquePrefix } from '../stores/harness.js';
 import { type Harness, PASSWORD, setup } from './helpers.js';
