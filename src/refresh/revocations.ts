@@ -9,8 +9,13 @@
  * everywhere). An entry is kept for `horizonMs` (the access-token lifetime plus
  * leeway) after it arrived, or until what it guards expires if sooner: every
  * token it could refuse has expired by then (bench/revocation.ts measures it).
- * Entries of one key coalesce (a family revoked twice is one entry), and the
- * entries held are capped (`maxEntries`): a revocation that finds the set full
+ * Entries coalesce per family: a self-contained access token's `jti` names its
+ * family (`<family>.<random>`, {@link familyOfJti}), so a family's revocation
+ * supersedes (and deletes) its tokens' entries, and past {@link PER_FAMILY}
+ * revoked tokens of one live family the rest become one entry for the family,
+ * whose tokens are then checked against the store on every request (only that
+ * family pays: a refresh + revoke loop grows one entry, not one per loop).
+ * And the entries held are capped (`maxEntries`): a revocation that finds the set full
  * is not held, and is not forgotten either: from then on every token issued
  * before it (by `iat`, with the trust margin) is checked against the store once,
  * and a store answer remembered for the revoked token (or, for a family or a user,
@@ -54,6 +59,23 @@ export interface RevocationSetOptions {
   maxEntries?: number;
 }
 
+/** Revoked access tokens of one live family held one by one; beyond, the family's further ones are one entry. */
+export const PER_FAMILY = 8;
+
+/**
+ * The family a self-contained access token's `jti` names: the formats mint `<family>.<random>`
+ * (family ids and random parts are base64url, without '.'); undefined for another form.
+ */
+export function familyOfJti(jti: string): string | undefined {
+  const i = jti.indexOf('.');
+  return i > 0 ? jti.slice(0, i) : undefined;
+}
+
+/** True when `jti` is of the form `<familyId>.<random>`: no allocation on the hot path. */
+function jtiOf(jti: string, familyId: string): boolean {
+  return jti.length > familyId.length && jti.charCodeAt(familyId.length) === 46 && jti.startsWith(familyId);
+}
+
 interface UserEntry {
   notBefore: Millis;
   until: Millis;
@@ -69,6 +91,10 @@ export class RevocationSet implements RevocationListener {
   readonly #jtis = new Map<string, Millis>();
   readonly #families = new Map<string, Millis>();
   readonly #users = new Map<string, UserEntry>();
+  /** family → the jtis of its tokens held in #jtis (at most PER_FAMILY). */
+  readonly #byFamily = new Map<string, string[]>();
+  /** family → until: more of its tokens were revoked than are held; each of its tokens asks the store. */
+  readonly #coalesced = new Map<string, Millis>();
   /** Tokens (jti) the store said were not revoked, in this feed generation, after the last revocation let go. */
   readonly #memo = new Set<string>();
   #live = false;
@@ -109,7 +135,7 @@ export class RevocationSet implements RevocationListener {
 
   /** Entries held (jti, family, user), expired ones not yet swept included; at most `maxEntries`. */
   get size(): number {
-    return this.#jtis.size + this.#families.size + this.#users.size;
+    return this.#jtis.size + this.#families.size + this.#users.size + this.#coalesced.size;
   }
 
   /** Revocations let go because the set was full (each made older tokens ask the store). */
@@ -128,8 +154,25 @@ export class RevocationSet implements RevocationListener {
     const now = this.#clock();
     const until = Math.min(e.until, now + this.horizonMs);
     if (until <= now) return;
+    // Where the revocation goes: a jti of a family with PER_FAMILY held already joins the family's one entry.
+    let family: string | undefined;
+    let coalesce = false;
+    if (e.kind === 'jti' && !this.#jtis.has(e.jti)) {
+      family = familyOfJti(e.jti);
+      if (family !== undefined) {
+        // Superseded: the family's own revocation refuses this token for at least as long.
+        if ((this.#families.get(family) ?? 0) >= until) return;
+        coalesce = this.#coalesced.has(family) || (this.#byFamily.get(family)?.length ?? 0) >= PER_FAMILY;
+      }
+    }
     const known =
-      e.kind === 'jti' ? this.#jtis.has(e.jti) : e.kind === 'family' ? this.#families.has(e.familyId) : this.#users.has(e.sub);
+      e.kind === 'jti'
+        ? coalesce
+          ? this.#coalesced.has(family as string)
+          : this.#jtis.has(e.jti)
+        : e.kind === 'family'
+          ? this.#families.has(e.familyId)
+          : this.#users.has(e.sub);
     if (!known && this.size >= this.#maxEntries) {
       if (now >= this.#nextForcedSweep) {
         this.#nextForcedSweep = now + 1000;
@@ -141,10 +184,31 @@ export class RevocationSet implements RevocationListener {
         return;
       }
     }
-    if (e.kind === 'jti') {
+    if (e.kind === 'jti' && coalesce) {
+      const f = family as string;
+      this.#coalesced.set(f, Math.max(until, this.#coalesced.get(f) ?? 0));
+      // `check` asks the store for every token of the family from now on, before any remembered answer.
+      this.#memo.delete(e.jti);
+    } else if (e.kind === 'jti') {
+      if (family !== undefined) {
+        const held = this.#byFamily.get(family);
+        if (held === undefined) this.#byFamily.set(family, [e.jti]);
+        else held.push(e.jti);
+      }
       this.#jtis.set(e.jti, Math.max(until, this.#jtis.get(e.jti) ?? 0));
     } else if (e.kind === 'family') {
-      this.#families.set(e.familyId, Math.max(until, this.#families.get(e.familyId) ?? 0));
+      // The family's entry refuses all its tokens: their own entries go (kept no longer than it).
+      let u = Math.max(until, this.#families.get(e.familyId) ?? 0, this.#coalesced.get(e.familyId) ?? 0);
+      this.#coalesced.delete(e.familyId);
+      const held = this.#byFamily.get(e.familyId);
+      if (held !== undefined) {
+        for (const j of held) {
+          u = Math.max(u, this.#jtis.get(j) ?? 0);
+          this.#jtis.delete(j);
+        }
+        this.#byFamily.delete(e.familyId);
+      }
+      this.#families.set(e.familyId, u);
     } else {
       // A store answer remembered before this epoch no longer vouches for a token issued in
       // the epoch's own second (the one case where `check` consults the memo despite an entry).
@@ -187,6 +251,16 @@ export class RevocationSet implements RevocationListener {
   check(sub: string, familyId: string | undefined, jti: string | undefined, iat: unknown, exp: unknown, now: Millis): Verdict {
     if (jti !== undefined && this.#jtis.size > 0 && (this.#jtis.get(jti) ?? 0) > now) return 'revoked';
     if (familyId !== undefined && this.#families.size > 0 && (this.#families.get(familyId) ?? 0) > now) return 'revoked';
+    // The family the jti names, when it is not the `fam` claim (never, for tokens minted here): judged too.
+    let named: string | undefined;
+    if (
+      jti !== undefined &&
+      (this.#families.size > 0 || this.#coalesced.size > 0) &&
+      (familyId === undefined || !jtiOf(jti, familyId))
+    ) {
+      named = familyOfJti(jti);
+      if (named !== undefined && (this.#families.get(named) ?? 0) > now) return 'revoked';
+    }
     const hasIat = typeof iat === 'number';
     let ambiguous = false;
     if (this.#users.size > 0) {
@@ -198,6 +272,13 @@ export class RevocationSet implements RevocationListener {
       }
     }
     if (!this.#live || !hasIat || typeof exp !== 'number' || (exp - iat) * 1000 > this.horizonMs) return 'ask';
+    if (
+      this.#coalesced.size > 0 &&
+      ((familyId !== undefined && (this.#coalesced.get(familyId) ?? 0) > now) ||
+        (named !== undefined && (this.#coalesced.get(named) ?? 0) > now))
+    ) {
+      return 'ask';
+    }
     if (ambiguous || iat * 1000 < this.#trustedFrom || iat * 1000 < this.#overflowFrom) {
       return jti !== undefined && this.#memo.has(jti) ? 'ok' : 'ask';
     }
@@ -223,7 +304,12 @@ export class RevocationSet implements RevocationListener {
   /** Deletes entries whose tokens have all expired; runs at most every tenth of the horizon (and at least every minute). */
   #sweep(now: Millis): void {
     this.#nextSweep = now + Math.min(60_000, Math.max(1000, this.horizonMs / 10));
-    for (const m of [this.#jtis, this.#families]) for (const [k, until] of m) if (until <= now) m.delete(k);
+    for (const m of [this.#jtis, this.#families, this.#coalesced]) for (const [k, until] of m) if (until <= now) m.delete(k);
+    for (const [f, held] of this.#byFamily) {
+      const live = held.filter((j) => this.#jtis.has(j));
+      if (live.length === 0) this.#byFamily.delete(f);
+      else if (live.length < held.length) this.#byFamily.set(f, live);
+    }
     for (const [k, u] of this.#users) if (u.until <= now) this.#users.delete(k);
   }
 }

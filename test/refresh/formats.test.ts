@@ -112,7 +112,10 @@ describe('the format seam (src/refresh/formats)', () => {
     const draft = access.draft('shard', Math.floor(clock.ms / 1000));
     const token = access.mint({ sub: 'eve', scope: 'read', extra: { tenant: 't' }, familyId: 'f1' }, draft);
     const who = await access.authenticate(token, clock.ms);
-    assert.deepEqual([who.sub, who.scope, who.familyId, who.tokenId, who.claims?.tenant], ['eve', 'read', 'f1', draft.jti, 't']);
+    assert.deepEqual(
+      [who.sub, who.scope, who.familyId, who.tokenId, who.claims?.tenant],
+      ['eve', 'read', 'f1', `f1.${draft.jti}`, 't'],
+    );
     assert.deepEqual(calls, { encode: 1, decode: 1 });
     assert.equal(access.accepts('not a token', clock.ms), false);
     assert.equal(access.introspect('not a token', clock.ms), undefined, 'not ours: the service asks the other format');

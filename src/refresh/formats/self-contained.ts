@@ -106,7 +106,9 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
       const claims: Claims = Object.assign({}, s.extra, registered);
       claims.sub = s.sub;
       claims.fam = s.familyId;
-      claims.jti = draft.jti;
+      // The jti names the family (`<family>.<random>`): every instance's revoked set can then fold
+      // a family's revoked tokens into the family (src/refresh/revocations.ts). Unique as before.
+      claims.jti = `${s.familyId}.${draft.jti}`;
       claims.type = 'access';
       claims.iat = draft.iat;
       claims.exp = draft.exp;
