@@ -302,6 +302,7 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
         sub.ping(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('no PONG')), this.#pingTimeoutMs);
+          timer.unref();
         }),
       ]).then(
         () => {

@@ -1,7 +1,8 @@
 /**
  * Issue 14 with real processes: two `tessera serve` on one store (one SQLite
  * file; one Redis prefix; one PostgreSQL schema). Logout everywhere, logout and RFC 7009 revocation on
- * instance A; instance B refuses the access token within a second.
+ * instance A; instance B refuses the access token within a second. And `tessera client remove`:
+ * B, which caches client records, refuses the removed client within a second.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,7 +17,16 @@ import {
   uniquePrefix,
   uniqueSchema,
 } from '../stores/harness.js';
-import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
+import {
+  addIntrospector,
+  call,
+  PASSWORD,
+  runCli,
+  type ServerProcess,
+  serverEnv,
+  startServer,
+  tempDir,
+} from '../support/processes.js';
 import { E2E, REDIS_URL, redisAvailable } from './helpers.js';
 
 async function login(base: string, username: string): Promise<{ access_token: string; refresh_token: string }> {
@@ -78,6 +88,20 @@ function suite(
       const rs = await addIntrospector(E2E, env);
       const intro = await call(b, 'POST', '/auth/introspect', { form: { token: t3.access_token }, headers: rs });
       assert.equal(intro.json?.active, false, `introspection on B agrees: ${intro.text}`);
+
+      // `tessera client remove`: B caches the client's record, and drops it when the removal is pushed.
+      assert.equal((await call(b, 'POST', '/auth/introspect', { form: { token: t3.access_token }, headers: rs })).status, 200);
+      const removed = await runCli(E2E, ['client', 'remove', 'rs'], env);
+      assert.equal(removed.code, 0, removed.stderr);
+      const started = performance.now();
+      for (;;) {
+        const res = await call(b, 'POST', '/auth/introspect', { form: { token: t3.access_token }, headers: rs });
+        if (res.status === 401) break;
+        assert.equal(res.status, 200, res.text);
+        assert.ok(performance.now() - started < 1000, 'the removed client is refused on B within 1 s');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      delays.push(performance.now() - started);
 
       for (const d of delays) assert.ok(d < 1000, `B refused after ${delays.map((x) => x.toFixed(0)).join(', ')} ms`);
     });

@@ -182,6 +182,26 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.deepEqual(await dir.listClients(), [spa]);
       });
 
+      test('removeClient pushes the removal on the revocation feed (client caches drop the record); a miss pushes nothing', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        const feed = listen(t, store);
+        await feed.untilUp();
+        await dir.createClient(web);
+        await dir.createClient(spa);
+        assert.equal(await dir.removeClient('nobody'), false);
+        assert.equal(await dir.removeClient('web-app'), true);
+        await dir.removeClient('spa');
+        await feed.until((e) => e.kind === 'client' && e.clientId === 'spa');
+        const removed = feed.events.flatMap((e) => (e.kind === 'client' ? [e.clientId] : []));
+        assert.deepEqual([...new Set(removed)], ['web-app', 'spa'], 'in order, and only what was removed');
+        assert.deepEqual(
+          feed.events.filter((e) => e.kind !== 'client'),
+          [],
+          'no revocation',
+        );
+      });
+
       test('clients are no token state: countStateEntries ignores them', async (t) => {
         const { store } = await setup(t);
         await (store as unknown as ClientDirectory).createClient(web);
