@@ -129,19 +129,32 @@ interface Server {
 function serve(dir: string, line: string, env: Record<string, string>): Promise<Server> {
   const cmd = line.replace(/--port \d+/, '--port 0');
   assert.notEqual(cmd, line, `the README's serve line names no port: ${line}`);
+  // A process group of its own: npx runs the server as its child, and a signal to npx alone
+  // would leave the server running; stop() signals the whole group.
   const child = spawn('sh', ['-c', `exec ${cmd}`], {
     cwd: dir,
     env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  const group = -(child.pid as number);
+  const alive = () => {
+    try {
+      process.kill(group, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** SIGTERM to the group (a graceful shutdown), SIGKILL if any of it is left after 10 s. */
+  const stop = async () => {
+    if (!alive()) return;
+    process.kill(group, 'SIGTERM');
+    for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (alive()) process.kill(group, 'SIGKILL');
+  };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
