@@ -48,7 +48,9 @@ const QUICK_EXCLUDE = [
   'test/browser/', // Chromium
   'test/interop/', // Python
   'test/bench/', // spawns the benchmarks
-  'test/package/', // npm pack and install; the latest TypeScript from the registry
+  'test/package/install', // npm pack and install
+  'test/package/consumer-types', // npm pack, install and tsc in a consumer project
+  'test/package/readme-install', // the README's install lines, run from the packed package
   'test/stores/redis', // Redis and Redis Cluster stores
   'test/stores/postgres', // PostgreSQL store and its outage proxy
   'test/refresh/race-processes', // several processes racing on one store

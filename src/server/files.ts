@@ -1,7 +1,7 @@
 /**
- * Files at rest of the reference server: the same rules as the SQLite store's own
- * ({@link ../stores/files.ts}): the data directory 0700, the database, its
- * companions and the development secret 0600.
+ * Files at rest of the reference server, by the rules of the SQLite store's own
+ * (stores/files.ts): the data directory 0700, the database, its companions and
+ * the development secret 0600.
  *
  * @module
  */

@@ -8,6 +8,9 @@
  *   serve` answering `/health` and a password grant on a free port;
  * - `install=redis`, `install=postgres` (in the server's project): the store opens,
  *   issues and rotates on the local Redis and PostgreSQL;
+ * - the server's project, two `npx tessera serve` on one Redis with one secret and
+ *   issuer, NODE_ENV=production: a refresh on one instance, the new access token
+ *   accepted on the other, the consumed refresh token a replay on both;
  * - `install=express`, `install=hono`: the adapter and `tessera-auth/users` in an
  *   app that logs a user in through the client.
  *
@@ -126,19 +129,32 @@ interface Server {
 function serve(dir: string, line: string, env: Record<string, string>): Promise<Server> {
   const cmd = line.replace(/--port \d+/, '--port 0');
   assert.notEqual(cmd, line, `the README's serve line names no port: ${line}`);
+  // A process group of its own: npx runs the server as its child, and a signal to npx alone
+  // would leave the server running; stop() signals the whole group.
   const child = spawn('sh', ['-c', `exec ${cmd}`], {
     cwd: dir,
     env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  const group = -(child.pid as number);
+  const alive = () => {
+    try {
+      process.kill(group, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** SIGTERM to the group (a graceful shutdown), SIGKILL if any of it is left after 10 s. */
+  const stop = async () => {
+    if (!alive()) return;
+    process.kill(group, 'SIGTERM');
+    for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (alive()) process.kill(group, 'SIGKILL');
+  };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
@@ -287,6 +303,51 @@ describe('the README install lines, from the packed package in empty projects', 
       ),
       { kind: 'postgres', sub: 'alice' },
     );
+  });
+
+  test('two instances from the server install, one issuer, one Redis (NODE_ENV=production): a session moves between them', async () => {
+    const prefix = `${unique}:`;
+    const env = {
+      NODE_ENV: 'production',
+      TESSERA_SECRET: (await sh(dirs.server, 'npx tessera keygen')).stdout.trim(),
+      TESSERA_ISSUER: 'http://tessera.test',
+      TESSERA_STORE: 'redis://127.0.0.1:6379',
+      TESSERA_REDIS_PREFIX: prefix,
+      TESSERA_SCRYPT_N: '1024',
+    };
+    assert.match(env.TESSERA_SECRET, /^[A-Za-z0-9_-]{43}$/);
+    const add = await sh(dirs.server, `printf '%s' '${PASSWORD}' | npx tessera user add alice`, env, 60_000);
+    assert.equal(add.code, 0, add.stderr);
+    const line = block('server').find((l) => l.startsWith('npx tessera serve')) as string;
+    const [a, b] = await Promise.all([serve(dirs.server, line, env), serve(dirs.server, line, env)]);
+    try {
+      const token = (url: string, form: Record<string, string>) =>
+        fetch(`${url}/auth/token`, { method: 'POST', body: new URLSearchParams(form) });
+      const login = await token(a.url, { grant_type: 'password', username: 'alice', password: PASSWORD });
+      assert.equal(login.status, 200, await login.clone().text());
+      const first = (await login.json()) as { refresh_token: string };
+      // Refreshed on the other instance, used on the first.
+      const refreshed = await token(b.url, { grant_type: 'refresh_token', refresh_token: first.refresh_token });
+      assert.equal(refreshed.status, 200, await refreshed.clone().text());
+      const second = (await refreshed.json()) as { access_token: string };
+      const me = await fetch(`${a.url}/me`, { headers: { authorization: `Bearer ${second.access_token}` } });
+      assert.equal(me.status, 200);
+      // The consumed refresh token is a replay on either instance (RFC 9700 §4.14.2).
+      const replay = await token(a.url, { grant_type: 'refresh_token', refresh_token: first.refresh_token });
+      assert.equal(replay.status, 400);
+      assert.equal(((await replay.json()) as { error: string }).error, 'invalid_grant');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      // This test's keys only (its own prefix).
+      await script(dirs.server, [
+        "import { Redis } from 'ioredis';",
+        "const redis = new Redis('redis://127.0.0.1:6379');",
+        `const keys = await redis.keys(${JSON.stringify(`${prefix}*`)});`,
+        'if (keys.length > 0) await redis.del(...keys);',
+        'await redis.quit();',
+        'console.log(JSON.stringify(keys.length));',
+      ]);
+    }
   });
 
   for (const framework of ['express', 'hono'] as const) {
