@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { generateSecret } from '../../src/keys.js';
 import { PG_URL, postgresUnavailable } from '../stores/harness.js';
 import { type Block, blocksOf, docFiles, LISTING, PYTHON, SHELL, TYPESCRIPT } from './extract.js';
 import { cleanEnv, freePort, MAIN, PY, ROOT, redisUp, runShellSection } from './runner.js';
@@ -45,6 +46,7 @@ const where = (b: Block) => `${b.file}:${b.line}`;
 
 // Probed before any test is declared: a test must not finish while the module still awaits.
 const redisAvailable = await redisUp();
+const clusterAvailable = await redisUp(7101);
 const pgAvailable = (await postgresUnavailable()) === undefined;
 const pythonAvailable =
   existsSync(PY) && spawnSync(PY, ['-c', 'import jwt, cryptography.fernet, requests'], { stdio: 'ignore' }).status === 0;
@@ -73,10 +75,16 @@ describe('shell blocks run in order and print what the docs say', () => {
   }
   for (const [name, blocks] of groups) {
     const text = blocks.map((b) => b.code).join('\n');
-    const needs = { redis: /redis:\/\//.test(text), pg: /postgres:\/\//.test(text), python: /python3/.test(text) };
+    const needs = {
+      redis: /redis:\/\//.test(text),
+      cluster: /redis\+cluster:\/\//.test(text),
+      pg: /postgres:\/\//.test(text),
+      python: /python3/.test(text),
+    };
     const missing = [
       needs.redis && !redisAvailable ? 'Redis at 127.0.0.1:6379' : '',
       needs.pg && !pgAvailable ? `PostgreSQL at ${PG_URL}` : '',
+      needs.cluster && !clusterAvailable ? 'the Redis Cluster of scripts/redis-cluster.sh (127.0.0.1:7101-7103)' : '',
       needs.python && !pythonAvailable ? `${PY} with jwt, cryptography and requests` : '',
     ].filter(Boolean);
     const skip = missing.length > 0 && !CI ? `needs ${missing.join(', ')}` : false;
@@ -183,8 +191,7 @@ describe('Python blocks run against a real server', {
       const driver = b.id ? PY_DRIVERS[b.id] : undefined;
       const dir = mkdtempSync(join(tmpdir(), 'tessera-docs-py-'));
       try {
-        const secret = cli(['keygen'], cleanEnv({})).trim();
-        const [k1, k2] = [cli(['keygen'], cleanEnv({})).trim(), cli(['keygen'], cleanEnv({})).trim()];
+        const [secret, k1, k2] = [generateSecret(), generateSecret(), generateSecret()];
         const extra = Object.fromEntries(
           Object.entries(driver?.env ?? {}).map(([k, v]) => [k, v.replace('__K1__', k1).replace('__K2__', k2)]),
         );
@@ -286,7 +293,7 @@ describe('TypeScript blocks type-check, and run where they are complete', () => 
       assert.ok(name, 'the type-check test wrote the block');
       const cwd = mkdtempSync(join(tmpdir(), 'tessera-docs-ts-'));
       try {
-        const env = cleanEnv({ TESSERA_SECRET: cli(['keygen'], cleanEnv({})).trim() });
+        const env = cleanEnv({ TESSERA_SECRET: generateSecret() });
         const r = spawnSync(process.execPath, ['--import', TSX, join(runDir, name)], {
           cwd,
           env,

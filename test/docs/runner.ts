@@ -23,10 +23,10 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 // ---------------------------------------------------------------------------
 // Services.
 
-export async function redisUp(): Promise<boolean> {
+export async function redisUp(port = 6379): Promise<boolean> {
   const { connect } = await import('node:net');
   return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port: 6379 });
+    const sock = connect({ host: '127.0.0.1', port });
     const done = (ok: boolean) => (sock.destroy(), resolve(ok));
     sock.setTimeout(1000, () => done(false));
     sock.on('error', () => done(false));
