@@ -1,7 +1,7 @@
 /**
  * A complete Express 5 server with tessera's auth routes and guard:
  *
- *     PORT=3000 TESSERA_STORE=sqlite:./tessera.db node --import tsx examples/express.ts
+ *     PORT=3000 node --import tsx examples/express.ts    (the store of `tessera serve`: ./.tessera/tessera.db)
  *
  * Same environment as `tessera serve` (TESSERA_SECRET, TESSERA_STORE,
  * TESSERA_SCHEME, NODE_ENV, TESSERA_TRUST_PROXY, ...); users come from

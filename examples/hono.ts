@@ -2,7 +2,7 @@
  * A complete Hono server (on Node through @hono/node-server) with tessera's auth
  * routes and guard:
  *
- *     PORT=3000 TESSERA_STORE=sqlite:./tessera.db node --import tsx examples/hono.ts
+ *     PORT=3000 node --import tsx examples/hono.ts    (the store of `tessera serve`: ./.tessera/tessera.db)
  *
  * Same environment as `tessera serve` (TESSERA_SECRET, TESSERA_STORE,
  * TESSERA_SCHEME, NODE_ENV, ...); users come from `tessera user add NAME`.

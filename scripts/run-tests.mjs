@@ -56,6 +56,7 @@ const QUICK_EXCLUDE = [
   'test/refresh/race-processes', // several processes racing on one store
   'test/refresh/restart', // a process restarted on the same store
   'test/cli/', // the CLI, spawned through tsx
+  'test/docs/', // the docs' walk-throughs: servers, Redis, PostgreSQL, Python
 ];
 
 /**

@@ -14,7 +14,7 @@ function helpText(): string {
     const flag = `--${s.flag}${'arg' in s ? ` ${s.arg}` : ''}`;
     return `  ${flag.padEnd(34)} ${s.env}\n  ${' '.repeat(34)} ${s.help} (default: ${s.default})`;
   });
-  return `Usage: tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...] [options]
+  return `Usage: tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...|postgres://...] [options]
 
 Starts the reference auth server (docs/http-api.md). Prints "tessera listening on URL" once ready.
 Stops gracefully on SIGTERM/SIGINT: no new connections, in-flight requests finish, the store closes.

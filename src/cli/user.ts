@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SETTINGS, storeConfig } from '../server/config.js';
+import { redactStoreSpec, SETTINGS, storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService, UserInputError } from '../users/users.js';
@@ -99,9 +99,7 @@ export async function userCommand(argv: string[], io: Io): Promise<number> {
   try {
     const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN) });
     const user = await users.add(name, password);
-    io.out(
-      `created user ${user.username} (id ${user.id}) in ${config.store.startsWith('sqlite:') ? config.store : config.storeFrom}`,
-    );
+    io.out(`created user ${user.username} (id ${user.id}) in ${redactStoreSpec(config.store)}`);
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UserInputError) {

@@ -64,7 +64,7 @@ export const SETTINGS = {
     env: 'TESSERA_STORE',
     flag: 'store',
     arg: 'SPEC',
-    help: 'memory | sqlite:PATH | redis://[:PASS@]HOST:PORT[/DB] | rediss://... | redis+cluster://HOST:PORT[,HOST:PORT...]; REDIS_URL also selects Redis',
+    help: 'memory | sqlite:PATH | redis://[:PASS@]HOST:PORT[/DB] | rediss://... | redis+cluster://HOST:PORT[,HOST:PORT...] | postgres://[USER:PASS@]HOST[:PORT]/DB[?schema=S&pool=N] (postgresql:// too); REDIS_URL also selects Redis',
     default: 'sqlite:<data dir>/tessera.db',
   },
   redisPrefix: {

@@ -1,0 +1,28 @@
+/**
+ * Every store URL scheme `openStore` accepts is named where a reader looks for
+ * it: `tessera --help`, `tessera serve --help` and docs/configuration.md.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { MAIN_HELP } from '../../src/cli/main.js';
+import { serveCommand } from '../../src/cli/serve.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const SCHEMES = ['memory', 'sqlite:', 'redis://', 'rediss://', 'redis+cluster://', 'postgres://', 'postgresql://'];
+
+test('tessera serve --help names every store scheme, PostgreSQL included', async () => {
+  let out = '';
+  assert.equal(await serveCommand(['--help'], { out: (l) => (out += `${l}\n`), err: () => {} }), 0);
+  for (const s of SCHEMES) assert.ok(out.includes(s), `serve --help lacks ${s}`);
+  assert.match(
+    out.split('\n')[0]!,
+    /--store memory\|sqlite:PATH\|redis:\/\/\.\.\.\|redis\+cluster:\/\/\.\.\.\|postgres:\/\/\.\.\./,
+  );
+});
+
+test('tessera --help and docs/configuration.md name the PostgreSQL store', () => {
+  assert.match(MAIN_HELP, /postgres:\/\//);
+  const conf = readFileSync(`${ROOT}docs/configuration.md`, 'utf8');
+  for (const s of SCHEMES) assert.ok(conf.includes(`\`${s}`), `docs/configuration.md lacks ${s}`);
+});
