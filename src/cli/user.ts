@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { redactStoreSpec, SETTINGS, storeConfig } from '../server/config.js';
+import { redactUrl } from '../internal/redact.js';
+import { SETTINGS, storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService, UserInputError } from '../users/users.js';
@@ -99,7 +100,7 @@ export async function userCommand(argv: string[], io: Io): Promise<number> {
   try {
     const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN) });
     const user = await users.add(name, password);
-    io.out(`created user ${user.username} (id ${user.id}) in ${redactStoreSpec(config.store)}`);
+    io.out(`created user ${user.username} (id ${user.id}) in ${redactUrl(config.store)}`);
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UserInputError) {
