@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createGuessingLimiter } from '../../src/http/core/guessing-limiter.js';
+import { redisUnavailable, skipUnlessAvailable } from '../stores/harness.js';
 import { bearer, type Harness, PASSWORD, setup } from './helpers.js';
 
 const json = (payload: Record<string, string>, remoteAddress = '127.0.0.1', headers: Record<string, string> = {}) => ({
@@ -174,7 +175,7 @@ describe('client address behind proxies (right-most untrusted X-Forwarded-For ho
   });
 });
 
-describe('guessing limiter on Redis: counters shared by every instance', () => {
+describe('guessing limiter on Redis: counters shared by every instance', skipUnlessAvailable(await redisUnavailable()), () => {
   let redis: Redis;
   const ns = `tessera:test:gl:${process.pid}:${Date.now()}:`;
   before(() => {
