@@ -13,8 +13,9 @@
 // root's closing summary is present), and the tests it reported one by one are as many as the
 // root counted. --test-force-exit ends a file's process once its tests are done, even with a
 // handle left open (a socket of a cut proxy); scripts/test-report.mjs holds that exit back
-// until the report is complete. A file that has not finished after TESSERA_TEST_FILE_TIMEOUT
-// seconds (default 600) is killed and fails.
+// until the report is complete. With TESSERA_TEST_FILE_TIMEOUT=S, a file that has not
+// finished after S seconds is killed and fails (none by default: `npm run fuzz` and the soak
+// run for long).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ const isOwnFlag = (a) => ['--quick', '--list', '--verbose'].includes(a) || a.sta
 const filters = args.filter((a) => !a.startsWith('-'));
 const passThrough = args.filter((a) => a.startsWith('-') && !isOwnFlag(a));
 const concurrency = Math.max(1, Number(concurrencyArg?.split('=')[1] ?? availableParallelism()) || 1);
-const fileTimeoutMs = Number(process.env.TESSERA_TEST_FILE_TIMEOUT ?? 600) * 1000;
+const fileTimeoutMs = Number(process.env.TESSERA_TEST_FILE_TIMEOUT ?? 0) * 1000;
 
 /**
  * What `--quick` leaves out: whatever spawns processes or servers, needs the network, Redis,
@@ -123,14 +124,19 @@ function runFile(file, index) {
       ],
       { cwd: root, env: { ...env, TESSERA_TEST_REPORT: reportPath }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // One file (a long soak, say): its output as it comes; several: each file's at its end.
+    const live = files.length === 1;
     const output = [];
-    child.stdout.on('data', (c) => output.push(c));
-    child.stderr.on('data', (c) => output.push(c));
+    child.stdout.on('data', (c) => (live ? process.stdout.write(c) : output.push(c)));
+    child.stderr.on('data', (c) => (live ? process.stderr.write(c) : output.push(c)));
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, fileTimeoutMs);
+    const timer =
+      fileTimeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, fileTimeoutMs)
+        : undefined;
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
@@ -153,7 +159,7 @@ async function worker() {
     const s = r.report.summary;
     const mark = r.problems.length === 0 ? '✔' : '✖';
     process.stdout.write(`${mark} ${r.file} (${s?.tests ?? r.report.counted} tests, ${r.seconds.toFixed(1)} s)\n`);
-    if (verbose || r.problems.length > 0 || files.length === 1) process.stdout.write(r.output);
+    if (verbose || r.problems.length > 0) process.stdout.write(r.output);
     for (const p of r.problems) process.stdout.write(`  ✖ ${r.file}: ${p}\n`);
   }
 }
