@@ -284,5 +284,12 @@ export function logFailure(log: FailureLogger | undefined, err: unknown, mapped:
   else if (mapped.statusCode === 503) {
     const outage = isDependencyUnavailable(err) ? err : undefined;
     log.warn({ code: outage?.code ?? mapped.error }, `${outage?.dependency ?? 'dependency'} unavailable`);
-  } else log.debug({ status: mapped.statusCode, error: mapped.error }, 'request refused');
+  } else {
+    // The error's own code (a TokenError's, a framework's such as FST_ERR_CTP_INVALID_MEDIA_TYPE), when it has one.
+    const code = (err as { code?: unknown } | null)?.code;
+    log.debug(
+      { status: mapped.statusCode, error: mapped.error, ...(typeof code === 'string' ? { code } : {}) },
+      'request refused',
+    );
+  }
 }
