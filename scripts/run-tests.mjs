@@ -13,8 +13,9 @@
 // root's closing summary is present), and the tests it reported one by one are as many as the
 // root counted. --test-force-exit ends a file's process once its tests are done, even with a
 // handle left open (a socket of a cut proxy); scripts/test-report.mjs holds that exit back
-// until the report is complete. A file that has not finished after TESSERA_TEST_FILE_TIMEOUT
-// seconds (default 600) is killed and fails.
+// until the report is complete. With TESSERA_TEST_FILE_TIMEOUT=S, a file that has not
+// finished after S seconds is killed and fails (none by default: `npm run fuzz` and the soak
+// run for long).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -33,7 +34,7 @@ const isOwnFlag = (a) => ['--quick', '--list', '--verbose'].includes(a) || a.sta
 const filters = args.filter((a) => !a.startsWith('-'));
 const passThrough = args.filter((a) => a.startsWith('-') && !isOwnFlag(a));
 const concurrency = Math.max(1, Number(concurrencyArg?.split('=')[1] ?? availableParallelism()) || 1);
-const fileTimeoutMs = Number(process.env.TESSERA_TEST_FILE_TIMEOUT ?? 600) * 1000;
+const fileTimeoutMs = Number(process.env.TESSERA_TEST_FILE_TIMEOUT ?? 0) * 1000;
 
 /**
  * What `--quick` leaves out: whatever spawns processes or servers, needs the network, Redis,
@@ -126,14 +127,19 @@ function runFile(file, index) {
       ],
       { cwd: root, env: { ...env, TESSERA_TEST_REPORT: reportPath }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // One file (a long soak, say): its output as it comes; several: each file's at its end.
+    const live = files.length === 1;
     const output = [];
-    child.stdout.on('data', (c) => output.push(c));
-    child.stderr.on('data', (c) => output.push(c));
+    child.stdout.on('data', (c) => (live ? process.stdout.write(c) : output.push(c)));
+    child.stderr.on('data', (c) => (live ? process.stderr.write(c) : output.push(c)));
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, fileTimeoutMs);
+    const timer =
+      fileTimeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, fileTimeoutMs)
+        : undefined;
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
@@ -156,7 +162,7 @@ async function worker() {
     const s = r.report.summary;
     const mark = r.problems.length === 0 ? '✔' : '✖';
     process.stdout.write(`${mark} ${r.file} (${s?.tests ?? r.report.counted} tests, ${r.seconds.toFixed(1)} s)\n`);
-    if (verbose || r.problems.length > 0 || files.length === 1) process.stdout.write(r.output);
+    if (verbose || r.problems.length > 0) process.stdout.write(r.output);
     for (const p of r.problems) process.stdout.write(`  ✖ ${r.file}: ${p}\n`);
   }
 }
@@ -166,17 +172,19 @@ rmSync(work, { recursive: true, force: true });
 
 const sum = (k) => results.reduce((n, r) => n + (r.report.summary?.[k] ?? 0), 0);
 const failed = results.filter((r) => r.problems.length > 0);
-console.log('\nslowest files:');
+const cpu = (r) => (r.report.cpuMs === undefined ? '     ?' : (r.report.cpuMs / 1000).toFixed(1).padStart(6));
+console.log("\nslowest files (wall, and CPU time of the file's own process):");
 for (const r of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 10)) {
-  console.log(`  ${r.seconds.toFixed(1).padStart(6)} s  ${r.file}`);
+  console.log(`  ${r.seconds.toFixed(1).padStart(6)} s wall ${cpu(r)} s cpu  ${r.file}`);
 }
+const cpuTotal = results.reduce((n, r) => n + (r.report.cpuMs ?? 0), 0) / 1000;
 const fmt = (l) => l.map((x) => x.toFixed(2)).join(' ');
 console.log(
   `\nfiles ${results.length}  tests ${sum('tests')}  pass ${sum('pass')}  fail ${sum('fail')}  ` +
     `skipped ${sum('skipped')}  todo ${sum('todo')}  cancelled ${sum('cancelled')}`,
 );
 console.log(
-  `wall ${wall.toFixed(1)} s  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
+  `wall ${wall.toFixed(1)} s  cpu ${cpuTotal.toFixed(1)} s (the files' own processes)  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
 );
 for (const r of failed) {
   for (const p of r.problems) console.log(`✖ ${r.file}: ${p}`);

@@ -1,6 +1,8 @@
 export interface Report {
   counted: number;
   unreadable: number;
+  /** CPU time of the file's process, when its report is complete. */
+  cpuMs: number | undefined;
   failures: { name: string; error: string }[];
   summary: Record<string, number> | undefined;
 }

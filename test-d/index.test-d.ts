@@ -8,13 +8,16 @@ import {
   type Codec,
   ConfigError,
   createCodec,
+  DependencyUnavailableError,
   createClientService,
   createTokenService,
   InvalidScopeError,
   isTokenError,
+  JwksUnavailableError,
   MemoryStore,
   type Principal,
   StoreUnavailableError,
+  TesseraError,
   TOKEN_ERROR_CODES,
   TokenError,
   type TokenErrorCode,
@@ -87,9 +90,21 @@ new TokenError('expired');
 // @ts-expect-error only the codes of the taxonomy
 new TokenError('teapot');
 // A store outage is not a TokenError: `catch (e) { if (e instanceof TokenError) logout() }`
-// must never see one (the classes are unrelated, so the narrowing below leaves `never`).
+// must never see one (their codes are disjoint, so the narrowing below leaves `never`).
+declare const config: ConfigError;
 declare const outage: StoreUnavailableError;
 if (outage instanceof TokenError) expectType<never>()(outage);
+// Nor a JWK Set that cannot be fetched, which is not the token store's outage either.
+declare const jwksOutage: JwksUnavailableError;
+if (jwksOutage instanceof TokenError) expectType<never>()(jwksOutage);
+expectType<'jwks_unavailable'>()(jwksOutage.code);
+expectType<'jwks'>()(jwksOutage.dependency);
+// Both are DependencyUnavailableErrors naming what is unavailable; every error is a TesseraError.
+expectType<'store' | 'jwks'>()((outage as DependencyUnavailableError).dependency);
+expectType<'store_unavailable'>()(outage.code);
+outage satisfies TesseraError;
+config satisfies TesseraError;
+expectType<string>()((new TokenError('expired') as TesseraError).code);
 // Nor is a wider scope on a refresh (RFC 6749 §6): the refresh token is still good.
 declare const scopeError: InvalidScopeError;
 if (scopeError instanceof TokenError) expectType<never>()(scopeError);
@@ -98,7 +113,6 @@ expectType<'invalid_scope'>()(scopeError.code);
 new TokenError('wrong_client');
 // @ts-expect-error invalid_scope is not a TokenError code: it is InvalidScopeError
 new TokenError('invalid_scope');
-declare const config: ConfigError;
 // @ts-expect-error a ConfigError has no token error code
 config.code satisfies TokenErrorCode;
 

@@ -7,8 +7,7 @@
  * @module
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDependencyUnavailable } from '../errors.js';
-import { badRequest, errorBody, HttpError, isServerFault, toHttpError as toHttpErrorCore } from './core/errors.js';
+import { badRequest, errorBody, HttpError, logFailure, toHttpError as toHttpErrorCore } from './core/errors.js';
 import { DEFAULT_REALM } from './core/limits.js';
 
 export {
@@ -86,23 +85,13 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
 }
 
 /**
- * Fastify error handler: everything ends as `{error, error_description[, reason]}`.
- * 4xx are logged at debug level without the error message (it may quote the
- * request); 5xx at error level with the error (our errors never hold secrets).
+ * Fastify error handler: everything ends as `{error, error_description[, reason]}`, logged by
+ * the rule every adapter keeps ({@link logFailure}).
  */
 export function httpErrorHandler(realm = DEFAULT_REALM) {
   return function handle(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const mapped = toHttpError(err, realm);
-    if (isServerFault(mapped)) {
-      request.log.error({ err }, 'request failed');
-    } else if (mapped.statusCode === 503) {
-      request.log.warn(
-        { code: isDependencyUnavailable(err) ? err.code : mapped.error },
-        `${isDependencyUnavailable(err) ? err.dependency : 'dependency'} unavailable`,
-      );
-    } else {
-      request.log.debug({ status: mapped.statusCode, error: mapped.error, code: (err as FastifyError).code }, 'request refused');
-    }
+    logFailure(request.log, err, mapped);
     return sendHttpError(reply, mapped);
   };
 }

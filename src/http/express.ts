@@ -25,7 +25,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Principal } from '../refresh/types.js';
 import { type AdapterLogger, type AuthApp, type AuthAppOptions, createAuthApp } from './core/app.js';
-import { errorBody, errorHeaders, HttpError, insufficientScope, toHttpError } from './core/errors.js';
+import { errorBody, errorHeaders, HttpError, insufficientScope, logFailure, toHttpError } from './core/errors.js';
 import { hasScopes } from './core/guard.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './core/limits.js';
 import {
@@ -181,7 +181,7 @@ export const notFound: RequestHandler = (_req, res) => {
 export function errorHandler(log?: AdapterLogger, realm = DEFAULT_REALM) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     const mapped = toHttpError(err, realm);
-    if (mapped.statusCode >= 500) log?.error({ err }, 'request failed');
+    logFailure(log, err, mapped);
     write(res, errorAnswer(mapped));
   };
 }

@@ -6,9 +6,12 @@
  * store's `StoreUnavailableError`.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
+import express from 'express';
 import Fastify from 'fastify';
 import { UsageError } from '../../src/cli/args.js';
 import { createClientService } from '../../src/clients/clients.js';
@@ -25,6 +28,7 @@ import {
 } from '../../src/errors.js';
 import { HttpError, toHttpError } from '../../src/http/core/errors.js';
 import { CookieClearingError } from '../../src/http/core/handlers.js';
+import { errorHandler } from '../../src/http/express.js';
 import { tesseraAuth } from '../../src/http/plugin.js';
 import * as root from '../../src/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
@@ -213,5 +217,36 @@ describe('an unavailable dependency names what is unavailable', () => {
     } finally {
       await app.close();
     }
+  });
+
+  test('the Express error handler logs an outage at warn naming the dependency, only a server fault at error', async () => {
+    const lines: string[] = [];
+    const log = {
+      error: (_o: object, msg: string) => lines.push(`error ${msg}`),
+      warn: (o: object, msg: string) => lines.push(`warn ${msg} ${(o as { code: string }).code}`),
+      debug: (_o: object, msg: string) => lines.push(`debug ${msg}`),
+    };
+    const errors = [new StoreUnavailableError(), new JwksUnavailableError(), new TokenError('expired'), new Error('bug')];
+    const app = express();
+    app.get('/fail/:i', (req) => {
+      throw errors[Number(req.params.i)];
+    });
+    app.use(errorHandler(log));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const statuses: number[] = [];
+      for (let i = 0; i < errors.length; i++) statuses.push((await fetch(`http://127.0.0.1:${port}/fail/${i}`)).status);
+      assert.deepEqual(statuses, [503, 503, 401, 500]);
+    } finally {
+      server.close();
+    }
+    assert.deepEqual(lines, [
+      'warn store unavailable store_unavailable',
+      'warn jwks unavailable jwks_unavailable',
+      'debug request refused',
+      'error request failed',
+    ]);
   });
 });

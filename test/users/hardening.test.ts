@@ -55,11 +55,16 @@ describe('rehash at login after the cost was raised (finding 3)', () => {
   const stores: [string, () => Promise<TokenStore & UserDirectory>][] = [
     ['memory', () => openStore('memory')],
     ['sqlite', () => openStore(`sqlite:${join(tempDir(), 'users.db')}`)],
-    ['redis', () => openStore('redis://127.0.0.1:6379', { keyPrefix: `tessera:test:rehash:${process.pid}:${Date.now()}:` })],
-    // The quick loop needs no database server.
+    // The quick loop needs no Redis or database server.
     ...(QUICK
       ? []
-      : [['postgres', () => openStore(`${PG_URL}?schema=${PG_SCHEMA}`)] as [string, () => Promise<TokenStore & UserDirectory>]]),
+      : ([
+          [
+            'redis',
+            () => openStore('redis://127.0.0.1:6379', { keyPrefix: `tessera:test:rehash:${process.pid}:${Date.now()}:` }),
+          ],
+          ['postgres', () => openStore(`${PG_URL}?schema=${PG_SCHEMA}`)],
+        ] as [string, () => Promise<TokenStore & UserDirectory>][])),
   ];
   after(() => (QUICK ? undefined : dropSchema(PG_SCHEMA)));
   for (const [name, open] of stores) {

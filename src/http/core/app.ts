@@ -9,10 +9,9 @@
  * @module
  */
 
-import { isDependencyUnavailable } from '../../errors.js';
 import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
-import { errorBody, errorHeaders, type HttpError, isServerFault, toHttpError } from './errors.js';
+import { errorBody, errorHeaders, type HttpError, logFailure, toHttpError } from './errors.js';
 import { createGuard, type Guard, type GuardOptions } from './guard.js';
 import {
   type AuthHandlers,
@@ -123,13 +122,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
       err = e.error;
     }
     const mapped = toHttpError(err, handlers.realm);
-    if (isServerFault(mapped)) l?.error({ err }, 'request failed');
-    else if (mapped.statusCode === 503)
-      l?.warn(
-        { code: isDependencyUnavailable(err) ? err.code : mapped.error },
-        `${isDependencyUnavailable(err) ? err.dependency : 'dependency'} unavailable`,
-      );
-    else l?.debug({ status: mapped.statusCode, error: mapped.error }, 'request refused');
+    logFailure(l, err, mapped);
     const res = refusalResponse(mapped);
     if (cookies) res.cookies = cookies;
     return res;

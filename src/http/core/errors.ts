@@ -265,3 +265,31 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
 export function isServerFault(mapped: HttpError): boolean {
   return mapped.statusCode >= 500 && mapped.statusCode !== 503;
 }
+
+/** The logger {@link logFailure} writes to (pino's shape). */
+export interface FailureLogger {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+/**
+ * The one rule for logging a failed request, on every framework: a server fault at error, with
+ * the error (ours never hold secrets); an unavailable dependency (503) at warn, naming it; any
+ * other refusal at debug, without its message (it may quote the request).
+ */
+export function logFailure(log: FailureLogger | undefined, err: unknown, mapped: HttpError): void {
+  if (!log) return;
+  if (isServerFault(mapped)) log.error({ err }, 'request failed');
+  else if (mapped.statusCode === 503) {
+    const outage = isDependencyUnavailable(err) ? err : undefined;
+    log.warn({ code: outage?.code ?? mapped.error }, `${outage?.dependency ?? 'dependency'} unavailable`);
+  } else {
+    // The error's own code (a TokenError's, a framework's such as FST_ERR_CTP_INVALID_MEDIA_TYPE), when it has one.
+    const code = (err as { code?: unknown } | null)?.code;
+    log.debug(
+      { status: mapped.statusCode, error: mapped.error, ...(typeof code === 'string' ? { code } : {}) },
+      'request refused',
+    );
+  }
+}
