@@ -18,6 +18,7 @@
  * @module
  */
 import {
+  ConfigError,
   type DependencyUnavailableError,
   InvalidScopeError,
   isDependencyUnavailable,
@@ -250,6 +251,16 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (isDependencyUnavailable(err)) return dependencyUnavailable(err.dependency);
   if (err instanceof InvalidScopeError) return invalidScope();
   if (isTokenError(err)) return accessTokenError(err, realm);
+  // A deployment that lacks what this request needs (an optional peer such as the common-password
+  // list): the request was fine and may succeed once the operator fixes it, so 503 (RFC 9110
+  // §15.6.4), never the message (it names packages and paths); logFailure logs it at error.
+  if (err instanceof ConfigError) {
+    return new HttpError(
+      503,
+      'temporarily_unavailable',
+      'This server cannot handle this request until its operator fixes its configuration',
+    );
+  }
   const fe = err as { statusCode?: unknown } | null;
   if (fe && typeof fe === 'object') {
     const status = fe.statusCode;
@@ -274,13 +285,13 @@ export interface FailureLogger {
 }
 
 /**
- * The one rule for logging a failed request, on every framework: a server fault at error, with
- * the error (ours never hold secrets); an unavailable dependency (503) at warn, naming it; any
+ * The one rule for logging a failed request, on every framework: a server fault or a missing
+ * piece of configuration at error, with the error (ours never hold secrets); an unavailable dependency (503) at warn, naming it; any
  * other refusal at debug, without its message (it may quote the request).
  */
 export function logFailure(log: FailureLogger | undefined, err: unknown, mapped: HttpError): void {
   if (!log) return;
-  if (isServerFault(mapped)) log.error({ err }, 'request failed');
+  if (isServerFault(mapped) || err instanceof ConfigError) log.error({ err }, 'request failed');
   else if (mapped.statusCode === 503) {
     const outage = isDependencyUnavailable(err) ? err : undefined;
     log.warn({ code: outage?.code ?? mapped.error }, `${outage?.dependency ?? 'dependency'} unavailable`);
