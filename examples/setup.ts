@@ -102,7 +102,12 @@ async function configure(name: string): Promise<Example> {
       cacheSize: config.accessCache,
       ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
     },
-    refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
+    refresh: {
+      format: config.refreshFormat,
+      ttlSeconds: config.refreshTtl,
+      reuseGraceSeconds: config.reuseGrace,
+      acceptLegacyKeys: config.legacyRefreshKeys,
+    },
     store,
   });
   const options: AuthAppOptions = {
