@@ -54,8 +54,8 @@ export const DEFAULTS = {
   /** On: every instance refuses a revoked self-contained access token within a second (docs/security.md). */
   revocationPush: true,
   /**
-   * On: refresh tokens made with a configured key itself (underived: tokens of tessera-auth
-   * 0.1.0) keep refreshing until they expire; none is minted. Off refuses them (docs/keys.md).
+   * On: refresh tokens made with a configured key itself (underived) keep refreshing until they
+   * expire; none is minted. Off refuses them (docs/keys.md).
    */
   acceptLegacyRefreshKeys: true,
 } as const;

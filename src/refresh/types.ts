@@ -79,7 +79,7 @@ export interface TokenServiceOptions {
     /**
      * jwt, sealed and fernet refresh tokens are made with keys derived from the secret for
      * refresh tokens alone (`refreshKeyRing`), so no access-token verifier holding the secret
-     * accepts one. Underived ones (made with the secret itself, as tessera-auth 0.1.0 did) are
+     * accepts one. Underived ones (made with the secret itself) are
      * accepted too while this is true (their `type: "refresh"` claim is still required); none is
      * minted. Default true; false refuses them (docs/keys.md: when).
      */

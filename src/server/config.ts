@@ -134,7 +134,7 @@ export const SETTINGS = {
     env: 'TESSERA_LEGACY_REFRESH_KEYS',
     flag: 'legacy-refresh-keys',
     arg: 'on|off',
-    help: 'also accept jwt/sealed/fernet refresh tokens made with the secret itself rather than the derived refresh key (tessera-auth 0.1.0, docs/keys.md) until they expire; off refuses them',
+    help: 'also accept jwt/sealed/fernet refresh tokens made with the secret itself rather than the derived refresh key (docs/keys.md) until they expire; off refuses them',
     default: 'on',
   },
   port: { env: 'PORT', flag: 'port', arg: 'N', help: 'TCP port; 0 picks a free one (the address is printed)', default: '3000' },
