@@ -256,3 +256,20 @@ describe('the examples refuse what `tessera serve` refuses, and keep its socket 
     }
   });
 });
+
+describe('clientAddressResolver (the Hono example under TESSERA_TRUST_PROXY)', () => {
+  test('off: the peer; N hops: the entry N from the right; a list: the right-most entry not in it', async () => {
+    const { clientAddressResolver } = await import('../../examples/setup.js');
+    const xff = '192.0.2.1, 198.51.100.7, 10.0.0.2';
+    assert.equal(clientAddressResolver(false)('10.0.0.9', xff), '10.0.0.9');
+    assert.equal(clientAddressResolver(false)('::ffff:10.0.0.9', xff), '10.0.0.9', 'IPv4-mapped peers are plain IPv4');
+    assert.equal(clientAddressResolver(1)('10.0.0.9', xff), '10.0.0.2');
+    assert.equal(clientAddressResolver(2)('10.0.0.9', xff), '198.51.100.7');
+    assert.equal(clientAddressResolver(9)('10.0.0.9', xff), '192.0.2.1', 'more hops than entries: the left-most');
+    assert.equal(clientAddressResolver(1)('10.0.0.9', undefined), '10.0.0.9', 'no header: the peer');
+    assert.equal(clientAddressResolver(['10.0.0.0/8'])('10.0.0.9', xff), '198.51.100.7');
+    assert.equal(clientAddressResolver(['uniquelocal'])('10.0.0.9', xff), '198.51.100.7');
+    assert.equal(clientAddressResolver(['loopback'])('10.0.0.9', xff), '10.0.0.9', 'an untrusted peer: its header is ignored');
+    assert.equal(clientAddressResolver(['10.0.0.9', 'fd00::/8'])('fd00::1', '2001:db8::5, 10.0.0.9'), '2001:db8::5');
+  });
+});
