@@ -22,7 +22,7 @@ Stops gracefully on SIGTERM/SIGINT: no new connections, in-flight requests finis
 Options (flag, then its environment variable):
 ${rows.join('\n')}
 
-Also: NODE_ENV=production refuses to start without a configured secret.`;
+Also: NODE_ENV=production refuses to start without a configured secret or TESSERA_ISSUER.`;
 }
 
 export async function serveCommand(argv: string[], io: Io): Promise<number> {

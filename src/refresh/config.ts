@@ -56,9 +56,8 @@ export const DEFAULTS = {
   /** On: every instance refuses a revoked self-contained access token within a second (docs/security.md). */
   revocationPush: true,
   /**
-   * On: refresh tokens issued with the configured key itself (by a version before refresh keys
-   * were derived) keep refreshing until they expire; turn it off once the refresh lifetime has
-   * passed since the upgrade (docs/keys.md).
+   * On: refresh tokens made with a configured key itself (underived) keep refreshing until they
+   * expire; none is minted. Off refuses them (docs/keys.md).
    */
   acceptLegacyRefreshKeys: true,
   /** About 100 bytes each: ~10 MB per instance at most (src/refresh/revocations.ts). */

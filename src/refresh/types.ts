@@ -85,9 +85,9 @@ export interface TokenServiceOptions {
     /**
      * jwt, sealed and fernet refresh tokens are made with keys derived from the secret for
      * refresh tokens alone (`refreshKeyRing`), so no access-token verifier holding the secret
-     * accepts one. Tokens made with the secret itself, by versions before that, are accepted
-     * too while this is true (their `type: "refresh"` claim is still required); none is minted.
-     * Default true; set false once the refresh lifetime has passed since the upgrade.
+     * accepts one. Underived ones (made with the secret itself) are
+     * accepted too while this is true (their `type: "refresh"` claim is still required); none is
+     * minted. Default true; false refuses them (docs/keys.md: when).
      */
     acceptLegacyKeys?: boolean;
   };

@@ -130,6 +130,13 @@ export const SETTINGS = {
     help: 'remember up to N verified jwt/sealed/fernet access tokens, so a repeat skips the MAC and the parse (expiry and type are still checked); 0 turns it off',
     default: String(DEFAULTS.accessCacheSize),
   },
+  legacyRefreshKeys: {
+    env: 'TESSERA_LEGACY_REFRESH_KEYS',
+    flag: 'legacy-refresh-keys',
+    arg: 'on|off',
+    help: 'also accept jwt/sealed/fernet refresh tokens made with the secret itself rather than the derived refresh key (docs/keys.md) until they expire; off refuses them',
+    default: 'on',
+  },
   port: { env: 'PORT', flag: 'port', arg: 'N', help: 'TCP port; 0 picks a free one (the address is printed)', default: '3000' },
   host: { env: 'HOST', flag: 'host', arg: 'H', help: 'interface to listen on; 0.0.0.0 in a container', default: '127.0.0.1' },
   dataDir: {
@@ -324,6 +331,8 @@ export interface ServerConfig {
   reuseGrace: number;
   checkRevocation: boolean;
   accessCache: number;
+  /** Accept refresh tokens made with the configured keys themselves (`refresh.acceptLegacyKeys`). */
+  legacyRefreshKeys: boolean;
   port: number;
   host: string;
   logLevel: string;
@@ -564,6 +573,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     reuseGrace,
     checkRevocation: bool('checkRevocation', env, flags),
     accessCache: int('accessCache', env, flags, 0, 1_000_000, 'a whole number'),
+    legacyRefreshKeys: raw('legacyRefreshKeys', env, flags) === undefined || bool('legacyRefreshKeys', env, flags),
     port: int('port', env, flags, 0, 65535, 'a port number'),
     host: raw('host', env, flags) ?? SETTINGS.host.default,
     logLevel,

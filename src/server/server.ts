@@ -181,7 +181,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         cacheSize: config.accessCache,
         ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
       },
-      refresh: { format: config.refreshFormat, ttlSeconds: config.refreshTtl, reuseGraceSeconds: config.reuseGrace },
+      refresh: {
+        format: config.refreshFormat,
+        ttlSeconds: config.refreshTtl,
+        reuseGraceSeconds: config.reuseGrace,
+        acceptLegacyKeys: config.legacyRefreshKeys,
+      },
       store,
     });
   if (config.issuer !== undefined) real = makeTokens(config.issuer);

@@ -164,3 +164,112 @@ describe('examples/express.ts and examples/hono.ts as processes on one SQLite fi
     assert.equal(await ex.stop(), 0);
   });
 });
+
+/** Runs an example to its exit (it is expected to refuse to start). */
+function runExample(
+  name: 'express' | 'hono',
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = track(
+    spawn(process.execPath, ['--import', 'tsx', `examples/${name}.ts`], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return exitOf(child).then((code) => ({ code, stdout, stderr }));
+}
+
+describe('the examples refuse what `tessera serve` refuses, and keep its socket and proxy rules', () => {
+  for (const name of ['express', 'hono'] as const) {
+    test(`${name}: NODE_ENV=production without TESSERA_ISSUER exits 2 with one line naming it`, async () => {
+      const res = await runExample(name, serverEnv(E2E, { TESSERA_STORE: 'memory', NODE_ENV: 'production', TESSERA_ISSUER: '' }));
+      assert.equal(res.code, 2, res.stderr);
+      assert.equal(res.stdout, '');
+      assert.match(
+        res.stderr,
+        /^tessera \((express|hono)\): TESSERA_ISSUER is not set and NODE_ENV=production never defaults it to the listen URL; .*\n$/,
+      );
+    });
+
+    test(`${name}: a request whose headers stall is closed at TESSERA_HEADERS_TIMEOUT, not up to 30 s later`, async () => {
+      const ex = await startExample(
+        name,
+        serverEnv(E2E, { TESSERA_STORE: 'memory', TESSERA_HEADERS_TIMEOUT: '400', TESSERA_REQUEST_TIMEOUT: '400' }),
+      );
+      try {
+        const { port, hostname } = new URL(ex.url);
+        const { connect } = await import('node:net');
+        const started = performance.now();
+        const closedAfter = await new Promise<number>((resolve, reject) => {
+          const sock = connect({ host: hostname, port: Number(port) }, () => sock.write('GET /health HTTP/1.1\r\nHost: x\r\n'));
+          sock.on('data', () => {});
+          sock.on('error', () => {});
+          sock.on('close', () => resolve(performance.now() - started));
+          setTimeout(() => {
+            sock.destroy();
+            reject(new Error('the stalled request was not closed within 5 s'));
+          }, 5000);
+        });
+        // 400 ms plus at most one check period (200 ms here), with room for a loaded machine.
+        assert.ok(closedAfter >= 350 && closedAfter < 1600, `closed after ${Math.round(closedAfter)} ms`);
+      } finally {
+        await ex.stop();
+      }
+    });
+  }
+
+  test('hono: TESSERA_TRUST_PROXY=1 keys the guessing limiter on the X-Forwarded-For client, not the proxy', async () => {
+    const env = serverEnv(E2E, {
+      TESSERA_STORE: 'memory',
+      TESSERA_TRUST_PROXY: '1',
+      TESSERA_LOGIN_LIMIT: '2',
+      TESSERA_RATE_LIMIT: '1000',
+    });
+    // No user in this memory store: an unknown name is refused and counted like a wrong password.
+    const ex = await startExample('hono', env);
+    try {
+      const guess = (client: string) =>
+        call(ex.url, 'POST', '/auth/token', {
+          form: { grant_type: 'password', username: 'alice', password: 'wrong password' },
+          headers: { 'x-forwarded-for': `203.0.113.9, ${client}` },
+        });
+      let blocked = false;
+      for (let i = 0; i < 10 && !blocked; i++) blocked = (await guess('198.51.100.1')).status === 429;
+      assert.ok(blocked, 'one client address reaches its limit');
+      // Another client behind the same proxy (the same socket peer) is its own bucket.
+      const other = await guess('198.51.100.2');
+      assert.equal(other.status, 400, other.text);
+      assert.equal(other.json.error, 'invalid_grant');
+      // The left-most entry is the client's own claim: changing it does not escape the limit.
+      const spoofed = await call(ex.url, 'POST', '/auth/token', {
+        form: { grant_type: 'password', username: 'alice', password: 'wrong password' },
+        headers: { 'x-forwarded-for': '192.0.2.77, 198.51.100.1' },
+      });
+      assert.equal(spoofed.status, 429);
+    } finally {
+      await ex.stop();
+    }
+  });
+});
+
+describe('clientAddressResolver (the Hono example under TESSERA_TRUST_PROXY)', () => {
+  test('off: the peer; N hops: the entry N from the right; a list: the right-most entry not in it', async () => {
+    const { clientAddressResolver } = await import('../../examples/setup.js');
+    const xff = '192.0.2.1, 198.51.100.7, 10.0.0.2';
+    assert.equal(clientAddressResolver(false)('10.0.0.9', xff), '10.0.0.9');
+    assert.equal(clientAddressResolver(false)('::ffff:10.0.0.9', xff), '10.0.0.9', 'IPv4-mapped peers are plain IPv4');
+    assert.equal(clientAddressResolver(1)('10.0.0.9', xff), '10.0.0.2');
+    assert.equal(clientAddressResolver(2)('10.0.0.9', xff), '198.51.100.7');
+    assert.equal(clientAddressResolver(9)('10.0.0.9', xff), '192.0.2.1', 'more hops than entries: the left-most');
+    assert.equal(clientAddressResolver(1)('10.0.0.9', undefined), '10.0.0.9', 'no header: the peer');
+    assert.equal(clientAddressResolver(['10.0.0.0/8'])('10.0.0.9', xff), '198.51.100.7');
+    assert.equal(clientAddressResolver(['uniquelocal'])('10.0.0.9', xff), '198.51.100.7');
+    assert.equal(clientAddressResolver(['loopback'])('10.0.0.9', xff), '10.0.0.9', 'an untrusted peer: its header is ignored');
+    assert.equal(clientAddressResolver(['10.0.0.9', 'fd00::/8'])('fd00::1', '2001:db8::5, 10.0.0.9'), '2001:db8::5');
+  });
+});

@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isTokenError } from '../../src/errors.js';
-import { createKeyRing, generateSecret } from '../../src/keys.js';
+import { createKeyRing, generateSecret, refreshKeyRing } from '../../src/keys.js';
 import { createCodec, type SelfContainedFormat } from '../../src/tokens/codec.js';
 import { addIntrospector, call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { login, RELIABILITY, type TokenBody } from './support.js';
@@ -35,13 +35,16 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
     test('old-key tokens verify until they expire, new tokens use the new key, a removed key is refused', async () => {
       const S1 = generateSecret();
       const S2 = generateSecret();
-      const only = (kid: string, secret: string) =>
-        // A far-future clock is not wanted here: verify signatures at the real time.
-        createCodec({ format, secret: createKeyRing([{ kid, secret }]) });
-      const k1 = only('k1', S1);
-      const k2 = only('k2', S2);
-      const signedBy = (token: string): string[] => {
+      // A far-future clock is not wanted here: verify signatures at the real time. Refresh tokens
+      // are made with the key derived from each configured key for them (keys.ts refreshKeyRing).
+      const only = (kid: string, secret: string, refresh = false) => {
+        const ring = createKeyRing([{ kid, secret }]);
+        return createCodec({ format, secret: refresh ? refreshKeyRing(ring) : ring });
+      };
+      const codecs = { access: [only('k1', S1), only('k2', S2)], refresh: [only('k1', S1, true), only('k2', S2, true)] };
+      const signedBy = (token: string, kind: 'access' | 'refresh' = 'access'): string[] => {
         const by: string[] = [];
+        const [k1, k2] = codecs[kind];
         for (const [name, codec] of [
           ['k1', k1],
           ['k2', k2],
@@ -80,7 +83,7 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       for (let i = 0; i < 5; i++) old.push(await login(srv.url, 'alice'));
       for (const t of old) {
         assert.deepEqual(signedBy(t.access_token), ['k1']);
-        assert.deepEqual(signedBy(t.refresh_token), ['k1']);
+        assert.deepEqual(signedBy(t.refresh_token, 'refresh'), ['k1']);
       }
       const [a, b, c, d, e] = old as [TokenBody, TokenBody, TokenBody, TokenBody, TokenBody];
       assert.equal((await call(srv.url, 'POST', '/auth/revoke', { form: { token: d.refresh_token } })).status, 200);
@@ -92,7 +95,11 @@ for (const format of ['jwt', 'sealed', 'fernet'] as const satisfies readonly Sel
       const rotated = await refresh(a.refresh_token);
       assert.equal(rotated.status, 200, `a k1 refresh token after the rotation: ${rotated.text}`);
       assert.deepEqual(signedBy(rotated.json.access_token), ['k2'], 'new access tokens are signed by the new first key');
-      assert.deepEqual(signedBy(rotated.json.refresh_token), ['k2'], 'new refresh tokens are signed by the new first key');
+      assert.deepEqual(
+        signedBy(rotated.json.refresh_token, 'refresh'),
+        ['k2'],
+        'new refresh tokens are signed by the new first key',
+      );
       const fresh = await login(srv.url, 'alice');
       assert.deepEqual(signedBy(fresh.access_token), ['k2']);
       assert.equal((await refresh(d.refresh_token)).status, 400, 'a revocation made under k1 still holds');

@@ -275,6 +275,26 @@ describe('development secret', () => {
   });
 });
 
+describe('TESSERA_LEGACY_REFRESH_KEYS', () => {
+  test('on by default; off/0/false turns it off; the flag wins; nonsense is refused', () => {
+    const secret = generateSecret();
+    assert.equal(parseConfig({ TESSERA_SECRET: secret }).legacyRefreshKeys, true);
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_LEGACY_REFRESH_KEYS: '' }).legacyRefreshKeys, true);
+    for (const v of ['off', '0', 'false', 'no']) {
+      assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_LEGACY_REFRESH_KEYS: v }).legacyRefreshKeys, false, v);
+    }
+    assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_LEGACY_REFRESH_KEYS: 'on' }).legacyRefreshKeys, true);
+    assert.equal(
+      parseConfig({ TESSERA_SECRET: secret, TESSERA_LEGACY_REFRESH_KEYS: 'on' }, { legacyRefreshKeys: 'off' }).legacyRefreshKeys,
+      false,
+    );
+    assert.throws(
+      () => parseConfig({ TESSERA_SECRET: secret, TESSERA_LEGACY_REFRESH_KEYS: 'maybe' }),
+      /TESSERA_LEGACY_REFRESH_KEYS must be 1 or 0/,
+    );
+  });
+});
+
 describe('tessera serve --help', () => {
   test('lists every variable and flag', async () => {
     let out = '';

@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { generateSecret } from '../../src/keys.js';
+import { isTokenError } from '../../src/errors.js';
+import { createKeyRing, generateSecret, refreshKeyRing } from '../../src/keys.js';
 import { parseConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/server.js';
+import { createCodec } from '../../src/tokens/codec.js';
 
 const quiet = { note: () => {} };
 
@@ -54,6 +56,27 @@ describe('startServer: access cache setting', () => {
   test('--access-cache 5 reaches the service', async () => {
     await withServer({}, { accessCache: '5' }, async ({ tokens }) => {
       assert.equal(tokens.config.accessCacheSize, 5);
+    });
+  });
+});
+
+describe('startServer: underived refresh tokens (TESSERA_LEGACY_REFRESH_KEYS)', () => {
+  /** A refresh token of `tokens`' latest family, re-made with the configured secret itself. */
+  async function underived(secret: string, tokens: Awaited<ReturnType<typeof startServer>>['tokens']) {
+    const pair = await tokens.issue({ sub: 'alice' });
+    const claims = createCodec({ format: 'jwt', secret: refreshKeyRing(createKeyRing([{ secret }])) }).decode(pair.refreshToken);
+    return createCodec({ format: 'jwt', secret }).encode(claims);
+  }
+
+  test('default on: one still refreshes; off: refused', async () => {
+    const secret = generateSecret();
+    await withServer({ TESSERA_SECRET: secret }, {}, async ({ tokens }) => {
+      assert.equal(tokens.config.acceptLegacyRefreshKeys, true);
+      assert.equal((await tokens.refresh(await underived(secret, tokens))).tokenType, 'Bearer');
+    });
+    await withServer({ TESSERA_SECRET: secret, TESSERA_LEGACY_REFRESH_KEYS: 'off' }, {}, async ({ tokens }) => {
+      assert.equal(tokens.config.acceptLegacyRefreshKeys, false);
+      await assert.rejects(tokens.refresh(await underived(secret, tokens)), (e: unknown) => isTokenError(e));
     });
   });
 });

@@ -182,9 +182,9 @@ export function selfContainedAccessFormat(options: SelfContainedAccessOptions): 
 
 export interface SelfContainedRefreshOptions extends SelfContainedOptions {
   /**
-   * Also accepts refresh tokens of this codec (never mints with it): the tokens made with the
-   * configured keys themselves, before refresh tokens had keys of their own (keys.ts
-   * `refreshKeyRing`), for the rest of their lives. Tessera tells them apart by key (a key id
+   * Also accepts refresh tokens of this codec (never mints with it): tokens made with the
+   * configured keys themselves rather than the refresh keys (keys.ts `refreshKeyRing`), for the
+   * rest of their lives. Tessera tells them apart by key (a key id
    * without the `:r` suffix; for Fernet, the key that verifies) and still requires their
    * `type: "refresh"` claim, so no access token passes for one.
    */
