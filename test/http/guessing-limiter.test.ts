@@ -96,6 +96,25 @@ describe('hash queue: bounded, and fair between addresses', () => {
     assert.deepEqual(order, ['a0', 'a1', 'b', 'a2', 'a3']);
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
   });
+
+  test('one address runs at most half of the hashes at once: another address starts at once', async () => {
+    const gate = createHashGate({ concurrency: 4, queue: 64 });
+    let open!: () => void;
+    const held = new Promise<void>((r) => {
+      open = r;
+    });
+    const runs = Array.from({ length: 10 }, () => gate.run('10.0.0.1', () => held));
+    assert.deepEqual(gate.load, { running: 2, waiting: 8 });
+    let started = false;
+    const other = gate.run('2001:db8::1', async () => {
+      started = true;
+    });
+    assert.equal(started, true, 'the other address did not wait');
+    await other;
+    open();
+    await Promise.all(runs);
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
 });
 
 for (const backend of ['memory', 'redis'] as const) {

@@ -54,8 +54,8 @@ export type RateLimitSettings = GuessingLimitSettings;
 /**
  * Per 60 s: 5 wrong passwords per (username, address), 20 per address (IPv6: /64), 100 per
  * IPv6 /48, 20 registrations per address; then 60 s, doubling per block to 1 h. At most 2
- * password checks in flight per (username, address) and 16 per address; 4 hashes at once
- * and 64 waiting per instance.
+ * password checks in flight per (username, address) and 16 per address; per instance, as many
+ * hashes at once as CPUs (at most 4) and 64 waiting.
  */
 export const DEFAULT_RATE_LIMIT: RateLimitSettings = {
   max: 20,
@@ -64,7 +64,6 @@ export const DEFAULT_RATE_LIMIT: RateLimitSettings = {
   registerLimit: 20,
   inFlightPerUser: 2,
   inFlightPerAddress: 16,
-  hashConcurrency: 4,
   hashQueue: 64,
   windowSeconds: 60,
   maxBackoffSeconds: 3600,
