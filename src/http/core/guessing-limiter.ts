@@ -48,9 +48,9 @@ export interface GuessingLimitSettings {
   perUser?: number;
   /** Failed logins per IPv6 /48 per window before the back-off. Default 5 × `max`. */
   perNetwork?: number;
-  /** Registration attempts per client address (IPv6: per /64) per window. Default 20. */
+  /** Registration attempts per client address (IPv6: per /64) per window. Default `max`. */
   registerLimit?: number;
-  /** Password checks in flight per (username, client address). Default 2. */
+  /** Password checks in flight per (username, client address). Default 4. */
   inFlightPerUser?: number;
   /** Password checks in flight per client address (IPv6: per /64). Default 16. */
   inFlightPerAddress?: number;
@@ -177,8 +177,8 @@ export function createGuessingLimiter(settings: GuessingLimitSettings): Guessing
     max: settings.max,
     perUser: settings.perUser ?? 5,
     perNetwork: settings.perNetwork ?? 5 * settings.max,
-    registerLimit: settings.registerLimit ?? 20,
-    inFlightPerUser: settings.inFlightPerUser ?? 2,
+    registerLimit: settings.registerLimit ?? settings.max,
+    inFlightPerUser: settings.inFlightPerUser ?? 4,
     inFlightPerAddress: settings.inFlightPerAddress ?? 16,
   };
   const ns = settings.nameSpace ?? 'tessera:gl:';
