@@ -8,7 +8,7 @@
  * the per-address cap. On memory and on Redis.
  *
  * The valid users log in four at a time: the address's in-flight cap (16) leaves room
- * for them beside the attacker's 2 per attacked account (docs/security.md). The
+ * for them beside the attacker's 4 per attacked account (docs/security.md). The
  * timing side (a login from another address during a burst) is bench/guessing.ts.
  */
 import assert from 'node:assert/strict';

@@ -39,6 +39,7 @@
  * @module
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { availableParallelism } from 'node:os';
 
 export interface GuessingLimitSettings {
   /** Failed logins per client address (IPv6: per /64) per window before the back-off. Default 20. */
@@ -47,13 +48,13 @@ export interface GuessingLimitSettings {
   perUser?: number;
   /** Failed logins per IPv6 /48 per window before the back-off. Default 5 × `max`. */
   perNetwork?: number;
-  /** Registration attempts per client address (IPv6: per /64) per window. Default 20. */
+  /** Registration attempts per client address (IPv6: per /64) per window. Default `max`. */
   registerLimit?: number;
-  /** Password checks in flight per (username, client address). Default 2. */
+  /** Password checks in flight per (username, client address). Default 4. */
   inFlightPerUser?: number;
   /** Password checks in flight per client address (IPv6: per /64). Default 16. */
   inFlightPerAddress?: number;
-  /** Password hashes running at once on this instance (the libuv pool has 4 threads). Default 4. */
+  /** Password hashes running at once on this instance. Default: the CPUs, at most 4 (the libuv pool's threads). */
   hashConcurrency?: number;
   /** Password hashes waiting on this instance; beyond it 503 with Retry-After. Default 64. */
   hashQueue?: number;
@@ -176,8 +177,8 @@ export function createGuessingLimiter(settings: GuessingLimitSettings): Guessing
     max: settings.max,
     perUser: settings.perUser ?? 5,
     perNetwork: settings.perNetwork ?? 5 * settings.max,
-    registerLimit: settings.registerLimit ?? 20,
-    inFlightPerUser: settings.inFlightPerUser ?? 2,
+    registerLimit: settings.registerLimit ?? settings.max,
+    inFlightPerUser: settings.inFlightPerUser ?? 4,
     inFlightPerAddress: settings.inFlightPerAddress ?? 16,
   };
   const ns = settings.nameSpace ?? 'tessera:gl:';
@@ -436,39 +437,52 @@ export interface HashGate {
 }
 
 /**
- * At most `concurrency` hashes run at once; up to `queue` more wait, taken in turn
- * from each waiting client address (so a burst from one address delays another
- * address's login by at most one hash per slot); past that {@link HashQueueFull}.
+ * At most `concurrency` hashes run at once, and at most half of them (at least one) for
+ * one client address (IPv6: /64), so a burst from one address never holds every CPU and
+ * a login from another address starts at once; up to `queue` more wait, taken in turn
+ * from each waiting address; past that {@link HashQueueFull}.
  */
 export function createHashGate(options: { concurrency?: number; queue?: number } = {}): HashGate {
-  const concurrency = Math.max(1, options.concurrency ?? 4);
+  // More hashes at once than CPUs only slows each one down (scrypt is CPU- and memory-bound),
+  // and a login waiting behind them with it.
+  const concurrency = Math.max(1, options.concurrency ?? Math.min(4, availableParallelism()));
+  const perAddress = Math.max(1, Math.floor(concurrency / 2));
   const queue = Math.max(0, options.queue ?? 64);
   let running = 0;
   let waiting = 0;
+  const active = new Map<string, number>();
   const lines = new Map<string, (() => void)[]>();
-  const release = () => {
-    const first = lines.entries().next();
-    if (first.done) {
-      running -= 1;
-      return;
+  const start = (key: string) => {
+    running += 1;
+    active.set(key, (active.get(key) ?? 0) + 1);
+  };
+  const finish = (key: string) => {
+    running -= 1;
+    const n = (active.get(key) ?? 1) - 1;
+    if (n > 0) active.set(key, n);
+    else active.delete(key);
+    // The longest-waiting address that may run another hash goes next; it then moves to the back.
+    for (const [k, line] of lines) {
+      if (running >= concurrency) break;
+      if ((active.get(k) ?? 0) >= perAddress) continue;
+      const next = line.shift() as () => void;
+      lines.delete(k);
+      if (line.length > 0) lines.set(k, line);
+      waiting -= 1;
+      start(k);
+      next();
     }
-    const [key, line] = first.value;
-    const next = line.shift() as () => void;
-    lines.delete(key);
-    if (line.length > 0) lines.set(key, line); // to the back: round-robin
-    waiting -= 1;
-    next(); // the slot passes on: `running` is unchanged
   };
   return {
     get load() {
       return { running, waiting };
     },
     async run(address, fn) {
-      if (running < concurrency) running += 1;
+      const key = addressKey(address).net;
+      if (running < concurrency && (active.get(key) ?? 0) < perAddress) start(key);
       else {
         if (waiting >= queue) throw new HashQueueFull(1000);
         waiting += 1;
-        const key = addressKey(address).net;
         await new Promise<void>((resolve) => {
           const line = lines.get(key);
           if (line) line.push(resolve);
@@ -478,7 +492,7 @@ export function createHashGate(options: { concurrency?: number; queue?: number }
       try {
         return await fn();
       } finally {
-        release();
+        finish(key);
       }
     },
   };

@@ -52,19 +52,16 @@ import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO
 export type RateLimitSettings = GuessingLimitSettings;
 
 /**
- * Per 60 s: 5 wrong passwords per (username, address), 20 per address (IPv6: /64), 100 per
- * IPv6 /48, 20 registrations per address; then 60 s, doubling per block to 1 h. At most 2
- * password checks in flight per (username, address) and 16 per address; 4 hashes at once
- * and 64 waiting per instance.
+ * Per 60 s: 5 wrong passwords per (username, address), 20 per address (IPv6: /64) and, unless
+ * set, 5 × that per IPv6 /48 and as many registrations per address as `max`; then 60 s,
+ * doubling per block to 1 h. At most 4 password checks in flight per (username, address) and 16
+ * per address; per instance, as many hashes at once as CPUs (at most 4) and 64 waiting.
  */
 export const DEFAULT_RATE_LIMIT: RateLimitSettings = {
   max: 20,
   perUser: 5,
-  perNetwork: 100,
-  registerLimit: 20,
-  inFlightPerUser: 2,
+  inFlightPerUser: 4,
   inFlightPerAddress: 16,
-  hashConcurrency: 4,
   hashQueue: 64,
   windowSeconds: 60,
   maxBackoffSeconds: 3600,
