@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { createGuessingLimiter } from '../../src/http/guessing-limiter.js';
+import { createGuessingLimiter } from '../../src/http/core/guessing-limiter.js';
 import { clusterNodes, deletePrefix, newCluster, QUICK, skipUnlessAvailable, uniquePrefix } from '../stores/harness.js';
 
 const found = QUICK ? { error: 'the quick suite leaves the Redis Cluster out' } : await clusterNodes();
