@@ -22,14 +22,14 @@ import { installLine, isMissingPackage, type Peer } from '../internal/peers.js';
 import { redactUrl as redact } from '../internal/redact.js';
 import { MemoryStore } from './memory.js';
 import type { RedisClient } from './redis.js';
-import type { TokenStore, UserDirectory } from './types.js';
+import type { OneTimeRecords, TokenStore, UserDirectory } from './types.js';
 
 /**
  * What {@link openStore} returns: every built-in store keeps tokens, the users of
- * the password grant and the registered OAuth clients, so the result goes to
+ * the password grant, the registered OAuth clients and one-time records, so the result goes to
  * `createTokenService`, `createUserService` and `createClientService` alike.
  */
-export type BuiltInStore = TokenStore & UserDirectory & ClientDirectory;
+export type BuiltInStore = TokenStore & OneTimeRecords & UserDirectory & ClientDirectory;
 
 export interface OpenStoreOptions {
   /** Milliseconds since the epoch (memory and SQLite purging). Default `Date.now`. */
