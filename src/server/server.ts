@@ -102,14 +102,6 @@ function csrfKeyOf(keys: KeyRing): Buffer {
 }
 
 /**
- * The Redis client of a Redis store, reused for the rate-limit counters so
- * limits hold across instances (and cost no extra connection).
- */
-function redisClientOf(store: TokenStore): unknown {
-  return store.kind === 'redis' && 'client' in store ? (store as { client: unknown }).client : undefined;
-}
-
-/**
  * The server's clock. Tests of expiry against a real process (test/e2e) set
  * `TESSERA_TEST_CLOCK_FILE`: the file holds an offset in milliseconds, re-read on
  * every call, so a test can move the server into the future without waiting.
@@ -214,7 +206,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     close: () => real?.close(),
   } satisfies ConfiguredTokenService;
   const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN), clock });
-  const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
+  // The store's shared counters (Redis) hold limits across instances and cost no extra connection.
+  const rlRedis = config.rateLimit ? store.sharedCounters?.() : undefined;
 
   const app = buildApp({
     tokens: real ?? late,

@@ -226,6 +226,10 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
   readonly kind = 'postgres' as const;
   readonly pool: PgPool;
   readonly schema: string;
+  /** {@link TokenStore.schemaName}: the schema, named in `tessera migrate`'s answer. */
+  get schemaName(): string {
+    return this.schema;
+  }
   readonly #sql: ReturnType<typeof statements>;
   readonly #clock: () => number;
   readonly #timeoutMs: number;

@@ -191,6 +191,11 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     ) as Record<ScriptName, ScriptFn>;
   }
 
+  /** {@link TokenStore.sharedCounters}: this store's client, for counters every instance shares. */
+  sharedCounters(): RedisClient {
+    return this.client;
+  }
+
   /** The pub/sub channel of this prefix's revocations. */
   get revocationChannel(): string {
     return `${this.keyPrefix}revocations`;

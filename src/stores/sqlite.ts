@@ -486,6 +486,11 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return this.#write(input.now, (tx) => revokeUserIn(tx, input));
   }
 
+  /** The file is migrated when opened; this runs any migration another process left pending and answers the version. */
+  async migrate(): Promise<number> {
+    return this.#guard(() => migrate(this.#db));
+  }
+
   /** One transaction: an expired holder of (kind, id) is replaced, a live one refuses. */
   async putOnce(input: PutOnceInput): Promise<boolean> {
     const s = this.#s;

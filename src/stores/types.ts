@@ -317,8 +317,26 @@ export interface OneTimeRecords {
   consumeOnce(input: OnceRef): Promise<string | null>;
 }
 
+/**
+ * A token store. What a store can do beyond the contract is an optional capability
+ * ({@link TokenStore.migrate}, {@link TokenStore.sharedCounters}, {@link TokenStore.revocations}):
+ * callers test for the capability, never for a store's name, so a new store needs no edits elsewhere.
+ */
 export interface TokenStore extends TokenStateStore {
-  readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres';
+  /** The store's name (`memory`, `sqlite`, `redis`, `postgres`, or a store's own), for messages only: nothing branches on it. */
+  readonly kind: string;
+  /**
+   * Brings the backend's schema to this version and answers it (`tessera migrate`). Absent: the
+   * store has no schema. Stores with one also migrate when they are opened; calling it again is a no-op.
+   */
+  migrate?(): Promise<number>;
+  /** Where the schema lives when the backend has several (PostgreSQL's `?schema=`), for messages. */
+  readonly schemaName?: string;
+  /**
+   * A client for counters shared by every instance on this backend (an ioredis client or Cluster),
+   * which the reference server's guessing limiter reuses. Absent: counters stay in-process.
+   */
+  sharedCounters?(): unknown;
   /**
    * The revocation push. Optional: without it the token service looks revocation
    * up in the store on every request for self-contained access tokens (correct, one
