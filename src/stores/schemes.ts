@@ -56,7 +56,9 @@ export interface StoreScheme {
 const registry: StoreScheme[] = [];
 
 function matches(scheme: string, spec: string): boolean {
-  return scheme.endsWith(':') || scheme.endsWith('://') ? spec.startsWith(scheme) && spec.length > scheme.length : spec === scheme;
+  return scheme.endsWith(':') || scheme.endsWith('://')
+    ? spec.startsWith(scheme) && spec.length > scheme.length
+    : spec === scheme;
 }
 
 /**
