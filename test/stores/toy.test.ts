@@ -11,10 +11,11 @@ import { serveCommand } from '../../src/cli/serve.js';
 import { ConfigError } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { parseConfig, SETTINGS, storeConfig } from '../../src/server/config.js';
-import { openConfiguredStore } from '../../src/server/server.js';
+import { openConfiguredStore, startServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { type BuiltInStore, openStore, registerStoreScheme, storeSchemes } from '../../src/stores/open.js';
 import { runStoreContract } from './contract.js';
+import { deletePrefix, uniquePrefix } from './harness.js';
 
 /** A MemoryStore under another name, with a schema of one version (the `migrate` capability). */
 function toyStore(clock?: () => number): BuiltInStore {
@@ -99,4 +100,49 @@ test('a scheme is registered once: a second row for it is a ConfigError; removin
   assert.equal((await openStore('other:1')).kind, 'toy');
   remove();
   await assert.rejects(openStore('other:1'), ConfigError);
+});
+
+test("the server keeps its guessing-limiter counters in the store's sharedCounters() client, whatever the store", async (t) => {
+  const { Redis } = await import('ioredis');
+  const counters = new Redis('redis://127.0.0.1:6379', { lazyConnect: false });
+  const prefix = uniquePrefix('toy-counters');
+  t.after(async () => {
+    await deletePrefix(counters, prefix);
+    counters.disconnect();
+  });
+  const remove = registerStoreScheme({
+    schemes: ['toycounters:'],
+    syntax: 'toycounters:NAME',
+    open: async (_spec, options) => {
+      const store = toyStore(options.clock);
+      return new Proxy(store, {
+        get: (target, name) => (name === 'sharedCounters' ? () => counters : Reflect.get(target, name, target)),
+      });
+    },
+  });
+  t.after(remove);
+  const config = parseConfig(
+    {
+      TESSERA_SECRET: generateSecret(),
+      TESSERA_STORE: 'toycounters:x',
+      TESSERA_REDIS_PREFIX: prefix,
+      TESSERA_RATE_LIMIT: '10',
+      TESSERA_SCRYPT_N: '1024',
+      TESSERA_LOG_LEVEL: 'silent',
+    },
+    { port: '0' },
+  );
+  const server = await startServer(config, { note: () => {} });
+  try {
+    const res = await fetch(`${server.url}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'password', username: 'alice', password: 'wrong' }),
+    });
+    assert.equal(res.status, 400);
+  } finally {
+    await server.close();
+  }
+  const keys = await counters.keys(`${prefix}gl:*`);
+  assert.ok(keys.length > 0, 'a failed login is counted in the shared client');
 });
