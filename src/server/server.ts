@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { createClientService } from '../clients/clients.js';
-import { isClientDirectory } from '../clients/types.js';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { watchConnections } from '../http/drain.js';
@@ -15,8 +14,7 @@ import { hkdfSha256 } from '../internal/crypto.js';
 import { redactUrl } from '../internal/redact.js';
 import type { KeyRing } from '../keys.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
-import { openStore } from '../stores/open.js';
-import type { TokenStore, UserDirectory } from '../stores/types.js';
+import { type BuiltInStore, openStore } from '../stores/open.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
 import type { ServerConfig } from './config.js';
@@ -68,10 +66,10 @@ function reason(e: unknown): string {
 export async function openConfiguredStore(
   config: Pick<ServerConfig, 'store' | 'storeFrom' | 'redisPrefix'>,
   clock: () => number = Date.now,
-): Promise<TokenStore & UserDirectory> {
+): Promise<BuiltInStore> {
   const shown = redactUrl(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
-  let store: TokenStore & UserDirectory;
+  let store: BuiltInStore;
   const sqlitePath = config.store.startsWith('sqlite:') ? config.store.slice('sqlite:'.length) : undefined;
   const onDisk = sqlitePath !== undefined && sqlitePath !== '' && sqlitePath !== ':memory:';
   try {
@@ -145,10 +143,6 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const clock = options.clock ?? serverClock();
   const store = await openConfiguredStore(config, clock);
-  if (!isClientDirectory(store)) {
-    await store.close().catch(() => {});
-    throw new ConfigError(`the store ${redactUrl(config.store)} keeps no OAuth clients`);
-  }
   // Client records cached while the store's push is up; a removal is pushed to every instance.
   const clients = createClientService(store, {
     defaultClientId: config.defaultClient,
