@@ -9,7 +9,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, BlockList, isIP } from 'node:net';
 import { createClientService } from '../src/clients/clients.js';
-import { isClientDirectory } from '../src/clients/types.js';
 import { ConfigError } from '../src/errors.js';
 import type { AuthAppOptions } from '../src/http/core/app.js';
 import { reapIdleConnections } from '../src/http/idle-connections.js';
@@ -17,7 +16,6 @@ import { hkdfSha256 } from '../src/internal/crypto.js';
 import { createTokenService } from '../src/refresh/service.js';
 import { parseConfig, resolveSecret, resolveSigningKeys, type ServerConfig, type TrustProxy } from '../src/server/config.js';
 import { listenUrl, openConfiguredStore, serverClock } from '../src/server/server.js';
-import type { TokenStore } from '../src/stores/types.js';
 import { scryptWithCost } from '../src/users/password.js';
 import { createUserService } from '../src/users/users.js';
 
@@ -28,11 +26,6 @@ export interface Example {
   url: string;
   /** Attach the framework's request listener and print the ready line. */
   serve(listener: RequestListener): void;
-}
-
-/** The Redis client of a Redis store, for the guessing limiter's shared counters (as `tessera serve` does). */
-function redisClientOf(store: TokenStore): unknown {
-  return store.kind === 'redis' && 'client' in store ? (store as { client: unknown }).client : undefined;
 }
 
 /**
@@ -58,7 +51,6 @@ async function configure(name: string): Promise<Example> {
   if (!config.keys) throw new ConfigError('no key configured; set TESSERA_SECRET');
   const clock = serverClock();
   const store = await openConfiguredStore(config, clock);
-  if (!isClientDirectory(store)) throw new ConfigError('this store keeps no OAuth clients');
 
   const { requestTimeout, headersTimeout, keepAliveTimeout, connectionTimeout } = config.timeouts;
   const server: Server = createServer({
@@ -124,7 +116,7 @@ async function configure(name: string): Promise<Example> {
         }
       : false,
     rateLimit: config.rateLimit
-      ? { ...config.rateLimit, redis: redisClientOf(store), nameSpace: `${config.redisPrefix}gl:`, clock }
+      ? { ...config.rateLimit, redis: store.sharedCounters?.(), nameSpace: `${config.redisPrefix}gl:`, clock }
       : false,
     ...(config.scope ? { scope: config.scope } : {}),
     ...(config.signingKeys ? { jwks: config.signingKeys.publicJwks(), accessAlg: config.signingKeys.alg } : {}),

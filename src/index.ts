@@ -74,7 +74,7 @@ export {
   type TokenServiceOptions,
 } from './refresh/types.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js';
-export { type BuiltInStore, type OpenStoreOptions, openStore } from './stores/open.js';
+export { type BuiltInStore, type OpenStoreOptions, openStore, registerStoreScheme, type StoreScheme } from './stores/open.js';
 export type * from './stores/types.js';
 export type { Claims, DecodeOptions, TokenType } from './tokens/claims.js';
 export {

@@ -1,7 +1,7 @@
 /**
  * `openStore` and the services a store feeds, as an application (Express, Hono
  * or Fastify alike) wires them: whatever a spec opens is a token store, a user
- * directory and a client directory, and the user directory comes from
+ * directory, a client directory and a keeper of one-time records, and the user directory comes from
  * `tessera-auth/users`, which needs no framework.
  */
 import {
@@ -10,6 +10,7 @@ import {
   type ClientService,
   createClientService,
   createTokenService,
+  type OneTimeRecords,
   openStore,
   type TokenStore,
   type UserDirectory,
@@ -28,7 +29,7 @@ declare const secret: string;
 
 const store = await openStore('sqlite:./data/tessera.db');
 expectType<BuiltInStore>()(store);
-expectType<TokenStore & UserDirectory & ClientDirectory>()(store);
+expectType<TokenStore & OneTimeRecords & UserDirectory & ClientDirectory>()(store);
 
 // One store, three services.
 const clients = createClientService(await openStore('memory'));

@@ -6,8 +6,6 @@
  * @module
  */
 import { ClientInputError, createClientService } from '../clients/clients.js';
-import { isClientDirectory } from '../clients/types.js';
-import { ConfigError } from '../errors.js';
 import { storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
 import { dataDirLine, EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';
@@ -56,7 +54,6 @@ export async function clientCommand(argv: string[], io: Io): Promise<number> {
   if (config.storeFrom === 'default') io.err(dataDirLine(config.dataDir));
   const store = await openConfiguredStore(config);
   try {
-    if (!isClientDirectory(store)) throw new ConfigError('this store keeps no OAuth clients');
     const clients = createClientService(store);
     if (sub === 'list') {
       for (const c of await clients.list()) {

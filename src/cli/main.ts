@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { installLine, isMissingPackage, SERVER_PEERS } from '../internal/peers.js';
 import { generateSecret } from '../keys.js';
+import { storeUsage } from '../stores/open.js';
 import { generateSigningJwk, isAsymmetricAlg } from '../tokens/jwk.js';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo, UsageError } from './args.js';
 import { tokenCommand } from './token.js';
@@ -16,7 +17,7 @@ import { tokenCommand } from './token.js';
 export const MAIN_HELP = `tessera: access and refresh tokens without a JWT library
 
 Usage:
-  tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...|postgres://...]
+  tessera serve [--port N] [--host H] [--store ${storeUsage()}]
   tessera keygen                         prints a new base64url secret (32 random bytes)
   tessera keygen --alg EdDSA|ES256       prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
   tessera user add NAME                  adds a user; the password is read from stdin

@@ -31,13 +31,10 @@ export async function migrateCommand(argv: string[], io: Io): Promise<number> {
   const store = await openStore(config.store);
   try {
     const shown = redactUrl(config.store);
-    if (store.kind === 'postgres') {
-      const { PostgresStore } = await import('../stores/postgres.js');
-      const version = await (store as InstanceType<typeof PostgresStore>).migrate();
-      io.out(`${shown}: schema "${(store as InstanceType<typeof PostgresStore>).schema}" at version ${version}`);
-    } else if (store.kind === 'sqlite') {
-      const { SQLITE_SCHEMA_VERSION } = await import('../stores/sqlite.js');
-      io.out(`${shown}: schema at version ${SQLITE_SCHEMA_VERSION}`);
+    if (store.migrate) {
+      const version = await store.migrate();
+      const where = store.schemaName === undefined ? 'schema' : `schema "${store.schemaName}"`;
+      io.out(`${shown}: ${where} at version ${version}`);
     } else {
       io.out(`${shown}: no schema to migrate (${store.kind})`);
     }

@@ -6,6 +6,7 @@
  */
 import { type Flags, parseConfig, resolveSecret, resolveSigningKeys, SETTINGS, type SettingName } from '../server/config.js';
 import { SHUTDOWN_TIMEOUT_MS, startServer } from '../server/server.js';
+import { storeUsage } from '../stores/open.js';
 import { dataDirLine, EXIT_OK, type Io, type OptionSpec, parse } from './args.js';
 
 function helpText(): string {
@@ -14,7 +15,7 @@ function helpText(): string {
     const flag = `--${s.flag}${'arg' in s ? ` ${s.arg}` : ''}`;
     return `  ${flag.padEnd(34)} ${s.env}\n  ${' '.repeat(34)} ${s.help} (default: ${s.default})`;
   });
-  return `Usage: tessera serve [--port N] [--host H] [--store memory|sqlite:PATH|redis://...|redis+cluster://...|postgres://...] [options]
+  return `Usage: tessera serve [--port N] [--host H] [--store ${storeUsage()}] [options]
 
 Starts the reference auth server (docs/http-api.md). Prints "tessera listening on URL" once ready.
 Stops gracefully on SIGTERM/SIGINT: no new connections, in-flight requests finish, the store closes.

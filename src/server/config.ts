@@ -14,6 +14,7 @@ import { redactUrl } from '../internal/redact.js';
 import { assertStrongKeys, createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { checkReuseGrace, DEFAULTS } from '../refresh/config.js';
 import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
+import { findStoreScheme, normalizeStoreSpec, storeHelp, storeSyntaxList } from '../stores/open.js';
 import {
   ASYMMETRIC_ALGS,
   type AsymmetricAlg,
@@ -64,7 +65,10 @@ export const SETTINGS = {
     env: 'TESSERA_STORE',
     flag: 'store',
     arg: 'SPEC',
-    help: 'memory | sqlite:PATH | redis://[:PASS@]HOST:PORT[/DB] | rediss://... | redis+cluster://HOST:PORT[,HOST:PORT...] | postgres://[USER:PASS@]HOST[:PORT]/DB[?schema=S&pool=N] (postgresql:// too); REDIS_URL also selects Redis',
+    // From the store scheme registry when read, so a store registered by the application is listed too.
+    get help() {
+      return `${storeHelp()}; REDIS_URL also selects Redis`;
+    },
     default: 'sqlite:<data dir>/tessera.db',
   },
   redisPrefix: {
@@ -414,7 +418,6 @@ export function parseTrustProxy(value: string | undefined, from = 'TESSERA_TRUST
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const STORE_PATTERN = /^(memory|sqlite:.+|rediss?:\/\/.+|redis\+cluster:\/\/.+|postgres(ql)?:\/\/.+)$/;
 const TEN_YEARS = 10 * 365 * 86400;
 
 /** `TESSERA_X` or `--x`, whichever was used (flag first), for messages. */
@@ -479,14 +482,11 @@ export function storeConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): StoreCon
     store = `sqlite:${join(dataDir, 'tessera.db')}`;
     storeFrom = 'default';
   }
-  // A relative SQLite path is resolved once, here, so every message names the file itself.
-  if (store.startsWith('sqlite:') && store !== 'sqlite::memory:' && store.length > 'sqlite:'.length)
-    store = `sqlite:${resolve(store.slice('sqlite:'.length))}`;
-  if (!STORE_PATTERN.test(store)) {
-    throw new ConfigError(
-      `${storeFrom} must be memory, sqlite:PATH, redis://HOST:PORT, redis+cluster://HOST:PORT[,HOST:PORT...] or postgres://..., got "${redactUrl(store)}"`,
-    );
+  // The scheme registry (src/stores/schemes.ts) knows every store, built-in or registered.
+  if (!findStoreScheme(store)) {
+    throw new ConfigError(`${storeFrom} must be ${storeSyntaxList()}, got "${redactUrl(store)}"`);
   }
+  store = normalizeStoreSpec(store);
   const scryptN = int('scryptN', env, flags, 1024, MAX_SCRYPT_N, 'a power of two');
   if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError(`${label('scryptN', flags)} must be a power of two, got ${scryptN}`);
   return { dataDir, store, storeFrom, redisPrefix: raw('redisPrefix', env, flags) ?? SETTINGS.redisPrefix.default, scryptN };

@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { createClientService } from '../clients/clients.js';
-import { isClientDirectory } from '../clients/types.js';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { buildApp } from '../http/app.js';
 import { watchConnections } from '../http/drain.js';
@@ -15,8 +14,7 @@ import { hkdfSha256 } from '../internal/crypto.js';
 import { redactUrl } from '../internal/redact.js';
 import type { KeyRing } from '../keys.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
-import { openStore } from '../stores/open.js';
-import type { TokenStore, UserDirectory } from '../stores/types.js';
+import { type BuiltInStore, openStore } from '../stores/open.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
 import type { ServerConfig } from './config.js';
@@ -68,10 +66,10 @@ function reason(e: unknown): string {
 export async function openConfiguredStore(
   config: Pick<ServerConfig, 'store' | 'storeFrom' | 'redisPrefix'>,
   clock: () => number = Date.now,
-): Promise<TokenStore & UserDirectory> {
+): Promise<BuiltInStore> {
   const shown = redactUrl(config.store);
   const fix = config.storeFrom === 'default' ? 'set TESSERA_STORE or TESSERA_DATA_DIR' : `check ${config.storeFrom}`;
-  let store: TokenStore & UserDirectory;
+  let store: BuiltInStore;
   const sqlitePath = config.store.startsWith('sqlite:') ? config.store.slice('sqlite:'.length) : undefined;
   const onDisk = sqlitePath !== undefined && sqlitePath !== '' && sqlitePath !== ':memory:';
   try {
@@ -99,14 +97,6 @@ export async function openConfiguredStore(
  */
 function csrfKeyOf(keys: KeyRing): Buffer {
   return hkdfSha256(keys.primary.bytes, Buffer.alloc(0), 'tessera cookie-mode csrf', 32);
-}
-
-/**
- * The Redis client of a Redis store, reused for the rate-limit counters so
- * limits hold across instances (and cost no extra connection).
- */
-function redisClientOf(store: TokenStore): unknown {
-  return store.kind === 'redis' && 'client' in store ? (store as { client: unknown }).client : undefined;
 }
 
 /**
@@ -153,10 +143,6 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const clock = options.clock ?? serverClock();
   const store = await openConfiguredStore(config, clock);
-  if (!isClientDirectory(store)) {
-    await store.close().catch(() => {});
-    throw new ConfigError(`the store ${redactUrl(config.store)} keeps no OAuth clients`);
-  }
   // Client records cached while the store's push is up; a removal is pushed to every instance.
   const clients = createClientService(store, {
     defaultClientId: config.defaultClient,
@@ -214,7 +200,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     close: () => real?.close(),
   } satisfies ConfiguredTokenService;
   const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN), clock });
-  const rlRedis = config.rateLimit ? redisClientOf(store) : undefined;
+  // The store's shared counters (Redis) hold limits across instances and cost no extra connection.
+  const rlRedis = config.rateLimit ? store.sharedCounters?.() : undefined;
 
   const app = buildApp({
     tokens: real ?? late,

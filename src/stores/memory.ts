@@ -29,6 +29,9 @@ import type {
   AccessCheckResult,
   CreateFamilyInput,
   Millis,
+  OnceRef,
+  OneTimeRecords,
+  PutOnceInput,
   RefreshInspection,
   RefreshRef,
   RevocationEvent,
@@ -49,11 +52,16 @@ export interface MemoryStoreOptions {
   purgeIntervalMs?: number;
 }
 
+/** The map key of a one-time record: the kind's length first, so no (kind, id) pair spells another's key. */
+function onceKey(kind: string, id: string): string {
+  return `${kind.length}:${kind}:${id}`;
+}
+
 interface Expiring {
   expiresAt: Millis;
 }
 
-export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
+export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, ClientDirectory {
   readonly kind = 'memory' as const;
   readonly #clock: () => number;
   readonly #purgeIntervalMs: number;
@@ -63,6 +71,8 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
   readonly #access = new Map<string, StoredAccess>();
   readonly #deny = new Map<string, Expiring>();
   readonly #epochs = new Map<string, Expiring & { notBefore: Millis }>();
+  /** One-time records under `onceKey(kind, id)`. */
+  readonly #once = new Map<string, Expiring & { value: string }>();
   readonly #users = new Map<string, UserRecord>();
   readonly #clients = new Map<string, ClientRecord>();
   /** In-process push: every listener hears a revocation when the operation returns. Always up. */
@@ -162,6 +172,26 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
     return this.#run(input.now, (tx) => revokeUserIn(tx, input));
   }
 
+  async putOnce(input: PutOnceInput): Promise<boolean> {
+    return this.#run(input.now, () => {
+      const key = onceKey(input.kind, input.id);
+      const held = this.#once.get(key);
+      if (held && held.expiresAt > input.now) return false;
+      this.#once.set(key, { value: input.value, expiresAt: input.expiresAt });
+      return true;
+    });
+  }
+
+  async consumeOnce(input: OnceRef): Promise<string | null> {
+    return this.#run(input.now, () => {
+      const key = onceKey(input.kind, input.id);
+      const held = this.#once.get(key);
+      if (!held) return null;
+      this.#once.delete(key);
+      return held.expiresAt > input.now ? held.value : null;
+    });
+  }
+
   async purgeExpired(): Promise<number> {
     return this.#purge();
   }
@@ -170,7 +200,10 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
     const now = this.#clock();
     this.#lastPurge = now;
     let n = 0;
-    for (const map of [this.#families, this.#refresh, this.#access, this.#deny, this.#epochs] as Map<string, Expiring>[]) {
+    for (const map of [this.#families, this.#refresh, this.#access, this.#deny, this.#epochs, this.#once] as Map<
+      string,
+      Expiring
+    >[]) {
       for (const [k, v] of map) {
         if (v.expiresAt <= now) {
           map.delete(k);
@@ -182,7 +215,7 @@ export class MemoryStore implements TokenStore, UserDirectory, ClientDirectory {
   }
 
   async countStateEntries(): Promise<number> {
-    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size;
+    return this.#families.size + this.#refresh.size + this.#access.size + this.#deny.size + this.#epochs.size + this.#once.size;
   }
 
   async createUser(user: UserRecord): Promise<boolean> {

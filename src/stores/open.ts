@@ -7,44 +7,34 @@
  *     redis+cluster://[user:pass@]host:port[,host:port...]
  *     postgres://[user:pass@]host[:port]/db[?schema=S&pool=N]   postgresql:// too
  *
- * Store drivers are optional peer dependencies, imported on demand (one entry
- * of {@link SCHEMES} per URL scheme): a memory store loads neither ioredis nor
- * the SQLite addon, and a project that installed no driver can still import
- * `tessera-auth`. A missing driver is a one-line {@link ConfigError} naming the
- * package to install. A new store is a new row of the table.
+ * Store drivers are optional peer dependencies, imported on demand (one row of
+ * the scheme registry, src/stores/schemes.ts, per store): a memory store loads
+ * neither ioredis nor the SQLite addon, and a project that installed no driver
+ * can still import `tessera-auth`. A missing driver is a one-line
+ * {@link ConfigError} naming the package to install. A new store is a new row:
+ * {@link registerStoreScheme}.
  *
  * @module
  */
 
-import type { ClientDirectory } from '../clients/types.js';
+import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { installLine, isMissingPackage, type Peer } from '../internal/peers.js';
 import { redactUrl as redact } from '../internal/redact.js';
 import { MemoryStore } from './memory.js';
 import type { RedisClient } from './redis.js';
-import type { TokenStore, UserDirectory } from './types.js';
+import { type BuiltInStore, findStoreScheme, type OpenStoreOptions, registerStoreScheme, storeSyntaxList } from './schemes.js';
 
-/**
- * What {@link openStore} returns: every built-in store keeps tokens, the users of
- * the password grant and the registered OAuth clients, so the result goes to
- * `createTokenService`, `createUserService` and `createClientService` alike.
- */
-export type BuiltInStore = TokenStore & UserDirectory & ClientDirectory;
-
-export interface OpenStoreOptions {
-  /** Milliseconds since the epoch (memory and SQLite purging). Default `Date.now`. */
-  clock?: () => number;
-  /** Redis key prefix. Default `tessera:`. */
-  keyPrefix?: string;
-  /** Redis: how long to wait for the first connection (ms). Default 5000. PostgreSQL: per connection, default 2000. */
-  connectTimeoutMs?: number;
-  /**
-   * Extra ioredis `RedisOptions`, merged over `redisClientOptions()` of
-   * `tessera-auth/stores/redis`. Typed as `object` so that the root entry's typings
-   * need no ioredis.
-   */
-  redis?: object;
-}
+export type { BuiltInStore, OpenStoreOptions, StoreScheme } from './schemes.js';
+export {
+  findStoreScheme,
+  normalizeStoreSpec,
+  registerStoreScheme,
+  storeHelp,
+  storeSchemes,
+  storeSyntaxList,
+  storeUsage,
+} from './schemes.js';
 
 /** Parses the host list of a `redis+cluster://` spec. */
 export function parseClusterSpec(spec: string): {
@@ -161,26 +151,41 @@ async function openRedisCluster(spec: string, options: OpenStoreOptions): Promis
   return new RedisStore(client, { keyPrefix: options.keyPrefix, ownsClient: true });
 }
 
-/**
- * URL scheme -> opener, tried in order. A store with a driver loads it through
- * {@link driver}, so a missing package reads the same for every store.
- */
-const SCHEMES: readonly {
-  matches: (spec: string) => boolean;
-  open: (spec: string, o: OpenStoreOptions) => Promise<BuiltInStore>;
-}[] = [
-  { matches: (s) => s === 'memory', open: async (_, o) => new MemoryStore({ clock: o.clock }) },
-  { matches: (s) => s.startsWith('sqlite:'), open: openSqlite },
-  { matches: (s) => s.startsWith('redis://') || s.startsWith('rediss://'), open: openRedis },
-  { matches: (s) => s.startsWith('redis+cluster://'), open: openRedisCluster },
-  { matches: (s) => s.startsWith('postgres://') || s.startsWith('postgresql://'), open: openPostgres },
-];
+// The built-in stores, one row each (src/stores/schemes.ts). Drivers load on demand.
+registerStoreScheme({
+  schemes: ['memory'],
+  syntax: 'memory',
+  open: async (_, o) => new MemoryStore({ clock: o.clock }),
+});
+registerStoreScheme({
+  schemes: ['sqlite:'],
+  syntax: 'sqlite:PATH',
+  // A relative path is resolved once, so every message names the file itself.
+  normalize: (spec) => (spec === 'sqlite::memory:' ? spec : `sqlite:${resolve(spec.slice('sqlite:'.length))}`),
+  open: openSqlite,
+});
+registerStoreScheme({
+  schemes: ['redis://', 'rediss://'],
+  syntax: 'redis://[:PASS@]HOST:PORT[/DB]',
+  usage: 'redis://...',
+  open: openRedis,
+});
+registerStoreScheme({
+  schemes: ['redis+cluster://'],
+  syntax: 'redis+cluster://HOST:PORT[,HOST:PORT...]',
+  usage: 'redis+cluster://...',
+  open: openRedisCluster,
+});
+registerStoreScheme({
+  schemes: ['postgres://', 'postgresql://'],
+  syntax: 'postgres://[USER:PASS@]HOST[:PORT]/DB[?schema=S&pool=N]',
+  usage: 'postgres://...',
+  open: openPostgres,
+});
 
-/** Opens the store a spec names; see {@link BuiltInStore} for what it can be given to. */
+/** Opens the store a spec names, through the scheme registry; see {@link BuiltInStore} for what it can be given to. */
 export async function openStore(spec: string, options: OpenStoreOptions = {}): Promise<BuiltInStore> {
-  const scheme = SCHEMES.find((s) => s.matches(spec));
+  const scheme = findStoreScheme(spec);
   if (scheme) return scheme.open(spec, options);
-  throw new ConfigError(
-    `unknown store "${redact(spec)}"; expected memory, sqlite:PATH, redis://..., rediss://..., redis+cluster://host:port[,host:port...] or postgres://...`,
-  );
+  throw new ConfigError(`unknown store "${redact(spec)}"; expected ${storeSyntaxList()}`);
 }

@@ -804,6 +804,47 @@ const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  `
+  -- One-time records (authorization codes, device codes, DPoP proof ids): (kind, id) is the
+  -- namespace, held as bytes (UTF-8), as is the value, so that any string, NUL included, is kept as given. Put by one INSERT ... ON CONFLICT (an expired holder replaced, a live one kept),
+  -- consumed by one DELETE ... RETURNING: of concurrent consumers exactly one gets the row.
+  CREATE TABLE S.once_records (
+    kind        bytea NOT NULL,
+    id          bytea NOT NULL,
+    value       bytea NOT NULL,
+    expires_at  bigint NOT NULL,
+    PRIMARY KEY (kind, id)
+  );
+  CREATE INDEX once_records_by_expiry ON S.once_records (expires_at);
+
+  -- The purge covers them like every other expiring table.
+  CREATE OR REPLACE FUNCTION S.purge_batch(p_now bigint, p_batch integer) RETURNS integer LANGUAGE plpgsql AS $fn$
+  DECLARE
+    n integer;
+    total integer := 0;
+  BEGIN
+    DELETE FROM S.families WHERE ctid IN
+      (SELECT ctid FROM S.families WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.refresh_tokens WHERE ctid IN
+      (SELECT ctid FROM S.refresh_tokens WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.access_tokens WHERE ctid IN
+      (SELECT ctid FROM S.access_tokens WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.denylist WHERE ctid IN
+      (SELECT ctid FROM S.denylist WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.user_epochs WHERE ctid IN
+      (SELECT ctid FROM S.user_epochs WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    DELETE FROM S.once_records WHERE ctid IN
+      (SELECT ctid FROM S.once_records WHERE expires_at <= p_now LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS n = ROW_COUNT; total := total + n;
+    RETURN total;
+  END
+  $fn$;
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -845,7 +886,12 @@ export function statements(schema: string) {
     purgeBatch: `SELECT ${s}purge_batch($1, $2) AS n`,
     count: `SELECT (SELECT count(*) FROM ${s}families) + (SELECT count(*) FROM ${s}refresh_tokens)
       + (SELECT count(*) FROM ${s}access_tokens) + (SELECT count(*) FROM ${s}denylist)
-      + (SELECT count(*) FROM ${s}user_epochs) AS n`,
+      + (SELECT count(*) FROM ${s}user_epochs) + (SELECT count(*) FROM ${s}once_records) AS n`,
+    // A live holder of (kind, id) keeps it (no row returned); an expired one is replaced.
+    putOnce: `INSERT INTO ${s}once_records AS o (kind, id, value, expires_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+      WHERE o.expires_at <= $5 RETURNING 1 AS stored`,
+    consumeOnce: `DELETE FROM ${s}once_records WHERE kind = $1 AND id = $2 RETURNING value, expires_at`,
     createUser: `INSERT INTO ${s}users (username, id, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
     getUser: `SELECT username, id, password_hash, created_at FROM ${s}users WHERE username = $1`,
     // Rehash at login (users.ts): the stored hash with the configured scrypt cost.

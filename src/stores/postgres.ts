@@ -46,6 +46,9 @@ import type {
   CreateFamilyInput,
   FamilyInfo,
   NextTokens,
+  OnceRef,
+  OneTimeRecords,
+  PutOnceInput,
   RefreshInspection,
   RefreshRef,
   RevocationEvent,
@@ -219,10 +222,14 @@ export function parsePostgresUrl(spec: string): {
   };
 }
 
-export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory {
+export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory, ClientDirectory {
   readonly kind = 'postgres' as const;
   readonly pool: PgPool;
   readonly schema: string;
+  /** {@link TokenStore.schemaName}: the schema, named in `tessera migrate`'s answer. */
+  get schemaName(): string {
+    return this.schema;
+  }
   readonly #sql: ReturnType<typeof statements>;
   readonly #clock: () => number;
   readonly #timeoutMs: number;
@@ -466,6 +473,18 @@ export class PostgresStore implements TokenStore, UserDirectory, ClientDirectory
   async revokeUser(input: RevokeUserInput): Promise<void> {
     const [r] = await this.#query('revokeUser', [input.now, input.sub, input.keepUntil]);
     this.#pushed(r?.event);
+  }
+
+  /** (kind, id) and the value go as UTF-8 bytes (bytea): PostgreSQL text cannot hold NUL, a string may. */
+  async putOnce(input: PutOnceInput): Promise<boolean> {
+    const key = [Buffer.from(input.kind, 'utf8'), Buffer.from(input.id, 'utf8')];
+    const rows = await this.#query('putOnce', [...key, Buffer.from(input.value, 'utf8'), input.expiresAt, input.now]);
+    return rows.length === 1;
+  }
+
+  async consumeOnce(input: OnceRef): Promise<string | null> {
+    const [r] = await this.#query('consumeOnce', [Buffer.from(input.kind, 'utf8'), Buffer.from(input.id, 'utf8')]);
+    return r && Number(r.expires_at) > input.now ? (r.value as Buffer).toString('utf8') : null;
   }
 
   /** Deletes every expired row now, in batches of `purgeBatch` per table (one statement each). */

@@ -389,6 +389,40 @@ expire_at(nk, keepUntil)
 return {'status', 'revoked', 'event', publish('u', keepUntil, notBefore, sub)}
 `;
 
+/**
+ * One-time records. `KEYS[1]` is the record's own key, `<prefix>{o:<digest>}`
+ * (src/stores/redis.ts `onceKey`): its hash tag is the digest of (kind, id), so
+ * records spread over the cluster's slots and never share a key with token state
+ * (a user shard has no ':'). A hash: `v` value, `e` expiry (ms, caller's clock).
+ */
+const ONCE_PRELUDE = `
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+`;
+
+/** ARGV: now, value, expiresAt. 1 when stored; 0 when a live record holds the key. */
+const PUT_ONCE = `${ONCE_PRELUDE}
+local value = ARGV[2]
+local expiresAt = tonumber(ARGV[3])
+local held = redis.call('HGET', key, 'e')
+if held and tonumber(held) > now then return 0 end
+local ms = expiresAt - now
+if ms < 1 then ms = 1 end
+redis.call('DEL', key)
+redis.call('HSET', key, 'v', value, 'e', string.format('%d', expiresAt))
+redis.call('PEXPIRE', key, string.format('%d', ms))
+return 1
+`;
+
+/** ARGV: now. The value (and the key deleted), or false when absent or expired. */
+const CONSUME_ONCE = `${ONCE_PRELUDE}
+local r = redis.call('HMGET', key, 'v', 'e')
+if not r[1] then return false end
+redis.call('DEL', key)
+if tonumber(r[2]) <= now then return false end
+return r[1]
+`;
+
 /** Command names under which the scripts are registered with `defineCommand`. */
 export const SCRIPTS = {
   tesseraV2CreateFamily: CREATE_FAMILY,
@@ -398,6 +432,8 @@ export const SCRIPTS = {
   tesseraV2RevokeAccess: REVOKE_ACCESS,
   tesseraV2RevokeFamily: REVOKE_FAMILY,
   tesseraV2RevokeUser: REVOKE_USER,
+  tesseraV2PutOnce: PUT_ONCE,
+  tesseraV2ConsumeOnce: CONSUME_ONCE,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

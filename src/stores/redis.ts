@@ -35,6 +35,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { sha256Base64url } from '../internal/crypto.js';
 import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
@@ -43,6 +44,9 @@ import type {
   CreateFamilyInput,
   FamilyInfo,
   NextTokens,
+  OnceRef,
+  OneTimeRecords,
+  PutOnceInput,
   RefreshInspection,
   RefreshRef,
   RevocationFeed,
@@ -140,7 +144,7 @@ function nextArgs(leewayMs: number, n: NextTokens): (string | number)[] {
   return [leewayMs, n.refreshId, n.refreshOpaque ? '1' : '0', n.refreshExpiresAt, n.accessHash ?? '', n.accessExpiresAt];
 }
 
-export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
+export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, ClientDirectory {
   readonly kind = 'redis' as const;
   readonly client: RedisClient;
   readonly keyPrefix: string;
@@ -185,6 +189,11 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
     this.#scripts = Object.fromEntries(
       Object.keys(SCRIPTS).map((name) => [name, (target[name] as ScriptFn).bind(client)]),
     ) as Record<ScriptName, ScriptFn>;
+  }
+
+  /** {@link TokenStore.sharedCounters}: this store's client, for counters every instance shares. */
+  sharedCounters(): RedisClient {
+    return this.client;
   }
 
   /** The pub/sub channel of this prefix's revocations. */
@@ -489,6 +498,26 @@ export class RedisStore implements TokenStore, UserDirectory, ClientDirectory {
 
   async revokeUser(input: RevokeUserInput): Promise<void> {
     this.#pushed(fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil])));
+  }
+
+  /**
+   * `<prefix>{o:<digest>}`: the digest of the kind's length, the kind and the id, so no
+   * (kind, id) spells another's key; one key per record, one script per call (Cluster-safe).
+   */
+  onceKey(kind: string, id: string): string {
+    return `${this.keyPrefix}{o:${sha256Base64url(`tessera once\0${kind.length}:${kind}\0${id}`)}}`;
+  }
+
+  async putOnce(input: PutOnceInput): Promise<boolean> {
+    const key = this.onceKey(input.kind, input.id);
+    const r = await this.#call(() => this.#scripts.tesseraV2PutOnce(key, input.now, input.value, input.expiresAt));
+    return Number(r) === 1;
+  }
+
+  async consumeOnce(input: OnceRef): Promise<string | null> {
+    const key = this.onceKey(input.kind, input.id);
+    const r = await this.#call(() => this.#scripts.tesseraV2ConsumeOnce(key, input.now));
+    return typeof r === 'string' ? r : null;
   }
 
   /** Redis expires keys itself; user indexes are pruned at login. Nothing to do. */

@@ -43,6 +43,9 @@ import type {
   AccessCheckResult,
   CreateFamilyInput,
   Millis,
+  OnceRef,
+  OneTimeRecords,
+  PutOnceInput,
   RefreshInspection,
   RefreshRef,
   RevocationEvent,
@@ -213,10 +216,30 @@ const MIGRATIONS: readonly string[] = [
   -- Logout everywhere no longer walks a user's families (the epoch alone revokes them).
   DROP INDEX families_by_sub;
   `,
+  `
+  -- One-time records (authorization codes, device codes, DPoP proof ids): (kind, id) is the
+  -- namespace, consumed by one DELETE ... RETURNING, expired rows purged like token state.
+  CREATE TABLE once_records (
+    kind        TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX once_records_by_expiry ON once_records (expires_at);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
-const STATE_TABLES = ['families', 'refresh_tokens', 'access_tokens', 'denylist', 'user_epochs', 'revocations'] as const;
+const STATE_TABLES = [
+  'families',
+  'refresh_tokens',
+  'access_tokens',
+  'denylist',
+  'user_epochs',
+  'revocations',
+  'once_records',
+] as const;
 
 interface FamilyRow {
   id: string;
@@ -295,7 +318,7 @@ export function migrate(handle: SqliteHandle): number {
   return MIGRATIONS.length;
 }
 
-export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
+export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, ClientDirectory {
   readonly kind = 'sqlite' as const;
   /** The open better-sqlite3 handle. */
   readonly db: SqliteHandle;
@@ -461,6 +484,29 @@ export class SqliteStore implements TokenStore, UserDirectory, ClientDirectory {
 
   async revokeUser(input: RevokeUserInput): Promise<void> {
     return this.#write(input.now, (tx) => revokeUserIn(tx, input));
+  }
+
+  /** The file is migrated when opened; this runs any migration another process left pending and answers the version. */
+  async migrate(): Promise<number> {
+    return this.#guard(() => migrate(this.#db));
+  }
+
+  /** One transaction: an expired holder of (kind, id) is replaced, a live one refuses. */
+  async putOnce(input: PutOnceInput): Promise<boolean> {
+    const s = this.#s;
+    return this.#write(input.now, () => {
+      s.dropExpiredOnce.run(input.kind, input.id, input.now);
+      return s.putOnce.run(input.kind, input.id, input.value, input.expiresAt).changes === 1;
+    });
+  }
+
+  /** One statement (DELETE ... RETURNING): of concurrent consumers on any connection, one gets the row. */
+  async consumeOnce(input: OnceRef): Promise<string | null> {
+    const s = this.#s;
+    return this.#write(input.now, () => {
+      const row = s.consumeOnce.get(input.kind, input.id) as { value: string; expires_at: number } | undefined;
+      return row && row.expires_at > input.now ? row.value : null;
+    });
   }
 
   async purgeExpired(): Promise<number> {
@@ -682,6 +728,9 @@ function prepare(db: SqliteDatabase) {
     ),
     getUser: db.prepare('SELECT username, id, password_hash, created_at FROM users WHERE username = ?'),
     ping: db.prepare('SELECT 1'),
+    dropExpiredOnce: db.prepare('DELETE FROM once_records WHERE kind = ? AND id = ? AND expires_at <= ?'),
+    putOnce: db.prepare('INSERT OR IGNORE INTO once_records (kind, id, value, expires_at) VALUES (?, ?, ?, ?)'),
+    consumeOnce: db.prepare('DELETE FROM once_records WHERE kind = ? AND id = ? RETURNING value, expires_at'),
   };
 }
 

@@ -285,8 +285,58 @@ export interface RevocationFeed {
   subscribe(listener: RevocationListener): () => void;
 }
 
+/** A one-time record's address: `kind` names the family of records (e.g. `authorization_code`), `id` the record in it. */
+export interface OnceRef {
+  kind: string;
+  id: string;
+  /** The caller's clock (ms): a record whose `expiresAt` is at or before it is gone. */
+  now: Millis;
+}
+
+export interface PutOnceInput extends OnceRef {
+  /** Opaque to the store (e.g. JSON); returned as it was put. */
+  value: string;
+  /** When the record stops existing (ms, on the caller's clock); after it, `consumeOnce` answers null and the purge removes it. */
+  expiresAt: Millis;
+}
+
+/**
+ * One-time records: a value put under (kind, id) with an expiry, and consumed
+ * at most once (authorization codes, RFC 6749 §4.1.2 and §10.5; device codes,
+ * RFC 8628 §3.5; DPoP proof ids, RFC 9449 §11.1). The pair (kind, id) is its own
+ * namespace: no kind or id collides with another record or with token state.
+ * Each call is one atomic step on the backend.
+ */
+export interface OneTimeRecords {
+  /** Stores the record; false (and nothing written) when a live record already holds (kind, id). An expired one is replaced. */
+  putOnce(input: PutOnceInput): Promise<boolean>;
+  /**
+   * Removes the record and returns its value; null when there is none or it has expired.
+   * Of any number of concurrent calls for one record exactly one gets the value.
+   */
+  consumeOnce(input: OnceRef): Promise<string | null>;
+}
+
+/**
+ * A token store. What a store can do beyond the contract is an optional capability
+ * ({@link TokenStore.migrate}, {@link TokenStore.sharedCounters}, {@link TokenStore.revocations}):
+ * callers test for the capability, never for a store's name, so a new store needs no edits elsewhere.
+ */
 export interface TokenStore extends TokenStateStore {
-  readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres';
+  /** The store's name (`memory`, `sqlite`, `redis`, `postgres`, or a store's own), for messages only: nothing branches on it. */
+  readonly kind: string;
+  /**
+   * Brings the backend's schema to this version and answers it (`tessera migrate`). Absent: the
+   * store has no schema. Stores with one also migrate when they are opened; calling it again is a no-op.
+   */
+  migrate?(): Promise<number>;
+  /** Where the schema lives when the backend has several (PostgreSQL's `?schema=`), for messages. */
+  readonly schemaName?: string;
+  /**
+   * A client for counters shared by every instance on this backend (an ioredis client or Cluster),
+   * which the reference server's guessing limiter reuses. Absent: counters stay in-process.
+   */
+  sharedCounters?(): unknown;
   /**
    * The revocation push. Optional: without it the token service looks revocation
    * up in the store on every request for self-contained access tokens (correct, one

@@ -49,6 +49,7 @@ import { requireScope as expressScope, tesseraExpress } from 'tessera-auth/expre
 import { type TesseraEnv, tesseraHono } from 'tessera-auth/hono';
 import { buildApp, parseConfig, REDACT_PATHS, type RunningServer, startServer } from 'tessera-auth/server';
 import { MemoryStore as SubpathMemoryStore } from 'tessera-auth/stores/memory';
+import { type BuiltInStore, registerStoreScheme, type StoreScheme } from 'tessera-auth/stores';
 import { RedisStore, redisClientOptions } from 'tessera-auth/stores/redis';
 import { openPostgresStore, POSTGRES_SCHEMA_VERSION, type PostgresStore } from 'tessera-auth/stores/postgres';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from 'tessera-auth/stores/sqlite';
@@ -88,6 +89,16 @@ export async function stores(): Promise<TokenStore[]> {
   const redis = new RedisStore(new Redis(redisClientOptions({ lazyConnect: true })), { keyPrefix: 'app:' });
   const postgres: PostgresStore = await openPostgresStore('postgres://localhost/app?schema=auth', { poolSize: POSTGRES_SCHEMA_VERSION });
   return [sqlite, redis, postgres, new MemoryStore(), new SubpathMemoryStore({ clock: () => version }), ...(wrong ? [] : [])];
+}
+
+// A store of one's own, opened by URL: one row of the scheme registry (tessera-auth/stores).
+export function registerToy(): () => void {
+  const row: StoreScheme = { schemes: ['toy:'], syntax: 'toy:NAME', open: async (_spec, o) => new SubpathMemoryStore({ clock: o.clock }) };
+  // @ts-expect-error: an opener returns a store with every directory
+  registerStoreScheme({ schemes: ['bad:'], syntax: 'bad:', open: async () => 42 });
+  const once: BuiltInStore['consumeOnce'] = async () => null;
+  void once;
+  return registerStoreScheme(row);
 }
 
 // The built-in stores keep users and clients too (UserDirectory, ClientDirectory).

@@ -13,13 +13,13 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
-import type { NextTokens, RevocationEvent, TokenStore, UserDirectory } from '../../src/stores/types.js';
+import type { NextTokens, OneTimeRecords, RevocationEvent, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { userShard } from '../../src/tokens/opaque.js';
 import { deletePrefix, dropSchema, FakeClock, PG_URL, SECRET, uniquePrefix, uniqueSchema } from './harness.js';
 
 export interface StoreUnderTest {
-  /** The built-in stores keep users too (the directory half of the suite). */
-  store: TokenStore & UserDirectory;
+  /** The built-in stores keep users and one-time records too (the directory half of the suite). */
+  store: TokenStore & UserDirectory & OneTimeRecords;
   /**
    * A second store object on the same backend (another connection: the same SQLite
    * file, the same Redis prefix), as another instance would have; none for memory.
@@ -603,6 +603,132 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         // A login that began before the logout-everywhere and was written after it (a race).
         await store.createFamily(family(created, 'fam-late', next(created, 'j1')));
         assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, familyId: 'fam-late' })).status, 'revoked');
+      });
+    });
+
+    describe('one-time records (RFC 6749 §4.1.2, RFC 8628 §3.5, RFC 9449 §11.1)', () => {
+      const put = (store: OneTimeRecords, now: number, kind: string, id: string, value: string, ttlMs = 60_000) =>
+        store.putOnce({ kind, id, value, now, expiresAt: now + ttlMs });
+
+      test('a record put is consumed once: its value, then null', async (t) => {
+        const { store, clock } = await setup(t);
+        assert.equal(await put(store, clock.ms, 'authorization_code', 'c1', '{"sub":"alice"}'), true);
+        assert.equal(await store.consumeOnce({ kind: 'authorization_code', id: 'c1', now: clock.ms }), '{"sub":"alice"}');
+        assert.equal(await store.consumeOnce({ kind: 'authorization_code', id: 'c1', now: clock.ms }), null);
+        assert.equal(await store.consumeOnce({ kind: 'authorization_code', id: 'never', now: clock.ms }), null);
+      });
+
+      test('putOnce refuses a live id and keeps the first value', async (t) => {
+        const { store, clock } = await setup(t);
+        assert.equal(await put(store, clock.ms, 'dpop_jti', 'p1', 'first'), true);
+        assert.equal(await put(store, clock.ms, 'dpop_jti', 'p1', 'second'), false);
+        assert.equal(await store.consumeOnce({ kind: 'dpop_jti', id: 'p1', now: clock.ms }), 'first');
+      });
+
+      test('of 20 concurrent puts of one id exactly one stores', async (t) => {
+        const { store, clock } = await setup(t);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => put(store, clock.ms, 'device_code', 'd1', `v${i}`)),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        const winner = results.indexOf(true);
+        assert.equal(await store.consumeOnce({ kind: 'device_code', id: 'd1', now: clock.ms }), `v${winner}`);
+      });
+
+      test('of 20 concurrent consumes (two connections where the store has them) exactly one gets the value', async (t) => {
+        const { store, clock, reopen } = await setup(t);
+        const other = (reopen ? await reopen() : store) as unknown as OneTimeRecords;
+        for (let round = 0; round < 3; round++) {
+          const id = `race-${round}`;
+          assert.equal(await put(store, clock.ms, 'authorization_code', id, `value-${round}`), true);
+          const got = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              (i % 2 === 0 ? store : other).consumeOnce({ kind: 'authorization_code', id, now: clock.ms }),
+            ),
+          );
+          assert.deepEqual(
+            got.filter((v) => v !== null),
+            [`value-${round}`],
+          );
+        }
+      });
+
+      test("kind and id are a namespace: no (kind, id) pair reads another's record or token state", async (t) => {
+        const { store, clock } = await setup(t);
+        const pairs: [string, string][] = [
+          ['a:b', 'c'],
+          ['a', 'b:c'],
+          ['a\0b', 'c'],
+          ['a', 'b\0c'],
+          ['a', 'bc'],
+          ['ab', 'c'],
+          ['f', 'fam-1'],
+        ];
+        for (const [kind, id] of pairs) assert.equal(await put(store, clock.ms, kind, id, `${kind}|${id}`), true);
+        for (const [kind, id] of pairs) {
+          assert.equal(await store.consumeOnce({ kind, id, now: clock.ms }), `${kind}|${id}`);
+        }
+        await store.createFamily({
+          shard: userShard('alice'),
+          now: clock.ms,
+          familyId: 'fam-1',
+          sub: 'alice',
+          absoluteExpiresAt: clock.ms + 86_400_000,
+          scope: 'read',
+          claims: '',
+          next: {
+            refreshId: 'j1',
+            refreshOpaque: false,
+            refreshExpiresAt: clock.ms + 3_600_000,
+            accessExpiresAt: clock.ms + 900_000,
+          },
+          leewayMs: 0,
+        });
+        assert.equal(await store.consumeOnce({ kind: 'f', id: 'fam-1', now: clock.ms }), null);
+        assert.equal(await store.consumeOnce({ kind: 'family', id: 'fam-1', now: clock.ms }), null);
+        assert.equal(
+          (await store.checkAccess({ shard: userShard('alice'), now: clock.ms, sub: 'alice', familyId: 'fam-1' })).status,
+          'ok',
+        );
+      });
+
+      test('an expired record is never returned and may be put again', async (t) => {
+        const { store, clock } = await setup(t);
+        assert.equal(await put(store, clock.ms, 'authorization_code', 'old', 'stale', 10_000), true);
+        clock.advance(10_000);
+        assert.equal(
+          await store.consumeOnce({ kind: 'authorization_code', id: 'old', now: clock.ms }),
+          null,
+          'at its expiry it is gone',
+        );
+        assert.equal(await put(store, clock.ms, 'authorization_code', 'live', 'a', 10_000), true);
+        clock.advance(10_000);
+        assert.equal(
+          await put(store, clock.ms, 'authorization_code', 'live', 'b', 10_000),
+          true,
+          'an expired holder is replaced',
+        );
+        assert.equal(await store.consumeOnce({ kind: 'authorization_code', id: 'live', now: clock.ms }), 'b');
+      });
+
+      test('records count as state entries and the purge removes expired ones', async (t) => {
+        const { store, clock, realExpiry } = await setup(t);
+        const before = await store.countStateEntries();
+        await put(store, clock.ms, 'authorization_code', 'p1', 'x', 5_000);
+        await put(store, clock.ms, 'authorization_code', 'p2', 'y', 5_000);
+        assert.equal(await store.countStateEntries(), before + 2);
+        assert.notEqual(await store.consumeOnce({ kind: 'authorization_code', id: 'p1', now: clock.ms }), null);
+        assert.equal(await store.countStateEntries(), before + 1, 'a consumed record is deleted');
+        if (realExpiry) {
+          // Redis expires the key itself, relative to the caller's clock: a 5 s record, 5 s TTL.
+          const s = store as unknown as { onceKey(k: string, i: string): string; client: { pttl(k: string): Promise<number> } };
+          const ttl = await s.client.pttl(s.onceKey('authorization_code', 'p2'));
+          assert.ok(ttl > 0 && ttl <= 5_000, `PTTL ${ttl}`);
+        } else {
+          clock.advance(5_000);
+          await store.purgeExpired();
+          assert.equal(await store.countStateEntries(), before, 'the expired record was purged');
+        }
       });
     });
 
