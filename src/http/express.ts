@@ -35,6 +35,7 @@ import {
   checkParams,
   parseBody,
   parseCookieHeader,
+  parseQuery,
   serializeCookie,
 } from './core/request.js';
 import { API_HEADERS } from './core/security-headers.js';
@@ -104,6 +105,7 @@ function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolea
     path: req.path,
     headers: req.headers,
     body,
+    query: parseQuery(req.originalUrl),
     ip: req.ip ?? req.socket.remoteAddress ?? '',
     cookies: cookieMode ? parseCookieHeader(req.headers.cookie) : {},
     ...(log ? { log } : {}),

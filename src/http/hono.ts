@@ -31,6 +31,7 @@ import {
   checkParams,
   parseBody,
   parseCookieHeader,
+  parseQuery,
   serializeCookie,
 } from './core/request.js';
 import { API_HEADERS } from './core/security-headers.js';
@@ -114,6 +115,7 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
         path: c.req.path,
         headers,
         body,
+        query: parseQuery(c.req.url),
         ip: addressOf(c) ?? '',
         cookies: cookieMode ? parseCookieHeader(headers.cookie) : {},
         ...(log ? { log } : {}),
