@@ -174,5 +174,6 @@ export function notFound(): Response {
 export type { AdapterLogger, AuthApp, AuthAppOptions } from './core/app.js';
 export type { CookieModeOptions } from './core/cookies.js';
 export { HttpError, toHttpError } from './core/errors.js';
+export type { Grant, GrantContext, GrantParam } from './core/grants/types.js';
 export { parseBearer } from './core/guard.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './core/handlers.js';
