@@ -16,6 +16,7 @@ import type { TokenService } from '../refresh/types.js';
 import type { JwkSet } from '../tokens/jwk.js';
 import type { UserService } from '../users/users.js';
 import type { CookieModeOptions } from './cookies.js';
+import type { Grant } from './core/grants/types.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './core/limits.js';
 import { demoRoutes } from './demo.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from './errors.js';
@@ -62,6 +63,8 @@ export interface AppOptions {
   clients?: ClientService;
   /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the token service's `issuer`; never the request's `Host` (see AuthHandlersOptions.issuer). */
   issuer?: string | (() => string);
+  /** Extra grants of the token endpoint (core/grants/types.ts), after password and refresh_token. */
+  grants?: readonly Grant[];
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -213,6 +216,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     realm,
     clients: options.clients,
     issuer: options.issuer,
+    ...(options.grants ? { grants: options.grants } : {}),
     // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
     ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
   });

@@ -35,6 +35,7 @@ import {
   checkParams,
   parseBody,
   parseCookieHeader,
+  parseQuery,
   serializeCookie,
 } from './core/request.js';
 import { API_HEADERS } from './core/security-headers.js';
@@ -104,6 +105,7 @@ function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolea
     path: req.path,
     headers: req.headers,
     body,
+    query: parseQuery(req.originalUrl),
     ip: req.ip ?? req.socket.remoteAddress ?? '',
     cookies: cookieMode ? parseCookieHeader(req.headers.cookie) : {},
     ...(log ? { log } : {}),
@@ -189,5 +191,6 @@ export function errorHandler(log?: AdapterLogger, realm = DEFAULT_REALM) {
 export type { AdapterLogger, AuthApp, AuthAppOptions } from './core/app.js';
 export type { CookieModeOptions } from './core/cookies.js';
 export { HttpError, toHttpError } from './core/errors.js';
+export type { Grant, GrantContext, GrantParam } from './core/grants/types.js';
 export { parseBearer } from './core/guard.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './core/handlers.js';

@@ -31,6 +31,7 @@ import {
   checkParams,
   parseBody,
   parseCookieHeader,
+  parseQuery,
   serializeCookie,
 } from './core/request.js';
 import { API_HEADERS } from './core/security-headers.js';
@@ -114,6 +115,7 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
         path: c.req.path,
         headers,
         body,
+        query: parseQuery(c.req.url),
         ip: addressOf(c) ?? '',
         cookies: cookieMode ? parseCookieHeader(headers.cookie) : {},
         ...(log ? { log } : {}),
@@ -172,5 +174,6 @@ export function notFound(): Response {
 export type { AdapterLogger, AuthApp, AuthAppOptions } from './core/app.js';
 export type { CookieModeOptions } from './core/cookies.js';
 export { HttpError, toHttpError } from './core/errors.js';
+export type { Grant, GrantContext, GrantParam } from './core/grants/types.js';
 export { parseBearer } from './core/guard.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings } from './core/handlers.js';

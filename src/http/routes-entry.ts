@@ -15,4 +15,5 @@ export {
   type UserService,
   type UserServiceOptions,
 } from '../users/users.js';
+export type { Grant, GrantContext, GrantParam } from './core/grants/types.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitSettings, type TesseraRoutesOptions, tesseraRoutes } from './routes.js';

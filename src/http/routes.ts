@@ -1,7 +1,7 @@
 /**
  * The HTTP contract of the reference server (docs/http-api.md):
  *
- *     POST /auth/token        RFC 6749 §4.3 (password) and §6 (refresh_token)
+ *     POST /auth/token        RFC 6749 §3.2: the registered grants (core/grants/: password §4.3, refresh_token §6, the `grants` option)
  *     POST /auth/refresh      the refresh path of the original request: {"refresh_token"} or the refresh cookie
  *     POST /auth/revoke       RFC 7009 (a client's own tokens)
  *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
@@ -36,7 +36,7 @@ import {
 } from './core/handlers.js';
 import { BODY_LIMIT_BYTES } from './core/limits.js';
 import { METADATA_PATH } from './core/metadata.js';
-import { type AuthRequest, type AuthResponse, PRINCIPAL_HEADERS } from './core/request.js';
+import { type AuthRequest, type AuthResponse, PRINCIPAL_HEADERS, parseQuery } from './core/request.js';
 import { findDuplicateKey } from './core/strict-json.js';
 import { badRequest, httpErrorHandler } from './errors.js';
 import {
@@ -51,8 +51,8 @@ import {
   RegisterRequest,
   StatusResponse,
   TokenParam,
-  TokenRequest,
   TokenResponse,
+  tokenRequestSchema,
   UserResponse,
 } from './schemas.js';
 
@@ -71,6 +71,7 @@ function neutral(request: FastifyRequest): AuthRequest {
     path: request.url,
     headers: request.headers,
     body: (request.body ?? {}) as Record<string, unknown>,
+    query: parseQuery(request.url),
     ip: request.ip,
     cookies: (request as { cookies?: Record<string, string | undefined> }).cookies ?? {},
     log: request.log,
@@ -145,12 +146,12 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     {
       config: { public: true },
       schema: {
-        summary: 'Token endpoint (RFC 6749 §4.3 password grant, §6 refresh grant)',
+        summary: `Token endpoint (RFC 6749 §3.2): grant_type ${core.grants.types.join(', ')}`,
         description: CLIENT_AUTH_DOC,
         tags: ['auth'],
         security: CLIENT_SECURITY,
         consumes: form,
-        body: TokenRequest,
+        body: tokenRequestSchema(core.grants),
         response: { 200: TokenResponse, ...errors(400, 401, 413, 415, 429, 503) },
       },
     },

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
+import { GRANT_TYPE_RULE, type GrantRegistry } from './core/grants/registry.js';
 import { MAX_TOKEN_LENGTH } from './core/limits.js';
 import { ERROR_REASONS, type ErrorReason } from './errors.js';
 
@@ -43,25 +44,26 @@ export const ErrorResponse = Type.Object(
 );
 
 /**
- * RFC 6749 §4.3.2 and §6: the token request. `grant_type` is a plain string,
- * not an enum, so an unknown grant reaches the handler and is answered with
- * `unsupported_grant_type` instead of a generic validation error.
- * Unknown parameters are ignored (RFC 6749 §3.2).
+ * RFC 6749 §3.2: the token request, from the registered grants (core/grants/registry.ts).
+ * `grant_type` is a plain string, not an enum, so an unknown grant reaches the handler and
+ * is answered with `unsupported_grant_type` instead of a generic validation error. Every
+ * grant parameter is optional here: the grant answers for its required ones. Unknown
+ * parameters are ignored (RFC 6749 §3.2).
  */
-export const TokenRequest = Type.Object({
-  grant_type: Type.String({ minLength: 1, maxLength: 64, description: '`password` or `refresh_token`' }),
-  username: Type.Optional(Type.String({ maxLength: 256, description: 'password grant' })),
-  password: Type.Optional(Type.String({ maxLength: 1024, description: 'password grant' })),
-  refresh_token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'refresh_token grant' })),
-  scope: Type.Optional(
-    Type.String({
-      maxLength: 1024,
-      description: 'refresh_token grant: a narrower scope for the new access token (RFC 6749 §6); password grant: ignored',
+export function tokenRequestSchema(grants: GrantRegistry) {
+  const params: Record<string, TSchema> = {};
+  for (const [name, p] of Object.entries(grants.params))
+    params[name] = Type.Optional(Type.String({ maxLength: p.max, description: p.description }));
+  return Type.Object({
+    grant_type: Type.String({
+      minLength: GRANT_TYPE_RULE.min,
+      maxLength: GRANT_TYPE_RULE.max,
+      description: grants.grants.map((g) => `\`${g.type}\` (${g.description})`).join(', '),
     }),
-  ),
-  ...clientParams,
-});
-export type TokenRequest = Static<typeof TokenRequest>;
+    ...params,
+    ...clientParams,
+  });
+}
 
 /** RFC 6749 §5.1 successful token response. */
 export const TokenResponse = Type.Object({

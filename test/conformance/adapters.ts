@@ -12,6 +12,7 @@ import { type ClientService, createClientService } from '../../src/clients/clien
 import type { ClientDirectory } from '../../src/clients/types.js';
 import { buildApp } from '../../src/http/app.js';
 import type { CookieModeOptions } from '../../src/http/core/cookies.js';
+import type { Grant } from '../../src/http/core/grants/types.js';
 import type { RateLimitSettings } from '../../src/http/core/handlers.js';
 import { notFound as expressNotFound, tesseraExpress } from '../../src/http/express.js';
 import { notFound as honoNotFound, type TesseraEnv, tesseraHono } from '../../src/http/hono.js';
@@ -90,6 +91,8 @@ export interface AdapterOptions {
   cookie?: CookieModeOptions | false;
   rateLimit?: RateLimitSettings | false;
   allowRegister?: boolean;
+  /** Extra grants of the token endpoint, the same on every adapter. */
+  grants?: readonly Grant[];
 }
 
 function answer(status: number, headers: Record<string, string>, setCookies: string[], text: string): Answer {
@@ -149,6 +152,7 @@ export async function driver(name: AdapterName, s: Shared, o: AdapterOptions = {
     rateLimit: o.rateLimit ?? false,
     cookie: o.cookie ?? false,
     allowRegister: o.allowRegister ?? false,
+    ...(o.grants ? { grants: o.grants } : {}),
   };
   if (name === 'fastify') {
     const app = buildApp({ ...common, log: false, docs: false, demo: false });

@@ -82,7 +82,7 @@ async function throughClient(store: TokenStore & ClientDirectory, directory: Tok
   const handlers = createAuthHandlers({ tokens, clients, rateLimit: false });
   const authorization = `Basic ${Buffer.from(`api:${secret}`).toString('base64')}`;
   const call = (path: string, body: Record<string, unknown>) =>
-    ({ method: 'POST', path, headers: { authorization }, body, ip: '127.0.0.1', cookies: {} }) as const;
+    ({ method: 'POST', path, headers: { authorization }, body, query: {}, ip: '127.0.0.1', cookies: {} }) as const;
   let refreshToken = (await tokens.issue({ sub: 'budget-client', clientId: 'api' })).refreshToken;
   let accessToken = '';
   const refresh = async () => {

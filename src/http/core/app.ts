@@ -84,7 +84,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   const get = (path: string, run: AuthRoute['run'], prot = false) =>
     routes.set(`GET ${path}`, { params: undefined, protected: prot, run });
 
-  post('/auth/token', PARAMS.token, (req) => handlers.token(req));
+  post('/auth/token', handlers.grants.rules, (req) => handlers.token(req));
   post('/auth/refresh', PARAMS.refresh, (req) => handlers.refresh(req));
   post('/auth/revoke', PARAMS.token_param, (req) => handlers.revoke(req));
   post('/auth/introspect', PARAMS.token_param, (req) => handlers.introspect(req));

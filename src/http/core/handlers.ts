@@ -3,7 +3,7 @@
  * to a neutral answer ({@link AuthResponse}), shared by the Fastify, Express
  * and Hono adapters (docs/http-api.md):
  *
- *     POST /auth/token        RFC 6749 §4.3 (password) and §6 (refresh_token)
+ *     POST /auth/token        RFC 6749 §3.2: the registered grants (grants/: password §4.3, refresh_token §6, and the `grants` option)
  *     POST /auth/refresh      the refresh path of the original request: {"refresh_token"} or the refresh cookie
  *     POST /auth/revoke       RFC 7009 (a client's own tokens)
  *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
@@ -22,27 +22,22 @@
  */
 import { type ClientService, createClientService, NO_CLIENTS } from '../../clients/clients.js';
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
-import type { Introspection, Principal, RefreshOptions, TokenPair, TokenService } from '../../refresh/types.js';
+import type { Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
-import {
-  badRequest,
-  HttpError,
-  type HttpErrorCode,
-  invalidCredentials,
-  isTokenRefusal,
-  refreshTokenError,
-  storeUnavailable,
-} from './errors.js';
+import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
+import { tooManyAttempts } from './grants/password.js';
+import { rotate } from './grants/refresh-token.js';
+import { builtinGrants, createGrantRegistry, type GrantRegistry } from './grants/registry.js';
+import type { Grant, GrantContext } from './grants/types.js';
 import {
   createGuessingLimiter,
   createHashGate,
   type GuessingLimiter,
   type GuessingLimitSettings,
   HashQueueFull,
-  type Reservation,
 } from './guessing-limiter.js';
 import { DEFAULT_REALM } from './limits.js';
 import { authorizationServerMetadata } from './metadata.js';
@@ -97,6 +92,12 @@ export interface AuthHandlersOptions {
    * `/.well-known/jwks.json`) into the metadata; HS256 (the default) leaves it out: that key is never published.
    */
   accessAlg?: string;
+  /**
+   * Extra grants of the token endpoint (grants/types.ts), after the built-in ones
+   * (password, with `users`; refresh_token). Each is dispatched by its `grant_type`, listed
+   * in the metadata's `grant_types_supported` and in the OpenAPI schema of `/auth/token`.
+   */
+  grants?: readonly Grant[];
 }
 
 /** RFC 6749 §5.1 token response. */
@@ -125,6 +126,8 @@ export interface AuthHandlers {
   readonly cookies: CookieCore | undefined;
   /** Whether `POST /auth/register` is served. */
   readonly allowRegister: boolean;
+  /** The grants of the token endpoint. */
+  readonly grants: GrantRegistry;
   token(req: AuthRequest): Promise<AuthResponse>;
   refresh(req: AuthRequest): Promise<AuthResponse>;
   revoke(req: AuthRequest): Promise<AuthResponse>;
@@ -159,19 +162,6 @@ function introspectionBody(i: Introspection): Introspection {
 }
 const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username'] as const;
 
-/** 429 with `Retry-After` (RFC 6585 §4); the code is RFC 6749's "retry later" one (docs/security.md says why). */
-function tooManyAttempts(waitMs: number, what = 'failed attempts'): HttpError {
-  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-  return new HttpError(429, 'temporarily_unavailable', `Too many ${what} from this client; retry after ${seconds} seconds`, {
-    'retry-after': String(seconds),
-  });
-}
-
-/** The limiter's refusal of a reservation. */
-function refused(r: Exclude<Reservation, { ok: true }>): HttpError {
-  return tooManyAttempts(r.waitMs, r.reason === 'busy' ? 'password checks in progress' : 'failed attempts');
-}
-
 /** 503 with `Retry-After` (RFC 9110 §15.6.4): the password hash queue of this instance is full. */
 function hashQueueFull(e: HashQueueFull): HttpError {
   const seconds = Math.max(1, Math.ceil(e.retryAfterMs / 1000));
@@ -182,12 +172,6 @@ function hashQueueFull(e: HashQueueFull): HttpError {
 
 /** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
 const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
-
-/** RFC 6749 §6 for the refresh_token grant: the client, and a narrower scope when asked for. */
-function refreshBy(clientId: string, scope: string | undefined): RefreshOptions {
-  const s = scope?.trim().split(/\s+/).filter(Boolean).join(' ');
-  return s ? { clientId, scope: s } : { clientId };
-}
 
 /** A parameter already checked to be a string or absent (request.ts, or the Fastify schemas). */
 function str(body: Record<string, unknown>, name: string): string | undefined {
@@ -216,6 +200,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   const clients = options.clients ?? createClientService(NO_CLIENTS);
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
+  const grants = createGrantRegistry([...builtinGrants(users), ...(options.grants ?? [])]);
 
   /** The configured issuer: the routes' option, else the token service's; `''`/undefined: none. */
   const issuerOf = (): string | undefined => {
@@ -249,90 +234,37 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     return res;
   }
 
-  /**
-   * A refresh. The guessing limiter never sees it: refresh tokens carry 256 bits (or a
-   * MAC) and cannot be guessed, and an invalid, expired or already-rotated one must not
-   * cost anyone behind the same address a login or a refresh (docs/security.md).
-   */
-  async function rotate(refreshToken: string, log: CoreLogger | undefined, by: RefreshOptions): Promise<TokenPair> {
-    try {
-      return await tokens.refresh(refreshToken, by);
-    } catch (e) {
-      // A store outage is not a verdict on the token, nor is a wider scope (InvalidScopeError,
-      // 400 invalid_scope): the error mapping answers those.
-      if (isTokenRefusal(e)) {
-        // A replayed refresh token means it leaked (RFC 9700 §4.14.2): worth an operator's attention;
-        // so is another client's refresh token (RFC 6749 §6), refused and not consumed.
-        if (e.code === 'reused')
-          log?.warn({ event: 'refresh_token_reuse' }, 'refresh token reuse detected; its session was revoked');
-        else if (e.code === 'wrong_client')
-          log?.warn({ event: 'refresh_token_wrong_client' }, 'refresh token presented by another client');
-        else log?.debug({ code: e.code }, 'refresh token refused');
-        throw refreshTokenError(e);
-      }
-      throw e;
-    }
-  }
-
-  // Store outages (here and in every handler below) are left to the error mapping: 503 + Retry-After.
-  function issueFor(user: { id: string; username: string }, clientId: string): Promise<TokenPair> {
-    // preferred_username (OIDC Core §5.1) rides with the family, so GET /me and introspection can name the user.
-    const claims = { preferred_username: user.username };
-    return tokens.issue({ sub: user.id, clientId, claims, ...(options.scope ? { scope: options.scope } : {}) });
-  }
-
-  function checkPassword(username: string, password: string) {
-    if (!users) throw new HttpError(400, 'unsupported_grant_type', 'The password grant is not enabled');
-    return users.verify(username, password);
-  }
-
   return {
     realm,
     cookies,
     allowRegister,
+    grants,
 
     async token(req) {
       const body = req.body;
       // RFC 6749 §3.2.1: the client authenticates before its grant is looked at.
-      const { client } = await callerOf(req);
-      switch (body.grant_type) {
-        case 'password': {
-          const username = str(body, 'username');
-          const password = str(body, 'password');
-          // RFC 6749 §4.3.2: both are REQUIRED.
-          if (username === undefined || password === undefined) {
-            throw badRequest('grant_type=password needs username and password');
-          }
-          if (!users) throw new HttpError(400, 'unsupported_grant_type', 'The password grant is not enabled');
-          const address = req.ip;
-          // Reserved before scrypt: a refused guesser costs no hashing and learns nothing, and a
-          // concurrent burst has no more passwords checked than the budget allows.
-          const reservation = limiter ? await limiter.reserve(address, username) : undefined;
-          if (reservation && !reservation.ok) throw refused(reservation);
-          let user: Awaited<ReturnType<UserService['verify']>>;
-          try {
-            user = await hashing(address, () => checkPassword(username, password));
-          } catch (e) {
-            await reservation?.done('unchecked'); // a full queue or a store outage: no password was checked
-            throw e;
-          }
-          // One answer for an unknown user and a wrong password (no enumeration).
-          if (!user) {
-            await reservation?.done('failed');
-            throw invalidCredentials();
-          }
-          await reservation?.done('succeeded');
-          return tokenResponse(await issueFor(user, client.clientId), cookies !== undefined);
-        }
-        case 'refresh_token': {
-          const token = str(body, 'refresh_token');
-          // RFC 6749 §6: refresh_token is REQUIRED.
-          if (!token) throw badRequest('grant_type=refresh_token needs refresh_token');
-          return tokenResponse(await rotate(token, req.log, refreshBy(client.clientId, str(body, 'scope'))), false);
-        }
-        default:
-          throw new HttpError(400, 'unsupported_grant_type', 'Supported grant types: password, refresh_token');
-      }
+      const { client, authenticated } = await callerOf(req);
+      const grant = grants.get(body.grant_type);
+      if (!grant) throw grants.unsupported();
+      if (grant.clientAuthentication === 'required' && !authenticated)
+        throw invalidClient(realm, `grant_type=${grant.type} needs client authentication (RFC 6749 §3.2.1)`);
+      // RFC 6749 §5.2 unauthorized_client: "not authorized to use this authorization grant type".
+      if (grant.clientTypes && !grant.clientTypes.includes(client.clientType))
+        throw new HttpError(400, 'unauthorized_client', `This client may not use grant_type=${grant.type}`);
+      const missing = grants.missing(grant, body);
+      if (missing) throw missing;
+      const ctx: GrantContext = {
+        req,
+        param: (name) => str(body, name),
+        client,
+        authenticated,
+        tokens,
+        users,
+        scope: options.scope,
+        limiter,
+        hashing,
+      };
+      return tokenResponse(await grant.handle(ctx), grant.refreshCookie === true && cookies !== undefined);
     },
 
     async refresh(req) {
@@ -346,7 +278,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return tokenResponse(await rotate(token, req.log, { clientId: client.clientId }), viaCookie);
+        return tokenResponse(await rotate(tokens, token, req.log, { clientId: client.clientId }), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
@@ -449,7 +381,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         headers: { 'cache-control': METADATA_CACHE_CONTROL },
         body: authorizationServerMetadata({
           issuer,
-          passwordGrant: users !== undefined,
+          grantTypes: grants.types,
           scope: options.scope,
           ...(jwksUri === undefined ? {} : { jwksUri }),
         }),

@@ -13,8 +13,8 @@ export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 export interface MetadataOptions {
   /** RFC 8414 §2 `issuer`: an https (or, in development, http) URL without query or fragment. */
   issuer: string;
-  /** Whether the password grant is served (a user directory is configured). */
-  passwordGrant: boolean;
+  /** The grants of the token endpoint (grants/registry.ts). */
+  grantTypes: readonly string[];
   /** The scope granted at login, space-separated. */
   scope?: string;
   /** Where the public signing keys are, when an asymmetric algorithm is on (absent for HS256). */
@@ -43,7 +43,7 @@ export function authorizationServerMetadata(o: MetadataOptions): AuthorizationSe
     token_endpoint: `${base}/auth/token`,
     revocation_endpoint: `${base}/auth/revoke`,
     introspection_endpoint: `${base}/auth/introspect`,
-    grant_types_supported: o.passwordGrant ? ['password', 'refresh_token'] : ['refresh_token'],
+    grant_types_supported: [...o.grantTypes],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     // RFC 7009 §2.1: public clients revoke too (identified by client_id).
     revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],

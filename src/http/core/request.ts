@@ -35,6 +35,11 @@ export interface AuthRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The parsed parameters ({} for a request without a body). */
   body: Record<string, unknown>;
+  /**
+   * The parsed query string (RFC 3986 §3.4, decoded as a form: {@link parseQuery}); a name
+   * sent twice is an array. `{}` without one.
+   */
+  query: Readonly<Record<string, string | string[]>>;
   /** The client address (after the adapter's trusted-proxy rules): the guessing limiter's key. */
   ip: string;
   /** Request cookies (only read in cookie mode). */
@@ -183,20 +188,30 @@ export type ParamRules = Readonly<Record<string, ParamRule>>;
 
 const CLIENT: ParamRules = { client_id: { max: 1024 }, client_secret: { max: 1024 } };
 
-/** The parameters each route reads, with the limits of schemas.ts (the Fastify routes' Ajv schemas). */
+/**
+ * The parameters each route reads, with the limits of schemas.ts (the Fastify routes' Ajv
+ * schemas). The token endpoint's come from its grants (grants/registry.ts).
+ */
 export const PARAMS = {
-  token: {
-    grant_type: { min: 1, max: 64, required: true },
-    username: { max: 256 },
-    password: { max: 1024 },
-    refresh_token: { max: MAX_TOKEN_LENGTH },
-    scope: { max: 1024 },
-    ...CLIENT,
-  },
   refresh: { refresh_token: { min: 1, max: MAX_TOKEN_LENGTH }, ...CLIENT },
   token_param: { token: { max: MAX_TOKEN_LENGTH }, token_type_hint: { max: 64 }, ...CLIENT },
   register: { username: { min: 1, max: 64, required: true }, password: { min: 1, max: 1024, required: true } },
 } as const satisfies Record<string, ParamRules>;
+
+const NO_QUERY: Readonly<Record<string, string | string[]>> = Object.freeze(Object.create(null));
+
+/**
+ * The query of a request target (a path, or an absolute URL): the part after `?` up to a
+ * `#`, decoded as `application/x-www-form-urlencoded` (WHATWG URL, as URLSearchParams
+ * does it); a name seen twice becomes an array, as in a form body.
+ */
+export function parseQuery(target: string): Readonly<Record<string, string | string[]>> {
+  const q = target.indexOf('?');
+  if (q < 0) return NO_QUERY;
+  const hash = target.indexOf('#', q);
+  const text = target.slice(q + 1, hash < 0 ? undefined : hash);
+  return text === '' ? NO_QUERY : (parseForm(text) as Record<string, string | string[]>);
+}
 
 /**
  * Checks the parameters a route reads: exact strings within their limits (others are
