@@ -1,6 +1,6 @@
 /**
  * A refresh token is no access token anywhere: verifiers of access tokens that hold the
- * configured secret (jose and fast-jwt with default settings, PyJWT with only
+ * configured secret (jose, jsonwebtoken and fast-jwt with default settings, PyJWT with only
  * `algorithms=["HS256"]` as docs/python-interop.md configures it, Python's
  * `cryptography.fernet`) refuse tessera's refresh tokens by their key (RFC 8725 §2.8, §3.11),
  * while the access tokens of the same login still verify there.
@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { createVerifier } from 'fast-jwt';
 import { errors as joseErrors, jwtVerify } from 'jose';
+import jsonwebtoken from 'jsonwebtoken';
 import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
@@ -55,6 +56,20 @@ describe('JavaScript HS256 verifiers holding the secret', () => {
     assert.equal(payload.type, 'access');
     await assert.rejects(jwtVerify(pair.refreshToken, key), joseErrors.JWSSignatureVerificationFailed);
     await assert.rejects(jwtVerify(pair.refreshToken, key, { algorithms: ['HS256'] }), joseErrors.JWSSignatureVerificationFailed);
+  });
+
+  test('jsonwebtoken verify (default settings): the access token verifies, the refresh token fails its signature', async () => {
+    const secret = generateSecret();
+    const pair = await login('jwt', secret);
+    const key = Buffer.from(secret, 'base64url');
+    const claims = jsonwebtoken.verify(pair.accessToken, key) as jsonwebtoken.JwtPayload;
+    assert.equal(claims.sub, 'alice');
+    assert.equal(claims.type, 'access');
+    assert.throws(
+      () => jsonwebtoken.verify(pair.refreshToken, key),
+      (e: unknown) => e instanceof jsonwebtoken.JsonWebTokenError && e.message === 'invalid signature',
+    );
+    assert.throws(() => jsonwebtoken.verify(pair.refreshToken, key, { algorithms: ['HS256'] }), jsonwebtoken.JsonWebTokenError);
   });
 
   test('fast-jwt createVerifier (default settings): the access token verifies, the refresh token fails its signature', async () => {
