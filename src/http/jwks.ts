@@ -8,7 +8,10 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { JwkSet } from '../tokens/jwk.js';
-import { JWKS_CACHE_CONTROL, JWKS_PATH, publicJwksJson } from './core/handlers.js';
+import { docText, endpointOf } from './core/endpoints.js';
+import { JWKS_CACHE_CONTROL, publicJwksJson } from './core/handlers.js';
+
+const NO_DOC_CONTEXT = { grantTypes: [], csrfHeader: '' };
 
 export { JWKS_CACHE_CONTROL, JWKS_PATH, jwksUriFor } from './core/handlers.js';
 
@@ -17,15 +20,16 @@ export interface JwksRouteOptions {
   jwks: JwkSet;
 }
 
-/** Serves the set, public (no Bearer token), with {@link JWKS_CACHE_CONTROL}. */
+/** Serves the set at the table's row (core/endpoints.ts), public (no Bearer token), with {@link JWKS_CACHE_CONTROL}. */
 export const jwksRoute: FastifyPluginAsync<JwksRouteOptions> = async (app, options) => {
   // Serialized once: the set only changes with a restart.
   const body = publicJwksJson(options.jwks);
+  const row = endpointOf('jwks');
   app.get(
-    JWKS_PATH,
+    row.path,
     {
-      config: { public: true },
-      schema: { tags: ['auth'], summary: 'Public keys of the access-token signatures (RFC 7517 JWK Set)' },
+      config: { public: row.public },
+      schema: { tags: [...row.doc.tags], summary: docText(row.doc.summary, NO_DOC_CONTEXT) },
     },
     async (_request, reply) => {
       reply.header('cache-control', JWKS_CACHE_CONTROL);

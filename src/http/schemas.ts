@@ -1,24 +1,32 @@
 /**
- * TypeBox schemas of the HTTP contract: the single source of request
- * validation, response serialisation (fields not listed are never sent) and
- * the OpenAPI document at /openapi.json.
+ * TypeBox schemas of the HTTP contract, built from the endpoint table
+ * (core/endpoints.ts): request validation on Fastify, response serialisation
+ * (fields not listed are never sent) and the OpenAPI document at /openapi.json.
  *
  * @module
  */
 import { type Static, type TSchema, Type } from 'typebox';
-import { GRANT_TYPE_RULE, type GrantRegistry } from './core/grants/registry.js';
-import { MAX_TOKEN_LENGTH } from './core/limits.js';
+import { type DocContext, docText, type Endpoint, type ResponseSchemaName } from './core/endpoints.js';
+import { CLIENT_PARAMS, GRANT_TYPE_RULE, type GrantRegistry } from './core/grants/registry.js';
+import type { ParamRule, ParamRules } from './core/request.js';
 import { ERROR_REASONS, type ErrorReason } from './errors.js';
 
-/** RFC 6749 §2.3.1 client_secret_post, and §3.2.1 client_id of a public client. */
-const clientParams = {
-  client_id: Type.Optional(Type.String({ maxLength: 1024, description: 'the client (RFC 6749 §2.2); none: the default client' })),
-  client_secret: Type.Optional(
-    Type.String({ maxLength: 1024, description: 'client_secret_post (RFC 6749 §2.3.1); or use HTTP Basic' }),
-  ),
-};
+/** A string parameter's schema from its neutral rule (the limits `checkParams` applies on Express and Hono). */
+function paramSchema(rule: ParamRule): TSchema {
+  const options: { minLength?: number; maxLength?: number; description?: string } = {};
+  if (rule.min !== undefined) options.minLength = rule.min;
+  options.maxLength = rule.max;
+  if (rule.description !== undefined) options.description = rule.description;
+  const schema = Type.String(options);
+  return rule.required ? schema : Type.Optional(schema);
+}
 
-const token = (description: string) => Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH, description });
+/** A request body's schema from an endpoint's parameter rules (core/endpoints.ts): the same rules, for Ajv and OpenAPI. */
+export function bodySchema(rules: ParamRules) {
+  const properties: Record<string, TSchema> = {};
+  for (const name in rules) properties[name] = paramSchema(rules[name] as ParamRule);
+  return Type.Object(properties);
+}
 
 /**
  * RFC 6749 §5.2 error response (also used for every other error). `reason`
@@ -61,7 +69,7 @@ export function tokenRequestSchema(grants: GrantRegistry) {
       description: grants.grants.map((g) => `\`${g.type}\` (${g.description})`).join(', '),
     }),
     ...params,
-    ...clientParams,
+    ...bodySchema(CLIENT_PARAMS).properties,
   });
 }
 
@@ -76,21 +84,6 @@ export const TokenResponse = Type.Object({
 });
 export type TokenResponse = Static<typeof TokenResponse>;
 
-/** The refresh path of the original request. The token may instead come from the refresh cookie (cookie mode). */
-export const RefreshRequest = Type.Object({
-  refresh_token: Type.Optional(token('the refresh token; optional in cookie mode')),
-  ...clientParams,
-});
-export type RefreshRequest = Static<typeof RefreshRequest>;
-
-/** RFC 7009 §2.1 / RFC 7662 §2.1. `token` is optional here so its absence is an `invalid_request` from the handler. */
-export const TokenParam = Type.Object({
-  token: Type.Optional(Type.String({ maxLength: MAX_TOKEN_LENGTH, description: 'the token' })),
-  token_type_hint: Type.Optional(Type.String({ maxLength: 64, description: '`access_token` or `refresh_token` (a hint only)' })),
-  ...clientParams,
-});
-export type TokenParam = Static<typeof TokenParam>;
-
 /** RFC 7662 §2.2 introspection response. */
 export const IntrospectionResponse = Type.Object({
   active: Type.Boolean(),
@@ -104,12 +97,6 @@ export const IntrospectionResponse = Type.Object({
   client_id: Type.Optional(Type.String({ description: 'the client the token was issued to' })),
   username: Type.Optional(Type.String({ description: "the resource owner's username" })),
 });
-
-export const RegisterRequest = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 64 }),
-  password: Type.String({ minLength: 1, maxLength: 1024 }),
-});
-export type RegisterRequest = Static<typeof RegisterRequest>;
 
 export const UserResponse = Type.Object({ id: Type.String(), username: Type.String() });
 
@@ -143,4 +130,45 @@ export const NoContent = Type.Null({ description: 'No content' });
 /** The error responses a route can produce, for the OpenAPI document. */
 export function errors(...codes: number[]): Record<number, typeof ErrorResponse> {
   return Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
+}
+
+/** The response schemas an endpoint row names (core/endpoints.ts `ResponseSchemaName`). */
+const RESPONSES: Record<ResponseSchemaName, TSchema> = {
+  token: TokenResponse,
+  empty: EmptyObject,
+  introspection: IntrospectionResponse,
+  noContent: NoContent,
+  user: UserResponse,
+  me: MeResponse,
+  status: StatusResponse,
+  ready: ReadyResponse,
+};
+
+/** OpenAPI: HTTP Basic (client_secret_basic), or none (client_secret_post and public clients use the body). */
+const SECURITY: Record<NonNullable<Endpoint['doc']['security']>, { [scheme: string]: string[] }[]> = {
+  client: [{ basic: [] }, {}],
+  basic: [{ basic: [] }],
+  bearer: [{ bearer: [] }],
+};
+
+const FORM = ['application/x-www-form-urlencoded', 'application/json'];
+
+/** The Fastify route schema of an endpoint row (validation, serialisation, OpenAPI). */
+export function routeSchema(row: Endpoint, ctx: DocContext, grants: GrantRegistry): Record<string, unknown> {
+  const d = row.doc;
+  const schema: Record<string, unknown> = { summary: docText(d.summary, ctx) };
+  if (d.description !== undefined) schema.description = docText(d.description, ctx);
+  schema.tags = [...d.tags];
+  if (d.security !== undefined) schema.security = SECURITY[d.security];
+  if (row.params !== undefined) {
+    schema.consumes = FORM;
+    schema.body = row.params === 'grants' ? tokenRequestSchema(grants) : bodySchema(row.params);
+  }
+  if (d.response !== undefined || d.errors !== undefined) {
+    const response: Record<number, TSchema> = {};
+    if (d.response) response[d.response.status] = RESPONSES[d.response.schema];
+    Object.assign(response, errors(...(d.errors ?? [])));
+    schema.response = response;
+  }
+  return schema;
 }

@@ -1,16 +1,18 @@
 /**
- * The auth server without a framework: the route table (method + path → handler,
+ * The auth server without a framework: the handler of each row of the endpoint
+ * table (endpoints.ts), the route map of the served rows (method + path → handler,
  * with the parameter rules of each), which paths are public, and the error
  * answer of anything a handler throws. Express and Hono (express.ts, hono.ts)
  * are adapters over it: they read the body, build an {@link AuthRequest} and
- * write the {@link AuthResponse}. The Fastify routes (routes.ts) use the same
- * handlers and declare the same table as Fastify routes (with OpenAPI schemas).
+ * write the {@link AuthResponse}. The Fastify routes (routes.ts) register the
+ * same rows, with the same handlers, as Fastify routes (with OpenAPI schemas).
  *
  * @module
  */
 
 import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
+import { ENDPOINTS, type EndpointFeature, type EndpointHandler, PUBLIC_ENDPOINT_PATHS } from './endpoints.js';
 import { errorBody, errorHeaders, type HttpError, logFailure, toHttpError } from './errors.js';
 import { createGuard, type Guard, type GuardOptions } from './guard.js';
 import {
@@ -19,13 +21,10 @@ import {
   CookieClearingError,
   createAuthHandlers,
   JWKS_CACHE_CONTROL,
-  JWKS_PATH,
   meBody,
-  PUBLIC_AUTH_PATHS,
   publicJwksJson,
 } from './handlers.js';
-import { METADATA_PATH } from './metadata.js';
-import { type AuthRequest, type AuthResponse, type CoreLogger, PARAMS, type ParamRules, PRINCIPAL_HEADERS } from './request.js';
+import { type AuthRequest, type AuthResponse, type CoreLogger, type ParamRules, PRINCIPAL_HEADERS } from './request.js';
 
 /** A logger for the adapters: the handlers' two levels, and `error` for a failure that is a bug. */
 export interface AdapterLogger extends CoreLogger {
@@ -74,40 +73,54 @@ export interface AuthApp {
 
 const ok = (body: unknown): AuthResponse => ({ status: 200, headers: {}, body });
 
+/** A handler of the table: the neutral request, and the guard's principal on a protected row (`null` on a public one). */
+export type EndpointRun = AuthRoute['run'];
+
+/**
+ * The handler of every row of the endpoint table (endpoints.ts), by its `handler` name.
+ * A protected row is only run with the guard's principal.
+ */
+export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet }): Record<EndpointHandler, EndpointRun> {
+  const jwks = options.jwks ? publicJwksJson(options.jwks) : undefined;
+  return {
+    token: (req) => handlers.token(req),
+    refresh: (req) => handlers.refresh(req),
+    revoke: (req) => handlers.revoke(req),
+    introspect: (req) => handlers.introspect(req),
+    logout: (req) => handlers.logout(req),
+    logoutAll: (_req, p) => handlers.logoutAll(p as Principal),
+    register: (req) => handlers.register(req),
+    me: (_req, p) => ({ status: 200, headers: PRINCIPAL_HEADERS, body: meBody(p as Principal) }),
+    metadata: () => handlers.metadata(),
+    health: () => ok({ status: 'ok' }),
+    ready: (req) => handlers.ready(req.log),
+    jwks: () => ({
+      status: 200,
+      headers: { 'cache-control': JWKS_CACHE_CONTROL, 'content-type': 'application/json; charset=utf-8' },
+      body: jwks,
+    }),
+  };
+}
+
 export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp {
   const handlers = createAuthHandlers(options);
   const guard = createGuard({ tokens: options.tokens, realm: handlers.realm } as GuardOptions, who);
   const log = options.log;
+  const run = endpointRunners(handlers, options);
+  const on: Record<EndpointFeature, boolean> = {
+    register: handlers.allowRegister,
+    me: options.me ?? true,
+    health: options.health ?? true,
+    jwks: options.jwks !== undefined,
+  };
   const routes = new Map<string, AuthRoute>();
-  const post = (path: string, params: ParamRules | undefined, run: AuthRoute['run'], prot = false) =>
-    routes.set(`POST ${path}`, { params, protected: prot, run });
-  const get = (path: string, run: AuthRoute['run'], prot = false) =>
-    routes.set(`GET ${path}`, { params: undefined, protected: prot, run });
-
-  post('/auth/token', handlers.grants.rules, (req) => handlers.token(req));
-  post('/auth/refresh', PARAMS.refresh, (req) => handlers.refresh(req));
-  post('/auth/revoke', PARAMS.token_param, (req) => handlers.revoke(req));
-  post('/auth/introspect', PARAMS.token_param, (req) => handlers.introspect(req));
-  post('/auth/logout', PARAMS.refresh, (req) => handlers.logout(req));
-  post('/auth/logout-all', undefined, (_req, p) => handlers.logoutAll(p as Principal), true);
-  if (handlers.allowRegister) post('/auth/register', PARAMS.register, (req) => handlers.register(req));
-  get(METADATA_PATH, () => handlers.metadata());
-  if (options.jwks) {
-    const json = publicJwksJson(options.jwks);
-    get(JWKS_PATH, () => ({
-      status: 200,
-      headers: { 'cache-control': JWKS_CACHE_CONTROL, 'content-type': 'application/json; charset=utf-8' },
-      body: json,
-    }));
-  }
-  if (options.me ?? true)
-    get('/me', (_req, p) => ({ status: 200, headers: PRINCIPAL_HEADERS, body: meBody(p as Principal) }), true);
-  if (options.health ?? true) {
-    get('/health', () => ok({ status: 'ok' }));
-    get('/ready', (req) => handlers.ready(req.log));
+  for (const row of ENDPOINTS) {
+    if (row.feature !== undefined && !on[row.feature]) continue;
+    const params = row.params === 'grants' ? handlers.grants.rules : row.params;
+    routes.set(`${row.method} ${row.path}`, { params, protected: !row.public, run: run[row.handler] });
   }
 
-  const exact = new Set<string>(PUBLIC_AUTH_PATHS);
+  const exact = new Set<string>(PUBLIC_ENDPOINT_PATHS);
   const patterns: RegExp[] = [];
   for (const p of options.publicPaths ?? []) {
     if (typeof p === 'string') exact.add(p);

@@ -453,17 +453,3 @@ export function jwksUriFor(issuer: string, accessAlg: string | undefined): strin
 export function publicJwksJson(jwks: JwkSet): string {
   return JSON.stringify({ keys: jwks.keys.map(({ kty, crv, x, y, kid, alg, use }) => ({ kty, crv, x, y, kid, alg, use })) });
 }
-
-/** The paths the auth handlers serve without a Bearer token (the guard lets them through). `/auth/logout-all` and `/me` need one. */
-export const PUBLIC_AUTH_PATHS: readonly string[] = [
-  '/auth/token',
-  '/auth/refresh',
-  '/auth/revoke',
-  '/auth/introspect',
-  '/auth/logout',
-  '/auth/register',
-  '/.well-known/oauth-authorization-server',
-  JWKS_PATH,
-  '/health',
-  '/ready',
-];

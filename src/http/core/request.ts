@@ -12,14 +12,14 @@
  *   be included more than once"), so it is refused like a wrong type.
  *
  * The Fastify adapter enforces the same rules with Fastify's parsers and the
- * route schemas (schemas.ts, which also feed the OpenAPI document); Express and
- * Hono call {@link parseBody} and {@link checkParams}. The conformance suite
+ * route schemas (schemas.ts builds them from the rules of endpoints.ts, and they
+ * feed the OpenAPI document); Express and Hono call {@link parseBody} and {@link checkParams}. The conformance suite
  * (test/conformance) holds the three to one behaviour.
  *
  * @module
  */
 import { badRequest, HttpError } from './errors.js';
-import { BODY_LIMIT_BYTES, MAX_TOKEN_LENGTH } from './limits.js';
+import { BODY_LIMIT_BYTES } from './limits.js';
 import { findDuplicateKey } from './strict-json.js';
 
 /** Where a handler may log (pino's call shape; Fastify's `request.log` is one). Never given a token. */
@@ -182,21 +182,11 @@ export interface ParamRule {
   max: number;
   min?: number;
   required?: boolean;
+  /** What the parameter is, for the OpenAPI document. */
+  description?: string;
 }
 
 export type ParamRules = Readonly<Record<string, ParamRule>>;
-
-const CLIENT: ParamRules = { client_id: { max: 1024 }, client_secret: { max: 1024 } };
-
-/**
- * The parameters each route reads, with the limits of schemas.ts (the Fastify routes' Ajv
- * schemas). The token endpoint's come from its grants (grants/registry.ts).
- */
-export const PARAMS = {
-  refresh: { refresh_token: { min: 1, max: MAX_TOKEN_LENGTH }, ...CLIENT },
-  token_param: { token: { max: MAX_TOKEN_LENGTH }, token_type_hint: { max: 64 }, ...CLIENT },
-  register: { username: { min: 1, max: 64, required: true }, password: { min: 1, max: 1024, required: true } },
-} as const satisfies Record<string, ParamRules>;
 
 const NO_QUERY: Readonly<Record<string, string | string[]>> = Object.freeze(Object.create(null));
 

@@ -18,7 +18,10 @@ import type { Grant, GrantParam } from './types.js';
 export const GRANT_TYPE_RULE = { min: 1, max: 64, required: true } as const;
 
 /** RFC 6749 §2.3.1 client_secret_post, and §3.2.1 client_id of a public client. */
-export const CLIENT_PARAMS: ParamRules = { client_id: { max: 1024 }, client_secret: { max: 1024 } };
+export const CLIENT_PARAMS: ParamRules = {
+  client_id: { max: 1024, description: 'the client (RFC 6749 §2.2); none: the default client' },
+  client_secret: { max: 1024, description: 'client_secret_post (RFC 6749 §2.3.1); or use HTTP Basic' },
+};
 
 /**
  * The built-in grants of a server: the password grant when there is a user directory,
