@@ -21,6 +21,7 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
 import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
+import type { JwkSet } from '../../src/tokens/jwk.js';
 import { createUserService, type UserService } from '../../src/users/users.js';
 
 export const ADAPTERS = ['fastify', 'express', 'hono'] as const;
@@ -93,6 +94,8 @@ export interface AdapterOptions {
   allowRegister?: boolean;
   /** Extra grants of the token endpoint, the same on every adapter. */
   grants?: readonly Grant[];
+  /** A public JWK Set to serve at `/.well-known/jwks.json`. */
+  jwks?: JwkSet;
 }
 
 function answer(status: number, headers: Record<string, string>, setCookies: string[], text: string): Answer {
@@ -153,6 +156,7 @@ export async function driver(name: AdapterName, s: Shared, o: AdapterOptions = {
     cookie: o.cookie ?? false,
     allowRegister: o.allowRegister ?? false,
     ...(o.grants ? { grants: o.grants } : {}),
+    ...(o.jwks ? { jwks: o.jwks } : {}),
   };
   if (name === 'fastify') {
     const app = buildApp({ ...common, log: false, docs: false, demo: false });

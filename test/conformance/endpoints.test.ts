@@ -1,0 +1,70 @@
+/**
+ * Every row of the endpoint table (src/http/core/endpoints.ts) answers on Fastify,
+ * Express and Hono, with the guard's verdict the row declares: a public row answers
+ * without a token (never the guard's 401), a protected row refuses a request without
+ * one with the guard's 401 (RFC 6750 §3.1) and answers one with a valid token.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ENDPOINTS, type Endpoint } from '../../src/http/core/endpoints.js';
+import type { JwkSet } from '../../src/tokens/jwk.js';
+import { ADAPTERS, type Answer, bearer, type Driver, driver, login, type Shared, shared } from './adapters.js';
+
+const JWKS: JwkSet = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', kid: 'k1', alg: 'EdDSA', use: 'sig' }] };
+
+/** The request of a row: a POST carries an empty form body. */
+function call(d: Driver, row: Endpoint, headers: Record<string, string> = {}): Promise<Answer> {
+  if (row.method === 'GET') return d.call({ method: 'GET', url: row.path, headers });
+  return d.call({
+    method: row.method,
+    url: row.path,
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: '',
+  });
+}
+
+/** The guard's refusal of a request without a token (RFC 6750 §3.1: a Bearer challenge, no error code). */
+function isGuardRefusal(res: Answer): boolean {
+  return res.status === 401 && /^Bearer\b/.test(res.headers['www-authenticate'] ?? '');
+}
+
+test('the table declares each method and path once, and each handler once', () => {
+  const keys = ENDPOINTS.map((e) => `${e.method} ${e.path}`);
+  assert.equal(new Set(keys).size, keys.length);
+  const handlers = ENDPOINTS.map((e) => e.handler);
+  assert.equal(new Set(handlers).size, handlers.length);
+});
+
+for (const name of ADAPTERS) {
+  describe(`endpoint table on ${name}`, () => {
+    let s: Shared;
+    let d: Driver;
+    before(async () => {
+      s = await shared();
+      d = await driver(name, s, { allowRegister: true, jwks: JWKS });
+    });
+    after(async () => {
+      await d.close();
+      await s.close();
+    });
+
+    for (const row of ENDPOINTS) {
+      if (row.public) {
+        test(`${row.method} ${row.path} is public: answered without a token`, async () => {
+          const res = await call(d, row);
+          assert.notEqual(res.status, 404, res.text);
+          assert.ok(!isGuardRefusal(res), `${res.status} ${res.headers['www-authenticate']}`);
+          assert.ok(res.status < 500 || row.path === '/ready', `${res.status} ${res.text}`);
+        });
+      } else {
+        test(`${row.method} ${row.path} is protected: the guard's 401 without a token, answered with one`, async () => {
+          const refused = await call(d, row);
+          assert.ok(isGuardRefusal(refused), `${refused.status} ${refused.headers['www-authenticate']}`);
+          const token = (await login(d)).access_token as string;
+          const res = await call(d, row, bearer(token));
+          assert.ok(res.status >= 200 && res.status < 300, `${res.status} ${res.text}`);
+        });
+      }
+    }
+  });
+}
