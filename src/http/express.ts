@@ -24,7 +24,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Principal } from '../refresh/types.js';
-import { type AdapterLogger, type AuthApp, type AuthAppOptions, createAuthApp } from './core/app.js';
+import { type AdapterLogger, type AuthApp, type AuthAppOptions, createAuthApp, type Dispatch } from './core/app.js';
 import { errorBody, errorHeaders, HttpError, insufficientScope, logFailure, toHttpError } from './core/errors.js';
 import { hasScopes } from './core/guard.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from './core/limits.js';
@@ -32,7 +32,6 @@ import {
   type AuthRequest,
   type AuthResponse,
   bodyTooLarge,
-  checkParams,
   parseBody,
   parseCookieHeader,
   parseQuery,
@@ -115,29 +114,23 @@ function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolea
 /** The auth routes and the guard (see the module comment). */
 export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
   const auth = createAuthApp(options, 'tesseraExpress');
-  const { guard, log } = auth;
+  const log = auth.log;
   const cookieMode = auth.handlers.cookies !== undefined;
 
-  async function serve(
-    req: Request,
-    res: Response,
-    route: NonNullable<ReturnType<AuthApp['route']>>,
-    principal: Principal | null,
-  ) {
-    try {
-      let body: Record<string, unknown> = {};
-      if (route.params) {
+  function act(req: Request, res: Response, next: NextFunction, d: Dispatch): void {
+    if (d.action === 'answer') return void write(res, d.response);
+    if (d.principal) req.principal = d.principal;
+    if (d.action === 'pass') return void next();
+    void auth
+      .serve(d.route, d.principal, {
         // A body parsed by an earlier middleware is taken as it is (its parser's rules, not ours).
-        body =
+        body: async () =>
           req.body !== undefined && typeof req.body === 'object' && req.body !== null
             ? (req.body as Record<string, unknown>)
-            : parseBody(req.headers['content-type'], await readBody(req));
-        checkParams(body, route.params);
-      }
-      write(res, await route.run(neutral(req, body, cookieMode, log), principal));
-    } catch (e) {
-      write(res, auth.errorResponse(e));
-    }
+            : parseBody(req.headers['content-type'], await readBody(req)),
+        request: (body) => neutral(req, body, cookieMode, log),
+      })
+      .then((answer) => write(res, answer));
   }
 
   const middleware = ((req: Request, res: Response, next: NextFunction): void => {
@@ -145,22 +138,9 @@ export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
       res.removeHeader('x-powered-by');
       for (const name in API_HEADERS) res.setHeader(name, API_HEADERS[name] as string);
     }
-    const path = req.path;
-    const route = auth.route(req.method, path);
-    if (route && !route.protected) return void serve(req, res, route, null);
-    if (!route && auth.isPublic(path)) return void next();
-    const pending = guard.start(req.headers.authorization);
-    if (pending instanceof HttpError) return void write(res, auth.refusalResponse(pending));
-    const admit = (principal: Principal): void => {
-      req.principal = principal;
-      if (route) return void serve(req, res, route, principal);
-      next();
-    };
-    if (!(pending instanceof Promise)) return void admit(pending);
-    pending.then(admit, (e: unknown) => {
-      const refusal = guard.refusal(e, log);
-      write(res, refusal ? auth.refusalResponse(refusal) : auth.errorResponse(e));
-    });
+    const d = auth.dispatch(req.method, req.path, req.headers.authorization);
+    if (d instanceof Promise) d.then((decided) => act(req, res, next, decided));
+    else act(req, res, next, d);
   }) as TesseraExpress;
   Object.defineProperty(middleware, 'auth', { value: auth });
   return middleware;

@@ -28,7 +28,6 @@ import {
   type AuthRequest,
   type AuthResponse,
   bodyTooLarge,
-  checkParams,
   parseBody,
   parseCookieHeader,
   parseQuery,
@@ -90,59 +89,39 @@ function nodeAddress(c: Context): string | undefined {
 /** The auth routes and the guard (see the module comment). */
 export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
   const auth = createAuthApp(options, 'tesseraHono');
-  const { guard, log } = auth;
+  const log = auth.log;
   const cookieMode = auth.handlers.cookies !== undefined;
   const addressOf = options.clientAddress ?? nodeAddress;
   const secure = auth.securityHeaders ? API_HEADERS : undefined;
 
-  async function serve(
-    c: Context,
-    route: NonNullable<ReturnType<AuthApp['route']>>,
-    principal: Principal | null,
-  ): Promise<Response> {
-    try {
-      let body: Record<string, unknown> = {};
-      if (route.params) {
-        body = parseBody(c.req.header('content-type'), await readBody(c.req.raw));
-        checkParams(body, route.params);
-      }
-      const headers: Record<string, string> = {};
-      c.req.raw.headers.forEach((value, name) => {
-        headers[name] = value;
-      });
-      const req: AuthRequest = {
-        method: c.req.method,
-        path: c.req.path,
-        headers,
-        body,
-        query: parseQuery(c.req.url),
-        ip: addressOf(c) ?? '',
-        cookies: cookieMode ? parseCookieHeader(headers.cookie) : {},
-        ...(log ? { log } : {}),
-      };
-      return toResponse(await route.run(req, principal), secure);
-    } catch (e) {
-      return toResponse(auth.errorResponse(e), secure);
-    }
+  function request(c: Context, body: Record<string, unknown>): AuthRequest {
+    const headers: Record<string, string> = {};
+    c.req.raw.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    return {
+      method: c.req.method,
+      path: c.req.path,
+      headers,
+      body,
+      query: parseQuery(c.req.url),
+      ip: addressOf(c) ?? '',
+      cookies: cookieMode ? parseCookieHeader(headers.cookie) : {},
+      ...(log ? { log } : {}),
+    };
   }
 
   const middleware: MiddlewareHandler<TesseraEnv> = async (c, next) => {
-    const path = c.req.path;
-    const route = auth.route(c.req.method, path);
-    if (route && !route.protected) return serve(c, route, null);
-    if (!route && auth.isPublic(path)) return withHeaders(c, next);
-    const pending = guard.start(c.req.header('authorization'));
-    if (pending instanceof HttpError) return toResponse(auth.refusalResponse(pending), secure);
-    let principal: Principal;
-    try {
-      principal = pending instanceof Promise ? await pending : pending;
-    } catch (e) {
-      const refusal = guard.refusal(e, log);
-      return toResponse(refusal ? auth.refusalResponse(refusal) : auth.errorResponse(e), secure);
-    }
-    c.set('principal', principal);
-    if (route) return serve(c, route, principal);
-    return withHeaders(c, next);
+    const pending = auth.dispatch(c.req.method, c.req.path, c.req.header('authorization'));
+    const d = pending instanceof Promise ? await pending : pending;
+    if (d.action === 'answer') return toResponse(d.response, secure);
+    if (d.principal) c.set('principal', d.principal);
+    if (d.action === 'pass') return withHeaders(c, next);
+    const answer = await auth.serve(d.route, d.principal, {
+      body: async () => parseBody(c.req.header('content-type'), await readBody(c.req.raw)),
+      request: (body) => request(c, body),
+    });
+    return toResponse(answer, secure);
   };
 
   /** The app's own answer, with the security headers it did not set itself. */

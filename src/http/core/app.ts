@@ -13,7 +13,7 @@
 import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { ENDPOINTS, type EndpointFeature, type EndpointHandler, PUBLIC_ENDPOINT_PATHS } from './endpoints.js';
-import { errorBody, errorHeaders, type HttpError, logFailure, toHttpError } from './errors.js';
+import { errorBody, errorHeaders, HttpError, logFailure, toHttpError } from './errors.js';
 import { createGuard, type Guard, type GuardOptions } from './guard.js';
 import {
   type AuthHandlers,
@@ -24,7 +24,14 @@ import {
   meBody,
   publicJwksJson,
 } from './handlers.js';
-import { type AuthRequest, type AuthResponse, type CoreLogger, type ParamRules, PRINCIPAL_HEADERS } from './request.js';
+import {
+  type AuthRequest,
+  type AuthResponse,
+  type CoreLogger,
+  checkParams,
+  type ParamRules,
+  PRINCIPAL_HEADERS,
+} from './request.js';
 
 /** A logger for the adapters: the handlers' two levels, and `error` for a failure that is a bug. */
 export interface AdapterLogger extends CoreLogger {
@@ -69,7 +76,37 @@ export interface AuthApp {
   errorResponse(e: unknown, log?: AdapterLogger): AuthResponse;
   /** The answer of a refusal the guard or an adapter already made. */
   refusalResponse(err: HttpError): AuthResponse;
+  /**
+   * The dispatch every adapter shares: the route of the request, the public paths, the
+   * guard (RFC 6750 §2.1). A promise only when the guard must ask the token store.
+   */
+  dispatch(method: string, path: string, authorization: string | undefined): Dispatch | Promise<Dispatch>;
+  /**
+   * Answers a request of a served route: its body (read by the adapter, when the route reads
+   * one) checked against the route's parameter rules, then its handler. Never rejects: any
+   * throw is the error answer.
+   */
+  serve(route: AuthRoute, principal: Principal | null, input: ServeInput): Promise<AuthResponse>;
 }
+
+/** What the dispatch decided for a request. */
+export type Dispatch =
+  /** One of the table's routes: answer it with {@link AuthApp.serve}. */
+  | { readonly action: 'serve'; readonly route: AuthRoute; readonly principal: Principal | null }
+  /** Not a route of ours, and admitted (a public path: `principal` null): the app's next handler. */
+  | { readonly action: 'pass'; readonly principal: Principal | null }
+  /** Refused by the guard (400/401/503): write `response`. */
+  | { readonly action: 'answer'; readonly response: AuthResponse };
+
+/** How an adapter hands a request to {@link AuthApp.serve}. */
+export interface ServeInput {
+  /** The parsed body (only called for a route that reads one); throws an HttpError for a body the contract refuses. */
+  body(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** The neutral request with that body. */
+  request(body: Record<string, unknown>): AuthRequest;
+}
+
+const PASS_PUBLIC: Dispatch = Object.freeze({ action: 'pass', principal: null });
 
 const ok = (body: unknown): AuthResponse => ({ status: 200, headers: {}, body });
 
@@ -145,9 +182,48 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     return { status: err.statusCode, headers: errorHeaders(err), body: errorBody(err) };
   }
 
+  const servePublic = new Map<AuthRoute, Dispatch>();
+  for (const route of routes.values())
+    if (!route.protected) servePublic.set(route, Object.freeze({ action: 'serve', route, principal: null }));
+
+  function admitted(route: AuthRoute | undefined, principal: Principal): Dispatch {
+    return route ? { action: 'serve', route, principal } : { action: 'pass', principal };
+  }
+
+  function dispatch(method: string, path: string, authorization: string | undefined): Dispatch | Promise<Dispatch> {
+    const route = routes.get(`${method} ${path}`);
+    if (route && !route.protected) return servePublic.get(route) as Dispatch;
+    if (!route && (exact.has(path) || patterns.some((r) => r.test(path)))) return PASS_PUBLIC;
+    const pending = guard.start(authorization);
+    if (pending instanceof HttpError) return { action: 'answer', response: refusalResponse(pending) };
+    if (!(pending instanceof Promise)) return admitted(route, pending);
+    return pending.then(
+      (principal) => admitted(route, principal),
+      (e: unknown) => {
+        const refusal = guard.refusal(e, log);
+        return { action: 'answer', response: refusal ? refusalResponse(refusal) : errorResponse(e) };
+      },
+    );
+  }
+
+  async function serve(route: AuthRoute, principal: Principal | null, input: ServeInput): Promise<AuthResponse> {
+    try {
+      let body: Record<string, unknown> = {};
+      if (route.params) {
+        body = await input.body();
+        checkParams(body, route.params);
+      }
+      return await route.run(input.request(body), principal);
+    } catch (e) {
+      return errorResponse(e);
+    }
+  }
+
   return {
     handlers,
     guard,
+    dispatch,
+    serve,
     log,
     securityHeaders: options.securityHeaders ?? true,
     route: (method, path) => routes.get(`${method} ${path}`),
