@@ -1,15 +1,5 @@
 /**
- * The HTTP contract of the reference server (docs/http-api.md):
- *
- *     POST /auth/token        RFC 6749 §3.2: the registered grants (core/grants/: password §4.3, refresh_token §6, the `grants` option)
- *     POST /auth/refresh      the refresh path of the original request: {"refresh_token"} or the refresh cookie
- *     POST /auth/revoke       RFC 7009 (a client's own tokens)
- *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
- *     GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
- *     POST /auth/logout       ends the presented refresh token's family
- *     POST /auth/logout-all   ends every family of the caller (Bearer)
- *     POST /auth/register     only with `allowRegister`
- *     GET  /me  /health  /ready
+ * The HTTP contract of the reference server (docs/http-api.md) as a Fastify plugin.
  *
  * The endpoints are the rows of core/endpoints.ts and their handlers those of
  * core/app.ts (shared with Express and Hono); this plugin is the Fastify adapter:

@@ -1,17 +1,8 @@
 /**
  * The auth endpoints as functions of a neutral request ({@link AuthRequest})
  * to a neutral answer ({@link AuthResponse}), shared by the Fastify, Express
- * and Hono adapters (docs/http-api.md):
- *
- *     POST /auth/token        RFC 6749 §3.2: the registered grants (grants/: password §4.3, refresh_token §6, and the `grants` option)
- *     POST /auth/refresh      the refresh path of the original request: {"refresh_token"} or the refresh cookie
- *     POST /auth/revoke       RFC 7009 (a client's own tokens)
- *     POST /auth/introspect   RFC 7662 (client authentication, clients registered for it)
- *     GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
- *     POST /auth/logout       ends the presented refresh token's family
- *     POST /auth/logout-all   ends every family of the caller (Bearer)
- *     POST /auth/register     only with `allowRegister`
- *     GET  /me  /health  /ready
+ * and Hono adapters (docs/http-api.md). Which method and path each answers, and
+ * with which parameter rules, is the endpoint table (endpoints.ts).
  *
  * A handler either returns the answer or throws: an {@link HttpError}, a store
  * outage, an InvalidScopeError, ... which the adapter maps with `toHttpError`
