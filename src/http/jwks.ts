@@ -13,7 +13,8 @@ import { JWKS_CACHE_CONTROL, publicJwksJson } from './core/handlers.js';
 
 const NO_DOC_CONTEXT = { grantTypes: [], csrfHeader: '' };
 
-export { JWKS_CACHE_CONTROL, JWKS_PATH, jwksUriFor } from './core/handlers.js';
+export { JWKS_PATH } from './core/endpoints.js';
+export { JWKS_CACHE_CONTROL, jwksUriFor } from './core/handlers.js';
 
 export interface JwksRouteOptions {
   /** The public set: `SigningKeySet.publicJwks()`. */

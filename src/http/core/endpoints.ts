@@ -11,9 +11,7 @@
  * @module
  */
 import { CLIENT_PARAMS } from './grants/registry.js';
-import { JWKS_PATH } from './handlers.js';
 import { MAX_TOKEN_LENGTH } from './limits.js';
-import { METADATA_PATH } from './metadata.js';
 import type { ParamRules } from './request.js';
 
 /** The handler that answers a row (app.ts `endpointRunners` maps each name to a function). */
@@ -95,6 +93,12 @@ export const CLIENT_AUTH_DOC =
   'Client authentication (RFC 6749 §2.3): HTTP Basic with the form-urlencoded client_id and client_secret ' +
   '(client_secret_basic), or client_id and client_secret in the body (client_secret_post); a public client sends ' +
   'client_id alone; a request that names no client acts as the default public client. Failure: 401 invalid_client.';
+
+/** RFC 8414 §3: the well-known path of the authorization server metadata. */
+export const METADATA_PATH = '/.well-known/oauth-authorization-server';
+
+/** RFC 7517 §5: the public JWK Set of the EdDSA/ES256 access-token signatures. */
+export const JWKS_PATH = '/.well-known/jwks.json';
 
 /** The table. Order: the order of the OpenAPI document. */
 export const ENDPOINTS: readonly Endpoint[] = [

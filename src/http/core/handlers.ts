@@ -18,6 +18,7 @@ import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
+import { JWKS_PATH } from './endpoints.js';
 import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
@@ -412,8 +413,6 @@ export class CookieClearingError extends TesseraError {
     this.cookies = cookies;
   }
 }
-
-export const JWKS_PATH = '/.well-known/jwks.json';
 
 /**
  * Five minutes. Verifiers refetch on an unknown `kid` anyway (ours, jose and PyJWT

@@ -7,8 +7,12 @@
  * @module
  */
 import { CLIENT_AUTH_METHODS } from './client-auth.js';
+import { endpointOf } from './endpoints.js';
 
-export const METADATA_PATH = '/.well-known/oauth-authorization-server';
+/** The endpoints the metadata names (RFC 8414 §2), at their rows of the endpoint table. */
+const TOKEN_PATH = endpointOf('token').path;
+const REVOKE_PATH = endpointOf('revoke').path;
+const INTROSPECT_PATH = endpointOf('introspect').path;
 
 export interface MetadataOptions {
   /** RFC 8414 §2 `issuer`: an https (or, in development, http) URL without query or fragment. */
@@ -40,9 +44,9 @@ export function authorizationServerMetadata(o: MetadataOptions): AuthorizationSe
   const base = o.issuer.replace(/\/+$/, '');
   const metadata: AuthorizationServerMetadata = {
     issuer: o.issuer,
-    token_endpoint: `${base}/auth/token`,
-    revocation_endpoint: `${base}/auth/revoke`,
-    introspection_endpoint: `${base}/auth/introspect`,
+    token_endpoint: `${base}${TOKEN_PATH}`,
+    revocation_endpoint: `${base}${REVOKE_PATH}`,
+    introspection_endpoint: `${base}${INTROSPECT_PATH}`,
     grant_types_supported: [...o.grantTypes],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     // RFC 7009 §2.1: public clients revoke too (identified by client_id).
