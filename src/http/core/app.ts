@@ -186,6 +186,8 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   for (const route of routes.values())
     if (!route.protected) servePublic.set(route, Object.freeze({ action: 'serve', route, principal: null }));
 
+  const isPublic = (path: string): boolean => exact.has(path) || patterns.some((r) => r.test(path));
+
   function admitted(route: AuthRoute | undefined, principal: Principal): Dispatch {
     return route ? { action: 'serve', route, principal } : { action: 'pass', principal };
   }
@@ -193,7 +195,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   function dispatch(method: string, path: string, authorization: string | undefined): Dispatch | Promise<Dispatch> {
     const route = routes.get(`${method} ${path}`);
     if (route && !route.protected) return servePublic.get(route) as Dispatch;
-    if (!route && (exact.has(path) || patterns.some((r) => r.test(path)))) return PASS_PUBLIC;
+    if (!route && isPublic(path)) return PASS_PUBLIC;
     const pending = guard.start(authorization);
     if (pending instanceof HttpError) return { action: 'answer', response: refusalResponse(pending) };
     if (!(pending instanceof Promise)) return admitted(route, pending);
@@ -227,7 +229,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     log,
     securityHeaders: options.securityHeaders ?? true,
     route: (method, path) => routes.get(`${method} ${path}`),
-    isPublic: (path) => exact.has(path) || patterns.some((r) => r.test(path)),
+    isPublic,
     errorResponse,
     refusalResponse,
   };
