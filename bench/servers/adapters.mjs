@@ -28,7 +28,7 @@ function ready(url) {
 
 switch (mode) {
   case 'fastify': {
-    const { buildApp } = await import('../../dist/http/app.js');
+    const { buildApp } = await import('../../dist/server/app.js');
     const app = buildApp({ tokens: await tokens(), log: false, docs: false, demo: false, rateLimit: false });
     ready(await app.listen({ port: 0, host: '127.0.0.1' }));
     break;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-export { type AppOptions, buildApp, type LogOptions, REDACT_PATHS } from '../http/app.js';
+export { type AppOptions, buildApp, type LogOptions, REDACT_PATHS } from './app.js';
 export { parseConfig, type ServerConfig } from './config.js';
 export {
   openConfiguredStore,

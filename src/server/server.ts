@@ -1,15 +1,13 @@
 /**
  * The reference server process: turns a {@link ServerConfig} into a listening
  * Fastify app on a store, and shuts it down gracefully. The only module that
- * calls `listen` (src/http/app.ts builds the app without it).
+ * calls `listen` (app.ts builds the app without it).
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { createClientService } from '../clients/clients.js';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
-import { buildApp } from '../http/app.js';
-import { watchConnections } from '../http/drain.js';
 import { hkdfSha256 } from '../internal/crypto.js';
 import { redactUrl } from '../internal/redact.js';
 import type { KeyRing } from '../keys.js';
@@ -17,7 +15,9 @@ import { type ConfiguredTokenService, createTokenService } from '../refresh/serv
 import { type BuiltInStore, openStore } from '../stores/open.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
+import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
+import { watchConnections } from './drain.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 
 /** How long the store may take to answer its first ping before start-up gives up. */

@@ -10,7 +10,6 @@ import express from 'express';
 import { Hono } from 'hono';
 import { type ClientService, createClientService } from '../../src/clients/clients.js';
 import type { ClientDirectory } from '../../src/clients/types.js';
-import { buildApp } from '../../src/http/app.js';
 import type { CookieModeOptions } from '../../src/http/core/cookies.js';
 import type { Grant } from '../../src/http/core/grants/types.js';
 import type { RateLimitSettings } from '../../src/http/core/handlers.js';
@@ -19,6 +18,7 @@ import { notFound as honoNotFound, type TesseraEnv, tesseraHono } from '../../sr
 import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService } from '../../src/refresh/types.js';
+import { buildApp } from '../../src/server/app.js';
 import { openStore } from '../../src/stores/open.js';
 import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
 import type { JwkSet } from '../../src/tokens/jwk.js';

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildApp } from '../../src/http/app.js';
 import { HttpError } from '../../src/http/core/errors.js';
 import type { Grant } from '../../src/http/core/grants/types.js';
+import { buildApp } from '../../src/server/app.js';
 import { ADAPTERS, type Answer, basicAuth, bearer, type Driver, driver, form, type Shared, shared } from './adapters.js';
 
 /** RFC 6749 §4.5 extension grant: a fixed user for the right code; the query's `tag` goes into a claim. */

@@ -241,7 +241,7 @@ describe('without a default client (TESSERA_DEFAULT_CLIENT empty)', () => {
     const { createClientService } = await import('../../src/clients/clients.js');
     const clients = createClientService(h.store as never, { defaultClientId: '' });
     await clients.add('spa');
-    const { buildApp } = await import('../../src/http/app.js');
+    const { buildApp } = await import('../../src/server/app.js');
     const app = buildApp({ tokens: h.tokens, users: h.users, clients, log: false, rateLimit: false });
     t.after(() => app.close());
     const login = (extra: Record<string, string>) =>

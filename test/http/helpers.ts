@@ -5,10 +5,10 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { type ClientService, createClientService } from '../../src/clients/clients.js';
 import type { ClientDirectory } from '../../src/clients/types.js';
-import { type AppOptions, buildApp } from '../../src/http/app.js';
 import { generateSecret } from '../../src/keys.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService, TokenServiceOptions } from '../../src/refresh/types.js';
+import { type AppOptions, buildApp } from '../../src/server/app.js';
 import { openStore } from '../../src/stores/open.js';
 import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { createUserService, type UserService } from '../../src/users/users.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { LazyChildLogger, lazyChildLoggerFactory } from '../../src/http/lazy-logger.js';
+import { LazyChildLogger, lazyChildLoggerFactory } from '../../src/server/lazy-logger.js';
 import { captureLog } from '../support/log-capture.js';
 
 describe('lazy request logger', () => {

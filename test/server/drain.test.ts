@@ -1,5 +1,5 @@
 /**
- * Shutdown of keep-alive connections (src/http/drain.ts): a connection busy with a
+ * Shutdown of keep-alive connections (src/server/drain.ts): a connection busy with a
  * request is told to close with that request's response; an idle one is left to the
  * server's close; one whose response already went out is not touched. Real sockets,
  * raw HTTP/1.1 (so nothing but the server decides about `Connection`).
@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { watchConnections } from '../../src/http/drain.js';
+import { watchConnections } from '../../src/server/drain.js';
 
 const held: ServerResponse[] = [];
 const server = createServer((req, res) => {

@@ -1,5 +1,5 @@
 /**
- * The idle-connection reaper (src/http/idle-connections.ts): a connection on
+ * The idle-connection reaper (src/server/idle-connections.ts): a connection on
  * which no byte moves for `idleMs` is closed; one that keeps moving is not.
  * The clock is injected and sweeps are run by hand (no timer, no sleeping);
  * the sockets are real.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { reapIdleConnections } from '../../src/http/idle-connections.js';
+import { reapIdleConnections } from '../../src/server/idle-connections.js';
 
 describe('reapIdleConnections', () => {
   const server = createServer((socket) => {

@@ -1,5 +1,5 @@
 /**
- * The server's logging (src/http/logger.ts). With request logging off (the
+ * The server's logging (src/server/logger.ts). With request logging off (the
  * default), Fastify gets no logger, so it adds no per-response listeners; the
  * lines handlers write still reach the log through `request.log`, with the
  * request id and the redaction rules. With request logging on, Fastify writes
@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { ServerResponse } from 'node:http';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { PASSWORD, setup } from '../http/helpers.js';
 import { captureLog } from '../support/log-capture.js';
-import { PASSWORD, setup } from './helpers.js';
 
 /** 'finish' listeners put on the response of one `GET /health`. */
 async function finishListenersAdded(app: FastifyInstance): Promise<number> {

@@ -19,9 +19,9 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { API_HEADERS, DOCS_HEADERS, isDocs } from './core/security-headers.js';
+import { API_HEADERS, DOCS_HEADERS, isDocs } from '../http/core/security-headers.js';
 
-export { API_CSP, DOCS_CSP } from './core/security-headers.js';
+export { API_CSP, DOCS_CSP } from '../http/core/security-headers.js';
 
 /** Sets the headers on every answer, 404s and errors included; a route may override them (the demo page's CSP). */
 export function securityHeaders(app: FastifyInstance): void {
