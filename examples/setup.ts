@@ -8,10 +8,10 @@
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, BlockList, isIP } from 'node:net';
-import { createClientService } from '../src/clients/clients.js';
 import { ConfigError } from '../src/errors.js';
 import type { AuthAppOptions } from '../src/http/core/app.js';
 import { hkdfSha256 } from '../src/internal/crypto.js';
+import { createClientService } from '../src/oauth-clients/clients.js';
 import { createTokenService } from '../src/refresh/service.js';
 import { parseConfig, resolveSecret, resolveSigningKeys, type ServerConfig, type TrustProxy } from '../src/server/config.js';
 import { reapIdleConnections } from '../src/server/idle-connections.js';

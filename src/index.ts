@@ -8,23 +8,7 @@
  *
  * @module
  */
-export {
-  type AddClientOptions,
-  type AddedClient,
-  type ClientAuthentication,
-  type ClientDirectory,
-  ClientInputError,
-  type ClientInputErrorCode,
-  type ClientRecord,
-  type ClientService,
-  type ClientServiceOptions,
-  type ClientType,
-  createClientService,
-  DEFAULT_CLIENT_ID,
-  isClientDirectory,
-  NO_CLIENTS,
-  type PresentedClient,
-} from './clients/index.js';
+
 export {
   ConfigError,
   DependencyUnavailableError,
@@ -54,6 +38,23 @@ export {
   parseSecret,
   type SecretInput,
 } from './keys.js';
+export {
+  type AddClientOptions,
+  type AddedClient,
+  type ClientAuthentication,
+  type ClientDirectory,
+  ClientInputError,
+  type ClientInputErrorCode,
+  type ClientRecord,
+  type ClientService,
+  type ClientServiceOptions,
+  type ClientType,
+  createClientService,
+  DEFAULT_CLIENT_ID,
+  isClientDirectory,
+  NO_CLIENTS,
+  type PresentedClient,
+} from './oauth-clients/index.js';
 export {
   type ConfiguredTokenService,
   createTokenService,

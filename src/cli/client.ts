@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ClientInputError, createClientService } from '../clients/clients.js';
+import { ClientInputError, createClientService } from '../oauth-clients/clients.js';
 import { storeConfig } from '../server/config.js';
 import { openConfiguredStore } from '../server/server.js';
 import { dataDirLine, EXIT_OK, EXIT_REFUSED, type Io, parse, str, UsageError } from './args.js';

@@ -144,7 +144,7 @@ export class RevocationSet implements RevocationListener {
   }
 
   event(e: RevocationEvent): void {
-    // A client's removal concerns the client cache (src/clients), not a token.
+    // A client's removal concerns the client cache (src/oauth-clients), not a token.
     if (e.kind === 'client') return;
     this.#add(e, false);
   }

@@ -11,7 +11,6 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { ClientService } from '../clients/clients.js';
 import type { CookieModeOptions } from '../http/cookies.js';
 import type { Grant } from '../http/core/grants/types.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
@@ -19,6 +18,7 @@ import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http
 import { jwksRoute } from '../http/jwks.js';
 import { tesseraAuth } from '../http/plugin.js';
 import { type RateLimitSettings, tesseraRoutes } from '../http/routes.js';
+import type { ClientService } from '../oauth-clients/clients.js';
 import type { TokenService } from '../refresh/types.js';
 import type { JwkSet } from '../tokens/jwk.js';
 import type { UserService } from '../users/users.js';

@@ -6,11 +6,11 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { createClientService } from '../clients/clients.js';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
 import { hkdfSha256 } from '../internal/crypto.js';
 import { redactUrl } from '../internal/redact.js';
 import type { KeyRing } from '../keys.js';
+import { createClientService } from '../oauth-clients/clients.js';
 import { type ConfiguredTokenService, createTokenService } from '../refresh/service.js';
 import { type BuiltInStore, openStore } from '../stores/open.js';
 import { scryptWithCost } from '../users/password.js';

@@ -10,8 +10,9 @@
  *
  * @module
  */
-export type { ClientDirectory, ClientRecord } from '../clients/types.js';
+
 export { StoreUnavailableError } from '../errors.js';
+export type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
 export {
   type BuiltInStore,
   findStoreScheme,

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { ClientDirectory, ClientRecord } from '../clients/types.js';
+import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, RevocationHub } from './feed.js';
 import {
   checkAccessIn,
@@ -229,7 +229,7 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return u ? { ...u } : null;
   }
 
-  // Registered OAuth clients (src/clients).
+  // Registered OAuth clients (src/oauth-clients).
 
   async createClient(client: ClientRecord): Promise<boolean> {
     if (this.#clients.has(client.clientId)) return false;

@@ -896,7 +896,7 @@ export function statements(schema: string) {
     getUser: `SELECT username, id, password_hash, created_at FROM ${s}users WHERE username = $1`,
     // Rehash at login (users.ts): the stored hash with the configured scrypt cost.
     updatePasswordHash: `UPDATE ${s}users SET password_hash = $2 WHERE username = $1 RETURNING id`,
-    // Registered clients (src/clients). ON CONFLICT DO NOTHING: of concurrent registrations of one id
+    // Registered clients (src/oauth-clients). ON CONFLICT DO NOTHING: of concurrent registrations of one id
     // exactly one inserts (and returns its row). Ordered by code point, as the other stores.
     createClient: `INSERT INTO ${s}clients (client_id, client_type, secret_hash, introspect, created_at)
       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING client_id`,

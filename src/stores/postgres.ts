@@ -28,9 +28,9 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
+import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, RevocationHub } from './feed.js';
 import {
   migrationSql,
@@ -540,7 +540,7 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
     return (await this.#query('updatePasswordHash', [username, passwordHash])).length === 1;
   }
 
-  // Registered OAuth clients (src/clients): configuration, one plain statement each.
+  // Registered OAuth clients (src/oauth-clients): configuration, one plain statement each.
 
   async createClient(client: ClientRecord): Promise<boolean> {
     const rows = await this.#query('createClient', [

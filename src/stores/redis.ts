@@ -33,9 +33,9 @@
  * @module
  */
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { sha256Base64url } from '../internal/crypto.js';
+import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
@@ -562,7 +562,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     return raw === null ? null : (JSON.parse(raw) as UserRecord);
   }
 
-  // Registered OAuth clients (src/clients): one hash, `<prefix>clients`, field = client id, value = the
+  // Registered OAuth clients (src/oauth-clients): one hash, `<prefix>clients`, field = client id, value = the
   // record as JSON. One key, so one slot: the same commands work on Redis Cluster, and HSETNX is atomic.
 
   #clientsKey(): string {

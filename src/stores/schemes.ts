@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { ClientDirectory } from '../clients/types.js';
 import { ConfigError } from '../errors.js';
+import type { ClientDirectory } from '../oauth-clients/types.js';
 import type { OneTimeRecords, TokenStore, UserDirectory } from './types.js';
 
 /**

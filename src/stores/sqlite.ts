@@ -21,8 +21,8 @@
  */
 import { createRequire } from 'node:module';
 import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
-import type { ClientDirectory, ClientRecord } from '../clients/types.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
 import { RevocationHub } from './feed.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 import {
@@ -541,7 +541,7 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return r ? { id: r.id, username: r.username, passwordHash: r.password_hash, createdAt: r.created_at } : null;
   }
 
-  // Registered OAuth clients (src/clients). Prepared on first use: the hot statements above stay as they are.
+  // Registered OAuth clients (src/oauth-clients). Prepared on first use: the hot statements above stay as they are.
 
   #clientStmts?: ReturnType<typeof prepareClients>;
 

@@ -245,7 +245,7 @@ export type RevocationEvent =
   /** Logout everywhere: the user's tokens issued before `notBefore` (ms). */
   | { kind: 'user'; sub: string; notBefore: Millis; until: Millis }
   /**
-   * A registered client removed (src/clients): instances that cache client records drop it.
+   * A registered client removed (src/oauth-clients): instances that cache client records drop it.
    * Carried by the same push so that a removal reaches every instance as fast as a revocation;
    * a listener that keeps revocations ignores it. `until`: how long the news matters (ms).
    */

@@ -72,7 +72,7 @@ const RANK: Record<string, number> = {
   errors: 0,
   internal: 1,
   keys: 2,
-  clients: 2,
+  'oauth-clients': 2,
   tokens: 3,
   stores: 3,
   users: 4,

@@ -14,7 +14,6 @@ import { describe, test } from 'node:test';
 import express from 'express';
 import Fastify from 'fastify';
 import { UsageError } from '../../src/cli/args.js';
-import { createClientService } from '../../src/clients/clients.js';
 import {
   ConfigError,
   DependencyUnavailableError,
@@ -31,6 +30,7 @@ import { CookieClearingError } from '../../src/http/core/handlers.js';
 import { errorHandler } from '../../src/http/express.js';
 import { tesseraAuth } from '../../src/http/plugin.js';
 import * as root from '../../src/index.js';
+import { createClientService } from '../../src/oauth-clients/clients.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { generateSigningJwk } from '../../src/tokens/jwk.js';
 import { UserInputError } from '../../src/users/users.js';

@@ -238,7 +238,7 @@ describe('without a default client (TESSERA_DEFAULT_CLIENT empty)', () => {
   test('a request that names no client is 401 invalid_client; a named public client works', async (t) => {
     const h = await setup();
     t.after(() => h.close());
-    const { createClientService } = await import('../../src/clients/clients.js');
+    const { createClientService } = await import('../../src/oauth-clients/clients.js');
     const clients = createClientService(h.store as never, { defaultClientId: '' });
     await clients.add('spa');
     const { buildApp } = await import('../../src/server/app.js');

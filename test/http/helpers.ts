@@ -3,9 +3,9 @@
  * on an injected clock, a user directory with cheap scrypt, and the app.
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { type ClientService, createClientService } from '../../src/clients/clients.js';
-import type { ClientDirectory } from '../../src/clients/types.js';
 import { generateSecret } from '../../src/keys.js';
+import { type ClientService, createClientService } from '../../src/oauth-clients/clients.js';
+import type { ClientDirectory } from '../../src/oauth-clients/types.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService, TokenServiceOptions } from '../../src/refresh/types.js';
 import { type AppOptions, buildApp } from '../../src/server/app.js';

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createClientService } from '../../src/clients/clients.js';
-import type { ClientDirectory } from '../../src/clients/types.js';
 import { createAuthHandlers } from '../../src/http/core/handlers.js';
+import { createClientService } from '../../src/oauth-clients/clients.js';
+import type { ClientDirectory } from '../../src/oauth-clients/types.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenServiceOptions } from '../../src/refresh/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';

@@ -9,9 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { createClientService } from '../../src/clients/clients.js';
-import type { ClientDirectory } from '../../src/clients/types.js';
 import { StoreUnavailableError } from '../../src/errors.js';
+import { createClientService } from '../../src/oauth-clients/clients.js';
+import type { ClientDirectory } from '../../src/oauth-clients/types.js';
 import { type ConfiguredTokenService, createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';

@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
-import { type ClientDirectory, isClientDirectory } from '../../src/clients/types.js';
 import { InvalidScopeError, StoreUnavailableError, TokenError } from '../../src/errors.js';
+import { type ClientDirectory, isClientDirectory } from '../../src/oauth-clients/types.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';

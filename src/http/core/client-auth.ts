@@ -17,8 +17,8 @@
  *
  * @module
  */
-import type { ClientAuthentication, ClientService, PresentedClient } from '../../clients/clients.js';
-import type { ClientRecord } from '../../clients/types.js';
+import type { ClientAuthentication, ClientService, PresentedClient } from '../../oauth-clients/clients.js';
+import type { ClientRecord } from '../../oauth-clients/types.js';
 import { badRequest, HttpError } from './errors.js';
 
 /** What a request carries that may identify its client. */

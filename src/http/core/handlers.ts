@@ -11,8 +11,9 @@
  *
  * @module
  */
-import { type ClientService, createClientService, NO_CLIENTS } from '../../clients/clients.js';
+
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
+import { type ClientService, createClientService, NO_CLIENTS } from '../../oauth-clients/clients.js';
 import type { Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ClientRecord, ClientType } from '../../../clients/types.js';
+import type { ClientRecord, ClientType } from '../../../oauth-clients/types.js';
 import type { TokenPair, TokenService } from '../../../refresh/types.js';
 import type { UserService } from '../../../users/users.js';
 import type { GuessingLimiter } from '../guessing-limiter.js';

@@ -16,7 +16,7 @@ export interface ClientRecord {
   clientType: ClientType;
   /**
    * Confidential clients only: the secret's verifier (`sha256$<base64url>`),
-   * never the secret itself (see src/clients/secrets.ts). `''` for public clients.
+   * never the secret itself (see src/oauth-clients/secrets.ts). `''` for public clients.
    */
   secretHash: string;
   /** May call the introspection endpoint (RFC 7662 §2.1: a protected resource). */
