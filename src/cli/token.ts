@@ -70,7 +70,7 @@ function tokenType(value: string | undefined, required: boolean): TokenType | un
 
 /**
  * The longest `--ttl`: the configured refresh lifetime. Logout everywhere keeps the user's
- * epoch that long, so a longer-lived token could outlive what revokes it (issue 12, finding 7).
+ * epoch that long, so a longer-lived token could outlive what revokes it.
  */
 function maxTtl(env: NodeJS.ProcessEnv): number {
   const v = env.TESSERA_REFRESH_TTL?.trim();

@@ -2,7 +2,7 @@
  * What is revoked and not yet expired, in memory, fed by the store's push
  * (`TokenStore.revocations()`), so that a self-contained access token is
  * refused on every instance within a second of its revocation anywhere, with
- * no store round trip per request (issue 14).
+ * no store round trip per request.
  *
  * Three maps: access-token ids (RFC 7009), families (logout, RFC 7009 for a
  * refresh token, reuse detection) and users' "not before" epochs (logout

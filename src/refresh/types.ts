@@ -14,7 +14,7 @@ import type { SigningKeySet } from '../tokens/jwk.js';
 export type TokenFormat = SelfContainedFormat | 'opaque';
 export const TOKEN_FORMATS: readonly TokenFormat[] = ['jwt', 'sealed', 'fernet', 'opaque'];
 
-/** The three schemes of the original design, as presets of (access format, refresh format). */
+/** The three schemes of DESIGN.md (jwt, sealed, opaque), as presets of (access format, refresh format). */
 export type Scheme = 'jwt' | 'sealed' | 'opaque';
 export const SCHEMES: Record<Scheme, { access: TokenFormat; refresh: TokenFormat }> = {
   jwt: { access: 'jwt', refresh: 'jwt' },

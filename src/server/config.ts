@@ -698,7 +698,7 @@ export function resolveSecret(config: ServerConfig): string[] {
 }
 
 /**
- * `TESSERA_ACCESS_ALG` and `TESSERA_SIGNING_KEY_FILE` (issue 15). EdDSA/ES256 sign
+ * `TESSERA_ACCESS_ALG` and `TESSERA_SIGNING_KEY_FILE`. EdDSA/ES256 sign
  * jwt access tokens only (refresh tokens never leave the issuer and keep the secret),
  * so another access format is refused; a key file without an asymmetric alg is a
  * mistake, refused too. Production needs the file; development may generate one

@@ -13,9 +13,9 @@
  *     f:<family id>      hash   the login session: sub, ct (created), ax (absolute expiry), cur (current
  *                               refresh id), prev, pat (when prev was consumed), rp (grace replay), rv
  *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry)
- *     rt:<sha256>        hash   opaque refresh token (the original design's shape): user_id, issued_at,
+ *     rt:<sha256>        hash   opaque refresh token (DESIGN.md's opaque scheme): user_id, issued_at,
  *                               refresh_expires_in, used_count, family
- *     at:<sha256>        hash   opaque access token (the original design's shape): user_id, issued_at, expires_in,
+ *     at:<sha256>        hash   opaque access token (DESIGN.md's opaque scheme): user_id, issued_at, expires_in,
  *                               scope, family
  *     d:<jti>            string deny-listed self-contained access token
  *     nbf:<sub>          string the user's "not before" epoch (logout everywhere): families created
@@ -210,7 +210,7 @@ if sub and clientId ~= '' then
   if owner ~= '' and owner ~= clientId then return {'status', 'wrong_client'} end
 end
 if opaque then
-  -- The original design's used_count: every presentation counts; the first one consumes.
+  -- used_count (DESIGN.md, opaque scheme): every presentation counts; the first one consumes.
   redis.call('HINCRBY', rk, 'used_count', 1)
   if now >= (tonumber(issuedAt) + tonumber(expiresIn)) * 1000 then return {'status', 'expired'} end
 end

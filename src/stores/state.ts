@@ -130,7 +130,7 @@ function writeTokens(tx: StateTx, f: FamilyState, next: NextTokens, leewayMs: Mi
   f.expiresAt = Math.max(f.expiresAt, refreshExp + leewayMs, next.accessExpiresAt + leewayMs);
   tx.putFamily(f);
   const issuedAt = Math.floor(tx.now / 1000);
-  // Opaque records keep the original design's shape (seconds); their expiry is derived from it, as Redis does.
+  // Opaque records keep the shape of DESIGN.md's opaque scheme (seconds); their expiry is derived from it, as Redis does.
   if (next.refreshOpaque) {
     const ttl = Math.floor(refreshExp / 1000) - issuedAt;
     tx.putRefresh(next.refreshId, {
@@ -206,7 +206,7 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     if (owner !== '' && owner !== input.clientId) return { status: 'wrong_client' };
   }
   if (record !== undefined) {
-    // The original design's used_count: every presentation counts, the first one consumes.
+    // used_count (DESIGN.md, opaque scheme): every presentation counts, the first one consumes.
     tx.incrementRefreshUse(presentedId);
     if (now >= record.expiresAt) return { status: 'expired' };
   }
@@ -237,9 +237,9 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
 }
 
 /**
- * The user's epoch against a token's `iat` (seconds; finding 7 of issue 12: a token
+ * The user's epoch against a token's `iat` (seconds). A token
  * without a family, such as one minted by `tessera token issue`, must not survive logout
- * everywhere). A token whose whole second precedes the epoch was issued before it. One
+ * everywhere. A token whose whole second precedes the epoch was issued before it. One
  * issued in the epoch's own second may be either side: its family's creation time (ms)
  * decides when it has one (a login right after logout everywhere keeps working); without a
  * family it is refused (the safe side).
@@ -314,7 +314,7 @@ export function revokeFamilyIn(tx: StateTx, ref: RefreshRef): boolean {
 }
 
 /**
- * Logout everywhere in O(1) (finding 6 of issue 12): only the epoch is written. Families
+ * Logout everywhere in O(1): only the epoch is written. Families
  * created before it read as revoked from then on (`isRevoked`), whenever they are next
  * touched; nothing loops over the user's sessions, here or on the request path.
  */

@@ -33,8 +33,8 @@ export interface UserDirectory {
 export type Millis = number;
 
 /**
- * The original design's opaque access-token record (scheme 3), stored under SHA-256 of the
- * token. Times in seconds, as in the original design. `family` ties it to its login session
+ * The opaque access-token record of DESIGN.md's opaque scheme, stored under SHA-256 of the
+ * token. Times in seconds, as DESIGN.md gives them. `family` ties it to its login session
  * so that revoking the family (or the user) ends it too.
  */
 export interface OpaqueAccessRecord {
@@ -47,7 +47,7 @@ export interface OpaqueAccessRecord {
   family: string;
 }
 
-/** The original design's opaque refresh-token record, stored under SHA-256 of the token. */
+/** The opaque refresh-token record of DESIGN.md's opaque scheme, stored under SHA-256 of the token. */
 export interface OpaqueRefreshRecord {
   user_id: string;
   /** Seconds since the epoch. */
@@ -62,7 +62,7 @@ export interface OpaqueRefreshRecord {
 /**
  * The tokens minted for one issue or rotation, as the store needs to know them.
  * Self-contained tokens are not stored: only their id (the family's current
- * refresh `jti`). Opaque tokens get their record in the original design's shape, built by the store
+ * refresh `jti`). Opaque tokens get their record in DESIGN.md's opaque shape, built by the store
  * from the family (so a refresh of an opaque token needs no prior read).
  */
 export interface NextTokens {

@@ -6,13 +6,13 @@
  *
  *     version (1) | kid length (1) | kid | IV (16) | AES-256-CBC(PKCS#7) ciphertext | HMAC-SHA256 tag (32)
  *
- * - The IV is fresh and random for every token (the original design took a fixed IV
- *   from the environment: equal claims prefixes then gave equal ciphertext prefixes).
+ * - The IV is fresh and random for every token (CBC needs an unpredictable IV,
+ *   NIST SP 800-38A Appendix C: a fixed one gives equal ciphertext prefixes for equal claims prefixes).
  * - Encrypt-then-MAC: the tag covers version, key id, IV and ciphertext, so none of
- *   them can be altered (the original design MACed the ciphertext only, leaving the IV free to
+ *   them can be altered (a MAC over the ciphertext alone would leave the IV free to
  *   flip bits of the first plaintext block).
  * - Encryption and MAC keys are separate, derived with HKDF-SHA256 (RFC 5869) from
- *   the configured secret (the original design reused one key for both).
+ *   the configured secret; no key serves both purposes.
  * - The tag is checked, in constant time, before anything is decrypted; every
  *   failure after the structure check is the same `bad_signature` error, so there
  *   is no padding oracle.

@@ -1,5 +1,5 @@
 /**
- * Issue 14 with real processes: two `tessera serve` on one store (one SQLite
+ * The revocation push with real processes: two `tessera serve` on one store (one SQLite
  * file; one Redis prefix; one PostgreSQL schema). Logout everywhere, logout and RFC 7009 revocation on
  * instance A; instance B refuses the access token within a second. And `tessera client remove`:
  * B, which caches client records, refuses the removed client within a second.

@@ -1,5 +1,5 @@
 /**
- * Issue 12, findings 9 and 10: security headers on every route (nosniff, a CSP
+ * Security headers on every route (nosniff, a CSP
  * with frame-ancestors 'none', one that Swagger UI works under on /docs, the
  * demo page's strict one), no-store on answers that carry a token or a
  * principal, and duplicate JSON member names refused like duplicate form fields.
@@ -23,7 +23,7 @@ function csp(res: { headers: Record<string, unknown> }): Map<string, string> {
   );
 }
 
-describe('security headers (finding 9)', () => {
+describe('security headers', () => {
   let h: Harness;
   let access: string;
   before(async () => {
@@ -104,7 +104,7 @@ describe('security headers (finding 9)', () => {
   });
 });
 
-describe('duplicate JSON member names (finding 10)', () => {
+describe('duplicate JSON member names', () => {
   let h: Harness;
   before(async () => {
     h = await setup();

@@ -1,6 +1,6 @@
 /**
  * Real OAuth clients that nobody here wrote, against a real `tessera serve`
- * process (issue 13 "Must show"): Node's openid-client 6 and Python's authlib
+ * process: Node's openid-client 6 and Python's authlib
  * (Debian python3-authlib, installed by .ci/run). Clients are registered with
  * `tessera client add`, users with `tessera user add`, on the server's SQLite
  * store; a restart in the middle shows the client binding survives it.

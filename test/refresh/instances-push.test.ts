@@ -1,5 +1,5 @@
 /**
- * Issue 14: a revocation on any instance reaches every instance within a second,
+ * A revocation on any instance reaches every instance within a second,
  * and each refuses the affected self-contained access tokens from memory (no
  * store round trip per request). Instances here are separate TokenService
  * objects on separate store connections: SqliteStore objects on one file,

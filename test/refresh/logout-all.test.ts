@@ -1,13 +1,12 @@
 /**
- * Issue 12 (the security review), findings 6 and 7:
+ * Logout everywhere:
  *
- * 6. logout-all was O(sessions): one Lua script looping over 50,000 families on
- *    Redis, a 1.3 s transaction on SQLite. Now it writes the user's epoch alone:
- *    with 20,000 sessions it touches a constant number of rows / keys (counted,
- *    not timed), and every session is still refused.
- * 7. A token without a family (minted by `tessera token issue`) survived
- *    logout-all. Now its `iat` is compared with the user's epoch, from memory
- *    and in the store; and `token issue` refuses a `--ttl` beyond the refresh lifetime.
+ * - is O(1) in the number of sessions: it writes the user's epoch alone; with
+ *   20,000 sessions it touches a constant number of rows / keys (counted, not
+ *   timed), and every session is still refused;
+ * - ends tokens without a family (minted by `tessera token issue`) too: their
+ *   `iat` is compared with the user's epoch, from memory and in the store; and
+ *   `token issue` refuses a `--ttl` beyond the refresh lifetime.
  */
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
@@ -70,7 +69,7 @@ async function allRevoked(store: TokenStore, sub: string, now: number): Promise<
   }
 }
 
-describe('finding 6: logout-all is O(1) in the number of sessions', () => {
+describe('logout-all is O(1) in the number of sessions', () => {
   test(`SQLite: ${SESSIONS} sessions, revokeUser changes 2 rows (the epoch and its log row)`, async (t) => {
     const file = tempSqlitePath();
     const store = new SqliteStore(file.path);
@@ -127,7 +126,7 @@ describe('finding 6: logout-all is O(1) in the number of sessions', () => {
 
 const pgReason = await postgresUnavailable();
 
-describe('finding 6 on PostgreSQL', () => {
+describe('logout-all is O(1) on PostgreSQL', () => {
   test(
     `PostgreSQL: ${SESSIONS} sessions, the revoke_user transaction writes the epoch row and no family row`,
     skipUnlessAvailable(pgReason),
@@ -153,7 +152,7 @@ describe('finding 6 on PostgreSQL', () => {
   );
 });
 
-describe('finding 7: tokens without a session do not survive logout-all', () => {
+describe('tokens without a session do not survive logout-all', () => {
   test('a CLI-minted access token (no fam) is refused after logout-all, from memory and with checkRevocation', async () => {
     const clock = new FakeClock();
     const store = await openStore('memory', { clock: clock.now });

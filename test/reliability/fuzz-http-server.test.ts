@@ -1,5 +1,5 @@
 /**
- * HTTP fuzzing against a real `tessera serve` process (issue 6): the same
+ * HTTP fuzzing against a real `tessera serve` process: the same
  * generators and oracle as fuzz-http.test.ts, sent over real sockets with
  * node:http (any method, any header), plus malformed raw HTTP/1.1 messages.
  * The server runs on SQLite with the opaque scheme, so every request reaches

@@ -1,5 +1,5 @@
 /**
- * HTTP fuzzing through `app.inject()` (issue 6): random methods, paths,
+ * HTTP fuzzing through `app.inject()`: random methods, paths,
  * headers, content types and bodies against every route of the reference app
  * on a memory store, with a store outage drawn in one case out of ten.
  *

@@ -1,5 +1,5 @@
 /**
- * Opaque-token fuzzing through the token service (issue 6): random strings,
+ * Opaque-token fuzzing through the token service: random strings,
  * mutations of issued tokens (a character, the shard, the prefix, the length),
  * well-shaped tokens that were never issued, and the store keys themselves
  * (SHA-256 of a token, dressed as a token) go through `authenticate`,

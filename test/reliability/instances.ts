@@ -1,5 +1,5 @@
 /**
- * Three tessera processes on one store (issue 6), shared by
+ * Three tessera processes on one store, shared by
  * instances-redis.test.ts and instances-cluster.test.ts:
  *
  * - a token issued by one instance refreshes on another, around the ring;

@@ -1,5 +1,5 @@
 /**
- * Key rotation through the real server (issue 6), one SQLite file kept across
+ * Key rotation through the real server, one SQLite file kept across
  * three restarts with different TESSERA_KEYS:
  *
  * 1. `k1:S1`: sessions are opened; one is revoked.

@@ -1,5 +1,5 @@
 /**
- * Redis killed under load (issue 6). Each scheme gets its own redis-server on a
+ * Redis killed under load. Each scheme gets its own redis-server on a
  * spare port with an append-only file fsynced on every write, and its own
  * tessera process on it. Under refresh and /me load:
  *
@@ -143,7 +143,7 @@ for (const scheme of SCHEMES) {
           ['ready', () => call(base, 'GET', '/ready')],
         ];
         for (const [what, run] of outageChecks) assert503(await run(), `during the outage, ${what}`);
-        // Access tokens whose revocation this instance already holds (pushed, issue 14): a
+        // Access tokens whose revocation this instance already holds (pushed): a
         // self-contained one is refused from memory, 401, without the store; an opaque one
         // is its store record, so 503. Never a 200.
         const knownRevoked: [string, string][] = [

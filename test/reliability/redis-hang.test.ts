@@ -1,6 +1,6 @@
 /**
  * Redis that hangs instead of dying (SIGSTOP, then SIGCONT): the harder case
- * of a lost reply (issue 6). The connection stays open, so a refresh is sent,
+ * of a lost reply. The connection stays open, so a refresh is sent,
  * times out (503 after the store's 2 s timeout), and is applied by Redis when
  * it resumes. The client, told to retry, presents the same token again:
  *

@@ -1,5 +1,5 @@
 /**
- * Soak (issue 6): a bounded run of mixed login / refresh / /me / logout /
+ * Soak: a bounded run of mixed login / refresh / /me / logout /
  * logout-all against two real servers on one private Redis (opaque; jwt with
  * --check-revocation), with short token lifetimes (access 5 s, refresh 10 s).
  * The one suite where real time passes: SOAK_SECONDS of load (default 40;

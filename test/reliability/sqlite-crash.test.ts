@@ -1,5 +1,5 @@
 /**
- * `kill -9` of a tessera server on SQLite during refresh load (issue 6),
+ * `kill -9` of a tessera server on SQLite during refresh load,
  * repeated, then a restart on the same file each time:
  *
  * - the file is intact (PRAGMA integrity_check = ok, the WAL replayed);

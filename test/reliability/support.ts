@@ -1,5 +1,5 @@
 /**
- * Shared machinery of the reliability suites (issue 6): what they run their
+ * Shared machinery of the reliability suites: what they run their
  * `tessera` processes with (test/support/processes.ts starts them), private
  * redis-server instances on spare ports (never the shared one on 6379), logins,
  * polling, and the oracles and statistics the suites share.

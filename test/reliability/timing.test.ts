@@ -1,5 +1,5 @@
 /**
- * Login timing over HTTP (issue 6): a login with an unknown username must cost
+ * Login timing over HTTP: a login with an unknown username must cost
  * what a login with a known username and a wrong password costs, or response
  * times would enumerate accounts. Measured end to end against a real server,
  * many samples, the cases interleaved in a random order each round (so drift
@@ -123,7 +123,7 @@ describe('login timing does not reveal whether a username exists', () => {
 });
 
 /**
- * Issue 12, finding 3: after TESSERA_SCRYPT_N was raised, stored hashes keep the
+ * After TESSERA_SCRYPT_N was raised, stored hashes keep the
  * old cost until their user logs in again. An unknown user must then cost what
  * those users cost, not the new N (which was 618 ms vs 147 ms in the review).
  * Users are added at N/4; the server runs at N; nobody logs in successfully, so

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the decoders (issue 6): random and mutated inputs must only ever
+ * Fuzzing the decoders: random and mutated inputs must only ever
  * produce a TokenError, and nothing that was not issued is ever accepted.
  * `FUZZ_RUNS` sets the cases per format and generator (default: CI-sized, about
  * 100k cases per format in total); `npm run fuzz` runs millions.

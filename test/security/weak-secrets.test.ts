@@ -1,5 +1,5 @@
 /**
- * Issue 12, finding 8: NODE_ENV=production refuses low-entropy secrets (a
+ * NODE_ENV=production refuses low-entropy secrets (a
  * repeated byte, a base64url'd passphrase, few distinct bytes) with one line
  * pointing to `tessera keygen`; random keys pass; development still starts.
  */

@@ -105,7 +105,7 @@ describe('parseConfig', () => {
     assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_INSECURE_COOKIES: '1' }).cookieSecure, false);
   });
 
-  test('TESSERA_TRUST_PROXY: off, a hop count, or proxy addresses/CIDRs; "true" is refused (issue 12, finding 1)', () => {
+  test('TESSERA_TRUST_PROXY: off, a hop count, or proxy addresses/CIDRs; "true" is refused', () => {
     const tp = (v: string) => parseConfig({ TESSERA_SECRET: secret, TESSERA_TRUST_PROXY: v }).trustProxy;
     for (const v of ['off', '0', 'false', 'no']) assert.equal(tp(v), false);
     assert.equal(tp('1'), 1);

@@ -1,7 +1,6 @@
 /**
- * The reference server against the outside review of issue 12, on real sockets
- * and real files: the client address behind a proxy (finding 1), slow-body
- * clients (finding 4), and the modes of the files at rest (finding 5).
+ * The reference server's hardening, on real sockets and real files: the client
+ * address behind a proxy, slow-body clients, and the modes of the files at rest.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
@@ -30,7 +29,7 @@ async function withServer(env: NodeJS.ProcessEnv, fn: (s: Awaited<ReturnType<typ
   }
 }
 
-describe('TESSERA_TRUST_PROXY=1 behind one proxy (finding 1)', () => {
+describe('TESSERA_TRUST_PROXY=1 behind one proxy', () => {
   test('30 wrong passwords with a changing left-most X-Forwarded-For entry end in 429s', async () => {
     await withServer(
       { TESSERA_TRUST_PROXY: '1', TESSERA_RATE_LIMIT: '10', TESSERA_LOGIN_LIMIT: '5', TESSERA_SCRYPT_N: '1024' },
@@ -55,7 +54,7 @@ describe('TESSERA_TRUST_PROXY=1 behind one proxy (finding 1)', () => {
   });
 });
 
-describe('slow clients (finding 4)', () => {
+describe('slow clients', () => {
   test('a socket that sends headers and never the body is closed within the request timeout; /health still answers', async () => {
     await withServer({ TESSERA_REQUEST_TIMEOUT: '400', TESSERA_HEADERS_TIMEOUT: '300' }, async (s) => {
       const socket = connect(s.port, '127.0.0.1');
@@ -112,7 +111,7 @@ describe('slow clients (finding 4)', () => {
   });
 });
 
-describe('files at rest (finding 5): data directory 0700, database and secret 0600', () => {
+describe('files at rest: data directory 0700, database and secret 0600', () => {
   let umask: number;
   before(() => {
     umask = process.umask(0o022); // the usual umask, which made them 0755/0644

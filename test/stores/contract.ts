@@ -377,7 +377,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.equal(r4.status, 'revoked');
       });
 
-      test('opaque tokens: records shaped as in the original design, under the hash, found by refresh and access lookups', async (t) => {
+      test('opaque tokens: records shaped as DESIGN.md specifies for the opaque scheme, under the hash, found by refresh and access lookups', async (t) => {
         const { store, clock } = await setup(t);
         const now = clock.ms;
         const nowSec = now / 1000;

@@ -1,5 +1,5 @@
 /**
- * Issue 12, findings 3 and 8 at the user service: hashes are upgraded at login
+ * The user service's password handling: hashes are upgraded at login
  * after the scrypt cost was raised, an unknown user costs what existing users
  * cost, and weak passwords are refused (NIST SP 800-63B §5.1.1.2).
  */
@@ -17,7 +17,7 @@ const OLD = { N: 1024, r: 8, p: 1, keyLength: 32 };
 const NEW = { N: 2048, r: 8, p: 1, keyLength: 32 };
 const PW = 'a long password';
 
-describe('password rules (finding 8)', () => {
+describe('password rules', () => {
   test('common passwords, all-whitespace, too short and the username are refused with a clear message', async () => {
     const refused = async (password: string, message: RegExp, username?: string) => {
       await assert.rejects(checkPassword(password, username), (e: unknown) => {
@@ -51,7 +51,7 @@ describe('password rules (finding 8)', () => {
 
 const PG_SCHEMA = uniqueSchema('rehash');
 
-describe('rehash at login after the cost was raised (finding 3)', () => {
+describe('rehash at login after the cost was raised', () => {
   const stores: [string, () => Promise<TokenStore & UserDirectory>][] = [
     ['memory', () => openStore('memory')],
     ['sqlite', () => openStore(`sqlite:${join(tempDir(), 'users.db')}`)],
