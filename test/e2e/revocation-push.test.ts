@@ -29,6 +29,10 @@ import {
 } from '../support/processes.js';
 import { E2E, REDIS_URL, redisAvailable } from './helpers.js';
 
+// Services are probed before any test is registered: node:test drops a test registered after a
+// top-level await once the tests before it have finished.
+const hasRedis = await redisAvailable();
+
 async function login(base: string, username: string): Promise<{ access_token: string; refresh_token: string }> {
   const r = await call(base, 'POST', '/auth/token', { form: { grant_type: 'password', username, password: PASSWORD } });
   assert.equal(r.status, 200, r.text);
@@ -113,7 +117,6 @@ suite('one SQLite file', async () => {
   return { env: { TESSERA_STORE: `sqlite:${join(dir, 'shared.db')}` }, cleanup: async () => {} };
 });
 
-const hasRedis = await redisAvailable();
 suite(
   'one Redis',
   async () => {

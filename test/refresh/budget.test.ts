@@ -18,6 +18,10 @@ import { SqliteStore } from '../../src/stores/sqlite.js';
 import type { TokenStore } from '../../src/stores/types.js';
 import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from '../stores/harness.js';
 
+// Services are probed before any test is registered: node:test drops a test registered after a
+// top-level await once the tests before it have finished.
+const skip = skipUnlessAvailable(await redisUnavailable());
+
 /** Wraps a store so every method call is counted by name. */
 function counting(store: TokenStore): { store: TokenStore; calls: string[] } {
   const calls: string[] = [];
@@ -120,8 +124,6 @@ for (const [name, make] of [
     await store.close();
   });
 }
-
-const skip = skipUnlessAvailable(await redisUnavailable());
 
 describe('budget on the wire: Redis commands per operation (MONITOR)', skip, () => {
   test('one command per refresh (one script: EVAL once per connection, then EVALSHA), one per authenticate', async (t) => {

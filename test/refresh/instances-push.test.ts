@@ -36,6 +36,12 @@ import {
   uniqueSchema,
 } from '../stores/harness.js';
 
+// Services are probed before any test is registered: node:test drops a test registered after a
+// top-level await once the tests before it have finished.
+const redisReason = await redisUnavailable();
+const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
+const pgReason = await postgresUnavailable();
+
 interface Instance {
   store: TokenStore;
   tokens: ConfiguredTokenService;
@@ -328,7 +334,6 @@ const clientKill: KillPush = async (a, b) => {
   }
 };
 
-const redisReason = await redisUnavailable();
 suite(
   'Redis',
   redisBackend(async () => REDIS_URL, 'push'),
@@ -336,7 +341,6 @@ suite(
   clientKill,
 );
 
-const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
 suite(
   'Redis Cluster',
   redisBackend(async () => {
@@ -365,7 +369,6 @@ const terminateListener: KillPush = async (a, b) => {
   );
 };
 
-const pgReason = await postgresUnavailable();
 suite(
   'PostgreSQL',
   async () => {

@@ -24,6 +24,10 @@ import {
   uniquePrefix,
 } from '../stores/harness.js';
 
+// Services are probed before any test is registered: node:test drops a test registered after a
+// top-level await once the tests before it have finished.
+const redisReason = await redisUnavailable();
+
 const CAP = 40;
 const LOOPS = 300;
 
@@ -157,7 +161,6 @@ function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: st
 }
 
 // Every await before the first suite: with --test-force-exit the run ends once registered suites finish.
-const redisReason = await redisUnavailable();
 
 suite('memory', async () => {
   const store = new MemoryStore();

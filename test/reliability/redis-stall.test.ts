@@ -32,6 +32,11 @@ import {
 } from '../stores/harness.js';
 import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
 
+// Services are probed before any test is registered: node:test drops a test registered after a
+// top-level await once the tests before it have finished.
+const redisReason = await redisUnavailable();
+const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
+
 const PING_MS = 200;
 const TIMEOUT_MS = 200;
 /** Detection is bounded by interval + timeout; the rest is scheduling slack on a shared machine. */
@@ -164,8 +169,6 @@ function suite(title: string, backend: () => Promise<Backend>, skip: { skip?: st
 }
 
 // Every await before the first suite: with --test-force-exit the run ends once registered suites finish.
-const redisReason = await redisUnavailable();
-const cluster = redisReason === undefined ? await clusterNodes() : { error: redisReason };
 
 suite(
   'one Redis',
