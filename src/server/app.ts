@@ -37,7 +37,7 @@ export interface AppOptions {
   allowRegister?: boolean;
   /** Browser mode: refresh token in an HttpOnly cookie with CSRF protection. Default off. */
   cookie?: CookieModeOptions | false;
-  /** Default 20 requests per 60 s per IP on the credential endpoints; `false` turns it off. */
+  /** The guessing limiter of the password grant and registration (docs/security.md); `false` turns it off. Default: `DEFAULT_RATE_LIMIT` (http/core/handlers.ts). */
   rateLimit?: RateLimitSettings | false;
   /** Scope granted at login. Default none. */
   scope?: string;
