@@ -22,7 +22,7 @@
  */
 import { TesseraError } from '../errors.js';
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';
-import type { ClientDirectory, ClientRecord, ClientType } from './types.js';
+import { type ClientDirectory, type ClientRecord, type ClientType, completeClient } from './types.js';
 
 /**
  * RFC 6749 Appendix A.1 allows any printable ASCII in a client id; ours are
@@ -173,7 +173,7 @@ export function createClientService(directory: ClientDirectory, options: ClientS
   const builtIn: ClientRecord | undefined =
     defaultClientId === ''
       ? undefined
-      : { clientId: defaultClientId, clientType: 'public', secretHash: '', introspect: false, createdAt: 0 };
+      : completeClient({ clientId: defaultClientId, clientType: 'public', secretHash: '', introspect: false, createdAt: 0 });
 
   async function get(clientId: string): Promise<ClientRecord | null> {
     // The built-in client needs no store round trip: the original refresh path stays one store call.
@@ -205,13 +205,13 @@ export function createClientService(directory: ClientDirectory, options: ClientS
         );
       }
       const secret = clientType === 'confidential' ? generateClientSecret() : undefined;
-      const client: ClientRecord = {
+      const client: ClientRecord = completeClient({
         clientId,
         clientType,
         secretHash: secret === undefined ? '' : hashClientSecret(secret),
         introspect: opts.introspect === true,
         createdAt: clock(),
-      };
+      });
       if (!(await directory.createClient(client)))
         throw new ClientInputError(`client "${clientId}" already exists`, 'client_exists');
       return secret === undefined ? { client } : { client, secret };

@@ -23,6 +23,48 @@ export interface ClientRecord {
   introspect: boolean;
   /** Milliseconds since the epoch. */
   createdAt: number;
+  /**
+   * RFC 6749 §3.1.2: the redirect URIs of the authorization code flow, compared exactly
+   * (RFC 9700 §4.1.1); `[]`: the client cannot use `/authorize`.
+   */
+  redirectUris: string[];
+  /** OpenID Connect RP-Initiated Logout 1.0 §3: where `end_session_endpoint` may send the browser back. */
+  postLogoutRedirectUris: string[];
+  /** The `grant_type`s it may use (RFC 7591 §2 `grant_types`); another is `unauthorized_client` (RFC 6749 §5.2). */
+  grantTypes: string[];
+  /** The scopes it may ask for (RFC 6749 §3.3), space-separated; `''`: the server's default scope only. */
+  scope: string;
+  /** First-party: its users are not asked for consent (the consent page is skipped). */
+  firstParty: boolean;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: its tokens must be DPoP-bound. */
+  dpopBoundAccessTokens: boolean;
+}
+
+/** The fields a record written before they existed lacks, as such a client behaved: password and refresh grants, no redirect URI. */
+export const CLIENT_DEFAULTS: Readonly<
+  Pick<ClientRecord, 'redirectUris' | 'postLogoutRedirectUris' | 'grantTypes' | 'scope' | 'firstParty' | 'dpopBoundAccessTokens'>
+> = Object.freeze({
+  redirectUris: [],
+  postLogoutRedirectUris: [],
+  grantTypes: ['password', 'refresh_token'],
+  scope: '',
+  firstParty: true,
+  dpopBoundAccessTokens: false,
+});
+
+/** A stored record completed with {@link CLIENT_DEFAULTS} for what it lacks (rows written by an older version). */
+export function completeClient(
+  base: Pick<ClientRecord, 'clientId' | 'clientType' | 'secretHash' | 'introspect' | 'createdAt'> & Partial<ClientRecord>,
+): ClientRecord {
+  return {
+    ...base,
+    redirectUris: [...(base.redirectUris ?? CLIENT_DEFAULTS.redirectUris)],
+    postLogoutRedirectUris: [...(base.postLogoutRedirectUris ?? CLIENT_DEFAULTS.postLogoutRedirectUris)],
+    grantTypes: [...(base.grantTypes ?? CLIENT_DEFAULTS.grantTypes)],
+    scope: base.scope ?? CLIENT_DEFAULTS.scope,
+    firstParty: base.firstParty ?? CLIENT_DEFAULTS.firstParty,
+    dpopBoundAccessTokens: base.dpopBoundAccessTokens ?? CLIENT_DEFAULTS.dpopBoundAccessTokens,
+  };
 }
 
 /** Where clients live: every store (memory, SQLite, Redis, Redis Cluster, PostgreSQL) implements it. */

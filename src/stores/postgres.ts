@@ -30,7 +30,7 @@
 import { createRequire } from 'node:module';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
-import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
+import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, RevocationHub } from './feed.js';
 import {
   migrationSql,
@@ -167,13 +167,13 @@ function family(r: PgRow): FamilyInfo {
 }
 
 function toClient(r: PgRow): ClientRecord {
-  return {
+  return completeClient({
     clientId: r.client_id,
     clientType: r.client_type === 'confidential' ? 'confidential' : 'public',
     secretHash: r.secret_hash,
     introspect: r.introspect === true,
     createdAt: Number(r.created_at),
-  };
+  });
 }
 
 /** $1..$7 of the operations that write new tokens. */

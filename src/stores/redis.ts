@@ -35,7 +35,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { sha256Base64url } from '../internal/crypto.js';
-import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
+import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
@@ -577,13 +577,13 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
   async getClient(clientId: string): Promise<ClientRecord | null> {
     const key = this.#clientsKey();
     const raw = await this.#call(() => this.client.hget(key, clientId));
-    return raw === null ? null : (JSON.parse(raw) as ClientRecord);
+    return raw === null ? null : completeClient(JSON.parse(raw) as ClientRecord);
   }
 
   async listClients(): Promise<ClientRecord[]> {
     const key = this.#clientsKey();
     const all = await this.#call(() => this.client.hvals(key));
-    return all.map((raw) => JSON.parse(raw) as ClientRecord).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
+    return all.map((raw) => completeClient(JSON.parse(raw) as ClientRecord)).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
   /** HDEL and, when it removed one, PUBLISH of the removal, in one script: client caches drop the record. */

@@ -22,7 +22,7 @@
 import { createRequire } from 'node:module';
 import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
-import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
+import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
 import { RevocationHub } from './feed.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 import {
@@ -743,13 +743,13 @@ interface ClientRow {
 }
 
 function toClient(r: ClientRow): ClientRecord {
-  return {
+  return completeClient({
     clientId: r.client_id,
     clientType: r.client_type === 'confidential' ? 'confidential' : 'public',
     secretHash: r.secret_hash,
     introspect: r.introspect === 1,
     createdAt: r.created_at,
-  };
+  });
 }
 
 function prepareClients(db: SqliteDatabase) {

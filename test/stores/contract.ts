@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, type TestContext, test } from 'node:test';
 import { InvalidScopeError, StoreUnavailableError, TokenError } from '../../src/errors.js';
-import { type ClientDirectory, isClientDirectory } from '../../src/oauth-clients/types.js';
+import { type ClientDirectory, completeClient, isClientDirectory } from '../../src/oauth-clients/types.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
@@ -139,14 +139,20 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
     });
 
     describe('client directory (RFC 6749 §2)', () => {
-      const web = {
+      const web = completeClient({
         clientId: 'web-app',
         clientType: 'confidential' as const,
         secretHash: 'sha256$aGFzaA',
         introspect: true,
         createdAt: 1_700_000_000_000,
-      };
-      const spa = { clientId: 'spa', clientType: 'public' as const, secretHash: '', introspect: false, createdAt: 1 };
+      });
+      const spa = completeClient({
+        clientId: 'spa',
+        clientType: 'public' as const,
+        secretHash: '',
+        introspect: false,
+        createdAt: 1,
+      });
 
       test('createClient stores a client; getClient finds it, or null; listClients is ordered by id', async (t) => {
         const { store } = await setup(t);
