@@ -36,7 +36,10 @@ const GRANT: CodeGrant = {
 class SpyStore implements OneTimeRecords {
   readonly puts: PutOnceInput[] = [];
   readonly consumes: OnceRef[] = [];
-  constructor(readonly inner: MemoryStore) {}
+  readonly inner: MemoryStore;
+  constructor(inner: MemoryStore) {
+    this.inner = inner;
+  }
   putOnce(input: PutOnceInput): Promise<boolean> {
     this.puts.push(input);
     return this.inner.putOnce(input);
