@@ -72,9 +72,9 @@ export interface AuthorizationCodesOptions {
   store: OneTimeRecords;
   /** Milliseconds since the epoch. Default `Date.now`. */
   clock?: () => number;
-  /** Lifetime of a code (seconds). Default 60; at most 600 (RFC 6749 §4.1.2). */
+  /** Lifetime of a code (seconds). Default 60; at most 600 (RFC 6749 §4.1.2). Out of range: ConfigError. */
   ttlSeconds?: number;
-  /** How long a redeemed code's family is remembered for replay detection (seconds). Default 3600. */
+  /** How long a redeemed code's family is remembered for replay detection (whole seconds, at least 1). Default 3600. */
   replayWindowSeconds?: number;
 }
 
