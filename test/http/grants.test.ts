@@ -21,14 +21,18 @@ const fixed = (type: string, extra: Partial<Grant> = {}): Grant => ({
 });
 
 describe('grant registry', () => {
-  test('the built-in grants: password only with a user directory, then refresh_token', () => {
+  test('the built-in grants: authorization_code with codes, password with a user directory unless off, client_credentials, refresh_token', () => {
     assert.deepEqual(
-      builtinGrants(undefined).map((g) => g.type),
-      ['refresh_token'],
+      builtinGrants({ users: undefined, codes: undefined }).map((g) => g.type),
+      ['client_credentials', 'refresh_token'],
     );
     assert.deepEqual(
-      builtinGrants({} as never).map((g) => g.type),
-      ['password', 'refresh_token'],
+      builtinGrants({ users: {} as never, codes: undefined }).map((g) => g.type),
+      ['password', 'client_credentials', 'refresh_token'],
+    );
+    assert.deepEqual(
+      builtinGrants({ users: {} as never, codes: {} as never, password: false, clientCredentials: false }).map((g) => g.type),
+      ['authorization_code', 'refresh_token'],
     );
   });
 
