@@ -47,8 +47,10 @@ export function checkRedirectUri(uri: string): string {
   if (!url) throw new RedirectUriError(`"${uri}" is not an absolute URI (RFC 6749 §3.1.2)`);
   if (uri.includes('#')) throw new RedirectUriError(`"${uri}" has a fragment (RFC 6749 §3.1.2: MUST NOT)`);
   if (url.username !== '' || url.password !== '') throw new RedirectUriError(`"${uri}" carries user information`);
+  // Every scheme, private-use ones included: the parser drops tabs and newlines, resolves dot
+  // segments and lowercases the scheme, and the browser is sent to what it writes.
   const web = url.protocol === 'https:' || url.protocol === 'http:';
-  if (web && url.href !== uri && `${url.href}` !== `${uri}/`)
+  if (url.href !== uri && !(web && url.href === `${uri}/`))
     throw new RedirectUriError(`"${uri}" is not in canonical form; register "${url.href}"`);
   if (url.protocol === 'https:') return uri;
   if (url.protocol === 'http:') {
