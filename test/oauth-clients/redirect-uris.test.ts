@@ -133,6 +133,14 @@ describe('matchRedirectUri', () => {
     }
   });
 
+  test('a loopback URI registered without a path matches on any port, and only without a path', () => {
+    assert.equal(matchRedirectUri(['http://127.0.0.1'], 'http://127.0.0.1:51004'), 'http://127.0.0.1:51004');
+    assert.equal(matchRedirectUri(['http://127.0.0.1/'], 'http://127.0.0.1:51004/'), 'http://127.0.0.1:51004/');
+    assert.equal(matchRedirectUri(['http://127.0.0.1'], 'http://127.0.0.1:51004/'), undefined, 'a slash is a character');
+    assert.equal(matchRedirectUri(['http://127.0.0.1/'], 'http://127.0.0.1:51004'), undefined);
+    assert.equal(matchRedirectUri(['http://127.0.0.1'], 'http://127.0.0.1:51004/cb'), undefined);
+  });
+
   test('the port leeway is for loopback literals only: https and localhost URIs match exactly', () => {
     assert.equal(matchRedirectUri(['https://app.example.com/cb'], 'https://app.example.com:8443/cb'), undefined);
     assert.equal(matchRedirectUri(['http://localhost:3000/cb'], 'http://localhost:3001/cb'), undefined);
