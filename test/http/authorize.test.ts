@@ -4,57 +4,16 @@
  * refusal the RFCs ask for. The same flow in a real browser with outside clients: test/e2e.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { completeClient } from '../../src/oauth-clients/types.js';
 import type { OneTimeRecords } from '../../src/stores/types.js';
+import { hiddenFields, Jar, pkce } from '../support/forms.js';
 import { basicAuth, body, form, type Harness, PASSWORD, setup } from './helpers.js';
 
 const ISSUER = 'https://auth.example';
 const CB = 'https://app.example/cb';
 const NATIVE = 'http://127.0.0.1/native';
-
-function pkce(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-/** A cookie jar for inject: what Set-Cookie says, sent back as Cookie. */
-class Jar {
-  readonly cookies = new Map<string, string>();
-  take(res: LightMyRequestResponse): void {
-    const raw = res.headers['set-cookie'];
-    for (const line of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
-      const [pair, ...attrs] = line.split(';');
-      const eq = (pair as string).indexOf('=');
-      const name = (pair as string).slice(0, eq).trim();
-      const value = decodeURIComponent((pair as string).slice(eq + 1).trim());
-      if (attrs.some((a) => /^\s*max-age=0$/i.test(a))) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-  header(): Record<string, string> {
-    return this.cookies.size ? { cookie: [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('; ') } : {};
-  }
-}
-
-/** The hidden fields of the page's form. */
-function hiddenFields(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
-    const name = /name="([^"]*)"/.exec(m[0])?.[1];
-    const value = /value="([^"]*)"/.exec(m[0])?.[1] ?? '';
-    if (name)
-      out[name] = value
-        .replace(/&quot;/g, '"')
-        .replace(/&#39;/g, "'")
-        .replace(/&lt;/g, '<')
-        .replace(/&gt;/g, '>')
-        .replace(/&amp;/g, '&');
-  }
-  return out;
-}
 
 describe('authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636, RFC 9207)', () => {
   let h: Harness;
@@ -121,13 +80,13 @@ describe('authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636, RFC 9207)
 
   async function get(jar: Jar, params: Record<string, string>) {
     const res = await h.app.inject({ method: 'GET', url: authorizeUrl(params), headers: jar.header() });
-    jar.take(res);
+    jar.take(res.headers['set-cookie']);
     return res;
   }
 
   async function post(jar: Jar, fields: Record<string, string>) {
     const res = await h.app.inject({ method: 'POST', url: '/authorize', ...merge(form(fields), jar.header()) });
-    jar.take(res);
+    jar.take(res.headers['set-cookie']);
     return res;
   }
 
