@@ -341,7 +341,11 @@ describe('formActionSource', () => {
     assert.equal(formActionSource('https://app.example:8443/cb'), 'https://app.example:8443');
     assert.equal(formActionSource('http://127.0.0.1:51004/callback'), 'http://127.0.0.1:51004');
     assert.equal(formActionSource('http://localhost:3000/cb'), 'http://localhost:3000');
-    assert.equal(formActionSource('http://[::1]:8080/cb'), 'http://[::1]:8080');
+  });
+
+  test('the scheme of an IPv6 loopback redirect URI: a host source cannot name an IP-literal', () => {
+    assert.equal(formActionSource('http://[::1]:8080/cb'), 'http:');
+    assert.throws(() => pageHeaders(['http://[::1]:8080']), RangeError);
   });
 
   test('the scheme of a private-use redirect URI (RFC 8252 §7.1)', () => {

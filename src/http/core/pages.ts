@@ -77,7 +77,7 @@ export const PAGE_STYLE = [
   '*,*::before,*::after{box-sizing:border-box}',
   ':root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;font-size:100%;line-height:1.5;color:#1f2937;background:#f3f4f6}',
   'body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:1rem}',
-  'main{width:100%;max-width:26rem;background:#fff;border:1px solid #d1d5db;border-radius:.75rem;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}',
+  'main{width:100%;max-width:26rem;background:#fff;border:1px solid #d1d5db;border-radius:.75rem;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.08);overflow-wrap:anywhere}',
   'h1{font-size:1.5rem;line-height:1.25;margin:0 0 .5rem}',
   'p{margin:0 0 1rem}',
   '.muted{color:#4b5563}',
@@ -194,14 +194,16 @@ export function errorPage(v: ErrorPageView): string {
   return htmlDocument(v.title, `<h1>${escapeHtml(v.title)}</h1>\n<p>${escapeHtml(v.message)}</p>`);
 }
 
-/** A CSP source expression: a scheme (`com.example.app:`) or a scheme with a host and optional port, nothing else. */
-const CSP_SOURCE = /^[a-z][a-z0-9+.-]*:(\/\/(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?)?$/;
+/** A CSP source expression (CSP Level 3 §2.3.1): a scheme (`com.example.app:`) or a scheme, a host and an optional port. */
+const CSP_SOURCE = /^[a-z][a-z0-9+.-]*:(\/\/[a-z0-9.-]+(:\d{1,5})?)?$/;
 
 /**
- * The CSP `form-action` source of a redirect URI (CSP Level 3 §6.2.2, source list
+ * The CSP `form-action` source of a redirect URI (CSP Level 3 §6.4.1, source list
  * grammar §2.3.1): its origin for http and https, `scheme:` for any other scheme
- * (RFC 8252 §7.1 private-use schemes). Throws a RangeError for a string that is not
- * an absolute URI.
+ * (RFC 8252 §7.1 private-use schemes). The host-source grammar has no IP-literal, and
+ * Chromium ignores `http://[::1]:8080`, so an IPv6 loopback URI (RFC 8252 §7.3) gets
+ * its scheme, `http:`, the narrowest source that admits it. Throws a RangeError for a
+ * string that is not an absolute URI.
  */
 export function formActionSource(redirectUri: string): string {
   let url: URL;
@@ -210,7 +212,8 @@ export function formActionSource(redirectUri: string): string {
   } catch {
     throw new RangeError('not an absolute URI');
   }
-  const source = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+  const web = url.protocol === 'http:' || url.protocol === 'https:';
+  const source = web && !url.hostname.startsWith('[') ? url.origin : url.protocol;
   if (!CSP_SOURCE.test(source)) throw new RangeError(`no CSP source expression for "${source}"`);
   return source;
 }
