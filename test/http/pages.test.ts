@@ -343,8 +343,9 @@ describe('formActionSource', () => {
     assert.equal(formActionSource('http://localhost:3000/cb'), 'http://localhost:3000');
   });
 
-  test('the scheme of an IPv6 loopback redirect URI: a host source cannot name an IP-literal', () => {
+  test('the scheme when a host source cannot name the host: an IPv6 literal, an underscore', () => {
     assert.equal(formActionSource('http://[::1]:8080/cb'), 'http:');
+    assert.equal(formActionSource('https://my_app.example/cb'), 'https:');
     assert.throws(() => pageHeaders(['http://[::1]:8080']), RangeError);
   });
 
@@ -354,7 +355,13 @@ describe('formActionSource', () => {
   });
 
   test('every source it returns is accepted by pageHeaders', () => {
-    for (const uri of ['https://app.example/cb', 'http://127.0.0.1:1/cb', 'com.example.app:/cb']) {
+    for (const uri of [
+      'https://app.example/cb',
+      'http://127.0.0.1:1/cb',
+      'http://[::1]:1/cb',
+      'https://a_b.example/',
+      'com.example.app:/cb',
+    ]) {
       assert.doesNotThrow(() => pageHeaders([formActionSource(uri)]));
     }
   });

@@ -7,7 +7,7 @@
  * - no script at all: they work without JavaScript, and their Content-Security-Policy
  *   allows none (`default-src 'none'`); the one inline `<style>` is allowed by its hash;
  * - every interpolated value goes through {@link escapeHtml}, text and attributes alike;
- * - the contract of docs/DESIGN ("Authorization code + PKCE") holds exactly: the login
+ * - the contract of DESIGN.md ("Authorization code + PKCE") holds exactly: the login
  *   form has `<input name="username">`, `<input name="password">` and one
  *   `<button type="submit">`; the consent form has `<button name="decision" value="approve">`
  *   and `<button name="decision" value="deny">`;
@@ -200,10 +200,10 @@ const CSP_SOURCE = /^[a-z][a-z0-9+.-]*:(\/\/[a-z0-9.-]+(:\d{1,5})?)?$/;
 /**
  * The CSP `form-action` source of a redirect URI (CSP Level 3 §6.4.1, source list
  * grammar §2.3.1): its origin for http and https, `scheme:` for any other scheme
- * (RFC 8252 §7.1 private-use schemes). The host-source grammar has no IP-literal, and
- * Chromium ignores `http://[::1]:8080`, so an IPv6 loopback URI (RFC 8252 §7.3) gets
- * its scheme, `http:`, the narrowest source that admits it. Throws a RangeError for a
- * string that is not an absolute URI.
+ * (RFC 8252 §7.1 private-use schemes). A host the host-source grammar cannot name gets
+ * its scheme, the narrowest source that admits it: an IP-literal (`http://[::1]:8080`,
+ * RFC 8252 §7.3 loopback; Chromium ignores such a source) or a name with `_`. Throws a
+ * RangeError for a string that is not an absolute URI.
  */
 export function formActionSource(redirectUri: string): string {
   let url: URL;
@@ -213,9 +213,7 @@ export function formActionSource(redirectUri: string): string {
     throw new RangeError('not an absolute URI');
   }
   const web = url.protocol === 'http:' || url.protocol === 'https:';
-  const source = web && !url.hostname.startsWith('[') ? url.origin : url.protocol;
-  if (!CSP_SOURCE.test(source)) throw new RangeError(`no CSP source expression for "${source}"`);
-  return source;
+  return web && CSP_SOURCE.test(url.origin) ? url.origin : url.protocol;
 }
 
 /**
