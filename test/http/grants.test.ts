@@ -117,11 +117,11 @@ describe('grant client rules', () => {
     ]);
   });
 
-  test('without a user directory the password grant is not registered: unsupported_grant_type names refresh_token only', async () => {
+  test('without a user directory the password grant is not registered: unsupported_grant_type names the others', async () => {
     const h = await setup();
     try {
       const handlers = createAuthHandlers({ tokens: h.tokens, rateLimit: false });
-      assert.deepEqual(handlers.grants.types, ['refresh_token']);
+      assert.deepEqual(handlers.grants.types, ['client_credentials', 'refresh_token']);
       await assert.rejects(
         handlers.token({
           method: 'POST',
@@ -133,7 +133,7 @@ describe('grant client rules', () => {
           cookies: {},
         }),
         (e: Error & { code?: string }) =>
-          e.code === 'unsupported_grant_type' && e.message === 'Supported grant types: refresh_token',
+          e.code === 'unsupported_grant_type' && e.message === 'Supported grant types: client_credentials, refresh_token',
       );
     } finally {
       await h.close();
