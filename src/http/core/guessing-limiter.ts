@@ -41,7 +41,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 
-export interface GuessingLimitSettings {
+export interface RateLimitSettings {
   /** Failed logins per client address (IPv6: per /64) per window before the back-off. Default 20. */
   max: number;
   /** Failed logins per (username, client address) per window before the back-off. Default 5. */
@@ -169,7 +169,7 @@ interface Resolved {
   inFlightPerAddress: number;
 }
 
-export function createGuessingLimiter(settings: GuessingLimitSettings): GuessingLimiter {
+export function createGuessingLimiter(settings: RateLimitSettings): GuessingLimiter {
   const clock = settings.clock ?? Date.now;
   const r: Resolved = {
     windowMs: settings.windowSeconds * 1000,
