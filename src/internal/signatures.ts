@@ -21,6 +21,7 @@
  * @module
  */
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { decodeBase64urlInto } from './base64url.js';
 
 export type AsymmetricAlg = 'EdDSA' | 'ES256' | 'RS256';
 export const ASYMMETRIC_ALGS: readonly AsymmetricAlg[] = ['EdDSA', 'ES256', 'RS256'];
@@ -64,6 +65,12 @@ export interface PreparedVerifier {
    * must have checked that it is canonical base64url. Never throws for a bad signature.
    */
   verifyBase64url(signingInput: string, signatureBase64url: string): boolean;
+  /**
+   * The same for a whole JWS compact serialization whose second dot is at `d2`: the signing
+   * input is `token[0, d2)`, the signature `token[d2 + 1, end)` (base64url, checked here).
+   * Saves the two slices and the Buffer of the signing input.
+   */
+  verifyCompact(token: string, d2: number): boolean;
   /** Whether `signature` (raw bytes) is valid over `data` (raw bytes): for test vectors. */
   verifyBytes(data: Uint8Array, signature: Uint8Array): boolean;
 }
@@ -155,8 +162,7 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
   // RFC 8017 §8.2.2 step 1: an RSA signature has exactly as many octets as the modulus.
   const bytes = alg === 'RS256' ? Math.ceil((key.asymmetricKeyDetails?.modulusLength as number) / 8) : SIGNATURE_BYTES;
   const base64urlLength = Math.ceil((bytes * 4) / 3);
-  const sig = Buffer.alloc(bytes + 3);
-  const sigView = sig.subarray(0, bytes);
+  const sig = Buffer.alloc(bytes);
   const verifyBytes = (data: Uint8Array, signature: Uint8Array): boolean => {
     if (signature.length !== bytes) return false;
     try {
@@ -165,14 +171,24 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
       return false;
     }
   };
+  /** The signing input's bytes, reused (grown when a longer token comes). */
+  let input = Buffer.allocUnsafe(1024);
   return {
     alg,
     verifyBytes,
     verifyBase64url(signingInput, signatureBase64url) {
       if (signatureBase64url.length !== base64urlLength) return false;
-      if (sig.write(signatureBase64url, 0, 'base64url') !== bytes) return false;
+      if (decodeBase64urlInto(signatureBase64url, 0, base64urlLength, sig) !== bytes) return false;
       // The signing input is base64url '.' base64url: ASCII, so latin1 is its exact byte string.
-      return verifyBytes(Buffer.from(signingInput, 'latin1'), sigView);
+      return verifyBytes(Buffer.from(signingInput, 'latin1'), sig);
+    },
+    verifyCompact(token, d2) {
+      if (token.length - d2 - 1 !== base64urlLength) return false;
+      if (decodeBase64urlInto(token, d2 + 1, token.length, sig) !== bytes) return false;
+      if (d2 > input.length) input = Buffer.allocUnsafe(d2 * 2);
+      // latin1: one byte per character of the ASCII signing input, the first d2 characters only.
+      const n = input.write(token, 0, d2, 'latin1');
+      return verifyBytes(input.subarray(0, n), sig);
     },
   };
 }

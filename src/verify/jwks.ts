@@ -20,8 +20,7 @@
  * @module
  */
 import { ConfigError, JwksUnavailableError, TokenError } from '../errors.js';
-import { decodeBase64url } from '../internal/base64url.js';
-import { type ClaimRules, type Claims, checkClaims, parseClaims } from '../tokens/claims.js';
+import { type ClaimRules, type Claims, checkClaims } from '../tokens/claims.js';
 import {
   ASYMMETRIC_ALGS,
   type AsymmetricAlg,
@@ -29,7 +28,14 @@ import {
   parseVerificationJwk,
   type VerificationKey,
 } from '../tokens/jwk.js';
-import { checkJwsType, DEFAULT_MAX_TOKEN_LENGTH, parseJwsHeader, selectVerificationKey, splitCompactJws } from '../tokens/jwt.js';
+import {
+  checkJwsType,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  decodeJwsClaims,
+  parseJwsHeader,
+  selectVerificationKey,
+  splitCompactJws,
+} from '../tokens/jwt.js';
 
 /** The subset of `fetch` the verifier uses (inject one in tests). */
 export type FetchLike = (
@@ -189,11 +195,9 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
       checkJwsType(header.typ, typ);
       const set = await keysFor(header.kid);
       const key = selectVerificationKey(header, set.byKid, set.keys, algorithms);
-      if (!key.verifier.verifyBase64url(token.slice(0, d2), token.slice(d2 + 1))) throw new TokenError('bad_signature');
-      const payload = decodeBase64url(token.slice(d1 + 1, d2));
-      if (payload === null) throw new TokenError('malformed', 'The JWS payload is not base64url');
+      if (!key.verifier.verifyCompact(token, d2)) throw new TokenError('bad_signature');
       const nowSec = Math.floor(clock() / 1000);
-      return checkClaims(parseClaims(payload), nowSec, rules, undefined);
+      return checkClaims(decodeJwsClaims(token, d1, d2), nowSec, rules, undefined);
     },
   };
 }
