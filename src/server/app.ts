@@ -58,7 +58,7 @@ export interface AppOptions {
   timeouts?: Partial<HttpTimeouts>;
   /** `WWW-Authenticate` realm. Default `tessera`. */
   realm?: string;
-  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
   /** Registered OAuth clients (RFC 6749 §2). Default: only the built-in public client `tessera`. */
   clients?: ClientService;

@@ -102,7 +102,7 @@ export function decodeJwsClaims(token: string, d1: number, d2: number): Claims {
 export type JwsHeader = { alg: string; kid?: string; typ?: unknown } & Claims;
 
 /**
- * The one parser of a JWS protected header, for every algorithm (HS256, EdDSA, ES256), so a
+ * The one parser of a JWS protected header, for every algorithm (HS256, EdDSA, ES256, RS256), so a
  * header gets the same verdict whichever key would verify it. Every `malformed` verdict comes
  * before any `unsupported` one:
  * - `malformed`: not canonical base64url, not UTF-8 JSON, not an object (RFC 7515 §4, §5.2);
@@ -237,7 +237,7 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
   };
 }
 
-// --- Asymmetric algorithms (EdDSA, ES256) ---------------------------------------------------------
+// --- Asymmetric algorithms (EdDSA, ES256, RS256) --------------------------------------------------
 // Keys and their algorithms come from a JWK Set (src/tokens/jwk.ts); signatures from
 // src/internal/signatures.ts; the header from the one parser above.
 
@@ -256,7 +256,7 @@ export interface AsymmetricJwtOptions {
 /**
  * The key a token's header selects. The algorithm is the key's, never the token's
  * (RFC 8725 §3.1): a header whose `alg` differs from the key's is refused, so an
- * HS256 token "signed" with a public key, or an EdDSA/ES256 swap, never verifies.
+ * HS256 token "signed" with a public key, or a swap between EdDSA, ES256 and RS256, never verifies.
  */
 export function selectVerificationKey(
   header: { alg: string; kid?: string },
