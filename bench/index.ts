@@ -209,7 +209,9 @@ if (wanted.has('asymmetric')) {
   const { table, targets } = formatAsymmetric(rows);
   targetLines.push(...targets);
   if (!json) {
-    console.log('\nEdDSA / ES256 / RS256 (CPU time per op, fresh tokens each op; floor = crypto.sign/verify on prepared KeyObjects)');
+    console.log(
+      '\nEdDSA / ES256 / RS256 (CPU time per op, fresh tokens each op; floor = crypto.sign/verify on prepared KeyObjects)',
+    );
     console.log(table);
   }
   endSection('asymmetric');
