@@ -259,6 +259,35 @@ describe('TESSERA_ACCESS_ALG / TESSERA_SIGNING_KEY_FILE', () => {
     }
   });
 
+  test('a started server signs RS256 access tokens and serves n and e in its JWKS (no private member)', async () => {
+    const rsa = generateSigningJwk('RS256');
+    const c = parseConfig({
+      TESSERA_SECRET: secret,
+      TESSERA_ACCESS_ALG: 'RS256',
+      TESSERA_SIGNING_KEY_FILE: keyFile([rsa]),
+      TESSERA_STORE: 'memory',
+      PORT: '0',
+      TESSERA_NO_DEMO: '1',
+      TESSERA_NO_DOCS: '1',
+    });
+    const server = await startServer(c, { note: () => {} });
+    try {
+      const res = await fetch(`${server.url}/.well-known/jwks.json`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), {
+        keys: [{ kty: 'RSA', n: rsa.n, e: rsa.e, kid: rsa.kid, alg: 'RS256', use: 'sig' }],
+      });
+      const pair = await server.tokens.issue({ sub: 'alice' });
+      const header = JSON.parse(Buffer.from(pair.accessToken.split('.')[0] as string, 'base64url').toString());
+      assert.deepEqual(header, { alg: 'RS256', typ: 'at+jwt', kid: rsa.kid });
+      assert.equal(Buffer.from(pair.accessToken.split('.')[2] as string, 'base64url').length, 256);
+      const me = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${pair.accessToken}` } });
+      assert.equal(me.status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('an HS256 server serves no JWKS (its key must never be published)', async () => {
     const c = parseConfig({
       TESSERA_SECRET: secret,
