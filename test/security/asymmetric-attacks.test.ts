@@ -114,6 +114,17 @@ describe('asymmetric tokens: attacks refused', () => {
     assert.deepEqual(await codes(signWith(ed, { alg: 'ES256', typ: 'at+jwt', kid: ed.kid }, CLAIMS)), both('unsupported'));
   });
 
+  test('recipe 4.2 on the RSA key: an RS256 header over an HMAC-SHA256 of the public key (and a 256-byte HMAC stream): bad_signature', async () => {
+    const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid: rs.kid })}.${b64(CLAIMS)}`;
+    for (const key of [pem(rs), ...rawPublic(rs)]) {
+      const mac = createHmac('sha256', key).update(input).digest();
+      // The MAC as is (32 bytes), and repeated to the modulus length so the size check alone cannot end it.
+      for (const sig of [mac, Buffer.concat(Array.from({ length: 8 }, () => mac))]) {
+        assert.deepEqual(await codes(`${input}.${sig.toString('base64url')}`), both('bad_signature'));
+      }
+    }
+  });
+
   test('alg swapped with RS256: an RS256 header on the EdDSA or ES256 key, an EdDSA/ES256 header on the RSA key: unsupported', async () => {
     for (const other of [ed, ec]) {
       assert.deepEqual(await codes(signWith(rs, { alg: 'RS256', typ: 'at+jwt', kid: other.kid }, CLAIMS)), both('unsupported'));
