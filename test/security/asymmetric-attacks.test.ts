@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { constants, createHash, createHmac, createPrivateKey, createPublicKey, privateEncrypt, sign } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { importJWK, jwtVerify } from 'jose';
+import { importJWK, jwtVerify, SignJWT } from 'jose';
 import { TokenError, type TokenErrorCode } from '../../src/errors.js';
 import { createCodec } from '../../src/tokens/codec.js';
 import { generateSigningJwk, type PrivateJwk, parseSigningKeySet } from '../../src/tokens/jwk.js';
@@ -92,6 +92,34 @@ describe('asymmetric tokens: the baseline verifies', () => {
     assert.deepEqual(await codes(esToken), both('accepted'));
     const rsToken = signWith(rs, { alg: 'RS256', typ: 'at+jwt', kid: rs.kid }, CLAIMS);
     assert.deepEqual(await codes(rsToken), both('accepted'));
+  });
+});
+
+describe('RS256 with jose as the oracle', () => {
+  test('a token our codec signs with the RSA key verifies with jose (importJWK + jwtVerify); one jose signs verifies with ours', async () => {
+    const rsCodec = createCodec({
+      format: 'jwt',
+      signingKeys: parseSigningKeySet({ keys: [rs, ed] }),
+      clock,
+      issuer: ISS,
+      audience: AUD,
+    });
+    const ours = rsCodec.encode({ sub: 'alice', scope: 'read', iss: ISS, aud: AUD, iat: NOW });
+    const joseKey = await importJWK(publicOf(rs), 'RS256');
+    const { payload, protectedHeader } = await jwtVerify(ours, joseKey, {
+      issuer: ISS,
+      audience: AUD,
+      typ: 'at+jwt',
+      algorithms: ['RS256'],
+      currentDate: new Date(NOW * 1000),
+    });
+    assert.equal(payload.sub, 'alice');
+    assert.deepEqual(protectedHeader, { alg: 'RS256', typ: 'at+jwt', kid: rs.kid });
+    const theirs = await new SignJWT({ ...CLAIMS, sub: 'bob' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: rs.kid })
+      .sign(await importJWK(rs, 'RS256'));
+    assert.deepEqual(await codes(theirs), both('accepted'));
+    assert.equal(rsCodec.decode(theirs).sub, 'bob');
   });
 });
 
