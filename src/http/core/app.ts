@@ -46,7 +46,7 @@ export interface AuthAppOptions extends AuthHandlersOptions {
   me?: boolean;
   /** Serve `GET /health` and `GET /ready`. Default true. */
   health?: boolean;
-  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
   /** Set the security headers (security-headers.ts) on every answer that passes through. Default true. */
   securityHeaders?: boolean;
