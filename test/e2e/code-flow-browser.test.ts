@@ -7,7 +7,7 @@
  * ("Clients, grown", "Authorization code + PKCE").
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -291,16 +291,22 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
   }, async () => {
     const script = join(ROOT, 'test', 'e2e', 'authlib_code_flow.py');
     const base = { issuer: s.issuer, client_id: 'py', client_secret: secret('py'), redirect_uri: s.redirect('/py-cb') };
-    const py = (mode: string, input: Record<string, unknown>): Record<string, unknown> => {
-      const r = spawnSync(PYTHON, [script, mode], {
-        input: JSON.stringify(input),
-        encoding: 'utf8',
-        env: { ...process.env, AUTHLIB_INSECURE_TRANSPORT: '1' },
+    // Asynchronous: the event loop keeps serving the callback server while Python runs.
+    const py = (mode: string, input: Record<string, unknown>) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const child = spawn(PYTHON, [script, mode], { env: { ...process.env, AUTHLIB_INSECURE_TRANSPORT: '1' } });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('error', reject);
+        child.on('exit', (code) => {
+          if (code !== 0) reject(new Error(`authlib_code_flow.py ${mode} exited ${code}: ${err}`));
+          else resolve(JSON.parse(out) as Record<string, unknown>);
+        });
+        child.stdin.end(JSON.stringify(input));
       });
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout) as Record<string, unknown>;
-    };
-    const start = py('authorize', base) as { url: string; state: string; code_verifier: string };
+    const start = (await py('authorize', base)) as { url: string; state: string; code_verifier: string };
     const sent = new URL(start.url);
     assert.equal(sent.searchParams.get('code_challenge_method'), 'S256');
     assert.equal(`${sent.origin}${sent.pathname}`, (await metadata(s.issuer)).authorization_endpoint);
@@ -309,7 +315,7 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
     try {
       const cb = await drive(ctx, start.url, { login: true });
       assertCode(cb, start.state, '/py-cb');
-      const out = py('token', { ...base, callback: cb.href, state: start.state, code_verifier: start.code_verifier });
+      const out = await py('token', { ...base, callback: cb.href, state: start.state, code_verifier: start.code_verifier });
       assert.deepEqual(out, {
         token_type: 'Bearer',
         has_access_token: true,
