@@ -62,6 +62,7 @@ export {
   type TokenServiceConfig,
 } from './refresh/service.js';
 export {
+  type AccessGrant,
   type Introspection,
   type IssueInput,
   type Principal,

@@ -7,7 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type CookieModeOptions, createCookieCore } from './core/cookies.js';
-import type { CookieOp } from './core/request.js';
+import { type CookieOp, serializeCookie } from './core/request.js';
 
 export { type CookieCore, type CookieModeOptions, createCookieCore } from './core/cookies.js';
 
@@ -26,8 +26,13 @@ export interface CookieMode {
   readonly csrfHeader: string;
 }
 
-/** Writes cookie ops through @fastify/cookie. */
+/** Writes cookie ops: through @fastify/cookie when registered (cookie mode), else as `Set-Cookie` headers. */
 export function applyCookieOps(reply: FastifyReply, ops: readonly CookieOp[]): void {
+  if (typeof (reply as { setCookie?: unknown }).setCookie !== 'function') {
+    // Fastify appends each `set-cookie` value rather than replacing the header.
+    for (const op of ops) reply.header('set-cookie', serializeCookie(op));
+    return;
+  }
   for (const op of ops) {
     if (op.clear) reply.clearCookie(op.name, op.options);
     else reply.setCookie(op.name, op.value, op.options);

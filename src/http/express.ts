@@ -98,7 +98,7 @@ function readBody(req: Request): Promise<Buffer | undefined> {
   });
 }
 
-function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolean, log: AdapterLogger | undefined): AuthRequest {
+function neutral(req: Request, body: Record<string, unknown>, log: AdapterLogger | undefined): AuthRequest {
   return {
     method: req.method,
     path: req.path,
@@ -106,7 +106,7 @@ function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolea
     body,
     query: parseQuery(req.originalUrl),
     ip: req.ip ?? req.socket.remoteAddress ?? '',
-    cookies: cookieMode ? parseCookieHeader(req.headers.cookie) : {},
+    cookies: parseCookieHeader(req.headers.cookie),
     ...(log ? { log } : {}),
   };
 }
@@ -115,7 +115,6 @@ function neutral(req: Request, body: Record<string, unknown>, cookieMode: boolea
 export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
   const auth = createAuthApp(options, 'tesseraExpress');
   const log = auth.log;
-  const cookieMode = auth.handlers.cookies !== undefined;
 
   function act(req: Request, res: Response, next: NextFunction, d: Dispatch): void {
     if (d.action === 'answer') return void write(res, d.response);
@@ -128,7 +127,7 @@ export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
           req.body !== undefined && typeof req.body === 'object' && req.body !== null
             ? (req.body as Record<string, unknown>)
             : parseBody(req.headers['content-type'], await readBody(req)),
-        request: (body) => neutral(req, body, cookieMode, log),
+        request: (body) => neutral(req, body, log),
       })
       .then((answer) => write(res, answer));
   }

@@ -90,7 +90,6 @@ function nodeAddress(c: Context): string | undefined {
 export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
   const auth = createAuthApp(options, 'tesseraHono');
   const log = auth.log;
-  const cookieMode = auth.handlers.cookies !== undefined;
   const addressOf = options.clientAddress ?? nodeAddress;
   const secure = auth.securityHeaders ? API_HEADERS : undefined;
 
@@ -106,7 +105,7 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
       body,
       query: parseQuery(c.req.url),
       ip: addressOf(c) ?? '',
-      cookies: cookieMode ? parseCookieHeader(headers.cookie) : {},
+      cookies: parseCookieHeader(headers.cookie),
       ...(log ? { log } : {}),
     };
   }

@@ -28,7 +28,7 @@ import {
   type RateLimitSettings,
 } from './core/handlers.js';
 import { BODY_LIMIT_BYTES } from './core/limits.js';
-import { type AuthRequest, type AuthResponse, PRINCIPAL_HEADERS, parseQuery } from './core/request.js';
+import { type AuthRequest, type AuthResponse, PRINCIPAL_HEADERS, parseCookieHeader, parseQuery } from './core/request.js';
 import { findDuplicateKey } from './core/strict-json.js';
 import { badRequest, httpErrorHandler } from './errors.js';
 import { routeSchema } from './schemas.js';
@@ -50,7 +50,8 @@ function neutral(request: FastifyRequest): AuthRequest {
     body: (request.body ?? {}) as Record<string, unknown>,
     query: parseQuery(request.url),
     ip: request.ip,
-    cookies: (request as { cookies?: Record<string, string | undefined> }).cookies ?? {},
+    // @fastify/cookie's parse in cookie mode; else the header, read only by the routes that use cookies.
+    cookies: (request as { cookies?: Record<string, string | undefined> }).cookies ?? parseCookieHeader(request.headers.cookie),
     log: request.log,
   };
 }
@@ -121,7 +122,12 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
   const runners = endpointRunners(core, {});
   const docs: DocContext = { grantTypes: core.grants.types, csrfHeader: cookies?.csrfHeader ?? 'x-csrf-token' };
   for (const row of ENDPOINTS) {
-    if (row.feature === 'jwks' || (row.feature === 'register' && !core.allowRegister)) continue;
+    if (
+      row.feature === 'jwks' ||
+      (row.feature === 'register' && !core.allowRegister) ||
+      (row.feature === 'authorize' && core.authorizeEndpoint === undefined)
+    )
+      continue;
     const runner = runners[row.handler];
     app.route({
       method: row.method,

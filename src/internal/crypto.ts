@@ -75,6 +75,14 @@ export function sha256Base64url(data: string): string {
   return hash('sha256', data, 'base64url');
 }
 
+/**
+ * SHA-256 of a string (UTF-8), standard padded base64 (RFC 4648 §4): the form a
+ * Content-Security-Policy hash source takes (`'sha256-…'`, CSP Level 3 §2.3.1).
+ */
+export function sha256Base64(data: string): string {
+  return hash('sha256', data, 'base64');
+}
+
 /** HKDF-SHA256 (RFC 5869) with an explicit `info` label per derived key. */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: string, length: number): Buffer {
   return Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from(info, 'utf8'), length));

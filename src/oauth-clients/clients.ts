@@ -21,6 +21,7 @@
  * @module
  */
 import { TesseraError } from '../errors.js';
+import { checkRedirectUri, RedirectUriError } from './redirect-uris.js';
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';
 import { type ClientDirectory, type ClientRecord, type ClientType, completeClient } from './types.js';
 
@@ -36,7 +37,14 @@ export type ClientInputErrorCode =
   | 'invalid_client_id'
   | 'reserved_client_id'
   | 'client_exists'
+  /** Options that do not go together (`introspect` or `client_credentials` on a public client...). */
   | 'invalid_client_options'
+  /** A redirect URI (or post-logout redirect URI) that {@link checkRedirectUri} refuses, or one given twice. */
+  | 'invalid_redirect_uri'
+  /** A scope that is not RFC 6749 §3.3 syntax, repeats a token, or exceeds {@link MAX_CLIENT_SCOPE_LENGTH}. */
+  | 'invalid_scope'
+  /** A grant type not in {@link GRANT_TYPES}, one given twice, or none. */
+  | 'invalid_grant_type'
   | 'invalid_client_input';
 
 /** Why a client could not be registered (for the CLI and the library's client service). */
@@ -56,10 +64,96 @@ export function checkClientId(clientId: string): string {
   return clientId;
 }
 
+/** The `grant_type`s a client may be registered for (RFC 6749 §4.1, §4.3, §4.4, §6). */
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'password', 'client_credentials'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+/** The longest scope a client may be registered with (characters). */
+export const MAX_CLIENT_SCOPE_LENGTH = 1024;
+
+/** RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * A client's scope (RFC 6749 §3.3): space-separated scope tokens, each once, at most
+ * {@link MAX_CLIENT_SCOPE_LENGTH} characters. Runs of whitespace and leading or trailing
+ * whitespace are normalized to the single spaces of the grammar; `''` is no scope.
+ */
+export function checkClientScope(scope: string): string {
+  if (typeof scope !== 'string') throw new ClientInputError('a scope is a string', 'invalid_scope');
+  const tokens = scope.split(/\s+/).filter((t) => t !== '');
+  const normalized = tokens.join(' ');
+  if (normalized.length > MAX_CLIENT_SCOPE_LENGTH) {
+    throw new ClientInputError(`a scope is at most ${MAX_CLIENT_SCOPE_LENGTH} characters`, 'invalid_scope');
+  }
+  const seen = new Set<string>();
+  for (const t of tokens) {
+    if (!SCOPE_TOKEN.test(t)) {
+      throw new ClientInputError(
+        `scope token "${t}" may hold only printable ASCII without space, " and \\ (RFC 6749 §3.3)`,
+        'invalid_scope',
+      );
+    }
+    if (seen.has(t)) throw new ClientInputError(`scope token "${t}" is given twice`, 'invalid_scope');
+    seen.add(t);
+  }
+  return normalized;
+}
+
 export interface AddClientOptions {
   confidential?: boolean;
   /** May call the introspection endpoint (only a confidential client can authenticate to it). */
   introspect?: boolean;
+  /** Redirect URIs of the authorization code flow, each checked by {@link checkRedirectUri}. Default none. */
+  redirectUris?: readonly string[];
+  /** Where the end-session endpoint may send the browser back (same rules as redirect URIs). Default none. */
+  postLogoutRedirectUris?: readonly string[];
+  /**
+   * The grants it may use, from {@link GRANT_TYPES}. Default `authorization_code` and
+   * `refresh_token` when a redirect URI is given, else `password` and `refresh_token`.
+   * `client_credentials` needs a confidential client (RFC 6749 §4.4), `authorization_code` a
+   * redirect URI (RFC 6749 §3.1.2).
+   */
+  grantTypes?: readonly string[];
+  /** The scopes it may ask for (see {@link checkClientScope}). Default `''`: the server's default scope. */
+  scope?: string;
+  /** Its users are not asked for consent. Default false. */
+  firstParty?: boolean;
+  /** Its access tokens must be DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`). Default false. */
+  dpop?: boolean;
+}
+
+function checkUris(uris: readonly string[] | undefined, what: string): string[] {
+  if (uris === undefined) return [];
+  if (!Array.isArray(uris)) throw new ClientInputError(`${what}s are a list`, 'invalid_redirect_uri');
+  const out: string[] = [];
+  for (const uri of uris) {
+    try {
+      checkRedirectUri(uri);
+    } catch (e) {
+      if (e instanceof RedirectUriError) throw new ClientInputError(`${what}: ${e.message}`, 'invalid_redirect_uri');
+      throw e;
+    }
+    if (out.includes(uri)) throw new ClientInputError(`${what} "${uri}" is given twice`, 'invalid_redirect_uri');
+    out.push(uri);
+  }
+  return out;
+}
+
+function checkGrantTypes(given: readonly string[] | undefined, fallback: readonly GrantType[]): GrantType[] {
+  if (given === undefined) return [...fallback];
+  if (!Array.isArray(given) || given.length === 0) {
+    throw new ClientInputError('a client needs at least one grant type', 'invalid_grant_type');
+  }
+  const out: GrantType[] = [];
+  for (const g of given) {
+    if (!(GRANT_TYPES as readonly string[]).includes(g)) {
+      throw new ClientInputError(`unknown grant type "${g}" (expected one of: ${GRANT_TYPES.join(', ')})`, 'invalid_grant_type');
+    }
+    if (out.includes(g as GrantType)) throw new ClientInputError(`grant type "${g}" is given twice`, 'invalid_grant_type');
+    out.push(g as GrantType);
+  }
+  return out;
 }
 
 /** What `add` hands back once: the record and, for a confidential client, the secret in clear. */
@@ -114,6 +208,51 @@ export interface ClientService {
   close(): void;
 }
 
+/** What {@link checkClientOptions} answers: a new client's record but for its id, secret and time. */
+export type CheckedClientOptions = Omit<ClientRecord, 'clientId' | 'secretHash' | 'createdAt'>;
+
+/**
+ * The options of a new client, checked and completed with their defaults (see
+ * {@link AddClientOptions}); what `add` stores. Throws {@link ClientInputError}:
+ * `invalid_client_options` for options that do not go together, `invalid_grant_type`,
+ * `invalid_redirect_uri`, `invalid_scope`. Needs no store (the CLI checks before opening one).
+ */
+export function checkClientOptions(opts: AddClientOptions = {}): CheckedClientOptions {
+  const clientType: ClientType = opts.confidential ? 'confidential' : 'public';
+  if (opts.introspect && clientType !== 'confidential') {
+    // RFC 7662 §2.1: the caller of introspection must be authorized, so it must be able to authenticate.
+    throw new ClientInputError(
+      '--introspect needs --confidential (a public client cannot authenticate)',
+      'invalid_client_options',
+    );
+  }
+  const redirectUris = checkUris(opts.redirectUris, 'redirect URI');
+  const postLogoutRedirectUris = checkUris(opts.postLogoutRedirectUris, 'post-logout redirect URI');
+  const grantTypes = checkGrantTypes(
+    opts.grantTypes,
+    redirectUris.length > 0 ? ['authorization_code', 'refresh_token'] : ['password', 'refresh_token'],
+  );
+  if (grantTypes.includes('client_credentials') && clientType !== 'confidential') {
+    // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
+    throw new ClientInputError('--grant client_credentials needs --confidential (RFC 6749 §4.4)', 'invalid_client_options');
+  }
+  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+    // RFC 6749 §3.1.2.2 (and RFC 9700 §2.1): the redirect URI is registered, never taken from the request alone.
+    throw new ClientInputError('--grant authorization_code needs a --redirect-uri (RFC 6749 §3.1.2.2)', 'invalid_client_options');
+  }
+  const scope = opts.scope === undefined ? '' : checkClientScope(opts.scope);
+  return {
+    clientType,
+    introspect: opts.introspect === true,
+    redirectUris,
+    postLogoutRedirectUris,
+    grantTypes,
+    scope,
+    firstParty: opts.firstParty === true,
+    dpopBoundAccessTokens: opts.dpop === true,
+  };
+}
+
 /** The cache of registered clients, valid while the push is up (see the module comment). */
 class ClientCache {
   readonly #records = new Map<string, ClientRecord>();
@@ -133,7 +272,7 @@ class ClientCache {
   get(clientId: string): ClientRecord | undefined {
     if (!this.#live) return undefined;
     const r = this.#records.get(clientId);
-    return r === undefined ? undefined : { ...r };
+    return r === undefined ? undefined : completeClient(r);
   }
 
   /** Keeps a record read from the store in generation `gen`, unless something changed since. */
@@ -143,7 +282,7 @@ class ClientCache {
       const oldest = this.#records.keys().next();
       if (!oldest.done) this.#records.delete(oldest.value);
     }
-    this.#records.set(record.clientId, { ...record });
+    this.#records.set(record.clientId, completeClient(record));
   }
 
   event(e: { kind: string; clientId?: string }): void {
@@ -177,7 +316,7 @@ export function createClientService(directory: ClientDirectory, options: ClientS
 
   async function get(clientId: string): Promise<ClientRecord | null> {
     // The built-in client needs no store round trip: the original refresh path stays one store call.
-    if (builtIn && clientId === builtIn.clientId) return { ...builtIn };
+    if (builtIn && clientId === builtIn.clientId) return completeClient(builtIn);
     if (!CLIENT_ID_PATTERN.test(clientId)) return null;
     if (cache === undefined) return directory.getClient(clientId);
     const cached = cache.get(clientId);
@@ -196,22 +335,14 @@ export function createClientService(directory: ClientDirectory, options: ClientS
       if (builtIn && clientId === builtIn.clientId) {
         throw new ClientInputError(`"${clientId}" is the built-in default client (TESSERA_DEFAULT_CLIENT)`, 'reserved_client_id');
       }
-      const clientType: ClientType = opts.confidential ? 'confidential' : 'public';
-      if (opts.introspect && clientType !== 'confidential') {
-        // RFC 7662 §2.1: the caller of introspection must be authorized, so it must be able to authenticate.
-        throw new ClientInputError(
-          '--introspect needs --confidential (a public client cannot authenticate)',
-          'invalid_client_options',
-        );
-      }
-      const secret = clientType === 'confidential' ? generateClientSecret() : undefined;
-      const client: ClientRecord = completeClient({
+      const checked = checkClientOptions(opts);
+      const secret = checked.clientType === 'confidential' ? generateClientSecret() : undefined;
+      const client: ClientRecord = {
         clientId,
-        clientType,
         secretHash: secret === undefined ? '' : hashClientSecret(secret),
-        introspect: opts.introspect === true,
         createdAt: clock(),
-      });
+        ...checked,
+      };
       if (!(await directory.createClient(client)))
         throw new ClientInputError(`client "${clientId}" already exists`, 'client_exists');
       return secret === undefined ? { client } : { client, secret };
@@ -237,7 +368,7 @@ export function createClientService(directory: ClientDirectory, options: ClientS
       if (clientId === undefined) {
         // No client named and no credentials: the built-in default client, if any.
         if (secret !== undefined || !builtIn) return { ok: false, reason: 'no_client' };
-        return { ok: true, client: { ...builtIn }, authenticated: false };
+        return { ok: true, client: completeClient(builtIn), authenticated: false };
       }
       const client = await get(clientId);
       if (!client) {

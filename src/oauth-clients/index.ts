@@ -6,6 +6,7 @@
 export {
   type AddClientOptions,
   type AddedClient,
+  type CheckedClientOptions,
   type ClientAuthentication,
   ClientInputError,
   type ClientInputErrorCode,
@@ -13,10 +14,29 @@ export {
   type ClientService,
   type ClientServiceOptions,
   checkClientId,
+  checkClientOptions,
+  checkClientScope,
   createClientService,
   DEFAULT_CLIENT_ID,
+  GRANT_TYPES,
+  type GrantType,
+  MAX_CLIENT_SCOPE_LENGTH,
   NO_CLIENTS,
   type PresentedClient,
 } from './clients.js';
+export {
+  checkRedirectUri,
+  MAX_REDIRECT_URI_LENGTH,
+  matchRedirectUri,
+  RedirectUriError,
+} from './redirect-uris.js';
 export { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';
-export { type ClientDirectory, type ClientRecord, type ClientType, isClientDirectory } from './types.js';
+export {
+  CLIENT_DEFAULTS,
+  type ClientDirectory,
+  type ClientRecord,
+  type ClientSettings,
+  type ClientType,
+  completeClient,
+  isClientDirectory,
+} from './types.js';

@@ -47,8 +47,10 @@ export function checkRedirectUri(uri: string): string {
   if (!url) throw new RedirectUriError(`"${uri}" is not an absolute URI (RFC 6749 §3.1.2)`);
   if (uri.includes('#')) throw new RedirectUriError(`"${uri}" has a fragment (RFC 6749 §3.1.2: MUST NOT)`);
   if (url.username !== '' || url.password !== '') throw new RedirectUriError(`"${uri}" carries user information`);
+  // Every scheme, private-use ones included: the parser drops tabs and newlines, resolves dot
+  // segments and lowercases the scheme, and the browser is sent to what it writes.
   const web = url.protocol === 'https:' || url.protocol === 'http:';
-  if (web && url.href !== uri && `${url.href}` !== `${uri}/`)
+  if (url.href !== uri && !(web && url.href === `${uri}/`))
     throw new RedirectUriError(`"${uri}" is not in canonical form; register "${url.href}"`);
   if (url.protocol === 'https:') return uri;
   if (url.protocol === 'http:') {
@@ -73,21 +75,22 @@ export function matchRedirectUri(registered: readonly string[], presented: strin
   const p = presented.startsWith('http://') ? parse(presented) : undefined;
   if (!p || !LOOPBACK_HOSTS.has(p.hostname) || p.username !== '' || p.password !== '' || presented.includes('#'))
     return undefined;
+  // The presented URI must be written as registered ones are (checkRedirectUri): the parser's form.
+  if (p.href !== presented && p.href !== `${presented}/`) return undefined;
+  const rest = withoutPort(presented, p);
+  if (rest === undefined) return undefined;
   for (const r of registered) {
     if (!r.startsWith('http://')) continue;
     const u = parse(r);
     if (!u || u.hostname !== p.hostname) continue;
-    // Same URI but for the port: compare the rest as strings, with the port taken out of both.
-    if (withoutPort(u) === withoutPort(p) && presented === rebuild(p)) return presented;
+    // Same URI but for the port: the rest compared as strings, exactly.
+    if (withoutPort(r, u) === rest) return presented;
   }
   return undefined;
 }
 
-function withoutPort(u: URL): string {
-  return `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
-}
-
-/** The presented URI as the URL parser writes it: a presented URI must already be in that form to match. */
-function rebuild(u: URL): string {
-  return u.href;
+/** `uri` as written, its port taken out of the authority; `undefined` when it does not start with the parsed authority. */
+function withoutPort(uri: string, u: URL): string | undefined {
+  const authority = `http://${u.host}`;
+  return uri.startsWith(authority) ? `http://${u.hostname}${uri.slice(authority.length)}` : undefined;
 }

@@ -67,6 +67,66 @@ export function completeClient(
   };
 }
 
+/** The fields beyond the first five, which the SQL stores keep as one JSON object (their `settings` column). */
+export type ClientSettings = Pick<
+  ClientRecord,
+  'redirectUris' | 'postLogoutRedirectUris' | 'grantTypes' | 'scope' | 'firstParty' | 'dpopBoundAccessTokens'
+>;
+
+/** The `settings` JSON of a record (see {@link decodeClientSettings}). */
+export function encodeClientSettings(c: ClientRecord): string {
+  const settings: ClientSettings = {
+    redirectUris: c.redirectUris,
+    postLogoutRedirectUris: c.postLogoutRedirectUris,
+    grantTypes: c.grantTypes,
+    scope: c.scope,
+    firstParty: c.firstParty,
+    dpopBoundAccessTokens: c.dpopBoundAccessTokens,
+  };
+  return JSON.stringify(settings);
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/**
+ * The fields a `settings` JSON holds: an absent field is left out ({@link completeClient} then
+ * gives its default: `'{}'` is a row written before the fields existed). A field of the wrong
+ * type, or text that is not a JSON object, throws: a damaged row must not fall back to the
+ * defaults (they make a client first-party).
+ */
+export function decodeClientSettings(json: string): Partial<ClientSettings> {
+  const o: unknown = JSON.parse(json);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError('client settings are not a JSON object');
+  const r = o as Record<string, unknown>;
+  const out: Partial<ClientSettings> = {};
+  const wrong = (field: string) => new TypeError(`client settings: ${field} has the wrong type`);
+  if (r.redirectUris !== undefined) {
+    if (!isStrings(r.redirectUris)) throw wrong('redirectUris');
+    out.redirectUris = r.redirectUris;
+  }
+  if (r.postLogoutRedirectUris !== undefined) {
+    if (!isStrings(r.postLogoutRedirectUris)) throw wrong('postLogoutRedirectUris');
+    out.postLogoutRedirectUris = r.postLogoutRedirectUris;
+  }
+  if (r.grantTypes !== undefined) {
+    if (!isStrings(r.grantTypes)) throw wrong('grantTypes');
+    out.grantTypes = r.grantTypes;
+  }
+  if (r.scope !== undefined) {
+    if (typeof r.scope !== 'string') throw wrong('scope');
+    out.scope = r.scope;
+  }
+  if (r.firstParty !== undefined) {
+    if (typeof r.firstParty !== 'boolean') throw wrong('firstParty');
+    out.firstParty = r.firstParty;
+  }
+  if (r.dpopBoundAccessTokens !== undefined) {
+    if (typeof r.dpopBoundAccessTokens !== 'boolean') throw wrong('dpopBoundAccessTokens');
+    out.dpopBoundAccessTokens = r.dpopBoundAccessTokens;
+  }
+  return out;
+}
+
 /** Where clients live: every store (memory, SQLite, Redis, Redis Cluster, PostgreSQL) implements it. */
 export interface ClientDirectory {
   /** Adds a client; false when the id is taken (atomic). */

@@ -39,6 +39,7 @@ import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
 import { RevocationSet } from './revocations.js';
 import type {
+  AccessGrant,
   Introspection,
   IssueInput,
   Principal,
@@ -195,6 +196,45 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     }
   }
 
+  /** A new family (login session) and its first pair; the family lives at most `lifetimeSeconds`. */
+  async function startFamily(input: IssueInput, lifetimeSeconds: number): Promise<TokenPair> {
+    const sub = requireSub(input?.sub);
+    if (input.scope !== undefined && typeof input.scope !== 'string') throw new TypeError('scope must be a string');
+    const now = clock();
+    const nowSec = Math.floor(now / 1000);
+    const shard = userShard(sub);
+    const extra = extraClaims(input.claims);
+    const clientId = optionalString(input.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
+    // The family records its client with the other extra claims: every store keeps them, every access
+    // token minted from the family carries them (RFC 9068 §2.2 client_id), and rotate checks them.
+    if (clientId !== undefined) extra.client_id = clientId;
+    const subject: Subject = { sub, scope: input.scope ?? '', extra, familyId: newId() };
+    const absoluteExp = nowSec + lifetimeSeconds;
+    const refreshExp = Math.min(nowSec + config.refreshTtlSeconds, absoluteExp);
+    const r = refresh.mint(shard, subject, nowSec, refreshExp, nowSec);
+    const a = access.draft(shard, nowSec);
+    const accessToken = access.mint(subject, a);
+    const next: NextTokens = {
+      refreshId: r.id,
+      refreshOpaque: r.stored,
+      refreshExpiresAt: refreshExp * 1000,
+      accessExpiresAt: a.exp * 1000,
+    };
+    if (a.hash !== undefined) next.accessHash = a.hash;
+    await store.createFamily({
+      shard,
+      now,
+      familyId: subject.familyId,
+      sub,
+      absoluteExpiresAt: absoluteExp * 1000,
+      scope: subject.scope,
+      claims: Object.keys(subject.extra).length > 0 ? JSON.stringify(subject.extra) : '',
+      next,
+      leewayMs,
+    });
+    return pairOf(accessToken, r.token, a.exp, refreshExp, nowSec, subject);
+  }
+
   const service: ConfiguredTokenService = {
     config,
     issuer: options.issuer,
@@ -205,42 +245,28 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       unsubscribe = () => {};
     },
 
-    async issue(input: IssueInput): Promise<TokenPair> {
-      const sub = requireSub(input?.sub);
-      if (input.scope !== undefined && typeof input.scope !== 'string') throw new TypeError('scope must be a string');
-      const now = clock();
-      const nowSec = Math.floor(now / 1000);
-      const shard = userShard(sub);
-      const extra = extraClaims(input.claims);
-      const clientId = optionalString(input.clientId, 'clientId', MAX_CLIENT_ID_LENGTH);
-      // The family records its client with the other extra claims: every store keeps them, every access
-      // token minted from the family carries them (RFC 9068 §2.2 client_id), and rotate checks them.
-      if (clientId !== undefined) extra.client_id = clientId;
-      const subject: Subject = { sub, scope: input.scope ?? '', extra, familyId: newId() };
-      const absoluteExp = nowSec + config.absoluteLifetimeSeconds;
-      const refreshExp = Math.min(nowSec + config.refreshTtlSeconds, absoluteExp);
-      const r = refresh.mint(shard, subject, nowSec, refreshExp, nowSec);
-      const a = access.draft(shard, nowSec);
-      const accessToken = access.mint(subject, a);
-      const next: NextTokens = {
-        refreshId: r.id,
-        refreshOpaque: r.stored,
-        refreshExpiresAt: refreshExp * 1000,
-        accessExpiresAt: a.exp * 1000,
+    issue(input: IssueInput): Promise<TokenPair> {
+      return startFamily(input, config.absoluteLifetimeSeconds);
+    },
+
+    async issueAccess(input: IssueInput): Promise<AccessGrant> {
+      // RFC 6749 §4.4.3: no refresh token. The family still exists (it is what revocation and the
+      // access-token records hang on) but lives no longer than its one access token.
+      const pair = await startFamily(input, config.accessTtlSeconds);
+      const grant: AccessGrant = {
+        accessToken: pair.accessToken,
+        tokenType: 'Bearer',
+        expiresIn: pair.expiresIn,
+        familyId: pair.familyId,
       };
-      if (a.hash !== undefined) next.accessHash = a.hash;
-      await store.createFamily({
-        shard,
-        now,
-        familyId: subject.familyId,
-        sub,
-        absoluteExpiresAt: absoluteExp * 1000,
-        scope: subject.scope,
-        claims: Object.keys(subject.extra).length > 0 ? JSON.stringify(subject.extra) : '',
-        next,
-        leewayMs,
-      });
-      return pairOf(accessToken, r.token, a.exp, refreshExp, nowSec, subject);
+      if (pair.scope !== undefined) grant.scope = pair.scope;
+      return grant;
+    },
+
+    async endFamily(sub: string, familyId: string): Promise<boolean> {
+      requireSub(sub);
+      if (typeof familyId !== 'string' || familyId === '') throw new TypeError('familyId must be a non-empty string');
+      return store.revokeFamily({ shard: userShard(sub), now: clock(), familyId });
     },
 
     async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {

@@ -169,8 +169,25 @@ export interface Introspection {
   username?: string;
 }
 
+/** An access token without a refresh token (RFC 6749 §4.4.3: the client credentials grant). */
+export interface AccessGrant {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Lifetime in seconds. */
+  expiresIn: number;
+  scope?: string;
+  familyId: string;
+}
+
 export interface TokenService {
   issue(input: IssueInput): Promise<TokenPair>;
+  /** An access token alone, for a grant that issues no refresh token (RFC 6749 §4.4.3). */
+  issueAccess(input: IssueInput): Promise<AccessGrant>;
+  /**
+   * Ends a family (login session) by id: its refresh token and, within the revocation push,
+   * its access tokens are refused. `sub` is the family's user. Resolves true when a live family was ended.
+   */
+  endFamily(sub: string, familyId: string): Promise<boolean>;
   /**
    * Rotates a refresh token. Throws TokenError (expired, revoked, reused, wrong_type,
    * wrong_client, ...) for a token that is no good; rejects with `InvalidScopeError` when

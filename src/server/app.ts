@@ -12,6 +12,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CookieModeOptions } from '../http/cookies.js';
+import type { AuthorizeOptions } from '../http/core/authorize.js';
 import type { Grant } from '../http/core/grants/types.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
@@ -63,8 +64,12 @@ export interface AppOptions {
   clients?: ClientService;
   /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the token service's `issuer`; never the request's `Host` (see AuthHandlersOptions.issuer). */
   issuer?: string | (() => string);
-  /** Extra grants of the token endpoint (core/grants/types.ts), after password and refresh_token. */
+  /** Extra grants of the token endpoint (core/grants/types.ts), after the built-in ones. */
   grants?: readonly Grant[];
+  /** The authorization endpoint with its login and consent pages (AuthHandlersOptions.authorize). Default off. */
+  authorize?: AuthorizeOptions | false;
+  /** The password grant. Default true. */
+  passwordGrant?: boolean;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -217,6 +222,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clients: options.clients,
     issuer: options.issuer,
     ...(options.grants ? { grants: options.grants } : {}),
+    ...(options.authorize ? { authorize: options.authorize } : {}),
+    ...(options.passwordGrant === undefined ? {} : { passwordGrant: options.passwordGrant }),
     // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
     ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
   });

@@ -171,6 +171,20 @@ export const SETTINGS = {
     help: 'serve POST /auth/register (anyone can create a user)',
     default: 'off',
   },
+  passwordGrant: {
+    env: 'TESSERA_PASSWORD_GRANT',
+    flag: 'password-grant',
+    arg: 'on|off',
+    help: 'serve grant_type=password (RFC 6749 §4.3) to clients registered for it; off (0) turns it off for every client (RFC 9700 §2.4) and takes it out of the metadata',
+    default: 'on',
+  },
+  sessionSeconds: {
+    env: 'TESSERA_SESSION_TTL',
+    flag: 'session-ttl',
+    arg: 'SECONDS',
+    help: 'how long a browser signed in on the login page of /authorize skips the password',
+    default: '43200',
+  },
   cookieMode: {
     env: 'TESSERA_COOKIE_MODE',
     flag: 'cookie-mode',
@@ -342,6 +356,10 @@ export interface ServerConfig {
   logLevel: string;
   logRequests: boolean;
   allowRegister: boolean;
+  /** Serve grant_type=password (`TESSERA_PASSWORD_GRANT`). */
+  passwordGrant: boolean;
+  /** Lifetime of the browser session of `/authorize`, seconds. */
+  sessionSeconds: number;
   cookieMode: boolean;
   cookieSecure: boolean;
   /** Failures per client address (`max`) and per username and address (`perUser`) per window; false: off. */
@@ -579,6 +597,8 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     logLevel,
     logRequests: bool('logRequests', env, flags),
     allowRegister: bool('allowRegister', env, flags),
+    passwordGrant: raw('passwordGrant', env, flags) === undefined || bool('passwordGrant', env, flags),
+    sessionSeconds: int('sessionSeconds', env, flags, 60, 31_536_000, 'a number of seconds'),
     cookieMode: bool('cookieMode', env, flags),
     cookieSecure: !bool('insecureCookies', env, flags),
     rateLimit: rateMax === 0 ? false : { max: rateMax, perUser: loginLimit, windowSeconds: rateWindow },

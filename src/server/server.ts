@@ -186,6 +186,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       return issuer;
     },
     issue: (...a) => service().issue(...a),
+    issueAccess: (...a) => service().issueAccess(...a),
+    endFamily: (...a) => service().endFamily(...a),
     refresh: (...a) => service().refresh(...a),
     authenticate: (...a) => service().authenticate(...a),
     authenticateNow: (...a) => service().authenticateNow(...a),
@@ -210,6 +212,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     issuer: () => issuer ?? '',
     allowRegister: config.allowRegister,
     cookie: config.cookieMode ? { secure: config.cookieSecure, csrfKey: csrfKeyOf(config.keys) } : false,
+    authorize: {
+      records: store,
+      key: hkdfSha256(config.keys.primary.bytes, Buffer.alloc(0), 'tessera authorize', 32),
+      secure: config.cookieSecure,
+      sessionSeconds: config.sessionSeconds,
+      clock,
+    },
+    passwordGrant: config.passwordGrant,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,
     scope: config.scope,
     docs: config.docs,

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { ClientDirectory, ClientRecord } from '../oauth-clients/types.js';
+import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, RevocationHub } from './feed.js';
 import {
   checkAccessIn,
@@ -229,21 +229,22 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return u ? { ...u } : null;
   }
 
-  // Registered OAuth clients (src/oauth-clients).
+  // Registered OAuth clients (src/oauth-clients). Records are copied in and out, arrays included
+  // (completeClient copies them): a caller changing what it holds never changes the store.
 
   async createClient(client: ClientRecord): Promise<boolean> {
     if (this.#clients.has(client.clientId)) return false;
-    this.#clients.set(client.clientId, { ...client });
+    this.#clients.set(client.clientId, completeClient(client));
     return true;
   }
 
   async getClient(clientId: string): Promise<ClientRecord | null> {
     const c = this.#clients.get(clientId);
-    return c ? { ...c } : null;
+    return c ? completeClient(c) : null;
   }
 
   async listClients(): Promise<ClientRecord[]> {
-    return [...this.#clients.values()].map((c) => ({ ...c })).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
+    return [...this.#clients.values()].map((c) => completeClient(c)).sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
   }
 
   /** Pushed (`kind: 'client'`), so client caches on the same store drop the record at once. */

@@ -845,6 +845,12 @@ const MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  `
+  -- The client fields beyond the first five (oauth-clients/types.ts ClientSettings) as one JSON
+  -- object. '{}' (a row written before them, or by an instance of the previous tessera during a
+  -- rolling upgrade: its statements name their columns) reads as CLIENT_DEFAULTS.
+  ALTER TABLE S.clients ADD COLUMN settings text NOT NULL DEFAULT '{}';
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -898,10 +904,11 @@ export function statements(schema: string) {
     updatePasswordHash: `UPDATE ${s}users SET password_hash = $2 WHERE username = $1 RETURNING id`,
     // Registered clients (src/oauth-clients). ON CONFLICT DO NOTHING: of concurrent registrations of one id
     // exactly one inserts (and returns its row). Ordered by code point, as the other stores.
-    createClient: `INSERT INTO ${s}clients (client_id, client_type, secret_hash, introspect, created_at)
-      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING client_id`,
-    getClient: `SELECT client_id, client_type, secret_hash, introspect, created_at FROM ${s}clients WHERE client_id = $1`,
-    listClients: `SELECT client_id, client_type, secret_hash, introspect, created_at FROM ${s}clients ORDER BY client_id COLLATE "C"`,
+    createClient: `INSERT INTO ${s}clients (client_id, client_type, secret_hash, introspect, created_at, settings)
+      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING client_id`,
+    getClient: `SELECT client_id, client_type, secret_hash, introspect, created_at, settings FROM ${s}clients WHERE client_id = $1`,
+    listClients: `SELECT client_id, client_type, secret_hash, introspect, created_at, settings FROM ${s}clients
+      ORDER BY client_id COLLATE "C"`,
     // The removal is notified in its own statement (delivered at commit): client caches drop the record.
     removeClient: `WITH d AS (DELETE FROM ${s}clients WHERE client_id = $1 RETURNING client_id)
       SELECT client_id, pg_notify('${revocationChannel(schema)}', 'c|' || $2::bigint || '|0|' || client_id) AS notified FROM d`,

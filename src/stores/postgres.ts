@@ -30,7 +30,13 @@
 import { createRequire } from 'node:module';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
-import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
+import {
+  type ClientDirectory,
+  type ClientRecord,
+  completeClient,
+  decodeClientSettings,
+  encodeClientSettings,
+} from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, RevocationHub } from './feed.js';
 import {
   migrationSql,
@@ -168,6 +174,7 @@ function family(r: PgRow): FamilyInfo {
 
 function toClient(r: PgRow): ClientRecord {
   return completeClient({
+    ...decodeClientSettings(r.settings),
     clientId: r.client_id,
     clientType: r.client_type === 'confidential' ? 'confidential' : 'public',
     secretHash: r.secret_hash,
@@ -549,6 +556,7 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       client.secretHash,
       client.introspect,
       client.createdAt,
+      encodeClientSettings(client),
     ]);
     return rows.length === 1;
   }

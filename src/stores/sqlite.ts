@@ -22,7 +22,13 @@
 import { createRequire } from 'node:module';
 import type { Database as SqliteDatabase, Statement, Transaction } from 'better-sqlite3';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
-import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
+import {
+  type ClientDirectory,
+  type ClientRecord,
+  completeClient,
+  decodeClientSettings,
+  encodeClientSettings,
+} from '../oauth-clients/types.js';
 import { RevocationHub } from './feed.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 import {
@@ -227,6 +233,11 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (kind, id)
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX once_records_by_expiry ON once_records (expires_at);
+  `,
+  `
+  -- The client fields beyond the first five (oauth-clients/types.ts ClientSettings) as one JSON
+  -- object. '{}' (a row written before them) reads as CLIENT_DEFAULTS: password and refresh grants.
+  ALTER TABLE clients ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
   `,
 ];
 
@@ -559,6 +570,7 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
           secret_hash: client.secretHash,
           introspect: client.introspect ? 1 : 0,
           created_at: client.createdAt,
+          settings: encodeClientSettings(client),
         }).changes === 1,
     );
   }
@@ -740,10 +752,12 @@ interface ClientRow {
   secret_hash: string;
   introspect: number;
   created_at: number;
+  settings: string;
 }
 
 function toClient(r: ClientRow): ClientRecord {
   return completeClient({
+    ...decodeClientSettings(r.settings),
     clientId: r.client_id,
     clientType: r.client_type === 'confidential' ? 'confidential' : 'public',
     secretHash: r.secret_hash,
@@ -755,8 +769,8 @@ function toClient(r: ClientRow): ClientRecord {
 function prepareClients(db: SqliteDatabase) {
   return {
     create: db.prepare(
-      `INSERT OR IGNORE INTO clients (client_id, client_type, secret_hash, introspect, created_at)
-       VALUES (@client_id, @client_type, @secret_hash, @introspect, @created_at)`,
+      `INSERT OR IGNORE INTO clients (client_id, client_type, secret_hash, introspect, created_at, settings)
+       VALUES (@client_id, @client_type, @secret_hash, @introspect, @created_at, @settings)`,
     ),
     get: db.prepare('SELECT * FROM clients WHERE client_id = ?'),
     list: db.prepare('SELECT * FROM clients ORDER BY client_id'),

@@ -20,7 +20,7 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService } from '../../src/refresh/types.js';
 import { buildApp } from '../../src/server/app.js';
 import { openStore } from '../../src/stores/open.js';
-import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
+import type { OneTimeRecords, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import type { JwkSet } from '../../src/tokens/jwk.js';
 import { createUserService, type UserService } from '../../src/users/users.js';
 
@@ -31,6 +31,8 @@ export const PASSWORD = 'correct horse battery staple';
 /** The token service's issuer: every adapter serves it as the RFC 8414 `issuer`, whatever the request's Host. */
 export const ISSUER = 'https://auth.conformance.test';
 const TEST_SCRYPT = { N: 1024, r: 8, p: 1, keyLength: 32 };
+/** One key for every adapter: a session cookie made by one is good on another. */
+const AUTHORIZE_KEY = Buffer.alloc(32, 9);
 
 export interface Call {
   method?: string;
@@ -96,6 +98,8 @@ export interface AdapterOptions {
   grants?: readonly Grant[];
   /** A public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
+  /** Serve `/authorize` (codes and consents in the shared store, on the shared clock). */
+  authorize?: boolean;
 }
 
 function answer(status: number, headers: Record<string, string>, setCookies: string[], text: string): Answer {
@@ -157,6 +161,9 @@ export async function driver(name: AdapterName, s: Shared, o: AdapterOptions = {
     allowRegister: o.allowRegister ?? false,
     ...(o.grants ? { grants: o.grants } : {}),
     ...(o.jwks ? { jwks: o.jwks } : {}),
+    ...(o.authorize
+      ? { authorize: { records: s.store as unknown as OneTimeRecords, clock: () => s.clock.now, key: AUTHORIZE_KEY } }
+      : {}),
   };
   if (name === 'fastify') {
     const app = buildApp({ ...common, log: false, docs: false, demo: false });
@@ -195,7 +202,12 @@ export async function driver(name: AdapterName, s: Shared, o: AdapterOptions = {
         // fetch replaces a Host header with the URL's: node:http sends the one given.
         if (Object.keys(headers).some((h) => h.toLowerCase() === 'host'))
           return rawCall(base, c.method ?? 'GET', c.url, headers, body);
-        const res = await fetch(base + c.url, { method: c.method ?? 'GET', headers, ...(body === undefined ? {} : { body }) });
+        const res = await fetch(base + c.url, {
+          method: c.method ?? 'GET',
+          headers,
+          redirect: 'manual',
+          ...(body === undefined ? {} : { body }),
+        });
         return fromFetch(res, await res.text());
       },
       close: () =>

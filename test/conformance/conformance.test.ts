@@ -169,7 +169,11 @@ for (const name of ADAPTERS) {
         ...form({ grant_type: 'refresh_token', refresh_token: r.json().refresh_token as string, scope: 'api admin' }),
       });
       assertError(wider, 400, 'invalid_scope');
-      const grant = await d.call({ method: 'POST', url: '/auth/token', ...form({ grant_type: 'client_credentials' }) });
+      const grant = await d.call({
+        method: 'POST',
+        url: '/auth/token',
+        ...form({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }),
+      });
       assertError(grant, 400, 'unsupported_grant_type');
       const missing = await d.call({
         method: 'POST',
@@ -346,7 +350,7 @@ for (const name of ADAPTERS) {
       const m = res.json();
       assert.equal(m.issuer, ISSUER);
       assert.equal(m.token_endpoint, `${m.issuer}/auth/token`);
-      assert.deepEqual(m.grant_types_supported, ['password', 'refresh_token']);
+      assert.deepEqual(m.grant_types_supported, ['password', 'client_credentials', 'refresh_token']);
       assert.deepEqual(m.response_types_supported, []);
       assert.deepEqual(m.scopes_supported, ['api']);
       assert.equal((await d.call({ url: '/health' })).status, 200);

@@ -41,7 +41,7 @@ for (const name of ADAPTERS) {
     let d: Driver;
     before(async () => {
       s = await shared();
-      d = await driver(name, s, { allowRegister: true, jwks: JWKS });
+      d = await driver(name, s, { allowRegister: true, jwks: JWKS, authorize: true });
     });
     after(async () => {
       await d.close();

@@ -31,6 +31,7 @@ import { errorHandler } from '../../src/http/express.js';
 import { tesseraAuth } from '../../src/http/plugin.js';
 import * as root from '../../src/index.js';
 import { createClientService } from '../../src/oauth-clients/clients.js';
+import { RedirectUriError } from '../../src/oauth-clients/redirect-uris.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { generateSigningJwk } from '../../src/tokens/jwk.js';
 import { UserInputError } from '../../src/users/users.js';
@@ -49,6 +50,7 @@ const INSTANCES: Record<string, TesseraError> = {
   InvalidScopeError: new InvalidScopeError(),
   UserInputError: new UserInputError('username_taken', 'taken'),
   ClientInputError: new root.ClientInputError('bad', 'invalid_client_id'),
+  RedirectUriError: new RedirectUriError('"x" is not an absolute URI'),
   HttpError: new HttpError(400, 'invalid_request', 'The request is invalid'),
   CookieClearingError: new CookieClearingError(new HttpError(400, 'invalid_grant', 'no'), []),
   UsageError: new UsageError('unknown flag'),
@@ -144,7 +146,7 @@ describe('TesseraError: the base of every error class', () => {
 });
 
 describe('input errors carry codes', () => {
-  test('ClientInputError: invalid id, reserved id, bad options, an existing client', async () => {
+  test('ClientInputError: invalid id, reserved id, bad options, grant type, redirect URI or scope, an existing client', async () => {
     const clients = createClientService(new MemoryStore());
     const codeOf = async (p: Promise<unknown>) => {
       try {
@@ -158,6 +160,10 @@ describe('input errors carry codes', () => {
     assert.equal(await codeOf(clients.add('has space')), 'invalid_client_id');
     assert.equal(await codeOf(clients.add('tessera')), 'reserved_client_id');
     assert.equal(await codeOf(clients.add('svc', { introspect: true })), 'invalid_client_options');
+    assert.equal(await codeOf(clients.add('svc', { grantTypes: ['client_credentials'] })), 'invalid_client_options');
+    assert.equal(await codeOf(clients.add('svc', { grantTypes: ['implicit'] })), 'invalid_grant_type');
+    assert.equal(await codeOf(clients.add('svc', { redirectUris: ['http://svc.example/cb'] })), 'invalid_redirect_uri');
+    assert.equal(await codeOf(clients.add('svc', { scope: 'a a' })), 'invalid_scope');
     assert.equal(await codeOf(clients.add('svc')), 'accepted');
     assert.equal(await codeOf(clients.add('svc')), 'client_exists');
   });

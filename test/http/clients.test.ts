@@ -71,7 +71,7 @@ for (const scheme of SCHEMES) {
       assert.equal(me.json().client_id, 'tessera');
       const seed = await h.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: t.refresh_token } });
       assert.equal(seed.statusCode, 200, 'the seed flow keeps working through the default client');
-      const unknown = await token({ grant_type: 'client_credentials' }, basicAuth(web.id, web.secret));
+      const unknown = await token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, basicAuth(web.id, web.secret));
       assert.equal(unknown.statusCode, 400);
       assert.equal(unknown.json().error, 'unsupported_grant_type');
     });
@@ -182,7 +182,7 @@ for (const scheme of SCHEMES) {
         token_endpoint: `${ISSUER}/auth/token`,
         revocation_endpoint: `${ISSUER}/auth/revoke`,
         introspection_endpoint: `${ISSUER}/auth/introspect`,
-        grant_types_supported: ['password', 'refresh_token'],
+        grant_types_supported: ['password', 'client_credentials', 'refresh_token'],
         token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
         revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
         introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],

@@ -12,7 +12,7 @@ import type { JwkSet } from '../../src/tokens/jwk.js';
 import { type Harness, setup } from './helpers.js';
 
 const JWKS: JwkSet = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', kid: 'k1', alg: 'EdDSA', use: 'sig' }] };
-const CTX = { grantTypes: ['password', 'refresh_token'], csrfHeader: 'x-csrf-token' };
+const CTX = { grantTypes: ['authorization_code', 'password', 'client_credentials', 'refresh_token'], csrfHeader: 'x-csrf-token' };
 
 interface Operation {
   summary?: string;
@@ -27,7 +27,7 @@ describe('the OpenAPI document follows the endpoint table', () => {
   let h: Harness;
   let paths: Record<string, Record<string, Operation>>;
   before(async () => {
-    h = await setup({ app: { allowRegister: true, jwks: JWKS } });
+    h = await setup({ app: { allowRegister: true, jwks: JWKS }, authorize: true });
     const res = await h.app.inject({ url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
     paths = res.json().paths;

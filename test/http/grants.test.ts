@@ -21,14 +21,18 @@ const fixed = (type: string, extra: Partial<Grant> = {}): Grant => ({
 });
 
 describe('grant registry', () => {
-  test('the built-in grants: password only with a user directory, then refresh_token', () => {
+  test('the built-in grants: authorization_code with codes, password with a user directory unless off, client_credentials, refresh_token', () => {
     assert.deepEqual(
-      builtinGrants(undefined).map((g) => g.type),
-      ['refresh_token'],
+      builtinGrants({ users: undefined, codes: undefined }).map((g) => g.type),
+      ['client_credentials', 'refresh_token'],
     );
     assert.deepEqual(
-      builtinGrants({} as never).map((g) => g.type),
-      ['password', 'refresh_token'],
+      builtinGrants({ users: {} as never, codes: undefined }).map((g) => g.type),
+      ['password', 'client_credentials', 'refresh_token'],
+    );
+    assert.deepEqual(
+      builtinGrants({ users: {} as never, codes: {} as never, password: false, clientCredentials: false }).map((g) => g.type),
+      ['authorization_code', 'refresh_token'],
     );
   });
 
@@ -113,11 +117,11 @@ describe('grant client rules', () => {
     ]);
   });
 
-  test('without a user directory the password grant is not registered: unsupported_grant_type names refresh_token only', async () => {
+  test('without a user directory the password grant is not registered: unsupported_grant_type names the others', async () => {
     const h = await setup();
     try {
       const handlers = createAuthHandlers({ tokens: h.tokens, rateLimit: false });
-      assert.deepEqual(handlers.grants.types, ['refresh_token']);
+      assert.deepEqual(handlers.grants.types, ['client_credentials', 'refresh_token']);
       await assert.rejects(
         handlers.token({
           method: 'POST',
@@ -129,7 +133,7 @@ describe('grant client rules', () => {
           cookies: {},
         }),
         (e: Error & { code?: string }) =>
-          e.code === 'unsupported_grant_type' && e.message === 'Supported grant types: refresh_token',
+          e.code === 'unsupported_grant_type' && e.message === 'Supported grant types: client_credentials, refresh_token',
       );
     } finally {
       await h.close();

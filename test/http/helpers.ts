@@ -10,7 +10,7 @@ import { createTokenService } from '../../src/refresh/service.js';
 import type { Scheme, TokenService, TokenServiceOptions } from '../../src/refresh/types.js';
 import { type AppOptions, buildApp } from '../../src/server/app.js';
 import { openStore } from '../../src/stores/open.js';
-import type { TokenStore, UserDirectory } from '../../src/stores/types.js';
+import type { OneTimeRecords, TokenStore, UserDirectory } from '../../src/stores/types.js';
 import { createUserService, type UserService } from '../../src/users/users.js';
 
 /** scrypt cost for tests only: the production default takes a few hundred ms per hash. */
@@ -50,6 +50,8 @@ export interface SetupOptions {
   app?: Partial<AppOptions>;
   /** Wraps the store (e.g. to simulate an outage). */
   wrapStore?: (store: TokenStore & UserDirectory) => TokenStore & UserDirectory;
+  /** Serve `/authorize`: codes and consents in the store, on the injected clock, a fixed key. */
+  authorize?: boolean;
 }
 
 export async function setup(options: SetupOptions = {}): Promise<Harness> {
@@ -70,7 +72,10 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   const clients = createClientService(store as unknown as ClientDirectory, { clock: () => clock.now });
   const rs = await clients.add('rs', { confidential: true, introspect: true });
   const rsSecret = rs.secret as string;
-  const app = buildApp({ tokens, users, clients, scope: 'api', log: false, rateLimit: false, ...options.app });
+  const authorize = options.authorize
+    ? { authorize: { records: store as unknown as OneTimeRecords, clock: () => clock.now, key: Buffer.alloc(32, 7) } }
+    : {};
+  const app = buildApp({ tokens, users, clients, scope: 'api', log: false, rateLimit: false, ...authorize, ...options.app });
   await app.ready();
   const harness: Harness = {
     app,

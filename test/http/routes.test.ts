@@ -83,7 +83,7 @@ for (const scheme of SCHEMES) {
         [{ grant_type: 'password', password: PASSWORD }, 'invalid_request'],
         [{ grant_type: 'refresh_token' }, 'invalid_request'],
         [{ username: 'alice', password: PASSWORD }, 'invalid_request'],
-        [{ grant_type: 'client_credentials' }, 'unsupported_grant_type'],
+        [{ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, 'unsupported_grant_type'],
         [{ grant_type: 'authorization_code', code: 'x' }, 'unsupported_grant_type'],
       ];
       for (const [params, error] of cases) {

@@ -52,6 +52,15 @@ describe('sha256Base64url', () => {
   });
 });
 
+describe('sha256Base64', () => {
+  test('equals createHash(...).digest(base64), padding included, for ASCII and UTF-8 strings', () => {
+    const inputs = ['', 'a', 'body{color:#000}', 'aé€😀'.repeat(50), 'x'.repeat(10_000)];
+    const expected = inputs.map((s) => createHash('sha256').update(s, 'utf8').digest('base64'));
+    assert.deepEqual(inputs.map(internal.sha256Base64), expected);
+    assert.ok(expected.every((b) => b.length === 44 && b.endsWith('=')));
+  });
+});
+
 describe('randomBase64url (pooled)', () => {
   test('canonical unpadded base64url of n bytes, never repeating, across the pool boundary and above it', () => {
     const seen = new Set<string>();

@@ -145,6 +145,13 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         secretHash: 'sha256$aGFzaA',
         introspect: true,
         createdAt: 1_700_000_000_000,
+        // Every field away from its default (CLIENT_DEFAULTS), so a store that drops one fails the round trip.
+        redirectUris: ['https://app.example.com/callback', 'http://127.0.0.1/cb', 'com.example.app:/oauth'],
+        postLogoutRedirectUris: ['https://app.example.com/bye'],
+        grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+        scope: 'read write',
+        firstParty: false,
+        dpopBoundAccessTokens: true,
       });
       const spa = completeClient({
         clientId: 'spa',
@@ -165,6 +172,23 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.deepEqual(await dir.getClient('spa'), spa);
         assert.equal(await dir.getClient('nobody'), null);
         assert.deepEqual(await dir.listClients(), [spa, web]);
+      });
+
+      test('a record round-trips exactly, and what a caller holds is a copy (changing its arrays changes nothing stored)', async (t) => {
+        const { store } = await setup(t);
+        const dir = store as unknown as ClientDirectory;
+        const mine = completeClient(web);
+        assert.equal(await dir.createClient(mine), true);
+        mine.redirectUris.push('https://evil.example/');
+        mine.grantTypes.length = 0;
+        const got = await dir.getClient('web-app');
+        assert.deepEqual(got, web);
+        got?.redirectUris.push('https://evil.example/');
+        got?.postLogoutRedirectUris.pop();
+        assert.deepEqual(await dir.getClient('web-app'), web);
+        const [listed] = await dir.listClients();
+        listed?.grantTypes.push('password');
+        assert.deepEqual(await dir.listClients(), [web]);
       });
 
       test('createClient is atomic: of 20 concurrent registrations of one id exactly one succeeds', async (t) => {

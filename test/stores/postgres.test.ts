@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { ConfigError } from '../../src/errors.js';
+import { CLIENT_DEFAULTS } from '../../src/oauth-clients/types.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import type { TokenPair } from '../../src/refresh/types.js';
 import { openStore } from '../../src/stores/open.js';
@@ -272,6 +273,45 @@ describe('postgres store specifics', skip, () => {
     assert.equal(v1Rotate.rows[0]?.o_status, 'rotated');
     const v1Check = await pool.query(`SELECT o_status FROM "${schema}".check_access($1, false, '', 'fam-mixed')`, [now]);
     assert.equal(v1Check.rows[0]?.o_status, 'ok');
+  });
+
+  test('the client-settings migration keeps the clients of the previous version: they read back with CLIENT_DEFAULTS', async (t) => {
+    const schema = uniqueSchema('upgcl');
+    t.after(() => dropSchema(schema));
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    t.after(() => pool.end());
+    // A schema as the previous tessera left it (every migration but the last), with a client in it.
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(
+      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    for (let v = 0; v < POSTGRES_SCHEMA_VERSION - 1; v++) {
+      await pool.query(migrationSql(v, schema));
+      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
+    }
+    const oldInsert = `INSERT INTO "${schema}".clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ($1, $2, $3, $4, $5)`;
+    await pool.query(oldInsert, ['old', 'confidential', 'sha256$x', true, 5]);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 });
+    t.after(() => store.close());
+    const expected = {
+      clientId: 'old',
+      clientType: 'confidential',
+      secretHash: 'sha256$x',
+      introspect: true,
+      createdAt: 5,
+      ...CLIENT_DEFAULTS,
+    };
+    assert.deepEqual(await store.getClient('old'), expected);
+    // An instance of the previous version, during a rolling upgrade, still registers clients (its statement names its columns).
+    await pool.query(oldInsert, ['older', 'public', '', false, 6]);
+    assert.deepEqual(
+      (await store.listClients()).map((c) => [c.clientId, c.grantTypes, c.firstParty]),
+      [
+        ['old', ['password', 'refresh_token'], true],
+        ['older', ['password', 'refresh_token'], true],
+      ],
+    );
   });
 
   test('migration 3 upgrades a version-2 schema: version-2 calls still answer, and their revocations are pushed too', async (t) => {

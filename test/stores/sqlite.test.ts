@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { CLIENT_DEFAULTS } from '../../src/oauth-clients/types.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import { openStore } from '../../src/stores/open.js';
 import { migrate, SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/stores/sqlite.js';
@@ -41,6 +42,55 @@ test('sqlite: WAL, versioned schema; a file from a newer version is refused', as
   db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
   assert.throws(() => migrate(db), { name: 'ConfigError', message: /newer/ });
   db.close();
+});
+
+test('sqlite: a client row written before the settings column reads back with CLIENT_DEFAULTS after the migration', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  // A file of the previous schema version: the clients table without `settings`, one row in it.
+  await new SqliteStore(file.path).close();
+  const db = new Database(file.path);
+  db.exec('ALTER TABLE clients DROP COLUMN settings');
+  db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION - 1}`);
+  db.prepare(
+    "INSERT INTO clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ('old', 'confidential', 'sha256$x', 1, 5)",
+  ).run();
+  db.close();
+
+  const store = new SqliteStore(file.path);
+  t.after(() => store.close());
+  assert.equal(store.db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
+  const expected = {
+    clientId: 'old',
+    clientType: 'confidential',
+    secretHash: 'sha256$x',
+    introspect: true,
+    createdAt: 5,
+    ...CLIENT_DEFAULTS,
+  };
+  assert.deepEqual(await store.getClient('old'), expected);
+  assert.deepEqual(await store.listClients(), [expected]);
+  // An instance that writes the old columns only (its statements name them) leaves the defaults too.
+  store.db
+    .prepare(
+      "INSERT INTO clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ('older', 'public', '', 0, 6)",
+    )
+    .run();
+  assert.deepEqual((await store.getClient('older'))?.grantTypes, ['password', 'refresh_token']);
+});
+
+test('sqlite: a damaged client settings value is an error, never the defaults', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const store = new SqliteStore(file.path);
+  t.after(() => store.close());
+  store.db
+    .prepare(
+      `INSERT INTO clients (client_id, client_type, secret_hash, introspect, created_at, settings)
+       VALUES ('bad', 'public', '', 0, 1, '{"firstParty":"yes"}')`,
+    )
+    .run();
+  await assert.rejects(store.getClient('bad'), { message: /firstParty has the wrong type/ });
 });
 
 test('sqlite: takes an open Database handle (and leaves it open on close)', async () => {

@@ -120,6 +120,8 @@ export type EndpointRun = AuthRoute['run'];
 export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet }): Record<EndpointHandler, EndpointRun> {
   const jwks = options.jwks ? publicJwksJson(options.jwks) : undefined;
   return {
+    authorize: (req) => handlers.authorize(req),
+    authorizeSubmit: (req) => handlers.authorizeSubmit(req),
     token: (req) => handlers.token(req),
     refresh: (req) => handlers.refresh(req),
     revoke: (req) => handlers.revoke(req),
@@ -145,6 +147,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   const log = options.log;
   const run = endpointRunners(handlers, options);
   const on: Record<EndpointFeature, boolean> = {
+    authorize: handlers.authorizeEndpoint !== undefined,
     register: handlers.allowRegister,
     me: options.me ?? true,
     health: options.health ?? true,

@@ -10,12 +10,15 @@
  *
  * @module
  */
+import { AUTHORIZATION_PARAMS, AUTHORIZE_PATH, FORM_PARAMS } from './authorize.js';
 import { CLIENT_PARAMS } from './grants/registry.js';
 import { MAX_TOKEN_LENGTH } from './limits.js';
 import type { ParamRules } from './request.js';
 
 /** The handler that answers a row (app.ts `endpointRunners` maps each name to a function). */
 export type EndpointHandler =
+  | 'authorize'
+  | 'authorizeSubmit'
   | 'token'
   | 'refresh'
   | 'revoke'
@@ -30,7 +33,7 @@ export type EndpointHandler =
   | 'jwks';
 
 /** A row served only when its feature is on (registration, the example route, health checks, a JWK Set). */
-export type EndpointFeature = 'register' | 'me' | 'health' | 'jwks';
+export type EndpointFeature = 'authorize' | 'register' | 'me' | 'health' | 'jwks';
 
 /** The response schemas of schemas.ts, by name. */
 export type ResponseSchemaName = 'token' | 'empty' | 'introspection' | 'noContent' | 'user' | 'me' | 'status' | 'ready';
@@ -100,8 +103,39 @@ export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 /** RFC 7517 §5: the public JWK Set of the EdDSA/ES256 access-token signatures. */
 export const JWKS_PATH = '/.well-known/jwks.json';
 
+/** POST /authorize: the authorization request's parameters, carried by the forms, and the forms' own fields. */
+const AUTHORIZE_FORM_PARAMS: ParamRules = Object.fromEntries(
+  Object.entries({ ...AUTHORIZATION_PARAMS, ...FORM_PARAMS }).map(([name, max]) => [name, { max }]),
+);
+
 /** The table. Order: the order of the OpenAPI document. */
 export const ENDPOINTS: readonly Endpoint[] = [
+  {
+    method: 'GET',
+    path: AUTHORIZE_PATH,
+    public: true,
+    handler: 'authorize',
+    feature: 'authorize',
+    doc: {
+      summary:
+        'Authorization endpoint (RFC 6749 §4.1.1): response_type=code with PKCE S256; answers the login or consent page, or a redirect',
+      description:
+        'An unknown client_id or an unregistered redirect_uri gets an HTML error page (never a redirect); every other error redirects with error, state and iss (RFC 6749 §4.1.2.1, RFC 9207).',
+      tags: ['auth'],
+    },
+  },
+  {
+    method: 'POST',
+    path: AUTHORIZE_PATH,
+    public: true,
+    params: AUTHORIZE_FORM_PARAMS,
+    handler: 'authorizeSubmit',
+    feature: 'authorize',
+    doc: {
+      summary: 'The hosted login and consent forms (form-urlencoded, CSRF-protected); answers a page or a 303 redirect',
+      tags: ['auth'],
+    },
+  },
   {
     method: 'POST',
     path: '/auth/token',

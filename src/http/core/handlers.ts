@@ -14,16 +14,17 @@
 
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
 import { type ClientService, createClientService, NO_CLIENTS } from '../../oauth-clients/clients.js';
-import type { Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
+import type { AccessGrant, Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
+import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint } from './authorize.js';
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
 import { JWKS_PATH } from './endpoints.js';
 import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
-import { builtinGrants, createGrantRegistry, type GrantRegistry } from './grants/registry.js';
+import { builtinGrants, createGrantRegistry, type GrantRegistry, REGISTERED_GRANT_TYPES } from './grants/registry.js';
 import type { Grant, GrantContext } from './grants/types.js';
 import {
   createGuessingLimiter,
@@ -91,6 +92,13 @@ export interface AuthHandlersOptions {
    * in the metadata's `grant_types_supported` and in the OpenAPI schema of `/auth/token`.
    */
   grants?: readonly Grant[];
+  /**
+   * The authorization endpoint (`GET /authorize`, RFC 6749 §4.1) with its hosted login and consent
+   * pages, and the authorization_code grant (authorize.ts). Needs `users`. Default off.
+   */
+  authorize?: AuthorizeOptions | false;
+  /** The password grant (RFC 6749 §4.3; RFC 9700 §2.4 says MUST NOT be used). Default true when there are `users`. */
+  passwordGrant?: boolean;
 }
 
 /** RFC 6749 §5.1 token response. */
@@ -101,6 +109,11 @@ export interface TokenResponseBody {
   refresh_token?: string;
   refresh_expires_in?: number;
   scope: string;
+}
+
+/** RFC 6749 §4.4.3: a grant that answers an access token alone has no refresh token. */
+function isPair(p: TokenPair | AccessGrant): p is TokenPair {
+  return (p as TokenPair).refreshToken !== undefined;
 }
 
 /** GET /me: who the access token speaks for. */
@@ -121,6 +134,12 @@ export interface AuthHandlers {
   readonly allowRegister: boolean;
   /** The grants of the token endpoint. */
   readonly grants: GrantRegistry;
+  /** The authorization endpoint, when on (`authorize` option). */
+  readonly authorizeEndpoint: AuthorizeEndpoint | undefined;
+  /** GET /authorize (RFC 6749 §4.1.1). */
+  authorize(req: AuthRequest): Promise<AuthResponse>;
+  /** POST /authorize: the login and consent forms. */
+  authorizeSubmit(req: AuthRequest): Promise<AuthResponse>;
   token(req: AuthRequest): Promise<AuthResponse>;
   refresh(req: AuthRequest): Promise<AuthResponse>;
   revoke(req: AuthRequest): Promise<AuthResponse>;
@@ -193,7 +212,22 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   const clients = options.clients ?? createClientService(NO_CLIENTS);
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
-  const grants = createGrantRegistry([...builtinGrants(users), ...(options.grants ?? [])]);
+  if (options.authorize && !users) throw new TypeError('tessera: the authorization endpoint (authorize) needs `users`');
+  const authorize =
+    options.authorize && users
+      ? createAuthorizeEndpoint(options.authorize, {
+          clients,
+          users,
+          limiter,
+          hashing,
+          issuer: () => issuerOf(),
+          defaultScope: options.scope,
+        })
+      : undefined;
+  const grants = createGrantRegistry([
+    ...builtinGrants({ users, codes: authorize?.codes, password: options.passwordGrant ?? true }),
+    ...(options.grants ?? []),
+  ]);
 
   /** The configured issuer: the routes' option, else the token service's; `''`/undefined: none. */
   const issuerOf = (): string | undefined => {
@@ -213,15 +247,16 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     );
   };
 
-  function tokenResponse(pair: TokenPair, viaCookie: boolean): AuthResponse {
+  function tokenResponse(pair: TokenPair | AccessGrant, viaCookie: boolean): AuthResponse {
     const body: TokenResponseBody = {
       access_token: pair.accessToken,
       token_type: 'Bearer',
       expires_in: pair.expiresIn,
-      refresh_expires_in: pair.refreshExpiresIn,
       scope: pair.scope ?? '',
     };
     const res: AuthResponse = { status: 200, headers: { ...NO_STORE_HEADERS }, body };
+    if (!isPair(pair)) return res;
+    body.refresh_expires_in = pair.refreshExpiresIn;
     if (viaCookie && cookies) res.cookies = cookies.set(pair.refreshToken, pair.refreshExpiresIn).ops;
     else body.refresh_token = pair.refreshToken;
     return res;
@@ -232,6 +267,17 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     cookies,
     allowRegister,
     grants,
+    authorizeEndpoint: authorize,
+
+    authorize(req) {
+      if (!authorize) throw new HttpError(404, 'not_found', 'No such route');
+      return authorize.start(req);
+    },
+
+    authorizeSubmit(req) {
+      if (!authorize) throw new HttpError(404, 'not_found', 'No such route');
+      return authorize.submit(req);
+    },
 
     async token(req) {
       const body = req.body;
@@ -244,6 +290,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       // RFC 6749 §5.2 unauthorized_client: "not authorized to use this authorization grant type".
       if (grant.clientTypes && !grant.clientTypes.includes(client.clientType))
         throw new HttpError(400, 'unauthorized_client', `This client may not use grant_type=${grant.type}`);
+      if (REGISTERED_GRANT_TYPES.has(grant.type) && !client.grantTypes.includes(grant.type))
+        throw new HttpError(400, 'unauthorized_client', `This client is not registered for grant_type=${grant.type}`);
       const missing = grants.missing(grant, body);
       if (missing) throw missing;
       const ctx: GrantContext = {
@@ -262,6 +310,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
 
     async refresh(req) {
       const { client } = await callerOf(req);
+      if (!client.grantTypes.includes('refresh_token'))
+        throw new HttpError(400, 'unauthorized_client', 'This client is not registered for grant_type=refresh_token');
       let token = str(req.body, 'refresh_token');
       let viaCookie = false;
       if (!token && cookies) {
@@ -375,6 +425,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         body: authorizationServerMetadata({
           issuer,
           grantTypes: grants.types,
+          authorize: authorize !== undefined,
           scope: options.scope,
           ...(jwksUri === undefined ? {} : { jwksUri }),
         }),

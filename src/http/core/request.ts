@@ -50,7 +50,8 @@ export interface AuthRequest {
 export interface CookieOptions {
   httpOnly: boolean;
   secure: boolean;
-  sameSite: 'strict';
+  /** `lax` only for the hosted sign-in's cookies, which must ride along on a cross-site navigation. */
+  sameSite: 'strict' | 'lax';
   path: string;
   /** Seconds; 0 with `clear`. */
   maxAge?: number;
@@ -252,6 +253,6 @@ export function serializeCookie(op: CookieOp): string {
   if (op.clear) s += '; Expires=Thu, 01 Jan 1970 00:00:00 GMT';
   if (o.httpOnly) s += '; HttpOnly';
   if (o.secure) s += '; Secure';
-  s += '; SameSite=Strict';
+  s += o.sameSite === 'lax' ? '; SameSite=Lax' : '; SameSite=Strict';
   return s;
 }

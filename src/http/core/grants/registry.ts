@@ -7,9 +7,12 @@
  *
  * @module
  */
+import type { AuthorizationCodes } from '../../../refresh/authorization-codes.js';
 import type { UserService } from '../../../users/users.js';
 import { HttpError } from '../errors.js';
 import type { ParamRules } from '../request.js';
+import { authorizationCodeGrant } from './authorization-code.js';
+import { clientCredentialsGrant } from './client-credentials.js';
 import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
 import type { Grant, GrantParam } from './types.js';
@@ -23,13 +26,43 @@ export const CLIENT_PARAMS: ParamRules = {
   client_secret: { max: 1024, description: 'client_secret_post (RFC 6749 §2.3.1); or use HTTP Basic' },
 };
 
-/**
- * The built-in grants of a server: the password grant when there is a user directory,
- * and the refresh_token grant. One entry per grant; removing one turns it off everywhere.
- */
-export function builtinGrants(users: UserService | undefined): Grant[] {
-  return [...(users ? [passwordGrant] : []), refreshTokenGrant];
+/** What decides the built-in grants of a server. */
+export interface BuiltinGrantOptions {
+  /** The user directory: the password grant needs it. */
+  users: UserService | undefined;
+  /** The authorization endpoint's codes: the authorization_code grant needs them. */
+  codes: AuthorizationCodes | undefined;
+  /** The password grant (RFC 9700 §2.4: MUST NOT be used) can be turned off. Default on. */
+  password?: boolean;
+  /** The client credentials grant (RFC 6749 §4.4). Default on: only clients registered for it may use it. */
+  clientCredentials?: boolean;
 }
+
+/**
+ * The built-in grants of a server: authorization_code (with an authorization endpoint),
+ * password (with a user directory, unless turned off), client_credentials and refresh_token.
+ * One entry per grant; removing one turns it off everywhere.
+ */
+export function builtinGrants(o: BuiltinGrantOptions): Grant[] {
+  return [
+    ...(o.codes ? [authorizationCodeGrant(o.codes)] : []),
+    ...(o.users && o.password !== false ? [passwordGrant] : []),
+    ...(o.clientCredentials !== false ? [clientCredentialsGrant] : []),
+    refreshTokenGrant,
+  ];
+}
+
+/**
+ * The grants whose use a client's registration decides (RFC 7591 §2 `grant_types`): a client
+ * not registered for one gets `unauthorized_client`. Extension grants decide for themselves
+ * (`Grant.clientTypes`, `clientAuthentication`).
+ */
+export const REGISTERED_GRANT_TYPES: ReadonlySet<string> = new Set([
+  'authorization_code',
+  'refresh_token',
+  'password',
+  'client_credentials',
+]);
 
 /** A body parameter of the token endpoint as the schema shows it: the union over the grants. */
 export interface TokenParam {

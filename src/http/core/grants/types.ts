@@ -8,7 +8,7 @@
  * @module
  */
 import type { ClientRecord, ClientType } from '../../../oauth-clients/types.js';
-import type { TokenPair, TokenService } from '../../../refresh/types.js';
+import type { AccessGrant, TokenPair, TokenService } from '../../../refresh/types.js';
 import type { UserService } from '../../../users/users.js';
 import type { GuessingLimiter } from '../guessing-limiter.js';
 import type { AuthRequest } from '../request.js';
@@ -60,6 +60,9 @@ export interface Grant {
   readonly clientTypes?: readonly ClientType[];
   /** In cookie mode, the refresh token of its answer goes into the refresh cookie (cookies.ts). Default false. */
   readonly refreshCookie?: boolean;
-  /** Issues the pair, or throws an HttpError (or a store outage, mapped to 503). */
-  handle(ctx: GrantContext): Promise<TokenPair>;
+  /**
+   * Issues the pair (or an access token alone: `tokens.issueAccess`, RFC 6749 §4.4.3), or throws
+   * an HttpError (or a store outage, mapped to 503).
+   */
+  handle(ctx: GrantContext): Promise<TokenPair | AccessGrant>;
 }
