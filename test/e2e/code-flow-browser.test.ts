@@ -44,7 +44,7 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
 
   before(async () => {
     s = await startCodeFlowServer(
-      ['alice'],
+      ['alice', 'bob'],
       [
         { id: 'web', flags: ['--confidential', '--first-party', '--redirect-uri', '{cb}/cb'] },
         { id: 'spa', flags: ['--first-party', '--redirect-uri', '{cb}/spa-cb'] },
@@ -428,7 +428,8 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
       await page.waitForSelector('input[name=password]');
       await audit('login page');
 
-      await page.fill('input[name=username]', 'alice');
+      // bob has consented to nothing yet (alice has, to third, above).
+      await page.fill('input[name=username]', 'bob');
       await page.fill('input[name=password]', PASSWORD);
       await page.click('button[type=submit]');
       await page.waitForSelector('button[name=decision][value=approve]');

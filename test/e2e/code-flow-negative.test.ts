@@ -194,11 +194,19 @@ describe('authorization code + PKCE: what is refused', () => {
     assertErrorRedirect(await alice.get(r.url), '/cb', r.state, 'unsupported_response_type');
   });
 
-  test('the token request without code_verifier is refused with 400 invalid_grant', async () => {
-    const c = await codeFor('web', '/cb');
-    const res = await exchange(c, cred('web'), { code_verifier: undefined });
+  /**
+   * A token request without code_verifier: RFC 6749 §5.2 names invalid_request for a missing
+   * parameter, RFC 7636 §4.6 invalid_grant for a verifier that does not match; either way no
+   * token, and the code stays useless without its verifier.
+   */
+  function assertMissingVerifierRefused(res: { status: number; json: { error?: string } }): void {
     assert.equal(res.status, 400, JSON.stringify(res.json));
-    assert.equal(res.json.error, 'invalid_grant');
+    assert.ok(['invalid_request', 'invalid_grant'].includes(res.json.error as string), JSON.stringify(res.json));
+  }
+
+  test('the token request without code_verifier is refused with 400 (invalid_request or invalid_grant), no token', async () => {
+    const c = await codeFor('web', '/cb');
+    assertMissingVerifierRefused(await exchange(c, cred('web'), { code_verifier: undefined }));
   });
 
   test('a wrong code_verifier is refused with 400 invalid_grant (RFC 7636 §4.6)', async () => {
@@ -208,12 +216,21 @@ describe('authorization code + PKCE: what is refused', () => {
     assert.equal(res.json.error, 'invalid_grant');
   });
 
-  test('a public client without code_verifier or with a wrong one is refused with 400 invalid_grant', async () => {
-    for (const verifier of [undefined, pkce().verifier]) {
-      const c = await codeFor('spa', '/spa-cb');
-      const res = await exchange(c, { id: 'spa' }, { code_verifier: verifier });
-      assert.equal(res.status, 400, JSON.stringify(res.json));
-      assert.equal(res.json.error, 'invalid_grant');
+  test('a public client without code_verifier or with a wrong one is refused with 400, no token', async () => {
+    const missing = await codeFor('spa', '/spa-cb');
+    assertMissingVerifierRefused(await exchange(missing, { id: 'spa' }, { code_verifier: undefined }));
+    const c = await codeFor('spa', '/spa-cb');
+    const res = await exchange(c, { id: 'spa' }, { code_verifier: pkce().verifier });
+    assert.equal(res.status, 400, JSON.stringify(res.json));
+    assert.equal(res.json.error, 'invalid_grant');
+  });
+
+  test('a code_verifier of the wrong length or alphabet is refused (RFC 7636 §4.1: 43-128 unreserved characters)', async () => {
+    const c = await codeFor('web', '/cb');
+    for (const verifier of ['short', 'a'.repeat(129), `${c.verifier.slice(0, 42)} `]) {
+      const res = await exchange(c, cred('web'), { code_verifier: verifier });
+      assert.equal(res.status, 400, `${JSON.stringify(verifier)}: ${JSON.stringify(res.json)}`);
+      assert.ok(['invalid_request', 'invalid_grant'].includes(res.json.error), JSON.stringify(res.json));
     }
   });
 
@@ -387,6 +404,64 @@ describe('authorization code + PKCE: what is refused', () => {
 
     // Another user from the same address is not locked out by carol's budget.
     assert.ok((await agent.authorize(request('web', '/cb').url, 'alice')).searchParams.get('code'));
+  });
+
+  test('a successful authorization redirects with 302 or 303, and the code answers a no-store token response (RFC 6749 §5.1)', async () => {
+    const r = request('web', '/cb');
+    await codeFor('web', '/cb');
+    const res = await alice.get(r.url);
+    assert.ok(res.status === 302 || res.status === 303, `status ${res.status}`);
+    const to = new URL(res.location as string);
+    assert.equal(`${to.origin}${to.pathname}`, s.redirect('/cb'));
+    const raw = await fetch(ep.token, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`web:${secret('web')}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: to.searchParams.get('code') as string,
+        redirect_uri: r.redirectUri,
+        code_verifier: r.verifier,
+      }).toString(),
+    });
+    assert.equal(raw.status, 200);
+    assert.equal(raw.headers.get('cache-control'), 'no-store');
+    const body = (await raw.json()) as Record<string, unknown>;
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.scope, 'api');
+  });
+
+  test('a scope the client may not ask for is sent back as invalid_scope (RFC 6749 §4.1.2.1)', async () => {
+    await codeFor('web', '/cb');
+    const r = request('web', '/cb', { scope: 'api admin:everything' });
+    assertErrorRedirect(await alice.get(r.url), '/cb', r.state, 'invalid_scope');
+  });
+
+  test('a confidential client exchanging a code without its secret, or with a wrong one, gets 401 invalid_client', async () => {
+    const c = await codeFor('web', '/cb');
+    const unauthenticated = await exchange(c, { id: 'web' });
+    assert.equal(unauthenticated.status, 401, JSON.stringify(unauthenticated.json));
+    assert.equal(unauthenticated.json.error, 'invalid_client');
+    const wrong = await exchange(c, { id: 'web', secret: 'not the secret' });
+    assert.equal(wrong.status, 401, JSON.stringify(wrong.json));
+    assert.equal(wrong.json.error, 'invalid_client');
+    // Neither attempt used the code up for its owner.
+    const owner = await exchange(c, cred('web'));
+    assert.equal(owner.status, 200, JSON.stringify(owner.json));
+  });
+
+  test('prompt=none for a third-party client the user has not consented to is sent back as consent_required (OIDC Core §3.1.2.6)', async () => {
+    await codeFor('web', '/cb');
+    const r = request('third', '/third-cb', { prompt: 'none' });
+    const res = await alice.get(r.url);
+    assert.ok(res.status === 302 || res.status === 303, `a redirect, got ${res.status}`);
+    const to = new URL(res.location as string);
+    assert.ok(['consent_required', 'interaction_required'].includes(to.searchParams.get('error') as string), to.href);
+    assert.equal(to.searchParams.get('state'), r.state);
+    assert.equal(to.searchParams.get('iss'), s.issuer);
+    assert.equal(to.searchParams.get('code'), null);
   });
 
   test('client_credentials: a client not registered for it gets unauthorized_client (RFC 6749 §5.2)', async () => {
