@@ -168,6 +168,8 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
     assert.equal('client_secret' in spa, false, 'no secret for a public client');
     assert.equal(third.first_party, false, 'without --first-party: third-party');
     assert.deepEqual(reports.grant_types, ['client_credentials']);
+    assert.deepEqual(s.clients.rs?.grant_types, ['password', 'refresh_token'], 'no redirect URI: password and refresh_token');
+    assert.deepEqual(s.clients.rs?.redirect_uris, []);
     assert.equal(reports.scope, 'reports:read');
   });
 

@@ -380,7 +380,7 @@ describe('authorization code + PKCE: what is refused', () => {
   test('a burst of wrong passwords on the login page is limited, and the right password is refused while locked', async () => {
     const agent = new Agent(alice.origin);
     const limited = (p: { res: Step; page?: Step }) =>
-      p.res.status === 429 || /too many|try again|locked|temporarily/i.test(p.page?.text ?? p.res.text);
+      p.res.status === 429 || /too many (attempts|tries|failed)/i.test(p.page?.text ?? p.res.text);
     let firstLimited = -1;
     for (let i = 1; i <= 10 && firstLimited < 0; i++) {
       const opened = await agent.open(request('web', '/cb').url);
@@ -431,6 +431,13 @@ describe('authorization code + PKCE: what is refused', () => {
     const body = (await raw.json()) as Record<string, unknown>;
     assert.equal(body.token_type, 'Bearer');
     assert.equal(body.scope, 'api');
+  });
+
+  test('client_secret_post authenticates the code exchange as well as client_secret_basic (RFC 6749 §2.3.1)', async () => {
+    const c = await codeFor('web', '/cb');
+    const res = await exchange(c, { id: 'web' }, { client_secret: secret('web') });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.ok(res.json.refresh_token);
   });
 
   test('a scope the client may not ask for is sent back as invalid_scope (RFC 6749 §4.1.2.1)', async () => {
