@@ -28,7 +28,7 @@ import {
 } from './code-flow.js';
 import { E2E } from './helpers.js';
 
-describe('authorization code + PKCE: what is refused', () => {
+describe('authorization code + PKCE from the outside: what is refused, and the rules of the requests', () => {
   let s: CodeFlowServer;
   let ep: Awaited<ReturnType<typeof endpoints>>;
   /** A browser signed in as alice (one login, reused where a test needs a session). */
@@ -42,8 +42,9 @@ describe('authorization code + PKCE: what is refused', () => {
         { id: 'other', flags: ['--confidential', '--first-party', '--redirect-uri', '{cb}/other-cb'] },
         { id: 'spa', flags: ['--first-party', '--redirect-uri', '{cb}/spa-cb'] },
         { id: 'third', flags: ['--redirect-uri', '{cb}/third-cb'] },
+        { id: 'q', flags: ['--confidential', '--first-party', '--redirect-uri', '{cb}/q-cb?tenant=a'] },
       ],
-      ['/cb', '/other-cb', '/spa-cb', '/third-cb'],
+      ['/cb', '/other-cb', '/spa-cb', '/third-cb', '/q-cb'],
     );
     ep = await endpoints(s.issuer);
     alice = new Agent(new URL(s.issuer).origin);
@@ -469,6 +470,112 @@ describe('authorization code + PKCE: what is refused', () => {
     assert.equal(to.searchParams.get('state'), r.state);
     assert.equal(to.searchParams.get('iss'), s.issuer);
     assert.equal(to.searchParams.get('code'), null);
+  });
+
+  test('a code redeemed by 10 concurrent requests is exchanged once; the others get invalid_grant', async () => {
+    const c = await codeFor('web', '/cb');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => exchange(c, cred('web'))));
+    const ok = answers.filter((a) => a.status === 200);
+    assert.equal(ok.length, 1, JSON.stringify(answers.map((a) => a.status)));
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      assert.equal(a.status, 400);
+      assert.equal(a.json.error, 'invalid_grant');
+    }
+  });
+
+  test('a registered redirect URI with a query keeps it, and the response parameters are added to it (RFC 6749 §3.1.2)', async () => {
+    await codeFor('web', '/cb');
+    const r = request('q', '/q-cb?tenant=a');
+    const res = await alice.get(r.url);
+    assert.ok(res.status === 302 || res.status === 303, `status ${res.status}`);
+    const to = new URL(res.location as string);
+    assert.equal(`${to.origin}${to.pathname}`, s.redirect('/q-cb'));
+    assert.equal(to.searchParams.get('tenant'), 'a');
+    assert.equal(to.searchParams.get('state'), r.state);
+    const t = await exchange({ ...r, code: to.searchParams.get('code') as string }, cred('q'));
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+  });
+
+  test('state comes back exactly as sent, reserved and non-ASCII characters included (RFC 6749 §4.1.2)', async () => {
+    await codeFor('web', '/cb');
+    const state = 'a b&c=d/é?#%20+';
+    const r = request('web', '/cb', { state });
+    const res = await alice.get(r.url);
+    assert.equal(new URL(res.location as string).searchParams.get('state'), state);
+  });
+
+  test('a repeated parameter is refused (RFC 6749 §3.1): no redirect for a repeated client_id or redirect_uri', async () => {
+    await codeFor('web', '/cb');
+    const r = request('web', '/cb');
+    const repeatedChallenge = await alice.get(`${r.url}&code_challenge=${pkce().challenge}`);
+    assertErrorRedirect(repeatedChallenge, '/cb', r.state, 'invalid_request');
+    for (const extra of [`&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`, '&client_id=other']) {
+      const res = await alice.get(`${r.url}${extra}`);
+      assertErrorPage(res, extra);
+    }
+  });
+
+  test('the login and consent pages cannot be framed (RFC 9700 §4.16) and are not cached', async () => {
+    const agent = new Agent(alice.origin);
+    const first = await agent.open(request('third', '/third-cb').url);
+    assert.ok(first.page && isLoginPage(first.page));
+    const consent = await agent.submitLogin(first.page, 'alice', PASSWORD);
+    assert.ok(consent.page, 'the consent page');
+    for (const [what, page] of [
+      ['login page', first.page],
+      ['consent page', consent.page],
+    ] as const) {
+      const csp = page.headers.get('content-security-policy') ?? '';
+      assert.ok(
+        /frame-ancestors 'none'/.test(csp) || page.headers.get('x-frame-options')?.toUpperCase() === 'DENY',
+        `${what}: frame-ancestors 'none' or X-Frame-Options DENY`,
+      );
+      assert.match(page.headers.get('cache-control') ?? '', /no-store/, what);
+    }
+  });
+
+  test('the login page answers a wrong password and an unknown user alike (no account enumeration)', async () => {
+    const agent = new Agent(alice.origin);
+    const url = request('web', '/cb').url;
+    const answers = [];
+    for (const username of ['alice', 'nobody-here']) {
+      const opened = await agent.open(url);
+      assert.ok(opened.page && isLoginPage(opened.page));
+      const out = await agent.submitLogin(opened.page, username, 'wrong password');
+      assert.equal(out.callback, undefined);
+      const text = (out.page?.text ?? out.res.text).replace(/<input\b[^>]*>/g, '').replace(/'nonce-[^']*'|'sha256-[^']*'/g, '');
+      answers.push({ status: out.res.status, text });
+    }
+    assert.equal(answers[0]?.status, answers[1]?.status);
+    assert.equal(answers[0]?.text, answers[1]?.text);
+  });
+
+  test('the browser session cookie is HttpOnly and SameSite (not readable by scripts, not sent on cross-site POSTs)', async () => {
+    const agent = new Agent(alice.origin);
+    const opened = await agent.open(request('web', '/cb').url);
+    assert.ok(opened.page && isLoginPage(opened.page));
+    const form = loginForm(opened.page);
+    const res = await fetch(form.action, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: agent.origin,
+        cookie: [...agent.jar].map(([k, v]) => `${k}=${v}`).join('; '),
+      },
+      body: new URLSearchParams([
+        ...form.fields.filter(([n]) => n !== 'username' && n !== 'password'),
+        ['username', 'alice'],
+        ['password', PASSWORD],
+      ]).toString(),
+    });
+    assert.ok(res.status === 302 || res.status === 303, `signed in: ${res.status}`);
+    const cookies = res.headers.getSetCookie().filter((c) => !/max-age=0/i.test(c));
+    assert.ok(cookies.length > 0, 'a session cookie is set');
+    for (const c of cookies) {
+      assert.match(c, /;\s*HttpOnly/i, c.split('=')[0]);
+      assert.match(c, /;\s*SameSite=(Lax|Strict)/i, c.split('=')[0]);
+    }
   });
 
   test('client_credentials: a client not registered for it gets unauthorized_client (RFC 6749 §5.2)', async () => {

@@ -262,6 +262,7 @@ export interface Step {
   contentType: string;
   text: string;
   url: string;
+  headers: Headers;
 }
 
 export class Agent {
@@ -305,6 +306,7 @@ export class Agent {
       contentType: res.headers.get('content-type') ?? '',
       text: await res.text(),
       url,
+      headers: res.headers,
     };
   }
 
