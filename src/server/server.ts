@@ -146,6 +146,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   // Client records cached while the store's push is up; a removal is pushed to every instance.
   const clients = createClientService(store, {
     defaultClientId: config.defaultClient,
+    // The demo page (at the issuer's `/`) signs in through the code flow as the built-in client.
+    ...(!config.demo
+      ? {}
+      : {
+          defaultClient: () => ({
+            redirectUris: issuer ? [`${issuer.replace(/\/+$/, '')}/`] : [],
+            grantTypes: ['authorization_code', 'password', 'refresh_token'],
+          }),
+        }),
     clock,
     ...(store.revocations ? { feed: store.revocations() } : {}),
   });

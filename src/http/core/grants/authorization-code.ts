@@ -35,6 +35,8 @@ export function authorizationCodeGrant(codes: AuthorizationCodes): Grant {
       },
       code_verifier: { max: 128, required: true, description: 'authorization_code grant: the PKCE verifier (RFC 7636 §4.5)' },
     },
+    // In cookie mode (a browser app on this origin) the refresh token goes into the HttpOnly cookie.
+    refreshCookie: true,
     async handle(ctx) {
       const code = ctx.param('code') as string;
       const grant = await codes.redeem(code);
