@@ -378,6 +378,41 @@ describe('authorization code + PKCE from the outside: what is refused, and the r
     return field;
   }
 
+  test('a request posted back through the login or consent form is checked again: an unregistered redirect_uri is never redirected to', async () => {
+    const evil = 'https://evil.example/cb';
+    const swap = (fields: [string, string][]): [string, string][] => fields.map(([n, v]) => [n, n === 'redirect_uri' ? evil : v]);
+
+    // The login form, posted with the right password and another redirect_uri.
+    const agent = new Agent(alice.origin);
+    const opened = await agent.open(request('web', '/cb').url);
+    assert.ok(opened.page && isLoginPage(opened.page));
+    const form = loginForm(opened.page);
+    const hasRedirect = form.fields.some(([n]) => n === 'redirect_uri');
+    const login = await agent.post(form.action, [
+      ...swap(form.fields.filter(([n]) => n !== 'username' && n !== 'password')),
+      ...(hasRedirect ? [] : ([['redirect_uri', evil]] as [string, string][])),
+      ['username', 'alice'],
+      ['password', PASSWORD],
+    ]);
+    assert.ok(!login.location?.startsWith(evil), `login: redirected to ${login.location}`);
+    assert.ok(login.status >= 400 && login.status < 500, `login: status ${login.status}`);
+
+    // The consent form of a signed-in user, approved with another redirect_uri.
+    const signedIn = new Agent(alice.origin);
+    const first = await signedIn.open(request('third', '/third-cb').url);
+    assert.ok(first.page && isLoginPage(first.page));
+    const consent = await signedIn.submitLogin(first.page, 'alice', PASSWORD);
+    assert.ok(consent.page, 'the consent page');
+    const cform = consentForm(consent.page);
+    const approve = await signedIn.post(cform.action, [
+      ...swap(cform.fields),
+      ...(cform.fields.some(([n]) => n === 'redirect_uri') ? [] : ([['redirect_uri', evil]] as [string, string][])),
+      ['decision', 'approve'],
+    ]);
+    assert.ok(!approve.location?.startsWith(evil), `consent: redirected to ${approve.location}`);
+    assert.ok(approve.status >= 400 && approve.status < 500, `consent: status ${approve.status}`);
+  });
+
   test('a burst of wrong passwords on the login page is limited, and the right password is refused while locked', async () => {
     const agent = new Agent(alice.origin);
     const limited = (p: { res: Step; page?: Step }) =>
