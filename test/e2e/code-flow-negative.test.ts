@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../support/processes.js';
+import { call, runCli } from '../support/processes.js';
 import {
   Agent,
   authorizeUrl,
@@ -623,5 +623,53 @@ describe('authorization code + PKCE from the outside: what is refused, and the r
     const r = await runCli(E2E, ['client', 'add', 'pub-cc', '--grant', 'client_credentials'], s.srv.env);
     assert.notEqual(r.code, 0, r.stdout);
     assert.equal(r.stdout, '');
+  });
+});
+
+describe('authorization code + PKCE under a configured TESSERA_ISSUER', () => {
+  const ISSUER = 'http://tessera.test';
+  let s: CodeFlowServer;
+  before(async () => {
+    s = await startCodeFlowServer(
+      ['alice'],
+      [{ id: 'web', flags: ['--confidential', '--first-party', '--redirect-uri', '{cb}/cb'] }],
+      ['/cb'],
+      { TESSERA_ISSUER: ISSUER },
+    );
+  });
+  after(() => s?.stop());
+
+  test('iss in the redirect is the configured issuer, whatever Host or X-Forwarded-Host say (RFC 9207 §2)', async () => {
+    const meta = (await (await fetch(`${s.srv.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
+    assert.equal(meta.issuer, ISSUER);
+    assert.equal(meta.authorization_endpoint, `${ISSUER}/authorize`);
+
+    // The browser reaches the server at its listen URL (the issuer's name does not resolve here).
+    const agent = new Agent(s.srv.url);
+    const { challenge } = pkce();
+    const url = authorizeUrl(`${s.srv.url}/authorize`, {
+      response_type: 'code',
+      client_id: 'web',
+      redirect_uri: s.redirect('/cb'),
+      state: randomState(),
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    const cb = await agent.authorize(url);
+    assert.equal(cb.searchParams.get('iss'), ISSUER);
+    // node:http, which sends Host as given (fetch would not).
+    const target = new URL(url);
+    const headerSets: Record<string, string>[] = [
+      { host: 'evil.example' },
+      { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+    ];
+    for (const headers of headerSets) {
+      const res = await call(s.srv.url, 'GET', `${target.pathname}${target.search}`, {
+        headers: { ...headers, cookie: [...agent.jar].map(([k, v]) => `${k}=${v}`).join('; ') },
+      });
+      const location = res.headers.location;
+      assert.ok(location, `${JSON.stringify(headers)}: a redirect (${res.status})`);
+      assert.equal(new URL(location).searchParams.get('iss'), ISSUER, JSON.stringify(headers));
+    }
   });
 });

@@ -115,7 +115,7 @@ export interface Registered {
 
 export interface CodeFlowServer {
   srv: ServerProcess;
-  /** The issuer: the listen URL (TESSERA_ISSUER unset), as the metadata states it. */
+  /** The issuer as the metadata states it: the listen URL unless TESSERA_ISSUER is overridden. */
   issuer: string;
   cb: CallbackServer;
   clients: Record<string, Registered>;
@@ -138,9 +138,14 @@ export async function startCodeFlowServer(
   users: string[],
   specs: ClientSpec[],
   callbackPaths: string[],
+  envOverrides: Record<string, string> = {},
 ): Promise<CodeFlowServer> {
   const cb = await startCallbackServer(callbackPaths);
-  const env = serverEnv(E2E, { TESSERA_STORE: `sqlite:${join(tempDir(), 'code-flow.db')}`, TESSERA_ISSUER: '' });
+  const env = serverEnv(E2E, {
+    TESSERA_STORE: `sqlite:${join(tempDir(), 'code-flow.db')}`,
+    TESSERA_ISSUER: '',
+    ...envOverrides,
+  });
   for (const user of users) {
     const r = await runCli(E2E, ['user', 'add', user], env, `${PASSWORD}\n`);
     assert.equal(r.code, 0, r.stderr);
@@ -155,7 +160,7 @@ export async function startCodeFlowServer(
   const srv = await startServer(E2E, env);
   return {
     srv,
-    issuer: srv.url,
+    issuer: env.TESSERA_ISSUER || srv.url,
     cb,
     clients,
     redirect: (path) => `${cb.origin}${path}`,
