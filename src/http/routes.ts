@@ -125,7 +125,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     if (
       row.feature === 'jwks' ||
       (row.feature === 'register' && !core.allowRegister) ||
-      (row.feature === 'authorize' && core.authorizeEndpoint === undefined)
+      (row.feature === 'authorize' && core.authorizeEndpoint === undefined) ||
+      (row.feature === 'oidc' && !core.oidc)
     )
       continue;
     const runner = runners[row.handler];

@@ -80,6 +80,7 @@ export const TokenResponse = Type.Object({
   expires_in: Type.Integer({ description: 'access token lifetime, seconds' }),
   refresh_token: Type.Optional(Type.String({ description: 'absent in cookie mode (the refresh token is in a cookie)' })),
   refresh_expires_in: Type.Optional(Type.Integer({ description: 'refresh token lifetime, seconds' })),
+  id_token: Type.Optional(Type.String({ description: 'OpenID Connect Core §3.1.3.3: with scope openid on the code flow' })),
   scope: Type.String({ description: 'granted scope (RFC 6749 §3.3)' }),
 });
 export type TokenResponse = Static<typeof TokenResponse>;

@@ -15,6 +15,7 @@ import type { CookieModeOptions } from '../http/cookies.js';
 import type { AuthorizeOptions } from '../http/core/authorize.js';
 import type { Grant } from '../http/core/grants/types.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
+import type { OidcOptions } from '../http/core/oidc.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
 import { jwksRoute } from '../http/jwks.js';
 import { tesseraAuth } from '../http/plugin.js';
@@ -70,6 +71,8 @@ export interface AppOptions {
   authorize?: AuthorizeOptions | false;
   /** The password grant. Default true. */
   passwordGrant?: boolean;
+  /** OpenID Connect (AuthHandlersOptions.oidc). Default off. */
+  oidc?: OidcOptions | false;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -224,6 +227,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.grants ? { grants: options.grants } : {}),
     ...(options.authorize ? { authorize: options.authorize } : {}),
     ...(options.passwordGrant === undefined ? {} : { passwordGrant: options.passwordGrant }),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
     // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
     ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
   });

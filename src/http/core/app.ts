@@ -122,6 +122,10 @@ export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet
   return {
     authorize: (req) => handlers.authorize(req),
     authorizeSubmit: (req) => handlers.authorizeSubmit(req),
+    endSession: (req) => handlers.endSession(req),
+    endSessionSubmit: (req) => handlers.endSessionSubmit(req),
+    userinfo: (_req, p) => handlers.userinfo(p as Principal),
+    openidConfiguration: () => handlers.openidConfiguration(),
     token: (req) => handlers.token(req),
     refresh: (req) => handlers.refresh(req),
     revoke: (req) => handlers.revoke(req),
@@ -148,6 +152,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   const run = endpointRunners(handlers, options);
   const on: Record<EndpointFeature, boolean> = {
     authorize: handlers.authorizeEndpoint !== undefined,
+    oidc: handlers.oidc,
     register: handlers.allowRegister,
     me: options.me ?? true,
     health: options.health ?? true,

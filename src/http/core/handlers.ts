@@ -25,7 +25,7 @@ import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshToken
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
 import { builtinGrants, createGrantRegistry, type GrantRegistry, REGISTERED_GRANT_TYPES } from './grants/registry.js';
-import type { Grant, GrantContext } from './grants/types.js';
+import type { Grant, GrantContext, GrantResult } from './grants/types.js';
 import {
   createGuessingLimiter,
   createHashGate,
@@ -34,7 +34,8 @@ import {
   HashQueueFull,
 } from './guessing-limiter.js';
 import { DEFAULT_REALM } from './limits.js';
-import { authorizationServerMetadata } from './metadata.js';
+import { authorizationServerMetadata, openidConfiguration } from './metadata.js';
+import { createIdTokens, type OidcOptions } from './oidc.js';
 import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO_STORE_HEADERS } from './request.js';
 
 /** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
@@ -99,6 +100,12 @@ export interface AuthHandlersOptions {
   authorize?: AuthorizeOptions | false;
   /** The password grant (RFC 6749 §4.3; RFC 9700 §2.4 says MUST NOT be used). Default true when there are `users`. */
   passwordGrant?: boolean;
+  /**
+   * OpenID Connect (oidc.ts): ID tokens for the code flow with scope `openid`, `GET /userinfo`,
+   * `GET /.well-known/openid-configuration` and the end-session endpoint `/logout`. Needs
+   * `authorize` and an asymmetric signing key set. Default off.
+   */
+  oidc?: OidcOptions | false;
 }
 
 /** RFC 6749 §5.1 token response. */
@@ -109,6 +116,8 @@ export interface TokenResponseBody {
   refresh_token?: string;
   refresh_expires_in?: number;
   scope: string;
+  /** OIDC Core §3.1.3.3: with scope `openid` on the code flow. */
+  id_token?: string;
 }
 
 /** RFC 6749 §4.4.3: a grant that answers an access token alone has no refresh token. */
@@ -140,6 +149,16 @@ export interface AuthHandlers {
   authorize(req: AuthRequest): Promise<AuthResponse>;
   /** POST /authorize: the login and consent forms. */
   authorizeSubmit(req: AuthRequest): Promise<AuthResponse>;
+  /** GET /logout: RP-Initiated Logout 1.0 (with `oidc`). */
+  endSession(req: AuthRequest): Promise<AuthResponse>;
+  /** POST /logout: its confirmation form. */
+  endSessionSubmit(req: AuthRequest): Promise<AuthResponse>;
+  /** GET /userinfo (OIDC Core §5.3): needs the guard's principal. */
+  userinfo(principal: Principal): AuthResponse;
+  /** GET /.well-known/openid-configuration (Discovery 1.0 §4); 404 without `oidc` or an issuer. */
+  openidConfiguration(): AuthResponse;
+  /** OpenID Connect is on. */
+  readonly oidc: boolean;
   token(req: AuthRequest): Promise<AuthResponse>;
   refresh(req: AuthRequest): Promise<AuthResponse>;
   revoke(req: AuthRequest): Promise<AuthResponse>;
@@ -213,6 +232,10 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
   if (options.authorize && !users) throw new TypeError('tessera: the authorization endpoint (authorize) needs `users`');
+  if (options.oidc && !options.authorize)
+    throw new TypeError('tessera: OpenID Connect (oidc) needs the authorization endpoint (authorize)');
+  const idTokens = options.oidc && options.authorize ? createIdTokens(options.oidc) : undefined;
+  const authorizeClock = (options.authorize && options.authorize.clock) || Date.now;
   const authorize =
     options.authorize && users
       ? createAuthorizeEndpoint(options.authorize, {
@@ -222,10 +245,16 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           hashing,
           issuer: () => issuerOf(),
           defaultScope: options.scope,
+          idTokens,
         })
       : undefined;
   const grants = createGrantRegistry([
-    ...builtinGrants({ users, codes: authorize?.codes, password: options.passwordGrant ?? true }),
+    ...builtinGrants({
+      users,
+      codes: authorize?.codes,
+      password: options.passwordGrant ?? true,
+      oidc: idTokens ? { idTokens, issuer: () => issuerOf(), clock: authorizeClock } : undefined,
+    }),
     ...(options.grants ?? []),
   ]);
 
@@ -247,13 +276,14 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     );
   };
 
-  function tokenResponse(pair: TokenPair | AccessGrant, viaCookie: boolean): AuthResponse {
+  function tokenResponse(pair: GrantResult, viaCookie: boolean): AuthResponse {
     const body: TokenResponseBody = {
       access_token: pair.accessToken,
       token_type: 'Bearer',
       expires_in: pair.expiresIn,
       scope: pair.scope ?? '',
     };
+    if (pair.idToken !== undefined) body.id_token = pair.idToken;
     const res: AuthResponse = { status: 200, headers: { ...NO_STORE_HEADERS }, body };
     if (!isPair(pair)) return res;
     body.refresh_expires_in = pair.refreshExpiresIn;
@@ -268,6 +298,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     allowRegister,
     grants,
     authorizeEndpoint: authorize,
+    oidc: idTokens !== undefined,
 
     authorize(req) {
       if (!authorize) throw new HttpError(404, 'not_found', 'No such route');
@@ -277,6 +308,48 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     authorizeSubmit(req) {
       if (!authorize) throw new HttpError(404, 'not_found', 'No such route');
       return authorize.submit(req);
+    },
+
+    endSession(req) {
+      if (!authorize || !idTokens) throw new HttpError(404, 'not_found', 'No such route');
+      return authorize.endSession(req);
+    },
+
+    endSessionSubmit(req) {
+      if (!authorize || !idTokens) throw new HttpError(404, 'not_found', 'No such route');
+      return authorize.endSessionSubmit(req);
+    },
+
+    userinfo(principal) {
+      // OIDC Core §5.3.1: the UserInfo endpoint answers an access token granted `openid`.
+      if (!(principal.scope ?? '').split(' ').includes('openid'))
+        throw new HttpError(403, 'insufficient_scope', 'The access token was not granted the openid scope');
+      const username = principal.claims?.preferred_username;
+      const body: Record<string, string> = { sub: principal.sub };
+      if (typeof username === 'string') body.preferred_username = username;
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body };
+    },
+
+    openidConfiguration() {
+      const issuer = issuerOf();
+      if (!issuer || !idTokens) throw new HttpError(404, 'not_found', 'No such route');
+      return {
+        status: 200,
+        headers: { 'cache-control': METADATA_CACHE_CONTROL },
+        body: openidConfiguration(
+          authorizationServerMetadata({
+            issuer,
+            grantTypes: grants.types,
+            authorize: true,
+            oidc: true,
+            scope: options.scope,
+            ...(jwksUriFor(issuer, options.accessAlg ?? idTokens.alg) === undefined
+              ? {}
+              : { jwksUri: jwksUriFor(issuer, options.accessAlg ?? idTokens.alg) as string }),
+          }),
+          idTokens.alg,
+        ),
+      };
     },
 
     async token(req) {
@@ -426,6 +499,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           issuer,
           grantTypes: grants.types,
           authorize: authorize !== undefined,
+          ...(idTokens ? { oidc: true } : {}),
           scope: options.scope,
           ...(jwksUri === undefined ? {} : { jwksUri }),
         }),

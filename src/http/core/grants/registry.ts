@@ -11,7 +11,7 @@ import type { AuthorizationCodes } from '../../../refresh/authorization-codes.js
 import type { UserService } from '../../../users/users.js';
 import { HttpError } from '../errors.js';
 import type { ParamRules } from '../request.js';
-import { authorizationCodeGrant } from './authorization-code.js';
+import { authorizationCodeGrant, type CodeGrantOidc } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
@@ -32,6 +32,8 @@ export interface BuiltinGrantOptions {
   users: UserService | undefined;
   /** The authorization endpoint's codes: the authorization_code grant needs them. */
   codes: AuthorizationCodes | undefined;
+  /** OpenID Connect: ID tokens for codes with scope `openid`. */
+  oidc?: CodeGrantOidc | undefined;
   /** The password grant (RFC 9700 §2.4: MUST NOT be used) can be turned off. Default on. */
   password?: boolean;
   /** The client credentials grant (RFC 6749 §4.4). Default on: only clients registered for it may use it. */
@@ -45,7 +47,7 @@ export interface BuiltinGrantOptions {
  */
 export function builtinGrants(o: BuiltinGrantOptions): Grant[] {
   return [
-    ...(o.codes ? [authorizationCodeGrant(o.codes)] : []),
+    ...(o.codes ? [authorizationCodeGrant(o.codes, o.oidc)] : []),
     ...(o.users && o.password !== false ? [passwordGrant] : []),
     ...(o.clientCredentials !== false ? [clientCredentialsGrant] : []),
     refreshTokenGrant,
