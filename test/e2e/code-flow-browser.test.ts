@@ -88,6 +88,10 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
     try {
       await page.goto(url);
       if (steps.login) {
+        // The contract's login form: username, password and one submit button.
+        const form = page.locator('form:has(input[name=password])');
+        assert.equal(await form.locator('input[name=username]').count(), 1);
+        assert.equal(await form.locator('button[type=submit]').count(), 1);
         await page.fill('input[name=username]', 'alice');
         await page.fill('input[name=password]', PASSWORD);
         await page.click('button[type=submit]');

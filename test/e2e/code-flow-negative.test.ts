@@ -413,6 +413,22 @@ describe('authorization code + PKCE from the outside: what is refused, and the r
     assert.ok(approve.status >= 400 && approve.status < 500, `consent: status ${approve.status}`);
   });
 
+  test('the browser session ends after TESSERA_SESSION_TTL (default 12 h): then prompt=none answers login_required', async () => {
+    const agent = new Agent(alice.origin);
+    assert.ok((await agent.authorize(request('web', '/cb').url)).searchParams.get('code'));
+    try {
+      s.srv.setClockOffset(43_200_000 - 60_000);
+      const still = request('web', '/cb', { prompt: 'none' });
+      const before = new URL((await agent.get(still.url)).location as string);
+      assert.ok(before.searchParams.get('code'), `a minute before the end: ${before.href}`);
+      s.srv.setClockOffset(43_200_000 + 1_000);
+      const silent = request('web', '/cb', { prompt: 'none' });
+      assertErrorRedirect(await agent.get(silent.url), '/cb', silent.state, 'login_required');
+    } finally {
+      s.srv.setClockOffset(0);
+    }
+  });
+
   test('a burst of wrong passwords on the login page is limited, and the right password is refused while locked', async () => {
     const agent = new Agent(alice.origin);
     const limited = (p: { res: Step; page?: Step }) =>
