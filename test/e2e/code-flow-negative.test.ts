@@ -43,8 +43,12 @@ describe('authorization code + PKCE from the outside: what is refused, and the r
         { id: 'spa', flags: ['--first-party', '--redirect-uri', '{cb}/spa-cb'] },
         { id: 'third', flags: ['--redirect-uri', '{cb}/third-cb'] },
         { id: 'q', flags: ['--confidential', '--first-party', '--redirect-uri', '{cb}/q-cb?tenant=a'] },
+        {
+          id: 'machine',
+          flags: ['--confidential', '--first-party', '--grant', 'client_credentials', '--redirect-uri', '{cb}/machine-cb'],
+        },
       ],
-      ['/cb', '/other-cb', '/spa-cb', '/third-cb', '/q-cb'],
+      ['/cb', '/other-cb', '/spa-cb', '/third-cb', '/q-cb', '/machine-cb'],
     );
     ep = await endpoints(s.issuer);
     alice = new Agent(new URL(s.issuer).origin);
@@ -631,6 +635,20 @@ describe('authorization code + PKCE from the outside: what is refused, and the r
 
   test('client_credentials: a client not registered for it gets unauthorized_client (RFC 6749 §5.2)', async () => {
     const res = await tokenRequest(ep.token, { grant_type: 'client_credentials' }, cred('web'));
+    assert.equal(res.status, 400, JSON.stringify(res.json));
+    assert.equal(res.json.error, 'unauthorized_client');
+  });
+
+  test('a client registered without the authorization_code grant is sent back unauthorized_client from /authorize (RFC 6749 §4.1.2.1)', async () => {
+    await codeFor('web', '/cb');
+    const r = request('machine', '/machine-cb');
+    const res = await alice.get(r.url);
+    if (res.status === 302 || res.status === 303) assertErrorRedirect(res, '/machine-cb', r.state, 'unauthorized_client');
+    else assertErrorPage(res, 'a client without authorization_code');
+  });
+
+  test('a code-flow client (default grants: authorization_code, refresh_token) gets unauthorized_client for the password grant', async () => {
+    const res = await tokenRequest(ep.token, { grant_type: 'password', username: 'alice', password: PASSWORD }, cred('web'));
     assert.equal(res.status, 400, JSON.stringify(res.json));
     assert.equal(res.json.error, 'unauthorized_client');
   });
