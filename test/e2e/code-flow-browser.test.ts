@@ -44,7 +44,7 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
 
   before(async () => {
     s = await startCodeFlowServer(
-      ['alice', 'bob'],
+      ['alice', 'bob', 'carol'],
       [
         { id: 'web', flags: ['--confidential', '--first-party', '--redirect-uri', '{cb}/cb'] },
         { id: 'spa', flags: ['--first-party', '--redirect-uri', '{cb}/spa-cb'] },
@@ -65,7 +65,7 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
 
   const secret = (id: string) => s.clients[id]?.client_secret as string;
 
-  async function newContext(options: { bypassCSP?: boolean } = {}): Promise<BrowserContext> {
+  async function newContext(options: { bypassCSP?: boolean; javaScriptEnabled?: boolean } = {}): Promise<BrowserContext> {
     const ctx = await browser.newContext(options);
     ctx.setDefaultTimeout(10_000);
     return ctx;
@@ -364,6 +364,28 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
 
       const silent = await request('web', '/cb', { prompt: 'none' });
       assertCode(await drive(ctx, silent.url), silent.state, '/cb');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  test('the hosted pages work without JavaScript, submitted from the keyboard (Enter in the password field)', async () => {
+    const ctx = await newContext({ javaScriptEnabled: false });
+    try {
+      const r = await request('third', '/third-cb');
+      // carol has not consented to third: login, then the consent page, both plain HTML forms.
+      const page = await ctx.newPage();
+      const hit = s.cb.next(10_000);
+      hit.catch(() => undefined);
+      await page.goto(r.url);
+      await page.fill('input[name=username]', 'carol');
+      await page.fill('input[name=password]', PASSWORD);
+      await page.press('input[name=password]', 'Enter');
+      await page.focus('button[name=decision][value=approve]');
+      await page.keyboard.press('Enter');
+      const code = assertCode(await hit, r.state, '/third-cb');
+      const t = await exchangePublic('third', code, r.redirectUri, r.verifier);
+      assert.equal(t.status, 200, JSON.stringify(t.json));
     } finally {
       await ctx.close();
     }
