@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { GRANT_TYPES } from '../../../oauth-clients/clients.js';
 import type { AuthorizationCodes } from '../../../refresh/authorization-codes.js';
 import type { UserService } from '../../../users/users.js';
 import { HttpError } from '../errors.js';
@@ -59,12 +60,7 @@ export function builtinGrants(o: BuiltinGrantOptions): Grant[] {
  * not registered for one gets `unauthorized_client`. Extension grants decide for themselves
  * (`Grant.clientTypes`, `clientAuthentication`).
  */
-export const REGISTERED_GRANT_TYPES: ReadonlySet<string> = new Set([
-  'authorization_code',
-  'refresh_token',
-  'password',
-  'client_credentials',
-]);
+export const REGISTERED_GRANT_TYPES: ReadonlySet<string> = new Set(GRANT_TYPES);
 
 /** A body parameter of the token endpoint as the schema shows it: the union over the grants. */
 export interface TokenParam {
