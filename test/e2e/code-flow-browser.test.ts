@@ -140,7 +140,7 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
     return code;
   }
 
-  /** Exchanges a code of the public client `third` (no client authentication, RFC 6749 §4.1.3). */
+  /** Exchanges a code of a public client: client_id, no client authentication (RFC 6749 §4.1.3). */
   async function exchangePublic(client: string, code: string, redirectUri: string, verifier: string) {
     ep ??= await endpoints(s.issuer);
     return tokenRequest(ep.token, {
