@@ -11,19 +11,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { CookieModeOptions } from '../http/cookies.js';
-import type { AuthorizeOptions } from '../http/core/authorize.js';
-import type { Grant } from '../http/core/grants/types.js';
+import type { AuthHandlersOptions } from '../http/core/handlers.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
-import type { OidcOptions } from '../http/core/oidc.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
 import { jwksRoute } from '../http/jwks.js';
 import { tesseraAuth } from '../http/plugin.js';
-import { type RateLimitSettings, tesseraRoutes } from '../http/routes.js';
-import type { ClientService } from '../oauth-clients/clients.js';
-import type { TokenService } from '../refresh/types.js';
+import { tesseraRoutes } from '../http/routes.js';
 import type { JwkSet } from '../tokens/jwk.js';
-import type { UserService } from '../users/users.js';
 import { demoRoutes } from './demo.js';
 import { reapIdleConnections } from './idle-connections.js';
 import { fastifyLogging, type LogOptions } from './logger.js';
@@ -31,18 +25,11 @@ import { securityHeaders } from './security-headers.js';
 
 export { type LogOptions, REDACT_PATHS } from './logger.js';
 
-export interface AppOptions {
-  tokens: TokenService;
-  /** Password grant and registration. */
-  users?: UserService;
-  /** Serve `POST /auth/register`. Default false. */
-  allowRegister?: boolean;
-  /** Browser mode: refresh token in an HttpOnly cookie with CSRF protection. Default off. */
-  cookie?: CookieModeOptions | false;
-  /** The guessing limiter of the password grant and registration (docs/security.md); `false` turns it off. Default: `DEFAULT_RATE_LIMIT` (http/core/handlers.ts). */
-  rateLimit?: RateLimitSettings | false;
-  /** Scope granted at login. Default none. */
-  scope?: string;
+/**
+ * The reference server's app: the auth routes' options (AuthHandlersOptions: users, clients,
+ * grants, authorize, oidc, cookie mode, the guessing limiter, ...) and the server's own.
+ */
+export interface AppOptions extends Omit<AuthHandlersOptions, 'accessAlg'> {
   /** Serve /openapi.json and Swagger UI at /docs. Default true. */
   docs?: boolean;
   /** Serve the demo page at / (public/ and the browser client at /client.js). Default true. */
@@ -57,22 +44,8 @@ export interface AppOptions {
   trustProxy?: false | number | string[];
   /** Socket timeouts in milliseconds; see {@link DEFAULT_TIMEOUTS}. */
   timeouts?: Partial<HttpTimeouts>;
-  /** `WWW-Authenticate` realm. Default `tessera`. */
-  realm?: string;
   /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
-  /** Registered OAuth clients (RFC 6749 §2). Default: only the built-in public client `tessera`. */
-  clients?: ClientService;
-  /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the token service's `issuer`; never the request's `Host` (see AuthHandlersOptions.issuer). */
-  issuer?: string | (() => string);
-  /** Extra grants of the token endpoint (core/grants/types.ts), after the built-in ones. */
-  grants?: readonly Grant[];
-  /** The authorization endpoint with its login and consent pages (AuthHandlersOptions.authorize). Default off. */
-  authorize?: AuthorizeOptions | false;
-  /** The password grant. Default true. */
-  passwordGrant?: boolean;
-  /** OpenID Connect (AuthHandlersOptions.oidc). Default off. */
-  oidc?: OidcOptions | false;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -215,21 +188,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
     });
   }
 
+  // The routes take the auth options as given; the server's own stay here.
+  const { tokens: _tokens, docs: _docs, demo: _demo, log: _log, trustProxy: _tp, timeouts: _to, jwks, ...routeOptions } = options;
   app.register(tesseraRoutes, {
-    users: options.users,
-    allowRegister: options.allowRegister ?? false,
-    cookie: options.cookie ?? false,
-    rateLimit: options.rateLimit,
-    scope: options.scope,
+    ...routeOptions,
     realm,
-    clients: options.clients,
-    issuer: options.issuer,
-    ...(options.grants ? { grants: options.grants } : {}),
-    ...(options.authorize ? { authorize: options.authorize } : {}),
-    ...(options.passwordGrant === undefined ? {} : { passwordGrant: options.passwordGrant }),
-    ...(options.oidc ? { oidc: options.oidc } : {}),
     // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
-    ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
+    ...(jwks?.keys[0] ? { accessAlg: jwks.keys[0].alg } : {}),
   });
 
   if (docs) {

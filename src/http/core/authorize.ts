@@ -524,7 +524,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     if (params.post_logout_redirect_uri !== undefined) {
       const client = clientId ? await deps.clients.get(clientId) : null;
       // §3: only a URI registered for the client, compared exactly; else no redirect at all.
-      if (!client || !client.postLogoutRedirectUris.includes(params.post_logout_redirect_uri))
+      if (!client?.postLogoutRedirectUris.includes(params.post_logout_redirect_uri))
         return {
           ok: false,
           response: fail(400, 'Sign-out refused', 'The address to return to is not one this application registered.'),

@@ -30,16 +30,15 @@ import {
   createGuessingLimiter,
   createHashGate,
   type GuessingLimiter,
-  type GuessingLimitSettings,
   HashQueueFull,
+  type RateLimitSettings,
 } from './guessing-limiter.js';
 import { DEFAULT_REALM } from './limits.js';
 import { authorizationServerMetadata, openidConfiguration } from './metadata.js';
 import { createIdTokens, type OidcOptions } from './oidc.js';
 import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO_STORE_HEADERS } from './request.js';
 
-/** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
-export type RateLimitSettings = GuessingLimitSettings;
+export type { RateLimitSettings };
 
 /**
  * Per 60 s: 5 wrong passwords per (username, address), 20 per address (IPv6: /64) and, unless
@@ -235,7 +234,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   if (options.oidc && !options.authorize)
     throw new TypeError('tessera: OpenID Connect (oidc) needs the authorization endpoint (authorize)');
   const idTokens = options.oidc && options.authorize ? createIdTokens(options.oidc) : undefined;
-  const authorizeClock = (options.authorize && options.authorize.clock) || Date.now;
+  const authorizeClock = (options.authorize ? options.authorize.clock : undefined) ?? Date.now;
   const authorize =
     options.authorize && users
       ? createAuthorizeEndpoint(options.authorize, {
