@@ -44,7 +44,7 @@ export interface AppOptions extends Omit<AuthHandlersOptions, 'accessAlg'> {
   trustProxy?: false | number | string[];
   /** Socket timeouts in milliseconds; see {@link DEFAULT_TIMEOUTS}. */
   timeouts?: Partial<HttpTimeouts>;
-  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
 }
 

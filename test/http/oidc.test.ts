@@ -15,7 +15,7 @@ const ISSUER = 'https://op.example';
 const CB = 'https://rp.example/cb';
 const BYE = 'https://rp.example/bye';
 
-for (const alg of ['ES256', 'EdDSA'] as AsymmetricAlg[]) {
+for (const alg of ['RS256', 'ES256', 'EdDSA'] as AsymmetricAlg[]) {
   describe(`OpenID Connect with ${alg} ID tokens`, () => {
     let h: Harness;
     before(async () => {

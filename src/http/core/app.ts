@@ -46,7 +46,7 @@ export interface AuthAppOptions extends AuthHandlersOptions {
   me?: boolean;
   /** Serve `GET /health` and `GET /ready`. Default true. */
   health?: boolean;
-  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
   /** Set the security headers (security-headers.ts) on every answer that passes through. Default true. */
   securityHeaders?: boolean;
@@ -68,10 +68,6 @@ export interface AuthApp {
   readonly guard: Guard;
   readonly log: AdapterLogger | undefined;
   readonly securityHeaders: boolean;
-  /** The route of a request, or `undefined` (not ours: the app's own routes, or a 404). */
-  route(method: string, path: string): AuthRoute | undefined;
-  /** True when the guard lets `path` through without a token. */
-  isPublic(path: string): boolean;
   /** The answer to anything thrown while handling a request (logged like the Fastify error handler). */
   errorResponse(e: unknown, log?: AdapterLogger): AuthResponse;
   /** The answer of a refusal the guard or an adapter already made. */
@@ -236,8 +232,6 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     serve,
     log,
     securityHeaders: options.securityHeaders ?? true,
-    route: (method, path) => routes.get(`${method} ${path}`),
-    isPublic,
     errorResponse,
     refusalResponse,
   };

@@ -564,7 +564,9 @@ export function jwksUriFor(issuer: string, accessAlg: string | undefined): strin
   return `${issuer.replace(/\/+$/, '')}${JWKS_PATH}`;
 }
 
-/** The JWK Set document with public members only (`kty`, `crv`, `x`, `y`, `kid`, `alg`, `use`), serialized once. */
+/** The JWK Set document with public members only (`kty`, `crv`, `x`, `y`, `n`, `e`, `kid`, `alg`, `use`), serialized once. */
 export function publicJwksJson(jwks: JwkSet): string {
-  return JSON.stringify({ keys: jwks.keys.map(({ kty, crv, x, y, kid, alg, use }) => ({ kty, crv, x, y, kid, alg, use })) });
+  return JSON.stringify({
+    keys: jwks.keys.map(({ kty, crv, x, y, n, e, kid, alg, use }) => ({ kty, crv, x, y, n, e, kid, alg, use })),
+  });
 }
