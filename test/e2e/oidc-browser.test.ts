@@ -230,13 +230,26 @@ for (const alg of ALGS) {
       // The relying parties listen first: their redirect URIs carry their ports.
       callbacks = await listen();
       callbacks.handle((req, res) => {
-        landed?.(new URL(req.url ?? '/', callbacks.url).href);
+        const at = new URL(req.url ?? '/', callbacks.url);
+        // The redirect URIs only (Chromium asks for /favicon.ico on its own).
+        if (!['/callback', '/py-callback', '/signed-out'].includes(at.pathname)) {
+          res.statusCode = 404;
+          res.end();
+          return;
+        }
+        landed?.(at.href);
         landed = undefined;
         res.setHeader('content-type', 'text/plain');
         res.end('callback received');
       });
       app = await listen();
-      await register('rp', '--redirect-uri', `${callbacks.url}/callback`);
+      await register(
+        'rp',
+        '--redirect-uri',
+        `${callbacks.url}/callback`,
+        '--post-logout-redirect-uri',
+        `${callbacks.url}/signed-out`,
+      );
       await register('py', '--redirect-uri', `${callbacks.url}/py-callback`);
       await register('eoc', '--redirect-uri', `${app.url}/callback`, '--post-logout-redirect-uri', app.url);
       tessera = await startServer(SUITE, env);
@@ -317,6 +330,69 @@ for (const alg of ALGS) {
             idTokenExpected: true,
           }),
           (e: unknown) => e instanceof client.ResponseBodyError && e.error === 'invalid_grant',
+        );
+      } finally {
+        await context.close();
+      }
+    });
+
+    /** Signs alice in with openid-client, then signs her out through tessera's end-session endpoint; where the browser lands. */
+    async function signInAndOut(page: Page, state: string) {
+      const config = await client.discovery(new URL(tessera.url), 'rp', clients.rp?.client_secret, undefined, {
+        execute: [client.allowInsecureRequests],
+      });
+      const tokens = await signInWithOpenidClient(config, page);
+      const end = client.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token as string,
+        post_logout_redirect_uri: `${callbacks.url}/signed-out`,
+        state,
+      });
+      assert.equal(end.origin + end.pathname, `${tessera.url}/logout`);
+      const back = nextCallback();
+      await page.goto(end.href);
+      return { config, tokens, landedAt: new URL(await back) };
+    }
+
+    test('openid-client 6 buildEndSessionUrl (id_token_hint, registered post_logout_redirect_uri, state): back to the RP with its state, and the tessera browser session ended (prompt=none answers login_required)', async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const state = client.randomState();
+        const { config, landedAt } = await signInAndOut(page, state);
+        assert.equal(landedAt.pathname, '/signed-out');
+        assert.equal(landedAt.searchParams.get('state'), state, 'RP-Initiated Logout 1.0 §3: state is passed back');
+
+        // OIDC Core §3.1.2.6: with no browser session, prompt=none is login_required, never a code.
+        const verifier = client.randomPKCECodeVerifier();
+        const silent = client.buildAuthorizationUrl(config, {
+          redirect_uri: `${callbacks.url}/callback`,
+          scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          prompt: 'none',
+          state,
+        });
+        const refused = nextCallback();
+        await page.goto(silent.href);
+        const answer = new URL(await refused);
+        assert.equal(answer.searchParams.get('error'), 'login_required');
+        assert.equal(answer.searchParams.get('code'), null);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test("after RP-initiated logout with the client's id_token_hint, the refresh token that client holds for the user is refused (invalid_grant)", async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const { config, tokens, landedAt } = await signInAndOut(page, client.randomState());
+        assert.equal(landedAt.pathname, '/signed-out');
+        assert.ok(tokens.refresh_token, 'the code flow answers a refresh token');
+        await assert.rejects(
+          client.refreshTokenGrant(config, tokens.refresh_token as string),
+          (e: unknown) => e instanceof client.ResponseBodyError && e.error === 'invalid_grant',
+          "the end-session endpoint ends the user's sessions (refresh families) at the hint's client (RP-Initiated Logout 1.0 §2; AuthorizeDeps.endClientSessions)",
         );
       } finally {
         await context.close();
@@ -500,6 +576,30 @@ for (const alg of ALGS) {
       const tampered = await hono.request('/strict/me', { headers: { authorization: `Bearer ${token.slice(0, -4)}AAAA` } });
       assert.equal(tampered.status, 401);
     });
+
+    /** Signs alice in through `page` with scope `openid profile`; the token response. */
+    async function signInWithOpenidClient(config: client.Configuration, page: Page) {
+      const verifier = client.randomPKCECodeVerifier();
+      const nonce = client.randomNonce();
+      const state = client.randomState();
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: `${callbacks.url}/callback`,
+        scope: 'openid profile',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        nonce,
+        state,
+      });
+      const back = nextCallback();
+      await page.goto(url.href);
+      await signIn(page);
+      return client.authorizationCodeGrant(config, new URL(await back), {
+        pkceCodeVerifier: verifier,
+        expectedNonce: nonce,
+        expectedState: state,
+        idTokenExpected: true,
+      });
+    }
 
     /** An access token of alice from the code flow (the openid-client RP, scope api). */
     async function accessTokenOfAlice(): Promise<string> {
