@@ -45,7 +45,8 @@ import {
 } from '../support/processes.js';
 import { CHROMIUM, CHROMIUM_ARGS, skipBrowser } from './code-flow.js';
 
-const SUITE: Suite = { rateLimit: 0, clockFile: false, dropNodeOptions: false, timeoutMs: 30_000 };
+/** A clock file per server: the max_age tests move the server's clock. */
+const SUITE: Suite = { rateLimit: 0, clockFile: true, dropNodeOptions: false, timeoutMs: 30_000 };
 const PYTHON = process.env.TESSERA_TEST_PYTHON ?? '/usr/bin/python3';
 const hasAuthlib =
   existsSync(PYTHON) &&
@@ -266,13 +267,86 @@ for (const alg of ALGS) {
       await close(app?.server);
     });
 
-    test('the discovery document names the algorithm under test for ID tokens and the end-session endpoint', async () => {
+    test('the discovery document names the algorithm under test for ID tokens and the end-session endpoint, and agrees with the RFC 8414 document on every member both carry', async () => {
       const res = await call(tessera.url, 'GET', '/.well-known/openid-configuration');
       assert.equal(res.status, 200);
       assert.equal(res.json.issuer, tessera.url);
       assert.deepEqual(res.json.id_token_signing_alg_values_supported, [alg]);
       assert.equal(res.json.end_session_endpoint, `${tessera.url}/logout`);
       assert.equal(res.json.userinfo_endpoint, `${tessera.url}/userinfo`);
+      assert.ok((res.json.scopes_supported as string[]).includes('openid'));
+      const oauth = await call(tessera.url, 'GET', '/.well-known/oauth-authorization-server');
+      assert.equal(oauth.status, 200);
+      for (const [name, value] of Object.entries(oauth.json as Record<string, unknown>)) {
+        if (name in res.json) assert.deepEqual(res.json[name], value, name);
+      }
+      const jwks = await call(tessera.url, 'GET', '/.well-known/jwks.json');
+      assert.ok((jwks.json.keys as { alg?: string }[]).every((k) => k.alg === alg));
+    });
+
+    /** An authorization request URL of the openid-client RP (scope openid) with `extra` parameters. */
+    async function authorizationUrl(config: client.Configuration, extra: Record<string, string> = {}): Promise<string> {
+      return client.buildAuthorizationUrl(config, {
+        redirect_uri: `${callbacks.url}/callback`,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        state: client.randomState(),
+        ...extra,
+      }).href;
+    }
+
+    /** Opens `url`: 'code' when tessera redirects with a code at once, 'login' when it shows its login form. */
+    async function answerTo(page: Page, url: string): Promise<'code' | 'login'> {
+      const redirected = nextCallback().then((u) => {
+        assert.ok(new URL(u).searchParams.get('code'), u);
+        return 'code' as const;
+      });
+      await page.goto(url);
+      return Promise.race([redirected, page.waitForSelector('input[name="password"]').then(() => 'login' as const)]);
+    }
+
+    test('OIDC Core §3.1.2.1 login_hint: the login page opens with the hinted username filled in', async () => {
+      const config = await discoverRp();
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(await authorizationUrl(config, { login_hint: 'bob' }));
+        assert.equal(await page.inputValue('input[name="username"]'), 'bob');
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('OIDC Core §3.1.2.1 max_age=60: a session younger than that gets a code at once; once the sign-in is older, the password is asked again', async () => {
+      const config = await discoverRp();
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await signInWithOpenidClient(config, page);
+        assert.equal(await answerTo(page, await authorizationUrl(config, { max_age: '60' })), 'code');
+        tessera.setClockOffset(61_000);
+        assert.equal(await answerTo(page, await authorizationUrl(config, { max_age: '60' })), 'login');
+      } finally {
+        tessera.setClockOffset(0);
+        await context.close();
+      }
+    });
+
+    test('OIDC Core §3.1.2.1 max_age=0 (equivalent to prompt=login) asks for the password again even within the second of the sign-in', async () => {
+      const config = await discoverRp();
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const tokens = await signInWithOpenidClient(config, page);
+        const authTime = tokens.claims()?.auth_time as number;
+        // The server's clock half a second into the second of auth_time: no whole second has elapsed.
+        tessera.setClockOffset(authTime * 1000 + 500 - Date.now());
+        assert.equal(await answerTo(page, await authorizationUrl(config, { max_age: '0' })), 'login');
+      } finally {
+        tessera.setClockOffset(0);
+        await context.close();
+      }
     });
 
     test('openid-client 6 (default OpenID discovery): code + PKCE S256 + nonce, the library validates the ID token, fetchUserInfo answers preferred_username', async () => {
@@ -316,6 +390,10 @@ for (const alg of ALGS) {
         assert.equal(claims.preferred_username, 'alice');
         assert.equal(typeof claims.sub, 'string');
         assert.equal(claims.at_hash, expectedAtHash(tokens.access_token, alg));
+        assert.equal(claims.azp, 'rp');
+        assert.equal(typeof claims.auth_time, 'number');
+        assert.ok((claims.exp as number) > (claims.iat as number));
+        assert.notEqual(headerOf(idToken).typ, 'at+jwt', 'an ID token never passes for an access token (RFC 9068 §4)');
 
         const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
         assert.equal(info.sub, claims.sub);
@@ -335,6 +413,12 @@ for (const alg of ALGS) {
         await context.close();
       }
     });
+
+    function discoverRp(): Promise<client.Configuration> {
+      return client.discovery(new URL(tessera.url), 'rp', clients.rp?.client_secret, undefined, {
+        execute: [client.allowInsecureRequests],
+      });
+    }
 
     /** Signs alice in with openid-client, then signs her out through tessera's end-session endpoint; where the browser lands. */
     async function signInAndOut(page: Page, state: string) {
