@@ -22,6 +22,14 @@ import { type AuthenticatedClient, authenticateClient, invalidClient } from './c
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
 import { JWKS_PATH } from './endpoints.js';
 import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
+import {
+  type AuthEventSink,
+  type EventSubject,
+  guardedEmitter,
+  observedGrant,
+  observedRefresh,
+  requestSubject,
+} from './events.js';
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
 import { builtinGrants, createGrantRegistry, type GrantRegistry, REGISTERED_GRANT_TYPES } from './grants/registry.js';
@@ -99,6 +107,8 @@ export interface AuthHandlersOptions {
   authorize?: AuthorizeOptions | false;
   /** The password grant (RFC 6749 §4.3; RFC 9700 §2.4 says MUST NOT be used). Default true when there are `users`. */
   passwordGrant?: boolean;
+  /** Receives the security events (events.ts): sign-ins, refreshes, reuse, logouts, revocations, client authentication failures, limiter blocks. */
+  events?: AuthEventSink;
 }
 
 /** RFC 6749 §5.1 token response. */
@@ -146,7 +156,7 @@ export interface AuthHandlers {
   introspect(req: AuthRequest): Promise<AuthResponse>;
   logout(req: AuthRequest): Promise<AuthResponse>;
   /** Needs the guard's principal. */
-  logoutAll(principal: Principal): Promise<AuthResponse>;
+  logoutAll(principal: Principal, req?: AuthRequest): Promise<AuthResponse>;
   register(req: AuthRequest): Promise<AuthResponse>;
   /** RFC 8414 metadata of the configured issuer (never the request's); 404 `not_found` without one. */
   metadata(): AuthResponse;
@@ -185,6 +195,9 @@ function hashQueueFull(e: HashQueueFull): HttpError {
 /** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
 const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
 
+/** A client id as presented on a failed authentication is the caller's text: an event keeps this much of it. */
+const MAX_EVENT_CLIENT_ID = 128;
+
 /** A parameter already checked to be a string or absent (request.ts, or the Fastify schemas). */
 function str(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
@@ -210,6 +223,10 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     }
   };
   const clients = options.clients ?? createClientService(NO_CLIENTS);
+  const emit = guardedEmitter(options.events);
+  /** Who and where of a request, for an event. */
+  const subject = (req: AuthRequest | undefined, clientId?: string): EventSubject =>
+    clientId === undefined ? requestSubject(req) : { ...requestSubject(req), client_id: clientId };
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
   if (options.authorize && !users) throw new TypeError('tessera: the authorization endpoint (authorize) needs `users`');
@@ -244,6 +261,9 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       clients,
       { authorization: typeof authorization === 'string' ? authorization : undefined, body: req.body },
       realm,
+      emit &&
+        ((reason, clientId) =>
+          emit({ event: 'client_auth_failed', reason, ...subject(req, clientId?.slice(0, MAX_EVENT_CLIENT_ID)) })),
     );
   };
 
@@ -305,7 +325,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         limiter,
         hashing,
       };
-      return tokenResponse(await grant.handle(ctx), grant.refreshCookie === true && cookies !== undefined);
+      const pair = emit ? await observedGrant(grant, ctx, emit) : await grant.handle(ctx);
+      return tokenResponse(pair, grant.refreshCookie === true && cookies !== undefined);
     },
 
     async refresh(req) {
@@ -321,7 +342,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return tokenResponse(await rotate(tokens, token, req.log, { clientId: client.clientId }), viaCookie);
+        const rotation = () => rotate(tokens, token, req.log, { clientId: client.clientId });
+        return tokenResponse(await (emit ? observedRefresh(req, client.clientId, emit, rotation) : rotation()), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
@@ -337,6 +359,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token) throw badRequest('token is required (RFC 7009 §2.1)');
       try {
         await tokens.revoke(token, str(req.body, 'token_type_hint'), { clientId: client.clientId });
+        emit?.({ event: 'revocation', kind: 'revoke', ...subject(req, client.clientId) });
       } catch (e) {
         // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
         // cannot use this endpoint to probe which tokens are valid. A store outage is
@@ -378,17 +401,30 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       let token = str(req.body, 'refresh_token');
       if (!token && cookies) token = cookies.read(req.cookies, req.headers);
       if (!token) throw badRequest('refresh_token is required');
+      let ended = false;
       try {
-        await tokens.logout(token, { clientId: client.clientId });
+        ended = await tokens.logout(token, { clientId: client.clientId });
       } catch (e) {
         if (!isTokenRefusal(e)) throw e;
         if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);
       }
+      if (emit) {
+        emit({ event: 'logout', ended, ...subject(req, client.clientId) });
+        if (ended) emit({ event: 'revocation', kind: 'logout', ...subject(req, client.clientId) });
+      }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
     },
 
-    async logoutAll(principal) {
+    async logoutAll(principal, req) {
       await tokens.revokeUser(principal.sub);
+      if (emit) {
+        const who: EventSubject = { ...subject(req, principal.clientId), user_id: principal.sub };
+        if (principal.familyId !== undefined) who.session_id = principal.familyId;
+        const name = principal.claims?.preferred_username;
+        if (typeof name === 'string') who.username = name;
+        emit({ event: 'logout_all', ...who });
+        emit({ event: 'revocation', kind: 'logout_all', ...who });
+      }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
     },
 
@@ -398,15 +434,23 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       // login budget): a 409 tells whether a username exists, and each success creates an account.
       if (limiter) {
         const wait = await limiter.register(req.ip);
-        if (wait > 0) throw tooManyAttempts(wait, 'registrations');
+        if (wait > 0) {
+          if (emit) {
+            emit({ event: 'registration', result: 'limited', ...subject(req) });
+            emit({ event: 'limiter_block', scope: 'registration', ...subject(req) });
+          }
+          throw tooManyAttempts(wait, 'registrations');
+        }
       }
       try {
         const user = await hashing(req.ip, () =>
           users.add(str(req.body, 'username') as string, str(req.body, 'password') as string),
         );
+        emit?.({ event: 'registration', result: 'ok', ...subject(req), user_id: user.id, username: user.username });
         return { status: 201, headers: {}, body: { id: user.id, username: user.username } };
       } catch (e) {
         if (e instanceof UserInputError) {
+          emit?.({ event: 'registration', result: 'refused', ...subject(req) });
           throw e.code === 'username_taken' ? new HttpError(409, 'conflict', 'The username is taken') : badRequest(e.message);
         }
         throw e;
