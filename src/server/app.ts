@@ -13,6 +13,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { CookieModeOptions } from '../http/cookies.js';
 import type { AuthorizeOptions } from '../http/core/authorize.js';
+import type { AuthEventSink } from '../http/core/events.js';
 import type { Grant } from '../http/core/grants/types.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
@@ -70,6 +71,8 @@ export interface AppOptions {
   authorize?: AuthorizeOptions | false;
   /** The password grant. Default true. */
   passwordGrant?: boolean;
+  /** Receives the security events of the auth routes (http/core/events.ts): metrics, audit trail, traces. */
+  events?: AuthEventSink;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -224,6 +227,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.grants ? { grants: options.grants } : {}),
     ...(options.authorize ? { authorize: options.authorize } : {}),
     ...(options.passwordGrant === undefined ? {} : { passwordGrant: options.passwordGrant }),
+    ...(options.events ? { events: options.events } : {}),
     // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
     ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
   });

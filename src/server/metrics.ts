@@ -1,0 +1,311 @@
+/**
+ * Prometheus metrics of the reference server (docs/operations.md lists them and
+ * what to alert on), through `prom-client`, an optional peer: loaded only when
+ * `TESSERA_METRICS_PORT` is set, and served by a listener of its own on that port
+ * (`GET /metrics`, Prometheus text format 0.0.4), never on the API's port, so the
+ * public side answers nothing about the instance.
+ *
+ * Counters follow the security events (http/core/events.ts); the request histogram
+ * is fed by a Fastify onResponse hook (app.ts); revocation feed state and revoked-set
+ * size are read when scraped. Labels take bounded values only (a result, a grant type,
+ * a refusal reason, a kind, a route pattern, a status code, a store operation): never a
+ * user, a client, an address or a token, each of which would make a series per value.
+ *
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ConfigError } from '../errors.js';
+import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
+import { isMissingPackage, PEER_MAJORS } from '../internal/peers.js';
+
+/** What the gauges read at scrape time. */
+export interface MetricsSources {
+  /** The token service's pushed revocations, when it keeps them. */
+  revocations?: () => { live: boolean; size: number; dropped: number } | undefined;
+}
+
+export interface ServerMetrics {
+  /** Feeds the counters from the security events. */
+  readonly events: AuthEventSink;
+  /** One answered request: its route pattern (not the URL: a bounded set), method, status and duration. */
+  request(route: string, method: string, status: number, seconds: number): void;
+  /** One store call. */
+  storeCall(store: string, operation: string, seconds: number, ok: boolean): void;
+  /** Sets what the gauges read. */
+  watch(sources: MetricsSources): void;
+  /** The exposition text and its content type. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Request durations: sub-millisecond (a cached `GET /me`) to a slow scrypt behind a queue. */
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Store calls: a local SQLite read to a Redis or PostgreSQL round trip that waits for a failover. */
+const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * Loads prom-client (a ConfigError naming the install line when it is missing) and
+ * makes the metrics of one server in a registry of their own.
+ */
+export async function createServerMetrics(): Promise<ServerMetrics> {
+  let prom: typeof import('prom-client');
+  try {
+    prom = await import('prom-client');
+  } catch (e) {
+    if (isMissingPackage(e, 'prom-client')) {
+      throw new ConfigError(
+        `TESSERA_METRICS_PORT needs prom-client: npm install prom-client@${PEER_MAJORS['prom-client']}; or unset TESSERA_METRICS_PORT`,
+      );
+    }
+    throw e;
+  }
+  const registry: Registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const signIns: Counter<'grant' | 'result'> = new prom.Counter({
+    name: 'tessera_sign_ins_total',
+    help: 'Token endpoint sign-ins (every grant but refresh_token) by grant type and result: ok, failed (wrong password or code), limited (guessing limiter), error (a dependency down)',
+    labelNames: ['grant', 'result'],
+    registers,
+  });
+  const refreshes: Counter<'result' | 'reason'> = new prom.Counter({
+    name: 'tessera_refreshes_total',
+    help: 'Refresh token rotations (POST /auth/refresh and grant_type=refresh_token) by result (ok, refused, error) and refusal reason',
+    labelNames: ['result', 'reason'],
+    registers,
+  });
+  const reuse: Counter = new prom.Counter({
+    name: 'tessera_refresh_reuse_detections_total',
+    help: 'Refresh tokens presented again after rotation (RFC 9700 §4.14.2): each one revoked its session; a leaked or stolen token',
+    registers,
+  });
+  const revocations: Counter<'kind'> = new prom.Counter({
+    name: 'tessera_revocations_total',
+    help: 'Sessions or tokens ended, by kind: revoke (RFC 7009), logout, logout_all, reuse, code_replay',
+    labelNames: ['kind'],
+    registers,
+  });
+  const logouts: Counter<'scope'> = new prom.Counter({
+    name: 'tessera_logouts_total',
+    help: 'Logout requests answered, by scope: session (POST /auth/logout) or all (POST /auth/logout-all)',
+    labelNames: ['scope'],
+    registers,
+  });
+  const clientAuth: Counter<'reason'> = new prom.Counter({
+    name: 'tessera_client_auth_failures_total',
+    help: 'Failed client authentications (401 invalid_client, RFC 6749 §2.3) by reason',
+    labelNames: ['reason'],
+    registers,
+  });
+  const blocks: Counter<'scope'> = new prom.Counter({
+    name: 'tessera_guessing_limit_blocks_total',
+    help: 'Requests the guessing limiter refused (429) before checking a password, by scope: sign_in or registration',
+    labelNames: ['scope'],
+    registers,
+  });
+  const codeReplays: Counter = new prom.Counter({
+    name: 'tessera_authorization_code_replays_total',
+    help: 'Authorization codes presented a second time (RFC 6749 §4.1.2): the tokens issued from each were revoked',
+    registers,
+  });
+  const registrations: Counter<'result'> = new prom.Counter({
+    name: 'tessera_registrations_total',
+    help: 'POST /auth/register by result: ok, limited, refused (username taken or a weak password)',
+    labelNames: ['result'],
+    registers,
+  });
+  const requests: Histogram<'route' | 'method' | 'status'> = new prom.Histogram({
+    name: 'tessera_http_request_duration_seconds',
+    help: 'Requests of the API listener by route pattern, method and status code',
+    labelNames: ['route', 'method', 'status'],
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const store: Histogram<'store' | 'operation' | 'outcome'> = new prom.Histogram({
+    name: 'tessera_store_call_duration_seconds',
+    help: 'Calls to the store by store kind, operation and outcome (ok, error)',
+    labelNames: ['store', 'operation', 'outcome'],
+    buckets: STORE_BUCKETS,
+    registers,
+  });
+
+  let sources: MetricsSources = {};
+  const feed = () => sources.revocations?.();
+  const feedUp: Gauge = new prom.Gauge({
+    name: 'tessera_revocation_feed_up',
+    help: "1 while this instance's revocation push promises delivery; 0 while it is down (every access token is checked against the store meanwhile). Absent with opaque access tokens",
+    registers,
+    collect() {
+      const f = feed();
+      if (f) this.set(f.live ? 1 : 0);
+    },
+  });
+  const revokedSet: Gauge = new prom.Gauge({
+    name: 'tessera_revoked_set_entries',
+    help: 'Entries of the in-memory set of pushed revocations (tokens, sessions, users) on this instance',
+    registers,
+    collect() {
+      const f = feed();
+      if (f) this.set(f.size);
+    },
+  });
+  const revokedDropped: Gauge = new prom.Gauge({
+    name: 'tessera_revoked_set_dropped',
+    help: 'Revocations the full in-memory set could not hold (their tokens are checked against the store instead)',
+    registers,
+    collect() {
+      const f = feed();
+      if (f) this.set(f.dropped);
+    },
+  });
+  void [feedUp, revokedSet, revokedDropped];
+
+  const events: AuthEventSink = {
+    emit(e: AuthEvent) {
+      switch (e.event) {
+        case 'sign_in':
+          signIns.inc({ grant: e.grant, result: e.result });
+          break;
+        case 'refresh':
+          refreshes.inc({ result: e.result, reason: e.result === 'ok' ? '' : (e.reason ?? '') });
+          break;
+        case 'reuse_detected':
+          reuse.inc();
+          break;
+        case 'revocation':
+          revocations.inc({ kind: e.kind });
+          break;
+        case 'logout':
+          logouts.inc({ scope: 'session' });
+          break;
+        case 'logout_all':
+          logouts.inc({ scope: 'all' });
+          break;
+        case 'client_auth_failed':
+          clientAuth.inc({ reason: e.reason });
+          break;
+        case 'limiter_block':
+          blocks.inc({ scope: e.scope });
+          break;
+        case 'authorization_code_replay':
+          codeReplays.inc();
+          break;
+        case 'registration':
+          registrations.inc({ result: e.result });
+          break;
+      }
+    },
+  };
+
+  return {
+    events,
+    request(route, method, status, seconds) {
+      requests.observe({ route, method, status: String(status) }, seconds);
+    },
+    storeCall(kind, operation, seconds, ok) {
+      store.observe({ store: kind, operation, outcome: ok ? 'ok' : 'error' }, seconds);
+    },
+    watch(s) {
+      sources = s;
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+export interface MetricsListener {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The metrics listener: `GET /metrics` (and `HEAD`) on `host:port`, 404 for any other path,
+ * 405 for another method. Nothing else of the server is reachable through it.
+ */
+export async function listenMetrics(metrics: ServerMetrics, host: string, port: number): Promise<MetricsListener> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: the metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method not allowed\n');
+      return;
+    }
+    metrics.render().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      () => {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Cannot collect the metrics\n');
+      },
+    );
+  });
+  // A scraper keeps its connection; an idle one must not hold shutdown up.
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${actual}/metrics`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The store's kind for the `store` label: the scheme of its spec (`sqlite`, `redis`, `postgres`, ...), never its address. */
+export function storeKind(spec: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(spec);
+  return m ? (m[1] as string).toLowerCase() : spec === 'memory' ? 'memory' : 'other';
+}
+
+/**
+ * The store with each call that returns a promise timed into `tessera_store_call_duration_seconds`
+ * (operation: the method's name, a bounded set). Members are read from the store itself and
+ * bound to it, so a class with private fields works; synchronous members pass untimed.
+ */
+export function timedStore<S extends object>(store: S, kind: string, metrics: Pick<ServerMetrics, 'storeCall'>): S {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, name) {
+      const v: unknown = Reflect.get(target, name, target);
+      if (typeof v !== 'function' || typeof name !== 'string') return v;
+      const known = wrapped.get(name);
+      if (known !== undefined) return known;
+      const fn = v as (...a: unknown[]) => unknown;
+      const timed = (...args: unknown[]): unknown => {
+        const t0 = performance.now();
+        const out = fn.apply(target, args);
+        if (out === null || typeof out !== 'object' || typeof (out as Promise<unknown>).then !== 'function') return out;
+        return (out as Promise<unknown>).then(
+          (value) => {
+            metrics.storeCall(kind, name, (performance.now() - t0) / 1000, true);
+            return value;
+          },
+          (e: unknown) => {
+            metrics.storeCall(kind, name, (performance.now() - t0) / 1000, false);
+            throw e;
+          },
+        );
+      };
+      wrapped.set(name, timed);
+      return timed;
+    },
+  });
+}
