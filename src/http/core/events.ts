@@ -117,6 +117,24 @@ function reasonOf(e: unknown): string {
   return mapped.reason ?? mapped.error;
 }
 
+/**
+ * A failed rotation: `refused` with its reason, or `error` (no verdict, no reason) when a
+ * dependency was down; a replayed token (RFC 9700 §4.14.2) also reports the detection and
+ * the revocation of its session.
+ */
+function refreshFailed(e: unknown, base: EventSubject, emit: Emit): void {
+  if (isOutage(e)) {
+    emit({ event: 'refresh', result: 'error', ...base });
+    return;
+  }
+  const reason = reasonOf(e);
+  emit({ event: 'refresh', result: 'refused', reason, ...base });
+  if (reason === 'reused') {
+    emit({ event: 'reuse_detected', ...base });
+    emit({ event: 'revocation', kind: 'reuse', ...base });
+  }
+}
+
 /** 5xx: a dependency (the store, the hash queue) could not answer; no verdict on the request. */
 function isOutage(e: unknown): boolean {
   return toHttpError(e).statusCode >= 500;
@@ -161,13 +179,8 @@ export async function observedGrant(grant: Grant, ctx: GrantContext, emit: Emit)
     }
     return pair;
   } catch (e) {
-    const reason = reasonOf(e);
     if (refresh) {
-      emit({ event: 'refresh', result: isOutage(e) ? 'error' : 'refused', ...(reason ? { reason } : {}), ...base });
-      if (reason === 'reused') {
-        emit({ event: 'reuse_detected', ...base });
-        emit({ event: 'revocation', kind: 'reuse', ...base });
-      }
+      refreshFailed(e, base, emit);
       throw e;
     }
     const who: EventSubject = { ...base };
@@ -175,7 +188,7 @@ export async function observedGrant(grant: Grant, ctx: GrantContext, emit: Emit)
     if (grant.type === 'password' && username) who.username = username;
     const limited = e instanceof HttpError && e.statusCode === 429;
     const result: SignInResult = limited ? 'limited' : isOutage(e) ? 'error' : 'failed';
-    emit({ event: 'sign_in', result, grant: grant.type, ...(reason && !limited ? { reason } : {}), ...who });
+    emit({ event: 'sign_in', result, grant: grant.type, ...(result === 'failed' ? { reason: reasonOf(e) } : {}), ...who });
     if (limited) emit({ event: 'limiter_block', scope: 'sign_in', ...who });
     if (seen.ended) {
       const ended = { ...base, user_id: seen.ended.sub, session_id: seen.ended.familyId };
@@ -199,12 +212,7 @@ export async function observedRefresh(
     emit({ event: 'refresh', result: 'ok', ...base, session_id: pair.familyId });
     return pair;
   } catch (e) {
-    const reason = reasonOf(e);
-    emit({ event: 'refresh', result: isOutage(e) ? 'error' : 'refused', ...(reason ? { reason } : {}), ...base });
-    if (reason === 'reused') {
-      emit({ event: 'reuse_detected', ...base });
-      emit({ event: 'revocation', kind: 'reuse', ...base });
-    }
+    refreshFailed(e, base, emit);
     throw e;
   }
 }
