@@ -147,6 +147,10 @@ export async function runDay(url: string, proxy?: TcpProxy): Promise<DayResult> 
       events.push({ event: 'refresh', result: 'error' });
       await signIn(DAY_USER, PASSWORD, 503);
       events.push({ event: 'sign_in', result: 'error', grant: 'password' });
+      // Not an event: /ready says what is not ready.
+      const ready = await call(url, 'GET', '/ready');
+      assert.equal(ready.status, 503, ready.text);
+      assert.ok((ready.json.not_ready as string[]).includes('store'), ready.text);
     } finally {
       proxy.restore();
     }

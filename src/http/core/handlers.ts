@@ -21,7 +21,16 @@ import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint 
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
 import { JWKS_PATH } from './endpoints.js';
-import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
+import {
+  badRequest,
+  errorBody,
+  errorHeaders,
+  HttpError,
+  type HttpErrorCode,
+  isTokenRefusal,
+  refreshTokenError,
+  storeUnavailable,
+} from './errors.js';
 import {
   type AuthEventSink,
   type EventSubject,
@@ -477,17 +486,21 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     },
 
     async ready(log) {
+      // The revocation push, when the service keeps one: 'down' means every access token is being
+      // checked against the store (correct, one round trip per request), so the instance stays ready.
+      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
+      const state = feed === undefined ? undefined : feed.live ? 'up' : 'down';
       try {
         await tokens.ping();
       } catch (e) {
         log?.warn({ code: isStoreUnavailable(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
-        throw storeUnavailable();
+        // RFC 9110 §15.6.4 with Retry-After, and what is not ready (the store; the feed too, when down).
+        const err = storeUnavailable();
+        const notReady = state === 'down' ? ['store', 'revocation_feed'] : ['store'];
+        return { status: 503, headers: errorHeaders(err), body: { ...errorBody(err), not_ready: notReady } };
       }
-      // The revocation push, when the service keeps one: 'down' means every access token is being
-      // checked against the store (correct, one round trip per request), so the instance stays ready.
-      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
       const body: { status: string; revocation_feed?: 'up' | 'down' } = { status: 'ready' };
-      if (feed !== undefined) body.revocation_feed = feed.live ? 'up' : 'down';
+      if (state !== undefined) body.revocation_feed = state;
       return { status: 200, headers: {}, body };
     },
   };
