@@ -312,6 +312,13 @@ export const SETTINGS = {
     help: 'signature of jwt access tokens; EdDSA/ES256 publish the public keys at /.well-known/jwks.json so APIs verify without the secret',
     default: 'HS256',
   },
+  signingKeyFile: {
+    env: 'TESSERA_SIGNING_KEY_FILE',
+    flag: 'signing-key-file',
+    arg: 'PATH',
+    help: 'JWK Set of private keys for EdDSA/ES256 (tessera keygen --alg EdDSA): the first key signs, all verify',
+    default: 'development: generated in the data directory; production: required with EdDSA/ES256',
+  },
   metricsPort: {
     env: 'TESSERA_METRICS_PORT',
     flag: 'metrics-port',
@@ -325,13 +332,6 @@ export const SETTINGS = {
     arg: 'stdout|PATH|off',
     help: 'the audit trail: one JSON line per security event (sign-in, refresh refused, reuse, logout, revocation, ...) to stdout ("stream":"audit") or appended to a file (mode 0600, reopened on SIGHUP)',
     default: 'off',
-  },
-  signingKeyFile: {
-    env: 'TESSERA_SIGNING_KEY_FILE',
-    flag: 'signing-key-file',
-    arg: 'PATH',
-    help: 'JWK Set of private keys for EdDSA/ES256 (tessera keygen --alg EdDSA): the first key signs, all verify',
-    default: 'development: generated in the data directory; production: required with EdDSA/ES256',
   },
 } as const satisfies Record<string, SettingDef>;
 

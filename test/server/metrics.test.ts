@@ -7,13 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createServerMetrics } from '../../src/server/metrics.js';
 import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
 import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
 import {
   call,
   freePort,
   PASSWORD,
+  ROOT,
   runCli,
   type ServerProcess,
   type Suite,
@@ -73,6 +76,23 @@ function listeningPorts(pid: number): number[] {
   }
   return [...ports].sort();
 }
+
+test('docs/operations.md lists every tessera metric; its alert rules and the Grafana dashboard name no other', async () => {
+  const { body } = await (await createServerMetrics()).render();
+  const registered = new Set([...body.matchAll(/^# HELP (tessera_\w+) /gm)].map((m) => m[1] as string));
+  const docs = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+  const listed = new Set([...docs.matchAll(/^\| `(tessera_\w+)` \|/gm)].map((m) => m[1] as string));
+  assert.deepEqual([...listed].sort(), [...registered].sort());
+  const dashboard = readFileSync(join(ROOT, 'examples/grafana-dashboard.json'), 'utf8');
+  JSON.parse(dashboard);
+  for (const [where, text] of [
+    ['docs/operations.md', docs],
+    ['examples/grafana-dashboard.json', dashboard],
+  ] as const) {
+    const named = [...text.matchAll(/\btessera_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
+    for (const n of named) assert.ok(registered.has(n), `${where} names ${n}, which no metric is`);
+  }
+});
 
 test('without TESSERA_METRICS_PORT the process listens on its API port alone; /metrics is not an API route', async () => {
   const env = serverEnv(SUITE, { TESSERA_STORE: 'memory' });
