@@ -631,7 +631,11 @@ export function httpTargets(rows: readonly HttpRow[]): string[] {
     const b = rows.find((r) => r.name === off);
     if (!a || !b) continue;
     const vs = median(a.rounds.map((x, i) => x / (b.rounds[i] as number)));
-    out.push(`${a.group} with metrics on: ${vs.toFixed(3)}x the req/s without (target >= 0.97) ${vs >= 0.97 ? 'ok' : 'MISS'}`);
+    const cpu =
+      a.cpuUsPerReq !== undefined && b.cpuUsPerReq ? ` (CPU per request: ${(a.cpuUsPerReq / b.cpuUsPerReq).toFixed(3)}x)` : '';
+    out.push(
+      `${a.group} with metrics on: ${vs.toFixed(3)}x the req/s without (target >= 0.97) ${vs >= 0.97 ? 'ok' : 'MISS'}${cpu}`,
+    );
   }
   return out;
 }
