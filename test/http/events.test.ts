@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AuthEvent } from '../../src/http/core/events.js';
+import { HttpError } from '../../src/http/core/errors.js';
+import { type AuthEvent, observedGrant } from '../../src/http/core/events.js';
+import type { Grant, GrantContext } from '../../src/http/core/grants/types.js';
+import type { TokenService } from '../../src/refresh/types.js';
 import { basicAuth, bearer, form, type Harness, PASSWORD, setup } from './helpers.js';
 
 describe('security events of the routes', () => {
@@ -146,4 +149,47 @@ test('a sink that throws changes no answer', async () => {
   } finally {
     await h.close();
   }
+});
+
+test('a grant that ends a family while refusing (a replayed authorization code) reports the replay and the revocation', async () => {
+  const seen: AuthEvent[] = [];
+  const ended: string[] = [];
+  const tokens = {
+    endFamily: async (sub: string, familyId: string) => (ended.push(`${sub}/${familyId}`), true),
+  } as unknown as TokenService;
+  const grant: Grant = {
+    type: 'authorization_code',
+    description: 'test',
+    params: {},
+    async handle(ctx) {
+      await ctx.tokens.endFamily('u1', 'f1');
+      throw new HttpError(400, 'invalid_grant', 'The authorization code is invalid, expired or already used');
+    },
+  };
+  const ctx = {
+    req: { method: 'POST', path: '/auth/token', headers: {}, body: {}, query: {}, ip: '192.0.2.1', cookies: {} },
+    param: () => undefined,
+    client: { clientId: 'spa' },
+    authenticated: false,
+    tokens,
+  } as unknown as GrantContext;
+  await assert.rejects(
+    observedGrant(grant, ctx, (e) => seen.push(e)),
+    HttpError,
+  );
+  assert.deepEqual(ended, ['u1/f1'], 'the grant reached the real service');
+  assert.deepEqual(
+    seen.map((e) => [
+      e.event,
+      (e as { result?: string; kind?: string }).result ?? (e as { kind?: string }).kind,
+      e.user_id,
+      e.session_id,
+    ]),
+    [
+      ['sign_in', 'failed', undefined, undefined],
+      ['authorization_code_replay', undefined, 'u1', 'f1'],
+      ['revocation', 'code_replay', 'u1', 'f1'],
+    ],
+  );
+  assert.equal(seen[0]?.address, '192.0.2.1');
 });
