@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type onResponseHookHandler } from 'fastify';
 import type { CookieModeOptions } from '../http/cookies.js';
 import type { AuthorizeOptions } from '../http/core/authorize.js';
 import type { AuthEventSink } from '../http/core/events.js';
@@ -73,6 +73,11 @@ export interface AppOptions {
   passwordGrant?: boolean;
   /** Receives the security events of the auth routes (http/core/events.ts): metrics, audit trail, traces. */
   events?: AuthEventSink;
+  /**
+   * Called once per answered request with its route pattern (`unmatched` for a path no route
+   * has), method, status and duration in seconds: the request histogram of metrics.ts.
+   */
+  onResponse?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -166,6 +171,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler: clientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const observe = options.onResponse;
+  if (observe) {
+    // A hook on each route with its pattern in hand, added as the route is: reading
+    // `request.routeOptions` at answer time builds an object per request, on the hot path too.
+    app.addHook('onRoute', (route) => {
+      const url = route.url;
+      const hook: onResponseHookHandler = (request, reply, done) => {
+        observe(url, request.method, reply.statusCode, reply.elapsedTime / 1000);
+        done();
+      };
+      const own = route.onResponse;
+      route.onResponse = own === undefined ? hook : [...(Array.isArray(own) ? own : [own]), hook];
+    });
+  }
+
   if (timeouts.connectionTimeout > 0) {
     const reaper = reapIdleConnections(app.server, timeouts.connectionTimeout);
     app.addHook('onClose', (_instance, done) => {
@@ -176,8 +196,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.setErrorHandler(httpErrorHandler(realm));
   securityHeaders(app);
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
+    observe?.('unmatched', request.method, 404, reply.elapsedTime / 1000);
   });
 
   app.register(tesseraAuth, { tokens: options.tokens, realm });

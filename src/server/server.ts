@@ -247,15 +247,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     timeouts: config.timeouts,
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
     ...(events ? { events } : {}),
-  });
-  if (metrics) {
     // Route patterns, not URLs: a bounded label set (an unknown path is "unmatched").
-    app.addHook('onResponse', (request, reply, done) => {
-      metrics.request(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
-      done();
-    });
-    metrics.watch({ revocations: () => real?.revocations });
-  }
+    ...(metrics ? { onResponse: metrics.request } : {}),
+  });
+  metrics?.watch({ revocations: () => real?.revocations });
   tracing?.install(app);
   // logrotate and its kind move the file, then signal: the trail continues in a new file.
   const onHup = () => audit?.reopen();

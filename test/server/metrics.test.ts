@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createServerMetrics } from '../../src/server/metrics.js';
+import { Histogram, type Metric, Registry } from 'prom-client';
+import { createServerMetrics, SeriesHistogram } from '../../src/server/metrics.js';
 import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
 import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
 import {
@@ -92,6 +93,26 @@ test('docs/operations.md lists every tessera metric; its alert rules and the Gra
     const named = [...text.matchAll(/\btessera_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
     for (const n of named) assert.ok(registered.has(n), `${where} names ${n}, which no metric is`);
   }
+});
+
+test("the request histogram writes what prom-client's own histogram writes for the same observations", async () => {
+  const buckets = [0.001, 0.01, 0.1, 1];
+  const theirs = new Registry();
+  const ours = new Registry();
+  const h = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['route', 'status'], buckets, registers: [theirs] });
+  const s = new SeriesHistogram('h_seconds', 'h', ['route', 'status'], buckets);
+  ours.registerMetric(s as unknown as Metric);
+  for (const [route, status, v] of [
+    ['/me', '200', 0.0004],
+    ['/me', '200', 0.01],
+    ['/auth/token', '400', 0.3],
+    ['/me', '200', 7],
+    ['/me', '401', 0.001],
+  ] as const) {
+    h.observe({ route, status }, v);
+    s.observe(`${route} ${status}`, () => [route, status], v);
+  }
+  assert.equal(await ours.metrics(), await theirs.metrics());
 });
 
 test('without TESSERA_METRICS_PORT the process listens on its API port alone; /metrics is not an API route', async () => {
