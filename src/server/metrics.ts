@@ -14,7 +14,7 @@
  * @module
  */
 import { createServer, type Server } from 'node:http';
-import type { Counter, Gauge, Histogram, Metric, Registry } from 'prom-client';
+import type { Counter, Gauge, Metric, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 import { isMissingPackage, PEER_MAJORS } from '../internal/peers.js';
@@ -122,13 +122,13 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
     REQUEST_BUCKETS,
   );
   registry.registerMetric(requests as unknown as Metric);
-  const store: Histogram<'store' | 'operation' | 'outcome'> = new prom.Histogram({
-    name: 'tessera_store_call_duration_seconds',
-    help: 'Calls to the store by store kind, operation and outcome (ok, error)',
-    labelNames: ['store', 'operation', 'outcome'],
-    buckets: STORE_BUCKETS,
-    registers,
-  });
+  const store = new SeriesHistogram(
+    'tessera_store_call_duration_seconds',
+    'Calls to the store by store kind, operation and outcome (ok, error)',
+    ['store', 'operation', 'outcome'],
+    STORE_BUCKETS,
+  );
+  registry.registerMetric(store as unknown as Metric);
 
   let sources: MetricsSources = {};
   const feed = () => sources.revocations?.();
@@ -204,7 +204,8 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
       requests.observe(`${status} ${method} ${route}`, () => [route, method, String(status)], seconds);
     },
     storeCall(kind, operation, seconds, ok) {
-      store.observe({ store: kind, operation, outcome: ok ? 'ok' : 'error' }, seconds);
+      const outcome = ok ? 'ok' : 'error';
+      store.observe(`${outcome} ${operation} ${kind}`, () => [kind, operation, outcome], seconds);
     },
     watch(s) {
       sources = s;
