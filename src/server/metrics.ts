@@ -14,7 +14,7 @@
  * @module
  */
 import { createServer, type Server } from 'node:http';
-import type { Counter, Gauge, Metric, Registry } from 'prom-client';
+import type { Gauge, Metric, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 import { isMissingPackage, PEER_MAJORS } from '../internal/peers.js';
@@ -62,59 +62,57 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
   const registry: Registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const counter = (name: string, help: string, labelNames: readonly string[]) => {
+    const c = new SeriesCounter(name, help, labelNames);
+    registry.registerMetric(c as unknown as Metric);
+    return c;
+  };
 
-  const signIns: Counter<'grant' | 'result'> = new prom.Counter({
-    name: 'tessera_sign_ins_total',
-    help: 'Token endpoint sign-ins (every grant but refresh_token) by grant type and result: ok, failed (wrong password or code), limited (guessing limiter), error (a dependency down)',
-    labelNames: ['grant', 'result'],
-    registers,
-  });
-  const refreshes: Counter<'result' | 'reason'> = new prom.Counter({
-    name: 'tessera_refreshes_total',
-    help: 'Refresh token rotations (POST /auth/refresh and grant_type=refresh_token) by result (ok, refused, error) and refusal reason',
-    labelNames: ['result', 'reason'],
-    registers,
-  });
-  const reuse: Counter = new prom.Counter({
-    name: 'tessera_refresh_reuse_detections_total',
-    help: 'Refresh tokens presented again after rotation (RFC 9700 §4.14.2): each one revoked its session; a leaked or stolen token',
-    registers,
-  });
-  const revocations: Counter<'kind'> = new prom.Counter({
-    name: 'tessera_revocations_total',
-    help: 'Sessions or tokens ended, by kind: revoke (RFC 7009), logout, logout_all, reuse, code_replay',
-    labelNames: ['kind'],
-    registers,
-  });
-  const logouts: Counter<'scope'> = new prom.Counter({
-    name: 'tessera_logouts_total',
-    help: 'Logout requests answered, by scope: session (POST /auth/logout) or all (POST /auth/logout-all)',
-    labelNames: ['scope'],
-    registers,
-  });
-  const clientAuth: Counter<'reason'> = new prom.Counter({
-    name: 'tessera_client_auth_failures_total',
-    help: 'Failed client authentications (401 invalid_client, RFC 6749 §2.3) by reason',
-    labelNames: ['reason'],
-    registers,
-  });
-  const blocks: Counter<'scope'> = new prom.Counter({
-    name: 'tessera_guessing_limit_blocks_total',
-    help: 'Requests the guessing limiter refused (429) before checking a password, by scope: sign_in or registration',
-    labelNames: ['scope'],
-    registers,
-  });
-  const codeReplays: Counter = new prom.Counter({
-    name: 'tessera_authorization_code_replays_total',
-    help: 'Authorization codes presented a second time (RFC 6749 §4.1.2): the tokens issued from each were revoked',
-    registers,
-  });
-  const registrations: Counter<'result'> = new prom.Counter({
-    name: 'tessera_registrations_total',
-    help: 'POST /auth/register by result: ok, limited, refused (username taken or a weak password)',
-    labelNames: ['result'],
-    registers,
-  });
+  const signIns = counter(
+    'tessera_sign_ins_total',
+    'Token endpoint sign-ins (every grant but refresh_token) by grant type and result: ok, failed (wrong password or code), limited (guessing limiter), error (a dependency down)',
+    ['grant', 'result'],
+  );
+  const refreshes = counter(
+    'tessera_refreshes_total',
+    'Refresh token rotations (POST /auth/refresh and grant_type=refresh_token) by result (ok, refused, error) and refusal reason',
+    ['result', 'reason'],
+  );
+  const reuse = counter(
+    'tessera_refresh_reuse_detections_total',
+    'Refresh tokens presented again after rotation (RFC 9700 §4.14.2): each one revoked its session; a leaked or stolen token',
+    [],
+  );
+  const revocations = counter(
+    'tessera_revocations_total',
+    'Sessions or tokens ended, by kind: revoke (RFC 7009), logout, logout_all, reuse, code_replay',
+    ['kind'],
+  );
+  const logouts = counter(
+    'tessera_logouts_total',
+    'Logout requests answered, by scope: session (POST /auth/logout) or all (POST /auth/logout-all)',
+    ['scope'],
+  );
+  const clientAuth = counter(
+    'tessera_client_auth_failures_total',
+    'Failed client authentications (401 invalid_client, RFC 6749 §2.3) by reason',
+    ['reason'],
+  );
+  const blocks = counter(
+    'tessera_guessing_limit_blocks_total',
+    'Requests the guessing limiter refused (429) before checking a password, by scope: sign_in or registration',
+    ['scope'],
+  );
+  const codeReplays = counter(
+    'tessera_authorization_code_replays_total',
+    'Authorization codes presented a second time (RFC 6749 §4.1.2): the tokens issued from each were revoked',
+    [],
+  );
+  const registrations = counter(
+    'tessera_registrations_total',
+    'POST /auth/register by result: ok, limited, refused (username taken or a weak password)',
+    ['result'],
+  );
   const requests = new SeriesHistogram(
     'tessera_http_request_duration_seconds',
     'Requests of the API listener by route pattern, method and status code',
@@ -165,34 +163,34 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
     emit(e: AuthEvent) {
       switch (e.event) {
         case 'sign_in':
-          signIns.inc({ grant: e.grant, result: e.result });
+          signIns.inc(e.grant, e.result);
           break;
         case 'refresh':
-          refreshes.inc({ result: e.result, reason: e.result === 'ok' ? '' : (e.reason ?? '') });
+          refreshes.inc(e.result, e.result === 'ok' ? '' : (e.reason ?? ''));
           break;
         case 'reuse_detected':
           reuse.inc();
           break;
         case 'revocation':
-          revocations.inc({ kind: e.kind });
+          revocations.inc(e.kind);
           break;
         case 'logout':
-          logouts.inc({ scope: 'session' });
+          logouts.inc('session');
           break;
         case 'logout_all':
-          logouts.inc({ scope: 'all' });
+          logouts.inc('all');
           break;
         case 'client_auth_failed':
-          clientAuth.inc({ reason: e.reason });
+          clientAuth.inc(e.reason);
           break;
         case 'limiter_block':
-          blocks.inc({ scope: e.scope });
+          blocks.inc(e.scope);
           break;
         case 'authorization_code_replay':
           codeReplays.inc();
           break;
         case 'registration':
-          registrations.inc({ result: e.result });
+          registrations.inc(e.result);
           break;
       }
     },
@@ -379,5 +377,41 @@ export class SeriesHistogram {
 
   reset(): void {
     this.#series.clear();
+  }
+}
+
+/**
+ * A counter read by prom-client's registry as any metric (`get()`), incremented with its label
+ * values in `labelNames` order: a Map lookup per event, where prom-client's `inc` validates and
+ * hashes a label object each time. Without labels its one series exists from the start (at 0).
+ */
+export class SeriesCounter {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly #series = new Map<string, { labels: Record<string, string>; value: number }>();
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+    if (labelNames.length === 0) this.#series.set('', { labels: {}, value: 0 });
+  }
+
+  inc(...values: string[]): void {
+    const key = values.length === 0 ? '' : values.length === 1 ? (values[0] as string) : values.join('\u0000');
+    const s = this.#series.get(key);
+    if (s !== undefined) s.value += 1;
+    else this.#series.set(key, { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] ?? ''])), value: 1 });
+  }
+
+  get(): { name: string; help: string; type: 'counter'; aggregator: 'sum'; values: object[] } {
+    const values = [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.value }));
+    return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values };
+  }
+
+  reset(): void {
+    for (const s of this.#series.values()) s.value = 0;
   }
 }

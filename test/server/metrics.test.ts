@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Histogram, type Metric, Registry } from 'prom-client';
-import { createServerMetrics, SeriesHistogram } from '../../src/server/metrics.js';
+import { Counter, Histogram, type Metric, Registry } from 'prom-client';
+import { createServerMetrics, SeriesCounter, SeriesHistogram } from '../../src/server/metrics.js';
 import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
 import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
 import {
@@ -112,6 +112,30 @@ test("the request histogram writes what prom-client's own histogram writes for t
     h.observe({ route, status }, v);
     s.observe(`${route} ${status}`, () => [route, status], v);
   }
+  assert.equal(await ours.metrics(), await theirs.metrics());
+});
+
+test("the counters write what prom-client's own counters write for the same increments", async () => {
+  const theirs = new Registry();
+  const ours = new Registry();
+  const plain = new Counter({ name: 'a_total', help: 'a', registers: [theirs] });
+  const labelled = new Counter({ name: 'b_total', help: 'b', labelNames: ['result', 'reason'], registers: [theirs] });
+  const a = new SeriesCounter('a_total', 'a', []);
+  const b = new SeriesCounter('b_total', 'b', ['result', 'reason']);
+  ours.registerMetric(a as unknown as Metric);
+  ours.registerMetric(b as unknown as Metric);
+  assert.equal(await ours.metrics(), await theirs.metrics(), 'before any increment');
+  for (const [result, reason] of [
+    ['ok', ''],
+    ['refused', 'reused'],
+    ['ok', ''],
+    ['refused', 'expired'],
+  ] as const) {
+    labelled.inc({ result, reason });
+    b.inc(result, reason);
+  }
+  plain.inc();
+  a.inc();
   assert.equal(await ours.metrics(), await theirs.metrics());
 });
 
