@@ -20,6 +20,7 @@
  * @module
  */
 import { chmodSync, closeSync, openSync, writeSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 
 /** The members an audit line may have, in the order written. */
@@ -101,7 +102,15 @@ export function createAuditTrail(target: AuditTarget, options: AuditOptions = {}
     }
     return fd;
   };
-  let fd: number | undefined = open();
+  let fd: number | undefined;
+  try {
+    fd = open();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(
+      `TESSERA_AUDIT: cannot open "${target.path}" for appending (${code}); create its directory or pick another path`,
+    );
+  }
   let failing = false;
   return {
     emit(e) {

@@ -149,6 +149,15 @@ describe(
   },
 );
 
+test('a TESSERA_AUDIT file that cannot be opened stops start-up with one line, exit 2', async () => {
+  const path = join(tempDir(), 'no-such-dir', 'audit.log');
+  const env = serverEnv(SUITE, { TESSERA_STORE: 'memory', TESSERA_AUDIT: path });
+  const r = await runCli(SUITE, ['serve', '--host', '127.0.0.1', '--port', '0'], env);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^tessera: TESSERA_AUDIT: cannot open ".*audit\.log" for appending \(ENOENT\)/m);
+  assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+});
+
 test('SIGHUP reopens the file: after a rename the trail continues in a new file', async () => {
   const dir = tempDir();
   const file = join(dir, 'audit.log');
