@@ -14,7 +14,7 @@
  * @module
  */
 import { createServer, type Server } from 'node:http';
-import type { Gauge, Metric, Registry } from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 import { isMissingPackage, PEER_MAJORS } from '../internal/peers.js';
@@ -61,7 +61,6 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
   }
   const registry: Registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
-  const registers = [registry];
   const counter = (name: string, help: string, labelNames: readonly string[]) => {
     const c = new SeriesCounter(name, help, labelNames);
     registry.registerMetric(c as unknown as Metric);
@@ -129,35 +128,30 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
   registry.registerMetric(store as unknown as Metric);
 
   let sources: MetricsSources = {};
-  const feed = () => sources.revocations?.();
-  const feedUp: Gauge = new prom.Gauge({
-    name: 'tessera_revocation_feed_up',
-    help: "1 while this instance's revocation push promises delivery; 0 while it is down (every access token is checked against the store meanwhile). Absent with opaque access tokens",
-    registers,
-    collect() {
-      const f = feed();
-      if (f) this.set(f.live ? 1 : 0);
-    },
-  });
-  const revokedSet: Gauge = new prom.Gauge({
-    name: 'tessera_revoked_set_entries',
-    help: 'Entries of the in-memory set of pushed revocations (tokens, sessions, users) on this instance',
-    registers,
-    collect() {
-      const f = feed();
-      if (f) this.set(f.size);
-    },
-  });
-  const revokedDropped: Gauge = new prom.Gauge({
-    name: 'tessera_revoked_set_dropped',
-    help: 'Revocations the full in-memory set could not hold (their tokens are checked against the store instead)',
-    registers,
-    collect() {
-      const f = feed();
-      if (f) this.set(f.dropped);
-    },
-  });
-  void [feedUp, revokedSet, revokedDropped];
+  type Feed = NonNullable<ReturnType<NonNullable<MetricsSources['revocations']>>>;
+  /** A gauge read at scrape time from the revocation feed; no sample at all without one (opaque access tokens). */
+  const feedGauge = (name: string, help: string, read: (f: Feed) => number) => {
+    const get = () => {
+      const f = sources.revocations?.();
+      return { name, help, type: 'gauge', aggregator: 'sum', values: f ? [{ labels: {}, value: read(f) }] : [] };
+    };
+    registry.registerMetric({ name, help, type: 'gauge', aggregator: 'sum', get, reset() {} } as unknown as Metric);
+  };
+  feedGauge(
+    'tessera_revocation_feed_up',
+    "1 while this instance's revocation push promises delivery; 0 while it is down (every access token is checked against the store meanwhile). Absent with opaque access tokens",
+    (f) => (f.live ? 1 : 0),
+  );
+  feedGauge(
+    'tessera_revoked_set_entries',
+    'Entries of the in-memory set of pushed revocations (tokens, sessions, users) on this instance',
+    (f) => f.size,
+  );
+  feedGauge(
+    'tessera_revoked_set_dropped',
+    'Revocations the full in-memory set could not hold (their tokens are checked against the store instead)',
+    (f) => f.dropped,
+  );
 
   const events: AuthEventSink = {
     emit(e: AuthEvent) {

@@ -139,6 +139,19 @@ test("the counters write what prom-client's own counters write for the same incr
   assert.equal(await ours.metrics(), await theirs.metrics());
 });
 
+test('the revocation feed gauges are read at scrape time, and absent without a feed (opaque access tokens)', async () => {
+  const m = await createServerMetrics();
+  let feed: { live: boolean; size: number; dropped: number } | undefined;
+  m.watch({ revocations: () => feed });
+  const text = async () => (await m.render()).body;
+  assert.equal(samples(await text(), 'tessera_revocation_feed_up').size, 0);
+  feed = { live: true, size: 3, dropped: 0 };
+  assert.deepEqual(samples(await text(), 'tessera_revocation_feed_up'), new Map([['', 1]]));
+  assert.deepEqual(samples(await text(), 'tessera_revoked_set_entries'), new Map([['', 3]]));
+  feed.live = false;
+  assert.deepEqual(samples(await text(), 'tessera_revocation_feed_up'), new Map([['', 0]]));
+});
+
 test('without TESSERA_METRICS_PORT the process listens on its API port alone; /metrics is not an API route', async () => {
   const env = serverEnv(SUITE, { TESSERA_STORE: 'memory' });
   const srv = await startServer(SUITE, env);
