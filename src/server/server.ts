@@ -159,7 +159,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     audit?.close();
     throw e;
   }
-  const store = metrics ? timedStore(opened, storeKind(config.store), metrics) : opened;
+  const kind = storeKind(config.store);
+  const timed = metrics ? timedStore(opened, kind, metrics) : opened;
+  const store = tracing ? tracing.traceStore(timed, kind) : timed;
   // Client records cached while the store's push is up; a removal is pushed to every instance.
   const clients = createClientService(store, {
     defaultClientId: config.defaultClient,

@@ -7,9 +7,11 @@
  * Spans: one SERVER span per token endpoint request (`POST /auth/token`, named
  * `tessera.token`) and per refresh (`POST /auth/refresh`, `tessera.refresh`), with the
  * route, the status code, and the outcome the security events report (`tessera.grant`,
- * `tessera.result`, `tessera.reason`). The same rule as the metrics' labels: never a
- * token, a user, a client secret; no user id either (traces are often shipped further
- * than the audit trail).
+ * `tessera.result`, `tessera.reason`); and, when an SDK records spans at start-up, one
+ * CLIENT span per store call (`tessera.store.<operation>`, `db.system.name`), a child of the
+ * request's span where the SDK has a context manager (the request runs in its span's
+ * context). The same rule as the metrics' labels: never a token, a user, a client secret;
+ * no user id either (traces are often shipped further than the audit trail).
  *
  * @module
  */
@@ -29,6 +31,11 @@ export interface ServerTracing {
   readonly events: AuthEventSink;
   /** Adds the hooks that start and end the spans. */
   install(app: FastifyInstance): void;
+  /**
+   * The store with a span per asynchronous call, when an SDK recorded a probe span at start-up;
+   * else the store itself (with the API alone, a span per store call would cost and record nothing).
+   */
+  traceStore<S extends object>(store: S, kind: string): S;
 }
 
 /** `@opentelemetry/api` if the application installed it, else `undefined` (no tracing, nothing loaded). */
@@ -40,10 +47,11 @@ export async function loadTracing(name = 'tessera'): Promise<ServerTracing | und
     if (isMissingPackage(e, '@opentelemetry/api')) return undefined;
     throw e;
   }
-  return createTracing(api.trace.getTracer(name), api.SpanKind.SERVER, api.SpanStatusCode.ERROR);
+  return createTracing(api, api.trace.getTracer(name));
 }
 
-function createTracing(tracer: Tracer, serverKind: number, errorCode: number): ServerTracing {
+function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer): ServerTracing {
+  const errorCode = api.SpanStatusCode.ERROR;
   /** Spans of requests in flight, by request id (the events carry it). */
   const open = new Map<string, Span>();
 
@@ -75,18 +83,65 @@ function createTracing(tracer: Tracer, serverKind: number, errorCode: number): S
 
   return {
     events,
+    traceStore(store, kind) {
+      // Never ended, so never exported: it only asks whether an SDK records.
+      if (!tracer.startSpan('tessera.probe').isRecording()) return store;
+      const wrapped = new Map<string, unknown>();
+      return new Proxy(store, {
+        get(target, name) {
+          const v: unknown = Reflect.get(target, name, target);
+          if (typeof v !== 'function' || typeof name !== 'string') return v;
+          const known = wrapped.get(name);
+          if (known !== undefined) return known;
+          const fn = v as (...a: unknown[]) => unknown;
+          const traced = (...args: unknown[]): unknown => {
+            const span = tracer.startSpan(`tessera.store.${name}`, {
+              kind: api.SpanKind.CLIENT,
+              attributes: { 'db.system.name': kind, 'db.operation.name': name },
+            });
+            let out: unknown;
+            try {
+              out = fn.apply(target, args);
+            } catch (e) {
+              span.setStatus({ code: errorCode });
+              span.end();
+              throw e;
+            }
+            if (out === null || typeof out !== 'object' || typeof (out as Promise<unknown>).then !== 'function') {
+              span.end();
+              return out;
+            }
+            return (out as Promise<unknown>).then(
+              (value) => {
+                span.end();
+                return value;
+              },
+              (e: unknown) => {
+                span.setStatus({ code: errorCode });
+                span.end();
+                throw e;
+              },
+            );
+          };
+          wrapped.set(name, traced);
+          return traced;
+        },
+      });
+    },
     install(app) {
       app.addHook('onRequest', (request, _reply, done) => {
         const route = request.routeOptions.url;
         const name = route === undefined ? undefined : TRACED[`${request.method} ${route}`];
         if (name !== undefined) {
-          open.set(
-            request.id,
-            tracer.startSpan(name, {
-              kind: serverKind,
-              attributes: { 'http.request.method': request.method, 'http.route': route as string },
-            }),
-          );
+          const span = tracer.startSpan(name, {
+            kind: api.SpanKind.SERVER,
+            attributes: { 'http.request.method': request.method, 'http.route': route as string },
+          });
+          open.set(request.id, span);
+          // The rest of the request (hooks, handler, their promises) runs in the span's context,
+          // so the store calls' spans are its children (with a context manager registered).
+          api.context.with(api.trace.setSpan(api.context.active(), span), done);
+          return;
         }
         done();
       });
