@@ -53,6 +53,7 @@ function neutral(request: FastifyRequest): AuthRequest {
     // @fastify/cookie's parse in cookie mode; else the header, read only by the routes that use cookies.
     cookies: (request as { cookies?: Record<string, string | undefined> }).cookies ?? parseCookieHeader(request.headers.cookie),
     log: request.log,
+    id: request.id,
   };
 }
 

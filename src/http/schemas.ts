@@ -47,6 +47,11 @@ export const ErrorResponse = Type.Object(
           'Why the token or grant was refused (with `invalid_grant` and `invalid_token`): the TokenError code, e.g. `reused`, `revoked`, `expired`. Never present on a 503 (a store outage says nothing about the token)',
       }),
     ),
+    not_ready: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'GET /ready only: what is not ready (`store`; `revocation_feed` when its push is down too)',
+      }),
+    ),
   },
   { description: 'Error (RFC 6749 §5.2 shape)' },
 );

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type onResponseHookHandler } from 'fastify';
 import type { AuthHandlersOptions } from '../http/core/handlers.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
@@ -46,6 +46,11 @@ export interface AppOptions extends Omit<AuthHandlersOptions, 'accessAlg'> {
   timeouts?: Partial<HttpTimeouts>;
   /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
+  /**
+   * Called once per answered request with its route pattern (`unmatched` for a path no route
+   * has), method, status and duration in seconds: the request histogram of metrics.ts.
+   */
+  onResponse?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -139,6 +144,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler: clientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const observe = options.onResponse;
+  if (observe) {
+    // A hook on each route with its pattern in hand, added as the route is: reading
+    // `request.routeOptions` at answer time builds an object per request, on the hot path too.
+    app.addHook('onRoute', (route) => {
+      const url = route.url;
+      const hook: onResponseHookHandler = (request, reply, done) => {
+        observe(url, request.method, reply.statusCode, reply.elapsedTime / 1000);
+        done();
+      };
+      const own = route.onResponse;
+      route.onResponse = own === undefined ? hook : [...(Array.isArray(own) ? own : [own]), hook];
+    });
+  }
+
   if (timeouts.connectionTimeout > 0) {
     const reaper = reapIdleConnections(app.server, timeouts.connectionTimeout);
     app.addHook('onClose', (_instance, done) => {
@@ -149,8 +169,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.setErrorHandler(httpErrorHandler(realm));
   securityHeaders(app);
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
+    observe?.('unmatched', request.method, 404, reply.elapsedTime / 1000);
   });
 
   app.register(tesseraAuth, { tokens: options.tokens, realm });
@@ -189,7 +210,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
 
   // The routes take the auth options as given; the server's own stay here.
-  const { tokens: _tokens, docs: _docs, demo: _demo, log: _log, trustProxy: _tp, timeouts: _to, jwks, ...routeOptions } = options;
+  const { tokens: _tokens, docs: _docs, demo: _demo, log: _log, trustProxy: _tp, timeouts: _to, jwks, onResponse: _or, ...routeOptions } = options;
   app.register(tesseraRoutes, {
     ...routeOptions,
     realm,

@@ -24,6 +24,7 @@ import {
   type SigningKeySet,
 } from '../tokens/jwk.js';
 import { DEFAULT_SCRYPT, MAX_SCRYPT_N } from '../users/password.js';
+import { type AuditTarget, parseAuditTarget } from './audit.js';
 import { ensurePrivateDir } from './files.js';
 
 /** One setting: its variable, its flag, and what `--help` and the docs say about it. */
@@ -318,6 +319,20 @@ export const SETTINGS = {
     help: 'JWK Set of private keys for EdDSA/ES256/RS256 (tessera keygen --alg EdDSA): the first key signs, all verify',
     default: 'development: generated in the data directory; production: required with EdDSA/ES256/RS256',
   },
+  metricsPort: {
+    env: 'TESSERA_METRICS_PORT',
+    flag: 'metrics-port',
+    arg: 'N',
+    help: 'serve Prometheus metrics at http://HOST:N/metrics, a listener of its own (never the API port); needs prom-client (docs/operations.md)',
+    default: 'off',
+  },
+  audit: {
+    env: 'TESSERA_AUDIT',
+    flag: 'audit',
+    arg: 'stdout|PATH|off',
+    help: 'the audit trail: one JSON line per security event (sign-in, refresh refused, reuse, logout, revocation, ...) to stdout ("stream":"audit") or appended to a file (mode 0600, reopened on SIGHUP)',
+    default: 'off',
+  },
 } as const satisfies Record<string, SettingDef>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -381,6 +396,10 @@ export interface ServerConfig {
   accessAlg: 'HS256' | AsymmetricAlg;
   /** The EdDSA/ES256/RS256 key set; absent with HS256, and until {@link resolveSigningKeys} ran in development. */
   signingKeys?: SigningKeySet;
+  /** The port of the metrics listener (on `host`); undefined: no metrics. */
+  metricsPort: number | undefined;
+  /** Where the audit trail goes. */
+  audit: AuditTarget;
   /** Where the signing keys came from (for the start-up note). */
   signingKeySource?: { kind: 'file'; path: string } | { kind: 'development'; path: string; created: boolean };
 }
@@ -617,7 +636,17 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     docs: !bool('noDocs', env, flags),
     demo: !bool('noDemo', env, flags),
     accessAlg: 'HS256',
+    metricsPort: undefined,
+    audit: parseAuditTarget(raw('audit', env, flags)),
   };
+  if (raw('metricsPort', env, flags) !== undefined) {
+    config.metricsPort = int('metricsPort', env, flags, 0, 65535, 'a port number');
+    if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+      throw new ConfigError(
+        `${label('metricsPort', flags)} must differ from ${label('port', flags)} (${config.port}): the metrics are never served on the API port`,
+      );
+    }
+  }
   parseSigningConfig(config, env, flags);
 
   const keys = raw('keys', env, flags);

@@ -127,7 +127,7 @@ export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet
     revoke: (req) => handlers.revoke(req),
     introspect: (req) => handlers.introspect(req),
     logout: (req) => handlers.logout(req),
-    logoutAll: (_req, p) => handlers.logoutAll(p as Principal),
+    logoutAll: (req, p) => handlers.logoutAll(p as Principal, req),
     register: (req) => handlers.register(req),
     me: (_req, p) => ({ status: 200, headers: PRINCIPAL_HEADERS, body: meBody(p as Principal) }),
     metadata: () => handlers.metadata(),

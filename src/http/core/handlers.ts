@@ -21,7 +21,24 @@ import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint 
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
 import { JWKS_PATH } from './endpoints.js';
-import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
+import {
+  badRequest,
+  errorBody,
+  errorHeaders,
+  HttpError,
+  type HttpErrorCode,
+  isTokenRefusal,
+  refreshTokenError,
+  storeUnavailable,
+} from './errors.js';
+import {
+  type AuthEventSink,
+  type EventSubject,
+  guardedEmitter,
+  observedGrant,
+  observedRefresh,
+  requestSubject,
+} from './events.js';
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
 import { builtinGrants, createGrantRegistry, type GrantRegistry, REGISTERED_GRANT_TYPES } from './grants/registry.js';
@@ -105,6 +122,8 @@ export interface AuthHandlersOptions {
    * `authorize` and an asymmetric signing key set. Default off.
    */
   oidc?: OidcOptions | false;
+  /** Receives the security events (events.ts): sign-ins, refreshes, reuse, logouts, revocations, client authentication failures, limiter blocks. */
+  events?: AuthEventSink;
 }
 
 /** RFC 6749 §5.1 token response. */
@@ -164,7 +183,7 @@ export interface AuthHandlers {
   introspect(req: AuthRequest): Promise<AuthResponse>;
   logout(req: AuthRequest): Promise<AuthResponse>;
   /** Needs the guard's principal. */
-  logoutAll(principal: Principal): Promise<AuthResponse>;
+  logoutAll(principal: Principal, req?: AuthRequest): Promise<AuthResponse>;
   register(req: AuthRequest): Promise<AuthResponse>;
   /** RFC 8414 metadata of the configured issuer (never the request's); 404 `not_found` without one. */
   metadata(): AuthResponse;
@@ -203,6 +222,9 @@ function hashQueueFull(e: HashQueueFull): HttpError {
 /** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
 const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
 
+/** A client id as presented on a failed authentication is the caller's text: an event keeps this much of it. */
+const MAX_EVENT_CLIENT_ID = 128;
+
 /** A parameter already checked to be a string or absent (request.ts, or the Fastify schemas). */
 function str(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
@@ -228,6 +250,10 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     }
   };
   const clients = options.clients ?? createClientService(NO_CLIENTS);
+  const emit = guardedEmitter(options.events);
+  /** Who and where of a request, for an event. */
+  const subject = (req: AuthRequest | undefined, clientId?: string): EventSubject =>
+    clientId === undefined ? requestSubject(req) : { ...requestSubject(req), client_id: clientId };
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
   if (options.authorize && !users) throw new TypeError('tessera: the authorization endpoint (authorize) needs `users`');
@@ -272,6 +298,9 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       clients,
       { authorization: typeof authorization === 'string' ? authorization : undefined, body: req.body },
       realm,
+      emit &&
+        ((reason, clientId) =>
+          emit({ event: 'client_auth_failed', reason, ...subject(req, clientId?.slice(0, MAX_EVENT_CLIENT_ID)) })),
     );
   };
 
@@ -377,7 +406,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         limiter,
         hashing,
       };
-      return tokenResponse(await grant.handle(ctx), grant.refreshCookie === true && cookies !== undefined);
+      const pair = emit ? await observedGrant(grant, ctx, emit) : await grant.handle(ctx);
+      return tokenResponse(pair, grant.refreshCookie === true && cookies !== undefined);
     },
 
     async refresh(req) {
@@ -393,7 +423,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return tokenResponse(await rotate(tokens, token, req.log, { clientId: client.clientId }), viaCookie);
+        const rotation = () => rotate(tokens, token, req.log, { clientId: client.clientId });
+        return tokenResponse(await (emit ? observedRefresh(req, client.clientId, emit, rotation) : rotation()), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
@@ -409,6 +440,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token) throw badRequest('token is required (RFC 7009 §2.1)');
       try {
         await tokens.revoke(token, str(req.body, 'token_type_hint'), { clientId: client.clientId });
+        emit?.({ event: 'revocation', kind: 'revoke', ...subject(req, client.clientId) });
       } catch (e) {
         // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
         // cannot use this endpoint to probe which tokens are valid. A store outage is
@@ -450,17 +482,30 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       let token = str(req.body, 'refresh_token');
       if (!token && cookies) token = cookies.read(req.cookies, req.headers);
       if (!token) throw badRequest('refresh_token is required');
+      let ended = false;
       try {
-        await tokens.logout(token, { clientId: client.clientId });
+        ended = await tokens.logout(token, { clientId: client.clientId });
       } catch (e) {
         if (!isTokenRefusal(e)) throw e;
         if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);
       }
+      if (emit) {
+        emit({ event: 'logout', ended, ...subject(req, client.clientId) });
+        if (ended) emit({ event: 'revocation', kind: 'logout', ...subject(req, client.clientId) });
+      }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
     },
 
-    async logoutAll(principal) {
+    async logoutAll(principal, req) {
       await tokens.revokeUser(principal.sub);
+      if (emit) {
+        const who: EventSubject = { ...subject(req, principal.clientId), user_id: principal.sub };
+        if (principal.familyId !== undefined) who.session_id = principal.familyId;
+        const name = principal.claims?.preferred_username;
+        if (typeof name === 'string') who.username = name;
+        emit({ event: 'logout_all', ...who });
+        emit({ event: 'revocation', kind: 'logout_all', ...who });
+      }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
     },
 
@@ -470,15 +515,23 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       // login budget): a 409 tells whether a username exists, and each success creates an account.
       if (limiter) {
         const wait = await limiter.register(req.ip);
-        if (wait > 0) throw tooManyAttempts(wait, 'registrations');
+        if (wait > 0) {
+          if (emit) {
+            emit({ event: 'registration', result: 'limited', ...subject(req) });
+            emit({ event: 'limiter_block', scope: 'registration', ...subject(req) });
+          }
+          throw tooManyAttempts(wait, 'registrations');
+        }
       }
       try {
         const user = await hashing(req.ip, () =>
           users.add(str(req.body, 'username') as string, str(req.body, 'password') as string),
         );
+        emit?.({ event: 'registration', result: 'ok', ...subject(req), user_id: user.id, username: user.username });
         return { status: 201, headers: {}, body: { id: user.id, username: user.username } };
       } catch (e) {
         if (e instanceof UserInputError) {
+          emit?.({ event: 'registration', result: 'refused', ...subject(req) });
           throw e.code === 'username_taken' ? new HttpError(409, 'conflict', 'The username is taken') : badRequest(e.message);
         }
         throw e;
@@ -506,17 +559,21 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     },
 
     async ready(log) {
+      // The revocation push, when the service keeps one: 'down' means every access token is being
+      // checked against the store (correct, one round trip per request), so the instance stays ready.
+      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
+      const state = feed === undefined ? undefined : feed.live ? 'up' : 'down';
       try {
         await tokens.ping();
       } catch (e) {
         log?.warn({ code: isStoreUnavailable(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
-        throw storeUnavailable();
+        // RFC 9110 §15.6.4 with Retry-After, and what is not ready (the store; the feed too, when down).
+        const err = storeUnavailable();
+        const notReady = state === 'down' ? ['store', 'revocation_feed'] : ['store'];
+        return { status: 503, headers: errorHeaders(err), body: { ...errorBody(err), not_ready: notReady } };
       }
-      // The revocation push, when the service keeps one: 'down' means every access token is being
-      // checked against the store (correct, one round trip per request), so the instance stays ready.
-      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
       const body: { status: string; revocation_feed?: 'up' | 'down' } = { status: 'ready' };
-      if (feed !== undefined) body.revocation_feed = feed.live ? 'up' : 'down';
+      if (state !== undefined) body.revocation_feed = state;
       return { status: 200, headers: {}, body };
     },
   };
