@@ -9,7 +9,10 @@
  *   through tessera's end-session endpoint (RP-Initiated Logout 1.0);
  * - authlib's OIDC client (Debian python3-authlib) with the ID token checked by authlib.jose;
  * - express-oauth2-jwt-bearer and Hono's `jwk` middleware accepting tessera access tokens
- *   (RFC 9068 `at+jwt`).
+ *   (RFC 9068 `at+jwt`);
+ * - through openid-client: `login_hint` and `max_age` (OIDC Core §3.1.2.1, the server's clock
+ *   moved with its test clock file), and RP-Initiated Logout 1.0 (`state` passed back, the
+ *   browser session and the client's refresh token ended).
  *
  * Chromium comes from Debian (`/usr/bin/chromium`, or CHROMIUM_PATH); the suite is skipped only
  * when it is absent and CI is not set. Python: /usr/bin/python3 (or TESSERA_TEST_PYTHON).
