@@ -210,7 +210,17 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
 
   // The routes take the auth options as given; the server's own stay here.
-  const { tokens: _tokens, docs: _docs, demo: _demo, log: _log, trustProxy: _tp, timeouts: _to, jwks, onResponse: _or, ...routeOptions } = options;
+  const {
+    tokens: _tokens,
+    docs: _docs,
+    demo: _demo,
+    log: _log,
+    trustProxy: _tp,
+    timeouts: _to,
+    jwks,
+    onResponse: _or,
+    ...routeOptions
+  } = options;
   app.register(tesseraRoutes, {
     ...routeOptions,
     realm,
