@@ -8,7 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { HttpError } from '../../src/http/core/errors.js';
 import { type AuthEvent, observedGrant } from '../../src/http/core/events.js';
 import type { Grant, GrantContext } from '../../src/http/core/grants/types.js';
+import { completeClient } from '../../src/oauth-clients/types.js';
 import type { TokenService } from '../../src/refresh/types.js';
+import { hiddenFields, Jar, pkce } from '../support/forms.js';
 import { basicAuth, bearer, form, type Harness, PASSWORD, setup } from './helpers.js';
 
 describe('security events of the routes', () => {
@@ -192,4 +194,63 @@ test('a grant that ends a family while refusing (a replayed authorization code) 
     ],
   );
   assert.equal(seen[0]?.address, '192.0.2.1');
+});
+
+describe('security events of the hosted login page', () => {
+  const seen: AuthEvent[] = [];
+  let h: Harness;
+  before(async () => {
+    h = await setup({
+      app: { events: { emit: (e) => seen.push(e) }, rateLimit: { max: 20, perUser: 1, windowSeconds: 60 } },
+      authorize: true,
+    });
+    const dir = h.store as unknown as { createClient(c: unknown): Promise<boolean> };
+    await dir.createClient({
+      ...completeClient({ clientId: 'spa', clientType: 'public', secretHash: '', introspect: false, createdAt: 1 }),
+      redirectUris: ['https://app.example/cb'],
+      grantTypes: ['authorization_code', 'refresh_token'],
+    });
+  });
+  after(() => h.close());
+
+  async function post(password: string, username = 'alice') {
+    const jar = new Jar();
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'spa',
+      redirect_uri: 'https://app.example/cb',
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    });
+    const page = await h.app.inject({ url: `/authorize?${q}` });
+    jar.take(page.headers['set-cookie']);
+    return h.app.inject({
+      method: 'POST',
+      url: '/authorize',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...jar.header() },
+      payload: new URLSearchParams({ ...hiddenFields(page.body), username, password }).toString(),
+    });
+  }
+
+  test('a sign-in on the page, a wrong password and a limiter block are sign_in events of grant login_page', async () => {
+    seen.length = 0;
+    assert.equal((await post(PASSWORD)).statusCode, 303);
+    assert.equal((await post('wrong-password-1', 'bob')).statusCode, 400);
+    assert.equal((await post('wrong-password-2', 'bob')).statusCode, 429);
+    const alice = await h.users.verify('alice', PASSWORD);
+    assert.deepEqual(
+      seen.map((e) => [e.event, 'result' in e ? e.result : e.event === 'limiter_block' ? e.scope : '', e.username, e.client_id]),
+      [
+        ['sign_in', 'ok', 'alice', 'spa'],
+        ['sign_in', 'failed', 'bob', 'spa'],
+        ['sign_in', 'limited', 'bob', 'spa'],
+        ['limiter_block', 'sign_in', 'bob', 'spa'],
+      ],
+    );
+    assert.equal(seen[0]?.user_id, alice?.id);
+    assert.ok(
+      seen.every((e) => !JSON.stringify(e).includes('wrong-password')),
+      'no password in any event',
+    );
+  });
 });

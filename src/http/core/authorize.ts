@@ -31,10 +31,14 @@ import { type AuthorizationCodes, createAuthorizationCodes, isS256Challenge } fr
 import type { OneTimeRecords } from '../../stores/types.js';
 import type { UserService } from '../../users/users.js';
 import { type BrowserSession, type BrowserSessions, createBrowserSessions } from './browser-session.js';
+import { type Emit, requestSubject } from './events.js';
 import type { GuessingLimiter } from './guessing-limiter.js';
 import { type IdTokens, OIDC_SCOPES } from './oidc.js';
 import { consentPage, errorPage, formActionSource, loginPage, logoutPage, pageHeaders } from './pages.js';
 import type { AuthRequest, AuthResponse, CookieOp } from './request.js';
+
+/** The `grant` of the sign-in events of the hosted login page (the code exchange that follows is `authorization_code`). */
+const LOGIN_PAGE = 'login_page';
 
 /** The path of the authorization endpoint (the metadata's `authorization_endpoint`). */
 export const AUTHORIZE_PATH = '/authorize';
@@ -72,6 +76,8 @@ export interface AuthorizeDeps {
   defaultScope: string | undefined;
   /** OpenID Connect is on: `openid` and `profile` may be asked by every client; `id_token_hint` is read with it. */
   idTokens?: IdTokens | undefined;
+  /** Where the login page's outcomes go (events.ts): a sign-in with grant `login_page`, a limiter block. */
+  emit?: Emit;
   /** Ends the user's sessions (families) of one client: RP-Initiated Logout 1.0 §2. */
   endClientSessions?(sub: string, clientId: string): Promise<void>;
 }
@@ -466,8 +472,11 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     if (!username || !password)
       return showLogin(req, authz, 400, { error: 'Enter your username and password.', username: username ?? '' });
     const address = req.ip;
+    const who = { ...requestSubject(req), client_id: authz.client.clientId, username: username.slice(0, 256) };
     const reservation = deps.limiter ? await deps.limiter.reserve(address, username) : undefined;
     if (reservation && !reservation.ok) {
+      deps.emit?.({ event: 'sign_in', result: 'limited', grant: LOGIN_PAGE, ...who });
+      deps.emit?.({ event: 'limiter_block', scope: 'sign_in', ...who });
       const seconds = Math.max(1, Math.ceil(reservation.waitMs / 1000));
       return showLogin(req, authz, 429, {
         error: `Too many attempts. Try again in ${seconds} seconds.`,
@@ -480,14 +489,17 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
       user = await deps.hashing(address, () => deps.users.verify(username, password));
     } catch (e) {
       await reservation?.done('unchecked');
+      deps.emit?.({ event: 'sign_in', result: 'error', grant: LOGIN_PAGE, ...who });
       throw e;
     }
     if (!user) {
       await reservation?.done('failed');
+      deps.emit?.({ event: 'sign_in', result: 'failed', grant: LOGIN_PAGE, reason: 'invalid_credentials', ...who });
       // One message for an unknown user and a wrong password (no enumeration).
       return showLogin(req, authz, 400, { error: 'Wrong username or password.', username });
     }
     await reservation?.done('succeeded');
+    deps.emit?.({ event: 'sign_in', result: 'ok', grant: LOGIN_PAGE, ...who, user_id: user.id, username: user.username });
     const started = sessions.start(user.id, user.username);
     return proceed(req, authz, started.session, 303, [started.cookie]);
   }

@@ -271,6 +271,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           issuer: () => issuerOf(),
           defaultScope: options.scope,
           idTokens,
+          ...(emit ? { emit } : {}),
         })
       : undefined;
   const grants = createGrantRegistry([
