@@ -604,8 +604,11 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
       const { authz } = checked;
       const held = authz.prompt.has('login') ? undefined : sessions.read(req.cookies);
       // OIDC Core §3.1.2.1 max_age: a password entered longer ago than that is asked again.
+      // max_age=0 is prompt=login (OpenID Connect Core errata, issue #993): any elapsed time is too long.
       const session =
-        held && authz.maxAge !== undefined && Math.floor(clock() / 1000) - held.authTime > authz.maxAge ? undefined : held;
+        held && authz.maxAge !== undefined && (authz.maxAge === 0 || Math.floor(clock() / 1000) - held.authTime > authz.maxAge)
+          ? undefined
+          : held;
       if (!session) {
         if (authz.prompt.has('none')) return error(authz, 'login_required', 'The user is not signed in', 302);
         return showLogin(req, authz, 200);
