@@ -153,7 +153,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
   });
 
-  app.register(tesseraAuth, { tokens: options.tokens, realm });
+  app.register(tesseraAuth, {
+    tokens: options.tokens,
+    realm,
+    // The guard checks DPoP proofs against the same issuer and replay store as the token endpoint.
+    ...(options.dpop ? { dpop: options.issuer === undefined ? options.dpop : { ...options.dpop, issuer: options.issuer } } : {}),
+  });
 
   const docs = options.docs ?? true;
   if (docs) {

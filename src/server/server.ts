@@ -229,6 +229,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       clock,
     },
     passwordGrant: config.passwordGrant,
+    // RFC 9449: proofs' jti once across every instance, in the store's one-time records.
+    dpop: { records: store, clock },
     // OpenID Connect needs a key relying parties can verify with: only with an asymmetric signing key set.
     oidc: config.signingKeys ? { signingKeys: config.signingKeys } : false,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,

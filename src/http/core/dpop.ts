@@ -1,0 +1,82 @@
+/**
+ * DPoP (RFC 9449) at the HTTP edge: the proof of a request checked against the URI this
+ * server is known by, and its `jti` accepted once across every instance.
+ *
+ * Rules kept here:
+ * - The URI a proof must name (`htu`, §4.3 check 9) is the configured issuer's base plus the
+ *   request's path, never one built from `Host` or `X-Forwarded-Host` (the client's to choose).
+ * - One proof per request: a repeated `DPoP` header is refused (§4.3 check 1).
+ * - §11.1: a proof's `jti` is put once into the store's one-time records (kind
+ *   {@link DPOP_JTI_KIND}), keyed by SHA-256 of the key's thumbprint and the `jti`, for as long as
+ *   its `iat` lies within the window; a second use, on this instance or any other sharing the
+ *   store, is refused.
+ *
+ * @module
+ */
+import { sha256Base64url } from '../../internal/crypto.js';
+import type { OneTimeRecords } from '../../stores/types.js';
+import { DEFAULT_DPOP_WINDOW_SECONDS, DPOP_ALGS, DpopError, type VerifiedDpopProof, verifyDpopProof } from '../../tokens/dpop.js';
+
+/** The kind of the one-time records that hold used proof ids. */
+export const DPOP_JTI_KIND = 'dpop_jti';
+
+export interface DpopOptions {
+  /** Where used proof ids are kept (the token store: every store has one-time records). */
+  records: OneTimeRecords;
+  /** Seconds either side of the clock within which a proof's `iat` must lie. Default 60. */
+  windowSeconds?: number;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  clock?: () => number;
+}
+
+export interface DpopChecker {
+  /** The algorithms of `dpop_signing_alg_values_supported` (RFC 9449 §5.1). */
+  readonly algs: readonly string[];
+  /**
+   * Verifies the `DPoP` header of a request to `path` (the server's own path, no query) with
+   * `method`, and records its `jti`. Rejects with DpopError (`invalid_dpop_proof`); with a
+   * store outage as the store does.
+   */
+  check(header: unknown, method: string, path: string, accessToken?: string): Promise<VerifiedDpopProof>;
+}
+
+/** The issuer's base (no trailing slash) plus `path`: the `htu` a proof for that path must name. */
+export function htuOf(issuer: string, path: string): string {
+  return `${issuer.replace(/\/+$/, '')}${path}`;
+}
+
+/** The checker of `options`, for the server known as `issuer` (a function when known only after listen). */
+export function createDpopChecker(options: DpopOptions, issuer: () => string | undefined): DpopChecker {
+  if (!options || typeof options.records?.putOnce !== 'function')
+    throw new TypeError('dpop: `records` must be a store with one-time records (putOnce)');
+  const windowSeconds = options.windowSeconds ?? DEFAULT_DPOP_WINDOW_SECONDS;
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > 600)
+    throw new TypeError('dpop: `windowSeconds` must be an integer from 1 to 600');
+  const clock = options.clock ?? Date.now;
+  const { records } = options;
+  return {
+    algs: DPOP_ALGS,
+    async check(header, method, path, accessToken) {
+      if (Array.isArray(header)) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: more than one DPoP header');
+      const base = issuer();
+      if (!base) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: the server has no issuer to check htu against');
+      const now = clock();
+      const request =
+        accessToken === undefined
+          ? { htm: method, htu: htuOf(base, path) }
+          : { htm: method, htu: htuOf(base, path), accessToken };
+      const proof = verifyDpopProof(header, request, { now, windowSeconds });
+      // §11.1: once within the window, on any instance. The record outlives the last moment the
+      // proof's iat is acceptable.
+      const fresh = await records.putOnce({
+        kind: DPOP_JTI_KIND,
+        id: sha256Base64url(`${proof.jkt}.${proof.jti}`),
+        value: '',
+        now,
+        expiresAt: (proof.iat + windowSeconds + 1) * 1000,
+      });
+      if (!fresh) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: its jti was already used');
+      return proof;
+    },
+  };
+}
