@@ -23,7 +23,7 @@
  * @module
  */
 import { TesseraError } from '../errors.js';
-import { decodeBase64url } from '../internal/base64url.js';
+import { decodeBase64url, isBase64url } from '../internal/base64url.js';
 import { sha256Base64url } from '../internal/crypto.js';
 import { algForKeyType, type PreparedVerifier, prepareVerifier } from '../internal/signatures.js';
 import { jwkThumbprint } from './jwk.js';
@@ -166,7 +166,8 @@ export function verifyDpopProof(proof: unknown, request: DpopRequest, options: D
   const jkt = jwkThumbprint(members);
   const verifier = verifierOf(alg as DpopAlg, members, jkt);
   if (!verifier) throw refuse('the jwk is not a valid key');
-  // §4.3 check 6: the signature, by the key in the header.
+  // §4.3 check 6: the signature, by the key in the header, canonically encoded (RFC 7515 §2).
+  if (!isBase64url(s)) throw refuse('the signature is not canonical base64url');
   if (!verifier.verifyBase64url(`${h}.${p}`, s)) throw refuse('bad signature');
   const claims = json(p, 'payload');
   // §4.3 check 3: the required claims.

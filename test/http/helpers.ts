@@ -52,6 +52,8 @@ export interface SetupOptions {
   wrapStore?: (store: TokenStore & UserDirectory) => TokenStore & UserDirectory;
   /** Serve `/authorize`: codes and consents in the store, on the injected clock, a fixed key. */
   authorize?: boolean;
+  /** DPoP on (RFC 9449): proof ids in the store, on the injected clock. Needs an `issuer` (app or service). */
+  dpop?: boolean;
 }
 
 export async function setup(options: SetupOptions = {}): Promise<Harness> {
@@ -75,7 +77,18 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   const authorize = options.authorize
     ? { authorize: { records: store as unknown as OneTimeRecords, clock: () => clock.now, key: Buffer.alloc(32, 7) } }
     : {};
-  const app = buildApp({ tokens, users, clients, scope: 'api', log: false, rateLimit: false, ...authorize, ...options.app });
+  const dpop = options.dpop ? { dpop: { records: store as unknown as OneTimeRecords, clock: () => clock.now } } : {};
+  const app = buildApp({
+    tokens,
+    users,
+    clients,
+    scope: 'api',
+    log: false,
+    rateLimit: false,
+    ...authorize,
+    ...dpop,
+    ...options.app,
+  });
   await app.ready();
   const harness: Harness = {
     app,
