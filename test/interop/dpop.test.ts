@@ -1,0 +1,116 @@
+/**
+ * DPoP (RFC 9449) interop: oauth4webapi's `DPoP()` handle and openid-client 6's
+ * `getDPoPHandle` against the app on a real socket: the token request, the refresh, and a
+ * protected resource request, each with the client library's own proofs (WebCrypto keys).
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import * as oauth from 'oauth4webapi';
+import * as oidc from 'openid-client';
+import { type Harness, PASSWORD, setup } from '../http/helpers.js';
+
+let h: Harness;
+let base = '';
+
+before(async () => {
+  h = await setup({ dpop: true, app: { issuer: () => base } });
+  // The proofs' iat is the library's wall clock: the server's clock must be the same.
+  h.clock.now = Date.now();
+  await h.app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+});
+after(() => h.close());
+
+describe('oauth4webapi DPoP()', () => {
+  test('token, refresh and a protected resource request, all DPoP-bound', async () => {
+    h.clock.now = Date.now();
+    const issuer = new URL(base);
+    const as = await oauth.processDiscoveryResponse(
+      issuer,
+      await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
+    );
+    assert.deepEqual(as.dpop_signing_alg_values_supported, ['ES256', 'EdDSA']);
+    const client: oauth.Client = { client_id: 'tessera' };
+    const keyPair = await oauth.generateKeyPair('ES256');
+    const DPoP = oauth.DPoP(client, keyPair);
+    const opts = { DPoP, [oauth.allowInsecureRequests]: true };
+    const granted = await oauth.processGenericTokenEndpointResponse(
+      as,
+      client,
+      await oauth.genericTokenEndpointRequest(
+        as,
+        client,
+        oauth.None(),
+        'password',
+        new URLSearchParams({ username: 'alice', password: PASSWORD }),
+        opts,
+      ),
+    );
+    assert.equal(granted.token_type, 'dpop');
+    const me = await oauth.protectedResourceRequest(
+      granted.access_token,
+      'GET',
+      new URL(`${base}/me`),
+      new Headers(),
+      null,
+      opts,
+    );
+    assert.equal(me.status, 200);
+    assert.equal(((await me.json()) as { sub: string }).sub.length > 0, true);
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      client,
+      await oauth.refreshTokenGrantRequest(as, client, oauth.None(), granted.refresh_token as string, opts),
+    );
+    assert.equal(refreshed.token_type, 'dpop');
+    const again = await oauth.protectedResourceRequest(
+      refreshed.access_token,
+      'GET',
+      new URL(`${base}/me`),
+      new Headers(),
+      null,
+      opts,
+    );
+    assert.equal(again.status, 200);
+  });
+});
+
+describe('openid-client 6 getDPoPHandle', () => {
+  test('token, refresh and fetchProtectedResource, all DPoP-bound', async () => {
+    h.clock.now = Date.now();
+    const config = await oidc.discovery(new URL(base), 'tessera', undefined, oidc.None(), {
+      algorithm: 'oauth2',
+      execute: [oidc.allowInsecureRequests],
+    });
+    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    const granted = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }, { DPoP });
+    assert.equal(granted.token_type, 'dpop');
+    const me = await oidc.fetchProtectedResource(
+      config,
+      granted.access_token,
+      new URL(`${base}/me`),
+      'GET',
+      undefined,
+      undefined,
+      {
+        DPoP,
+      },
+    );
+    assert.equal(me.status, 200);
+    const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
+    assert.equal(refreshed.token_type, 'dpop');
+    const again = await oidc.fetchProtectedResource(
+      config,
+      refreshed.access_token,
+      new URL(`${base}/me`),
+      'GET',
+      undefined,
+      undefined,
+      {
+        DPoP,
+      },
+    );
+    assert.equal(again.status, 200);
+  });
+});
