@@ -28,8 +28,12 @@ import { sha256Base64url } from '../internal/crypto.js';
 import { algForKeyType, type PreparedVerifier, prepareVerifier } from '../internal/signatures.js';
 import { jwkThumbprint } from './jwk.js';
 
-/** The proof algorithms (RFC 9449 §5.1 `dpop_signing_alg_values_supported`). */
-export const DPOP_ALGS = ['ES256', 'EdDSA'] as const;
+/**
+ * The proof algorithms (RFC 9449 §5.1 `dpop_signing_alg_values_supported`): `Ed25519` is the
+ * fully-specified name of EdDSA on Ed25519 (RFC 9864 §2.2), which WebCrypto clients such as
+ * oauth4webapi write; both name the same signature.
+ */
+export const DPOP_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
 export type DpopAlg = (typeof DPOP_ALGS)[number];
 
 /** A proof is a few hundred characters; an EC or OKP key cannot make it longer than this. */
@@ -45,11 +49,16 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
  * Why a proof was refused. `code` is stable: `invalid_dpop_proof` (RFC 9449 §7.1, §12.2) for
  * any fault of the proof, `dpop_key_mismatch` for a valid proof by a key the token is not bound to.
  */
+export type DpopErrorCode = 'invalid_dpop_proof' | 'dpop_key_mismatch' | 'use_dpop_nonce';
+
 export class DpopError extends TesseraError {
   override readonly name = 'DpopError';
-  declare readonly code: 'invalid_dpop_proof' | 'dpop_key_mismatch';
-  constructor(code: 'invalid_dpop_proof' | 'dpop_key_mismatch', message: string) {
+  declare readonly code: DpopErrorCode;
+  /** With `use_dpop_nonce` (RFC 9449 §8): the nonce the next proof must carry (the `DPoP-Nonce` header). */
+  readonly nonce: string | undefined;
+  constructor(code: DpopErrorCode, message: string, nonce?: string) {
     super(code, message);
+    this.nonce = nonce;
   }
 }
 
@@ -84,6 +93,8 @@ export interface VerifiedDpopProof {
   /** Seconds since the epoch. */
   iat: number;
   alg: DpopAlg;
+  /** The server-provided `nonce` claim (RFC 9449 §8), when the proof carries one. */
+  nonce?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -106,7 +117,11 @@ function json(part: string, what: string): Obj {
 const KEY_CACHE_SIZE = 256;
 const keyCache = new Map<string, PreparedVerifier>();
 
-function verifierOf(alg: DpopAlg, members: { kty: 'OKP' | 'EC'; crv: 'Ed25519' | 'P-256'; x: string; y?: string }, jkt: string) {
+function verifierOf(
+  alg: 'ES256' | 'EdDSA',
+  members: { kty: 'OKP' | 'EC'; crv: 'Ed25519' | 'P-256'; x: string; y?: string },
+  jkt: string,
+) {
   const cacheKey = `${alg}.${jkt}`;
   const hit = keyCache.get(cacheKey);
   if (hit) return hit;
@@ -157,14 +172,16 @@ export function verifyDpopProof(proof: unknown, request: DpopRequest, options: D
   // §4.3 check 7: the jwk is a public key.
   for (const m of PRIVATE_MEMBERS) if (jwk[m] !== undefined) throw refuse('the jwk holds a private key');
   // The algorithm is the key's (RFC 8725 §3.1): an EC P-256 key signs ES256, an Ed25519 key EdDSA.
-  if (algForKeyType(jwk.kty, jwk.crv) !== alg) throw refuse('alg does not match the jwk');
-  if (typeof jwk.x !== 'string' || (alg === 'ES256' && typeof jwk.y !== 'string')) throw refuse('the jwk lacks coordinates');
+  const keyAlg = algForKeyType(jwk.kty, jwk.crv);
+  if (keyAlg === undefined || (keyAlg !== alg && !(alg === 'Ed25519' && keyAlg === 'EdDSA')))
+    throw refuse('alg does not match the jwk');
+  if (typeof jwk.x !== 'string' || (keyAlg === 'ES256' && typeof jwk.y !== 'string')) throw refuse('the jwk lacks coordinates');
   const members =
-    alg === 'EdDSA'
+    keyAlg === 'EdDSA'
       ? { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x }
       : { kty: 'EC' as const, crv: 'P-256' as const, x: jwk.x, y: jwk.y as string };
   const jkt = jwkThumbprint(members);
-  const verifier = verifierOf(alg as DpopAlg, members, jkt);
+  const verifier = verifierOf(keyAlg, members, jkt);
   if (!verifier) throw refuse('the jwk is not a valid key');
   // §4.3 check 6: the signature, by the key in the header, canonically encoded (RFC 7515 §2).
   if (!isBase64url(s)) throw refuse('the signature is not canonical base64url');
@@ -188,7 +205,9 @@ export function verifyDpopProof(proof: unknown, request: DpopRequest, options: D
     if (typeof claims.ath !== 'string' || claims.ath !== accessTokenHash(request.accessToken))
       throw refuse('ath does not match the access token');
   }
-  return { jkt, jti, iat, alg: alg as DpopAlg };
+  const out: VerifiedDpopProof = { jkt, jti, iat, alg: alg as DpopAlg };
+  if (typeof claims.nonce === 'string') out.nonce = claims.nonce;
+  return out;
 }
 
 /** RFC 9449 §4.2 `ath`: base64url(SHA-256(ASCII access token)). */

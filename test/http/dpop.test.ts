@@ -266,7 +266,7 @@ describe('DPoP at the edges', () => {
 
   test('the metadata lists dpop_signing_alg_values_supported', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
-    assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA']);
+    assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519']);
   });
 
   test('a token request without a proof answers Bearer tokens, usable as Bearer', async () => {
@@ -302,6 +302,42 @@ describe('DPoP at the edges', () => {
     });
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(ok.json().token_type, 'DPoP');
+  });
+});
+
+describe('DPoP server nonces (RFC 9449 §8)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await setup({ dpop: { nonce: { key: Buffer.alloc(32, 3), stepSeconds: 60 } }, app: { issuer: ISSUER } });
+  });
+  after(() => h.close());
+
+  test('a proof without the nonce gets 400 use_dpop_nonce and a DPoP-Nonce; with it the token is issued, with the next nonce', async () => {
+    const key = proofKey();
+    const first = await dpopLogin(h, key);
+    assert.equal(first.statusCode, 400);
+    assert.equal(first.json().error, 'use_dpop_nonce');
+    const nonce = first.headers['dpop-nonce'] as string;
+    assert.match(nonce, /^[a-z0-9]+\.[A-Za-z0-9_-]{24}$/);
+    const ok = await dpopLogin(h, key, proof(key, { htm: 'POST', htu: TOKEN_URL, nowMs: h.clock.now, claims: { nonce } }));
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.headers['dpop-nonce'], nonce);
+    const token = ok.json().access_token as string;
+
+    const missing = await me(h, token, meProof(h, key, token));
+    assert.equal(missing.statusCode, 401);
+    assert.equal(missing.json().error, 'use_dpop_nonce');
+    assert.match(missing.headers['www-authenticate'] as string, /^DPoP .*error="use_dpop_nonce"/);
+    assert.equal(missing.headers['dpop-nonce'], nonce);
+    assert.equal((await me(h, token, meProof(h, key, token, { claims: { nonce } }))).statusCode, 200);
+
+    // Good for the current and the previous step only; a made-up nonce never.
+    h.clock.now += 60_000;
+    assert.equal((await me(h, token, meProof(h, key, token, { claims: { nonce } }))).statusCode, 200);
+    h.clock.now += 60_000;
+    assert.equal((await me(h, token, meProof(h, key, token, { claims: { nonce } }))).statusCode, 401);
+    const forged = `${nonce.split('.')[0]}.${'A'.repeat(24)}`;
+    assert.equal((await me(h, token, meProof(h, key, token, { claims: { nonce: forged } }))).statusCode, 401);
   });
 });
 

@@ -30,7 +30,7 @@ describe('oauth4webapi DPoP()', () => {
       issuer,
       await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
     );
-    assert.deepEqual(as.dpop_signing_alg_values_supported, ['ES256', 'EdDSA']);
+    assert.deepEqual(as.dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519']);
     const client: oauth.Client = { client_id: 'tessera' };
     const keyPair = await oauth.generateKeyPair('ES256');
     const DPoP = oauth.DPoP(client, keyPair);
@@ -112,5 +112,43 @@ describe('openid-client 6 getDPoPHandle', () => {
       },
     );
     assert.equal(again.status, 200);
+  });
+});
+
+describe('openid-client 6 with server nonces (RFC 9449 §8)', () => {
+  let n: Harness;
+  let nbase = '';
+  before(async () => {
+    n = await setup({ dpop: { nonce: { key: Buffer.alloc(32, 5) } }, app: { issuer: () => nbase } });
+    n.clock.now = Date.now();
+    await n.app.listen({ port: 0, host: '127.0.0.1' });
+    nbase = `http://127.0.0.1:${(n.app.server.address() as AddressInfo).port}`;
+  });
+  after(() => n.close());
+
+  test('the client retries once with the DPoP-Nonce it was given, at the token endpoint and at the resource', async () => {
+    n.clock.now = Date.now();
+    const config = await oidc.discovery(new URL(nbase), 'tessera', undefined, oidc.None(), {
+      algorithm: 'oauth2',
+      execute: [oidc.allowInsecureRequests],
+    });
+    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('EdDSA'));
+    const granted = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }, { DPoP });
+
+    assert.equal(granted.token_type, 'dpop');
+    const me = await oidc.fetchProtectedResource(
+      config,
+      granted.access_token,
+      new URL(`${nbase}/me`),
+      'GET',
+      undefined,
+      undefined,
+      {
+        DPoP,
+      },
+    );
+    assert.equal(me.status, 200);
+    const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
+    assert.equal(refreshed.token_type, 'dpop');
   });
 });

@@ -33,6 +33,18 @@ describe('verifyDpopProof', () => {
     });
   }
 
+  test('alg Ed25519 (RFC 9864, as WebCrypto clients write it) is EdDSA on an Ed25519 key, and only on one', () => {
+    const ed = proofKey('EdDSA');
+    const v = verifyDpopProof(
+      proof(ed, { htm: 'POST', htu: HTU, nowMs: NOW, header: { alg: 'Ed25519' } }),
+      { htm: 'POST', htu: HTU },
+      at,
+    );
+    assert.equal(v.jkt, ed.jkt);
+    assert.equal(v.alg, 'Ed25519');
+    refused(proof(proofKey('ES256'), { htm: 'POST', htu: HTU, nowMs: NOW, header: { alg: 'Ed25519' } }));
+  });
+
   test('ath binds the proof to the access token it comes with', () => {
     const key = proofKey();
     const p = proof(key, { htm: 'GET', htu: HTU, nowMs: NOW, accessToken: 'tok' });

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { sha256Base64url } from '../../internal/crypto.js';
+import { constantTimeEqualString, sha256Base64url } from '../../internal/crypto.js';
+import { hmacSha256 } from '../../internal/hmac.js';
 import type { OneTimeRecords } from '../../stores/types.js';
 import { DEFAULT_DPOP_WINDOW_SECONDS, DPOP_ALGS, DpopError, type VerifiedDpopProof, verifyDpopProof } from '../../tokens/dpop.js';
 
@@ -27,11 +28,20 @@ export interface DpopOptions {
   windowSeconds?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
   clock?: () => number;
+  /**
+   * Server nonces (RFC 9449 §8): every proof must carry a `nonce` this server issued, else the
+   * answer is `use_dpop_nonce` with a fresh one in `DPoP-Nonce`. Nonces are stateless (an HMAC of
+   * the time step under `key`, at least 32 bytes, the same on every instance) and good for the
+   * current and the previous step of `stepSeconds` (default 300). Default off.
+   */
+  nonce?: { key: Uint8Array; stepSeconds?: number };
 }
 
 export interface DpopChecker {
   /** The algorithms of `dpop_signing_alg_values_supported` (RFC 9449 §5.1). */
   readonly algs: readonly string[];
+  /** The nonce to hand out now (`DPoP-Nonce`), when nonces are on. */
+  nonce(): string | undefined;
   /**
    * Verifies the `DPoP` header of a request to `path` (the server's own path, no query) with
    * `method`, and records its `jti`. Rejects with DpopError (`invalid_dpop_proof`); with a
@@ -54,8 +64,27 @@ export function createDpopChecker(options: DpopOptions, issuer: () => string | u
     throw new TypeError('dpop: `windowSeconds` must be an integer from 1 to 600');
   const clock = options.clock ?? Date.now;
   const { records } = options;
+  const nonceKey = options.nonce?.key;
+  if (options.nonce && !(nonceKey instanceof Uint8Array && nonceKey.length >= 32))
+    throw new TypeError('dpop: `nonce.key` must be at least 32 bytes');
+  const stepMs = (options.nonce?.stepSeconds ?? 300) * 1000;
+  if (!(stepMs >= 1000)) throw new TypeError('dpop: `nonce.stepSeconds` must be at least 1');
+  /** RFC 9449 §8: the nonce of a time step: the step, then a MAC of it (unguessable, checked without state). */
+  const nonceOf = (step: number): string => {
+    const s = step.toString(36);
+    return `${s}.${hmacSha256(nonceKey as Uint8Array, `tessera dpop nonce ${s}`)
+      .subarray(0, 18)
+      .toString('base64url')}`;
+  };
+  const currentNonce = (): string | undefined => (nonceKey === undefined ? undefined : nonceOf(Math.floor(clock() / stepMs)));
+  const nonceValid = (n: string | undefined): boolean => {
+    if (n === undefined) return false;
+    const step = Math.floor(clock() / stepMs);
+    return constantTimeEqualString(n, nonceOf(step)) || constantTimeEqualString(n, nonceOf(step - 1));
+  };
   return {
     algs: DPOP_ALGS,
+    nonce: currentNonce,
     async check(header, method, path, accessToken) {
       if (Array.isArray(header)) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: more than one DPoP header');
       const base = issuer();
@@ -66,6 +95,8 @@ export function createDpopChecker(options: DpopOptions, issuer: () => string | u
           ? { htm: method, htu: htuOf(base, path) }
           : { htm: method, htu: htuOf(base, path), accessToken };
       const proof = verifyDpopProof(header, request, { now, windowSeconds });
+      if (nonceKey !== undefined && !nonceValid(proof.nonce))
+        throw new DpopError('use_dpop_nonce', 'DPoP proof refused: it must carry the server nonce', currentNonce());
       // §11.1: once within the window, on any instance. The record outlives the last moment the
       // proof's iat is acceptable.
       const fresh = await records.putOnce({

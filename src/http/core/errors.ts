@@ -251,7 +251,11 @@ export function invalidCredentials(): HttpError {
  * RFC 9449 §7.1: the `DPoP` challenge of a protected resource, with the algorithms it accepts.
  * Sent with the Bearer one when a token was refused without a DPoP credential (RFC 9110 §11.6.1).
  */
-export function dpopChallenge(realm: string, error?: 'invalid_token' | 'invalid_dpop_proof', description?: string): string {
+export function dpopChallenge(
+  realm: string,
+  error?: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce',
+  description?: string,
+): string {
   let value = `DPoP realm="${realm}"`;
   if (error) value += `, error="${error}"`;
   if (description) value += `, error_description="${description}"`;
@@ -264,11 +268,25 @@ export function dpopChallenge(realm: string, error?: 'invalid_token' | 'invalid_
  */
 export function dpopRefusal(
   realm: string,
-  error: 'invalid_token' | 'invalid_dpop_proof',
+  error: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce',
   description: string,
   reason?: ErrorReason,
+  nonce?: string,
 ): HttpError {
-  return new HttpError(401, error, description, { 'www-authenticate': dpopChallenge(realm, error, description) }, reason);
+  const headers: Record<string, string> = { 'www-authenticate': dpopChallenge(realm, error, description) };
+  // RFC 9449 §9: the nonce the next proof must carry.
+  if (nonce !== undefined) headers['dpop-nonce'] = nonce;
+  return new HttpError(401, error, description, headers, reason);
+}
+
+/** RFC 9449 §8, §9: the proof lacks the server's nonce; `DPoP-Nonce` gives it (400 at the token endpoint). */
+export function useDpopNonce(nonce: string | undefined): HttpError {
+  return new HttpError(
+    400,
+    'use_dpop_nonce',
+    'The DPoP proof must carry the nonce of the DPoP-Nonce header',
+    nonce === undefined ? {} : { 'dpop-nonce': nonce },
+  );
 }
 
 /** RFC 9449 §5, §12.2: a token-endpoint request whose DPoP proof is missing (where required) or invalid: 400. */
@@ -285,6 +303,7 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (isDependencyUnavailable(err)) return dependencyUnavailable(err.dependency);
   if (err instanceof InvalidScopeError) return invalidScope();
   // A proof refused at the token or refresh endpoint (the guard answers its own, 401).
+  if (isDpopError(err) && err.code === 'use_dpop_nonce') return useDpopNonce(err.nonce);
   if (isDpopError(err))
     return invalidDpopProof(
       err.code === 'dpop_key_mismatch' ? 'The refresh token is bound to another DPoP key' : 'The DPoP proof is invalid',

@@ -250,6 +250,8 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
     try {
       jkt = (await checker.check(dpopHeaderOf(headers), method, q === -1 ? path : path.slice(0, q), token)).jkt;
     } catch (e) {
+      if (isDpopError(e) && e.code === 'use_dpop_nonce')
+        throw dpopRefusal(realm, 'use_dpop_nonce', 'The DPoP proof must carry the server nonce', undefined, e.nonce);
       if (isDpopError(e)) throw dpopRefusal(realm, 'invalid_dpop_proof', 'The DPoP proof is invalid');
       throw e;
     }

@@ -333,6 +333,9 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     };
     if (pair.idToken !== undefined) body.id_token = pair.idToken;
     const res: AuthResponse = { status: 200, headers: { ...NO_STORE_HEADERS }, body };
+    // RFC 9449 §8.2: the nonce for the client's next proof, with every token response.
+    const nonce = dpop?.nonce();
+    if (nonce !== undefined) res.headers['dpop-nonce'] = nonce;
     if (!isPair(pair)) return res;
     body.refresh_expires_in = pair.refreshExpiresIn;
     if (viaCookie && cookies) res.cookies = cookies.set(pair.refreshToken, pair.refreshExpiresIn).ops;
