@@ -269,6 +269,12 @@ describe('DPoP at the edges', () => {
     assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519']);
   });
 
+  test('a request without a credential is challenged with both schemes (RFC 9449 §7.1)', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/me' });
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.headers['www-authenticate'], 'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519"');
+  });
+
   test('a token request without a proof answers Bearer tokens, usable as Bearer', async () => {
     const body = await h.login();
     assert.equal(body.token_type, 'Bearer');

@@ -19,6 +19,7 @@ import { createDpopChecker, type DpopChecker, type DpopOptions } from './dpop.js
 import {
   accessTokenError,
   dependencyUnavailable,
+  dpopChallenge,
   dpopRefusal,
   HttpError,
   insufficientScope,
@@ -160,6 +161,17 @@ function dpopScheme(h: string): boolean {
   );
 }
 
+/**
+ * RFC 9449 §7.1 with RFC 9110 §11.6.1: a resource that takes both schemes challenges with both
+ * when no credential came (the DPoP one names its algorithms).
+ */
+function missingTokenEither(realm: string): HttpError {
+  const e = missingToken(realm);
+  return new HttpError(401, e.error, 'This resource needs a Bearer or DPoP access token', {
+    'www-authenticate': `${e.headers['www-authenticate']}, ${dpopChallenge(realm)}`,
+  });
+}
+
 /** RFC 9449 §7.2: a token bound to a key (any `cnf`) is no bearer token. */
 function boundAsBearer(realm: string): HttpError {
   return dpopRefusal(realm, 'invalid_token', 'The access token is DPoP-bound: present it with the DPoP scheme and a proof');
@@ -271,7 +283,7 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
       if (dpop !== undefined && authorization !== undefined && DPOP_SCHEME.test(authorization))
         return malformedAuthorization(realm);
       const token = now === undefined ? parseBearer(authorization) : bearerCandidate(authorization);
-      if (token === null) return missingToken(realm);
+      if (token === null) return dpop === undefined ? missingToken(realm) : missingTokenEither(realm);
       if (token === false) return malformedAuthorization(realm);
       if (now === undefined) {
         try {
