@@ -113,23 +113,60 @@ function json(part: string, what: string): Obj {
   return v;
 }
 
-/** Prepared public keys by their members, so a client's repeated proofs import its key once. Bounded. */
-const KEY_CACHE_SIZE = 256;
-const keyCache = new Map<string, PreparedVerifier>();
+/** What a proof's header says, once checked: its algorithm, the key's prepared verifier and thumbprint. */
+interface CheckedHeader {
+  alg: DpopAlg;
+  verifier: PreparedVerifier;
+  jkt: string;
+}
 
-function verifierOf(
-  alg: 'ES256' | 'EdDSA',
-  members: { kty: 'OKP' | 'EC'; crv: 'Ed25519' | 'P-256'; x: string; y?: string },
-  jkt: string,
-) {
-  const cacheKey = `${alg}.${jkt}`;
-  const hit = keyCache.get(cacheKey);
+/**
+ * Checked headers by their encoded text. A client signs every proof with one key and writes the
+ * same header each time, so that text is decoded, checked and its key imported once; the text
+ * is the cache key, so a hit is exactly the header that was checked. Bounded (oldest out).
+ */
+const HEADER_CACHE_SIZE = 1024;
+const headerCache = new Map<string, CheckedHeader>();
+
+function checkHeader(h: string): CheckedHeader {
+  const hit = headerCache.get(h);
   if (hit) return hit;
-  const v = prepareVerifier(alg, members);
-  if (!v) return undefined;
-  if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value as string);
-  keyCache.set(cacheKey, v);
-  return v;
+  const header = json(h, 'header');
+  // §4.3 check 4: typ is dpop+jwt (explicit typing, RFC 8725 §3.11).
+  if (header.typ !== 'dpop+jwt') throw refuse('typ is not dpop+jwt');
+  if (header.crit !== undefined) throw refuse('crit is not understood');
+  const alg = header.alg;
+  // §4.3 check 5: an asymmetric algorithm we support; none and MACs are never one.
+  if (!(DPOP_ALGS as readonly unknown[]).includes(alg)) throw refuse('alg is not supported');
+  const jwk = header.jwk;
+  if (!isObj(jwk)) throw refuse('no jwk');
+  // §4.3 check 7: the jwk is a public key.
+  for (const m of PRIVATE_MEMBERS) if (jwk[m] !== undefined) throw refuse('the jwk holds a private key');
+  // The algorithm is the key's (RFC 8725 §3.1): an EC P-256 key signs ES256, an Ed25519 key EdDSA.
+  const keyAlg = algForKeyType(jwk.kty, jwk.crv);
+  if (keyAlg === undefined || (keyAlg !== alg && !(alg === 'Ed25519' && keyAlg === 'EdDSA')))
+    throw refuse('alg does not match the jwk');
+  if (typeof jwk.x !== 'string' || (keyAlg === 'ES256' && typeof jwk.y !== 'string')) throw refuse('the jwk lacks coordinates');
+  const members =
+    keyAlg === 'EdDSA'
+      ? { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x }
+      : { kty: 'EC' as const, crv: 'P-256' as const, x: jwk.x, y: jwk.y as string };
+  const verifier = prepareVerifier(keyAlg, members);
+  if (!verifier) throw refuse('the jwk is not a valid key');
+  const checked: CheckedHeader = { alg: alg as DpopAlg, verifier, jkt: jwkThumbprint(members) };
+  if (headerCache.size >= HEADER_CACHE_SIZE) headerCache.delete(headerCache.keys().next().value as string);
+  headerCache.set(h, checked);
+  return checked;
+}
+
+/** The server's own request URIs, each normalized once (a server has a handful of routes). Bounded. */
+const requestUris = new Map<string, string | undefined>();
+function normalizedRequestUri(uri: string): string | undefined {
+  if (requestUris.has(uri)) return requestUris.get(uri);
+  const n = normalizeHtu(uri);
+  if (requestUris.size >= 1024) requestUris.clear();
+  requestUris.set(uri, n);
+  return n;
 }
 
 /**
@@ -160,29 +197,7 @@ export function verifyDpopProof(proof: unknown, request: DpopRequest, options: D
   const parts = proof.split('.');
   if (parts.length !== 3) throw refuse('not a compact JWS');
   const [h, p, s] = parts as [string, string, string];
-  const header = json(h, 'header');
-  // §4.3 check 4: typ is dpop+jwt (explicit typing, RFC 8725 §3.11).
-  if (header.typ !== 'dpop+jwt') throw refuse('typ is not dpop+jwt');
-  if (header.crit !== undefined) throw refuse('crit is not understood');
-  const alg = header.alg;
-  // §4.3 check 5: an asymmetric algorithm we support; none and MACs are never one.
-  if (!(DPOP_ALGS as readonly unknown[]).includes(alg)) throw refuse('alg is not supported');
-  const jwk = header.jwk;
-  if (!isObj(jwk)) throw refuse('no jwk');
-  // §4.3 check 7: the jwk is a public key.
-  for (const m of PRIVATE_MEMBERS) if (jwk[m] !== undefined) throw refuse('the jwk holds a private key');
-  // The algorithm is the key's (RFC 8725 §3.1): an EC P-256 key signs ES256, an Ed25519 key EdDSA.
-  const keyAlg = algForKeyType(jwk.kty, jwk.crv);
-  if (keyAlg === undefined || (keyAlg !== alg && !(alg === 'Ed25519' && keyAlg === 'EdDSA')))
-    throw refuse('alg does not match the jwk');
-  if (typeof jwk.x !== 'string' || (keyAlg === 'ES256' && typeof jwk.y !== 'string')) throw refuse('the jwk lacks coordinates');
-  const members =
-    keyAlg === 'EdDSA'
-      ? { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x }
-      : { kty: 'EC' as const, crv: 'P-256' as const, x: jwk.x, y: jwk.y as string };
-  const jkt = jwkThumbprint(members);
-  const verifier = verifierOf(keyAlg, members, jkt);
-  if (!verifier) throw refuse('the jwk is not a valid key');
+  const { alg, verifier, jkt } = checkHeader(h);
   // §4.3 check 6: the signature, by the key in the header, canonically encoded (RFC 7515 §2).
   if (!isBase64url(s)) throw refuse('the signature is not canonical base64url');
   if (!verifier.verifyBase64url(`${h}.${p}`, s)) throw refuse('bad signature');
@@ -194,8 +209,9 @@ export function verifyDpopProof(proof: unknown, request: DpopRequest, options: D
   if (typeof htm !== 'string' || htm !== request.htm) throw refuse('htm does not match the request method');
   // §4.3 check 9 (and §4.2: htu carries no query or fragment).
   if (typeof htu !== 'string' || /[?#]/.test(htu)) throw refuse('htu does not match the request URI');
-  const mine = normalizeHtu(request.htu);
-  if (mine === undefined || normalizeHtu(htu) !== mine) throw refuse('htu does not match the request URI');
+  const mine = normalizedRequestUri(request.htu);
+  // The very text of the normalized request URI (what clients send) needs no parse.
+  if (mine === undefined || (htu !== mine && normalizeHtu(htu) !== mine)) throw refuse('htu does not match the request URI');
   // §4.3 check 11 and §11.1: iat within the window.
   if (typeof iat !== 'number' || !Number.isFinite(iat)) throw refuse('no iat');
   const window = options.windowSeconds ?? DEFAULT_DPOP_WINDOW_SECONDS;
@@ -205,14 +221,26 @@ export function verifyDpopProof(proof: unknown, request: DpopRequest, options: D
     if (typeof claims.ath !== 'string' || claims.ath !== accessTokenHash(request.accessToken))
       throw refuse('ath does not match the access token');
   }
-  const out: VerifiedDpopProof = { jkt, jti, iat, alg: alg as DpopAlg };
+  const out: VerifiedDpopProof = { jkt, jti, iat, alg };
   if (typeof claims.nonce === 'string') out.nonce = claims.nonce;
   return out;
 }
 
+/**
+ * `ath` of the access tokens seen lately: a client presents one token with many proofs until it
+ * refreshes, so its hash is computed once. Bounded (cleared when full).
+ */
+const athCache = new Map<string, string>();
+
 /** RFC 9449 §4.2 `ath`: base64url(SHA-256(ASCII access token)). */
 export function accessTokenHash(accessToken: string): string {
-  return sha256Base64url(accessToken);
+  let ath = athCache.get(accessToken);
+  if (ath === undefined) {
+    ath = sha256Base64url(accessToken);
+    if (athCache.size >= 1024) athCache.clear();
+    athCache.set(accessToken, ath);
+  }
+  return ath;
 }
 
 /** The `cnf.jkt` of claims (RFC 9449 §6.1), when bound. */

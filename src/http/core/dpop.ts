@@ -48,6 +48,10 @@ export interface DpopChecker {
    * store outage as the store does.
    */
   check(header: unknown, method: string, path: string, accessToken?: string): Promise<VerifiedDpopProof>;
+  /** {@link DpopChecker.check} in two steps: everything but the replay check, synchronously (throws DpopError)... */
+  verify(header: unknown, method: string, path: string, accessToken?: string): VerifiedDpopProof;
+  /** ...then the replay check: resolves when the proof's jti was not seen before, else rejects with DpopError. */
+  record(proof: VerifiedDpopProof): Promise<void>;
 }
 
 /** The issuer's base (no trailing slash) plus `path`: the `htu` a proof for that path must name. */
@@ -85,28 +89,35 @@ export function createDpopChecker(options: DpopOptions, issuer: () => string | u
   return {
     algs: DPOP_ALGS,
     nonce: currentNonce,
-    async check(header, method, path, accessToken) {
+    verify(header, method, path, accessToken) {
       if (Array.isArray(header)) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: more than one DPoP header');
       const base = issuer();
       if (!base) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: the server has no issuer to check htu against');
-      const now = clock();
-      const request =
-        accessToken === undefined
-          ? { htm: method, htu: htuOf(base, path) }
-          : { htm: method, htu: htuOf(base, path), accessToken };
-      const proof = verifyDpopProof(header, request, { now, windowSeconds });
+      const htu = htuOf(base, path);
+      const request = accessToken === undefined ? { htm: method, htu } : { htm: method, htu, accessToken };
+      const proof = verifyDpopProof(header, request, { now: clock(), windowSeconds });
       if (nonceKey !== undefined && !nonceValid(proof.nonce))
         throw new DpopError('use_dpop_nonce', 'DPoP proof refused: it must carry the server nonce', currentNonce());
+      return proof;
+    },
+    record(proof) {
       // §11.1: once within the window, on any instance. The record outlives the last moment the
       // proof's iat is acceptable.
-      const fresh = await records.putOnce({
-        kind: DPOP_JTI_KIND,
-        id: sha256Base64url(`${proof.jkt}.${proof.jti}`),
-        value: '',
-        now,
-        expiresAt: (proof.iat + windowSeconds + 1) * 1000,
-      });
-      if (!fresh) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: its jti was already used');
+      return records
+        .putOnce({
+          kind: DPOP_JTI_KIND,
+          id: sha256Base64url(`${proof.jkt}.${proof.jti}`),
+          value: '',
+          now: clock(),
+          expiresAt: (proof.iat + windowSeconds + 1) * 1000,
+        })
+        .then((fresh) => {
+          if (!fresh) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: its jti was already used');
+        });
+    },
+    async check(header, method, path, accessToken) {
+      const proof = this.verify(header, method, path, accessToken);
+      await this.record(proof);
       return proof;
     },
   };

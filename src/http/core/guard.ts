@@ -14,7 +14,7 @@
 import { isDependencyUnavailable, isTokenError, TokenError } from '../../errors.js';
 import type { Principal, SyncAuthenticator, TokenService } from '../../refresh/types.js';
 import type { Claims } from '../../tokens/claims.js';
-import { boundJkt, isDpopError } from '../../tokens/dpop.js';
+import { boundJkt, isDpopError, type VerifiedDpopProof } from '../../tokens/dpop.js';
 import { createDpopChecker, type DpopChecker, type DpopOptions } from './dpop.js';
 import {
   accessTokenError,
@@ -239,37 +239,69 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
    * bound to (`cnf.jkt`). An unbound token with a valid proof is accepted: the proof adds a
    * check, never removes one (§7.2 leaves it to the resource).
    */
-  async function withProof(
+  function withProof(
     checker: DpopChecker,
     token: string,
     method: string | undefined,
     path: string | undefined,
     headers: DpopHeaderSource | undefined,
-  ): Promise<Principal> {
-    let principal: Principal;
+  ): Promise<Principal> | HttpError {
+    let authenticated: Principal | Promise<Principal>;
     try {
-      principal = await tokens.authenticate(token);
+      authenticated = now === undefined ? tokens.authenticate(token) : now.authenticateNow(token);
     } catch (e) {
-      if (!isTokenError(e)) throw e;
-      const plain = accessTokenError(e, realm);
-      throw dpopRefusal(realm, 'invalid_token', plain.description, e.code);
+      return Promise.reject(e).then(undefined, dpopTokenRefusal);
     }
+    if (authenticated instanceof Promise)
+      return authenticated.then((p) => proven(checker, p, token, method, path, headers), dpopTokenRefusal);
+    try {
+      return proven(checker, authenticated, token, method, path, headers);
+    } catch (e) {
+      return e instanceof HttpError ? e : Promise.reject(e);
+    }
+  }
+
+  /** A refused token under the DPoP scheme: its 401 with a DPoP challenge (RFC 9449 §7.1). */
+  function dpopTokenRefusal(e: unknown): never {
+    if (!isTokenError(e)) throw e;
+    throw dpopRefusal(realm, 'invalid_token', accessTokenError(e, realm).description, e.code);
+  }
+
+  /** The proof of an authenticated token: checked at once, its jti recorded (the one store call). */
+  function proven(
+    checker: DpopChecker,
+    principal: Principal,
+    token: string,
+    method: string | undefined,
+    path: string | undefined,
+    headers: DpopHeaderSource | undefined,
+  ): Promise<Principal> {
     const bound = boundJkt(principal.claims);
     if (bound === undefined && principal.claims?.cnf !== undefined) throw boundAsBearer(realm);
     if (method === undefined || path === undefined) throw dpopRefusal(realm, 'invalid_dpop_proof', 'The DPoP proof is invalid');
     const q = path.indexOf('?');
-    let jkt: string;
+    let proof: VerifiedDpopProof;
     try {
-      jkt = (await checker.check(dpopHeaderOf(headers), method, q === -1 ? path : path.slice(0, q), token)).jkt;
+      proof = checker.verify(dpopHeaderOf(headers), method, q === -1 ? path : path.slice(0, q), token);
     } catch (e) {
-      if (isDpopError(e) && e.code === 'use_dpop_nonce')
-        throw dpopRefusal(realm, 'use_dpop_nonce', 'The DPoP proof must carry the server nonce', undefined, e.nonce);
-      if (isDpopError(e)) throw dpopRefusal(realm, 'invalid_dpop_proof', 'The DPoP proof is invalid');
-      throw e;
+      throw proofRefusal(e);
     }
-    if (bound !== undefined && bound !== jkt)
+    if (bound !== undefined && bound !== proof.jkt)
       throw dpopRefusal(realm, 'invalid_dpop_proof', 'The DPoP proof is by another key than the access token is bound to');
-    return principal;
+    return checker.record(proof).then(
+      () => principal,
+      (e: unknown) => {
+        throw proofRefusal(e);
+      },
+    );
+  }
+
+  /** A refused proof (RFC 9449 §7.1): 401 with a DPoP challenge; an outage stays one. */
+  function proofRefusal(e: unknown): unknown {
+    if (isDpopError(e) && e.code === 'use_dpop_nonce')
+      return dpopRefusal(realm, 'use_dpop_nonce', 'The DPoP proof must carry the server nonce', undefined, e.nonce);
+    if (isDpopError(e)) return dpopRefusal(realm, 'invalid_dpop_proof', 'The DPoP proof is invalid');
+    return e;
   }
 
   return {
