@@ -1,7 +1,8 @@
 /**
  * DPoP (RFC 9449) interop: oauth4webapi's `DPoP()` handle and openid-client 6's
  * `getDPoPHandle` against the app on a real socket: the token request, the refresh, and a
- * protected resource request, each with the client library's own proofs (WebCrypto keys).
+ * protected resource request, each with the client library's own proofs (WebCrypto keys); then
+ * against a real `tessera serve` process with server nonces on and a client registered `--dpop`.
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { type Harness, PASSWORD, setup } from '../http/helpers.js';
+import { runCli, type ServerProcess, type Suite, serverEnv, startServer } from '../support/processes.js';
 
 let h: Harness;
 let base = '';
@@ -150,5 +152,88 @@ describe('openid-client 6 with server nonces (RFC 9449 §8)', () => {
     assert.equal(me.status, 200);
     const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
     assert.equal(refreshed.token_type, 'dpop');
+  });
+});
+
+describe('a real tessera serve with TESSERA_DPOP_NONCE=1 and a client registered --dpop', () => {
+  const SUITE: Suite = { rateLimit: 0, clockFile: false, dropNodeOptions: false, timeoutMs: 30_000 };
+  let srv: ServerProcess;
+  before(async () => {
+    // Empty TESSERA_ISSUER: the URL listened on, which discovery checks (RFC 8414 §3.3).
+    const env = serverEnv(SUITE, { TESSERA_SCHEME: 'jwt', TESSERA_ISSUER: '', TESSERA_DPOP_NONCE: '1' });
+    const user = await runCli(SUITE, ['user', 'add', 'alice'], env, PASSWORD);
+    assert.equal(user.code, 0, user.stderr);
+    const client = await runCli(SUITE, ['client', 'add', 'spa', '--dpop'], env);
+    assert.equal(client.code, 0, client.stderr);
+    srv = await startServer(SUITE, env);
+  });
+  after(() => srv?.stop());
+
+  test('openid-client: the nonce round trip, token, refresh and a protected resource; the client cannot do without DPoP', async () => {
+    const config = await oidc.discovery(new URL(srv.url), 'spa', undefined, oidc.None(), {
+      algorithm: 'oauth2',
+      execute: [oidc.allowInsecureRequests],
+    });
+    await assert.rejects(
+      oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }),
+      (e: unknown) => (e as { error?: string }).error === 'invalid_dpop_proof',
+    );
+    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    const granted = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }, { DPoP });
+    assert.equal(granted.token_type, 'dpop');
+    const me = await oidc.fetchProtectedResource(
+      config,
+      granted.access_token,
+      new URL(`${srv.url}/me`),
+      'GET',
+      undefined,
+      undefined,
+      {
+        DPoP,
+      },
+    );
+    assert.equal(me.status, 200);
+    const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
+    assert.equal(refreshed.token_type, 'dpop');
+    const asBearer = await fetch(`${srv.url}/me`, { headers: { authorization: `Bearer ${refreshed.access_token}` } });
+    assert.equal(asBearer.status, 401);
+  });
+
+  test('oauth4webapi: use_dpop_nonce is answered, the retry with the nonce succeeds', async () => {
+    const issuer = new URL(srv.url);
+    const as = await oauth.processDiscoveryResponse(
+      issuer,
+      await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
+    );
+    const client: oauth.Client = { client_id: 'spa' };
+    const DPoP = oauth.DPoP(client, await oauth.generateKeyPair('EdDSA'));
+    const opts = { DPoP, [oauth.allowInsecureRequests]: true };
+    const request = () =>
+      oauth.genericTokenEndpointRequest(
+        as,
+        client,
+        oauth.None(),
+        'password',
+        new URLSearchParams({ username: 'alice', password: PASSWORD }),
+        opts,
+      );
+    let granted: oauth.TokenEndpointResponse;
+    try {
+      granted = await oauth.processGenericTokenEndpointResponse(as, client, await request());
+      assert.fail('the first proof has no nonce');
+    } catch (e) {
+      assert.ok(oauth.isDPoPNonceError(e), String(e));
+      granted = await oauth.processGenericTokenEndpointResponse(as, client, await request());
+    }
+    assert.equal(granted.token_type, 'dpop');
+    const me = await oauth.protectedResourceRequest(
+      granted.access_token,
+      'GET',
+      new URL(`${srv.url}/me`),
+      new Headers(),
+      null,
+      opts,
+    );
+    assert.equal(me.status, 200);
   });
 });
