@@ -275,6 +275,14 @@ describe('DPoP at the edges', () => {
     assert.equal(res.headers['www-authenticate'], 'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519"');
   });
 
+  test('"DPoP" without a token, or with a token that is no token68, is a malformed request (400)', async () => {
+    for (const authorization of ['DPoP', 'DPoP ', 'DPoP a b', 'DPoP "x"']) {
+      const res = await h.app.inject({ method: 'GET', url: '/me', headers: { authorization } });
+      assert.equal(res.statusCode, 400, authorization);
+      assert.equal(res.json().error, 'invalid_request');
+    }
+  });
+
   test('a token request without a proof answers Bearer tokens, usable as Bearer', async () => {
     const body = await h.login();
     assert.equal(body.token_type, 'Bearer');

@@ -312,10 +312,14 @@ export function createGuard(options: GuardOptions, who = 'tesseraAuth'): Guard {
         if (!m) return malformedAuthorization(realm);
         return withProof(dpop, m[1] as string, method, path, headers);
       }
-      if (dpop !== undefined && authorization !== undefined && DPOP_SCHEME.test(authorization))
-        return malformedAuthorization(realm);
       const token = now === undefined ? parseBearer(authorization) : bearerCandidate(authorization);
-      if (token === null) return dpop === undefined ? missingToken(realm) : missingTokenEither(realm);
+      if (token === null) {
+        if (dpop === undefined) return missingToken(realm);
+        // "DPoP" with nothing usable after it is malformed, as "Bearer" alone is (RFC 6750 §3.1).
+        return authorization !== undefined && DPOP_SCHEME.test(authorization)
+          ? malformedAuthorization(realm)
+          : missingTokenEither(realm);
+      }
       if (token === false) return malformedAuthorization(realm);
       if (now === undefined) {
         try {
