@@ -306,7 +306,9 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (isDpopError(err) && err.code === 'use_dpop_nonce') return useDpopNonce(err.nonce);
   if (isDpopError(err))
     return invalidDpopProof(
-      err.code === 'dpop_key_mismatch' ? 'The refresh token is bound to another DPoP key' : 'The DPoP proof is invalid',
+      err.code === 'dpop_key_mismatch'
+        ? 'The refresh token is DPoP-bound: a proof by its key is required'
+        : 'The DPoP proof is invalid',
     );
   if (isTokenError(err)) return accessTokenError(err, realm);
   // A deployment that lacks what this request needs (an optional peer such as the common-password
