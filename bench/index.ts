@@ -8,6 +8,8 @@
  *                 bare node:crypto floors (bench/codecs.ts): median CPU time per op
  *   asymmetric    EdDSA/ES256/RS256 sign and verify vs fast-jwt, jose and the crypto.sign/crypto.verify
  *                 floor on prepared KeyObjects, fresh tokens each op (bench/asymmetric.ts)
+ *   dpop          a protected request with a DPoP proof vs the Bearer path plus one ES256 verify on a
+ *                 prepared key (target 1.15x), and the replay records' memory per proof (bench/dpop.ts)
  *   refresh       tokens.refresh per store, memory/SQLite/Redis (bench/refresh.ts)
  *   authenticate  tokens.authenticate per store and access-token mode (bench/authenticate.ts)
  *   http          real servers in child processes under autocannon: GET /me vs a bare Fastify
@@ -43,7 +45,7 @@ const filter = filterAt >= 0 ? args[filterAt + 1] : undefined;
 const profAt = args.indexOf('--cpu-prof');
 const cpuProfDir = profAt >= 0 ? args[profAt + 1] : undefined;
 
-const SECTIONS = ['codecs', 'asymmetric', 'refresh', 'authenticate', 'http', 'scaling'] as const;
+const SECTIONS = ['codecs', 'asymmetric', 'dpop', 'refresh', 'authenticate', 'http', 'scaling'] as const;
 type Section = (typeof SECTIONS)[number];
 const terms = (filter ?? '')
   .split(',')
@@ -215,6 +217,17 @@ if (wanted.has('asymmetric')) {
     console.log(table);
   }
   endSection('asymmetric');
+}
+
+// --- DPoP (RFC 9449) at a protected route ------------------------------------------------------------
+if (wanted.has('dpop')) {
+  const { runDpopBench } = await import('./dpop.js');
+  const r = await runDpopBench({ quick, log: json ? () => {} : log });
+  output.dpop = r;
+  targetLines.push(
+    `  DPoP protected request: ${r.ratio.toFixed(3)}x (bearer path + one ES256 verify) (target <= 1.15) ${r.ratio <= 1.15 ? 'met' : 'MISSED'}`,
+  );
+  endSection('dpop');
 }
 
 // --- refresh and authenticate (library level, per store) ----------------------------------------

@@ -87,6 +87,15 @@ export {
   type SelfContainedFormat,
 } from './tokens/codec.js';
 export {
+  accessTokenHash,
+  DPOP_ALGS,
+  DpopError,
+  type DpopRequest,
+  isDpopError,
+  type VerifiedDpopProof,
+  verifyDpopProof,
+} from './tokens/dpop.js';
+export {
   ASYMMETRIC_ALGS,
   type AsymmetricAlg,
   generateSigningJwk,

@@ -67,6 +67,16 @@ export interface ClientOptions {
    * the login and every refresh (RFC 6749 §3.2.1). Default none: the server's built-in client.
    */
   clientId?: string;
+  /**
+   * DPoP (RFC 9449): tokens bound to a key of this client, so a copied token is useless without
+   * it. A non-extractable WebCrypto P-256 key (kept in IndexedDB in the browser, shared by the
+   * tabs of the origin and surviving a reload; in memory where there is no IndexedDB) signs a
+   * proof for the token endpoint, each refresh and each call of {@link TesseraClient.fetch},
+   * which then sends `Authorization: DPoP`. A `use_dpop_nonce` answer is retried once with the
+   * server's `DPoP-Nonce` (§8). `baseUrl` must be absolute where there is no `location`.
+   * Default false.
+   */
+  dpop?: boolean;
 }
 
 export interface Session {
@@ -76,6 +86,8 @@ export interface Session {
   /** Milliseconds since the epoch. */
   expiresAt: number;
   scope?: string;
+  /** `DPoP` when the tokens are bound to this client's key (RFC 9449 §5); absent for Bearer tokens. */
+  tokenType?: 'DPoP';
 }
 
 export type SessionSource = 'login' | 'refresh' | 'other-tab' | 'restored';
@@ -112,6 +124,7 @@ export class AuthError extends Error {
 
 interface TokenResponse {
   access_token: string;
+  token_type?: string;
   refresh_token?: string;
   expires_in: number;
   scope?: string;
@@ -162,6 +175,56 @@ function logoutReasonOf(reason: string | undefined): LogoutReason {
  */
 function endsSession(err: AuthError): boolean {
   return err.status < 500 && (err.error === 'invalid_grant' || err.status === 401);
+}
+
+/** The JSON of `v`, base64url: a part of a compact JWS (RFC 7515 §7.1). */
+function b64json(v: unknown): string {
+  return base64url(new TextEncoder().encode(JSON.stringify(v)));
+}
+
+/** The IndexedDB subset that keeps the DPoP key pair (CryptoKey objects are stored as they are, never exported). */
+interface IdbLike {
+  open(
+    name: string,
+    version?: number,
+  ): {
+    result: unknown;
+    onupgradeneeded: (() => void) | null;
+    onsuccess: (() => void) | null;
+    onerror: (() => void) | null;
+  };
+}
+interface IdbDatabase {
+  createObjectStore(name: string): unknown;
+  transaction(
+    store: string,
+    mode: 'readonly' | 'readwrite',
+  ): {
+    objectStore(name: string): {
+      get(key: string): { result: unknown; onsuccess: (() => void) | null; onerror: (() => void) | null };
+      put(value: unknown, key: string): unknown;
+    };
+    oncomplete: (() => void) | null;
+    onerror: (() => void) | null;
+  };
+}
+
+function idbRequest<T>(req: { result: unknown; onsuccess: (() => void) | null; onerror: (() => void) | null }): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result as T);
+    req.onerror = () => reject(new Error('IndexedDB request failed'));
+  });
+}
+
+/** Whether an answer asks for the server's DPoP nonce (RFC 9449 §8: 400 at the token endpoint, 401 at a resource). */
+async function wantsNonce(res: Response): Promise<boolean> {
+  if (res.status === 401) return /error="?use_dpop_nonce/i.test(res.headers.get('www-authenticate') ?? '');
+  if (res.status !== 400) return false;
+  try {
+    return ((await res.clone().json()) as { error?: unknown }).error === 'use_dpop_nonce';
+  } catch {
+    return false;
+  }
 }
 
 /** Reads `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3). */
@@ -280,7 +343,87 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       ...(cookieMode ? {} : { refreshToken: body.refresh_token ?? previous?.refreshToken }),
       expiresAt: clock() + body.expires_in * 1000,
       ...(body.scope !== undefined ? { scope: body.scope } : {}),
+      // RFC 9449 §5: the token type is case-insensitive.
+      ...(typeof body.token_type === 'string' && body.token_type.toLowerCase() === 'dpop' ? { tokenType: 'DPoP' as const } : {}),
     };
+  }
+
+  // DPoP (RFC 9449): one key pair per origin, made non-extractable; the last nonce the server gave.
+  const dpop = options.dpop === true;
+  let keyPair: Promise<{ pair: CryptoKeyPair; jwk: { kty: string; crv: string; x: string; y: string } }> | undefined;
+  let dpopNonce: string | undefined;
+
+  async function storedKeyPair(): Promise<CryptoKeyPair> {
+    const subtle = globalThis.crypto.subtle;
+    const create = () =>
+      subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+    const idb = (globalThis as { indexedDB?: IdbLike }).indexedDB;
+    if (!idb) return create();
+    const run = async (): Promise<CryptoKeyPair> => {
+      const open = idb.open(`${name}-dpop`, 1);
+      open.onupgradeneeded = () => (open.result as IdbDatabase).createObjectStore('keys');
+      const db = await idbRequest<IdbDatabase>(open);
+      const found = await idbRequest<CryptoKeyPair | undefined>(
+        db.transaction('keys', 'readonly').objectStore('keys').get('pair'),
+      );
+      if (found?.privateKey && found.publicKey) return found;
+      const pair = await create();
+      const tx = db.transaction('keys', 'readwrite');
+      tx.objectStore('keys').put(pair, 'pair');
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(new Error('IndexedDB write failed'));
+      });
+      return pair;
+    };
+    // One tab makes the key; the others read it (the same key for every tab of the origin).
+    return locks ? locks.request(`${name}:dpop-key`, run) : run();
+  }
+
+  function dpopKey() {
+    keyPair ??= storedKeyPair().then(async (pair) => {
+      const j = (await globalThis.crypto.subtle.exportKey('jwk', pair.publicKey)) as { x: string; y: string };
+      return { pair, jwk: { kty: 'EC', crv: 'P-256', x: j.x, y: j.y } };
+    });
+    return keyPair;
+  }
+
+  /** RFC 9449 §4.2: a proof for one request (`htu` without query and fragment), `ath` with an access token. */
+  async function proofFor(method: string, url: string, accessToken?: string): Promise<string> {
+    const { pair, jwk } = await dpopKey();
+    const base = (globalThis as { location?: { href?: string } }).location?.href;
+    const u = base === undefined ? new URL(url) : new URL(url, base);
+    const claims: Record<string, unknown> = {
+      jti: randomString(16),
+      htm: method,
+      htu: `${u.origin}${u.pathname}`,
+      iat: Math.floor(clock() / 1000),
+    };
+    if (accessToken !== undefined) claims.ath = await s256(accessToken);
+    if (dpopNonce !== undefined) claims.nonce = dpopNonce;
+    const input = `${b64json({ typ: 'dpop+jwt', alg: 'ES256', jwk })}.${b64json(claims)}`;
+    const sig = await globalThis.crypto.subtle.sign(
+      { name: 'ECDSA', hash: 'SHA-256' },
+      pair.privateKey,
+      new TextEncoder().encode(input),
+    );
+    return `${input}.${base64url(new Uint8Array(sig))}`;
+  }
+
+  /** A request with a DPoP proof; once more with the server's nonce when it asks for one (§8). */
+  async function dpopFetch(url: string, init: RequestInit, accessToken?: string, retried = false): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('dpop', await proofFor(init.method ?? 'GET', url, accessToken));
+    const res = await doFetch(url, { ...init, headers });
+    const nonce = res.headers.get('dpop-nonce');
+    if (nonce) dpopNonce = nonce;
+    if (!retried && nonce && (await wantsNonce(res))) return dpopFetch(url, init, accessToken, true);
+    return res;
+  }
+
+  /** A request to the token or refresh endpoint: with a proof when DPoP is on. */
+  function tokenFetch(url: string, init: RequestInit): Promise<Response> {
+    return dpop ? dpopFetch(url, init) : doFetch(url, init);
   }
 
   const csrf = options.csrfHeader ?? {
@@ -325,7 +468,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
 
   async function post(path: string, body: Record<string, string>): Promise<Response> {
     const headers = jsonHeaders();
-    return doFetch(baseUrl + path, {
+    return (path === paths.refresh ? tokenFetch : doFetch)(baseUrl + path, {
       method: 'POST',
       headers,
       body: JSON.stringify({ ...clientParams, ...body }),
@@ -411,8 +554,15 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       }
     }
     const headers = new Headers(init.headers);
-    if (session) headers.set('authorization', `Bearer ${session.accessToken}`);
-    const res = await doFetch(baseUrl + path, { ...init, headers });
+    let res: Response;
+    if (dpop && session?.tokenType === 'DPoP') {
+      // RFC 9449 §7.1: the DPoP scheme, and a proof bound to the token (`ath`).
+      headers.set('authorization', `DPoP ${session.accessToken}`);
+      res = await dpopFetch(baseUrl + path, { ...init, headers }, session.accessToken);
+    } else {
+      if (session) headers.set('authorization', `Bearer ${session.accessToken}`);
+      res = await doFetch(baseUrl + path, { ...init, headers });
+    }
     if (!retried && isInvalidTokenChallenge(res) && (session || cookieMode)) {
       await refresh();
       return authorizedFetch(path, init, true);
@@ -453,7 +603,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       if (error !== null) throw new AuthError(400, error, q.get('error_description') ?? undefined);
       const code = q.get('code');
       if (!code) throw new AuthError(400, 'invalid_request', 'the response has no code');
-      const res = await doFetch(baseUrl + paths.token, {
+      const res = await tokenFetch(baseUrl + paths.token, {
         method: 'POST',
         headers: jsonHeaders(),
         body: JSON.stringify({
@@ -469,7 +619,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     },
 
     async login(username, password) {
-      const res = await doFetch(baseUrl + paths.token, {
+      const res = await tokenFetch(baseUrl + paths.token, {
         method: 'POST',
         headers: jsonHeaders(),
         body: JSON.stringify({ grant_type: 'password', username, password, ...clientParams }),

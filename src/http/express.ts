@@ -137,7 +137,7 @@ export function tesseraExpress(options: TesseraExpressOptions): TesseraExpress {
       res.removeHeader('x-powered-by');
       for (const name in API_HEADERS) res.setHeader(name, API_HEADERS[name] as string);
     }
-    const d = auth.dispatch(req.method, req.path, req.headers.authorization);
+    const d = auth.dispatch(req.method, req.path, req.headers.authorization, req.headers);
     if (d instanceof Promise) d.then((decided) => act(req, res, next, decided));
     else act(req, res, next, d);
   }) as TesseraExpress;

@@ -111,7 +111,7 @@ export function tesseraHono(options: TesseraHonoOptions): TesseraHono {
   }
 
   const middleware: MiddlewareHandler<TesseraEnv> = async (c, next) => {
-    const pending = auth.dispatch(c.req.method, c.req.path, c.req.header('authorization'));
+    const pending = auth.dispatch(c.req.method, c.req.path, c.req.header('authorization'), c.req.raw.headers);
     const d = pending instanceof Promise ? await pending : pending;
     if (d.action === 'answer') return toResponse(d.response, secure);
     if (d.principal) c.set('principal', d.principal);

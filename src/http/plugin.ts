@@ -85,7 +85,7 @@ const plugin: FastifyPluginAsync<TesseraAuthOptions> = async (fastify, options) 
     // Read once: `request.routeOptions` builds a new frozen object on every read.
     scope: string | undefined = request.routeOptions.config?.scope,
   ): void {
-    const pending = core.start(request.headers.authorization);
+    const pending = core.start(request.headers.authorization, request.method, request.url, request.headers);
     if (pending instanceof HttpError) return void refuse(reply, pending, refused);
     // Answered without a store (a cached or self-contained token): no promise, no microtask.
     if (!(pending instanceof Promise)) return void admit(request, reply, pending, scope, done, refused);

@@ -81,7 +81,9 @@ export function tokenRequestSchema(grants: GrantRegistry) {
 /** RFC 6749 §5.1 successful token response. */
 export const TokenResponse = Type.Object({
   access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
+  token_type: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')], {
+    description: '`DPoP` when the request carried a DPoP proof (RFC 9449 §5): the access token is bound to its key',
+  }),
   expires_in: Type.Integer({ description: 'access token lifetime, seconds' }),
   refresh_token: Type.Optional(Type.String({ description: 'absent in cookie mode (the refresh token is in a cookie)' })),
   refresh_expires_in: Type.Optional(Type.Integer({ description: 'refresh token lifetime, seconds' })),
@@ -102,6 +104,9 @@ export const IntrospectionResponse = Type.Object({
   iss: Type.Optional(Type.String()),
   client_id: Type.Optional(Type.String({ description: 'the client the token was issued to' })),
   username: Type.Optional(Type.String({ description: "the resource owner's username" })),
+  cnf: Type.Optional(
+    Type.Object({ jkt: Type.String() }, { description: 'RFC 9449 §6.2: the key a DPoP-bound token is bound to' }),
+  ),
 });
 
 export const UserResponse = Type.Object({ id: Type.String(), username: Type.String() });

@@ -31,9 +31,10 @@ import { scopeWithin } from '../stores/state.js';
 import type { FamilyInfo, NextTokens, TokenStore } from '../stores/types.js';
 import type { Claims } from '../tokens/claims.js';
 import { newId } from '../tokens/codec.js';
+import { boundJkt, DpopError } from '../tokens/dpop.js';
 import { userShard } from '../tokens/opaque.js';
 import { resolveConfig, type TokenServiceConfig } from './config.js';
-import { clientOf, isForeign } from './formats/extra.js';
+import { clientOf, isForeign, parseExtra } from './formats/extra.js';
 import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
@@ -67,6 +68,7 @@ const RESERVED = new Set([
   'auth_time',
   'ext',
   'client_id',
+  'cnf',
 ]);
 const MAX_SUB_LENGTH = 1024;
 const MAX_CLIENT_ID_LENGTH = 256;
@@ -94,6 +96,17 @@ function optionalString(v: unknown, name: string, max: number): string | undefin
     throw new TypeError(`${name} must be a non-empty string of at most ${max} characters`);
   }
   return v;
+}
+
+/** RFC 9449 §5: a family bound to a key is refreshed only with a proof by that key. */
+function checkKey(bound: string | undefined, presented: string | null | undefined): void {
+  if (bound === undefined || bound === presented) return;
+  throw new DpopError(
+    'dpop_key_mismatch',
+    presented
+      ? 'The DPoP proof is by another key than the refresh token is bound to'
+      : 'The refresh token is DPoP-bound: a DPoP proof by its key is required',
+  );
 }
 
 function requireToken(token: unknown): asserts token is string {
@@ -131,7 +144,7 @@ function pairOf(
   const pair: TokenPair = {
     accessToken,
     refreshToken,
-    tokenType: 'Bearer',
+    tokenType: boundJkt(s.extra) === undefined ? 'Bearer' : 'DPoP',
     expiresIn: accessExp - nowSec,
     refreshExpiresIn: Math.max(0, refreshExp - nowSec),
     familyId: s.familyId,
@@ -208,6 +221,9 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     // The family records its client with the other extra claims: every store keeps them, every access
     // token minted from the family carries them (RFC 9068 §2.2 client_id), and rotate checks them.
     if (clientId !== undefined) extra.client_id = clientId;
+    // RFC 9449 §6.1: the family's key, carried by its access tokens as `cnf.jkt` (and checked at refresh, §5).
+    const jkt = optionalString(input.jkt, 'jkt', 128);
+    if (jkt !== undefined) extra.cnf = { jkt };
     const subject: Subject = { sub, scope: input.scope ?? '', extra, familyId: newId() };
     const absoluteExp = nowSec + lifetimeSeconds;
     const refreshExp = Math.min(nowSec + config.refreshTtlSeconds, absoluteExp);
@@ -255,7 +271,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       const pair = await startFamily(input, config.accessTtlSeconds);
       const grant: AccessGrant = {
         accessToken: pair.accessToken,
-        tokenType: 'Bearer',
+        tokenType: pair.tokenType,
         expiresIn: pair.expiresIn,
         familyId: pair.familyId,
       };
@@ -281,6 +297,14 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         const owner = clientOf(p.subject.extra);
         if (clientId !== undefined && owner !== '' && owner !== clientId) throw new TokenError('wrong_client');
         if (scope !== undefined && !scopeWithin(scope, p.subject.scope)) throw new InvalidScopeError();
+        checkKey(boundJkt(p.subject.extra), options.jkt);
+      } else if (options.jkt !== undefined) {
+        // RFC 9449 §5 for an opaque token: its family's key is in the store, read before the rotation
+        // consumes anything. A token that is not its family's current one goes on to rotate, which
+        // answers it as it would without DPoP (reuse, revoked, ...).
+        const ref = p.family;
+        const found = await store.inspectRefresh({ shard: p.shard, now, ...ref });
+        if (found.status === 'active') checkKey(boundJkt(parseExtra(found.family.claims)), options.jkt);
       }
       // RFC 6749 §6: a narrower scope applies to the new access token; the grant (and so the
       // refresh token) keeps the scope it had.

@@ -111,6 +111,13 @@ export interface IssueInput {
    * Absent: the family is bound to no client (library use).
    */
   clientId?: string;
+  /**
+   * RFC 9449 §6.1: the RFC 7638 thumbprint of the client's DPoP key. The family records it as
+   * `cnf: { jkt }`: every access token minted from it carries the claim (an opaque one's record
+   * keeps it, and `authenticate` answers it in `Principal.claims`), and every refresh of the family
+   * must come with a proof by that key (`RefreshOptions.jkt`, §5).
+   */
+  jkt?: string;
 }
 
 /** Who refreshes (RFC 6749 §6). */
@@ -119,12 +126,23 @@ export interface RefreshOptions {
   clientId?: string;
   /** A narrower scope for the new access token; beyond the grant's scope it is `invalid_scope`, nothing consumed. */
   scope?: string;
+  /**
+   * RFC 9449 §5: the thumbprint of the DPoP proof presented with the refresh; `null` when the
+   * caller looked for one and there was none. A family bound to a key (`IssueInput.jkt`) is
+   * refreshed only with a proof by that key: anything else is refused (`DpopError`
+   * `dpop_key_mismatch`) and the refresh token is not consumed. With an opaque refresh token the
+   * family's binding is read before the rotation (one more store round trip) whenever this is
+   * not `undefined`; left `undefined` (library use without DPoP) an opaque refresh token is
+   * rotated unchecked, and a self-contained one of a bound family is refused.
+   */
+  jkt?: string | null;
 }
 
 export interface TokenPair {
   accessToken: string;
   refreshToken: string;
-  tokenType: 'Bearer';
+  /** `DPoP` when the family is bound to a key (RFC 9449 §5: the token response's `token_type`). */
+  tokenType: 'Bearer' | 'DPoP';
   /** Access token lifetime in seconds. */
   expiresIn: number;
   /** Refresh token lifetime in seconds. */
@@ -167,12 +185,15 @@ export interface Introspection {
   client_id?: string;
   /** The resource owner's username (RFC 7662 §2.2), when the login recorded one. */
   username?: string;
+  /** RFC 9449 §6.2: the key a DPoP-bound token is bound to. */
+  cnf?: { jkt: string };
 }
 
 /** An access token without a refresh token (RFC 6749 §4.4.3: the client credentials grant). */
 export interface AccessGrant {
   accessToken: string;
-  tokenType: 'Bearer';
+  /** `DPoP` when bound to a key (RFC 9449 §5). */
+  tokenType: 'Bearer' | 'DPoP';
   /** Lifetime in seconds. */
   expiresIn: number;
   scope?: string;

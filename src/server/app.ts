@@ -174,7 +174,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     observe?.('unmatched', request.method, 404, reply.elapsedTime / 1000);
   });
 
-  app.register(tesseraAuth, { tokens: options.tokens, realm });
+  app.register(tesseraAuth, {
+    tokens: options.tokens,
+    realm,
+    // The guard checks DPoP proofs against the same issuer and replay store as the token endpoint.
+    ...(options.dpop ? { dpop: options.issuer === undefined ? options.dpop : { ...options.dpop, issuer: options.issuer } } : {}),
+  });
 
   const docs = options.docs ?? true;
   if (docs) {

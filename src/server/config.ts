@@ -179,6 +179,13 @@ export const SETTINGS = {
     help: 'serve grant_type=password (RFC 6749 §4.3) to clients registered for it; off (0) turns it off for every client (RFC 9700 §2.4) and takes it out of the metadata',
     default: 'on',
   },
+  dpopNonce: {
+    env: 'TESSERA_DPOP_NONCE',
+    flag: 'dpop-nonce',
+    boolean: true,
+    help: 'DPoP proofs must carry a server nonce (RFC 9449 §8; DPoP-Nonce, use_dpop_nonce), derived from the signing key',
+    default: 'off',
+  },
   sessionSeconds: {
     env: 'TESSERA_SESSION_TTL',
     flag: 'session-ttl',
@@ -373,6 +380,8 @@ export interface ServerConfig {
   allowRegister: boolean;
   /** Serve grant_type=password (`TESSERA_PASSWORD_GRANT`). */
   passwordGrant: boolean;
+  /** DPoP proofs must carry a server nonce (`TESSERA_DPOP_NONCE`, RFC 9449 §8). */
+  dpopNonce: boolean;
   /** Lifetime of the browser session of `/authorize`, seconds. */
   sessionSeconds: number;
   cookieMode: boolean;
@@ -617,6 +626,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     logRequests: bool('logRequests', env, flags),
     allowRegister: bool('allowRegister', env, flags),
     passwordGrant: raw('passwordGrant', env, flags) === undefined || bool('passwordGrant', env, flags),
+    dpopNonce: bool('dpopNonce', env, flags),
     sessionSeconds: int('sessionSeconds', env, flags, 60, 31_536_000, 'a number of seconds'),
     cookieMode: bool('cookieMode', env, flags),
     cookieSecure: !bool('insecureCookies', env, flags),

@@ -249,6 +249,15 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       clock,
     },
     passwordGrant: config.passwordGrant,
+    // RFC 9449: proofs' jti once across every instance, in the store's one-time records; nonces
+    // (§8) from a key derived from the signing key, so every instance sharing it agrees.
+    dpop: {
+      records: store,
+      clock,
+      ...(config.dpopNonce
+        ? { nonce: { key: hkdfSha256(config.keys.primary.bytes, Buffer.alloc(0), 'tessera dpop nonce', 32) } }
+        : {}),
+    },
     // OpenID Connect needs a key relying parties can verify with: only with an asymmetric signing key set.
     oidc: config.signingKeys ? { signingKeys: config.signingKeys } : false,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,

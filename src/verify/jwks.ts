@@ -20,7 +20,10 @@
  * @module
  */
 import { ConfigError, JwksUnavailableError, TokenError } from '../errors.js';
+import { sha256Base64url } from '../internal/crypto.js';
+import type { OneTimeRecords } from '../stores/types.js';
 import { type ClaimRules, type Claims, checkClaims } from '../tokens/claims.js';
+import { boundJkt, DEFAULT_DPOP_WINDOW_SECONDS, DpopError, verifyDpopProof } from '../tokens/dpop.js';
 import {
   ASYMMETRIC_ALGS,
   type AsymmetricAlg,
@@ -67,6 +70,23 @@ export interface JwksVerifierOptions {
   /** Default the global `fetch`. */
   fetch?: FetchLike;
   maxTokenLength?: number;
+  /**
+   * DPoP (RFC 9449 §7) for {@link JwksVerifier.verifyRequest}: where proof ids are kept once
+   * (`records`, a store's one-time records, shared by every instance of the resource server;
+   * default a bounded map in this process) and the `iat` window (default 60 s).
+   */
+  dpop?: { records?: OneTimeRecords; windowSeconds?: number };
+}
+
+/** A request to a resource server, as {@link JwksVerifier.verifyRequest} reads it. */
+export interface VerifiableRequest {
+  method: string;
+  /**
+   * The request's URL as this resource server is known by (its configured origin plus the path),
+   * never one built from `Host`: a DPoP proof must name it (RFC 9449 §4.3; the query is ignored).
+   */
+  url: string;
+  headers: { get(name: string): string | null } | Readonly<Record<string, string | string[] | undefined>>;
 }
 
 export interface JwksVerifier {
@@ -74,6 +94,14 @@ export interface JwksVerifier {
   verify(token: string): Promise<Claims>;
   /** Fetches the set now (respects the single flight, not the cool-down). */
   reload(): Promise<void>;
+  /**
+   * Verifies the credential of a request (RFC 6750 §2.1, RFC 9449 §7): `Authorization: Bearer`
+   * with a token that is not DPoP-bound, or `Authorization: DPoP` with a `DPoP` proof for this
+   * method and URL, carrying `ath`, by the key of the token's `cnf.jkt` (and used once). Rejects
+   * with a TokenError for the token, a DpopError (`invalid_dpop_proof`, `dpop_key_mismatch`) for
+   * the proof.
+   */
+  verifyRequest(request: VerifiableRequest): Promise<Claims>;
 }
 
 interface CachedSet {
@@ -181,9 +209,46 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
     return cached;
   }
 
-  return {
+  const dpopWindow = options.dpop?.windowSeconds ?? DEFAULT_DPOP_WINDOW_SECONDS;
+  const dpopRecords = options.dpop?.records ?? localOnceRecords(clock);
+
+  const verifier: JwksVerifier = {
     async reload() {
       await load();
+    },
+    async verifyRequest(request: VerifiableRequest): Promise<Claims> {
+      const authorization = headerOf(request.headers, 'authorization');
+      const m = typeof authorization === 'string' ? /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization) : null;
+      if (!m) throw new TokenError('malformed', 'No Bearer or DPoP access token in the Authorization header');
+      const token = m[2] as string;
+      const claims = await verifier.verify(token);
+      const bound = boundJkt(claims);
+      if ((m[1] as string).toLowerCase() === 'bearer') {
+        // RFC 9449 §7.2: a token bound to a key is no bearer token.
+        if (claims.cnf !== undefined)
+          throw new TokenError('invalid_claims', 'The access token is DPoP-bound: present it with a proof');
+        return claims;
+      }
+      const now = clock();
+      const q = request.url.search(/[?#]/);
+      const proof = verifyDpopProof(
+        headerOf(request.headers, 'dpop'),
+        { htm: request.method, htu: q === -1 ? request.url : request.url.slice(0, q), accessToken: token },
+        { now, windowSeconds: dpopWindow },
+      );
+      if (bound !== undefined && bound !== proof.jkt)
+        throw new DpopError('dpop_key_mismatch', 'The DPoP proof is by another key than the access token is bound to');
+      if (bound === undefined && claims.cnf !== undefined) throw new TokenError('invalid_claims', 'Unknown confirmation method');
+      // RFC 9449 §11.1: a proof is used once within its window.
+      const fresh = await dpopRecords.putOnce({
+        kind: 'dpop_jti',
+        id: sha256Base64url(`${proof.jkt}.${proof.jti}`),
+        value: '',
+        now,
+        expiresAt: (proof.iat + dpopWindow + 1) * 1000,
+      });
+      if (!fresh) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: its jti was already used');
+      return claims;
     },
     async verify(token: string): Promise<Claims> {
       const { d1, d2 } = splitCompactJws(token, maxTokenLength);
@@ -198,6 +263,37 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
       if (!key.verifier.verifyCompact(token, d2)) throw new TokenError('bad_signature');
       const nowSec = Math.floor(clock() / 1000);
       return checkClaims(decodeJwsClaims(token, d1, d2), nowSec, rules, undefined);
+    },
+  };
+  return verifier;
+}
+
+/** One header of a request, from a Headers object or a Node-style record (a repeated one stays an array: refused). */
+function headerOf(headers: VerifiableRequest['headers'], name: string): unknown {
+  return typeof headers.get === 'function'
+    ? ((headers as { get(name: string): string | null }).get(name) ?? undefined)
+    : (headers as Readonly<Record<string, unknown>>)[name];
+}
+
+/** Proof ids kept in this process when no store is given: at most this many live at once (then refused: fail closed). */
+const LOCAL_ONCE_CAP = 100_000;
+
+/** One-time records in a map, for a single-instance resource server. */
+function localOnceRecords(clock: () => number): OneTimeRecords {
+  const held = new Map<string, number>();
+  return {
+    async putOnce({ kind, id, expiresAt }) {
+      const now = clock();
+      const key = `${kind}:${id}`;
+      const until = held.get(key);
+      if (until !== undefined && until > now) return false;
+      if (held.size >= LOCAL_ONCE_CAP) for (const [k, t] of held) if (t <= now) held.delete(k);
+      if (held.size >= LOCAL_ONCE_CAP) throw new DpopError('invalid_dpop_proof', 'Too many DPoP proofs within the window');
+      held.set(key, expiresAt);
+      return true;
+    },
+    async consumeOnce() {
+      return null;
     },
   };
 }

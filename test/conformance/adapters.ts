@@ -103,6 +103,8 @@ export interface AdapterOptions {
   authorize?: boolean;
   /** OpenID Connect on top of `authorize`. */
   oidc?: OidcOptions;
+  /** DPoP (RFC 9449): proof ids in the shared store, on the shared clock. */
+  dpop?: boolean;
 }
 
 function answer(status: number, headers: Record<string, string>, setCookies: string[], text: string): Answer {
@@ -168,6 +170,7 @@ export async function driver(name: AdapterName, s: Shared, o: AdapterOptions = {
       ? { authorize: { records: s.store as unknown as OneTimeRecords, clock: () => s.clock.now, key: AUTHORIZE_KEY } }
       : {}),
     ...(o.oidc ? { oidc: o.oidc } : {}),
+    ...(o.dpop ? { dpop: { records: s.store as unknown as OneTimeRecords, clock: () => s.clock.now } } : {}),
   };
   if (name === 'fastify') {
     const app = buildApp({ ...common, log: false, docs: false, demo: false });

@@ -33,6 +33,7 @@ import * as root from '../../src/index.js';
 import { createClientService } from '../../src/oauth-clients/clients.js';
 import { RedirectUriError } from '../../src/oauth-clients/redirect-uris.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { DpopError } from '../../src/tokens/dpop.js';
 import { generateSigningJwk } from '../../src/tokens/jwk.js';
 import { UserInputError } from '../../src/users/users.js';
 import { createJwksVerifier } from '../../src/verify/jwks.js';
@@ -54,6 +55,7 @@ const INSTANCES: Record<string, TesseraError> = {
   HttpError: new HttpError(400, 'invalid_request', 'The request is invalid'),
   CookieClearingError: new CookieClearingError(new HttpError(400, 'invalid_grant', 'no'), []),
   UsageError: new UsageError('unknown flag'),
+  DpopError: new DpopError('invalid_dpop_proof', 'DPoP proof refused: bad signature'),
 };
 
 function walk(dir: string): string[] {

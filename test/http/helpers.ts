@@ -3,6 +3,7 @@
  * on an injected clock, a user directory with cheap scrypt, and the app.
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { DpopOptions } from '../../src/http/core/dpop.js';
 import { generateSecret } from '../../src/keys.js';
 import { type ClientService, createClientService } from '../../src/oauth-clients/clients.js';
 import type { ClientDirectory } from '../../src/oauth-clients/types.js';
@@ -52,6 +53,8 @@ export interface SetupOptions {
   wrapStore?: (store: TokenStore & UserDirectory) => TokenStore & UserDirectory;
   /** Serve `/authorize`: codes and consents in the store, on the injected clock, a fixed key. */
   authorize?: boolean;
+  /** DPoP on (RFC 9449): proof ids in the store, on the injected clock, and these settings. Needs an `issuer` (app or service). */
+  dpop?: boolean | Omit<DpopOptions, 'records'>;
 }
 
 export async function setup(options: SetupOptions = {}): Promise<Harness> {
@@ -75,7 +78,26 @@ export async function setup(options: SetupOptions = {}): Promise<Harness> {
   const authorize = options.authorize
     ? { authorize: { records: store as unknown as OneTimeRecords, clock: () => clock.now, key: Buffer.alloc(32, 7) } }
     : {};
-  const app = buildApp({ tokens, users, clients, scope: 'api', log: false, rateLimit: false, ...authorize, ...options.app });
+  const dpop = options.dpop
+    ? {
+        dpop: {
+          records: store as unknown as OneTimeRecords,
+          clock: () => clock.now,
+          ...(typeof options.dpop === 'object' ? options.dpop : {}),
+        },
+      }
+    : {};
+  const app = buildApp({
+    tokens,
+    users,
+    clients,
+    scope: 'api',
+    log: false,
+    rateLimit: false,
+    ...authorize,
+    ...dpop,
+    ...options.app,
+  });
   await app.ready();
   const harness: Harness = {
     app,

@@ -14,7 +14,7 @@ import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { ENDPOINTS, type EndpointFeature, type EndpointHandler, PUBLIC_ENDPOINT_PATHS } from './endpoints.js';
 import { errorBody, errorHeaders, HttpError, logFailure, toHttpError } from './errors.js';
-import { createGuard, type Guard, type GuardOptions } from './guard.js';
+import { createGuard, type DpopHeaderSource, type Guard, type GuardOptions } from './guard.js';
 import {
   type AuthHandlers,
   type AuthHandlersOptions,
@@ -76,7 +76,12 @@ export interface AuthApp {
    * The dispatch every adapter shares: the route of the request, the public paths, the
    * guard (RFC 6750 §2.1). A promise only when the guard must ask the token store.
    */
-  dispatch(method: string, path: string, authorization: string | undefined): Dispatch | Promise<Dispatch>;
+  dispatch(
+    method: string,
+    path: string,
+    authorization: string | undefined,
+    headers?: DpopHeaderSource,
+  ): Dispatch | Promise<Dispatch>;
   /**
    * Answers a request of a served route: its body (read by the adapter, when the route reads
    * one) checked against the route's parameter rules, then its handler. Never rejects: any
@@ -143,7 +148,16 @@ export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet
 
 export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp {
   const handlers = createAuthHandlers(options);
-  const guard = createGuard({ tokens: options.tokens, realm: handlers.realm } as GuardOptions, who);
+  const guard = createGuard(
+    {
+      tokens: options.tokens,
+      realm: handlers.realm,
+      ...(options.dpop
+        ? { dpop: options.issuer === undefined ? options.dpop : { ...options.dpop, issuer: options.issuer } }
+        : {}),
+    } as GuardOptions,
+    who,
+  );
   const log = options.log;
   const run = endpointRunners(handlers, options);
   const on: Record<EndpointFeature, boolean> = {
@@ -196,11 +210,16 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     return route ? { action: 'serve', route, principal } : { action: 'pass', principal };
   }
 
-  function dispatch(method: string, path: string, authorization: string | undefined): Dispatch | Promise<Dispatch> {
+  function dispatch(
+    method: string,
+    path: string,
+    authorization: string | undefined,
+    headers?: DpopHeaderSource,
+  ): Dispatch | Promise<Dispatch> {
     const route = routes.get(`${method} ${path}`);
     if (route && !route.protected) return servePublic.get(route) as Dispatch;
     if (!route && isPublic(path)) return PASS_PUBLIC;
-    const pending = guard.start(authorization);
+    const pending = guard.start(authorization, method, path, headers);
     if (pending instanceof HttpError) return { action: 'answer', response: refusalResponse(pending) };
     if (!(pending instanceof Promise)) return admitted(route, pending);
     return pending.then(

@@ -31,6 +31,7 @@ import {
   type TokenErrorCode,
   type UnavailableDependency,
 } from '../../errors.js';
+import { DPOP_ALGS, isDpopError } from '../../tokens/dpop.js';
 import { DEFAULT_REALM } from './limits.js';
 
 /** Error codes of our responses: RFC 6749 §5.2, RFC 6750 §3.1, plus HTTP-only ones. */
@@ -47,7 +48,11 @@ export type HttpErrorCode =
   | 'temporarily_unavailable'
   | 'not_found'
   | 'conflict'
-  | 'server_error';
+  | 'server_error'
+  /** RFC 9449 §7.1, §12.2: a DPoP proof that is missing where required, or invalid. */
+  | 'invalid_dpop_proof'
+  /** RFC 9449 §8, §12.2: the server wants a proof with its nonce. */
+  | 'use_dpop_nonce';
 
 /**
  * The `reason` of an error body: why a token (or the credentials of a password
@@ -243,6 +248,53 @@ export function invalidCredentials(): HttpError {
 }
 
 /**
+ * RFC 9449 §7.1: the `DPoP` challenge of a protected resource, with the algorithms it accepts.
+ * Sent with the Bearer one when a token was refused without a DPoP credential (RFC 9110 §11.6.1).
+ */
+export function dpopChallenge(
+  realm: string,
+  error?: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce',
+  description?: string,
+): string {
+  let value = `DPoP realm="${realm}"`;
+  if (error) value += `, error="${error}"`;
+  if (description) value += `, error_description="${description}"`;
+  return `${value}, algs="${DPOP_ALGS.join(' ')}"`;
+}
+
+/**
+ * RFC 9449 §7.1: a refusal at a protected resource presented with `Authorization: DPoP`, or of a
+ * DPoP-bound token presented as Bearer: 401 with a `DPoP` challenge.
+ */
+export function dpopRefusal(
+  realm: string,
+  error: 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce',
+  description: string,
+  reason?: ErrorReason,
+  nonce?: string,
+): HttpError {
+  const headers: Record<string, string> = { 'www-authenticate': dpopChallenge(realm, error, description) };
+  // RFC 9449 §9: the nonce the next proof must carry.
+  if (nonce !== undefined) headers['dpop-nonce'] = nonce;
+  return new HttpError(401, error, description, headers, reason);
+}
+
+/** RFC 9449 §8, §9: the proof lacks the server's nonce; `DPoP-Nonce` gives it (400 at the token endpoint). */
+export function useDpopNonce(nonce: string | undefined): HttpError {
+  return new HttpError(
+    400,
+    'use_dpop_nonce',
+    'The DPoP proof must carry the nonce of the DPoP-Nonce header',
+    nonce === undefined ? {} : { 'dpop-nonce': nonce },
+  );
+}
+
+/** RFC 9449 §5, §12.2: a token-endpoint request whose DPoP proof is missing (where required) or invalid: 400. */
+export function invalidDpopProof(description = 'The DPoP proof is invalid'): HttpError {
+  return new HttpError(400, 'invalid_dpop_proof', description);
+}
+
+/**
  * Maps anything thrown while handling a request (framework-neutral part; the
  * adapters map their own framework's errors first). Exported for tests and for embedding apps.
  */
@@ -250,6 +302,14 @@ export function toHttpError(err: unknown, realm = DEFAULT_REALM): HttpError {
   if (err instanceof HttpError) return err;
   if (isDependencyUnavailable(err)) return dependencyUnavailable(err.dependency);
   if (err instanceof InvalidScopeError) return invalidScope();
+  // A proof refused at the token or refresh endpoint (the guard answers its own, 401).
+  if (isDpopError(err) && err.code === 'use_dpop_nonce') return useDpopNonce(err.nonce);
+  if (isDpopError(err))
+    return invalidDpopProof(
+      err.code === 'dpop_key_mismatch'
+        ? 'The refresh token is DPoP-bound: a proof by its key is required'
+        : 'The DPoP proof is invalid',
+    );
   if (isTokenError(err)) return accessTokenError(err, realm);
   // A deployment that lacks what this request needs (an optional peer such as the common-password
   // list): the request was fine and may succeed once the operator fixes it, so 503 (RFC 9110

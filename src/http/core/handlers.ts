@@ -14,12 +14,14 @@
 
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
 import { type ClientService, createClientService, NO_CLIENTS } from '../../oauth-clients/clients.js';
-import type { AccessGrant, Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
+import type { ClientRecord } from '../../oauth-clients/types.js';
+import type { AccessGrant, Introspection, IssueInput, Principal, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
 import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint } from './authorize.js';
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
+import { createDpopChecker, type DpopChecker, type DpopOptions } from './dpop.js';
 import { JWKS_PATH } from './endpoints.js';
 import {
   badRequest,
@@ -27,6 +29,7 @@ import {
   errorHeaders,
   HttpError,
   type HttpErrorCode,
+  invalidDpopProof,
   isTokenRefusal,
   refreshTokenError,
   storeUnavailable,
@@ -124,12 +127,19 @@ export interface AuthHandlersOptions {
   oidc?: OidcOptions | false;
   /** Receives the security events (events.ts): sign-ins, refreshes, reuse, logouts, revocations, client authentication failures, limiter blocks. */
   events?: AuthEventSink;
+  /**
+   * DPoP (RFC 9449, dpop.ts): a `DPoP` proof at the token and refresh endpoints binds the tokens
+   * to the proof's key (`token_type: DPoP`, `cnf.jkt`), and the metadata lists the proof
+   * algorithms. Needs the store's one-time records (replay, §11.1). Default off: a `DPoP` header
+   * is then ignored, and a client registered with `dpopBoundAccessTokens` is refused.
+   */
+  dpop?: DpopOptions | false;
 }
 
 /** RFC 6749 §5.1 token response. */
 export interface TokenResponseBody {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   refresh_token?: string;
   refresh_expires_in?: number;
@@ -209,7 +219,21 @@ function introspectionBody(i: Introspection): Introspection {
   for (const k of INTROSPECTION_MEMBERS) if (i[k] !== undefined) (out as unknown as Record<string, unknown>)[k] = i[k];
   return out;
 }
-const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username'] as const;
+const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username', 'cnf'] as const;
+
+/**
+ * The token service as a grant sees it when the request carried a DPoP proof by the key `jkt`
+ * (RFC 9449 §5): what it issues is bound to that key, and a refresh names the proof's key.
+ * `null`: DPoP is on and the request carried no proof.
+ */
+function dpopBound(tokens: TokenService, jkt: string | null): TokenService {
+  const bound = Object.create(tokens) as TokenService;
+  const bind = (input: IssueInput): IssueInput => (jkt === null ? input : { ...input, jkt });
+  bound.issue = (input) => tokens.issue(bind(input));
+  bound.issueAccess = (input) => tokens.issueAccess(bind(input));
+  bound.refresh = (token, by = {}) => tokens.refresh(token, { ...by, jkt });
+  return bound;
+}
 
 /** 503 with `Retry-After` (RFC 9110 §15.6.4): the password hash queue of this instance is full. */
 function hashQueueFull(e: HashQueueFull): HttpError {
@@ -260,6 +284,24 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   if (options.oidc && !options.authorize)
     throw new TypeError('tessera: OpenID Connect (oidc) needs the authorization endpoint (authorize)');
   const idTokens = options.oidc && options.authorize ? createIdTokens(options.oidc) : undefined;
+  const dpop: DpopChecker | undefined = options.dpop ? createDpopChecker(options.dpop, () => issuerOf()) : undefined;
+  /**
+   * RFC 9449 §5: the thumbprint of the request's DPoP proof (checked, its jti recorded), `null`
+   * for none, `undefined` when DPoP is off. A client registered with `dpopBoundAccessTokens`
+   * (§5.2 `dpop_bound_access_tokens`) must send one.
+   */
+  const proofOf = async (req: AuthRequest, client: ClientRecord): Promise<string | null | undefined> => {
+    const header = req.headers.dpop;
+    if (!dpop) {
+      if (client.dpopBoundAccessTokens) throw invalidDpopProof('This client must use DPoP, which this server does not serve');
+      return undefined;
+    }
+    if (header === undefined || header === '') {
+      if (client.dpopBoundAccessTokens) throw invalidDpopProof('This client must present a DPoP proof (RFC 9449 §5.2)');
+      return null;
+    }
+    return (await dpop.check(header, req.method, req.path)).jkt;
+  };
   const authorizeClock = (options.authorize ? options.authorize.clock : undefined) ?? Date.now;
   const authorize =
     options.authorize && users
@@ -308,12 +350,15 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
   function tokenResponse(pair: GrantResult, viaCookie: boolean): AuthResponse {
     const body: TokenResponseBody = {
       access_token: pair.accessToken,
-      token_type: 'Bearer',
+      token_type: pair.tokenType === 'DPoP' ? 'DPoP' : 'Bearer',
       expires_in: pair.expiresIn,
       scope: pair.scope ?? '',
     };
     if (pair.idToken !== undefined) body.id_token = pair.idToken;
     const res: AuthResponse = { status: 200, headers: { ...NO_STORE_HEADERS }, body };
+    // RFC 9449 §8.2: the nonce for the client's next proof, with every token response.
+    const nonce = dpop?.nonce();
+    if (nonce !== undefined) res.headers['dpop-nonce'] = nonce;
     if (!isPair(pair)) return res;
     body.refresh_expires_in = pair.refreshExpiresIn;
     if (viaCookie && cookies) res.cookies = cookies.set(pair.refreshToken, pair.refreshExpiresIn).ops;
@@ -372,6 +417,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
             authorize: true,
             oidc: true,
             scope: options.scope,
+            ...(dpop ? { dpopAlgs: dpop.algs } : {}),
             ...(jwksUriFor(issuer, options.accessAlg ?? idTokens.alg) === undefined
               ? {}
               : { jwksUri: jwksUriFor(issuer, options.accessAlg ?? idTokens.alg) as string }),
@@ -396,12 +442,13 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         throw new HttpError(400, 'unauthorized_client', `This client is not registered for grant_type=${grant.type}`);
       const missing = grants.missing(grant, body);
       if (missing) throw missing;
+      const jkt = await proofOf(req, client);
       const ctx: GrantContext = {
         req,
         param: (name) => str(body, name),
         client,
         authenticated,
-        tokens,
+        tokens: jkt === undefined ? tokens : dpopBound(tokens, jkt),
         users,
         scope: options.scope,
         limiter,
@@ -423,8 +470,10 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       }
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
+      const jkt = await proofOf(req, client);
       try {
-        const rotation = () => rotate(tokens, token, req.log, { clientId: client.clientId });
+        const by = jkt === undefined ? { clientId: client.clientId } : { clientId: client.clientId, jkt };
+        const rotation = () => rotate(tokens, token, req.log, by);
         return tokenResponse(await (emit ? observedRefresh(req, client.clientId, emit, rotation) : rotation()), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
@@ -553,6 +602,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           grantTypes: grants.types,
           authorize: authorize !== undefined,
           ...(idTokens ? { oidc: true } : {}),
+          ...(dpop ? { dpopAlgs: dpop.algs } : {}),
           scope: options.scope,
           ...(jwksUri === undefined ? {} : { jwksUri }),
         }),

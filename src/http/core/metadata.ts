@@ -32,6 +32,8 @@ export interface MetadataOptions {
   authorize?: boolean;
   /** OpenID Connect is on: the UserInfo and end-session endpoints, the `openid` and `profile` scopes. */
   oidc?: boolean;
+  /** DPoP is on: the proof algorithms (RFC 9449 §5.1 `dpop_signing_alg_values_supported`). */
+  dpopAlgs?: readonly string[];
 }
 
 export interface AuthorizationServerMetadata {
@@ -51,6 +53,7 @@ export interface AuthorizationServerMetadata {
   response_types_supported: string[];
   code_challenge_methods_supported?: string[];
   authorization_response_iss_parameter_supported?: boolean;
+  dpop_signing_alg_values_supported?: string[];
 }
 
 export function authorizationServerMetadata(o: MetadataOptions): AuthorizationServerMetadata {
@@ -85,6 +88,7 @@ export function authorizationServerMetadata(o: MetadataOptions): AuthorizationSe
     metadata.scopes_supported = [...new Set([...OIDC_SCOPES, ...metadata.scopes_supported])];
   }
   if (o.jwksUri !== undefined) metadata.jwks_uri = o.jwksUri;
+  if (o.dpopAlgs !== undefined) metadata.dpop_signing_alg_values_supported = [...o.dpopAlgs];
   return metadata;
 }
 

@@ -8,6 +8,7 @@
  */
 import { clientOfClaims } from '../../stores/state.js';
 import type { Claims } from '../../tokens/claims.js';
+import { boundJkt } from '../../tokens/dpop.js';
 import type { Introspection } from '../types.js';
 
 /** The client a family's extra claims bind it to (`''` for none, RFC 9068 `client_id`). */
@@ -45,10 +46,13 @@ export function isForeign(extra: Claims | string | undefined, clientId: string |
   return owner !== '' && owner !== clientId;
 }
 
-/** RFC 7662 §2.2 members from the extra claims: `client_id` and `username`. */
+/** RFC 7662 §2.2 members from the extra claims: `client_id`, `username` and (RFC 9449 §6.2) `cnf`. */
 export function describeExtra(out: Introspection, extra: Claims): Introspection {
   const client = clientOf(extra);
   if (client !== '') out.client_id = client;
   if (typeof extra.preferred_username === 'string') out.username = extra.preferred_username;
+  // RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+  const jkt = boundJkt(extra);
+  if (jkt !== undefined) out.cnf = { jkt };
   return out;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import type { RefreshOptions, TokenPair, TokenService } from '../../../refresh/types.js';
+import { isDpopError } from '../../../tokens/dpop.js';
 import { badRequest, isTokenRefusal, refreshTokenError } from '../errors.js';
 import { MAX_TOKEN_LENGTH } from '../limits.js';
 import type { CoreLogger } from '../request.js';
@@ -34,6 +35,10 @@ export async function rotate(
       else log?.debug({ code: e.code }, 'refresh token refused');
       throw refreshTokenError(e);
     }
+    // RFC 9449 §5: a DPoP-bound refresh token presented without its key (stolen, most likely);
+    // refused before the rotation, so its owner's session goes on.
+    if (isDpopError(e) && e.code === 'dpop_key_mismatch')
+      log?.warn({ event: 'refresh_token_dpop_mismatch' }, 'DPoP-bound refresh token presented without its key');
     throw e;
   }
 }
