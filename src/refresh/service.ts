@@ -38,17 +38,21 @@ import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
 import { RevocationSet } from './revocations.js';
+import { sessionAddress, sessionUserAgent } from './sessions.js';
 import type {
   AccessGrant,
   Introspection,
   IssueInput,
   Principal,
   RefreshOptions,
+  Session,
+  SessionDevice,
   SyncAuthenticator,
   TokenPair,
   TokenService,
   TokenServiceOptions,
 } from './types.js';
+import { SESSION_ADDRESS_MODES } from './types.js';
 
 export { DEFAULTS, resolveConfig, type TokenServiceConfig } from './config.js';
 
@@ -165,6 +169,19 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   const clock = options.clock ?? Date.now;
   const leewayMs = config.leewaySeconds * 1000;
   const graceMs = config.reuseGraceSeconds * 1000;
+  const addressMode = options.sessionAddress ?? 'truncated';
+  if (!SESSION_ADDRESS_MODES.includes(addressMode)) {
+    throw new ConfigError(`sessionAddress must be one of ${SESSION_ADDRESS_MODES.join(', ')}`);
+  }
+  /** The device fields a store write carries: only those known (a rotation keeps the others). */
+  const device = (d: SessionDevice): { userAgent?: string; address?: string } => {
+    const out: { userAgent?: string; address?: string } = {};
+    const ua = sessionUserAgent(d.userAgent);
+    const address = sessionAddress(d.address, addressMode);
+    if (ua !== undefined) out.userAgent = ua;
+    if (address !== undefined) out.address = address;
+    return out;
+  };
   // Opaque access tokens are their record (always looked up): nothing to keep in memory for them.
   const revocations =
     config.revocationPush && config.accessFormat !== 'opaque'
@@ -231,6 +248,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       claims: Object.keys(subject.extra).length > 0 ? JSON.stringify(subject.extra) : '',
       next,
       leewayMs,
+      ...device(input),
     });
     return pairOf(accessToken, r.token, a.exp, refreshExp, nowSec, subject);
   }
@@ -267,6 +285,47 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       requireSub(sub);
       if (typeof familyId !== 'string' || familyId === '') throw new TypeError('familyId must be a non-empty string');
       return store.revokeFamily({ shard: userShard(sub), now: clock(), familyId });
+    },
+
+    async sessions(sub: string, currentId?: string): Promise<Session[]> {
+      requireSub(sub);
+      if (!store.listFamilies) throw new ConfigError(`the ${store.kind} store keeps no session listing (listFamilies)`);
+      const now = clock();
+      const families = await store.listFamilies({ shard: userShard(sub), now, sub });
+      const out: Session[] = [];
+      for (const f of families) {
+        // The record outlives the newest refresh token by the leeway: that token's expiry ends the session.
+        const expiresAt = Math.min(f.absoluteExpiresAt, f.recordExpiresAt - leewayMs);
+        if (expiresAt <= now) continue;
+        out.push({
+          id: f.familyId,
+          clientId: f.clientId,
+          createdAt: f.createdAt,
+          lastUsedAt: f.lastUsedAt,
+          expiresAt,
+          userAgent: f.userAgent,
+          address: f.address,
+          current: f.familyId === currentId,
+        });
+      }
+      // Most recently used first; ties by id, so the order is stable.
+      return out.sort((a, b) => b.lastUsedAt - a.lastUsedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+
+    async endSession(sub: string, id: string): Promise<boolean> {
+      requireSub(sub);
+      if (typeof id !== 'string' || id === '') return false;
+      // Only a session listed for this user: revokeFamily alone would end another user's family by id.
+      const mine = await service.sessions(sub);
+      if (!mine.some((s) => s.id === id)) return false;
+      return service.endFamily(sub, id);
+    },
+
+    async endOtherSessions(sub: string, keepId: string | undefined): Promise<number> {
+      const others = (await service.sessions(sub)).filter((s) => s.id !== keepId);
+      let ended = 0;
+      for (const s of others) if (await service.endFamily(sub, s.id)) ended++;
+      return ended;
     },
 
     async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
@@ -319,6 +378,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         leewayMs,
         ...(clientId === undefined ? {} : { clientId }),
         ...(scope === undefined ? {} : { scope }),
+        ...(options.userAgent === undefined && options.address === undefined ? {} : device(options)),
       });
 
       switch (result.status) {

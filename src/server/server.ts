@@ -173,6 +173,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         reuseGraceSeconds: config.reuseGrace,
         acceptLegacyKeys: config.legacyRefreshKeys,
       },
+      sessionAddress: config.sessionAddress,
       store,
     });
   if (config.issuer !== undefined) real = makeTokens(config.issuer);
@@ -188,6 +189,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     issue: (...a) => service().issue(...a),
     issueAccess: (...a) => service().issueAccess(...a),
     endFamily: (...a) => service().endFamily(...a),
+    sessions: (...a) => service().sessions(...a),
+    endSession: (...a) => service().endSession(...a),
+    endOtherSessions: (...a) => service().endOtherSessions(...a),
     refresh: (...a) => service().refresh(...a),
     authenticate: (...a) => service().authenticate(...a),
     authenticateNow: (...a) => service().authenticateNow(...a),

@@ -12,7 +12,11 @@
  *
  *     f:<family id>      hash   the login session: sub, ct (created), ax (absolute expiry), cur (current
  *                               refresh id), prev, pat (when prev was consumed), rp (grace replay), rv
- *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry)
+ *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry),
+ *                               lu (last used), ua (user agent), ad (address)
+ *     s:<sub>            zset   the user's families (the session listing's index), scored by their
+ *                               record expiry: members whose score has passed are dropped at each
+ *                               login and listing, and the key expires with the latest family
  *     rt:<sha256>        hash   opaque refresh token (DESIGN.md's opaque scheme): user_id, issued_at,
  *                               refresh_expires_in, used_count, family
  *     at:<sha256>        hash   opaque access token (DESIGN.md's opaque scheme): user_id, issued_at, expires_in,
@@ -67,6 +71,14 @@ local function extend_to(key, untilMs)
   if ms < 1 then ms = 1 end
   local cur = redis.call('PTTL', key)
   if cur < ms then redis.call('PEXPIRE', key, int(ms)) end
+end
+
+-- The user index of the session listing: the family under its record expiry, and the key kept
+-- as long as its latest family.
+local function index_family(sub, famId, ex)
+  local sk = base .. 's:' .. sub
+  redis.call('ZADD', sk, int(ex), famId)
+  extend_to(sk, ex)
 end
 
 -- The client a family is bound to: client_id in its extra claims JSON ('' for none).
@@ -157,6 +169,9 @@ local sub = ARGV[9]
 local absoluteExpiresAt = tonumber(ARGV[10])
 local scope = ARGV[11]
 local claims = ARGV[12]
+-- nil from an older tessera in a mixed fleet: no device recorded.
+local userAgent = ARGV[13] or ''
+local address = ARGV[14] or ''
 
 local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0)
 local fk = base .. 'f:' .. famId
@@ -164,8 +179,11 @@ local fk = base .. 'f:' .. famId
 local createdAt = now
 if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
 redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
-  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex))
+  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'lu', int(now), 'ua', userAgent, 'ad', address)
 expire_at(fk, ex)
+-- The index forgets the user's lapsed families as new ones arrive (bounded by the live ones).
+redis.call('ZREMRANGEBYSCORE', base .. 's:' .. sub, '-inf', int(now))
+index_family(sub, famId, ex)
 return {'status', 'created'}
 `;
 
@@ -173,7 +191,9 @@ return {'status', 'created'}
  * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV: now, the
  * next tokens (2..7), mode ('j': self-contained token, 'o': opaque), family id (j)
  * or token hash (o), jti (j), grace window (ms), encrypted replay pair, presenting
- * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and ''.
+ * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and '', '1' and the
+ * refreshing device's user agent and address or '0' (the recorded device kept). A rotation
+ * records its time as the family's last use and re-indexes the family under its new expiry.
  *
  * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
  * or status 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' |
@@ -189,6 +209,10 @@ local replay = ARGV[12]
 local clientId = ARGV[13] or ''
 local narrowing = ARGV[14] == '1'
 local requestedScope = ARGV[15] or ''
+-- The refreshing device: '1' and its user agent and address, or '0' (keep the recorded one).
+local newDevice = ARGV[16] == '1'
+local newUserAgent = ARGV[17] or ''
+local newAddress = ARGV[18] or ''
 
 local famId, presented, rk, issuedAt, expiresIn
 if opaque then
@@ -233,8 +257,11 @@ if presented == current then
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
   local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp))
-  redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex))
+  redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex),
+    'lu', int(now))
+  if newDevice then redis.call('HSET', fk, 'ua', newUserAgent, 'ad', newAddress) end
   expire_at(fk, ex)
+  if ex > tonumber(recordExp) then index_family(sub, famId, ex) end
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.
@@ -390,6 +417,32 @@ return {'status', 'revoked', 'event', publish('u', keepUntil, notBefore, sub)}
 `;
 
 /**
+ * The session listing: the user's live families. ARGV: now, sub. Lapsed index members are
+ * dropped first; of the rest, a family revoked (flag or epoch) or past its absolute expiry is
+ * left out. Replies one flat array of 8 fields per family: id, created, last used, absolute
+ * expiry, record expiry, extra claims, user agent, address.
+ */
+const LIST_FAMILIES = `${PRELUDE}
+local sub = ARGV[2]
+local sk = base .. 's:' .. sub
+redis.call('ZREMRANGEBYSCORE', sk, '-inf', int(now))
+-- The epoch read once (is_revoked's rule): created at or before it, revoked.
+local epoch = tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '')
+local out = {}
+for _, famId in ipairs(redis.call('ZRANGE', sk, 0, -1)) do
+  local fsub, createdAt, absExp, revokedFlag, claims, recordExp, lastUsed, userAgent, address =
+    unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'ax', 'rv', 'cl', 'ex', 'lu', 'ua', 'ad'))
+  local live = fsub == sub and revokedFlag ~= '1' and not (epoch and tonumber(createdAt) <= epoch)
+  if live and now < tonumber(absExp) and now < tonumber(recordExp) then
+    for _, v in ipairs({famId, createdAt, lastUsed or createdAt, absExp, recordExp, claims or '', userAgent or '', address or ''}) do
+      out[#out + 1] = v
+    end
+  end
+end
+return out
+`;
+
+/**
  * One-time records. `KEYS[1]` is the record's own key, `<prefix>{o:<digest>}`
  * (src/stores/redis.ts `onceKey`): its hash tag is the digest of (kind, id), so
  * records spread over the cluster's slots and never share a key with token state
@@ -432,6 +485,7 @@ export const SCRIPTS = {
   tesseraV2RevokeAccess: REVOKE_ACCESS,
   tesseraV2RevokeFamily: REVOKE_FAMILY,
   tesseraV2RevokeUser: REVOKE_USER,
+  tesseraV2ListFamilies: LIST_FAMILIES,
   tesseraV2PutOnce: PUT_ONCE,
   tesseraV2ConsumeOnce: CONSUME_ONCE,
 } as const;

@@ -38,11 +38,14 @@ import { sha256Base64url } from '../internal/crypto.js';
 import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { clientOfClaims } from './state.js';
 import type {
   AccessCheckInput,
   AccessCheckResult,
   CreateFamilyInput,
   FamilyInfo,
+  FamilySummary,
+  ListFamiliesInput,
   NextTokens,
   OnceRef,
   OneTimeRecords,
@@ -393,6 +396,8 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
       input.absoluteExpiresAt,
       input.scope,
       input.claims,
+      input.userAgent ?? '',
+      input.address ?? '',
     ]);
   }
 
@@ -410,6 +415,9 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
         input.clientId ?? '',
         input.scope === undefined ? '0' : '1',
         input.scope ?? '',
+        input.userAgent === undefined && input.address === undefined ? '0' : '1',
+        input.userAgent ?? '',
+        input.address ?? '',
       ]),
     );
     const status = r.status;
@@ -498,6 +506,26 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
 
   async revokeUser(input: RevokeUserInput): Promise<void> {
     this.#pushed(fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil])));
+  }
+
+  /** One script over the user's index (`s:<sub>`): O(sessions of the user), never a SCAN. */
+  async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
+    const r = (await this.#script('tesseraV2ListFamilies', input.shard, [input.now, input.sub])) as string[];
+    const out: FamilySummary[] = [];
+    for (let i = 0; i + 7 < r.length; i += 8) {
+      const claims = r[i + 5] as string;
+      out.push({
+        familyId: r[i] as string,
+        clientId: clientOfClaims(claims),
+        createdAt: Number(r[i + 1]),
+        lastUsedAt: Number(r[i + 2]),
+        absoluteExpiresAt: Number(r[i + 3]),
+        recordExpiresAt: Number(r[i + 4]),
+        userAgent: r[i + 6] as string,
+        address: r[i + 7] as string,
+      });
+    }
+    return out;
   }
 
   /**

@@ -36,6 +36,7 @@ import {
   createFamilyIn,
   type FamilyState,
   inspectRefreshIn,
+  listFamiliesIn,
   revokeAccessIn,
   revokeFamilyIn,
   revokeUserIn,
@@ -48,6 +49,8 @@ import type {
   AccessCheckInput,
   AccessCheckResult,
   CreateFamilyInput,
+  FamilySummary,
+  ListFamiliesInput,
   Millis,
   OnceRef,
   OneTimeRecords,
@@ -239,6 +242,15 @@ const MIGRATIONS: readonly string[] = [
   -- object. '{}' (a row written before them) reads as CLIENT_DEFAULTS: password and refresh grants.
   ALTER TABLE clients ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
   `,
+  `
+  -- The session listing: each family's last use and the device of its latest sign-in or refresh
+  -- (written by the same statement as the rotation), and the per-user index it is read by.
+  -- 0 and '' (a family written before them): last used when created, device unknown.
+  ALTER TABLE families ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE families ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+  ALTER TABLE families ADD COLUMN address TEXT NOT NULL DEFAULT '';
+  CREATE INDEX families_by_sub ON families (sub);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -265,6 +277,9 @@ interface FamilyRow {
   scope: string;
   claims: string;
   expires_at: number;
+  last_used_at: number;
+  user_agent: string;
+  address: string;
 }
 
 interface UserRow {
@@ -288,6 +303,9 @@ function toFamily(r: FamilyRow): FamilyState {
     scope: r.scope,
     claims: r.claims,
     expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    userAgent: r.user_agent,
+    address: r.address,
   };
 }
 
@@ -396,6 +414,9 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
           scope: f.scope,
           claims: f.claims,
           expires_at: f.expiresAt,
+          last_used_at: f.lastUsedAt,
+          user_agent: f.userAgent,
+          address: f.address,
         }),
       getRefresh: (h) => {
         const r = s.getRefresh.get(h) as (StoredRefresh & { expires_at: number }) | undefined;
@@ -495,6 +516,13 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
 
   async revokeUser(input: RevokeUserInput): Promise<void> {
     return this.#write(input.now, (tx) => revokeUserIn(tx, input));
+  }
+
+  /** One read transaction over the user's index entries (families_by_sub). */
+  async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
+    return this.#read(input.now, (tx) =>
+      listFamiliesIn(tx, input.sub, (this.#s.familiesOf.all(input.sub) as FamilyRow[]).map(toFamily)),
+    );
   }
 
   /** The file is migrated when opened; this runs any migration another process left pending and answers the version. */
@@ -704,9 +732,10 @@ function prepare(db: SqliteDatabase) {
   return {
     getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
     putFamily: db.prepare(
-      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at)
-       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at)`,
+      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at, last_used_at, user_agent, address)
+       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at, @last_used_at, @user_agent, @address)`,
     ),
+    familiesOf: db.prepare('SELECT * FROM families WHERE sub = ?'),
     getRefresh: db.prepare(
       'SELECT user_id, issued_at, refresh_expires_in, used_count, family, expires_at FROM refresh_tokens WHERE hash = ?',
     ),

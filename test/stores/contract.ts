@@ -634,6 +634,135 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         await store.createFamily(family(created, 'fam-late', next(created, 'j1')));
         assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, familyId: 'fam-late' })).status, 'revoked');
       });
+
+      describe('session listing (listFamilies)', () => {
+        const list = async (store: TokenStore, now: number, who = sub) => {
+          assert.ok(store.listFamilies, 'every built-in store lists sessions');
+          const found = await store.listFamilies({ shard: userShard(who), now, sub: who });
+          return found.sort((a, b) => (a.familyId < b.familyId ? -1 : 1));
+        };
+
+        test('lists the live families of the user with client, times and device; a rotation moves last use and device in the same write', async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily({
+            ...family(now, 'fam-1', next(now, 'j1')),
+            claims: JSON.stringify({ client_id: 'web', username: 'alice' }),
+            userAgent: 'Firefox/140',
+            address: '192.0.2.0',
+          });
+          await store.createFamily(family(now, 'fam-2', next(now, 'h2', { refreshOpaque: true })));
+          assert.deepEqual(await list(store, now), [
+            {
+              familyId: 'fam-1',
+              clientId: 'web',
+              createdAt: now,
+              lastUsedAt: now,
+              absoluteExpiresAt: now + 86_400_000,
+              recordExpiresAt: now + 3_600_000,
+              userAgent: 'Firefox/140',
+              address: '192.0.2.0',
+            },
+            {
+              familyId: 'fam-2',
+              clientId: '',
+              createdAt: now,
+              lastUsedAt: now,
+              absoluteExpiresAt: now + 86_400_000,
+              recordExpiresAt: now + 3_600_000,
+              userAgent: '',
+              address: '',
+            },
+          ]);
+          clock.advance(60);
+          const later = clock.ms;
+          const base = { shard, now: later, graceMs: 0, leewayMs: 0 };
+          const r1 = await store.rotate({ ...base, presented: jti('fam-1', 'j1'), next: next(later, 'j1b') });
+          assert.equal(r1.status, 'rotated');
+          const r2 = await store.rotate({
+            ...base,
+            presented: { kind: 'opaque', hash: 'h2' },
+            next: next(later, 'h2b', { refreshOpaque: true }),
+            userAgent: 'curl/8',
+            address: '2001:db8::',
+          });
+          assert.equal(r2.status, 'rotated');
+          const [one, two] = await list(store, later);
+          assert.deepEqual(
+            [one?.lastUsedAt, one?.userAgent, one?.address, one?.recordExpiresAt],
+            [later, 'Firefox/140', '192.0.2.0', later + 3_600_000],
+            'a rotation without a device keeps the recorded one',
+          );
+          assert.deepEqual([two?.createdAt, two?.lastUsedAt, two?.userAgent, two?.address], [now, later, 'curl/8', '2001:db8::']);
+        });
+
+        test("a user sees only their own families; another user's listing is empty", async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily(family(now, 'fam-a', next(now, 'ja')));
+          await store.createFamily({ ...family(now, 'fam-b', next(now, 'jb')), shard: userShard('bob'), sub: 'bob' });
+          assert.deepEqual(
+            (await list(store, now)).map((f) => f.familyId),
+            ['fam-a'],
+          );
+          assert.deepEqual(
+            (await list(store, now, 'bob')).map((f) => f.familyId),
+            ['fam-b'],
+          );
+          assert.deepEqual(await list(store, now, 'carol'), []);
+        });
+
+        test('revoked families (one ended, reuse, logout everywhere) and expired ones leave the list', async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          for (const id of ['end', 'reuse', 'keep', 'short']) {
+            const absolute = id === 'short' ? 10_000 : 86_400_000;
+            await store.createFamily(
+              family(now, `fam-${id}`, next(now, `${id}1`, { refreshExpiresAt: now + absolute }), absolute),
+            );
+          }
+          assert.equal(await store.revokeFamily({ shard, now, familyId: 'fam-end' }), true);
+          const base = { shard, now, graceMs: 0, leewayMs: 0 };
+          await store.rotate({ ...base, presented: jti('fam-reuse', 'reuse1'), next: next(now, 'reuse2') });
+          assert.equal(
+            (await store.rotate({ ...base, presented: jti('fam-reuse', 'reuse1'), next: next(now, 'reuse3') })).status,
+            'reused',
+          );
+          assert.deepEqual(
+            (await list(store, now)).map((f) => f.familyId),
+            ['fam-keep', 'fam-short'],
+          );
+          clock.advance(11);
+          assert.deepEqual(
+            (await list(store, clock.ms)).map((f) => f.familyId),
+            ['fam-keep'],
+            'past its absolute expiry',
+          );
+          clock.advance(1);
+          await store.revokeUser({ shard, now: clock.ms, sub, keepUntil: clock.ms + 86_400_000 });
+          assert.deepEqual(await list(store, clock.ms), [], 'logout everywhere empties the list');
+          clock.advance(1);
+          const after = clock.ms;
+          await store.createFamily(family(after, 'fam-new', next(after, 'new1')));
+          assert.deepEqual(
+            (await list(store, after)).map((f) => f.familyId),
+            ['fam-new'],
+            'a sign-in after it is listed',
+          );
+        });
+
+        test('the purge takes expired families out of the user index too', async (t) => {
+          const { store, clock, realExpiry } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily(
+            family(now, 'fam-p', next(now, 'p1', { refreshExpiresAt: now + 5_000, accessExpiresAt: now + 5_000 }), 5_000),
+          );
+          clock.advance(6);
+          if (!realExpiry) await store.purgeExpired();
+          assert.deepEqual(await list(store, clock.ms), []);
+          if (!realExpiry) assert.equal(await store.countStateEntries(), 0, 'nothing left of the family');
+        });
+      });
     });
 
     describe('one-time records (RFC 6749 §4.1.2, RFC 8628 §3.5, RFC 9449 §11.1)', () => {

@@ -50,8 +50,13 @@ test('sqlite: a client row written before the settings column reads back with CL
   // A file of the previous schema version: the clients table without `settings`, one row in it.
   await new SqliteStore(file.path).close();
   const db = new Database(file.path);
-  db.exec('ALTER TABLE clients DROP COLUMN settings');
-  db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION - 1}`);
+  // Version 4: before the settings column (5) and the session listing's columns (6).
+  db.exec(`ALTER TABLE clients DROP COLUMN settings;
+    DROP INDEX families_by_sub;
+    ALTER TABLE families DROP COLUMN last_used_at;
+    ALTER TABLE families DROP COLUMN user_agent;
+    ALTER TABLE families DROP COLUMN address;`);
+  db.pragma('user_version = 4');
   db.prepare(
     "INSERT INTO clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ('old', 'confidential', 'sha256$x', 1, 5)",
   ).run();
