@@ -1152,6 +1152,86 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           await tokens.revoke(r1.refreshToken);
         });
 
+        test('sessions: the user sees their own, newest use first, the current one marked, device as kept', async (t) => {
+          const { service, clock } = await setup(t);
+          const tokens = service({ scheme });
+          const firefox = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0';
+          const laptop = await tokens.issue({
+            sub: 'dana',
+            clientId: 'web',
+            userAgent: firefox,
+            address: '198.51.100.77',
+          });
+          clock.advance(10);
+          const phone = await tokens.issue({ sub: 'dana', userAgent: 'x'.repeat(1000), address: '2001:db8:aa:bb::1' });
+          await tokens.issue({ sub: 'erin', userAgent: 'curl/8' });
+          const list = await tokens.sessions('dana', laptop.familyId);
+          assert.deepEqual(
+            list.map((s) => [s.id, s.clientId, s.userAgent, s.address, s.current]),
+            [
+              [phone.familyId, '', 'x'.repeat(256), '2001:db8:aa::', false],
+              [laptop.familyId, 'web', firefox, '198.51.100.0', true],
+            ],
+          );
+          const [, first] = list;
+          assert.equal(first?.createdAt, first?.lastUsedAt);
+          assert.equal(first?.expiresAt, first!.createdAt + 2_592_000_000, 'the refresh token expiry');
+          clock.advance(10);
+          const moved = await tokens.refresh(laptop.refreshToken, { userAgent: 'Firefox/141', address: '::ffff:203.0.113.9' });
+          const after = await tokens.sessions('dana');
+          assert.deepEqual(
+            after.map((s) => [s.id, s.userAgent, s.address, s.lastUsedAt - s.createdAt, s.current]),
+            [
+              [laptop.familyId, 'Firefox/141', '203.0.113.0', 20_000, false],
+              [phone.familyId, 'x'.repeat(256), '2001:db8:aa::', 0, false],
+            ],
+          );
+          assert.equal(moved.familyId, laptop.familyId);
+          assert.deepEqual((await tokens.sessions('erin')).map((s) => s.id).length, 1, "erin's listing holds her session alone");
+        });
+
+        test("endSession ends one session of the user (its tokens refused at once); another user's or an unknown id ends nothing", async (t) => {
+          const { service, reopen, clock } = await setup(t);
+          const tokens = service({ scheme });
+          const a = await tokens.issue({ sub: 'fay' });
+          const b = await tokens.issue({ sub: 'fay' });
+          const c = await tokens.issue({ sub: 'fay' });
+          const other = await tokens.issue({ sub: 'gus' });
+          // A second instance on the same backend (where there is one), which has seen b's access token.
+          const remoteStore = reopen ? await reopen() : undefined;
+          const remote = remoteStore
+            ? createTokenService({ secret: SECRET, store: remoteStore, clock: clock.now, scheme })
+            : tokens;
+          t.after(() => remote.close());
+          assert.equal(await codeOf(remote.authenticate(b.accessToken)), 'ok');
+          assert.equal(await tokens.endSession('fay', other.familyId), false, "another user's session");
+          assert.equal(await tokens.endSession('gus', b.familyId), false, "another user's session");
+          assert.equal(await tokens.endSession('fay', 'no-such-session'), false);
+          assert.equal(await codeOf(tokens.authenticate(other.accessToken)), 'ok');
+          const started = performance.now();
+          assert.equal(await tokens.endSession('fay', b.familyId), true);
+          assert.equal(await codeOf(tokens.authenticate(b.accessToken)), 'revoked');
+          assert.equal(await codeOf(tokens.refresh(b.refreshToken)), 'revoked');
+          // Every instance refuses within a second (the revocation push, or a store lookup).
+          for (;;) {
+            if ((await codeOf(remote.authenticate(b.accessToken))) === 'revoked') break;
+            assert.ok(performance.now() - started < 1000, 'refused on the other instance within a second');
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          assert.equal(await tokens.endSession('fay', b.familyId), false, 'ended already');
+          assert.deepEqual((await tokens.sessions('fay')).map((s) => s.id).sort(), [a.familyId, c.familyId].sort());
+          // Sign out everywhere else: every session of the user but the asking one.
+          assert.equal(await tokens.endOtherSessions('fay', a.familyId), 1);
+          assert.equal(await codeOf(tokens.authenticate(c.accessToken)), 'revoked');
+          assert.equal(await codeOf(tokens.authenticate(a.accessToken)), 'ok');
+          assert.deepEqual(
+            (await tokens.sessions('fay', a.familyId)).map((s) => [s.id, s.current]),
+            [[a.familyId, true]],
+          );
+          assert.equal(await codeOf(tokens.authenticate(other.accessToken)), 'ok', "gus's session lives");
+          assert.equal((await tokens.refresh(a.refreshToken)).familyId, a.familyId);
+        });
+
         test('revokeUser ends every family of the user and no other; a later login works', async (t) => {
           const { service, clock } = await setup(t);
           const tokens = service({ scheme, access: { checkRevocation: true } });
