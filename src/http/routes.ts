@@ -131,7 +131,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     const runner = runners[row.handler];
     app.route({
       method: row.method,
-      url: row.path,
+      // A `{name}` segment (OpenAPI) is Fastify's `:name`.
+      url: row.path.replace(/\{([a-z_]+)\}$/, ':$1'),
       ...(row.public ? { config: { public: true } } : {}),
       schema: routeSchema(row, docs, core.grants) as FastifySchema,
       handler:

@@ -257,9 +257,13 @@ if presented == current then
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
   local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp))
-  redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex),
-    'lu', int(now))
-  if newDevice then redis.call('HSET', fk, 'ua', newUserAgent, 'ad', newAddress) end
+  if newDevice then
+    redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex),
+      'lu', int(now), 'ua', newUserAgent, 'ad', newAddress)
+  else
+    redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex),
+      'lu', int(now))
+  end
   expire_at(fk, ex)
   if ex > tonumber(recordExp) then index_family(sub, famId, ex) end
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)

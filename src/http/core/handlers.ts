@@ -14,13 +14,13 @@
 
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
 import { type ClientService, createClientService, NO_CLIENTS } from '../../oauth-clients/clients.js';
-import type { AccessGrant, Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
+import type { AccessGrant, Introspection, Principal, Session, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
 import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint } from './authorize.js';
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
-import { JWKS_PATH } from './endpoints.js';
+import { JWKS_PATH, SESSIONS_PATH } from './endpoints.js';
 import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
@@ -35,7 +35,7 @@ import {
 } from './guessing-limiter.js';
 import { DEFAULT_REALM } from './limits.js';
 import { authorizationServerMetadata } from './metadata.js';
-import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO_STORE_HEADERS } from './request.js';
+import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, deviceOf, NO_STORE_HEADERS } from './request.js';
 
 /** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
 export type RateLimitSettings = GuessingLimitSettings;
@@ -147,10 +147,56 @@ export interface AuthHandlers {
   logout(req: AuthRequest): Promise<AuthResponse>;
   /** Needs the guard's principal. */
   logoutAll(principal: Principal): Promise<AuthResponse>;
+  /** GET /auth/sessions: the principal's user's sessions, the principal's own marked `current`. */
+  sessions(principal: Principal): Promise<AuthResponse>;
+  /** DELETE /auth/sessions/{id} (the id is the request path's last segment): 204, or 404 for an id not the user's. */
+  endSession(req: AuthRequest, principal: Principal): Promise<AuthResponse>;
+  /** POST /auth/sessions/revoke-others: every session of the user but the principal's own. */
+  revokeOtherSessions(principal: Principal): Promise<AuthResponse>;
   register(req: AuthRequest): Promise<AuthResponse>;
   /** RFC 8414 metadata of the configured issuer (never the request's); 404 `not_found` without one. */
   metadata(): AuthResponse;
   ready(log?: CoreLogger): Promise<AuthResponse>;
+}
+
+/** One session of `GET /auth/sessions`: times as RFC 3339 (UTC). */
+export interface SessionBody {
+  id: string;
+  client_id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string;
+  address: string;
+  current: boolean;
+}
+
+function sessionBody(s: Session): SessionBody {
+  return {
+    id: s.id,
+    client_id: s.clientId,
+    created_at: new Date(s.createdAt).toISOString(),
+    last_used_at: new Date(s.lastUsedAt).toISOString(),
+    expires_at: new Date(s.expiresAt).toISOString(),
+    user_agent: s.userAgent,
+    address: s.address,
+    current: s.current,
+  };
+}
+
+/** The `{id}` of `DELETE /auth/sessions/{id}`: the path's last segment (query dropped, percent-decoded), if it is one. */
+export function sessionIdOf(path: string): string | undefined {
+  const q = path.indexOf('?');
+  const p = q === -1 ? path : path.slice(0, q);
+  const prefix = `${SESSIONS_PATH}/`;
+  if (!p.startsWith(prefix)) return undefined;
+  const raw = p.slice(prefix.length);
+  if (raw === '' || raw.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The JSON body of `GET /me` (`PRINCIPAL_HEADERS` go with it: RFC 6750 §5.3). Not wrapped, to keep the hot path lean. */
@@ -321,7 +367,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return tokenResponse(await rotate(tokens, token, req.log, { clientId: client.clientId }), viaCookie);
+        return tokenResponse(await rotate(tokens, token, req.log, { clientId: client.clientId, ...deviceOf(req) }), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
@@ -390,6 +436,25 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     async logoutAll(principal) {
       await tokens.revokeUser(principal.sub);
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
+    },
+
+    async sessions(principal) {
+      const list = await tokens.sessions(principal.sub, principal.familyId);
+      return { status: 200, headers: { ...NO_STORE_HEADERS }, body: { sessions: list.map(sessionBody) } };
+    },
+
+    async endSession(req, principal) {
+      const id = sessionIdOf(req.path);
+      // RFC 9110 §15.5.5: another user's session is as unknown as one that never was (404, not 403).
+      if (id === undefined || !(await tokens.endSession(principal.sub, id))) {
+        throw new HttpError(404, 'not_found', 'No such session');
+      }
+      return { status: 204, headers: {}, body: null };
+    },
+
+    async revokeOtherSessions(principal) {
+      await tokens.endOtherSessions(principal.sub, principal.familyId);
+      return { status: 204, headers: {}, body: null };
     },
 
     async register(req) {
