@@ -38,7 +38,7 @@ import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
 import { RevocationSet } from './revocations.js';
-import { sessionAddress, sessionUserAgent } from './sessions.js';
+import { sessionAddress, sessionUserAgent, toSessions } from './sessions.js';
 import type {
   AccessGrant,
   Introspection,
@@ -292,24 +292,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       if (!store.listFamilies) throw new ConfigError(`the ${store.kind} store keeps no session listing (listFamilies)`);
       const now = clock();
       const families = await store.listFamilies({ shard: userShard(sub), now, sub });
-      const out: Session[] = [];
-      for (const f of families) {
-        // The record outlives the newest refresh token by the leeway: that token's expiry ends the session.
-        const expiresAt = Math.min(f.absoluteExpiresAt, f.recordExpiresAt - leewayMs);
-        if (expiresAt <= now) continue;
-        out.push({
-          id: f.familyId,
-          clientId: f.clientId,
-          createdAt: f.createdAt,
-          lastUsedAt: f.lastUsedAt,
-          expiresAt,
-          userAgent: f.userAgent,
-          address: f.address,
-          current: f.familyId === currentId,
-        });
-      }
-      // Most recently used first; ties by id, so the order is stable.
-      return out.sort((a, b) => b.lastUsedAt - a.lastUsedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return toSessions(families, now, leewayMs, currentId);
     },
 
     async endSession(sub: string, id: string): Promise<boolean> {

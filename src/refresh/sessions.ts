@@ -6,7 +6,8 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv6Groups, mappedIpv4 } from '../internal/ip.js';
-import type { SessionAddressMode } from './types.js';
+import type { FamilySummary } from '../stores/types.js';
+import type { Session, SessionAddressMode } from './types.js';
 
 /** The longest `User-Agent` a session keeps (characters); a longer one is cut. */
 export const MAX_USER_AGENT_LENGTH = 256;
@@ -42,4 +43,52 @@ export function sessionAddress(address: unknown, mode: SessionAddressMode): stri
       .map((g) => g.toString(16))
       .join(':')}::`;
   return '';
+}
+
+/**
+ * The sessions of a user's live families at `now`, most recently used first (ties by id).
+ * A session ends with its newest refresh token: the family record outlives that by the leeway.
+ */
+export function toSessions(families: readonly FamilySummary[], now: number, leewayMs: number, currentId?: string): Session[] {
+  const out: Session[] = [];
+  for (const f of families) {
+    const expiresAt = Math.min(f.absoluteExpiresAt, f.recordExpiresAt - leewayMs);
+    if (expiresAt <= now) continue;
+    out.push({
+      id: f.familyId,
+      clientId: f.clientId,
+      createdAt: f.createdAt,
+      lastUsedAt: f.lastUsedAt,
+      expiresAt,
+      userAgent: f.userAgent,
+      address: f.address,
+      current: f.familyId === currentId,
+    });
+  }
+  return out.sort((a, b) => b.lastUsedAt - a.lastUsedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A session as JSON (`GET /auth/sessions`, `tessera session list`): times as RFC 3339 (UTC). */
+export interface SessionJson {
+  id: string;
+  client_id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string;
+  address: string;
+  current: boolean;
+}
+
+export function sessionJson(s: Session): SessionJson {
+  return {
+    id: s.id,
+    client_id: s.clientId,
+    created_at: new Date(s.createdAt).toISOString(),
+    last_used_at: new Date(s.lastUsedAt).toISOString(),
+    expires_at: new Date(s.expiresAt).toISOString(),
+    user_agent: s.userAgent,
+    address: s.address,
+    current: s.current,
+  };
 }

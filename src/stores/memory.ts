@@ -183,6 +183,10 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return this.#run(input.now, (tx) => revokeUserIn(tx, input));
   }
 
+  async familyOwner(familyId: string): Promise<string | null> {
+    return this.#families.get(familyId)?.sub ?? null;
+  }
+
   async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
     const ids = this.#byUser.get(input.sub) ?? [];
     const families: FamilyState[] = [];

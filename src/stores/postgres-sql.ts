@@ -1009,6 +1009,7 @@ export function statements(schema: string) {
   return {
     createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
     rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    familyOwner: `SELECT sub FROM ${s}families WHERE id = $1`,
     // The session listing: the user's families by families_by_sub, live ones only (is_revoked's
     // rule with the epoch read once; not past the absolute expiry nor the record's).
     listFamilies: `SELECT f.id, f.created_at, f.last_used_at, f.absolute_expires_at, f.expires_at, f.claims, f.user_agent,

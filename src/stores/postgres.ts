@@ -483,6 +483,11 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
     return typeof r?.event === 'string' && r.event !== '';
   }
 
+  async familyOwner(familyId: string): Promise<string | null> {
+    const [r] = await this.#query('familyOwner', [familyId]);
+    return typeof r?.sub === 'string' ? r.sub : null;
+  }
+
   /** One statement over families_by_sub: O(sessions of the user). */
   async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
     const rows = await this.#query('listFamilies', [input.sub, input.now]);

@@ -559,6 +559,25 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     return c.isCluster ? (c as Cluster).nodes('master') : [c as Redis];
   }
 
+  /** SCANs every master for the family's key (`<prefix>{<shard>}:f:<id>`): an operator's look-up, not a request's. */
+  async familyOwner(familyId: string): Promise<string | null> {
+    const pattern = `${escapeGlob(this.keyPrefix)}{*}:f:${escapeGlob(familyId)}`;
+    for (const node of this.#masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        for (const key of keys) {
+          // The shard has no '}' (base64url): the key is exactly the prefix, one hash tag and the family.
+          if (!/^\{[A-Za-z0-9_-]+\}:f:/.test(key.slice(this.keyPrefix.length))) continue;
+          const sub = await this.#call(() => this.client.hget(key, 'sub'));
+          if (sub !== null) return sub;
+        }
+      } while (cursor !== '0');
+    }
+    return null;
+  }
+
   /** SCANs every master for this prefix's token-state keys (the ones with a hash tag). For tests and operators, not hot paths. */
   async countStateEntries(): Promise<number> {
     const pattern = `${escapeGlob(this.keyPrefix)}{*`;

@@ -518,6 +518,10 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return this.#write(input.now, (tx) => revokeUserIn(tx, input));
   }
 
+  async familyOwner(familyId: string): Promise<string | null> {
+    return this.#guard(() => (this.#s.getFamily.get(familyId) as FamilyRow | undefined)?.sub ?? null);
+  }
+
   /** One read transaction over the user's index entries (families_by_sub). */
   async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
     return this.#read(input.now, (tx) =>

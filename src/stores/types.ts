@@ -262,6 +262,12 @@ export interface TokenStateStore {
    * without it serves no session listing.
    */
   listFamilies?(input: ListFamiliesInput): Promise<FamilySummary[]>;
+  /**
+   * The user of a family (`sub`), or null when there is no such family: for operators ending a
+   * session by its id alone (`tessera session revoke`), never on a request path. Redis finds it
+   * with a SCAN (a family's key is under its user's hash tag); the others by primary key.
+   */
+  familyOwner?(familyId: string): Promise<string | null>;
   /** Deletes expired entries now (SQLite and memory also do it on their own); returns how many. */
   purgeExpired(): Promise<number>;
   /** Token-state entries held (families, opaque records, deny-list, user index and epochs), expired or not yet purged. */

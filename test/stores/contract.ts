@@ -751,6 +751,18 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           );
         });
 
+        test('familyOwner names the user of a family by its id alone; null for an unknown id', async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily(family(now, 'fam-own', next(now, 'o1')));
+          await store.createFamily({ ...family(now, 'fam-bob', next(now, 'b1')), shard: userShard('bob'), sub: 'bob' });
+          assert.ok(store.familyOwner, 'every built-in store answers it');
+          assert.equal(await store.familyOwner('fam-own'), sub);
+          assert.equal(await store.familyOwner('fam-bob'), 'bob');
+          assert.equal(await store.familyOwner('fam-none'), null);
+          assert.equal(await store.familyOwner('fam-*'), null, 'no pattern matching');
+        });
+
         test('the purge takes expired families out of the user index too', async (t) => {
           const { store, clock, realExpiry } = await setup(t);
           const now = clock.ms;

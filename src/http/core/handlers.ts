@@ -14,7 +14,8 @@
 
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
 import { type ClientService, createClientService, NO_CLIENTS } from '../../oauth-clients/clients.js';
-import type { AccessGrant, Introspection, Principal, Session, TokenPair, TokenService } from '../../refresh/types.js';
+import { sessionJson } from '../../refresh/sessions.js';
+import type { AccessGrant, Introspection, Principal, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
 import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint } from './authorize.js';
@@ -157,31 +158,6 @@ export interface AuthHandlers {
   /** RFC 8414 metadata of the configured issuer (never the request's); 404 `not_found` without one. */
   metadata(): AuthResponse;
   ready(log?: CoreLogger): Promise<AuthResponse>;
-}
-
-/** One session of `GET /auth/sessions`: times as RFC 3339 (UTC). */
-export interface SessionBody {
-  id: string;
-  client_id: string;
-  created_at: string;
-  last_used_at: string;
-  expires_at: string;
-  user_agent: string;
-  address: string;
-  current: boolean;
-}
-
-function sessionBody(s: Session): SessionBody {
-  return {
-    id: s.id,
-    client_id: s.clientId,
-    created_at: new Date(s.createdAt).toISOString(),
-    last_used_at: new Date(s.lastUsedAt).toISOString(),
-    expires_at: new Date(s.expiresAt).toISOString(),
-    user_agent: s.userAgent,
-    address: s.address,
-    current: s.current,
-  };
 }
 
 /** The `{id}` of `DELETE /auth/sessions/{id}`: the path's last segment (query dropped, percent-decoded), if it is one. */
@@ -440,7 +416,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
 
     async sessions(principal) {
       const list = await tokens.sessions(principal.sub, principal.familyId);
-      return { status: 200, headers: { ...NO_STORE_HEADERS }, body: { sessions: list.map(sessionBody) } };
+      return { status: 200, headers: { ...NO_STORE_HEADERS }, body: { sessions: list.map(sessionJson) } };
     },
 
     async endSession(req, principal) {
