@@ -37,12 +37,11 @@ export function sessionAddress(address: unknown, mode: SessionAddressMode): stri
   }
   if (mode === 'full') return v4 ?? (groups !== null ? ip : '').slice(0, MAX_ADDRESS_LENGTH);
   if (v4 !== null) return `${v4.split('.').slice(0, 3).join('.')}.0`;
-  if (groups !== null)
-    return `${groups
-      .slice(0, 3)
-      .map((g) => g.toString(16))
-      .join(':')}::`;
-  return '';
+  if (groups === null) return '';
+  // RFC 5952 §4.2: the zero groups at the end of the /48 fold into the trailing `::`.
+  const net = groups.slice(0, 3);
+  while (net.length > 0 && net[net.length - 1] === 0) net.pop();
+  return `${net.map((g) => g.toString(16)).join(':')}::`;
 }
 
 /**
