@@ -423,8 +423,8 @@ return {'status', 'revoked', 'event', publish('u', keepUntil, notBefore, sub)}
 /**
  * The session listing: the user's live families. ARGV: now, sub. Lapsed index members are
  * dropped first; of the rest, a family revoked (flag or epoch) or past its absolute expiry is
- * left out. Replies one flat array of 8 fields per family: id, created, last used, absolute
- * expiry, record expiry, extra claims, user agent, address.
+ * left out. Replies one JSON array (cjson: one bulk string, however many families) of
+ * [id, created, last used, absolute expiry, record expiry, extra claims, user agent, address].
  */
 const LIST_FAMILIES = `${PRELUDE}
 local sub = ARGV[2]
@@ -438,12 +438,12 @@ for _, famId in ipairs(redis.call('ZRANGE', sk, 0, -1)) do
     unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'ax', 'rv', 'cl', 'ex', 'lu', 'ua', 'ad'))
   local live = fsub == sub and revokedFlag ~= '1' and not (epoch and tonumber(createdAt) <= epoch)
   if live and now < tonumber(absExp) and now < tonumber(recordExp) then
-    for _, v in ipairs({famId, createdAt, lastUsed or createdAt, absExp, recordExp, claims or '', userAgent or '', address or ''}) do
-      out[#out + 1] = v
-    end
+    out[#out + 1] = {famId, createdAt, lastUsed or createdAt, absExp, recordExp, claims or '', userAgent or '', address or ''}
   end
 end
-return out
+-- cjson writes an empty table as an object.
+if #out == 0 then return '[]' end
+return cjson.encode(out)
 `;
 
 /**

@@ -510,22 +510,18 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
 
   /** One script over the user's index (`s:<sub>`): O(sessions of the user), never a SCAN. */
   async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
-    const r = (await this.#script('tesseraV2ListFamilies', input.shard, [input.now, input.sub])) as string[];
-    const out: FamilySummary[] = [];
-    for (let i = 0; i + 7 < r.length; i += 8) {
-      const claims = r[i + 5] as string;
-      out.push({
-        familyId: r[i] as string,
-        clientId: clientOfClaims(claims),
-        createdAt: Number(r[i + 1]),
-        lastUsedAt: Number(r[i + 2]),
-        absoluteExpiresAt: Number(r[i + 3]),
-        recordExpiresAt: Number(r[i + 4]),
-        userAgent: r[i + 6] as string,
-        address: r[i + 7] as string,
-      });
-    }
-    return out;
+    const reply = await this.#script('tesseraV2ListFamilies', input.shard, [input.now, input.sub]);
+    const rows = JSON.parse(String(reply)) as string[][];
+    return rows.map((r) => ({
+      familyId: r[0] as string,
+      clientId: clientOfClaims(r[5] as string),
+      createdAt: Number(r[1]),
+      lastUsedAt: Number(r[2]),
+      absoluteExpiresAt: Number(r[3]),
+      recordExpiresAt: Number(r[4]),
+      userAgent: r[6] as string,
+      address: r[7] as string,
+    }));
   }
 
   /**

@@ -33,10 +33,10 @@ import { RevocationHub } from './feed.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 import {
   checkAccessIn,
+  clientOfClaims,
   createFamilyIn,
   type FamilyState,
   inspectRefreshIn,
-  listFamiliesIn,
   revokeAccessIn,
   revokeFamilyIn,
   revokeUserIn,
@@ -522,11 +522,19 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return this.#guard(() => (this.#s.getFamily.get(familyId) as FamilyRow | undefined)?.sub ?? null);
   }
 
-  /** One read transaction over the user's index entries (families_by_sub). */
+  /** One statement over the user's index entries (families_by_sub), the rules of state.ts in SQL. */
   async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
-    return this.#read(input.now, (tx) =>
-      listFamiliesIn(tx, input.sub, (this.#s.familiesOf.all(input.sub) as FamilyRow[]).map(toFamily)),
-    );
+    const rows = this.#guard(() => this.#s.familiesOf.all({ sub: input.sub, now: input.now }) as FamilyRow[]);
+    return rows.map((r) => ({
+      familyId: r.id,
+      clientId: clientOfClaims(r.claims),
+      createdAt: r.created_at,
+      lastUsedAt: r.last_used_at || r.created_at,
+      absoluteExpiresAt: r.absolute_expires_at,
+      recordExpiresAt: r.expires_at,
+      userAgent: r.user_agent,
+      address: r.address,
+    }));
   }
 
   /** The file is migrated when opened; this runs any migration another process left pending and answers the version. */
@@ -739,7 +747,13 @@ function prepare(db: SqliteDatabase) {
       `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at, last_used_at, user_agent, address)
        VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at, @last_used_at, @user_agent, @address)`,
     ),
-    familiesOf: db.prepare('SELECT * FROM families WHERE sub = ?'),
+    // The session listing, by families_by_sub: live families only (state.ts isRevoked with the
+    // epoch read once; neither past the absolute expiry nor the record's).
+    familiesOf: db.prepare(
+      `SELECT id, created_at, last_used_at, absolute_expires_at, expires_at, claims, user_agent, address FROM families
+       WHERE sub = @sub AND revoked = 0 AND absolute_expires_at > @now AND expires_at > @now
+       AND created_at > coalesce((SELECT not_before FROM user_epochs WHERE sub = @sub), -1)`,
+    ),
     getRefresh: db.prepare(
       'SELECT user_id, issued_at, refresh_expires_in, used_count, family, expires_at FROM refresh_tokens WHERE hash = ?',
     ),
