@@ -306,8 +306,12 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
 
     async endOtherSessions(sub: string, keepId: string | undefined): Promise<number> {
       const others = (await service.sessions(sub)).filter((s) => s.id !== keepId);
+      // One revocation per family (each pushed to every instance), a few in flight at a time.
       let ended = 0;
-      for (const s of others) if (await service.endFamily(sub, s.id)) ended++;
+      for (let i = 0; i < others.length; i += 16) {
+        const batch = others.slice(i, i + 16).map((s) => service.endFamily(sub, s.id));
+        for (const ok of await Promise.all(batch)) if (ok) ended++;
+      }
       return ended;
     },
 

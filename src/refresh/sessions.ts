@@ -24,10 +24,12 @@ export function sessionUserAgent(ua: unknown): string | undefined {
 /**
  * The address as a session keeps it. `truncated`: IPv4 to its /24 (`192.0.2.0`), IPv6 to its /48
  * (`2001:db8:1::`), an IPv4-mapped IPv6 address as IPv4 (RFC 4291 §2.5.5.2); anything that is no
- * IP address is not kept. `full`: the address (zone dropped). `off`: nothing.
+ * IP address is not kept. `full`: the address (zone dropped). `off`: nothing (`''`, which also
+ * clears what a session recorded before).
  */
 export function sessionAddress(address: unknown, mode: SessionAddressMode): string | undefined {
-  if (typeof address !== 'string' || mode === 'off') return undefined;
+  if (typeof address !== 'string') return undefined;
+  if (mode === 'off') return '';
   const ip = address.trim().toLowerCase().replace(/%.*$/, '');
   let v4: string | null = isIPv4(ip) ? ip : null;
   let groups: number[] | null = null;

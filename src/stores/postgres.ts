@@ -397,8 +397,8 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       input.clientId ?? '',
       input.scope ?? null,
       input.next.accessScope ?? null,
-      input.userAgent ?? (input.address === undefined ? null : ''),
-      input.address ?? (input.userAgent === undefined ? null : ''),
+      input.userAgent ?? null,
+      input.address ?? null,
     ]);
     const status = r?.o_status as RotateResult['status'] | undefined;
     if (status === 'reused') this.#pushed(r?.o_event);

@@ -191,8 +191,8 @@ return {'status', 'created'}
  * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV: now, the
  * next tokens (2..7), mode ('j': self-contained token, 'o': opaque), family id (j)
  * or token hash (o), jti (j), grace window (ms), encrypted replay pair, presenting
- * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and '', '1' and the
- * refreshing device's user agent and address or '0' (the recorded device kept). A rotation
+ * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and '', two flags ('1'
+ * set, '0' keep) for the refreshing device's user agent and address, then the two values. A rotation
  * records its time as the family's last use and re-indexes the family under its new expiry.
  *
  * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
@@ -209,8 +209,9 @@ local replay = ARGV[12]
 local clientId = ARGV[13] or ''
 local narrowing = ARGV[14] == '1'
 local requestedScope = ARGV[15] or ''
--- The refreshing device: '1' and its user agent and address, or '0' (keep the recorded one).
-local newDevice = ARGV[16] == '1'
+-- The refreshing device: two flags ('1' set, '0' keep the recorded one), for the user agent and
+-- the address, then their values.
+local device = ARGV[16] or '00'
 local newUserAgent = ARGV[17] or ''
 local newAddress = ARGV[18] or ''
 
@@ -257,13 +258,16 @@ if presented == current then
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
   local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp))
-  if newDevice then
-    redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex),
-      'lu', int(now), 'ua', newUserAgent, 'ad', newAddress)
-  else
-    redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex),
-      'lu', int(now))
+  local fieldsToSet = {'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex), 'lu', int(now)}
+  if string.sub(device, 1, 1) == '1' then
+    fieldsToSet[#fieldsToSet + 1] = 'ua'
+    fieldsToSet[#fieldsToSet + 1] = newUserAgent
   end
+  if string.sub(device, 2, 2) == '1' then
+    fieldsToSet[#fieldsToSet + 1] = 'ad'
+    fieldsToSet[#fieldsToSet + 1] = newAddress
+  end
+  redis.call('HSET', fk, unpack(fieldsToSet))
   expire_at(fk, ex)
   if ex > tonumber(recordExp) then index_family(sub, famId, ex) end
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)

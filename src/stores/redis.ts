@@ -415,7 +415,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
         input.clientId ?? '',
         input.scope === undefined ? '0' : '1',
         input.scope ?? '',
-        input.userAgent === undefined && input.address === undefined ? '0' : '1',
+        `${input.userAgent === undefined ? '0' : '1'}${input.address === undefined ? '0' : '1'}`,
         input.userAgent ?? '',
         input.address ?? '',
       ]),

@@ -24,7 +24,7 @@ test('full keeps the address (zone dropped, IPv4-mapped as IPv4); off keeps noth
   assert.equal(sessionAddress('2001:db8::1%eth0', 'full'), '2001:db8::1');
   assert.equal(sessionAddress('::ffff:203.0.113.9', 'full'), '203.0.113.9');
   assert.equal(sessionAddress('junk', 'full'), '');
-  assert.equal(sessionAddress('198.51.100.77', 'off'), undefined);
+  assert.equal(sessionAddress('198.51.100.77', 'off'), '', 'nothing, and what was kept is cleared');
   assert.equal(sessionAddress(undefined, 'truncated'), undefined);
 });
 

@@ -693,6 +693,15 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
             [later, 'Firefox/140', '192.0.2.0', later + 3_600_000],
             'a rotation without a device keeps the recorded one',
           );
+          const r3 = await store.rotate({
+            ...base,
+            presented: jti('fam-1', 'j1b'),
+            next: next(later, 'j1c'),
+            userAgent: 'Firefox/141',
+          });
+          assert.equal(r3.status, 'rotated');
+          const [again] = await list(store, later);
+          assert.deepEqual([again?.userAgent, again?.address], ['Firefox/141', '192.0.2.0'], 'each field is kept unless given');
           assert.deepEqual([two?.createdAt, two?.lastUsedAt, two?.userAgent, two?.address], [now, later, 'curl/8', '2001:db8::']);
         });
 
