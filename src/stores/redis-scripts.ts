@@ -13,10 +13,12 @@
  *     f:<family id>      hash   the login session: sub, ct (created), ax (absolute expiry), cur (current
  *                               refresh id), prev, pat (when prev was consumed), rp (grace replay), rv
  *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry),
- *                               lu (last used), ua (user agent), ad (address)
- *     s:<sub>            zset   the user's families (the session listing's index), scored by their
- *                               record expiry: members whose score has passed are dropped at each
- *                               login and listing, and the key expires with the latest family
+ *                               ua (user agent), ad (address)
+ *     s:<sub>            zset   the session listing's index: the user's live families by record expiry
+ *     ss:<sub>           hash   family id -> its summary for the listing (JSON array: created, last
+ *                               used, absolute expiry, record expiry, user agent, address, client);
+ *                               a family leaves both when revoked, or lapsed at the next login or
+ *                               listing; both keys expire with the user's latest family
  *     rt:<sha256>        hash   opaque refresh token (DESIGN.md's opaque scheme): user_id, issued_at,
  *                               refresh_expires_in, used_count, family
  *     at:<sha256>        hash   opaque access token (DESIGN.md's opaque scheme): user_id, issued_at, expires_in,
@@ -73,20 +75,40 @@ local function extend_to(key, untilMs)
   if cur < ms then redis.call('PEXPIRE', key, int(ms)) end
 end
 
--- The user index of the session listing: the family under its record expiry, and the key kept
--- as long as its latest family.
-local function index_family(sub, famId, ex)
-  local sk = base .. 's:' .. sub
-  redis.call('ZADD', sk, int(ex), famId)
-  extend_to(sk, ex)
-end
-
 -- The client a family is bound to: client_id in its extra claims JSON ('' for none).
 local function client_of(claims)
   if not claims or claims == '' then return '' end
   local ok, t = pcall(cjson.decode, claims)
   if ok and type(t) == 'table' and type(t.client_id) == 'string' then return t.client_id end
   return ''
+end
+
+-- The session listing's index of a user: s:<sub> (zset: families by record expiry) and ss:<sub>
+-- (hash: family -> its summary, a JSON array of strings: created, last used, absolute expiry,
+-- record expiry, user agent, address, client), both kept as long as the user's latest family.
+local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, claims)
+  local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
+  redis.call('HSET', hk, famId,
+    cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '', address or '', client_of(claims)}))
+  redis.call('ZADD', sk, int(ex), famId)
+  extend_to(sk, ex)
+  extend_to(hk, ex)
+end
+
+-- A revoked family leaves the listing at once.
+local function unindex(sub, famId)
+  redis.call('HDEL', base .. 'ss:' .. sub, famId)
+  redis.call('ZREM', base .. 's:' .. sub, famId)
+end
+
+-- Lapsed families (record expiry passed) leave the index: at each login and listing, so the
+-- index holds the user's live families and those not yet pruned, never more.
+local function prune_index(sub)
+  local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
+  local lapsed = redis.call('ZRANGEBYSCORE', sk, '-inf', int(now))
+  if #lapsed == 0 then return end
+  for i = 1, #lapsed, 1000 do redis.call('HDEL', hk, unpack(lapsed, i, math.min(i + 999, #lapsed))) end
+  redis.call('ZREMRANGEBYSCORE', sk, '-inf', int(now))
 end
 
 -- RFC 6749 §6: every scope-token of requested is one of granted (space-separated, RFC 6749 §3.3).
@@ -179,11 +201,10 @@ local fk = base .. 'f:' .. famId
 local createdAt = now
 if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
 redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
-  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'lu', int(now), 'ua', userAgent, 'ad', address)
+  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'ua', userAgent, 'ad', address)
 expire_at(fk, ex)
--- The index forgets the user's lapsed families as new ones arrive (bounded by the live ones).
-redis.call('ZREMRANGEBYSCORE', base .. 's:' .. sub, '-inf', int(now))
-index_family(sub, famId, ex)
+prune_index(sub)
+summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, claims)
 return {'status', 'created'}
 `;
 
@@ -226,8 +247,8 @@ else
   famId, presented = familyOrHash, jti
 end
 local fk = base .. 'f:' .. famId
-local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp =
-  unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex'))
+local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp, userAgent,
+  address = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex', 'ua', 'ad'))
 -- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
 -- so that client can neither use it nor burn it (nor trip reuse detection with it).
 if sub and clientId ~= '' then
@@ -258,18 +279,20 @@ if presented == current then
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
   local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp))
-  local fieldsToSet = {'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex), 'lu', int(now)}
+  local fieldsToSet = {'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex)}
   if string.sub(device, 1, 1) == '1' then
+    userAgent = newUserAgent
     fieldsToSet[#fieldsToSet + 1] = 'ua'
     fieldsToSet[#fieldsToSet + 1] = newUserAgent
   end
   if string.sub(device, 2, 2) == '1' then
+    address = newAddress
     fieldsToSet[#fieldsToSet + 1] = 'ad'
     fieldsToSet[#fieldsToSet + 1] = newAddress
   end
   redis.call('HSET', fk, unpack(fieldsToSet))
   expire_at(fk, ex)
-  if ex > tonumber(recordExp) then index_family(sub, famId, ex) end
+  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, claims)
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.
@@ -281,6 +304,7 @@ if graceMs > 0 and presented == previous and storedReplay ~= '' and now - tonumb
 end
 -- Any other token of the family was consumed earlier: reuse. Revoke the family (the record keeps its TTL).
 redis.call('HSET', fk, 'rv', '1')
+unindex(sub, famId)
 return {'status', 'reused', 'event', publish('f', tonumber(recordExp), 0, famId)}
 `;
 
@@ -403,6 +427,7 @@ local fk = base .. 'f:' .. famId
 local sub, createdAt, revokedFlag, recordExp = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'rv', 'ex'))
 if not sub or is_revoked(sub, createdAt, revokedFlag) then return {'revoked', '0'} end
 redis.call('HSET', fk, 'rv', '1')
+unindex(sub, famId)
 return {'revoked', '1', 'event', publish('f', tonumber(recordExp), 0, famId)}
 `;
 
@@ -425,29 +450,15 @@ return {'status', 'revoked', 'event', publish('u', keepUntil, notBefore, sub)}
 `;
 
 /**
- * The session listing: the user's live families. ARGV: now, sub. Lapsed index members are
- * dropped first; of the rest, a family revoked (flag or epoch) or past its absolute expiry is
- * left out. Replies one JSON array (cjson: one bulk string, however many families) of
- * [id, created, last used, absolute expiry, record expiry, extra claims, user agent, address].
+ * The session listing. ARGV: now, sub. Lapsed families leave the index first; replies the user's
+ * epoch ('' for none) and the summaries of the indexed families (HGETALL of ss:<sub>: family,
+ * summary, ...). Revoked families left the index when revoked; the caller applies the epoch and
+ * the expiries of each summary (a family created at or before the epoch is revoked).
  */
 const LIST_FAMILIES = `${PRELUDE}
 local sub = ARGV[2]
-local sk = base .. 's:' .. sub
-redis.call('ZREMRANGEBYSCORE', sk, '-inf', int(now))
--- The epoch read once (is_revoked's rule): created at or before it, revoked.
-local epoch = tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '')
-local out = {}
-for _, famId in ipairs(redis.call('ZRANGE', sk, 0, -1)) do
-  local fsub, createdAt, absExp, revokedFlag, claims, recordExp, lastUsed, userAgent, address =
-    unpack(redis.call('HMGET', base .. 'f:' .. famId, 'sub', 'ct', 'ax', 'rv', 'cl', 'ex', 'lu', 'ua', 'ad'))
-  local live = fsub == sub and revokedFlag ~= '1' and not (epoch and tonumber(createdAt) <= epoch)
-  if live and now < tonumber(absExp) and now < tonumber(recordExp) then
-    out[#out + 1] = {famId, createdAt, lastUsed or createdAt, absExp, recordExp, claims or '', userAgent or '', address or ''}
-  end
-end
--- cjson writes an empty table as an object.
-if #out == 0 then return '[]' end
-return cjson.encode(out)
+prune_index(sub)
+return {redis.call('GET', base .. 'nbf:' .. sub) or '', redis.call('HGETALL', base .. 'ss:' .. sub)}
 `;
 
 /**

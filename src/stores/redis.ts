@@ -38,7 +38,6 @@ import { sha256Base64url } from '../internal/crypto.js';
 import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
 import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
-import { clientOfClaims } from './state.js';
 import type {
   AccessCheckInput,
   AccessCheckResult,
@@ -508,20 +507,33 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     this.#pushed(fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil])));
   }
 
-  /** One script over the user's index (`s:<sub>`): O(sessions of the user), never a SCAN. */
+  /** One script over the user's index (`s:<sub>`, `ss:<sub>`): O(sessions of the user), never a SCAN. */
   async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
-    const reply = await this.#script('tesseraV2ListFamilies', input.shard, [input.now, input.sub]);
-    const rows = JSON.parse(String(reply)) as string[][];
-    return rows.map((r) => ({
-      familyId: r[0] as string,
-      clientId: clientOfClaims(r[5] as string),
-      createdAt: Number(r[1]),
-      lastUsedAt: Number(r[2]),
-      absoluteExpiresAt: Number(r[3]),
-      recordExpiresAt: Number(r[4]),
-      userAgent: r[6] as string,
-      address: r[7] as string,
-    }));
+    const [epochText, flat] = (await this.#script('tesseraV2ListFamilies', input.shard, [input.now, input.sub])) as [
+      string,
+      string[],
+    ];
+    // state.ts isRevoked: created at or before the user's epoch. Revoked families left the index.
+    const epoch = epochText === '' ? Number.NEGATIVE_INFINITY : Number(epochText);
+    const out: FamilySummary[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const [ct, lu, ax, ex, ua, ad, client] = JSON.parse(flat[i + 1] as string) as string[];
+      const createdAt = Number(ct);
+      const absoluteExpiresAt = Number(ax);
+      const recordExpiresAt = Number(ex);
+      if (createdAt <= epoch || input.now >= absoluteExpiresAt || input.now >= recordExpiresAt) continue;
+      out.push({
+        familyId: flat[i] as string,
+        clientId: client ?? '',
+        createdAt,
+        lastUsedAt: Number(lu),
+        absoluteExpiresAt,
+        recordExpiresAt,
+        userAgent: ua ?? '',
+        address: ad ?? '',
+      });
+    }
+    return out;
   }
 
   /**
