@@ -126,6 +126,15 @@ for (const name of ADAPTERS) {
       );
     });
 
+    test('the session routes read no body: an empty one under a JSON content type is no error', async () => {
+      const t = await signIn(`dana-${name}`, 'json client');
+      const json = { ...bearer(t.access_token), 'content-type': 'application/json' };
+      assertError(await d.call({ method: 'DELETE', url: '/auth/sessions/nope', headers: json, payload: '' }), 404, 'not_found');
+      const id = (await list(t.access_token)).find((x) => x.current)?.id as string;
+      const ended = await d.call({ method: 'DELETE', url: `/auth/sessions/${id}`, headers: json, payload: '' });
+      assert.equal(ended.status, 204, ended.text);
+    });
+
     test('POST /auth/sessions/revoke-others ends every session of the caller but its own (204)', async () => {
       const dana = `dana-${name}`;
       const keep = await signIn(dana, 'keep');
