@@ -1,5 +1,5 @@
 /**
- * EdDSA and ES256 sign/verify (issue 15): tessera vs fast-jwt vs jose vs the floor,
+ * EdDSA, ES256 and RS256 (2048-bit) sign/verify: tessera vs fast-jwt vs jose vs the floor,
  * `crypto.sign` / `crypto.verify` on prepared KeyObjects with the signing input and
  * the signature already as Buffers (the signature itself, nothing else).
  *
@@ -12,7 +12,7 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { createSigner, createVerifier } from 'fast-jwt';
 import { importJWK, jwtVerify, SignJWT } from 'jose';
 import { createCodec } from '../src/tokens/codec.js';
@@ -72,9 +72,15 @@ async function casesFor(alg: AsymmetricAlg): Promise<Case[]> {
   const sigs = tokens.map((t) => Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url'));
   const priv: KeyObject = createPrivateKey({ key: jwk as never, format: 'jwk' });
   const pub: KeyObject = createPublicKey(priv);
-  const digest = alg === 'ES256' ? 'sha256' : null;
-  const pubArg = alg === 'ES256' ? { key: pub, dsaEncoding: 'ieee-p1363' as const } : pub;
-  const privArg = alg === 'ES256' ? { key: priv, dsaEncoding: 'ieee-p1363' as const } : priv;
+  const digest = alg === 'EdDSA' ? null : 'sha256';
+  const argOf = (key: KeyObject) =>
+    alg === 'ES256'
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : alg === 'RS256'
+        ? { key, padding: constants.RSA_PKCS1_PADDING }
+        : key;
+  const pubArg = argOf(pub);
+  const privArg = argOf(priv);
 
   const fastSign = createSigner({
     key: priv.export({ type: 'pkcs8', format: 'pem' }) as string,
@@ -89,7 +95,12 @@ async function casesFor(alg: AsymmetricAlg): Promise<Case[]> {
   });
   const fastTokens = Array.from({ length: POOL }, (_, i) => fastSign(claims(i)));
   const joseKey = await importJWK(jwk, alg);
-  const josePub = await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y ? { y: jwk.y } : {}) }, alg);
+  const josePub = await importJWK(
+    jwk.kty === 'RSA'
+      ? { kty: jwk.kty, n: jwk.n, e: jwk.e }
+      : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y ? { y: jwk.y } : {}) },
+    alg,
+  );
   const joseTokens = await Promise.all(
     Array.from({ length: POOL }, (_, i) =>
       new SignJWT(claims(i)).setProtectedHeader({ alg, typ: 'at+jwt', kid: jwk.kid }).sign(joseKey),
@@ -195,7 +206,7 @@ async function casesFor(alg: AsymmetricAlg): Promise<Case[]> {
 }
 
 export async function runAsymmetricBench(opts: { quick: boolean; log: (s: string) => void }): Promise<AsymmetricRow[]> {
-  const cases = [...(await casesFor('EdDSA')), ...(await casesFor('ES256'))];
+  const cases = [...(await casesFor('EdDSA')), ...(await casesFor('ES256')), ...(await casesFor('RS256'))];
   const rounds = opts.quick ? 3 : 9;
   const n = opts.quick ? 300 : 1500;
   for (const c of cases) await measure(c, 100); // warm-up
@@ -226,7 +237,7 @@ export function formatAsymmetric(rows: AsymmetricRow[]): { table: string; target
   for (const r of rows)
     lines.push(`| ${r.group} | ${r.name} | ${(r.nsPerOp / 1000).toFixed(1)} | ${r.vsFloor ? `${r.vsFloor.toFixed(2)}x` : ''} |`);
   const targets: string[] = [];
-  for (const alg of ['EdDSA', 'ES256']) {
+  for (const alg of ['EdDSA', 'ES256', 'RS256']) {
     const ours = rows.find((r) => r.group === `${alg} verify` && r.name.startsWith('tessera codec.decode'));
     const fast = rows.find((r) => r.group === `${alg} verify` && r.name.startsWith('fast-jwt'));
     const jose = rows.find((r) => r.group === `${alg} verify` && r.name.startsWith('jose'));

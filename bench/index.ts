@@ -6,7 +6,7 @@
  *
  *   codecs        encode/decode of every format vs fast-jwt, the fernet npm package and the
  *                 bare node:crypto floors (bench/codecs.ts): median CPU time per op
- *   asymmetric    EdDSA/ES256 sign and verify vs fast-jwt, jose and the crypto.sign/crypto.verify
+ *   asymmetric    EdDSA/ES256/RS256 sign and verify vs fast-jwt, jose and the crypto.sign/crypto.verify
  *                 floor on prepared KeyObjects, fresh tokens each op (bench/asymmetric.ts)
  *   refresh       tokens.refresh per store, memory/SQLite/Redis (bench/refresh.ts)
  *   authenticate  tokens.authenticate per store and access-token mode (bench/authenticate.ts)
@@ -201,7 +201,7 @@ if (wanted.has('codecs')) {
 
 if (wanted.has('codecs')) endSection('codecs');
 
-// --- asymmetric (EdDSA, ES256) ---------------------------------------------------------------------
+// --- asymmetric (EdDSA, ES256, RS256) --------------------------------------------------------------
 if (wanted.has('asymmetric')) {
   const { formatAsymmetric, runAsymmetricBench } = await import('./asymmetric.js');
   const rows = await runAsymmetricBench({ quick, log });
@@ -209,7 +209,9 @@ if (wanted.has('asymmetric')) {
   const { table, targets } = formatAsymmetric(rows);
   targetLines.push(...targets);
   if (!json) {
-    console.log('\nEdDSA / ES256 (CPU time per op, fresh tokens each op; floor = crypto.sign/verify on prepared KeyObjects)');
+    console.log(
+      '\nEdDSA / ES256 / RS256 (CPU time per op, fresh tokens each op; floor = crypto.sign/verify on prepared KeyObjects)',
+    );
     console.log(table);
   }
   endSection('asymmetric');

@@ -200,6 +200,40 @@ $('login-form').addEventListener('submit', async (e) => {
   }
 });
 
+// The authorization code flow with PKCE: the server's login page asks for the password and sends
+// the browser back here (the built-in client's registered redirect URI) with a code.
+const REDIRECT_URI = `${location.origin}/`;
+const PENDING = 'tessera-demo-authorization';
+
+$('code-flow').addEventListener('click', async () => {
+  const request = await client.authorize({ redirectUri: REDIRECT_URI });
+  sessionStorage.setItem(PENDING, JSON.stringify(request));
+  location.assign(request.url);
+});
+
+async function completeCodeFlow() {
+  const callback = location.href;
+  const pending = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null');
+  sessionStorage.removeItem(PENDING);
+  history.replaceState(null, '', '/');
+  if (!pending) return;
+  try {
+    await client.completeAuthorization(callback, pending);
+    const me = await (await client.fetch('/me')).json();
+    $('who').textContent = me.preferred_username ?? me.sub;
+    $('timeline').textContent = '';
+    log('Signed in on the login page (authorization code + PKCE): a new token family started', 'ok');
+    await callMe();
+    startAuto();
+  } catch (err) {
+    $('login-error').textContent = err.description ?? err.message;
+    $('login-error').hidden = false;
+  }
+}
+
+const query = new URLSearchParams(location.search);
+if (query.has('code') || query.has('error')) completeCodeFlow();
+
 $('call-me').addEventListener('click', () => callMe());
 $('auto').addEventListener('change', startAuto);
 $('refresh-now').addEventListener('click', () => client.refresh().catch(() => {}));

@@ -22,6 +22,11 @@ export class TesseraError extends Error {
     super(message, options);
     this.code = code;
   }
+
+  /** `{ error, message }`: what a log line or an API answer shows of it (no stack, no cause). */
+  toJSON<T extends TesseraError>(this: T): { error: T['code']; message: string } {
+    return { error: this.code, message: this.message };
+  }
 }
 
 /** Whether `e` is an error of the library, optionally with the given `code`. */
@@ -81,10 +86,6 @@ export class TokenError extends TesseraError {
   constructor(code: TokenErrorCode, message?: string, options?: { cause?: unknown }) {
     super(code, message ?? DEFAULT_MESSAGES[code], options);
   }
-
-  toJSON(): { error: TokenErrorCode; message: string } {
-    return { error: this.code, message: this.message };
-  }
 }
 
 export function isTokenError(e: unknown, code?: TokenErrorCode): e is TokenError {
@@ -125,10 +126,6 @@ export class DependencyUnavailableError extends TesseraError {
     super(`${dependency}_unavailable`, message, options);
     this.dependency = dependency;
   }
-
-  toJSON(): { error: `${UnavailableDependency}_unavailable`; message: string } {
-    return { error: this.code, message: this.message };
-  }
 }
 
 /** Whether `e` is an outage of a dependency (the store, a JWK Set): a 503, never a verdict on a token. */
@@ -144,10 +141,6 @@ export class StoreUnavailableError extends DependencyUnavailableError {
 
   constructor(message = 'The token store is unavailable', options?: { cause?: unknown }) {
     super('store', message, options);
-  }
-
-  override toJSON(): { error: 'store_unavailable'; message: string } {
-    return { error: this.code, message: this.message };
   }
 }
 
@@ -168,10 +161,6 @@ export class JwksUnavailableError extends DependencyUnavailableError {
   constructor(message = 'The JWK Set is unavailable', options?: { cause?: unknown }) {
     super('jwks', message, options);
   }
-
-  override toJSON(): { error: 'jwks_unavailable'; message: string } {
-    return { error: this.code, message: this.message };
-  }
 }
 
 /**
@@ -186,10 +175,6 @@ export class InvalidScopeError extends TesseraError {
 
   constructor(message = 'The requested scope exceeds the scope granted', options?: { cause?: unknown }) {
     super('invalid_scope', message, options);
-  }
-
-  toJSON(): { error: 'invalid_scope'; message: string } {
-    return { error: this.code, message: this.message };
   }
 }
 

@@ -19,7 +19,7 @@ export const MAIN_HELP = `tessera: access and refresh tokens without a JWT libra
 Usage:
   tessera serve [--port N] [--host H] [--store ${storeUsage()}]
   tessera keygen                         prints a new base64url secret (32 random bytes)
-  tessera keygen --alg EdDSA|ES256       prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
+  tessera keygen --alg EdDSA|ES256|RS256 prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
   tessera user add NAME                  adds a user; the password is read from stdin
   tessera migrate [--store SPEC]         applies the store's schema migrations (SQLite, PostgreSQL)
   tessera client add CLIENT_ID [--confidential] [--introspect]   registers an OAuth client (prints JSON)
@@ -57,9 +57,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
     if (argv.includes('--help') || argv.includes('-h'))
       return (
         io.out(
-          'Usage: tessera keygen [--alg EdDSA|ES256]\n\nPrints a new secret: 32 random bytes, base64url. Use it as TESSERA_SECRET.\n' +
+          'Usage: tessera keygen [--alg EdDSA|ES256|RS256]\n\nPrints a new secret: 32 random bytes, base64url. Use it as TESSERA_SECRET.\n' +
             'With --alg: prints a JWK Set (RFC 7517) holding one new private key, with kid (its RFC 7638 thumbprint),\n' +
-            'alg and use "sig". Save it (mode 0600) as TESSERA_SIGNING_KEY_FILE with TESSERA_ACCESS_ALG set to the same alg.\n' +
+            'alg and use "sig": Ed25519 for EdDSA, P-256 for ES256, RSA 2048 bits with e = 65537 for RS256.\n' +
+            'Save it (mode 0600) as TESSERA_SIGNING_KEY_FILE with TESSERA_ACCESS_ALG set to the same alg.\n' +
             'To rotate, put a new key first in the existing set and keep the old one until its tokens expire (docs/keys.md).',
         ),
         EXIT_OK
@@ -74,9 +75,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
         : argv.length === 1 && argv[0]?.startsWith('--alg=')
           ? argv[0].slice(6)
           : undefined;
-    if (alg === undefined) throw new UsageError('tessera keygen takes no arguments, or --alg EdDSA|ES256');
+    if (alg === undefined) throw new UsageError('tessera keygen takes no arguments, or --alg EdDSA|ES256|RS256');
     if (!isAsymmetricAlg(alg))
-      throw new UsageError(`--alg must be EdDSA or ES256 (HS256 uses a plain secret: tessera keygen), got "${alg}"`);
+      throw new UsageError(`--alg must be EdDSA, ES256 or RS256 (HS256 uses a plain secret: tessera keygen), got "${alg}"`);
     io.out(JSON.stringify({ keys: [generateSigningJwk(alg)] }));
     return EXIT_OK;
   },

@@ -145,6 +145,25 @@ function readCookie(name: string): string | undefined {
 
 const DEFAULT_PATHS = { token: '/auth/token', refresh: '/auth/refresh', logout: '/auth/logout', sessions: '/auth/sessions' };
 
+/** The server's built-in public client (TESSERA_DEFAULT_CLIENT's default). */
+const DEFAULT_CLIENT_ID = 'tessera';
+
+/** `bytes` random bytes, base64url: within RFC 7636 §4.1's unreserved characters. */
+function randomString(bytes: number): string {
+  return base64url(globalThis.crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function base64url(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))). */
+async function s256(verifier: string): Promise<string> {
+  return base64url(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+}
+
 /** The logout reason of a refused refresh, from the server's `reason` (never from its English description). */
 function logoutReasonOf(reason: string | undefined): LogoutReason {
   return reason === 'reused' || reason === 'revoked' || reason === 'expired' ? reason : 'invalid_grant';
@@ -165,8 +184,39 @@ function isInvalidTokenChallenge(res: Response): boolean {
   return res.status === 401 && /error="?invalid_token/i.test(res.headers.get('www-authenticate') ?? '');
 }
 
+/** A started authorization (RFC 6749 §4.1.1): where to send the browser, and what to keep until it comes back. */
+export interface AuthorizationRequest {
+  /** The authorization endpoint URL with the request (PKCE S256, state). */
+  url: string;
+  /** Keep these (e.g. in `sessionStorage`) for {@link TesseraClient.completeAuthorization}. */
+  state: string;
+  codeVerifier: string;
+  redirectUri: string;
+}
+
+export interface AuthorizeOptions {
+  /** A redirect URI registered for the client (`tessera client add ID --redirect-uri URI`). */
+  redirectUri: string;
+  scope?: string;
+  /** OIDC Core §3.1.2.1: `none` (no page: an error if not signed in), `login` (ask for the password again), `consent`. */
+  prompt?: 'none' | 'login' | 'consent';
+}
+
 export interface TesseraClient {
-  /** Password grant (RFC 6749 §4.3). */
+  /**
+   * Starts the authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636): a fresh verifier,
+   * its S256 challenge and a state. Send the browser to `url`; keep the rest until it returns.
+   */
+  authorize(options: AuthorizeOptions): Promise<AuthorizationRequest>;
+  /**
+   * Completes it on the redirect URI: checks `state` and `iss` (RFC 9207), throws the
+   * authorization error if there is one, and exchanges the code with the verifier.
+   */
+  completeAuthorization(
+    callbackUrl: string,
+    request: Pick<AuthorizationRequest, 'state' | 'codeVerifier' | 'redirectUri'>,
+  ): Promise<Session>;
+  /** Password grant (RFC 6749 §4.3), for first-party clients where the server enables it. */
   login(username: string, password: string): Promise<Session>;
   /** `fetch` with the Bearer token attached, refreshing ahead of expiry and once on 401. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -273,6 +323,30 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
   /** RFC 6749 §3.2.1: a public client names itself; its tokens are bound to it (§6). */
   const clientParams: Record<string, string> = options.clientId ? { client_id: options.clientId } : {};
 
+  /** RFC 8414 metadata, asked once: the authorization endpoint and the issuer that `iss` must name. */
+  let metadata: Promise<{ authorizationEndpoint: string; issuer: string | undefined }> | undefined;
+  function discover(): Promise<{ authorizationEndpoint: string; issuer: string | undefined }> {
+    metadata ??= doFetch(`${baseUrl}/.well-known/oauth-authorization-server`)
+      .then(async (res) => {
+        const m = res.ok ? ((await res.json()) as { authorization_endpoint?: unknown; issuer?: unknown }) : {};
+        return {
+          authorizationEndpoint: typeof m.authorization_endpoint === 'string' ? m.authorization_endpoint : `${baseUrl}/authorize`,
+          issuer: typeof m.issuer === 'string' ? m.issuer : undefined,
+        };
+      })
+      .catch(() => ({ authorizationEndpoint: `${baseUrl}/authorize`, issuer: undefined }));
+    return metadata;
+  }
+
+  /** A session from a successful token response: adopted here and told to the other tabs. */
+  async function signedIn(res: Response): Promise<Session> {
+    if (!res.ok) throw await errorOf(res);
+    const next = toSession((await res.json()) as TokenResponse, null);
+    adopt(next, 'login');
+    broadcast({ t: 'session', session: next, from: tabId });
+    return next;
+  }
+
   async function post(path: string, body: Record<string, string>): Promise<Response> {
     const headers = jsonHeaders();
     return doFetch(baseUrl + path, {
@@ -377,6 +451,53 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
   }
 
   return {
+    async authorize(o) {
+      const { authorizationEndpoint } = await discover();
+      const codeVerifier = randomString(32);
+      const state = randomString(16);
+      const url = new URL(authorizationEndpoint);
+      const params: Record<string, string> = {
+        response_type: 'code',
+        client_id: options.clientId ?? DEFAULT_CLIENT_ID,
+        redirect_uri: o.redirectUri,
+        code_challenge: await s256(codeVerifier),
+        code_challenge_method: 'S256',
+        state,
+      };
+      if (o.scope) params.scope = o.scope;
+      if (o.prompt) params.prompt = o.prompt;
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      return { url: url.href, state, codeVerifier, redirectUri: o.redirectUri };
+    },
+
+    async completeAuthorization(callbackUrl, request) {
+      const q = new URL(callbackUrl).searchParams;
+      // RFC 6749 §10.12: a response that does not carry our state was not started here.
+      if (q.get('state') !== request.state) throw new AuthError(400, 'invalid_request', 'state does not match');
+      // RFC 9207 §2.4: a response from another issuer (a mix-up attack) is refused.
+      const { issuer } = await discover();
+      const iss = q.get('iss');
+      if (issuer !== undefined && iss !== null && iss !== issuer)
+        throw new AuthError(400, 'invalid_request', 'iss names another issuer');
+      const error = q.get('error');
+      if (error !== null) throw new AuthError(400, error, q.get('error_description') ?? undefined);
+      const code = q.get('code');
+      if (!code) throw new AuthError(400, 'invalid_request', 'the response has no code');
+      const res = await doFetch(baseUrl + paths.token, {
+        method: 'POST',
+        headers: jsonHeaders(),
+        body: JSON.stringify({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: request.redirectUri,
+          code_verifier: request.codeVerifier,
+          client_id: options.clientId ?? DEFAULT_CLIENT_ID,
+        }),
+        ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
+      });
+      return signedIn(res);
+    },
+
     async login(username, password) {
       const res = await doFetch(baseUrl + paths.token, {
         method: 'POST',
@@ -384,11 +505,7 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
         body: JSON.stringify({ grant_type: 'password', username, password, ...clientParams }),
         ...(cookieMode ? { credentials: 'include' as RequestCredentials } : {}),
       });
-      if (!res.ok) throw await errorOf(res);
-      const next = toSession((await res.json()) as TokenResponse, null);
-      adopt(next, 'login');
-      broadcast({ t: 'session', session: next, from: tabId });
-      return next;
+      return signedIn(res);
     },
     fetch: (path, init) => authorizedFetch(path, init),
     refresh,

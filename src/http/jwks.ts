@@ -1,5 +1,5 @@
 /**
- * `GET /.well-known/jwks.json`: the public keys of the EdDSA/ES256 access-token
+ * `GET /.well-known/jwks.json`: the public keys of the EdDSA/ES256/RS256 access-token
  * signing set (RFC 7517 §5), for resource servers (`createJwksVerifier`, jose's
  * `createRemoteJWKSet`, PyJWT's `PyJWKClient`). Only public members are served:
  * `kty`, `crv`, `x`, `y`, `kid`, `alg`, `use`.

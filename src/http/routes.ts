@@ -53,6 +53,7 @@ function neutral(request: FastifyRequest): AuthRequest {
     // @fastify/cookie's parse in cookie mode; else the header, read only by the routes that use cookies.
     cookies: (request as { cookies?: Record<string, string | undefined> }).cookies ?? parseCookieHeader(request.headers.cookie),
     log: request.log,
+    id: request.id,
   };
 }
 
@@ -128,7 +129,8 @@ export const tesseraRoutes: FastifyPluginAsyncTypebox<TesseraRoutesOptions> = as
     if (
       row.feature === 'jwks' ||
       (row.feature === 'register' && !core.allowRegister) ||
-      (row.feature === 'authorize' && core.authorizeEndpoint === undefined)
+      (row.feature === 'authorize' && core.authorizeEndpoint === undefined) ||
+      (row.feature === 'oidc' && !core.oidc)
     )
       continue;
     const runner = runners[row.handler];

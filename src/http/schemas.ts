@@ -47,6 +47,11 @@ export const ErrorResponse = Type.Object(
           'Why the token or grant was refused (with `invalid_grant` and `invalid_token`): the TokenError code, e.g. `reused`, `revoked`, `expired`. Never present on a 503 (a store outage says nothing about the token)',
       }),
     ),
+    not_ready: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'GET /ready only: what is not ready (`store`; `revocation_feed` when its push is down too)',
+      }),
+    ),
   },
   { description: 'Error (RFC 6749 §5.2 shape)' },
 );
@@ -80,6 +85,7 @@ export const TokenResponse = Type.Object({
   expires_in: Type.Integer({ description: 'access token lifetime, seconds' }),
   refresh_token: Type.Optional(Type.String({ description: 'absent in cookie mode (the refresh token is in a cookie)' })),
   refresh_expires_in: Type.Optional(Type.Integer({ description: 'refresh token lifetime, seconds' })),
+  id_token: Type.Optional(Type.String({ description: 'OpenID Connect Core §3.1.3.3: with scope openid on the code flow' })),
   scope: Type.String({ description: 'granted scope (RFC 6749 §3.3)' }),
 });
 export type TokenResponse = Static<typeof TokenResponse>;

@@ -66,6 +66,11 @@ export function sha256(data: string | Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
 }
 
+/** SHA-512 (FIPS 180-4): the hash of OpenID Connect's `at_hash` for Ed25519-signed ID tokens. */
+export function sha512(data: string | Uint8Array): Buffer {
+  return createHash('sha512').update(data).digest();
+}
+
 /**
  * SHA-256 of a string (UTF-8), base64url without padding, through `crypto.hash`:
  * a one-shot digest without the Hash object and stream set-up of `createHash`.

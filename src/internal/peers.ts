@@ -26,6 +26,8 @@ export const PEER_MAJORS = {
   '@types/express': 5,
   hono: 4,
   '@hono/node-server': 2,
+  'prom-client': 15,
+  '@opentelemetry/api': 1,
 } as const;
 
 export type Peer = keyof typeof PEER_MAJORS;

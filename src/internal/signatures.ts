@@ -1,8 +1,9 @@
 /**
- * Asymmetric JWS signatures on `node:crypto`: EdDSA with Ed25519 (RFC 8037 §3.1)
- * and ES256, ECDSA on P-256 with SHA-256 (RFC 7518 §3.4). The only module that
- * touches `node:crypto` for them; keys are imported once into KeyObjects and kept
- * private to the closures returned here (nothing outside sees a KeyObject).
+ * Asymmetric JWS signatures on `node:crypto`: EdDSA with Ed25519 (RFC 8037 §3.1),
+ * ES256, ECDSA on P-256 with SHA-256 (RFC 7518 §3.4), and RS256, RSASSA-PKCS1-v1_5
+ * with SHA-256 (RFC 7518 §3.3, RFC 8017 §8.2). The only module that touches
+ * `node:crypto` for them; keys are imported once into KeyObjects and kept private to
+ * the closures returned here (nothing outside sees a KeyObject).
  *
  * ES256 signatures are the JOSE form, R || S as two 32-byte big-endian integers
  * (RFC 7518 §3.4), not DER: `dsaEncoding: 'ieee-p1363'`. A signature of any other
@@ -10,29 +11,50 @@
  * OpenSSL refuses r or s outside [1, n-1] (checked with Wycheproof's vectors in
  * test/vectors/wycheproof-signatures.test.ts).
  *
+ * RS256 keys have at least 2048 bits (RFC 7518 §3.3: "A key of size 2048 bits or larger
+ * MUST be used"), on import as on generation, and at most 16384 (OpenSSL's own limit; a
+ * larger key only makes every verification slower). A signature is exactly as long as the
+ * modulus (RFC 8017 §8.2.2 step 1), so a truncated, zero-prefixed or otherwise resized one is
+ * refused before OpenSSL sees it; OpenSSL compares the whole encoded message EM with the one
+ * it builds (RFC 8017 §8.2.2 step 4), so a modified padding or DigestInfo never verifies.
+ *
  * @module
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import { decodeBase64urlInto } from './base64url.js';
 
-export type AsymmetricAlg = 'EdDSA' | 'ES256';
-export const ASYMMETRIC_ALGS: readonly AsymmetricAlg[] = ['EdDSA', 'ES256'];
+export type AsymmetricAlg = 'EdDSA' | 'ES256' | 'RS256';
+export const ASYMMETRIC_ALGS: readonly AsymmetricAlg[] = ['EdDSA', 'ES256', 'RS256'];
 
-/** RFC 8037 §3.1 and RFC 7518 §3.4: both signatures are 64 bytes. */
+/** RFC 8037 §3.1 and RFC 7518 §3.4: EdDSA and ES256 signatures are 64 bytes. */
 export const SIGNATURE_BYTES = 64;
-/** The base64url length of a 64-byte signature (unpadded). */
-const SIGNATURE_BASE64URL_LENGTH = 86;
+/** RFC 7518 §3.3: the smallest RSA modulus accepted, on import and on generation. */
+export const RSA_MIN_MODULUS_BITS = 2048;
+/** The largest RSA modulus accepted (OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS). */
+export const RSA_MAX_MODULUS_BITS = 16384;
 
-/** The public members of a JWK of ours (RFC 7517 §4, RFC 8037 §2, RFC 7518 §6.2.1). */
-export interface PublicKeyMembers {
-  kty: 'OKP' | 'EC';
-  crv: 'Ed25519' | 'P-256';
-  x: string;
-  y?: string;
-}
+/** The public members of a JWK of ours (RFC 7517 §4; RFC 8037 §2, RFC 7518 §6.2.1 and §6.3.1). */
+export type PublicKeyMembers =
+  | { kty: 'OKP'; crv: 'Ed25519'; x: string }
+  | { kty: 'EC'; crv: 'P-256'; x: string; y: string }
+  | { kty: 'RSA'; n: string; e: string };
+
+/**
+ * The members of a private JWK of ours: `d` (RFC 8037 §2, RFC 7518 §6.2.2.1), and for RSA
+ * also the CRT members `p`, `q`, `dp`, `dq`, `qi` (RFC 7518 §6.3.2: SHOULD be present; they
+ * are required here, as `node:crypto` imports no RSA private JWK without them).
+ */
+export type PrivateKeyMembers =
+  | { kty: 'OKP'; crv: 'Ed25519'; x: string; d: string }
+  | { kty: 'EC'; crv: 'P-256'; x: string; y: string; d: string }
+  | { kty: 'RSA'; n: string; e: string; d: string; p: string; q: string; dp: string; dq: string; qi: string };
+
+/** RFC 7518 §6.3.2: the private members of an RSA JWK besides `n` and `e`. */
+export const RSA_PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
 
 export interface PreparedSigner {
   readonly alg: AsymmetricAlg;
-  /** The signature of the ASCII signing input, base64url (86 characters). */
+  /** The signature of the ASCII signing input, base64url. */
   signBase64url(signingInput: string): string;
 }
 
@@ -43,116 +65,199 @@ export interface PreparedVerifier {
    * must have checked that it is canonical base64url. Never throws for a bad signature.
    */
   verifyBase64url(signingInput: string, signatureBase64url: string): boolean;
+  /**
+   * The same for a whole JWS compact serialization whose second dot is at `d2`: the signing
+   * input is `token[0, d2)`, the signature `token[d2 + 1, end)` (base64url, checked here).
+   * Saves the two slices and the Buffer of the signing input.
+   */
+  verifyCompact(token: string, d2: number): boolean;
   /** Whether `signature` (raw bytes) is valid over `data` (raw bytes): for test vectors. */
   verifyBytes(data: Uint8Array, signature: Uint8Array): boolean;
-}
-
-function keyType(alg: AsymmetricAlg): { kty: 'OKP' | 'EC'; crv: 'Ed25519' | 'P-256' } {
-  return alg === 'EdDSA' ? { kty: 'OKP', crv: 'Ed25519' } : { kty: 'EC', crv: 'P-256' };
 }
 
 /** The algorithm a key type implies: one per key type, so a token can never choose another. */
 export function algForKeyType(kty: unknown, crv: unknown): AsymmetricAlg | undefined {
   if (kty === 'OKP' && crv === 'Ed25519') return 'EdDSA';
   if (kty === 'EC' && crv === 'P-256') return 'ES256';
+  // RFC 7518 §6.3: an RSA key has no crv. Of the RSA algorithms only RS256 is accepted.
+  if (kty === 'RSA' && crv === undefined) return 'RS256';
   return undefined;
 }
 
-/** A new key pair, as the members of a private JWK (`d` is the secret). */
-export function generateSigningKeyMembers(alg: AsymmetricAlg): PublicKeyMembers & { d: string } {
+const KTY: Readonly<Record<AsymmetricAlg, PublicKeyMembers['kty']>> = { EdDSA: 'OKP', ES256: 'EC', RS256: 'RSA' };
+
+/** A new key pair, as the members of a private JWK (`d`, and for RSA the CRT members, are the secret). */
+export function generateSigningKeyMembers(alg: AsymmetricAlg): PrivateKeyMembers {
+  if (alg === 'RS256') {
+    // RFC 7518 §3.3: 2048 bits; e = 65537 (F4), what every library expects.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: RSA_MIN_MODULUS_BITS, publicExponent: 0x10001 });
+    const j = privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    return { kty: 'RSA', n: j.n, e: j.e, d: j.d, p: j.p, q: j.q, dp: j.dp, dq: j.dq, qi: j.qi } as PrivateKeyMembers;
+  }
   const { privateKey } =
     alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const jwk = privateKey.export({ format: 'jwk' }) as { x: string; y?: string; d: string };
-  const { kty, crv } = keyType(alg);
-  return alg === 'EdDSA' ? { kty, crv, x: jwk.x, d: jwk.d } : { kty, crv, x: jwk.x, y: jwk.y as string, d: jwk.d };
+  const jwk = privateKey.export({ format: 'jwk' }) as { x: string; y: string; d: string };
+  return alg === 'EdDSA'
+    ? { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }
+    : { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d };
 }
 
-function publicJwkOf(key: KeyObject): { x?: string; y?: string } {
-  return key.export({ format: 'jwk' }) as { x?: string; y?: string };
+/** The public members only, in the order the JWK serialization of each key type uses. */
+export function publicMembersOf(m: PublicKeyMembers): PublicKeyMembers {
+  if (m.kty === 'RSA') return { kty: 'RSA', n: m.n, e: m.e };
+  if (m.kty === 'EC') return { kty: 'EC', crv: 'P-256', x: m.x, y: m.y };
+  return { kty: 'OKP', crv: 'Ed25519', x: m.x };
+}
+
+/** Whether a KeyObject's public JWK export is exactly `m` (Node decodes base64url leniently). */
+function sameMembers(key: KeyObject, m: PublicKeyMembers): boolean {
+  const back = key.export({ format: 'jwk' }) as Record<string, unknown>;
+  if (m.kty === 'RSA') return back.n === m.n && back.e === m.e;
+  return back.x === m.x && (m.kty !== 'EC' || back.y === m.y);
+}
+
+/**
+ * RFC 7518 §3.3 and RFC 8017 §3.1: a usable RSA public key, 2048 to 16384 bits, with an odd
+ * exponent e >= 3 (e = 1 would make every message its own signature).
+ */
+function rsaKeyAcceptable(key: KeyObject): boolean {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType !== 'rsa' || !details) return false;
+  const bits = details.modulusLength ?? 0;
+  const e = details.publicExponent ?? 0n;
+  return bits >= RSA_MIN_MODULUS_BITS && bits <= RSA_MAX_MODULUS_BITS && e >= 3n && (e & 1n) === 1n;
 }
 
 /**
  * Imports a public key from its JWK members; `undefined` when they are not a valid
- * key of that type (not on the curve, wrong length).
+ * key of that type (not on the curve, wrong length, an RSA key under 2048 bits, members
+ * that are not the canonical base64url of minimal big-endian integers, RFC 7518 §6.3.1).
  */
 function importPublic(alg: AsymmetricAlg, m: PublicKeyMembers): KeyObject | undefined {
-  const { kty, crv } = keyType(alg);
-  if (m.kty !== kty || m.crv !== crv) return undefined;
+  if (m.kty !== KTY[alg]) return undefined;
   try {
-    const key = createPublicKey({
-      key: alg === 'EdDSA' ? { kty, crv, x: m.x } : { kty, crv, x: m.x, y: m.y as string },
-      format: 'jwk',
-    });
-    // Node decodes base64url leniently: insist the key re-exports to exactly what was given.
-    const back = publicJwkOf(key);
-    if (back.x !== m.x || (alg === 'ES256' && back.y !== m.y)) return undefined;
+    const key = createPublicKey({ key: publicMembersOf(m) as import('node:crypto').JsonWebKey, format: 'jwk' });
+    // Node decodes base64url leniently (padding, '+', a leading zero octet of n): insist the key
+    // re-exports to exactly what was given.
+    if (!sameMembers(key, m)) return undefined;
+    if (alg === 'RS256' && !rsaKeyAcceptable(key)) return undefined;
     return key;
   } catch {
     return undefined;
   }
 }
 
+/** What crypto.sign/crypto.verify take for `alg`: the digest and the key argument (one object per key, not per call). */
+function cryptoArgs(alg: AsymmetricAlg, key: KeyObject) {
+  if (alg === 'ES256') return { digest: 'sha256', keyArg: { key, dsaEncoding: 'ieee-p1363' as const } };
+  // RSASSA-PKCS1-v1_5 (RFC 8017 §8.2), not PSS, whatever Node's default for the key would be.
+  if (alg === 'RS256') return { digest: 'sha256', keyArg: { key, padding: constants.RSA_PKCS1_PADDING } };
+  return { digest: null, keyArg: key };
+}
+
 export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): PreparedVerifier | undefined {
   const key = importPublic(alg, members);
   if (!key) return undefined;
-  // Passed to crypto.verify as is: one object per key, not one per call.
-  const keyArg = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
-  const digest = alg === 'ES256' ? 'sha256' : null;
-  const sig = Buffer.alloc(SIGNATURE_BYTES + 3);
-  const sigView = sig.subarray(0, SIGNATURE_BYTES);
+  const { digest, keyArg } = cryptoArgs(alg, key);
+  // RFC 8017 §8.2.2 step 1: an RSA signature has exactly as many octets as the modulus.
+  const bytes = alg === 'RS256' ? Math.ceil((key.asymmetricKeyDetails?.modulusLength as number) / 8) : SIGNATURE_BYTES;
+  const base64urlLength = Math.ceil((bytes * 4) / 3);
+  const sig = Buffer.alloc(bytes);
   const verifyBytes = (data: Uint8Array, signature: Uint8Array): boolean => {
-    if (signature.length !== SIGNATURE_BYTES) return false;
+    if (signature.length !== bytes) return false;
     try {
       return verify(digest, data, keyArg, signature);
     } catch {
       return false;
     }
   };
+  /** The signing input's bytes, reused (grown when a longer token comes). */
+  let input = Buffer.allocUnsafe(1024);
   return {
     alg,
     verifyBytes,
     verifyBase64url(signingInput, signatureBase64url) {
-      if (signatureBase64url.length !== SIGNATURE_BASE64URL_LENGTH) return false;
-      if (sig.write(signatureBase64url, 0, 'base64url') !== SIGNATURE_BYTES) return false;
+      if (signatureBase64url.length !== base64urlLength) return false;
+      if (decodeBase64urlInto(signatureBase64url, 0, base64urlLength, sig) !== bytes) return false;
       // The signing input is base64url '.' base64url: ASCII, so latin1 is its exact byte string.
-      return verifyBytes(Buffer.from(signingInput, 'latin1'), sigView);
+      return verifyBytes(Buffer.from(signingInput, 'latin1'), sig);
+    },
+    verifyCompact(token, d2) {
+      if (token.length - d2 - 1 !== base64urlLength) return false;
+      if (decodeBase64urlInto(token, d2 + 1, token.length, sig) !== bytes) return false;
+      if (d2 > input.length) input = Buffer.allocUnsafe(d2 * 2);
+      // latin1: one byte per character of the ASCII signing input, the first d2 characters only.
+      const n = input.write(token, 0, d2, 'latin1');
+      return verifyBytes(input.subarray(0, n), sig);
     },
   };
 }
 
 /**
+ * RFC 8017 §3.2: the members of an RSA private key belong together: n = p q,
+ * d e = 1 mod (p - 1) and mod (q - 1), dp = d mod (p - 1), dq = d mod (q - 1),
+ * q qi = 1 mod p. `node:crypto` checks none of it, and signs with the CRT members
+ * alone: a file whose `d` belongs to another key would load and sign, and fail
+ * wherever `d` is used.
+ */
+function rsaPrivateConsistent(m: Extract<PrivateKeyMembers, { kty: 'RSA' }>): boolean {
+  const int = (v: string): bigint => {
+    const b = Buffer.from(v, 'base64url');
+    return b.length === 0 ? 0n : BigInt(`0x${b.toString('hex')}`);
+  };
+  const n = int(m.n);
+  const e = int(m.e);
+  const d = int(m.d);
+  const p = int(m.p);
+  const q = int(m.q);
+  if (p < 3n || q < 3n || p * q !== n) return false;
+  const p1 = p - 1n;
+  const q1 = q - 1n;
+  return (d * e) % p1 === 1n && (d * e) % q1 === 1n && d % p1 === int(m.dp) && d % q1 === int(m.dq) && (q * int(m.qi)) % p === 1n;
+}
+
+/**
  * Imports a private key and checks that its public members match it (a JWK whose
- * `x`/`y` belong to another key would publish a key that verifies nothing).
+ * `x`/`y`/`n`/`e` belong to another key would publish a key that verifies nothing).
+ * An RSA key's private members are checked against each other ({@link rsaPrivateConsistent}),
+ * and it signs a test message that its public key must verify.
  */
 export function prepareSigner(
   alg: AsymmetricAlg,
-  members: PublicKeyMembers & { d: string },
+  members: PrivateKeyMembers,
 ): { signer: PreparedSigner; verifier: PreparedVerifier } | undefined {
-  const { kty, crv } = keyType(alg);
-  if (members.kty !== kty || members.crv !== crv || typeof members.d !== 'string') return undefined;
+  if (members.kty !== KTY[alg] || typeof members.d !== 'string') return undefined;
+  if (members.kty === 'RSA') {
+    if (!RSA_PRIVATE_MEMBERS.every((name) => typeof members[name] === 'string')) return undefined;
+    // Every member canonical base64url, as n and e are (checked on import): Node decodes leniently.
+    if (!RSA_PRIVATE_MEMBERS.every((name) => Buffer.from(members[name], 'base64url').toString('base64url') === members[name]))
+      return undefined;
+    if (!rsaPrivateConsistent(members)) return undefined;
+  }
   let key: KeyObject;
   try {
-    key = createPrivateKey({
-      key:
-        alg === 'EdDSA'
-          ? { kty, crv, x: members.x, d: members.d }
-          : { kty, crv, x: members.x, y: members.y as string, d: members.d },
-      format: 'jwk',
-    });
+    key = createPrivateKey({ key: members as import('node:crypto').JsonWebKey, format: 'jwk' });
+    if (!sameMembers(createPublicKey(key), members)) return undefined;
   } catch {
     return undefined;
   }
-  const derived = publicJwkOf(createPublicKey(key));
-  if (derived.x !== members.x || (alg === 'ES256' && derived.y !== members.y)) return undefined;
   const verifier = prepareVerifier(alg, members);
   if (!verifier) return undefined;
-  const keyArg = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
-  const digest = alg === 'ES256' ? 'sha256' : null;
+  const { digest, keyArg } = cryptoArgs(alg, key);
+  const signBytes = (data: Buffer): Buffer => sign(digest, data, keyArg);
+  if (alg === 'RS256') {
+    const probe = Buffer.from('tessera RS256 key check', 'latin1');
+    try {
+      if (!verifier.verifyBytes(probe, signBytes(probe))) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
   return {
     verifier,
     signer: {
       alg,
-      signBase64url: (signingInput) => sign(digest, Buffer.from(signingInput, 'latin1'), keyArg).toString('base64url'),
+      signBase64url: (signingInput) => signBytes(Buffer.from(signingInput, 'latin1')).toString('base64url'),
     },
   };
 }

@@ -188,6 +188,11 @@ export interface ClientRemovalFeed {
 export interface ClientServiceOptions {
   /** The built-in public client; `''` for none. Default {@link DEFAULT_CLIENT_ID}. */
   defaultClientId?: string;
+  /**
+   * What the built-in client may do beyond the password and refresh grants, asked at each use
+   * (the reference server gives it the demo page's redirect URI, known once the issuer is).
+   */
+  defaultClient?: () => Partial<Pick<ClientRecord, 'redirectUris' | 'grantTypes' | 'scope' | 'firstParty'>>;
   clock?: () => number;
   /** The store's push: registered clients are cached while it is up. Without it every lookup asks the store. */
   feed?: ClientRemovalFeed;
@@ -313,10 +318,12 @@ export function createClientService(directory: ClientDirectory, options: ClientS
     defaultClientId === ''
       ? undefined
       : completeClient({ clientId: defaultClientId, clientType: 'public', secretHash: '', introspect: false, createdAt: 0 });
+  /** A copy of the built-in client with what `defaultClient` adds now. */
+  const builtInRecord = (b: ClientRecord): ClientRecord => completeClient({ ...b, ...options.defaultClient?.() });
 
   async function get(clientId: string): Promise<ClientRecord | null> {
     // The built-in client needs no store round trip: the original refresh path stays one store call.
-    if (builtIn && clientId === builtIn.clientId) return completeClient(builtIn);
+    if (builtIn && clientId === builtIn.clientId) return builtInRecord(builtIn);
     if (!CLIENT_ID_PATTERN.test(clientId)) return null;
     if (cache === undefined) return directory.getClient(clientId);
     const cached = cache.get(clientId);
@@ -368,7 +375,7 @@ export function createClientService(directory: ClientDirectory, options: ClientS
       if (clientId === undefined) {
         // No client named and no credentials: the built-in default client, if any.
         if (secret !== undefined || !builtIn) return { ok: false, reason: 'no_client' };
-        return { ok: true, client: completeClient(builtIn), authenticated: false };
+        return { ok: true, client: builtInRecord(builtIn), authenticated: false };
       }
       const client = await get(clientId);
       if (!client) {

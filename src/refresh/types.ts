@@ -65,7 +65,7 @@ export interface TokenServiceOptions {
      */
     cacheSize?: number;
     /**
-     * Sign `jwt` access tokens with EdDSA or ES256 (the first key of this set; all
+     * Sign `jwt` access tokens with EdDSA, ES256 or RS256 (the first key of this set; all
      * verify) instead of HS256, so resource servers verify with the public keys
      * (`/.well-known/jwks.json`, `createJwksVerifier`). Refresh tokens keep the secret.
      */

@@ -10,19 +10,14 @@ import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { CookieModeOptions } from '../http/cookies.js';
-import type { AuthorizeOptions } from '../http/core/authorize.js';
-import type { Grant } from '../http/core/grants/types.js';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type onResponseHookHandler } from 'fastify';
+import type { AuthHandlersOptions } from '../http/core/handlers.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
 import { jwksRoute } from '../http/jwks.js';
 import { tesseraAuth } from '../http/plugin.js';
-import { type RateLimitSettings, tesseraRoutes } from '../http/routes.js';
-import type { ClientService } from '../oauth-clients/clients.js';
-import type { TokenService } from '../refresh/types.js';
+import { tesseraRoutes } from '../http/routes.js';
 import type { JwkSet } from '../tokens/jwk.js';
-import type { UserService } from '../users/users.js';
 import { demoRoutes } from './demo.js';
 import { reapIdleConnections } from './idle-connections.js';
 import { fastifyLogging, type LogOptions } from './logger.js';
@@ -30,18 +25,11 @@ import { securityHeaders } from './security-headers.js';
 
 export { type LogOptions, REDACT_PATHS } from './logger.js';
 
-export interface AppOptions {
-  tokens: TokenService;
-  /** Password grant and registration. */
-  users?: UserService;
-  /** Serve `POST /auth/register`. Default false. */
-  allowRegister?: boolean;
-  /** Browser mode: refresh token in an HttpOnly cookie with CSRF protection. Default off. */
-  cookie?: CookieModeOptions | false;
-  /** The guessing limiter of the password grant and registration (docs/security.md); `false` turns it off. Default: `DEFAULT_RATE_LIMIT` (http/core/handlers.ts). */
-  rateLimit?: RateLimitSettings | false;
-  /** Scope granted at login. Default none. */
-  scope?: string;
+/**
+ * The reference server's app: the auth routes' options (AuthHandlersOptions: users, clients,
+ * grants, authorize, oidc, cookie mode, the guessing limiter, ...) and the server's own.
+ */
+export interface AppOptions extends Omit<AuthHandlersOptions, 'accessAlg'> {
   /** Serve /openapi.json and Swagger UI at /docs. Default true. */
   docs?: boolean;
   /** Serve the demo page at / (public/ and the browser client at /client.js). Default true. */
@@ -56,20 +44,13 @@ export interface AppOptions {
   trustProxy?: false | number | string[];
   /** Socket timeouts in milliseconds; see {@link DEFAULT_TIMEOUTS}. */
   timeouts?: Partial<HttpTimeouts>;
-  /** `WWW-Authenticate` realm. Default `tessera`. */
-  realm?: string;
-  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
-  /** Registered OAuth clients (RFC 6749 §2). Default: only the built-in public client `tessera`. */
-  clients?: ClientService;
-  /** RFC 8414 issuer for the metadata (a function when known only after listen). Default: the token service's `issuer`; never the request's `Host` (see AuthHandlersOptions.issuer). */
-  issuer?: string | (() => string);
-  /** Extra grants of the token endpoint (core/grants/types.ts), after the built-in ones. */
-  grants?: readonly Grant[];
-  /** The authorization endpoint with its login and consent pages (AuthHandlersOptions.authorize). Default off. */
-  authorize?: AuthorizeOptions | false;
-  /** The password grant. Default true. */
-  passwordGrant?: boolean;
+  /**
+   * Called once per answered request with its route pattern (`unmatched` for a path no route
+   * has), method, status and duration in seconds: the request histogram of metrics.ts.
+   */
+  onResponse?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -163,6 +144,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler: clientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const observe = options.onResponse;
+  if (observe) {
+    // A hook on each route with its pattern in hand, added as the route is: reading
+    // `request.routeOptions` at answer time builds an object per request, on the hot path too.
+    app.addHook('onRoute', (route) => {
+      const url = route.url;
+      const hook: onResponseHookHandler = (request, reply, done) => {
+        observe(url, request.method, reply.statusCode, reply.elapsedTime / 1000);
+        done();
+      };
+      const own = route.onResponse;
+      route.onResponse = own === undefined ? hook : [...(Array.isArray(own) ? own : [own]), hook];
+    });
+  }
+
   if (timeouts.connectionTimeout > 0) {
     const reaper = reapIdleConnections(app.server, timeouts.connectionTimeout);
     app.addHook('onClose', (_instance, done) => {
@@ -173,8 +169,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.setErrorHandler(httpErrorHandler(realm));
   securityHeaders(app);
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
+    observe?.('unmatched', request.method, 404, reply.elapsedTime / 1000);
   });
 
   app.register(tesseraAuth, { tokens: options.tokens, realm });
@@ -212,20 +209,23 @@ export function buildApp(options: AppOptions): FastifyInstance {
     });
   }
 
+  // The routes take the auth options as given; the server's own stay here.
+  const {
+    tokens: _tokens,
+    docs: _docs,
+    demo: _demo,
+    log: _log,
+    trustProxy: _tp,
+    timeouts: _to,
+    jwks,
+    onResponse: _or,
+    ...routeOptions
+  } = options;
   app.register(tesseraRoutes, {
-    users: options.users,
-    allowRegister: options.allowRegister ?? false,
-    cookie: options.cookie ?? false,
-    rateLimit: options.rateLimit,
-    scope: options.scope,
+    ...routeOptions,
     realm,
-    clients: options.clients,
-    issuer: options.issuer,
-    ...(options.grants ? { grants: options.grants } : {}),
-    ...(options.authorize ? { authorize: options.authorize } : {}),
-    ...(options.passwordGrant === undefined ? {} : { passwordGrant: options.passwordGrant }),
     // The served JWKS's first key is the signing key: its alg is the access tokens' (jwks_uri in the metadata).
-    ...(options.jwks?.keys[0] ? { accessAlg: options.jwks.keys[0].alg } : {}),
+    ...(jwks?.keys[0] ? { accessAlg: jwks.keys[0].alg } : {}),
   });
 
   if (docs) {

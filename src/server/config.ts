@@ -31,6 +31,7 @@ import {
   type SigningKeySet,
 } from '../tokens/jwk.js';
 import { DEFAULT_SCRYPT, MAX_SCRYPT_N } from '../users/password.js';
+import { type AuditTarget, parseAuditTarget } from './audit.js';
 import { ensurePrivateDir } from './files.js';
 
 /** One setting: its variable, its flag, and what `--help` and the docs say about it. */
@@ -321,16 +322,30 @@ export const SETTINGS = {
   accessAlg: {
     env: 'TESSERA_ACCESS_ALG',
     flag: 'access-alg',
-    arg: 'HS256|EdDSA|ES256',
-    help: 'signature of jwt access tokens; EdDSA/ES256 publish the public keys at /.well-known/jwks.json so APIs verify without the secret',
+    arg: 'HS256|EdDSA|ES256|RS256',
+    help: 'signature of jwt access tokens; EdDSA/ES256/RS256 publish the public keys at /.well-known/jwks.json so APIs verify without the secret',
     default: 'HS256',
   },
   signingKeyFile: {
     env: 'TESSERA_SIGNING_KEY_FILE',
     flag: 'signing-key-file',
     arg: 'PATH',
-    help: 'JWK Set of private keys for EdDSA/ES256 (tessera keygen --alg EdDSA): the first key signs, all verify',
-    default: 'development: generated in the data directory; production: required with EdDSA/ES256',
+    help: 'JWK Set of private keys for EdDSA/ES256/RS256 (tessera keygen --alg EdDSA): the first key signs, all verify',
+    default: 'development: generated in the data directory; production: required with EdDSA/ES256/RS256',
+  },
+  metricsPort: {
+    env: 'TESSERA_METRICS_PORT',
+    flag: 'metrics-port',
+    arg: 'N',
+    help: 'serve Prometheus metrics at http://HOST:N/metrics, a listener of its own (never the API port); needs prom-client (docs/operations.md)',
+    default: 'off',
+  },
+  audit: {
+    env: 'TESSERA_AUDIT',
+    flag: 'audit',
+    arg: 'stdout|PATH|off',
+    help: 'the audit trail: one JSON line per security event (sign-in, refresh refused, reuse, logout, revocation, ...) to stdout ("stream":"audit") or appended to a file (mode 0600, reopened on SIGHUP)',
+    default: 'off',
   },
 } as const satisfies Record<string, SettingDef>;
 
@@ -393,10 +408,14 @@ export interface ServerConfig {
   scryptN: number;
   docs: boolean;
   demo: boolean;
-  /** `HS256` (the secret), or `EdDSA`/`ES256` with {@link ServerConfig.signingKeys}. */
+  /** `HS256` (the secret), or `EdDSA`/`ES256`/`RS256` with {@link ServerConfig.signingKeys}. */
   accessAlg: 'HS256' | AsymmetricAlg;
-  /** The EdDSA/ES256 key set; absent with HS256, and until {@link resolveSigningKeys} ran in development. */
+  /** The EdDSA/ES256/RS256 key set; absent with HS256, and until {@link resolveSigningKeys} ran in development. */
   signingKeys?: SigningKeySet;
+  /** The port of the metrics listener (on `host`); undefined: no metrics. */
+  metricsPort: number | undefined;
+  /** Where the audit trail goes. */
+  audit: AuditTarget;
   /** Where the signing keys came from (for the start-up note). */
   signingKeySource?: { kind: 'file'; path: string } | { kind: 'development'; path: string; created: boolean };
 }
@@ -642,7 +661,17 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     docs: !bool('noDocs', env, flags),
     demo: !bool('noDemo', env, flags),
     accessAlg: 'HS256',
+    metricsPort: undefined,
+    audit: parseAuditTarget(raw('audit', env, flags)),
   };
+  if (raw('metricsPort', env, flags) !== undefined) {
+    config.metricsPort = int('metricsPort', env, flags, 0, 65535, 'a port number');
+    if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+      throw new ConfigError(
+        `${label('metricsPort', flags)} must differ from ${label('port', flags)} (${config.port}): the metrics are never served on the API port`,
+      );
+    }
+  }
   parseSigningConfig(config, env, flags);
 
   const keys = raw('keys', env, flags);
@@ -743,22 +772,25 @@ export function resolveSecret(config: ServerConfig): string[] {
 }
 
 /**
- * `TESSERA_ACCESS_ALG` and `TESSERA_SIGNING_KEY_FILE`. EdDSA/ES256 sign
+ * `TESSERA_ACCESS_ALG` and `TESSERA_SIGNING_KEY_FILE`. EdDSA/ES256/RS256 sign
  * jwt access tokens only (refresh tokens never leave the issuer and keep the secret),
  * so another access format is refused; a key file without an asymmetric alg is a
  * mistake, refused too. Production needs the file; development may generate one
  * ({@link resolveSigningKeys}).
  */
+/** "EdDSA, ES256 or RS256". */
+const ALG_LIST = `${ASYMMETRIC_ALGS.slice(0, -1).join(', ')} or ${ASYMMETRIC_ALGS[ASYMMETRIC_ALGS.length - 1]}`;
+
 function parseSigningConfig(config: ServerConfig, env: NodeJS.ProcessEnv, flags: Flags): void {
   const algText = raw('accessAlg', env, flags) ?? SETTINGS.accessAlg.default;
   if (algText !== 'HS256' && !isAsymmetricAlg(algText)) {
-    throw new ConfigError(`${label('accessAlg', flags)} must be HS256, ${ASYMMETRIC_ALGS.join(' or ')}, got "${algText}"`);
+    throw new ConfigError(`${label('accessAlg', flags)} must be HS256, ${ALG_LIST}, got "${algText}"`);
   }
   const file = raw('signingKeyFile', env, flags);
   if (algText === 'HS256') {
     if (file !== undefined) {
       throw new ConfigError(
-        `${label('signingKeyFile', flags)} is set but ${label('accessAlg', flags)} is HS256; set TESSERA_ACCESS_ALG=EdDSA or ES256 to sign with it`,
+        `${label('signingKeyFile', flags)} is set but ${label('accessAlg', flags)} is HS256; set TESSERA_ACCESS_ALG=${ALG_LIST} to sign with it`,
       );
     }
     return;
@@ -800,7 +832,7 @@ function checkSignerAlg(config: ServerConfig, where: string): void {
 }
 
 /**
- * Development mode with EdDSA/ES256 and no key file: use (or create)
+ * Development mode with EdDSA/ES256/RS256 and no key file: use (or create)
  * `<data dir>/signing-keys-<alg>.json`, mode 0600 in a 0700 directory. Never in
  * production ({@link parseConfig} refused already). Returns warning lines for stderr.
  */

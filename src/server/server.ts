@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, isStoreUnavailable, isTokenError } from '../errors.js';
+import { fanOut } from '../http/core/events.js';
 import { hkdfSha256 } from '../internal/crypto.js';
 import { redactUrl } from '../internal/redact.js';
 import type { KeyRing } from '../keys.js';
@@ -16,9 +17,12 @@ import { type BuiltInStore, openStore } from '../stores/open.js';
 import { scryptWithCost } from '../users/password.js';
 import { createUserService } from '../users/users.js';
 import { buildApp } from './app.js';
+import { createAuditTrail } from './audit.js';
 import type { ServerConfig } from './config.js';
 import { watchConnections } from './drain.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
+import { createServerMetrics, listenMetrics, type MetricsListener, storeKind, timedStore } from './metrics.js';
+import { loadTracing } from './tracing.js';
 
 /** How long the store may take to answer its first ping before start-up gives up. */
 const STARTUP_PING_MS = 5000;
@@ -31,6 +35,8 @@ export interface RunningServer {
   readonly port: number;
   /** The token service, with the options it runs with (`tokens.config`). */
   readonly tokens: ConfiguredTokenService;
+  /** `http://host:port/metrics` of the metrics listener, when `TESSERA_METRICS_PORT` is set. */
+  readonly metricsUrl: string | undefined;
   /** Stops accepting connections, lets in-flight requests finish, then closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -142,10 +148,32 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const clock = options.clock ?? serverClock();
-  const store = await openConfiguredStore(config, clock);
+  // The optional peers first: a missing prom-client is refused before anything is opened.
+  const metrics = config.metricsPort === undefined ? undefined : await createServerMetrics();
+  const tracing = await loadTracing();
+  const audit = createAuditTrail(config.audit, { onError: note });
+  let opened: BuiltInStore;
+  try {
+    opened = await openConfiguredStore(config, clock);
+  } catch (e) {
+    audit?.close();
+    throw e;
+  }
+  const kind = storeKind(config.store);
+  const timed = metrics ? timedStore(opened, kind, metrics) : opened;
+  const store = tracing ? tracing.traceStore(timed, kind) : timed;
   // Client records cached while the store's push is up; a removal is pushed to every instance.
   const clients = createClientService(store, {
     defaultClientId: config.defaultClient,
+    // The demo page (at the issuer's `/`) signs in through the code flow as the built-in client.
+    ...(!config.demo
+      ? {}
+      : {
+          defaultClient: () => ({
+            redirectUris: issuer ? [`${issuer.replace(/\/+$/, '')}/`] : [],
+            grantTypes: ['authorization_code', 'password', 'refresh_token'],
+          }),
+        }),
     clock,
     ...(store.revocations ? { feed: store.revocations() } : {}),
   });
@@ -205,6 +233,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     },
     close: () => real?.close(),
   } satisfies ConfiguredTokenService;
+  const events = fanOut([metrics?.events, audit, tracing?.events]);
   const users = createUserService(store, { scrypt: scryptWithCost(config.scryptN), clock });
   // The store's shared counters (Redis) hold limits across instances and cost no extra connection.
   const rlRedis = config.rateLimit ? store.sharedCounters?.() : undefined;
@@ -224,6 +253,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       clock,
     },
     passwordGrant: config.passwordGrant,
+    // OpenID Connect needs a key relying parties can verify with: only with an asymmetric signing key set.
+    oidc: config.signingKeys ? { signingKeys: config.signingKeys } : false,
     rateLimit: config.rateLimit ? { ...config.rateLimit, redis: rlRedis, nameSpace: `${config.redisPrefix}gl:`, clock } : false,
     scope: config.scope,
     docs: config.docs,
@@ -232,7 +263,16 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     ...(config.signingKeys ? { jwks: config.signingKeys.publicJwks() } : {}),
     timeouts: config.timeouts,
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
+    ...(events ? { events } : {}),
+    // Route patterns, not URLs: a bounded label set (an unknown path is "unmatched").
+    ...(metrics ? { onResponse: metrics.request } : {}),
   });
+  metrics?.watch({ revocations: () => real?.revocations });
+  tracing?.install(app);
+  // logrotate and its kind move the file, then signal: the trail continues in a new file.
+  const onHup = () => audit?.reopen();
+  if (config.audit.kind === 'file') process.on('SIGHUP', onHup);
+  let metricsListener: MetricsListener | undefined;
 
   let closing: Promise<void> | undefined;
   // In-flight requests finish, then their keep-alive connections close (drain.ts).
@@ -243,10 +283,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       // Fastify's close stops accepting, answers 503 to requests that arrive
       // meanwhile (return503OnClosing) and waits for in-flight ones.
       await app.close();
+      await metricsListener?.close();
       // Not made yet when listen failed (the issuer is the listen URL): nothing to stop then.
       real?.close();
       clients.close();
       await store.close().catch(() => {});
+      process.off('SIGHUP', onHup);
+      audit?.close();
     })();
     return closing;
   };
@@ -269,6 +312,20 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   issuer ??= url;
   real ??= makeTokens(issuer);
   const tokens = real;
+  if (metrics && config.metricsPort !== undefined) {
+    try {
+      metricsListener = await listenMetrics(metrics, config.host, config.metricsPort);
+    } catch (e) {
+      await close();
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ConfigError(
+        code === 'EADDRINUSE'
+          ? `metrics port ${config.metricsPort} on ${config.host} is in use; set TESSERA_METRICS_PORT to a free port`
+          : `cannot listen on ${config.host}:${config.metricsPort} for the metrics: ${reason(e)}; check TESSERA_METRICS_PORT`,
+      );
+    }
+    note(`tessera: metrics at ${metricsListener.url}`);
+  }
   if (config.issuer === undefined) {
     note(
       `tessera: issuer ${issuer} (development default: the listen URL${isWildcardHost(config.host) ? `; HOST=${config.host} listens on every interface, but tokens name this loopback URL` : ''}); set TESSERA_ISSUER to the URL clients use`,
@@ -278,5 +335,5 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     `tessera: store ${redactUrl(config.store)}, access ${config.accessFormat}${config.signingKeys ? ` ${config.signingKeys.alg} (kid ${config.signingKeys.signer.kid}, ${config.signingKeys.keys.length} key${config.signingKeys.keys.length === 1 ? '' : 's'} in the JWKS)` : ''} (${config.accessTtl} s), refresh ${config.refreshFormat} (${config.refreshTtl} s)` +
       `${config.cookieMode ? ', cookie mode' : ''}${config.allowRegister ? ', registration open' : ''}`,
   );
-  return { url, port, tokens, close };
+  return { url, port, tokens, metricsUrl: metricsListener?.url, close };
 }

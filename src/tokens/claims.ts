@@ -111,9 +111,20 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Parses a JSON claims set from verified bytes: strict UTF-8, a top-level object. */
 export function parseClaims(bytes: Buffer): Claims {
   // MAC already verified; still refuse invalid UTF-8 (RFC 8259 §8.1) instead of replacing it.
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new TokenError('malformed', 'The token payload is not JSON');
+  }
+  return parseClaimsText(text);
+}
+
+/** Parses a JSON claims set from verified text (already strict UTF-8): a top-level object. */
+export function parseClaimsText(text: string): Claims {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(strictUtf8.decode(bytes));
+    parsed = JSON.parse(text);
   } catch {
     throw new TokenError('malformed', 'The token payload is not JSON');
   }

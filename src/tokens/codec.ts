@@ -44,7 +44,7 @@ export interface CodecOptions {
    */
   cacheSize?: number;
   /**
-   * `jwt` only: sign with EdDSA or ES256 instead of HS256, with the first key of this
+   * `jwt` only: sign with EdDSA, ES256 or RS256 instead of HS256, with the first key of this
    * set (src/tokens/jwk.ts `parseSigningKeySet`); every key of the set verifies.
    * No secret is needed then. Tokens carry `typ: "at+jwt"` (RFC 9068 §2.1) unless `typ` says otherwise.
    */
@@ -60,7 +60,7 @@ export interface CodecOptions {
 
 export interface Codec {
   readonly format: SelfContainedFormat;
-  /** The JWS algorithm of a `jwt` codec made with `signingKeys` (EdDSA, ES256); absent otherwise. */
+  /** The JWS algorithm of a `jwt` codec made with `signingKeys` (EdDSA, ES256, RS256); absent otherwise. */
   readonly alg?: string;
   /**
    * Encodes claims. `iat` (now), `exp` (now + ttl) and `jti` (random) are added
@@ -94,7 +94,7 @@ export function createCodec(options: CodecOptions): Codec {
   const keyInput = options.secret;
   const asymmetric = options.signingKeys;
   if (asymmetric !== undefined && format !== 'jwt')
-    throw new ConfigError('signingKeys (EdDSA, ES256) apply to the jwt format only');
+    throw new ConfigError('signingKeys (EdDSA, ES256, RS256) apply to the jwt format only');
   if (keyInput === undefined && asymmetric === undefined) throw new ConfigError('createCodec needs a secret');
   const ring = keyInput === undefined ? undefined : toKeyRing(keyInput);
   const clock = options.clock ?? Date.now;

@@ -1,5 +1,5 @@
 /**
- * `createJwksVerifier`: verifies tessera's EdDSA/ES256 access tokens (or any
+ * `createJwksVerifier`: verifies tessera's EdDSA/ES256/RS256 access tokens (or any
  * RFC 9068 JWT access token signed with those algorithms) in a resource server
  * that holds no secret, with the issuer's public keys from its JWK Set URL.
  *
@@ -9,7 +9,7 @@
  *   flight: a flood of tokens with made-up kids costs one request per cool-down.
  * - The token never picks the algorithm (RFC 8725 §3.1): the key its `kid` names
  *   has one algorithm (from its key type), which must also be in `algorithms`. HS256
- *   (the public key used as an HMAC secret), `none` and an EdDSA/ES256 swap are refused.
+ *   (the public key used as an HMAC secret), `none` and a swap between EdDSA, ES256 and RS256 are refused.
  * - Keys named by the token (`jwk`, `jku`, `x5u`, `x5c`) are refused, never fetched.
  * - Then `typ` (RFC 9068 §4: `at+jwt`), `iss`, `aud`, `exp` and `nbf` are checked.
  *
@@ -20,8 +20,7 @@
  * @module
  */
 import { ConfigError, JwksUnavailableError, TokenError } from '../errors.js';
-import { decodeBase64url } from '../internal/base64url.js';
-import { type ClaimRules, type Claims, checkClaims, parseClaims } from '../tokens/claims.js';
+import { type ClaimRules, type Claims, checkClaims } from '../tokens/claims.js';
 import {
   ASYMMETRIC_ALGS,
   type AsymmetricAlg,
@@ -29,7 +28,14 @@ import {
   parseVerificationJwk,
   type VerificationKey,
 } from '../tokens/jwk.js';
-import { checkJwsType, DEFAULT_MAX_TOKEN_LENGTH, parseJwsHeader, selectVerificationKey, splitCompactJws } from '../tokens/jwt.js';
+import {
+  checkJwsType,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  decodeJwsClaims,
+  parseJwsHeader,
+  selectVerificationKey,
+  splitCompactJws,
+} from '../tokens/jwt.js';
 
 /** The subset of `fetch` the verifier uses (inject one in tests). */
 export type FetchLike = (
@@ -44,7 +50,7 @@ export interface JwksVerifierOptions {
   issuer: string | readonly string[];
   /** Accepted `aud` values: this resource server's identifier (RFC 9068 §4: MUST match). */
   audience: string | readonly string[];
-  /** Algorithms accepted (default both, EdDSA and ES256): a key of another algorithm is never used. */
+  /** Algorithms accepted (default all three, EdDSA, ES256 and RS256): a key of another algorithm is never used. */
   algorithms?: readonly AsymmetricAlg[];
   /** Required `typ` header (default `at+jwt`, RFC 9068 §4; `application/at+jwt` also passes); false: no check. */
   typ?: string | false;
@@ -189,11 +195,9 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
       checkJwsType(header.typ, typ);
       const set = await keysFor(header.kid);
       const key = selectVerificationKey(header, set.byKid, set.keys, algorithms);
-      if (!key.verifier.verifyBase64url(token.slice(0, d2), token.slice(d2 + 1))) throw new TokenError('bad_signature');
-      const payload = decodeBase64url(token.slice(d1 + 1, d2));
-      if (payload === null) throw new TokenError('malformed', 'The JWS payload is not base64url');
+      if (!key.verifier.verifyCompact(token, d2)) throw new TokenError('bad_signature');
       const nowSec = Math.floor(clock() / 1000);
-      return checkClaims(parseClaims(payload), nowSec, rules, undefined);
+      return checkClaims(decodeJwsClaims(token, d1, d2), nowSec, rules, undefined);
     },
   };
 }

@@ -161,6 +161,34 @@ describe('demo page in Chromium', { skip }, () => {
     await tab2.close();
   });
 
+  test("the code-flow button signs in on the server's login page (PKCE) and comes back signed in", async () => {
+    // The development default issuer (the listen URL): the demo page's redirect URI is the issuer's `/`.
+    const env = serverEnv(E2E, { TESSERA_STORE: `sqlite:${join(tempDir(), 'code-flow.db')}`, TESSERA_ISSUER: '' });
+    assert.equal((await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD)).code, 0);
+    const own = await browser.newContext();
+    const local = await startServer(E2E, env);
+    try {
+      const page = await own.newPage();
+      await page.goto(local.url);
+      await page.click('#code-flow');
+      await page.waitForURL(/\/authorize\?/);
+      const url = new URL(page.url());
+      assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+      assert.equal(url.searchParams.get('client_id'), 'tessera');
+      await page.fill('input[name="username"]', 'alice');
+      await page.fill('input[name="password"]', PASSWORD);
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('#session:not([hidden])');
+      // The name comes from GET /me, after the session is shown.
+      await page.waitForFunction(() => document.querySelector('#who')?.textContent === 'alice');
+      assert.equal(new URL(page.url()).search, '', 'the code leaves the address bar');
+      await page.waitForFunction(() => document.querySelector('#me-result')?.textContent?.startsWith('200'));
+    } finally {
+      await own.close();
+      await local.stop();
+    }
+  });
+
   test('sign out ends the session', async () => {
     const page = await openTab();
     await signIn(page);

@@ -11,6 +11,7 @@ import { Hono } from 'hono';
 import type { CookieModeOptions } from '../../src/http/core/cookies.js';
 import type { Grant } from '../../src/http/core/grants/types.js';
 import type { RateLimitSettings } from '../../src/http/core/handlers.js';
+import type { OidcOptions } from '../../src/http/core/oidc.js';
 import { notFound as expressNotFound, tesseraExpress } from '../../src/http/express.js';
 import { notFound as honoNotFound, type TesseraEnv, tesseraHono } from '../../src/http/hono.js';
 import { generateSecret } from '../../src/keys.js';
@@ -100,6 +101,8 @@ export interface AdapterOptions {
   jwks?: JwkSet;
   /** Serve `/authorize` (codes and consents in the shared store, on the shared clock). */
   authorize?: boolean;
+  /** OpenID Connect on top of `authorize`. */
+  oidc?: OidcOptions;
 }
 
 function answer(status: number, headers: Record<string, string>, setCookies: string[], text: string): Answer {
@@ -164,6 +167,7 @@ export async function driver(name: AdapterName, s: Shared, o: AdapterOptions = {
     ...(o.authorize
       ? { authorize: { records: s.store as unknown as OneTimeRecords, clock: () => s.clock.now, key: AUTHORIZE_KEY } }
       : {}),
+    ...(o.oidc ? { oidc: o.oidc } : {}),
   };
   if (name === 'fastify') {
     const app = buildApp({ ...common, log: false, docs: false, demo: false });

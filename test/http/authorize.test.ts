@@ -31,8 +31,8 @@ describe('authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636, RFC 9207)
         authorize: {
           // The harness opens the store: reach it through the one it wrapped.
           records: {
-            putOnce: (i) => (store as unknown as OneTimeRecords).putOnce(i),
-            consumeOnce: (i) => (store as unknown as OneTimeRecords).consumeOnce(i),
+            putOnce: (i: Parameters<OneTimeRecords['putOnce']>[0]) => (store as unknown as OneTimeRecords).putOnce(i),
+            consumeOnce: (i: Parameters<OneTimeRecords['consumeOnce']>[0]) => (store as unknown as OneTimeRecords).consumeOnce(i),
           },
           clock: now,
           key: Buffer.alloc(32, 7),

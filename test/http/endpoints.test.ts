@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { docText, ENDPOINTS, PUBLIC_ENDPOINT_PATHS } from '../../src/http/core/endpoints.js';
 import type { ParamRules } from '../../src/http/core/request.js';
-import type { JwkSet } from '../../src/tokens/jwk.js';
+import { generateSigningJwk, type JwkSet, parseSigningKeySet } from '../../src/tokens/jwk.js';
 import { type Harness, setup } from './helpers.js';
 
-const JWKS: JwkSet = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', kid: 'k1', alg: 'EdDSA', use: 'sig' }] };
+const SIGNING_KEYS = parseSigningKeySet(JSON.stringify({ keys: [generateSigningJwk('EdDSA')] }));
+const JWKS: JwkSet = SIGNING_KEYS.publicJwks();
 const CTX = { grantTypes: ['authorization_code', 'password', 'client_credentials', 'refresh_token'], csrfHeader: 'x-csrf-token' };
 
 interface Operation {
@@ -27,7 +28,7 @@ describe('the OpenAPI document follows the endpoint table', () => {
   let h: Harness;
   let paths: Record<string, Record<string, Operation>>;
   before(async () => {
-    h = await setup({ app: { allowRegister: true, jwks: JWKS }, authorize: true });
+    h = await setup({ app: { allowRegister: true, jwks: JWKS, oidc: { signingKeys: SIGNING_KEYS } }, authorize: true });
     const res = await h.app.inject({ url: '/openapi.json' });
     assert.equal(res.statusCode, 200);
     paths = res.json().paths;

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
-import { addressKey, createHashGate, type GuessingLimitSettings } from '../../src/http/core/guessing-limiter.js';
+import { addressKey, createHashGate, type RateLimitSettings } from '../../src/http/core/guessing-limiter.js';
 import type { UserService } from '../../src/users/users.js';
 import { deletePrefix, redisUnavailable, skipUnlessAvailable, uniquePrefix } from '../stores/harness.js';
 import { type Harness, PASSWORD, setup } from './helpers.js';
@@ -134,7 +134,7 @@ for (const backend of ['memory', 'redis'] as const) {
     });
 
     /** A server whose limiter has `limits` (on this backend) and whose password checks are counted. */
-    async function server(limits: Partial<GuessingLimitSettings>, extra: { allowRegister?: boolean } = {}) {
+    async function server(limits: Partial<RateLimitSettings>, extra: { allowRegister?: boolean } = {}) {
       const users = new CountingUsers();
       let h!: Harness;
       h = await setup({

@@ -204,7 +204,9 @@ for (const [kind, make] of Object.entries(OUTAGES)) {
     function outage(res: LightMyRequestResponse, what: string): void {
       assert.equal(res.statusCode, 503, `${what}: ${res.body}`);
       assert.equal(res.headers['retry-after'], '5', what);
-      assert.deepEqual(Object.keys(res.json()).sort(), ['error', 'error_description'], what);
+      // /ready also says what is not ready.
+      const members = what === 'ready' ? ['error', 'error_description', 'not_ready'] : ['error', 'error_description'];
+      assert.deepEqual(Object.keys(res.json()).sort(), members, what);
       assert.equal(res.json().error, 'temporarily_unavailable', what);
       assert.equal(res.headers['www-authenticate'], undefined, `${what}: not a token challenge`);
     }
@@ -245,7 +247,12 @@ for (const [kind, make] of Object.entries(OUTAGES)) {
           await h.app.inject({ method: 'POST', url: '/auth/register', payload: { username: 'carol', password: PASSWORD } }),
           'register',
         );
-        outage(await h.app.inject({ url: '/ready' }), 'ready');
+        const ready = await h.app.inject({ url: '/ready' });
+        outage(ready, 'ready');
+        assert.ok(
+          ['store'].every((d) => ready.json().not_ready.includes(d)),
+          ready.body,
+        );
       } finally {
         down.value = false;
       }

@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   decodeBase64url,
+  decodeBase64urlInto,
   decodeBase64urlPadded,
+  decodeBase64urlText,
   decodeKeyMaterial,
   encodeBase64url,
   encodeBase64urlPadded,
@@ -156,5 +158,56 @@ describe('decodeBase64url and isBase64url agree', () => {
         (b) => decodeBase64url(Buffer.from(b).toString('base64url'))?.equals(b) === true,
       ),
     );
+  });
+});
+
+describe('decodeBase64urlInto and decodeBase64urlText (the JavaScript decoder of the asymmetric JWS path) agree with decodeBase64url', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n.é\u0000\u0101';
+  const into = (s: string, start = 0, end = s.length): Buffer | null => {
+    const out = Buffer.alloc(64);
+    const n = decodeBase64urlInto(s, start, end, out);
+    return n < 0 ? null : out.subarray(0, n);
+  };
+
+  test('the vectors: valid ones decode to their bytes, invalid ones are refused', () => {
+    for (const v of vectors.valid) {
+      if (v.base64url_nopad !== undefined) assert.deepEqual([...(into(v.base64url_nopad) ?? [-1])], [...bytesOf(v)], v.name);
+    }
+    for (const v of vectors.invalid_for_jws_base64url) assert.equal(into(v.input), null, v.why);
+  });
+
+  test('on random strings (alphabet, other symbols, padding, non-ASCII), inside a larger string too', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 40 }), (s) => {
+        const expected = decodeBase64url(s);
+        const got = into(`x.${s}.y`, 2, 2 + s.length);
+        return expected === null ? got === null : got?.equals(expected) === true;
+      }),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 48 }), (b) => into(Buffer.from(b).toString('base64url'))?.equals(b) === true),
+    );
+  });
+
+  test('refuses output that does not fit', () => {
+    assert.equal(decodeBase64urlInto('AAAA', 0, 4, Buffer.alloc(2)), -1);
+    assert.equal(decodeBase64urlInto('AAAA', 0, 4, Buffer.alloc(3)), 3);
+  });
+
+  test('text: ASCII and UTF-8 decode; invalid UTF-8 (a lone continuation byte, an overlong form) is null, a BOM is kept', () => {
+    const t = (b: Buffer | string) => {
+      const s = Buffer.from(b).toString('base64url');
+      return decodeBase64urlText(`.${s}.`, 1, 1 + s.length);
+    };
+    assert.equal(t('{"sub":"alice"}'), '{"sub":"alice"}');
+    assert.equal(t('{"sub":"zoë ✓ 🎉"}'), '{"sub":"zoë ✓ 🎉"}');
+    assert.equal(t(Buffer.from([0x7b, 0x80, 0x7d])), null);
+    assert.equal(t(Buffer.from([0xc0, 0xaf])), null);
+    assert.equal(t(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), '\ufeff{}');
+    assert.equal(decodeBase64urlText('e30=', 0, 4), null);
+    // A long payload (beyond the initial scratch) still decodes.
+    const long = `{"x":"${'a'.repeat(10_000)}"}`;
+    assert.equal(t(long), long);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * EdDSA/ES256 interop, both ways, against a real tessera auth server (buildApp on
+ * EdDSA/ES256/RS256 interop, both ways, against a real tessera auth server (buildApp on
  * a port): jose (`createRemoteJWKSet` + `jwtVerify` with issuer, audience, typ)
  * verifies our tokens; tokens jose signs verify with `createJwksVerifier`; PyJWT's
  * `PyJWKClient` (the docs/keys.md example, run as written) verifies our tokens
@@ -67,7 +67,7 @@ class AuthServer {
   }
 }
 
-for (const alg of ['EdDSA', 'ES256'] as const) {
+for (const alg of ['EdDSA', 'ES256', 'RS256'] as const) {
   describe(`${alg} interop with a real auth server`, () => {
     const server = new AuthServer();
     const key = generateSigningJwk(alg);

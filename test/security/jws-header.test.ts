@@ -1,6 +1,6 @@
 /**
  * One verdict per JWS header, whichever algorithm's key would verify it: the same header
- * members are refused with the same code by the HS256 codec, the EdDSA and ES256 codecs and a
+ * members are refused with the same code by the HS256 codec, the EdDSA, ES256 and RS256 codecs and a
  * resource server's JWKS verifier (one parser, src/tokens/jwt.ts `parseJwsHeader`). Every
  * token carries a valid signature of its algorithm, so only the header decides. RFC 7515
  * §4.1.1 (alg), §4.1.4 (kid), §4.1.11 (crit: "an array listing the Header Parameter names";
@@ -23,6 +23,7 @@ const CLAIMS = { sub: 'alice', iss: ISS, aud: AUD, iat: NOW, exp: NOW + 900, jti
 const SECRET = Buffer.alloc(32, 7);
 const ed = generateSigningJwk('EdDSA');
 const ec = generateSigningJwk('ES256');
+const rs = generateSigningJwk('RS256');
 
 const hsCodec = createCodec({ format: 'jwt', secret: SECRET, clock, issuer: ISS, audience: AUD, typ: 'at+jwt' });
 const edCodec = createCodec({
@@ -39,12 +40,19 @@ const ecCodec = createCodec({
   issuer: ISS,
   audience: AUD,
 });
+const rsCodec = createCodec({
+  format: 'jwt',
+  signingKeys: parseSigningKeySet({ keys: [rs] }),
+  clock,
+  issuer: ISS,
+  audience: AUD,
+});
 const verifier = createJwksVerifier({
   jwksUri: `${ISS}/.well-known/jwks.json`,
   issuer: ISS,
   audience: AUD,
   clock,
-  fetch: stubFetch({ keys: [publicOf(ed), publicOf(ec)] }).fetch,
+  fetch: stubFetch({ keys: [publicOf(ed), publicOf(ec), publicOf(rs)] }).fetch,
 });
 
 type Verdict = TokenErrorCode | 'accepted';
@@ -66,17 +74,28 @@ const hs256 = (header: object | string) => {
 async function verdicts(extra: Record<string, unknown>): Promise<Record<string, Verdict>> {
   const edToken = signWith(ed, { alg: 'EdDSA', typ: 'at+jwt', kid: ed.kid, ...extra }, CLAIMS);
   const ecToken = signWith(ec, { alg: 'ES256', typ: 'at+jwt', kid: ec.kid, ...extra }, CLAIMS);
+  const rsToken = signWith(rs, { alg: 'RS256', typ: 'at+jwt', kid: rs.kid, ...extra }, CLAIMS);
   return {
     HS256: await verdictOf(() => hsCodec.decode(hs256({ alg: 'HS256', typ: 'at+jwt', ...extra }))),
     EdDSA: await verdictOf(() => edCodec.decode(edToken)),
     ES256: await verdictOf(() => ecCodec.decode(ecToken)),
+    RS256: await verdictOf(() => rsCodec.decode(rsToken)),
     'EdDSA (JWKS)': await verdictOf(() => verifier.verify(edToken)),
     'ES256 (JWKS)': await verdictOf(() => verifier.verify(ecToken)),
+    'RS256 (JWKS)': await verdictOf(() => verifier.verify(rsToken)),
   };
 }
-const all = (v: Verdict) => ({ HS256: v, EdDSA: v, ES256: v, 'EdDSA (JWKS)': v, 'ES256 (JWKS)': v });
+const all = (v: Verdict) => ({
+  HS256: v,
+  EdDSA: v,
+  ES256: v,
+  RS256: v,
+  'EdDSA (JWKS)': v,
+  'ES256 (JWKS)': v,
+  'RS256 (JWKS)': v,
+});
 
-describe('one verdict per JWS header for HS256, EdDSA and ES256', () => {
+describe('one verdict per JWS header for HS256, EdDSA, ES256 and RS256', () => {
   test('the baseline header of each algorithm is accepted by every verifier', async () => {
     assert.deepEqual(await verdicts({}), all('accepted'));
   });
@@ -115,11 +134,11 @@ describe('one verdict per JWS header for HS256, EdDSA and ES256', () => {
   test('a malformed crit outranks an alg no verifier accepts: {"alg":"none","crit":"x"} is malformed', async () => {
     const header = { alg: 'none', crit: 'x' };
     const token = `${b64(header)}.${b64(CLAIMS)}.`;
-    for (const decode of [hsCodec.decode, edCodec.decode, ecCodec.decode, verifier.verify]) {
+    for (const decode of [hsCodec.decode, edCodec.decode, ecCodec.decode, rsCodec.decode, verifier.verify]) {
       assert.equal(await verdictOf(() => decode(token)), 'malformed');
     }
     const noneOnly = `${b64({ alg: 'none' })}.${b64(CLAIMS)}.`;
-    for (const decode of [hsCodec.decode, edCodec.decode, ecCodec.decode, verifier.verify]) {
+    for (const decode of [hsCodec.decode, edCodec.decode, ecCodec.decode, rsCodec.decode, verifier.verify]) {
       assert.equal(await verdictOf(() => decode(noneOnly)), 'unsupported');
     }
   });
@@ -127,7 +146,7 @@ describe('one verdict per JWS header for HS256, EdDSA and ES256', () => {
   test('a header without alg, or not a JSON object: malformed for every algorithm', async () => {
     for (const header of [{ typ: 'at+jwt' }, [1, 2], 'not json', { alg: 256 }]) {
       const token = `${b64(typeof header === 'string' ? header : JSON.stringify(header))}.${b64(CLAIMS)}.c2ln`;
-      for (const decode of [hsCodec.decode, edCodec.decode, ecCodec.decode, verifier.verify]) {
+      for (const decode of [hsCodec.decode, edCodec.decode, ecCodec.decode, rsCodec.decode, verifier.verify]) {
         assert.equal(await verdictOf(() => decode(token)), 'malformed', JSON.stringify(header));
       }
     }

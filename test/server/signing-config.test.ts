@@ -4,6 +4,7 @@
  * `tessera keygen --alg` output, and a started server serving its JWKS.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +60,7 @@ async function keygen(args: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe('tessera keygen --alg', () => {
-  for (const alg of ['EdDSA', 'ES256'] as const) {
+  for (const alg of ['EdDSA', 'ES256', 'RS256'] as const) {
     test(`--alg ${alg}: a JWK Set with one private key, kid = its RFC 7638 thumbprint, alg, use sig`, async () => {
       const r = await keygen(['--alg', alg]);
       assert.equal(r.code, 0);
@@ -74,18 +75,33 @@ describe('tessera keygen --alg', () => {
         Object.keys(k).sort(),
         (alg === 'EdDSA'
           ? ['alg', 'crv', 'd', 'kid', 'kty', 'use', 'x']
-          : ['alg', 'crv', 'd', 'kid', 'kty', 'use', 'x', 'y']
+          : alg === 'ES256'
+            ? ['alg', 'crv', 'd', 'kid', 'kty', 'use', 'x', 'y']
+            : ['alg', 'd', 'dp', 'dq', 'e', 'kid', 'kty', 'n', 'p', 'q', 'qi', 'use']
         ).sort(),
       );
+      if (alg === 'RS256') {
+        // RFC 7518 §3.3: 2048 bits (a 256-octet modulus with its top bit set); e = 65537.
+        const n = Buffer.from(k.n as string, 'base64url');
+        assert.equal(n.length, 256);
+        assert.ok((n[0] as number) >= 0x80);
+        assert.equal(k.e, 'AQAB');
+      }
     });
   }
   test('plain keygen is unchanged; a bad --alg is a usage error', async () => {
     const r = await keygen([]);
     assert.equal(r.code, 0);
     assert.equal(Buffer.from(r.out, 'base64url').length, 32);
-    assert.equal((await keygen(['--alg', 'RS256'])).code, 2);
+    assert.equal((await keygen(['--alg', 'RS384'])).code, 2);
+    assert.equal((await keygen(['--alg', 'PS256'])).code, 2);
     assert.equal((await keygen(['--alg', 'HS256'])).code, 2);
     assert.equal((await keygen(['--bogus'])).code, 2);
+  });
+  test('RFC 7638 §3.1: the thumbprint of the RSA key of its example', () => {
+    const n =
+      '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
+    assert.equal(jwkThumbprint({ kty: 'RSA', n, e: 'AQAB' }), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
   });
   test('RFC 8037 Appendix A.3: the RFC 7638 thumbprint of the Ed25519 key of A.2', () => {
     // RFC 8037 Appendix A.3: the thumbprint of the Ed25519 key of A.2.
@@ -123,7 +139,7 @@ describe('TESSERA_ACCESS_ALG / TESSERA_SIGNING_KEY_FILE', () => {
 
   test('refusals, one line each', () => {
     const ed = generateSigningJwk('EdDSA');
-    refused({ TESSERA_ACCESS_ALG: 'RS256', TESSERA_SECRET: secret }, /TESSERA_ACCESS_ALG must be HS256, EdDSA or ES256/);
+    refused({ TESSERA_ACCESS_ALG: 'RS384', TESSERA_SECRET: secret }, /TESSERA_ACCESS_ALG must be HS256, EdDSA, ES256 or RS256/);
     refused({ TESSERA_ACCESS_ALG: 'none', TESSERA_SECRET: secret }, /TESSERA_ACCESS_ALG/);
     refused(
       { TESSERA_SIGNING_KEY_FILE: keyFile([ed]), TESSERA_SECRET: secret },
@@ -153,6 +169,40 @@ describe('TESSERA_ACCESS_ALG / TESSERA_SIGNING_KEY_FILE', () => {
       { TESSERA_ACCESS_ALG: 'EdDSA', TESSERA_SIGNING_KEY_FILE: keyFile([{ ...ed, alg: 'ES256' }]), TESSERA_SECRET: secret },
       /says alg "ES256"/,
     );
+  });
+
+  test('RS256: a key file signs and publishes n, e; RSA keys under 2048 bits, without CRT members, with a foreign n or multi-prime are refused', async () => {
+    const rsa = generateSigningJwk('RS256');
+    const c = parseConfig({ TESSERA_SECRET: secret, TESSERA_ACCESS_ALG: 'RS256', TESSERA_SIGNING_KEY_FILE: keyFile([rsa]) });
+    assert.equal(c.accessAlg, 'RS256');
+    assert.deepEqual(c.signingKeys?.publicJwks().keys, [
+      { kty: 'RSA', n: rsa.n, e: rsa.e, kid: rsa.kid, alg: 'RS256', use: 'sig' },
+    ]);
+    const env = (keys: object[]) => ({
+      TESSERA_ACCESS_ALG: 'RS256',
+      TESSERA_SIGNING_KEY_FILE: keyFile(keys),
+      TESSERA_SECRET: secret,
+    });
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'jwk' });
+    refused(env([small]), /not a valid RS256 key .*fewer than 2048 bits/);
+    const almost = generateKeyPairSync('rsa', { modulusLength: 2040 }).privateKey.export({ format: 'jwk' });
+    refused(env([almost]), /not a valid RS256 key/);
+    const { p: _p, ...noP } = rsa;
+    refused(env([noP]), /lacks the RSA private members p/);
+    refused(env([{ ...rsa, n: generateSigningJwk('RS256').n }]), /not a valid RS256 key/);
+    refused(env([{ ...rsa, d: generateSigningJwk('RS256').d }]), /not a valid RS256 key/);
+    refused(env([{ ...rsa, oth: [] }]), /other primes/);
+    refused(env([{ ...rsa, alg: 'RS384' }]), /says alg "RS384", but an RSA key is RS256/);
+    refused(env([{ ...rsa, crv: 'P-256' }]), /unsupported key type/);
+    // n with a leading zero octet, or padded: not the minimal, canonical encoding (RFC 7518 §6.3.1.1).
+    const n = Buffer.from(rsa.n as string, 'base64url');
+    refused(env([{ ...rsa, n: Buffer.concat([Buffer.from([0]), n]).toString('base64url') }]), /not a valid RS256 key/);
+    refused(env([{ ...rsa, n: `${rsa.n}=` }]), /not a valid RS256 key/);
+    refused(
+      { TESSERA_ACCESS_ALG: 'RS256', TESSERA_SIGNING_KEY_FILE: keyFile([generateSigningJwk('ES256')]), TESSERA_SECRET: secret },
+      /ES256 key but TESSERA_ACCESS_ALG is RS256/,
+    );
+    refused({ NODE_ENV: 'production', TESSERA_ACCESS_ALG: 'RS256', TESSERA_SECRET: secret }, /tessera keygen --alg RS256/);
   });
 
   test('production refuses to start without a key file, in one line', () => {
@@ -202,6 +252,35 @@ describe('TESSERA_ACCESS_ALG / TESSERA_SIGNING_KEY_FILE', () => {
       const pair = await server.tokens.issue({ sub: 'alice' });
       const header = JSON.parse(Buffer.from(pair.accessToken.split('.')[0] as string, 'base64url').toString());
       assert.deepEqual(header, { alg: 'EdDSA', typ: 'at+jwt', kid: ed.kid });
+      const me = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${pair.accessToken}` } });
+      assert.equal(me.status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a started server signs RS256 access tokens and serves n and e in its JWKS (no private member)', async () => {
+    const rsa = generateSigningJwk('RS256');
+    const c = parseConfig({
+      TESSERA_SECRET: secret,
+      TESSERA_ACCESS_ALG: 'RS256',
+      TESSERA_SIGNING_KEY_FILE: keyFile([rsa]),
+      TESSERA_STORE: 'memory',
+      PORT: '0',
+      TESSERA_NO_DEMO: '1',
+      TESSERA_NO_DOCS: '1',
+    });
+    const server = await startServer(c, { note: () => {} });
+    try {
+      const res = await fetch(`${server.url}/.well-known/jwks.json`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), {
+        keys: [{ kty: 'RSA', n: rsa.n, e: rsa.e, kid: rsa.kid, alg: 'RS256', use: 'sig' }],
+      });
+      const pair = await server.tokens.issue({ sub: 'alice' });
+      const header = JSON.parse(Buffer.from(pair.accessToken.split('.')[0] as string, 'base64url').toString());
+      assert.deepEqual(header, { alg: 'RS256', typ: 'at+jwt', kid: rsa.kid });
+      assert.equal(Buffer.from(pair.accessToken.split('.')[2] as string, 'base64url').length, 256);
       const me = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${pair.accessToken}` } });
       assert.equal(me.status, 200);
     } finally {

@@ -8,12 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { generateSecret } from '../../src/keys.js';
+import { createClientService } from '../../src/oauth-clients/clients.js';
+import { type ClientDirectory, completeClient } from '../../src/oauth-clients/types.js';
 import { type AuthorizationCodes, type CodeGrant, createAuthorizationCodes } from '../../src/refresh/authorization-codes.js';
+import { createTokenService } from '../../src/refresh/service.js';
+import { buildApp } from '../../src/server/app.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { openStore } from '../../src/stores/open.js';
 import { openPostgresStore } from '../../src/stores/postgres.js';
 import type { RedisStore } from '../../src/stores/redis.js';
-import type { OneTimeRecords } from '../../src/stores/types.js';
+import type { OneTimeRecords, TokenStore, UserDirectory } from '../../src/stores/types.js';
+import { createUserService } from '../../src/users/users.js';
+import { hiddenFields, Jar, pkce } from '../support/forms.js';
 import {
   clusterNodes,
   deletePrefix,
@@ -95,6 +102,82 @@ function raceSuite(name: string, openPair: OpenPair, skip: { skip?: string } = {
       );
       assert.equal(await a.takeRedeemed(code), null);
       assert.equal(await b.takeRedeemed(code), null);
+    });
+
+    test(`through the servers: a code from /authorize on A, exchanged by ${REDEEMERS} concurrent token requests over A and B, buys one pair`, async (t) => {
+      const clock = new FakeClock();
+      const pair = await openPair(clock);
+      t.after(() => pair.close());
+      const [a, b] = [pair.a, pair.b] as unknown as (TokenStore & UserDirectory & ClientDirectory)[];
+      const secret = generateSecret();
+      const server = async (store: TokenStore & UserDirectory & ClientDirectory) => {
+        const tokens = createTokenService({ secret, store, clock: clock.now, issuer: 'https://auth.race' });
+        const users = createUserService(store, { scrypt: { N: 1024, r: 8, p: 1, keyLength: 32 }, clock: clock.now });
+        const app = buildApp({
+          tokens,
+          users,
+          clients: createClientService(store, { clock: clock.now }),
+          log: false,
+          demo: false,
+          docs: false,
+          rateLimit: false,
+          authorize: { records: store as unknown as OneTimeRecords, clock: clock.now, key: Buffer.alloc(32, 3) },
+        });
+        await app.ready();
+        t.after(() => app.close());
+        return { app, users };
+      };
+      const A = await server(a);
+      const B = await server(b);
+      const username = `racer-${uniquePrefix('u').replace(/\W/g, '')}`;
+      await A.users.add(username, 'a long enough race password');
+      await a.createClient({
+        ...completeClient({ clientId: 'race-app', clientType: 'public', secretHash: '', introspect: false, createdAt: 1 }),
+        redirectUris: [GRANT.redirectUri],
+        grantTypes: ['authorization_code', 'refresh_token'],
+      });
+      const { verifier, challenge } = pkce();
+      const jar = new Jar();
+      const query = new URLSearchParams({
+        response_type: 'code',
+        client_id: 'race-app',
+        redirect_uri: GRANT.redirectUri,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
+      const page = await A.app.inject({ url: `/authorize?${query}` });
+      jar.take(page.headers['set-cookie']);
+      const done = await A.app.inject({
+        method: 'POST',
+        url: '/authorize',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...jar.header() },
+        payload: new URLSearchParams({
+          ...hiddenFields(page.body),
+          username,
+          password: 'a long enough race password',
+        }).toString(),
+      });
+      const code = new URL(done.headers.location as string).searchParams.get('code') as string;
+      const payload = new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: GRANT.redirectUri,
+        code_verifier: verifier,
+        client_id: 'race-app',
+      }).toString();
+      const answers = await Promise.all(
+        Array.from({ length: REDEEMERS }, (_, i) =>
+          (i % 2 === 0 ? A : B).app.inject({
+            method: 'POST',
+            url: '/auth/token',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            payload,
+          }),
+        ),
+      );
+      const statuses = answers.map((r) => r.statusCode);
+      assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(' '));
+      assert.equal(statuses.filter((s) => s === 400).length, REDEEMERS - 1, statuses.join(' '));
     });
 
     test('a code is gone at 60 s on the callers clock, through either instance', async (t) => {

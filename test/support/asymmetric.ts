@@ -1,9 +1,9 @@
 /**
- * Helpers for the EdDSA/ES256 tests: JWK Sets from `generateSigningJwk`, tokens
+ * Helpers for the EdDSA/ES256/RS256 tests: JWK Sets from `generateSigningJwk`, tokens
  * signed here with node:crypto directly (independent of src/internal/signatures.ts),
  * and a stub `fetch` serving a JWK Set that counts its calls.
  */
-import { createPrivateKey, sign } from 'node:crypto';
+import { constants, createPrivateKey, sign } from 'node:crypto';
 import type { PrivateJwk } from '../../src/tokens/jwk.js';
 import type { FetchLike } from '../../src/verify/jwks.js';
 
@@ -12,20 +12,22 @@ export function b64(part: string | object | Uint8Array): string {
   return Buffer.from(typeof part === 'string' ? part : JSON.stringify(part), 'utf8').toString('base64url');
 }
 
-/** Signs `header.payload` with a private JWK the way JOSE does (ES256: r||s), or as DER with `der`. */
+/** Signs `header.payload` with a private JWK the way JOSE does (ES256: r||s, or DER with `der`; RS256: PKCS#1 v1.5). */
 export function signWith(jwk: PrivateJwk, header: object, payload: object, opts: { der?: boolean } = {}): string {
   const input = `${b64(header)}.${b64(payload)}`;
   const key = createPrivateKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
   const sig =
     jwk.kty === 'EC'
       ? sign('sha256', Buffer.from(input), { key, dsaEncoding: opts.der ? 'der' : 'ieee-p1363' })
-      : sign(null, Buffer.from(input), key);
+      : jwk.kty === 'RSA'
+        ? sign('sha256', Buffer.from(input), { key, padding: constants.RSA_PKCS1_PADDING })
+        : sign(null, Buffer.from(input), key);
   return `${input}.${sig.toString('base64url')}`;
 }
 
-/** The public half of a private JWK. */
-export function publicOf(jwk: PrivateJwk): Omit<PrivateJwk, 'd'> {
-  const { d: _d, ...pub } = jwk;
+/** The public half of a private JWK (without `d`, and for RSA without `p`, `q`, `dp`, `dq`, `qi`). */
+export function publicOf(jwk: PrivateJwk): Omit<PrivateJwk, 'd' | 'p' | 'q' | 'dp' | 'dq' | 'qi'> {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
   return pub;
 }
 

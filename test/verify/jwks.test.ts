@@ -6,6 +6,7 @@
  * Fastify instance (a real HTTP fetch).
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ConfigError, DependencyUnavailableError, StoreUnavailableError, TokenError } from '../../src/errors.js';
@@ -140,6 +141,35 @@ describe('createJwksVerifier: the key-set cache', () => {
     );
   });
 
+  test('RS256 keys of a set verify (by default and when pinned); an RSA key under 2048 bits is ignored (RFC 7518 §3.3)', async () => {
+    const ms = 1_750_000_000_000;
+    const rs = generateSigningJwk('RS256');
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'jwk' });
+    const weakJwk = { ...weak, kid: 'weak', alg: 'RS256', use: 'sig' } as unknown as typeof rs;
+    const f = stubFetch({ keys: [publicOf(rs), publicOf(weakJwk), publicOf(k1)] });
+    const rsToken = signWith(rs, { alg: 'RS256', typ: 'at+jwt', kid: rs.kid }, claims(ms / 1000));
+    const weakToken = signWith(weakJwk, { alg: 'RS256', typ: 'at+jwt', kid: 'weak' }, claims(ms / 1000));
+    const base = { jwksUri: URI, issuer: ISS, audience: AUD, fetch: f.fetch, clock: () => ms };
+    const all = createJwksVerifier(base);
+    assert.equal(await code(all.verify(rsToken)), 'accepted');
+    assert.equal(await code(all.verify(weakToken)), 'unknown_key');
+    const pinned = createJwksVerifier({ ...base, algorithms: ['RS256'] });
+    assert.equal(await code(pinned.verify(rsToken)), 'accepted');
+    assert.equal(await code(pinned.verify(tok(k1, ms / 1000))), 'unsupported');
+    const edOnly = createJwksVerifier({ ...base, algorithms: ['EdDSA'] });
+    assert.equal(await code(edOnly.verify(rsToken)), 'unsupported');
+    // The served set, as the issuer's codec publishes it: n and e, no private member.
+    const issued = createCodec({
+      format: 'jwt',
+      signingKeys: parseSigningKeySet({ keys: [rs] }),
+      clock: () => ms,
+      issuer: ISS,
+      audience: AUD,
+    });
+    assert.equal(await code(all.verify(issued.encode(claims(ms / 1000)))), 'accepted');
+    assert.deepEqual(publicOf(rs), { kty: 'RSA', n: rs.n, e: rs.e, kid: rs.kid, alg: 'RS256', use: 'sig' });
+  });
+
   test('a JWK without kid is known by its RFC 7638 thumbprint; a token without kid passes only when one key of its alg exists', async () => {
     const ms = 1_750_000_000_000;
     const { kid: _kid, ...noKid } = publicOf(k1);
@@ -152,7 +182,7 @@ describe('createJwksVerifier: the key-set cache', () => {
     assert.equal(await code(v.verify(signWith(k1, { alg: 'EdDSA', typ: 'at+jwt' }, claims(ms / 1000)))), 'unknown_key');
   });
 
-  test('options: jwksUri, issuer and audience are required; algorithms only EdDSA/ES256; typ false skips the check', async () => {
+  test('options: jwksUri, issuer and audience are required; algorithms only EdDSA/ES256/RS256; typ false skips the check', async () => {
     const base = { jwksUri: URI, issuer: ISS, audience: AUD };
     assert.throws(() => createJwksVerifier({ ...base, jwksUri: 'nope' }), ConfigError);
     assert.throws(() => createJwksVerifier({ ...base, jwksUri: 'file:///etc/passwd' }), ConfigError);
@@ -161,6 +191,8 @@ describe('createJwksVerifier: the key-set cache', () => {
     // @ts-expect-error: HS256 is not an asymmetric algorithm
     assert.throws(() => createJwksVerifier({ ...base, algorithms: ['HS256'] }), ConfigError);
     assert.throws(() => createJwksVerifier({ ...base, algorithms: [] }), ConfigError);
+    // @ts-expect-error: RS384 is not accepted (RS256 is the one RSA algorithm)
+    assert.throws(() => createJwksVerifier({ ...base, algorithms: ['RS384'] }), ConfigError);
     const ms = 1_750_000_000_000;
     const f = stubFetch({ keys: [publicOf(k1)] });
     const v = createJwksVerifier({ ...base, fetch: f.fetch, clock: () => ms, typ: false });

@@ -46,7 +46,7 @@ export interface AuthAppOptions extends AuthHandlersOptions {
   me?: boolean;
   /** Serve `GET /health` and `GET /ready`. Default true. */
   health?: boolean;
-  /** EdDSA/ES256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
+  /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
   /** Set the security headers (security-headers.ts) on every answer that passes through. Default true. */
   securityHeaders?: boolean;
@@ -68,10 +68,6 @@ export interface AuthApp {
   readonly guard: Guard;
   readonly log: AdapterLogger | undefined;
   readonly securityHeaders: boolean;
-  /** The route of a request, or `undefined` (not ours: the app's own routes, or a 404). */
-  route(method: string, path: string): AuthRoute | undefined;
-  /** True when the guard lets `path` through without a token. */
-  isPublic(path: string): boolean;
   /** The answer to anything thrown while handling a request (logged like the Fastify error handler). */
   errorResponse(e: unknown, log?: AdapterLogger): AuthResponse;
   /** The answer of a refusal the guard or an adapter already made. */
@@ -122,14 +118,18 @@ export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet
   return {
     authorize: (req) => handlers.authorize(req),
     authorizeSubmit: (req) => handlers.authorizeSubmit(req),
+    endSession: (req) => handlers.endSession(req),
+    endSessionSubmit: (req) => handlers.endSessionSubmit(req),
+    userinfo: (_req, p) => handlers.userinfo(p as Principal),
+    openidConfiguration: () => handlers.openidConfiguration(),
     token: (req) => handlers.token(req),
     refresh: (req) => handlers.refresh(req),
     revoke: (req) => handlers.revoke(req),
     introspect: (req) => handlers.introspect(req),
     logout: (req) => handlers.logout(req),
-    logoutAll: (_req, p) => handlers.logoutAll(p as Principal),
+    logoutAll: (req, p) => handlers.logoutAll(p as Principal, req),
     sessions: (_req, p) => handlers.sessions(p as Principal),
-    endSession: (req, p) => handlers.endSession(req, p as Principal),
+    deleteSession: (req, p) => handlers.deleteSession(req, p as Principal),
     revokeOtherSessions: (_req, p) => handlers.revokeOtherSessions(p as Principal),
     register: (req) => handlers.register(req),
     me: (_req, p) => ({ status: 200, headers: PRINCIPAL_HEADERS, body: meBody(p as Principal) }),
@@ -151,6 +151,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
   const run = endpointRunners(handlers, options);
   const on: Record<EndpointFeature, boolean> = {
     authorize: handlers.authorizeEndpoint !== undefined,
+    oidc: handlers.oidc,
     register: handlers.allowRegister,
     me: options.me ?? true,
     health: options.health ?? true,
@@ -250,8 +251,6 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     serve,
     log,
     securityHeaders: options.securityHeaders ?? true,
-    route: routeOf,
-    isPublic,
     errorResponse,
     refusalResponse,
   };

@@ -32,7 +32,8 @@ import type { OneTimeRecords } from '../../stores/types.js';
 import type { UserService } from '../../users/users.js';
 import { type BrowserSession, type BrowserSessions, createBrowserSessions } from './browser-session.js';
 import type { GuessingLimiter } from './guessing-limiter.js';
-import { consentPage, errorPage, formActionSource, loginPage, pageHeaders } from './pages.js';
+import { type IdTokens, OIDC_SCOPES } from './oidc.js';
+import { consentPage, errorPage, formActionSource, loginPage, logoutPage, pageHeaders } from './pages.js';
 import type { AuthRequest, AuthResponse, CookieOp } from './request.js';
 
 /** The path of the authorization endpoint (the metadata's `authorization_endpoint`). */
@@ -69,6 +70,10 @@ export interface AuthorizeDeps {
   issuer(): string | undefined;
   /** The scope a client without a registered scope gets (RFC 6749 §3.3). */
   defaultScope: string | undefined;
+  /** OpenID Connect is on: `openid` and `profile` may be asked by every client; `id_token_hint` is read with it. */
+  idTokens?: IdTokens | undefined;
+  /** Ends the user's sessions (families) of one client: RP-Initiated Logout 1.0 §2. */
+  endClientSessions?(sub: string, clientId: string): Promise<void>;
 }
 
 export interface AuthorizeEndpoint {
@@ -78,7 +83,25 @@ export interface AuthorizeEndpoint {
   start(req: AuthRequest): Promise<AuthResponse>;
   /** POST: the login or the consent form. */
   submit(req: AuthRequest): Promise<AuthResponse>;
+  /** GET: RP-Initiated Logout 1.0 (the end-session endpoint). */
+  endSession(req: AuthRequest): Promise<AuthResponse>;
+  /** POST: the sign-out confirmation form. */
+  endSessionSubmit(req: AuthRequest): Promise<AuthResponse>;
 }
+
+/** The path of the end-session endpoint (RP-Initiated Logout 1.0; the metadata's `end_session_endpoint`). */
+export const END_SESSION_PATH = '/logout';
+
+/** RP-Initiated Logout 1.0 §2 request parameters (and the confirmation form's `csrf`). */
+export const END_SESSION_PARAMS = {
+  id_token_hint: 8192,
+  post_logout_redirect_uri: 2000,
+  state: 1024,
+  client_id: 128,
+  logout_hint: 256,
+  ui_locales: 64,
+  csrf: 64,
+} as const;
 
 /** The parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1). */
 export const AUTHORIZATION_PARAMS = {
@@ -91,6 +114,8 @@ export const AUTHORIZATION_PARAMS = {
   code_challenge_method: 16,
   prompt: 64,
   nonce: 512,
+  max_age: 10,
+  login_hint: 256,
 } as const;
 type AuthorizationParam = keyof typeof AUTHORIZATION_PARAMS;
 
@@ -118,6 +143,8 @@ interface Authorization {
   codeChallenge: string;
   nonce: string | undefined;
   prompt: ReadonlySet<string>;
+  /** OIDC Core §3.1.2.1: the longest time since the password, in seconds. */
+  maxAge: number | undefined;
   /** The request's parameters as received, for the forms' hidden fields. */
   params: Record<string, string>;
 }
@@ -291,8 +318,16 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         ok: false,
         response: error(back, 'invalid_request', 'prompt=none cannot be combined (OIDC Core §3.1.2.1)', status),
       };
+    let maxAge: number | undefined;
+    if (params.max_age !== undefined) {
+      if (!/^\d{1,9}$/.test(params.max_age))
+        return { ok: false, response: error(back, 'invalid_request', 'max_age must be a number of seconds', status) };
+      maxAge = Number(params.max_age);
+    }
     // RFC 6749 §3.3: the client's registered scopes (else the server's) bound the request; none asked: all of them.
-    const allowed = words(client.scope || deps.defaultScope);
+    // OIDC's identity scopes (Core §5.4) are every client's when OpenID Connect is on.
+    const registered = words(client.scope || deps.defaultScope);
+    const allowed = deps.idTokens ? [...new Set([...registered, ...OIDC_SCOPES])] : registered;
     const asked = words(params.scope);
     if (asked.some((s) => !SCOPE_TOKEN.test(s)))
       return { ok: false, response: error(back, 'invalid_scope', 'The scope is malformed (RFC 6749 §3.3)', status) };
@@ -301,7 +336,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         ok: false,
         response: error(back, 'invalid_scope', 'The requested scope exceeds what this client may ask for', status),
       };
-    const scope = (asked.length ? [...new Set(asked)] : allowed).join(' ');
+    const scope = (asked.length ? [...new Set(asked)] : registered).join(' ');
     return {
       ok: true,
       authz: {
@@ -312,6 +347,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         codeChallenge: params.code_challenge,
         nonce: params.nonce,
         prompt,
+        maxAge,
         params,
       },
     };
@@ -362,7 +398,11 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         action: AUTHORIZE_PATH,
         hidden: hidden(authz, csrf.token),
         clientName: clientName(authz.client),
-        ...(extra.username === undefined ? {} : { username: extra.username }),
+        ...(extra.username === undefined
+          ? authz.params.login_hint === undefined
+            ? {}
+            : { username: authz.params.login_hint }
+          : { username: extra.username }),
         ...(extra.error === undefined ? {} : { error: extra.error }),
       }),
       [formActionSource(authz.redirectUri)],
@@ -452,15 +492,108 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     return proceed(req, authz, started.session, 303, [started.cookie]);
   }
 
+  // ---- RP-Initiated Logout 1.0 ----
+
+  type EndChecked =
+    | { ok: false; response: AuthResponse }
+    | {
+        ok: true;
+        hint: { sub: string; aud: string } | undefined;
+        clientId: string | undefined;
+        back: string | undefined;
+        state: string | undefined;
+        params: Record<string, string>;
+      };
+
+  /** §2: the hint, the client, and the post-logout redirect URI, which must be registered for that client exactly. */
+  async function checkEnd(source: Readonly<Record<string, unknown>>): Promise<EndChecked> {
+    const params: Record<string, string> = Object.create(null);
+    for (const [name, max] of Object.entries(END_SESSION_PARAMS)) {
+      const v = single(source, name, max);
+      if (v === null) return { ok: false, response: fail(400, 'Sign-out refused', `${name} is repeated or too long.`) };
+      if (v !== undefined && name !== 'csrf') params[name] = v;
+    }
+    const hint = params.id_token_hint === undefined ? undefined : deps.idTokens?.read(params.id_token_hint);
+    if (params.id_token_hint !== undefined && hint === undefined)
+      return { ok: false, response: fail(400, 'Sign-out refused', 'The ID token hint was not issued by this server.') };
+    // §2: client_id and the hint's audience must agree.
+    if (hint && params.client_id !== undefined && params.client_id !== hint.aud)
+      return { ok: false, response: fail(400, 'Sign-out refused', 'client_id is not the ID token hint’s audience.') };
+    const clientId = hint?.aud ?? params.client_id;
+    let back: string | undefined;
+    if (params.post_logout_redirect_uri !== undefined) {
+      const client = clientId ? await deps.clients.get(clientId) : null;
+      // §3: only a URI registered for the client, compared exactly; else no redirect at all.
+      if (!client?.postLogoutRedirectUris.includes(params.post_logout_redirect_uri))
+        return {
+          ok: false,
+          response: fail(400, 'Sign-out refused', 'The address to return to is not one this application registered.'),
+        };
+      back = params.post_logout_redirect_uri;
+    }
+    return { ok: true, hint, clientId, back, state: params.state, params };
+  }
+
+  /** Ends the browser session (and the client's sessions of the user), then back to the app or a page. */
+  async function signOut(
+    c: Extract<EndChecked, { ok: true }>,
+    session: BrowserSession | undefined,
+    status: 302 | 303,
+  ): Promise<AuthResponse> {
+    const sub = session?.sub ?? c.hint?.sub;
+    if (sub !== undefined && c.clientId !== undefined && deps.endClientSessions) await deps.endClientSessions(sub, c.clientId);
+    const cookies = [sessions.end()];
+    if (c.back === undefined) {
+      const res = fail(200, 'Signed out', 'You are signed out.');
+      res.cookies = cookies;
+      return res;
+    }
+    const url = new URL(c.back);
+    if (c.state !== undefined) url.searchParams.append('state', c.state);
+    return {
+      status,
+      headers: { location: url.href, 'cache-control': 'no-store', pragma: 'no-cache', 'referrer-policy': 'no-referrer' },
+      body: null,
+      cookies,
+    };
+  }
+
   return {
     codes,
     sessions,
+
+    async endSession(req) {
+      const checked = await checkEnd(req.query);
+      if (!checked.ok) return checked.response;
+      const session = sessions.read(req.cookies);
+      // §2: a hint for the signed-in user (or no session at all) proves the request is the user's app.
+      if (!session || (checked.hint && checked.hint.sub === session.sub)) return signOut(checked, session, 302);
+      // Otherwise the user confirms (a page of ours, CSRF-protected): no site can sign a user out unseen.
+      const csrf = sessions.csrf(req.cookies);
+      return page(
+        200,
+        logoutPage({ action: END_SESSION_PATH, hidden: { ...checked.params, csrf: csrf.token }, username: session.username }),
+        checked.back === undefined ? [] : [formActionSource(checked.back)],
+        csrf.cookie ? [csrf.cookie] : [],
+      );
+    },
+
+    async endSessionSubmit(req) {
+      if (!sessions.checkCsrf(req.cookies, req.body.csrf))
+        return fail(403, 'Form expired', 'This form has expired or did not come from this site. Go back and start again.');
+      const checked = await checkEnd(req.body);
+      if (!checked.ok) return checked.response;
+      return signOut(checked, sessions.read(req.cookies), 303);
+    },
 
     async start(req) {
       const checked = await check(req.query, 302);
       if (!checked.ok) return checked.response;
       const { authz } = checked;
-      const session = authz.prompt.has('login') ? undefined : sessions.read(req.cookies);
+      const held = authz.prompt.has('login') ? undefined : sessions.read(req.cookies);
+      // OIDC Core §3.1.2.1 max_age: a password entered longer ago than that is asked again.
+      const session =
+        held && authz.maxAge !== undefined && Math.floor(clock() / 1000) - held.authTime > authz.maxAge ? undefined : held;
       if (!session) {
         if (authz.prompt.has('none')) return error(authz, 'login_required', 'The user is not signed in', 302);
         return showLogin(req, authz, 200);

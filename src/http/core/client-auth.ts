@@ -20,6 +20,7 @@
 import type { ClientAuthentication, ClientService, PresentedClient } from '../../oauth-clients/clients.js';
 import type { ClientRecord } from '../../oauth-clients/types.js';
 import { badRequest, HttpError } from './errors.js';
+import type { ClientAuthFailure } from './events.js';
 
 /** What a request carries that may identify its client. */
 export interface ClientAuthRequest {
@@ -121,10 +122,17 @@ export async function authenticateClient(
   clients: ClientService,
   req: ClientAuthRequest,
   realm: string,
+  failed?: (reason: ClientAuthFailure, clientId: string | undefined) => void,
 ): Promise<AuthenticatedClient> {
   const parsed = parseClientCredentials(req, realm);
-  if (!parsed.ok) throw parsed.error;
+  if (!parsed.ok) {
+    if (failed && parsed.error.statusCode === 401) failed('malformed', undefined);
+    throw parsed.error;
+  }
   const result: ClientAuthentication = await clients.authenticate(parsed.presented);
-  if (!result.ok) throw invalidClient(realm, FAILURES[result.reason]);
+  if (!result.ok) {
+    failed?.(result.reason, parsed.presented.clientId);
+    throw invalidClient(realm, FAILURES[result.reason]);
+  }
   return { client: result.client, authenticated: result.authenticated, method: parsed.method };
 }

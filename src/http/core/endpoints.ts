@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { AUTHORIZATION_PARAMS, AUTHORIZE_PATH, FORM_PARAMS } from './authorize.js';
+import { AUTHORIZATION_PARAMS, AUTHORIZE_PATH, END_SESSION_PARAMS, END_SESSION_PATH, FORM_PARAMS } from './authorize.js';
 import { CLIENT_PARAMS } from './grants/registry.js';
 import { MAX_TOKEN_LENGTH } from './limits.js';
 import type { ParamRules } from './request.js';
@@ -19,6 +19,10 @@ import type { ParamRules } from './request.js';
 export type EndpointHandler =
   | 'authorize'
   | 'authorizeSubmit'
+  | 'endSession'
+  | 'endSessionSubmit'
+  | 'userinfo'
+  | 'openidConfiguration'
   | 'token'
   | 'refresh'
   | 'revoke'
@@ -26,7 +30,7 @@ export type EndpointHandler =
   | 'logout'
   | 'logoutAll'
   | 'sessions'
-  | 'endSession'
+  | 'deleteSession'
   | 'revokeOtherSessions'
   | 'register'
   | 'me'
@@ -36,7 +40,7 @@ export type EndpointHandler =
   | 'jwks';
 
 /** A row served only when its feature is on (registration, the example route, health checks, a JWK Set). */
-export type EndpointFeature = 'authorize' | 'register' | 'me' | 'health' | 'jwks';
+export type EndpointFeature = 'authorize' | 'oidc' | 'register' | 'me' | 'health' | 'jwks';
 
 /** The response schemas of schemas.ts, by name. */
 export type ResponseSchemaName =
@@ -135,6 +139,14 @@ export const JWKS_PATH = '/.well-known/jwks.json';
 const AUTHORIZE_FORM_PARAMS: ParamRules = Object.fromEntries(
   Object.entries({ ...AUTHORIZATION_PARAMS, ...FORM_PARAMS }).map(([name, max]) => [name, { max }]),
 );
+
+/** POST /logout: the confirmation form's fields (RP-Initiated Logout 1.0 §2 parameters and `csrf`). */
+const END_SESSION_FORM_PARAMS: ParamRules = Object.fromEntries(
+  Object.entries(END_SESSION_PARAMS).map(([name, max]) => [name, { max }]),
+);
+
+/** OpenID Connect Discovery 1.0 §4: the well-known path of the OpenID Provider configuration. */
+export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
 
 /** The table. Order: the order of the OpenAPI document. */
 export const ENDPOINTS: readonly Endpoint[] = [
@@ -273,7 +285,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     method: 'DELETE',
     path: `${SESSIONS_PATH}/{id}`,
     public: false,
-    handler: 'endSession',
+    handler: 'deleteSession',
     doc: {
       summary: "Ends one of the caller's sessions: its refresh token and access tokens are refused on every instance",
       description: "Another user's session id, or an unknown one, is 404 (never 403: nothing tells whether it exists).",
@@ -323,6 +335,48 @@ export const ENDPOINTS: readonly Endpoint[] = [
       response: { status: 200, schema: 'me' },
       errors: [400, 401, 503],
     },
+  },
+  {
+    method: 'GET',
+    path: '/userinfo',
+    public: false,
+    handler: 'userinfo',
+    feature: 'oidc',
+    doc: {
+      summary: 'UserInfo (OpenID Connect Core §5.3): sub and preferred_username of an access token granted openid',
+      tags: ['oidc'],
+      security: 'bearer',
+      errors: [401, 403, 503],
+    },
+  },
+  {
+    method: 'GET',
+    path: END_SESSION_PATH,
+    public: true,
+    handler: 'endSession',
+    feature: 'oidc',
+    doc: {
+      summary:
+        'End session (OpenID Connect RP-Initiated Logout 1.0): ends the browser session; back to a registered post_logout_redirect_uri with state',
+      tags: ['oidc'],
+    },
+  },
+  {
+    method: 'POST',
+    path: END_SESSION_PATH,
+    public: true,
+    params: END_SESSION_FORM_PARAMS,
+    handler: 'endSessionSubmit',
+    feature: 'oidc',
+    doc: { summary: 'The sign-out confirmation form (CSRF-protected)', tags: ['oidc'] },
+  },
+  {
+    method: 'GET',
+    path: OPENID_CONFIGURATION_PATH,
+    public: true,
+    handler: 'openidConfiguration',
+    feature: 'oidc',
+    doc: { summary: 'OpenID Provider configuration (OpenID Connect Discovery 1.0)', tags: ['oidc'] },
   },
   {
     method: 'GET',

@@ -42,7 +42,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { ipv6Groups, mappedIpv4 } from '../../internal/ip.js';
 
-export interface GuessingLimitSettings {
+export interface RateLimitSettings {
   /** Failed logins per client address (IPv6: per /64) per window before the back-off. Default 20. */
   max: number;
   /** Failed logins per (username, client address) per window before the back-off. Default 5. */
@@ -146,7 +146,7 @@ interface Resolved {
   inFlightPerAddress: number;
 }
 
-export function createGuessingLimiter(settings: GuessingLimitSettings): GuessingLimiter {
+export function createGuessingLimiter(settings: RateLimitSettings): GuessingLimiter {
   const clock = settings.clock ?? Date.now;
   const r: Resolved = {
     windowMs: settings.windowSeconds * 1000,
@@ -257,22 +257,29 @@ function memoryCounters(r: Resolved, clock: () => number): Counters {
           return { ok: false, reason: 'busy', waitMs: BUSY_RETRY_MS };
       }
       for (const t of tiers) pending.set(t.key, (pending.get(t.key) ?? 0) + 1);
-      let settled = false;
-      return {
-        ok: true,
-        async done(outcome) {
-          if (settled) return;
-          settled = true;
-          const at = clock();
-          tiers.forEach((t, i) => {
-            const p = (pending.get(t.key) ?? 1) - 1;
-            if (p > 0) pending.set(t.key, p);
-            else pending.delete(t.key);
-            if (outcome === 'failed') fail(t.key, t.limit, at);
-            else if (outcome === 'succeeded' && i === 0) entries.delete(t.key);
-          });
-        },
-      };
+      return reserved(async (outcome) => {
+        const at = clock();
+        tiers.forEach((t, i) => {
+          const p = (pending.get(t.key) ?? 1) - 1;
+          if (p > 0) pending.set(t.key, p);
+          else pending.delete(t.key);
+          if (outcome === 'failed') fail(t.key, t.limit, at);
+          else if (outcome === 'succeeded' && i === 0) entries.delete(t.key);
+        });
+      });
+    },
+  };
+}
+
+/** A granted reservation whose outcome is recorded once, however many times `done` is called. */
+function reserved(settle: (outcome: Outcome) => Promise<void>): Reservation {
+  let settled = false;
+  return {
+    ok: true,
+    done(outcome) {
+      if (settled) return Promise.resolve();
+      settled = true;
+      return settle(outcome);
     },
   };
 }
@@ -379,19 +386,13 @@ function redisCounters(client: RedisLike, r: Resolved, clock: () => number): Cou
           ? { ok: false, reason: 'busy', waitMs: BUSY_RETRY_MS }
           : { ok: false, reason: 'blocked', waitMs: Number(res[1]) };
       }
-      let settled = false;
-      return {
-        ok: true,
-        async done(outcome) {
-          if (settled) return;
-          settled = true;
-          try {
-            await doneScript(keys.length, ...keys, clock(), r.windowMs, r.maxMs, id, outcome, ...tiers.map((t) => t.limit));
-          } catch {
-            // An unreachable counter store loses this outcome; the pending entry expires by itself.
-          }
-        },
-      };
+      return reserved(async (outcome) => {
+        try {
+          await doneScript(keys.length, ...keys, clock(), r.windowMs, r.maxMs, id, outcome, ...tiers.map((t) => t.limit));
+        } catch {
+          // An unreachable counter store loses this outcome; the pending entry expires by itself.
+        }
+      });
     },
   };
 }

@@ -22,24 +22,41 @@ import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint 
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
 import { JWKS_PATH, SESSIONS_PATH } from './endpoints.js';
-import { badRequest, HttpError, type HttpErrorCode, isTokenRefusal, refreshTokenError, storeUnavailable } from './errors.js';
+import {
+  badRequest,
+  errorBody,
+  errorHeaders,
+  HttpError,
+  type HttpErrorCode,
+  isTokenRefusal,
+  refreshTokenError,
+  storeUnavailable,
+} from './errors.js';
+import {
+  type AuthEventSink,
+  type EventSubject,
+  guardedEmitter,
+  observedGrant,
+  observedRefresh,
+  requestSubject,
+} from './events.js';
 import { tooManyAttempts } from './grants/password.js';
 import { rotate } from './grants/refresh-token.js';
 import { builtinGrants, createGrantRegistry, type GrantRegistry, REGISTERED_GRANT_TYPES } from './grants/registry.js';
-import type { Grant, GrantContext } from './grants/types.js';
+import type { Grant, GrantContext, GrantResult } from './grants/types.js';
 import {
   createGuessingLimiter,
   createHashGate,
   type GuessingLimiter,
-  type GuessingLimitSettings,
   HashQueueFull,
+  type RateLimitSettings,
 } from './guessing-limiter.js';
 import { DEFAULT_REALM } from './limits.js';
-import { authorizationServerMetadata } from './metadata.js';
+import { authorizationServerMetadata, openidConfiguration } from './metadata.js';
+import { createIdTokens, type OidcOptions } from './oidc.js';
 import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, deviceOf, NO_STORE_HEADERS } from './request.js';
 
-/** Brute-force protection of the credential endpoints (guessing-limiter.ts). */
-export type RateLimitSettings = GuessingLimitSettings;
+export type { RateLimitSettings };
 
 /**
  * Per 60 s: 5 wrong passwords per (username, address), 20 per address (IPv6: /64) and, unless
@@ -100,6 +117,14 @@ export interface AuthHandlersOptions {
   authorize?: AuthorizeOptions | false;
   /** The password grant (RFC 6749 §4.3; RFC 9700 §2.4 says MUST NOT be used). Default true when there are `users`. */
   passwordGrant?: boolean;
+  /**
+   * OpenID Connect (oidc.ts): ID tokens for the code flow with scope `openid`, `GET /userinfo`,
+   * `GET /.well-known/openid-configuration` and the end-session endpoint `/logout`. Needs
+   * `authorize` and an asymmetric signing key set. Default off.
+   */
+  oidc?: OidcOptions | false;
+  /** Receives the security events (events.ts): sign-ins, refreshes, reuse, logouts, revocations, client authentication failures, limiter blocks. */
+  events?: AuthEventSink;
 }
 
 /** RFC 6749 §5.1 token response. */
@@ -110,6 +135,8 @@ export interface TokenResponseBody {
   refresh_token?: string;
   refresh_expires_in?: number;
   scope: string;
+  /** OIDC Core §3.1.3.3: with scope `openid` on the code flow. */
+  id_token?: string;
 }
 
 /** RFC 6749 §4.4.3: a grant that answers an access token alone has no refresh token. */
@@ -141,17 +168,27 @@ export interface AuthHandlers {
   authorize(req: AuthRequest): Promise<AuthResponse>;
   /** POST /authorize: the login and consent forms. */
   authorizeSubmit(req: AuthRequest): Promise<AuthResponse>;
+  /** GET /logout: RP-Initiated Logout 1.0 (with `oidc`). */
+  endSession(req: AuthRequest): Promise<AuthResponse>;
+  /** POST /logout: its confirmation form. */
+  endSessionSubmit(req: AuthRequest): Promise<AuthResponse>;
+  /** GET /userinfo (OIDC Core §5.3): needs the guard's principal. */
+  userinfo(principal: Principal): AuthResponse;
+  /** GET /.well-known/openid-configuration (Discovery 1.0 §4); 404 without `oidc` or an issuer. */
+  openidConfiguration(): AuthResponse;
+  /** OpenID Connect is on. */
+  readonly oidc: boolean;
   token(req: AuthRequest): Promise<AuthResponse>;
   refresh(req: AuthRequest): Promise<AuthResponse>;
   revoke(req: AuthRequest): Promise<AuthResponse>;
   introspect(req: AuthRequest): Promise<AuthResponse>;
   logout(req: AuthRequest): Promise<AuthResponse>;
   /** Needs the guard's principal. */
-  logoutAll(principal: Principal): Promise<AuthResponse>;
+  logoutAll(principal: Principal, req?: AuthRequest): Promise<AuthResponse>;
   /** GET /auth/sessions: the principal's user's sessions, the principal's own marked `current`. */
   sessions(principal: Principal): Promise<AuthResponse>;
   /** DELETE /auth/sessions/{id} (the id is the request path's last segment): 204, or 404 for an id not the user's. */
-  endSession(req: AuthRequest, principal: Principal): Promise<AuthResponse>;
+  deleteSession(req: AuthRequest, principal: Principal): Promise<AuthResponse>;
   /** POST /auth/sessions/revoke-others: every session of the user but the principal's own. */
   revokeOtherSessions(principal: Principal): Promise<AuthResponse>;
   register(req: AuthRequest): Promise<AuthResponse>;
@@ -207,6 +244,9 @@ function hashQueueFull(e: HashQueueFull): HttpError {
 /** Outcomes of a logout that leave nothing to end: the session is already over, so logout succeeds. */
 const ALREADY_ENDED: ReadonlySet<TokenErrorCode> = new Set(['expired', 'revoked', 'reused', 'unknown_token']);
 
+/** A client id as presented on a failed authentication is the caller's text: an event keeps this much of it. */
+const MAX_EVENT_CLIENT_ID = 128;
+
 /** A parameter already checked to be a string or absent (request.ts, or the Fastify schemas). */
 function str(body: Record<string, unknown>, name: string): string | undefined {
   const v = body[name];
@@ -232,9 +272,17 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     }
   };
   const clients = options.clients ?? createClientService(NO_CLIENTS);
+  const emit = guardedEmitter(options.events);
+  /** Who and where of a request, for an event. */
+  const subject = (req: AuthRequest | undefined, clientId?: string): EventSubject =>
+    clientId === undefined ? requestSubject(req) : { ...requestSubject(req), client_id: clientId };
   const allowRegister = options.allowRegister ?? false;
   if (allowRegister && !users) throw new TypeError('tesseraRoutes: allowRegister needs `users`');
   if (options.authorize && !users) throw new TypeError('tessera: the authorization endpoint (authorize) needs `users`');
+  if (options.oidc && !options.authorize)
+    throw new TypeError('tessera: OpenID Connect (oidc) needs the authorization endpoint (authorize)');
+  const idTokens = options.oidc && options.authorize ? createIdTokens(options.oidc) : undefined;
+  const authorizeClock = (options.authorize ? options.authorize.clock : undefined) ?? Date.now;
   const authorize =
     options.authorize && users
       ? createAuthorizeEndpoint(options.authorize, {
@@ -244,10 +292,16 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           hashing,
           issuer: () => issuerOf(),
           defaultScope: options.scope,
+          idTokens,
         })
       : undefined;
   const grants = createGrantRegistry([
-    ...builtinGrants({ users, codes: authorize?.codes, password: options.passwordGrant ?? true }),
+    ...builtinGrants({
+      users,
+      codes: authorize?.codes,
+      password: options.passwordGrant ?? true,
+      oidc: idTokens ? { idTokens, issuer: () => issuerOf(), clock: authorizeClock } : undefined,
+    }),
     ...(options.grants ?? []),
   ]);
 
@@ -266,16 +320,20 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       clients,
       { authorization: typeof authorization === 'string' ? authorization : undefined, body: req.body },
       realm,
+      emit &&
+        ((reason, clientId) =>
+          emit({ event: 'client_auth_failed', reason, ...subject(req, clientId?.slice(0, MAX_EVENT_CLIENT_ID)) })),
     );
   };
 
-  function tokenResponse(pair: TokenPair | AccessGrant, viaCookie: boolean): AuthResponse {
+  function tokenResponse(pair: GrantResult, viaCookie: boolean): AuthResponse {
     const body: TokenResponseBody = {
       access_token: pair.accessToken,
       token_type: 'Bearer',
       expires_in: pair.expiresIn,
       scope: pair.scope ?? '',
     };
+    if (pair.idToken !== undefined) body.id_token = pair.idToken;
     const res: AuthResponse = { status: 200, headers: { ...NO_STORE_HEADERS }, body };
     if (!isPair(pair)) return res;
     body.refresh_expires_in = pair.refreshExpiresIn;
@@ -290,6 +348,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     allowRegister,
     grants,
     authorizeEndpoint: authorize,
+    oidc: idTokens !== undefined,
 
     authorize(req) {
       if (!authorize) throw new HttpError(404, 'not_found', 'No such route');
@@ -299,6 +358,48 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     authorizeSubmit(req) {
       if (!authorize) throw new HttpError(404, 'not_found', 'No such route');
       return authorize.submit(req);
+    },
+
+    endSession(req) {
+      if (!authorize || !idTokens) throw new HttpError(404, 'not_found', 'No such route');
+      return authorize.endSession(req);
+    },
+
+    endSessionSubmit(req) {
+      if (!authorize || !idTokens) throw new HttpError(404, 'not_found', 'No such route');
+      return authorize.endSessionSubmit(req);
+    },
+
+    userinfo(principal) {
+      // OIDC Core §5.3.1: the UserInfo endpoint answers an access token granted `openid`.
+      if (!(principal.scope ?? '').split(' ').includes('openid'))
+        throw new HttpError(403, 'insufficient_scope', 'The access token was not granted the openid scope');
+      const username = principal.claims?.preferred_username;
+      const body: Record<string, string> = { sub: principal.sub };
+      if (typeof username === 'string') body.preferred_username = username;
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body };
+    },
+
+    openidConfiguration() {
+      const issuer = issuerOf();
+      if (!issuer || !idTokens) throw new HttpError(404, 'not_found', 'No such route');
+      return {
+        status: 200,
+        headers: { 'cache-control': METADATA_CACHE_CONTROL },
+        body: openidConfiguration(
+          authorizationServerMetadata({
+            issuer,
+            grantTypes: grants.types,
+            authorize: true,
+            oidc: true,
+            scope: options.scope,
+            ...(jwksUriFor(issuer, options.accessAlg ?? idTokens.alg) === undefined
+              ? {}
+              : { jwksUri: jwksUriFor(issuer, options.accessAlg ?? idTokens.alg) as string }),
+          }),
+          idTokens.alg,
+        ),
+      };
     },
 
     async token(req) {
@@ -327,7 +428,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         limiter,
         hashing,
       };
-      return tokenResponse(await grant.handle(ctx), grant.refreshCookie === true && cookies !== undefined);
+      const pair = emit ? await observedGrant(grant, ctx, emit) : await grant.handle(ctx);
+      return tokenResponse(pair, grant.refreshCookie === true && cookies !== undefined);
     },
 
     async refresh(req) {
@@ -343,7 +445,8 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token)
         throw badRequest(cookies ? 'refresh_token is required (in the body or the refresh cookie)' : 'refresh_token is required');
       try {
-        return tokenResponse(await rotate(tokens, token, req.log, { clientId: client.clientId, ...deviceOf(req) }), viaCookie);
+        const rotation = () => rotate(tokens, token, req.log, { clientId: client.clientId, ...deviceOf(req) });
+        return tokenResponse(await (emit ? observedRefresh(req, client.clientId, emit, rotation) : rotation()), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
         if (viaCookie && cookies && e instanceof HttpError && e.statusCode === 400)
@@ -359,6 +462,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       if (!token) throw badRequest('token is required (RFC 7009 §2.1)');
       try {
         await tokens.revoke(token, str(req.body, 'token_type_hint'), { clientId: client.clientId });
+        emit?.({ event: 'revocation', kind: 'revoke', ...subject(req, client.clientId) });
       } catch (e) {
         // RFC 7009 §2.2: "invalid tokens do not cause an error response", so a client
         // cannot use this endpoint to probe which tokens are valid. A store outage is
@@ -400,17 +504,30 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       let token = str(req.body, 'refresh_token');
       if (!token && cookies) token = cookies.read(req.cookies, req.headers);
       if (!token) throw badRequest('refresh_token is required');
+      let ended = false;
       try {
-        await tokens.logout(token, { clientId: client.clientId });
+        ended = await tokens.logout(token, { clientId: client.clientId });
       } catch (e) {
         if (!isTokenRefusal(e)) throw e;
         if (!ALREADY_ENDED.has(e.code)) throw refreshTokenError(e);
       }
+      if (emit) {
+        emit({ event: 'logout', ended, ...subject(req, client.clientId) });
+        if (ended) emit({ event: 'revocation', kind: 'logout', ...subject(req, client.clientId) });
+      }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
     },
 
-    async logoutAll(principal) {
+    async logoutAll(principal, req) {
       await tokens.revokeUser(principal.sub);
+      if (emit) {
+        const who: EventSubject = { ...subject(req, principal.clientId), user_id: principal.sub };
+        if (principal.familyId !== undefined) who.session_id = principal.familyId;
+        const name = principal.claims?.preferred_username;
+        if (typeof name === 'string') who.username = name;
+        emit({ event: 'logout_all', ...who });
+        emit({ event: 'revocation', kind: 'logout_all', ...who });
+      }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
     },
 
@@ -419,7 +536,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       return { status: 200, headers: { ...NO_STORE_HEADERS }, body: { sessions: list.map(sessionJson) } };
     },
 
-    async endSession(req, principal) {
+    async deleteSession(req, principal) {
       const id = sessionIdOf(req.path);
       // RFC 9110 §15.5.5: another user's session is as unknown as one that never was (404, not 403).
       if (id === undefined || !(await tokens.endSession(principal.sub, id))) {
@@ -439,15 +556,23 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       // login budget): a 409 tells whether a username exists, and each success creates an account.
       if (limiter) {
         const wait = await limiter.register(req.ip);
-        if (wait > 0) throw tooManyAttempts(wait, 'registrations');
+        if (wait > 0) {
+          if (emit) {
+            emit({ event: 'registration', result: 'limited', ...subject(req) });
+            emit({ event: 'limiter_block', scope: 'registration', ...subject(req) });
+          }
+          throw tooManyAttempts(wait, 'registrations');
+        }
       }
       try {
         const user = await hashing(req.ip, () =>
           users.add(str(req.body, 'username') as string, str(req.body, 'password') as string),
         );
+        emit?.({ event: 'registration', result: 'ok', ...subject(req), user_id: user.id, username: user.username });
         return { status: 201, headers: {}, body: { id: user.id, username: user.username } };
       } catch (e) {
         if (e instanceof UserInputError) {
+          emit?.({ event: 'registration', result: 'refused', ...subject(req) });
           throw e.code === 'username_taken' ? new HttpError(409, 'conflict', 'The username is taken') : badRequest(e.message);
         }
         throw e;
@@ -467,6 +592,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           issuer,
           grantTypes: grants.types,
           authorize: authorize !== undefined,
+          ...(idTokens ? { oidc: true } : {}),
           scope: options.scope,
           ...(jwksUri === undefined ? {} : { jwksUri }),
         }),
@@ -474,17 +600,21 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
     },
 
     async ready(log) {
+      // The revocation push, when the service keeps one: 'down' means every access token is being
+      // checked against the store (correct, one round trip per request), so the instance stays ready.
+      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
+      const state = feed === undefined ? undefined : feed.live ? 'up' : 'down';
       try {
         await tokens.ping();
       } catch (e) {
         log?.warn({ code: isStoreUnavailable(e) ? 'store_unavailable' : 'error' }, 'store ping failed');
-        throw storeUnavailable();
+        // RFC 9110 §15.6.4 with Retry-After, and what is not ready (the store; the feed too, when down).
+        const err = storeUnavailable();
+        const notReady = state === 'down' ? ['store', 'revocation_feed'] : ['store'];
+        return { status: 503, headers: errorHeaders(err), body: { ...errorBody(err), not_ready: notReady } };
       }
-      // The revocation push, when the service keeps one: 'down' means every access token is being
-      // checked against the store (correct, one round trip per request), so the instance stays ready.
-      const feed = (tokens as { revocations?: { live: boolean } }).revocations;
       const body: { status: string; revocation_feed?: 'up' | 'down' } = { status: 'ready' };
-      if (feed !== undefined) body.revocation_feed = feed.live ? 'up' : 'down';
+      if (state !== undefined) body.revocation_feed = state;
       return { status: 200, headers: {}, body };
     },
   };
@@ -532,7 +662,9 @@ export function jwksUriFor(issuer: string, accessAlg: string | undefined): strin
   return `${issuer.replace(/\/+$/, '')}${JWKS_PATH}`;
 }
 
-/** The JWK Set document with public members only (`kty`, `crv`, `x`, `y`, `kid`, `alg`, `use`), serialized once. */
+/** The JWK Set document with public members only (`kty`, `crv`, `x`, `y`, `n`, `e`, `kid`, `alg`, `use`), serialized once. */
 export function publicJwksJson(jwks: JwkSet): string {
-  return JSON.stringify({ keys: jwks.keys.map(({ kty, crv, x, y, kid, alg, use }) => ({ kty, crv, x, y, kid, alg, use })) });
+  return JSON.stringify({
+    keys: jwks.keys.map(({ kty, crv, x, y, n, e, kid, alg, use }) => ({ kty, crv, x, y, n, e, kid, alg, use })),
+  });
 }

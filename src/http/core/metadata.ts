@@ -8,8 +8,11 @@
  */
 import { CLIENT_AUTH_METHODS } from './client-auth.js';
 import { endpointOf } from './endpoints.js';
+import { OIDC_SCOPES } from './oidc.js';
 
 const AUTHORIZE_PATH = endpointOf('authorize').path;
+const USERINFO_PATH = endpointOf('userinfo').path;
+const END_SESSION_PATH = endpointOf('endSession').path;
 
 /** The endpoints the metadata names (RFC 8414 §2), at their rows of the endpoint table. */
 const TOKEN_PATH = endpointOf('token').path;
@@ -27,6 +30,8 @@ export interface MetadataOptions {
   jwksUri?: string;
   /** The authorization endpoint is served (RFC 6749 §3.1). */
   authorize?: boolean;
+  /** OpenID Connect is on: the UserInfo and end-session endpoints, the `openid` and `profile` scopes. */
+  oidc?: boolean;
 }
 
 export interface AuthorizationServerMetadata {
@@ -35,6 +40,8 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint: string;
   introspection_endpoint: string;
   authorization_endpoint?: string;
+  userinfo_endpoint?: string;
+  end_session_endpoint?: string;
   jwks_uri?: string;
   grant_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
@@ -71,6 +78,31 @@ export function authorizationServerMetadata(o: MetadataOptions): AuthorizationSe
     // RFC 9207 §3: every authorization response carries `iss`.
     metadata.authorization_response_iss_parameter_supported = true;
   }
+  if (o.oidc) {
+    // The same members in both documents (Discovery 1.0 §3 and RFC 8414 §2 share their names).
+    metadata.userinfo_endpoint = `${base}${USERINFO_PATH}`;
+    metadata.end_session_endpoint = `${base}${END_SESSION_PATH}`;
+    metadata.scopes_supported = [...new Set([...OIDC_SCOPES, ...metadata.scopes_supported])];
+  }
   if (o.jwksUri !== undefined) metadata.jwks_uri = o.jwksUri;
   return metadata;
+}
+
+/** OpenID Connect Discovery 1.0 §3: the RFC 8414 document and the members only OpenID Providers have. */
+export interface OpenIdConfiguration extends AuthorizationServerMetadata {
+  subject_types_supported: string[];
+  id_token_signing_alg_values_supported: string[];
+  claims_supported: string[];
+  prompt_values_supported: string[];
+}
+
+export function openidConfiguration(m: AuthorizationServerMetadata, idTokenAlg: string): OpenIdConfiguration {
+  return {
+    ...m,
+    // §3 REQUIRED: `sub` is the user id, the same for every client.
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [idTokenAlg],
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'preferred_username'],
+    prompt_values_supported: ['none', 'login', 'consent'],
+  };
 }

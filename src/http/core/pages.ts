@@ -189,6 +189,25 @@ ${formOpen(v)}
   );
 }
 
+/** RP-Initiated Logout 1.0 §2: the sign-out confirmation asked when the request cannot prove it comes from the user's app. */
+export interface LogoutPageView extends PageForm {
+  username: string;
+}
+
+/** The sign-out confirmation: one button that posts the form (CSRF-protected by the caller's hidden field). */
+export function logoutPage(v: LogoutPageView): string {
+  return htmlDocument(
+    'Sign out?',
+    `<h1>Sign out?</h1>
+<p class="muted">Signed in as <strong>${escapeHtml(v.username)}</strong></p>
+${formOpen(v)}
+<div class="actions">
+<button type="submit">Sign out</button>
+</div>
+</form>`,
+  );
+}
+
 /** A page that ends the flow with a message (no form, no redirect). */
 export function errorPage(v: ErrorPageView): string {
   return htmlDocument(v.title, `<h1>${escapeHtml(v.title)}</h1>\n<p>${escapeHtml(v.message)}</p>`);

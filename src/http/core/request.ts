@@ -45,6 +45,8 @@ export interface AuthRequest {
   /** Request cookies (only read in cookie mode). */
   cookies: Readonly<Record<string, string | undefined>>;
   log?: CoreLogger;
+  /** The framework's request id, when it keeps one (security events carry it). */
+  id?: string;
 }
 
 export interface CookieOptions {

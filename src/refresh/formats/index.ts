@@ -25,7 +25,7 @@ export interface FormatContext {
   issuer?: string;
   audience?: string | string[];
   clock: () => number;
-  /** EdDSA/ES256 keys of `jwt` access tokens; refresh tokens never leave the issuer and keep the secret. */
+  /** EdDSA/ES256/RS256 keys of `jwt` access tokens; refresh tokens never leave the issuer and keep the secret. */
   signingKeys?: SigningKeySet;
   /** The pushed revocations (absent when `access.revocationPush` is off). */
   revocations?: RevocationSet;
@@ -54,7 +54,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
             audience: ctx.audience,
             clock: ctx.clock,
             cacheSize: config.accessCacheSize,
-            // RFC 9068 §2.1: JWT access tokens are typed `at+jwt` (HS256, EdDSA and ES256 alike), and
+            // RFC 9068 §2.1: JWT access tokens are typed `at+jwt` (HS256, EdDSA, ES256 and RS256 alike), and
             // verification requires it (§4); refresh tokens stay plain JWTs.
             ...(config.accessFormat === 'jwt' ? { typ: ACCESS_TOKEN_TYP } : {}),
             ...(ctx.signingKeys ? { signingKeys: ctx.signingKeys } : {}),
@@ -82,7 +82,7 @@ export function createFormats(config: TokenServiceConfig, ctx: FormatContext): {
     });
   // Refresh tokens take keys derived for them alone (keys.ts refreshKeyRing: RFC 8725 §2.8,
   // §3.11), so no verifier of access tokens, holding the configured secret, accepts one. With
-  // EdDSA/ES256 access tokens the refresh tokens are HS256 on the secret: derived the same way.
+  // EdDSA/ES256/RS256 access tokens the refresh tokens are HS256 on the secret: derived the same way.
   const refresh: RefreshFormat =
     config.refreshFormat === 'opaque'
       ? opaqueRefreshFormat({ store })

@@ -9,6 +9,7 @@
  */
 import { type AuthorizationCodes, verifyPkceS256 } from '../../../refresh/authorization-codes.js';
 import { HttpError } from '../errors.js';
+import type { IdTokens } from '../oidc.js';
 import { deviceOf } from '../request.js';
 import type { Grant } from './types.js';
 
@@ -23,7 +24,14 @@ interface Issued {
   f: string;
 }
 
-export function authorizationCodeGrant(codes: AuthorizationCodes): Grant {
+/** OpenID Connect: the ID tokens of a code exchanged with scope `openid` (oidc.ts). */
+export interface CodeGrantOidc {
+  idTokens: IdTokens;
+  issuer(): string | undefined;
+  clock(): number;
+}
+
+export function authorizationCodeGrant(codes: AuthorizationCodes, oidc?: CodeGrantOidc): Grant {
   return {
     type: 'authorization_code',
     description: 'RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5): code, redirect_uri and code_verifier',
@@ -36,6 +44,8 @@ export function authorizationCodeGrant(codes: AuthorizationCodes): Grant {
       },
       code_verifier: { max: 128, required: true, description: 'authorization_code grant: the PKCE verifier (RFC 7636 §4.5)' },
     },
+    // In cookie mode (a browser app on this origin) the refresh token goes into the HttpOnly cookie.
+    refreshCookie: true,
     async handle(ctx) {
       const code = ctx.param('code') as string;
       const grant = await codes.redeem(code);
@@ -64,6 +74,22 @@ export function authorizationCodeGrant(codes: AuthorizationCodes): Grant {
         ...(grant.scope ? { scope: grant.scope } : {}),
         ...deviceOf(ctx.req),
       });
+      const scopes = grant.scope.split(' ');
+      const issuer = oidc?.issuer();
+      // OIDC Core §3.1.3.3: scope openid makes the answer carry an ID token.
+      const idToken =
+        oidc && issuer && scopes.includes('openid')
+          ? oidc.idTokens.mint({
+              issuer,
+              sub: grant.sub,
+              clientId: grant.clientId,
+              authTime: grant.authTime,
+              accessToken: pair.accessToken,
+              now: Math.floor(oidc.clock() / 1000),
+              ...(grant.nonce === undefined ? {} : { nonce: grant.nonce }),
+              ...(scopes.includes('profile') && grant.username !== undefined ? { username: grant.username } : {}),
+            })
+          : undefined;
       const issued: Issued = { s: grant.sub, f: pair.familyId };
       try {
         await codes.markRedeemed(code, JSON.stringify(issued));
@@ -71,7 +97,7 @@ export function authorizationCodeGrant(codes: AuthorizationCodes): Grant {
         // The pair stands: losing it would end a sign-in that succeeded. Only the replay revocation is lost.
         ctx.req.log?.warn({ event: 'authorization_code_mark_failed', err: String(e) }, 'could not record the exchanged code');
       }
-      return pair;
+      return idToken === undefined ? pair : { ...pair, idToken };
     },
   };
 }

@@ -7,11 +7,12 @@
  *
  * @module
  */
+import { GRANT_TYPES } from '../../../oauth-clients/clients.js';
 import type { AuthorizationCodes } from '../../../refresh/authorization-codes.js';
 import type { UserService } from '../../../users/users.js';
 import { HttpError } from '../errors.js';
 import type { ParamRules } from '../request.js';
-import { authorizationCodeGrant } from './authorization-code.js';
+import { authorizationCodeGrant, type CodeGrantOidc } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
 import { passwordGrant } from './password.js';
 import { refreshTokenGrant } from './refresh-token.js';
@@ -32,6 +33,8 @@ export interface BuiltinGrantOptions {
   users: UserService | undefined;
   /** The authorization endpoint's codes: the authorization_code grant needs them. */
   codes: AuthorizationCodes | undefined;
+  /** OpenID Connect: ID tokens for codes with scope `openid`. */
+  oidc?: CodeGrantOidc | undefined;
   /** The password grant (RFC 9700 §2.4: MUST NOT be used) can be turned off. Default on. */
   password?: boolean;
   /** The client credentials grant (RFC 6749 §4.4). Default on: only clients registered for it may use it. */
@@ -45,7 +48,7 @@ export interface BuiltinGrantOptions {
  */
 export function builtinGrants(o: BuiltinGrantOptions): Grant[] {
   return [
-    ...(o.codes ? [authorizationCodeGrant(o.codes)] : []),
+    ...(o.codes ? [authorizationCodeGrant(o.codes, o.oidc)] : []),
     ...(o.users && o.password !== false ? [passwordGrant] : []),
     ...(o.clientCredentials !== false ? [clientCredentialsGrant] : []),
     refreshTokenGrant,
@@ -57,12 +60,7 @@ export function builtinGrants(o: BuiltinGrantOptions): Grant[] {
  * not registered for one gets `unauthorized_client`. Extension grants decide for themselves
  * (`Grant.clientTypes`, `clientAuthentication`).
  */
-export const REGISTERED_GRANT_TYPES: ReadonlySet<string> = new Set([
-  'authorization_code',
-  'refresh_token',
-  'password',
-  'client_credentials',
-]);
+export const REGISTERED_GRANT_TYPES: ReadonlySet<string> = new Set(GRANT_TYPES);
 
 /** A body parameter of the token endpoint as the schema shows it: the union over the grants. */
 export interface TokenParam {

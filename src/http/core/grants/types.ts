@@ -46,6 +46,9 @@ export interface GrantContext {
   hashing<T>(address: string, fn: () => Promise<T>): Promise<T>;
 }
 
+/** What a grant answers: a pair, or an access token alone; with scope `openid` on the code flow, an ID token too. */
+export type GrantResult = (TokenPair | AccessGrant) & { idToken?: string };
+
 /** A grant of the token endpoint. Register extra ones with the `grants` option of the adapters. */
 export interface Grant {
   /** The `grant_type` value (RFC 6749 §4.5: an absolute URI for an extension grant). */
@@ -64,5 +67,5 @@ export interface Grant {
    * Issues the pair (or an access token alone: `tokens.issueAccess`, RFC 6749 §4.4.3), or throws
    * an HttpError (or a store outage, mapped to 503).
    */
-  handle(ctx: GrantContext): Promise<TokenPair | AccessGrant>;
+  handle(ctx: GrantContext): Promise<GrantResult>;
 }

@@ -1,0 +1,411 @@
+/**
+ * Prometheus metrics of the reference server (docs/operations.md lists them and
+ * what to alert on), through `prom-client`, an optional peer: loaded only when
+ * `TESSERA_METRICS_PORT` is set, and served by a listener of its own on that port
+ * (`GET /metrics`, Prometheus text format 0.0.4), never on the API's port, so the
+ * public side answers nothing about the instance.
+ *
+ * Counters follow the security events (http/core/events.ts); the request histogram
+ * is fed by a Fastify onResponse hook (app.ts); revocation feed state and revoked-set
+ * size are read when scraped. Labels take bounded values only (a result, a grant type,
+ * a refusal reason, a kind, a route pattern, a status code, a store operation): never a
+ * user, a client, an address or a token, each of which would make a series per value.
+ *
+ * @module
+ */
+import { createServer, type Server } from 'node:http';
+import type { Metric, Registry } from 'prom-client';
+import { ConfigError } from '../errors.js';
+import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
+import { isMissingPackage, PEER_MAJORS } from '../internal/peers.js';
+
+/** What the gauges read at scrape time. */
+export interface MetricsSources {
+  /** The token service's pushed revocations, when it keeps them. */
+  revocations?: () => { live: boolean; size: number; dropped: number } | undefined;
+}
+
+export interface ServerMetrics {
+  /** Feeds the counters from the security events. */
+  readonly events: AuthEventSink;
+  /** One answered request: its route pattern (not the URL: a bounded set), method, status and duration. */
+  request(route: string, method: string, status: number, seconds: number): void;
+  /** One store call. */
+  storeCall(store: string, operation: string, seconds: number, ok: boolean): void;
+  /** Sets what the gauges read. */
+  watch(sources: MetricsSources): void;
+  /** The exposition text and its content type. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Request durations: sub-millisecond (a cached `GET /me`) to a slow scrypt behind a queue. */
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Store calls: a local SQLite read to a Redis or PostgreSQL round trip that waits for a failover. */
+const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * Loads prom-client (a ConfigError naming the install line when it is missing) and
+ * makes the metrics of one server in a registry of their own.
+ */
+export async function createServerMetrics(): Promise<ServerMetrics> {
+  let prom: typeof import('prom-client');
+  try {
+    prom = await import('prom-client');
+  } catch (e) {
+    if (isMissingPackage(e, 'prom-client')) {
+      throw new ConfigError(
+        `TESSERA_METRICS_PORT needs prom-client: npm install prom-client@${PEER_MAJORS['prom-client']}; or unset TESSERA_METRICS_PORT`,
+      );
+    }
+    throw e;
+  }
+  const registry: Registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
+  const counter = (name: string, help: string, labelNames: readonly string[]) => {
+    const c = new SeriesCounter(name, help, labelNames);
+    registry.registerMetric(c as unknown as Metric);
+    return c;
+  };
+
+  const signIns = counter(
+    'tessera_sign_ins_total',
+    'Token endpoint sign-ins (every grant but refresh_token) by grant type and result: ok, failed (wrong password or code), limited (guessing limiter), error (a dependency down)',
+    ['grant', 'result'],
+  );
+  const refreshes = counter(
+    'tessera_refreshes_total',
+    'Refresh token rotations (POST /auth/refresh and grant_type=refresh_token) by result (ok, refused, error) and refusal reason',
+    ['result', 'reason'],
+  );
+  const reuse = counter(
+    'tessera_refresh_reuse_detections_total',
+    'Refresh tokens presented again after rotation (RFC 9700 §4.14.2): each one revoked its session; a leaked or stolen token',
+    [],
+  );
+  const revocations = counter(
+    'tessera_revocations_total',
+    'Sessions or tokens ended, by kind: revoke (RFC 7009), logout, logout_all, reuse, code_replay',
+    ['kind'],
+  );
+  const logouts = counter(
+    'tessera_logouts_total',
+    'Logout requests answered, by scope: session (POST /auth/logout) or all (POST /auth/logout-all)',
+    ['scope'],
+  );
+  const clientAuth = counter(
+    'tessera_client_auth_failures_total',
+    'Failed client authentications (401 invalid_client, RFC 6749 §2.3) by reason',
+    ['reason'],
+  );
+  const blocks = counter(
+    'tessera_guessing_limit_blocks_total',
+    'Requests the guessing limiter refused (429) before checking a password, by scope: sign_in or registration',
+    ['scope'],
+  );
+  const codeReplays = counter(
+    'tessera_authorization_code_replays_total',
+    'Authorization codes presented a second time (RFC 6749 §4.1.2): the tokens issued from each were revoked',
+    [],
+  );
+  const registrations = counter(
+    'tessera_registrations_total',
+    'POST /auth/register by result: ok, limited, refused (username taken or a weak password)',
+    ['result'],
+  );
+  const requests = new SeriesHistogram(
+    'tessera_http_request_duration_seconds',
+    'Requests of the API listener by route pattern, method and status code',
+    ['route', 'method', 'status'],
+    REQUEST_BUCKETS,
+  );
+  registry.registerMetric(requests as unknown as Metric);
+  const store = new SeriesHistogram(
+    'tessera_store_call_duration_seconds',
+    'Calls to the store by store kind, operation and outcome (ok, error)',
+    ['store', 'operation', 'outcome'],
+    STORE_BUCKETS,
+  );
+  registry.registerMetric(store as unknown as Metric);
+
+  let sources: MetricsSources = {};
+  type Feed = NonNullable<ReturnType<NonNullable<MetricsSources['revocations']>>>;
+  /** A gauge read at scrape time from the revocation feed; no sample at all without one (opaque access tokens). */
+  const feedGauge = (name: string, help: string, read: (f: Feed) => number) => {
+    const get = () => {
+      const f = sources.revocations?.();
+      return { name, help, type: 'gauge', aggregator: 'sum', values: f ? [{ labels: {}, value: read(f) }] : [] };
+    };
+    registry.registerMetric({ name, help, type: 'gauge', aggregator: 'sum', get, reset() {} } as unknown as Metric);
+  };
+  feedGauge(
+    'tessera_revocation_feed_up',
+    "1 while this instance's revocation push promises delivery; 0 while it is down (every access token is checked against the store meanwhile). Absent with opaque access tokens",
+    (f) => (f.live ? 1 : 0),
+  );
+  feedGauge(
+    'tessera_revoked_set_entries',
+    'Entries of the in-memory set of pushed revocations (tokens, sessions, users) on this instance',
+    (f) => f.size,
+  );
+  feedGauge(
+    'tessera_revoked_set_dropped',
+    'Revocations the full in-memory set could not hold (their tokens are checked against the store instead)',
+    (f) => f.dropped,
+  );
+
+  const events: AuthEventSink = {
+    emit(e: AuthEvent) {
+      switch (e.event) {
+        case 'sign_in':
+          signIns.inc(e.grant, e.result);
+          break;
+        case 'refresh':
+          refreshes.inc(e.result, e.result === 'ok' ? '' : (e.reason ?? ''));
+          break;
+        case 'reuse_detected':
+          reuse.inc();
+          break;
+        case 'revocation':
+          revocations.inc(e.kind);
+          break;
+        case 'logout':
+          logouts.inc('session');
+          break;
+        case 'logout_all':
+          logouts.inc('all');
+          break;
+        case 'client_auth_failed':
+          clientAuth.inc(e.reason);
+          break;
+        case 'limiter_block':
+          blocks.inc(e.scope);
+          break;
+        case 'authorization_code_replay':
+          codeReplays.inc();
+          break;
+        case 'registration':
+          registrations.inc(e.result);
+          break;
+      }
+    },
+  };
+
+  return {
+    events,
+    request(route, method, status, seconds) {
+      requests.observe(`${status} ${method} ${route}`, () => [route, method, String(status)], seconds);
+    },
+    storeCall(kind, operation, seconds, ok) {
+      const outcome = ok ? 'ok' : 'error';
+      store.observe(`${outcome} ${operation} ${kind}`, () => [kind, operation, outcome], seconds);
+    },
+    watch(s) {
+      sources = s;
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+export interface MetricsListener {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The metrics listener: `GET /metrics` (and `HEAD`) on `host:port`, 404 for any other path,
+ * 405 for another method. Nothing else of the server is reachable through it.
+ */
+export async function listenMetrics(metrics: ServerMetrics, host: string, port: number): Promise<MetricsListener> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: the metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method not allowed\n');
+      return;
+    }
+    metrics.render().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      () => {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Cannot collect the metrics\n');
+      },
+    );
+  });
+  // A scraper keeps its connection; an idle one must not hold shutdown up.
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${actual}/metrics`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The store's kind for the `store` label: the scheme of its spec (`sqlite`, `redis`, `postgres`, ...), never its address. */
+export function storeKind(spec: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(spec);
+  return m ? (m[1] as string).toLowerCase() : spec === 'memory' ? 'memory' : 'other';
+}
+
+/**
+ * The store with each call that returns a promise timed into `tessera_store_call_duration_seconds`
+ * (operation: the method's name, a bounded set). Members are read from the store itself and
+ * bound to it, so a class with private fields works; synchronous members pass untimed.
+ */
+export function timedStore<S extends object>(store: S, kind: string, metrics: Pick<ServerMetrics, 'storeCall'>): S {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, name) {
+      const v: unknown = Reflect.get(target, name, target);
+      if (typeof v !== 'function' || typeof name !== 'string') return v;
+      const known = wrapped.get(name);
+      if (known !== undefined) return known;
+      const fn = v as (...a: unknown[]) => unknown;
+      const timed = (...args: unknown[]): unknown => {
+        const t0 = performance.now();
+        const out = fn.apply(target, args);
+        if (out === null || typeof out !== 'object' || typeof (out as Promise<unknown>).then !== 'function') return out;
+        return (out as Promise<unknown>).then(
+          (value) => {
+            metrics.storeCall(kind, name, (performance.now() - t0) / 1000, true);
+            return value;
+          },
+          (e: unknown) => {
+            metrics.storeCall(kind, name, (performance.now() - t0) / 1000, false);
+            throw e;
+          },
+        );
+      };
+      wrapped.set(name, timed);
+      return timed;
+    },
+  });
+}
+
+/** One series of a {@link SeriesHistogram}: its label values, per-bucket counts (not cumulative), sum and count. */
+interface Series {
+  labels: Record<string, string>;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram for the request path, read by prom-client's registry as any metric (`get()`):
+ * a series is found by a string key the caller builds, so an observation costs a Map lookup and
+ * a bucket scan, where prom-client's own `observe` validates and hashes its label object on
+ * every call (a measurable share of a cached `GET /me`).
+ */
+export class SeriesHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly upperBounds: readonly number[];
+  readonly #series = new Map<string, Series>();
+  constructor(name: string, help: string, labelNames: readonly string[], upperBounds: readonly number[]) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+    this.upperBounds = upperBounds;
+  }
+
+  /** `key` names the label values `labels()` gives; `labels` is called once per new series. */
+  observe(key: string, labels: () => readonly string[], value: number): void {
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      const values = labels();
+      s = {
+        labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] ?? ''])),
+        buckets: new Float64Array(this.upperBounds.length + 1),
+        sum: 0,
+        count: 0,
+      };
+      this.#series.set(key, s);
+    }
+    let i = 0;
+    const bounds = this.upperBounds;
+    while (i < bounds.length && value > (bounds[i] as number)) i++;
+    s.buckets[i] = (s.buckets[i] as number) + 1;
+    s.sum += value;
+    s.count += 1;
+  }
+
+  /** The exposition values: cumulative `_bucket` lines with `le`, then `_sum` and `_count`, per series. */
+  get(): { name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: object[] } {
+    const values: object[] = [];
+    for (const s of this.#series.values()) {
+      let acc = 0;
+      this.upperBounds.forEach((le, i) => {
+        acc += s.buckets[i] as number;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...s.labels }, value: acc });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values };
+  }
+
+  reset(): void {
+    this.#series.clear();
+  }
+}
+
+/**
+ * A counter read by prom-client's registry as any metric (`get()`), incremented with its label
+ * values in `labelNames` order: a Map lookup per event, where prom-client's `inc` validates and
+ * hashes a label object each time. Without labels its one series exists from the start (at 0).
+ */
+export class SeriesCounter {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly #series = new Map<string, { labels: Record<string, string>; value: number }>();
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+    if (labelNames.length === 0) this.#series.set('', { labels: {}, value: 0 });
+  }
+
+  inc(...values: string[]): void {
+    const key = values.length === 0 ? '' : values.length === 1 ? (values[0] as string) : values.join('\u0000');
+    const s = this.#series.get(key);
+    if (s !== undefined) s.value += 1;
+    else this.#series.set(key, { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] ?? ''])), value: 1 });
+  }
+
+  get(): { name: string; help: string; type: 'counter'; aggregator: 'sum'; values: object[] } {
+    const values = [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.value }));
+    return { name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values };
+  }
+
+  reset(): void {
+    for (const s of this.#series.values()) s.value = 0;
+  }
+}

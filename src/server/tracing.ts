@@ -1,0 +1,158 @@
+/**
+ * OpenTelemetry traces of the reference server through `@opentelemetry/api` alone, an
+ * optional peer: the application (or `node --import` of an SDK setup) installs the SDK
+ * and its exporter; tessera installs none. Without the package nothing is loaded and no
+ * hook is added; with it but without an SDK the API's tracer is a no-op.
+ *
+ * Spans: one SERVER span per token endpoint request (`POST /auth/token`, named
+ * `tessera.token`) and per refresh (`POST /auth/refresh`, `tessera.refresh`), with the
+ * route, the status code, and the outcome the security events report (`tessera.grant`,
+ * `tessera.result`, `tessera.reason`); and, when an SDK records spans at start-up, one
+ * CLIENT span per store call (`tessera.store.<operation>`, `db.system.name`), a child of the
+ * request's span where the SDK has a context manager (the request runs in its span's
+ * context). The same rule as the metrics' labels: never a token, a user, a client secret;
+ * no user id either (traces are often shipped further than the audit trail).
+ *
+ * @module
+ */
+import type { Span, Tracer } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
+import { isMissingPackage } from '../internal/peers.js';
+
+/** The routes that get a span, and the span's name. */
+const TRACED: Readonly<Record<string, string>> = {
+  'POST /auth/token': 'tessera.token',
+  'POST /auth/refresh': 'tessera.refresh',
+};
+
+export interface ServerTracing {
+  /** Puts each event's outcome on the span of its request. */
+  readonly events: AuthEventSink;
+  /** Adds the hooks that start and end the spans. */
+  install(app: FastifyInstance): void;
+  /**
+   * The store with a span per asynchronous call, when an SDK recorded a probe span at start-up;
+   * else the store itself (with the API alone, a span per store call would cost and record nothing).
+   */
+  traceStore<S extends object>(store: S, kind: string): S;
+}
+
+/** `@opentelemetry/api` if the application installed it, else `undefined` (no tracing, nothing loaded). */
+export async function loadTracing(name = 'tessera'): Promise<ServerTracing | undefined> {
+  let api: typeof import('@opentelemetry/api');
+  try {
+    api = await import('@opentelemetry/api');
+  } catch (e) {
+    if (isMissingPackage(e, '@opentelemetry/api')) return undefined;
+    throw e;
+  }
+  return createTracing(api, api.trace.getTracer(name));
+}
+
+function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer): ServerTracing {
+  const errorCode = api.SpanStatusCode.ERROR;
+  /** Spans of requests in flight, by request id (the events carry it). */
+  const open = new Map<string, Span>();
+
+  const events: AuthEventSink = {
+    emit(e: AuthEvent) {
+      const span = e.request_id === undefined ? undefined : open.get(e.request_id);
+      if (!span) return;
+      const r = e as { result?: string; grant?: string; reason?: string };
+      const attrs: Record<string, string> = { 'tessera.event': e.event };
+      if (r.result !== undefined) attrs['tessera.result'] = r.result;
+      if (r.grant !== undefined) attrs['tessera.grant'] = r.grant;
+      if (r.reason !== undefined) attrs['tessera.reason'] = r.reason;
+      // A reuse detection follows its refresh event: it adds a span event, the refresh's attributes stay.
+      if (e.event === 'reuse_detected' || e.event === 'revocation') span.addEvent(`tessera.${e.event}`, attrs);
+      else span.setAttributes(attrs);
+    },
+  };
+
+  const end = (request: FastifyRequest, status: number | undefined) => {
+    const span = open.get(request.id);
+    if (!span) return;
+    open.delete(request.id);
+    if (status !== undefined) {
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 500) span.setStatus({ code: errorCode });
+    }
+    span.end();
+  };
+
+  return {
+    events,
+    traceStore(store, kind) {
+      // Never ended, so never exported: it only asks whether an SDK records.
+      if (!tracer.startSpan('tessera.probe').isRecording()) return store;
+      const wrapped = new Map<string, unknown>();
+      return new Proxy(store, {
+        get(target, name) {
+          const v: unknown = Reflect.get(target, name, target);
+          if (typeof v !== 'function' || typeof name !== 'string') return v;
+          const known = wrapped.get(name);
+          if (known !== undefined) return known;
+          const fn = v as (...a: unknown[]) => unknown;
+          const traced = (...args: unknown[]): unknown => {
+            const span = tracer.startSpan(`tessera.store.${name}`, {
+              kind: api.SpanKind.CLIENT,
+              attributes: { 'db.system.name': kind, 'db.operation.name': name },
+            });
+            let out: unknown;
+            try {
+              out = fn.apply(target, args);
+            } catch (e) {
+              span.setStatus({ code: errorCode });
+              span.end();
+              throw e;
+            }
+            if (out === null || typeof out !== 'object' || typeof (out as Promise<unknown>).then !== 'function') {
+              span.end();
+              return out;
+            }
+            return (out as Promise<unknown>).then(
+              (value) => {
+                span.end();
+                return value;
+              },
+              (e: unknown) => {
+                span.setStatus({ code: errorCode });
+                span.end();
+                throw e;
+              },
+            );
+          };
+          wrapped.set(name, traced);
+          return traced;
+        },
+      });
+    },
+    install(app) {
+      app.addHook('onRequest', (request, _reply, done) => {
+        const route = request.routeOptions.url;
+        const name = route === undefined ? undefined : TRACED[`${request.method} ${route}`];
+        if (name !== undefined) {
+          const span = tracer.startSpan(name, {
+            kind: api.SpanKind.SERVER,
+            attributes: { 'http.request.method': request.method, 'http.route': route as string },
+          });
+          open.set(request.id, span);
+          // The rest of the request (hooks, handler, their promises) runs in the span's context,
+          // so the store calls' spans are its children (with a context manager registered).
+          api.context.with(api.trace.setSpan(api.context.active(), span), done);
+          return;
+        }
+        done();
+      });
+      app.addHook('onResponse', (request, reply, done) => {
+        end(request, reply.statusCode);
+        done();
+      });
+      app.addHook('onRequestAbort', (request, done) => {
+        end(request, undefined);
+        done();
+      });
+    },
+  };
+}
