@@ -28,6 +28,7 @@ function decodeClaims(token) {
 
 function show(section) {
   for (const id of ['signin', 'session', 'ended']) $(id).hidden = id !== section;
+  $('devices').hidden = section !== 'session';
   // The timeline stays in view once there is a session: it explains how the session ended.
   if (section === 'session') $('events').hidden = false;
   $('refresh-now').disabled = section !== 'session';
@@ -54,6 +55,90 @@ async function callMe() {
   $('me-result').textContent = `${res.status}\n${JSON.stringify(body, null, 2)}`;
 }
 
+/** "Firefox on Linux" from a User-Agent: enough to tell one's devices apart, not a fingerprint. */
+function deviceOf(ua) {
+  if (!ua) return 'Unknown device';
+  const browser =
+    [
+      [/Edg\//, 'Edge'],
+      [/OPR\//, 'Opera'],
+      [/Firefox\//, 'Firefox'],
+      [/Chrom(e|ium)\//, 'Chrome'],
+      [/Safari\//, 'Safari'],
+      [/curl\//, 'curl'],
+    ].find(([re]) => re.test(ua))?.[1] ?? ua.split(/[\s/]/)[0];
+  const os = [
+    [/Android/, 'Android'],
+    [/iPhone|iPad|iOS/, 'iOS'],
+    [/Windows/, 'Windows'],
+    [/Mac OS X|Macintosh/, 'macOS'],
+    [/CrOS/, 'ChromeOS'],
+    [/Linux/, 'Linux'],
+  ].find(([re]) => re.test(ua))?.[1];
+  return os ? `${browser} on ${os}` : browser;
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 days ago". */
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  const d = Math.round(s / 86400);
+  return `${d} day${d === 1 ? '' : 's'} ago`;
+}
+
+/** The address as the server keeps it (by default the network: 198.51.100.0 reads 198.51.100.x). */
+function placeOf(address) {
+  if (!address) return 'unknown place';
+  if (/^\d+\.\d+\.\d+\.0$/.test(address)) return `near ${address.replace(/\.0$/, '.x')}`;
+  return `near ${address}`;
+}
+
+async function loadSessions() {
+  if (!client.session) return;
+  let sessions;
+  try {
+    sessions = await client.sessions();
+  } catch {
+    return; // signed out meanwhile (the logout event says why) or the server is away
+  }
+  const list = $('session-list');
+  list.textContent = '';
+  for (const s of sessions) {
+    const li = document.createElement('li');
+    li.dataset.id = s.id;
+    const what = document.createElement('div');
+    const device = document.createElement('span');
+    device.className = 'device';
+    device.textContent = deviceOf(s.user_agent);
+    what.append(device);
+    if (s.current) {
+      const mark = document.createElement('span');
+      mark.className = 'this';
+      mark.textContent = 'this device';
+      what.append(mark);
+    }
+    const detail = document.createElement('div');
+    detail.className = 'muted';
+    detail.textContent = `${placeOf(s.address)} · last used ${ago(s.last_used_at)}${s.client_id ? ` · ${s.client_id}` : ''}`;
+    what.append(detail);
+    const out = document.createElement('button');
+    out.className = 'secondary';
+    out.textContent = 'Sign out';
+    out.setAttribute('aria-label', s.current ? 'Sign out this device' : `Sign out ${deviceOf(s.user_agent)}`);
+    out.addEventListener('click', async () => {
+      if (s.current) return client.logout();
+      await client.endSession(s.id).catch(() => {});
+      log(`Signed out ${deviceOf(s.user_agent)}: its tokens are refused from now on`, 'ok');
+      await loadSessions();
+    });
+    li.append(what, out);
+    list.append(li);
+  }
+  $('sign-out-others').disabled = sessions.length < 2;
+}
+
 function tick() {
   const s = client.session;
   if (!s) return;
@@ -64,7 +149,13 @@ setInterval(tick, 250);
 
 function startAuto() {
   clearInterval(autoTimer);
-  if ($('auto').checked) autoTimer = setInterval(() => client.session && callMe().catch(() => {}), 2000);
+  if ($('auto').checked)
+    autoTimer = setInterval(() => {
+      if (!client.session) return;
+      callMe()
+        .then(loadSessions)
+        .catch(() => {});
+    }, 2000);
 }
 
 client.on('refresh', ({ session, source }) => {
@@ -101,6 +192,7 @@ $('login-form').addEventListener('submit', async (e) => {
     $('timeline').textContent = '';
     log('Signed in: a new token family started', 'ok');
     await callMe();
+    await loadSessions();
     startAuto();
   } catch (err) {
     $('login-error').textContent = err.description ?? err.message;
@@ -147,6 +239,11 @@ $('auto').addEventListener('change', startAuto);
 $('refresh-now').addEventListener('click', () => client.refresh().catch(() => {}));
 $('logout').addEventListener('click', () => client.logout());
 $('again').addEventListener('click', () => show('signin'));
+$('sign-out-others').addEventListener('click', async () => {
+  await client.revokeOtherSessions().catch(() => {});
+  log('Signed out of every other session', 'ok');
+  await loadSessions();
+});
 
 $('replay').addEventListener('click', async () => {
   const old = usedRefreshTokens[usedRefreshTokens.length - 1];

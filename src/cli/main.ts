@@ -24,6 +24,8 @@ Usage:
   tessera migrate [--store SPEC]         applies the store's schema migrations (SQLite, PostgreSQL)
   tessera client add CLIENT_ID [--confidential] [--introspect]   registers an OAuth client (prints JSON)
   tessera client list | tessera client remove CLIENT_ID
+  tessera session list USERNAME          the user's sessions, one JSON object per line
+  tessera session revoke SESSION_ID | tessera session revoke-all USERNAME
   tessera token issue --format jwt|sealed|fernet --type access|refresh --sub S [--ttl SECONDS] [--claims JSON]
   tessera token verify --format jwt|sealed|fernet [--type access|refresh] [TOKEN | -]
   tessera --version | --help
@@ -50,6 +52,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   serve: () => withServerPeers(async () => (await import('./serve.js')).serveCommand),
   user: () => withServerPeers(async () => (await import('./user.js')).userCommand),
   client: () => withServerPeers(async () => (await import('./client.js')).clientCommand),
+  session: () => withServerPeers(async () => (await import('./session.js')).sessionCommand),
   keygen: async () => async (argv, io) => {
     if (argv.includes('--help') || argv.includes('-h'))
       return (

@@ -61,7 +61,7 @@ export interface ClientOptions {
   channel?: ChannelLike | null;
   /** Name of the lock and channel; one per server. Default `tessera-auth`. */
   name?: string;
-  paths?: { token?: string; refresh?: string; logout?: string };
+  paths?: { token?: string; refresh?: string; logout?: string; sessions?: string };
   /**
    * A public client registered on the server (`tessera client add ID`), sent as `client_id` with
    * the login and every refresh (RFC 6749 §3.2.1). Default none: the server's built-in client.
@@ -88,6 +88,21 @@ export interface Session {
   scope?: string;
   /** `DPoP` when the tokens are bound to this client's key (RFC 9449 §5); absent for Bearer tokens. */
   tokenType?: 'DPoP';
+}
+
+/**
+ * One place the user is signed in, as `GET /auth/sessions` lists it (times RFC 3339; `address`
+ * as the server keeps it, by default the network only). `current`: this client's own session.
+ */
+export interface SignedInSession {
+  id: string;
+  client_id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string;
+  address: string;
+  current: boolean;
 }
 
 export type SessionSource = 'login' | 'refresh' | 'other-tab' | 'restored';
@@ -141,7 +156,7 @@ function readCookie(name: string): string | undefined {
   return match ? decodeURIComponent(match[1] as string) : undefined;
 }
 
-const DEFAULT_PATHS = { token: '/auth/token', refresh: '/auth/refresh', logout: '/auth/logout' };
+const DEFAULT_PATHS = { token: '/auth/token', refresh: '/auth/refresh', logout: '/auth/logout', sessions: '/auth/sessions' };
 
 /** The server's built-in public client (TESSERA_DEFAULT_CLIENT's default). */
 const DEFAULT_CLIENT_ID = 'tessera';
@@ -272,6 +287,15 @@ export interface TesseraClient {
   refresh(): Promise<Session>;
   /** Ends the family on the server and locally. */
   logout(): Promise<void>;
+  /** Where the user is signed in (`GET /auth/sessions`), most recently used first. Rejects with AuthError. */
+  sessions(): Promise<SignedInSession[]>;
+  /**
+   * Signs one session out (`DELETE /auth/sessions/{id}`): its tokens are refused everywhere within
+   * a second. Ending this client's own session signs it out here too. Rejects with AuthError (404: not the user's).
+   */
+  endSession(id: string): Promise<void>;
+  /** Signs out every other session of the user (`POST /auth/sessions/revoke-others`); this one stays. */
+  revokeOtherSessions(): Promise<void>;
   /** The current session, if any. */
   readonly session: Session | null;
   /** Adopts a session obtained elsewhere (e.g. restored on page load). */
@@ -570,6 +594,12 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     return res;
   }
 
+  async function listSessions(): Promise<SignedInSession[]> {
+    const res = await authorizedFetch(paths.sessions, { method: 'GET' });
+    if (!res.ok) throw await errorOf(res);
+    return ((await res.json()) as { sessions: SignedInSession[] }).sessions;
+  }
+
   return {
     async authorize(o) {
       const { authorizationEndpoint } = await discover();
@@ -639,6 +669,20 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
         adopt(null, 'refresh', 'user');
         broadcast({ t: 'session', session: null, reason: 'user', from: tabId });
       }
+    },
+    sessions: listSessions,
+    async endSession(id) {
+      const own = (await listSessions()).find((x) => x.current)?.id === id;
+      const res = await authorizedFetch(`${paths.sessions}/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      if (!res.ok) throw await errorOf(res);
+      if (own) {
+        adopt(null, 'refresh', 'user');
+        broadcast({ t: 'session', session: null, reason: 'user', from: tabId });
+      }
+    },
+    async revokeOtherSessions() {
+      const res = await authorizedFetch(`${paths.sessions}/revoke-others`, { method: 'POST' });
+      if (!res.ok) throw await errorOf(res);
     },
     get session() {
       return session;

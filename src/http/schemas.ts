@@ -6,7 +6,7 @@
  * @module
  */
 import { type Static, type TSchema, Type } from 'typebox';
-import { type DocContext, docText, type Endpoint, type ResponseSchemaName } from './core/endpoints.js';
+import { type DocContext, docText, type Endpoint, pathParameter, type ResponseSchemaName } from './core/endpoints.js';
 import { CLIENT_PARAMS, GRANT_TYPE_RULE, type GrantRegistry } from './core/grants/registry.js';
 import type { ParamRule, ParamRules } from './core/request.js';
 import { ERROR_REASONS, type ErrorReason } from './errors.js';
@@ -121,6 +121,22 @@ export const MeResponse = Type.Object({
   iat: Type.Optional(Type.Integer()),
 });
 
+/** GET /auth/sessions: the caller's sessions (refresh token families). */
+export const SessionsResponse = Type.Object({
+  sessions: Type.Array(
+    Type.Object({
+      id: Type.String({ description: 'the session id (DELETE /auth/sessions/{id})' }),
+      client_id: Type.String({ description: "the client it was issued to ('' for none)" }),
+      created_at: Type.String({ format: 'date-time', description: 'the sign-in (RFC 3339)' }),
+      last_used_at: Type.String({ format: 'date-time', description: 'the latest refresh (RFC 3339)' }),
+      expires_at: Type.String({ format: 'date-time', description: 'when it ends unless refreshed (RFC 3339)' }),
+      user_agent: Type.String({ description: "the device's User-Agent, at most 256 characters ('' when unknown)" }),
+      address: Type.String({ description: "the client address as kept (by default its /24 or /48 network; '' when not kept)" }),
+      current: Type.Boolean({ description: 'the session of the access token that asked' }),
+    }),
+  ),
+});
+
 export const StatusResponse = Type.Object({ status: Type.String() });
 
 /**
@@ -151,6 +167,7 @@ const RESPONSES: Record<ResponseSchemaName, TSchema> = {
   noContent: NoContent,
   user: UserResponse,
   me: MeResponse,
+  sessions: SessionsResponse,
   status: StatusResponse,
   ready: ReadyResponse,
 };
@@ -171,6 +188,8 @@ export function routeSchema(row: Endpoint, ctx: DocContext, grants: GrantRegistr
   if (d.description !== undefined) schema.description = docText(d.description, ctx);
   schema.tags = [...d.tags];
   if (d.security !== undefined) schema.security = SECURITY[d.security];
+  const param = pathParameter(row.path);
+  if (param) schema.params = Type.Object({ [param.name]: Type.String() });
   if (row.params !== undefined) {
     schema.consumes = FORM;
     schema.body = row.params === 'grants' ? tokenRequestSchema(grants) : bodySchema(row.params);

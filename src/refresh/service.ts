@@ -39,17 +39,21 @@ import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
 import { RevocationSet } from './revocations.js';
+import { sessionAddress, sessionUserAgent, toSessions } from './sessions.js';
 import type {
   AccessGrant,
   Introspection,
   IssueInput,
   Principal,
   RefreshOptions,
+  Session,
+  SessionDevice,
   SyncAuthenticator,
   TokenPair,
   TokenService,
   TokenServiceOptions,
 } from './types.js';
+import { SESSION_ADDRESS_MODES } from './types.js';
 
 export { DEFAULTS, resolveConfig, type TokenServiceConfig } from './config.js';
 
@@ -178,6 +182,19 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
   const clock = options.clock ?? Date.now;
   const leewayMs = config.leewaySeconds * 1000;
   const graceMs = config.reuseGraceSeconds * 1000;
+  const addressMode = options.sessionAddress ?? 'truncated';
+  if (!SESSION_ADDRESS_MODES.includes(addressMode)) {
+    throw new ConfigError(`sessionAddress must be one of ${SESSION_ADDRESS_MODES.join(', ')}`);
+  }
+  /** The device fields a store write carries: only those known (a rotation keeps the others). */
+  const device = (d: SessionDevice): { userAgent?: string; address?: string } => {
+    const out: { userAgent?: string; address?: string } = {};
+    const ua = sessionUserAgent(d.userAgent);
+    const address = sessionAddress(d.address, addressMode);
+    if (ua !== undefined) out.userAgent = ua;
+    if (address !== undefined) out.address = address;
+    return out;
+  };
   // Opaque access tokens are their record (always looked up): nothing to keep in memory for them.
   const revocations =
     config.revocationPush && config.accessFormat !== 'opaque'
@@ -247,6 +264,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       claims: Object.keys(subject.extra).length > 0 ? JSON.stringify(subject.extra) : '',
       next,
       leewayMs,
+      ...device(input),
     });
     return pairOf(accessToken, r.token, a.exp, refreshExp, nowSec, subject);
   }
@@ -283,6 +301,34 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       requireSub(sub);
       if (typeof familyId !== 'string' || familyId === '') throw new TypeError('familyId must be a non-empty string');
       return store.revokeFamily({ shard: userShard(sub), now: clock(), familyId });
+    },
+
+    async sessions(sub: string, currentId?: string): Promise<Session[]> {
+      requireSub(sub);
+      if (!store.listFamilies) throw new ConfigError(`the ${store.kind} store keeps no session listing (listFamilies)`);
+      const now = clock();
+      const families = await store.listFamilies({ shard: userShard(sub), now, sub });
+      return toSessions(families, now, leewayMs, currentId);
+    },
+
+    async endSession(sub: string, id: string): Promise<boolean> {
+      requireSub(sub);
+      if (typeof id !== 'string' || id === '') return false;
+      // Only a session listed for this user: revokeFamily alone would end another user's family by id.
+      const mine = await service.sessions(sub);
+      if (!mine.some((s) => s.id === id)) return false;
+      return service.endFamily(sub, id);
+    },
+
+    async endOtherSessions(sub: string, keepId: string | undefined): Promise<number> {
+      const others = (await service.sessions(sub)).filter((s) => s.id !== keepId);
+      // One revocation per family (each pushed to every instance), a few in flight at a time.
+      let ended = 0;
+      for (let i = 0; i < others.length; i += 16) {
+        const batch = others.slice(i, i + 16).map((s) => service.endFamily(sub, s.id));
+        for (const ok of await Promise.all(batch)) if (ok) ended++;
+      }
+      return ended;
     },
 
     async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
@@ -343,6 +389,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         leewayMs,
         ...(clientId === undefined ? {} : { clientId }),
         ...(scope === undefined ? {} : { scope }),
+        ...(options.userAgent === undefined && options.address === undefined ? {} : device(options)),
       });
 
       switch (result.status) {

@@ -97,6 +97,42 @@ export interface TokenServiceOptions {
   issuer?: string;
   audience?: string | string[];
   leewaySeconds?: number;
+  /**
+   * What a session records of the client address it was used from (`issue` / `refresh`
+   * `address`): `truncated` (the default) keeps the network, /24 of IPv4 and /48 of IPv6, enough
+   * for an approximate place; `full` the address; `off` nothing.
+   */
+  sessionAddress?: SessionAddressMode;
+}
+
+/** How much of a client address a session keeps (`TESSERA_SESSION_ADDRESS`). */
+export type SessionAddressMode = 'full' | 'truncated' | 'off';
+export const SESSION_ADDRESS_MODES: readonly SessionAddressMode[] = ['full', 'truncated', 'off'];
+
+/** The device a sign-in or refresh came from, as the session listing shows it. */
+export interface SessionDevice {
+  /** The `User-Agent` header; kept to its first 256 characters. */
+  userAgent?: string;
+  /** The client address, kept as `sessionAddress` says. */
+  address?: string;
+}
+
+/** A live session (a refresh token family) of a user: `tokens.sessions(sub)`. Times in milliseconds since the epoch. */
+export interface Session {
+  id: string;
+  /** The client it was issued to, `''` when none. */
+  clientId: string;
+  createdAt: number;
+  /** The latest refresh (the sign-in before the first). */
+  lastUsedAt: number;
+  /** When it ends unless refreshed: its refresh token's expiry, never past the absolute lifetime. */
+  expiresAt: number;
+  /** `''` when unknown. */
+  userAgent: string;
+  /** As kept (truncated by default); `''` when unknown or not kept. */
+  address: string;
+  /** The session of the access token that asked (`sessions(sub, currentId)`). */
+  current: boolean;
 }
 
 export interface IssueInput {
@@ -118,6 +154,10 @@ export interface IssueInput {
    * must come with a proof by that key (`RefreshOptions.jkt`, §5).
    */
   jkt?: string;
+  /** The signing-in device's `User-Agent`, for the session listing. */
+  userAgent?: string;
+  /** The signing-in client's address, for the session listing (kept as `sessionAddress` says). */
+  address?: string;
 }
 
 /** Who refreshes (RFC 6749 §6). */
@@ -136,6 +176,10 @@ export interface RefreshOptions {
    * rotated unchecked, and a self-contained one of a bound family is refused.
    */
   jkt?: string | null;
+  /** The refreshing device's `User-Agent`: recorded as the session's latest, in the rotation's one store write. */
+  userAgent?: string;
+  /** The refreshing client's address, likewise. */
+  address?: string;
 }
 
 export interface TokenPair {
@@ -209,6 +253,18 @@ export interface TokenService {
    * its access tokens are refused. `sub` is the family's user. Resolves true when a live family was ended.
    */
   endFamily(sub: string, familyId: string): Promise<boolean>;
+  /**
+   * The user's live sessions, most recently used first; `currentId` (the asking token's family)
+   * is marked `current`. Rejects with a ConfigError on a store without a session listing.
+   */
+  sessions(sub: string, currentId?: string): Promise<Session[]>;
+  /**
+   * Ends one of the user's sessions: like `endFamily`, but only a live session of `sub` (another
+   * user's id, or an unknown one, ends nothing: false).
+   */
+  endSession(sub: string, id: string): Promise<boolean>;
+  /** Ends every session of the user but `keepId` (sign out everywhere else); resolves how many were ended. */
+  endOtherSessions(sub: string, keepId: string | undefined): Promise<number>;
   /**
    * Rotates a refresh token. Throws TokenError (expired, revoked, reused, wrong_type,
    * wrong_client, ...) for a token that is no good; rejects with `InvalidScopeError` when

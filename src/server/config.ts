@@ -13,7 +13,14 @@ import { ConfigError } from '../errors.js';
 import { redactUrl } from '../internal/redact.js';
 import { assertStrongKeys, createKeyRing, generateSecret, KEYGEN_HINT, type KeyRing, parseKeysEnv } from '../keys.js';
 import { checkReuseGrace, DEFAULTS } from '../refresh/config.js';
-import { SCHEMES, type Scheme, TOKEN_FORMATS, type TokenFormat } from '../refresh/types.js';
+import {
+  SCHEMES,
+  type Scheme,
+  SESSION_ADDRESS_MODES,
+  type SessionAddressMode,
+  TOKEN_FORMATS,
+  type TokenFormat,
+} from '../refresh/types.js';
 import { findStoreScheme, normalizeStoreSpec, storeHelp, storeSyntaxList } from '../stores/open.js';
 import {
   ASYMMETRIC_ALGS,
@@ -185,6 +192,13 @@ export const SETTINGS = {
     boolean: true,
     help: 'DPoP proofs must carry a server nonce (RFC 9449 §8; DPoP-Nonce, use_dpop_nonce), derived from the signing key',
     default: 'off',
+  },
+  sessionAddress: {
+    env: 'TESSERA_SESSION_ADDRESS',
+    flag: 'session-address',
+    arg: 'full|truncated|off',
+    help: 'what a session keeps of the client address for "where you are signed in": the /24 (IPv4) or /48 (IPv6) network, the address, or nothing',
+    default: 'truncated',
   },
   sessionSeconds: {
     env: 'TESSERA_SESSION_TTL',
@@ -382,6 +396,8 @@ export interface ServerConfig {
   passwordGrant: boolean;
   /** DPoP proofs must carry a server nonce (`TESSERA_DPOP_NONCE`, RFC 9449 §8). */
   dpopNonce: boolean;
+  /** What a session keeps of the client address (`TESSERA_SESSION_ADDRESS`). */
+  sessionAddress: SessionAddressMode;
   /** Lifetime of the browser session of `/authorize`, seconds. */
   sessionSeconds: number;
   cookieMode: boolean;
@@ -507,6 +523,14 @@ function format(name: 'accessFormat' | 'refreshFormat', env: NodeJS.ProcessEnv, 
   return v as TokenFormat;
 }
 
+function addressMode(env: NodeJS.ProcessEnv, flags: Flags): SessionAddressMode {
+  const v = raw('sessionAddress', env, flags) ?? SETTINGS.sessionAddress.default;
+  if (!(SESSION_ADDRESS_MODES as readonly string[]).includes(v)) {
+    throw new ConfigError(`${label('sessionAddress', flags)} must be one of ${SESSION_ADDRESS_MODES.join(', ')}, got "${v}"`);
+  }
+  return v as SessionAddressMode;
+}
+
 export interface StoreConfig {
   dataDir: string;
   store: string;
@@ -627,6 +651,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, flags: Flags = {}): ServerCo
     allowRegister: bool('allowRegister', env, flags),
     passwordGrant: raw('passwordGrant', env, flags) === undefined || bool('passwordGrant', env, flags),
     dpopNonce: bool('dpopNonce', env, flags),
+    sessionAddress: addressMode(env, flags),
     sessionSeconds: int('sessionSeconds', env, flags, 60, 31_536_000, 'a number of seconds'),
     cookieMode: bool('cookieMode', env, flags),
     cookieSecure: !bool('insecureCookies', env, flags),

@@ -201,6 +201,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
         reuseGraceSeconds: config.reuseGrace,
         acceptLegacyKeys: config.legacyRefreshKeys,
       },
+      sessionAddress: config.sessionAddress,
       store,
     });
   if (config.issuer !== undefined) real = makeTokens(config.issuer);
@@ -216,6 +217,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     issue: (...a) => service().issue(...a),
     issueAccess: (...a) => service().issueAccess(...a),
     endFamily: (...a) => service().endFamily(...a),
+    sessions: (...a) => service().sessions(...a),
+    endSession: (...a) => service().endSession(...a),
+    endOtherSessions: (...a) => service().endOtherSessions(...a),
     refresh: (...a) => service().refresh(...a),
     authenticate: (...a) => service().authenticate(...a),
     authenticateNow: (...a) => service().authenticateNow(...a),

@@ -16,6 +16,7 @@ import {
   createFamilyIn,
   type FamilyState,
   inspectRefreshIn,
+  listFamiliesIn,
   revokeAccessIn,
   revokeFamilyIn,
   revokeUserIn,
@@ -28,6 +29,8 @@ import type {
   AccessCheckInput,
   AccessCheckResult,
   CreateFamilyInput,
+  FamilySummary,
+  ListFamiliesInput,
   Millis,
   OnceRef,
   OneTimeRecords,
@@ -67,6 +70,8 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
   readonly #purgeIntervalMs: number;
   #lastPurge: Millis;
   readonly #families = new Map<string, FamilyState>();
+  /** The user index of the session listing: sub -> ids of the user's families (emptied by the purge). */
+  readonly #byUser = new Map<string, Set<string>>();
   readonly #refresh = new Map<string, StoredRefresh>();
   readonly #access = new Map<string, StoredAccess>();
   readonly #deny = new Map<string, Expiring>();
@@ -106,6 +111,7 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
 
   #tx(now: Millis): StateTx {
     const fam = this.#families;
+    const byUser = this.#byUser;
     const refresh = this.#refresh;
     const access = this.#access;
     const deny = this.#deny;
@@ -114,7 +120,12 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return {
       now,
       getFamily: (id) => fam.get(id),
-      putFamily: (f) => void fam.set(f.familyId, { ...f }),
+      putFamily: (f) => {
+        fam.set(f.familyId, { ...f });
+        let ids = byUser.get(f.sub);
+        if (ids === undefined) byUser.set(f.sub, (ids = new Set()));
+        ids.add(f.familyId);
+      },
       getRefresh: (h) => refresh.get(h),
       putRefresh: (h, r) => void refresh.set(h, r),
       incrementRefreshUse: (h) => {
@@ -172,6 +183,20 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return this.#run(input.now, (tx) => revokeUserIn(tx, input));
   }
 
+  async familyOwner(familyId: string): Promise<string | null> {
+    return this.#families.get(familyId)?.sub ?? null;
+  }
+
+  async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
+    const ids = this.#byUser.get(input.sub) ?? [];
+    const families: FamilyState[] = [];
+    for (const id of ids) {
+      const f = this.#families.get(id);
+      if (f !== undefined) families.push(f);
+    }
+    return listFamiliesIn(this.#tx(input.now), input.sub, families);
+  }
+
   async putOnce(input: PutOnceInput): Promise<boolean> {
     return this.#run(input.now, () => {
       const key = onceKey(input.kind, input.id);
@@ -200,6 +225,12 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     const now = this.#clock();
     this.#lastPurge = now;
     let n = 0;
+    for (const f of this.#families.values()) {
+      if (f.expiresAt > now) continue;
+      const ids = this.#byUser.get(f.sub);
+      ids?.delete(f.familyId);
+      if (ids?.size === 0) this.#byUser.delete(f.sub);
+    }
     for (const map of [this.#families, this.#refresh, this.#access, this.#deny, this.#epochs, this.#once] as Map<
       string,
       Expiring

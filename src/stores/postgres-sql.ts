@@ -851,6 +851,135 @@ const MIGRATIONS: readonly string[] = [
   -- rolling upgrade: its statements name their columns) reads as CLIENT_DEFAULTS.
   ALTER TABLE S.clients ADD COLUMN settings text NOT NULL DEFAULT '{}';
   `,
+  `
+  -- The session listing: each family's last use and the device of its latest sign-in or refresh,
+  -- written by the login and rotation statements themselves (still one statement each), and the
+  -- per-user index (families_by_sub, version 1) it is read by. 0 and '' (a family written
+  -- before them, or by an instance of the previous tessera): last used when created, no device.
+  ALTER TABLE S.families ADD COLUMN last_used_at bigint NOT NULL DEFAULT 0,
+    ADD COLUMN user_agent text NOT NULL DEFAULT '',
+    ADD COLUMN address text NOT NULL DEFAULT '';
+
+  -- Login with the device (user agent and address as the caller keeps them).
+  CREATE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text,
+    p_user_agent text, p_address text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    ex bigint := S.put_tokens(p_now, p_fam, p_sub, coalesce(p_access_scope, p_scope), p_abs, 0, p_leeway,
+      p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+    created bigint := p_now;
+  BEGIN
+    IF EXISTS (SELECT 1 FROM S.user_epochs WHERE sub = p_sub AND not_before = p_now) THEN created := p_now + 1; END IF;
+    INSERT INTO S.families AS f (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked,
+      scope, claims, expires_at, last_used_at, user_agent, address)
+    VALUES (p_fam, p_sub, created, p_abs, p_refresh_id, '', 0, '', false, p_scope, p_claims, ex, p_now, p_user_agent,
+      p_address)
+    ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, created_at = excluded.created_at,
+      absolute_expires_at = excluded.absolute_expires_at, current = excluded.current, previous = '', rotated_at = 0,
+      replay = '', revoked = false, scope = excluded.scope, claims = excluded.claims, expires_at = excluded.expires_at,
+      last_used_at = excluded.last_used_at, user_agent = excluded.user_agent, address = excluded.address;
+  END
+  $fn$;
+
+  -- The version-5 login, for instances of the previous tessera: through the above, no device.
+  CREATE OR REPLACE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text
+  ) RETURNS void LANGUAGE sql AS $fn$
+    SELECT S.create_family(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp,
+      p_fam, p_sub, p_abs, p_scope, p_claims, p_access_scope, ''::text, ''::text)
+  $fn$;
+
+  -- Refresh recording the family's last use, and the refreshing device when given (p_user_agent
+  -- and p_address NULL: the recorded one kept), in the rotation's own UPDATE. Otherwise the
+  -- version-3 rotation unchanged (lock order: [opaque refresh record] -> family row).
+  CREATE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    p_client text, p_req_scope text, p_access_scope text, p_user_agent text, p_address text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text, OUT o_event text
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text;
+    presented text;
+    rt_family text;
+    rt_expires bigint;
+    f S.families%ROWTYPE;
+    ex bigint;
+    fam_client text;
+  BEGIN
+    IF p_opaque THEN
+      SELECT family, expires_at INTO rt_family, rt_expires FROM S.refresh_tokens WHERE hash = p_family_or_hash FOR UPDATE;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      fam_id := rt_family;
+      presented := p_family_or_hash;
+    ELSE
+      fam_id := p_family_or_hash;
+      presented := p_jti;
+    END IF;
+    SELECT * INTO f FROM S.families WHERE id = fam_id FOR UPDATE;
+    IF FOUND AND p_client <> '' THEN
+      fam_client := S.client_of(f.claims);
+      IF fam_client <> '' AND fam_client <> p_client THEN o_status := 'wrong_client'; RETURN; END IF;
+    END IF;
+    IF p_opaque THEN
+      UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash;
+      IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
+    END IF;
+    IF f.id IS NULL THEN o_status := 'revoked'; RETURN; END IF;
+    IF S.is_revoked(f.sub, f.created_at, f.revoked) THEN
+      o_status := CASE WHEN presented = f.current THEN 'revoked' ELSE 'reused' END;
+      RETURN;
+    END IF;
+    IF p_now >= f.absolute_expires_at THEN o_status := 'expired'; RETURN; END IF;
+    IF presented = f.current THEN
+      IF p_req_scope IS NOT NULL AND NOT S.scope_within(p_req_scope, f.scope) THEN
+        o_status := 'invalid_scope';
+        RETURN;
+      END IF;
+      ex := S.put_tokens(p_now, f.id, f.sub, coalesce(p_access_scope, f.scope), f.absolute_expires_at, f.expires_at,
+        p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+      UPDATE S.families SET current = p_refresh_id, previous = presented, rotated_at = p_now,
+        replay = CASE WHEN p_grace > 0 THEN p_replay ELSE '' END, expires_at = ex, last_used_at = p_now,
+        user_agent = coalesce(p_user_agent, user_agent), address = coalesce(p_address, address)
+      WHERE id = f.id;
+      o_status := 'rotated';
+    ELSIF p_grace > 0 AND presented = f.previous AND f.replay <> '' AND p_now - f.rotated_at < p_grace THEN
+      o_status := 'replayed';
+      o_replay := f.replay;
+    ELSE
+      -- Reuse (RFC 9700 §4.14.2): revoke the family and push it (delivered at commit).
+      UPDATE S.families SET revoked = true WHERE id = f.id;
+      o_event := 'f|' || f.expires_at || '|0|' || f.id;
+      PERFORM pg_notify('C_CHANNEL', o_event);
+      o_status := 'reused';
+      RETURN;
+    END IF;
+    o_family := f.id; o_sub := f.sub; o_scope := f.scope; o_claims := f.claims;
+    o_created := f.created_at; o_absolute := f.absolute_expires_at;
+  END
+  $fn$;
+
+  -- The version-3 rotation, for instances of the previous tessera: through the above, device kept.
+  CREATE OR REPLACE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    p_client text, p_req_scope text, p_access_scope text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text, OUT o_event text
+  ) LANGUAGE sql AS $fn$
+    SELECT r.o_status, r.o_family, r.o_sub, r.o_scope, r.o_claims, r.o_created, r.o_absolute, r.o_replay, r.o_event
+    FROM S.rotate(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp,
+      p_opaque, p_family_or_hash, p_jti, p_grace, p_replay, p_client, p_req_scope, p_access_scope, NULL::text, NULL::text) r
+  $fn$;
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -878,8 +1007,14 @@ export function migrationSql(i: number, schema: string): string {
 export function statements(schema: string) {
   const s = qualify(schema);
   return {
-    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    familyOwner: `SELECT sub FROM ${s}families WHERE id = $1`,
+    // The session listing: the user's families by families_by_sub, live ones only (is_revoked's
+    // rule with the epoch read once; not past the absolute expiry nor the record's).
+    listFamilies: `SELECT f.id, f.created_at, f.last_used_at, f.absolute_expires_at, f.expires_at, f.claims, f.user_agent,
+      f.address FROM ${s}families f WHERE f.sub = $1 AND NOT f.revoked AND f.absolute_expires_at > $2 AND f.expires_at > $2
+      AND f.created_at > coalesce((SELECT e.not_before FROM ${s}user_epochs e WHERE e.sub = $1), -1)`,
     checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4, $5, $6)`,
     inspectRefresh: `SELECT * FROM ${s}inspect_refresh($1, $2, $3, $4)`,
     revokeAccess: `SELECT ${s}revoke_access($1, $2, $3, $4) AS event`,

@@ -46,11 +46,14 @@ import {
   type StatementName,
   statements,
 } from './postgres-sql.js';
+import { clientOfClaims } from './state.js';
 import type {
   AccessCheckInput,
   AccessCheckResult,
   CreateFamilyInput,
   FamilyInfo,
+  FamilySummary,
+  ListFamiliesInput,
   NextTokens,
   OnceRef,
   OneTimeRecords,
@@ -377,6 +380,8 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       input.scope,
       input.claims,
       input.next.accessScope ?? null,
+      input.userAgent ?? '',
+      input.address ?? '',
     ]);
   }
 
@@ -392,6 +397,8 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       input.clientId ?? '',
       input.scope ?? null,
       input.next.accessScope ?? null,
+      input.userAgent ?? null,
+      input.address ?? null,
     ]);
     const status = r?.o_status as RotateResult['status'] | undefined;
     if (status === 'reused') this.#pushed(r?.o_event);
@@ -474,6 +481,26 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
     const [r] = await this.#query('revokeFamily', [input.now, opaque, opaque ? input.refreshHash : input.familyId]);
     this.#pushed(r?.event);
     return typeof r?.event === 'string' && r.event !== '';
+  }
+
+  async familyOwner(familyId: string): Promise<string | null> {
+    const [r] = await this.#query('familyOwner', [familyId]);
+    return typeof r?.sub === 'string' ? r.sub : null;
+  }
+
+  /** One statement over families_by_sub: O(sessions of the user). */
+  async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
+    const rows = await this.#query('listFamilies', [input.sub, input.now]);
+    return rows.map((r) => ({
+      familyId: r.id,
+      clientId: clientOfClaims(r.claims),
+      createdAt: Number(r.created_at),
+      lastUsedAt: Number(r.last_used_at) || Number(r.created_at),
+      absoluteExpiresAt: Number(r.absolute_expires_at),
+      recordExpiresAt: Number(r.expires_at),
+      userAgent: r.user_agent,
+      address: r.address,
+    }));
   }
 
   /** O(1): the user's epoch alone (one row), whatever the number of sessions. */

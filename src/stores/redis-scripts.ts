@@ -12,7 +12,13 @@
  *
  *     f:<family id>      hash   the login session: sub, ct (created), ax (absolute expiry), cur (current
  *                               refresh id), prev, pat (when prev was consumed), rp (grace replay), rv
- *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry)
+ *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry),
+ *                               ua (user agent), ad (address)
+ *     s:<sub>            zset   the session listing's index: the user's live families by record expiry
+ *     ss:<sub>           hash   family id -> its summary for the listing (JSON array: created, last
+ *                               used, absolute expiry, record expiry, user agent, address, client);
+ *                               a family leaves both when revoked, or lapsed at the next login or
+ *                               listing; both keys expire with the user's latest family
  *     rt:<sha256>        hash   opaque refresh token (DESIGN.md's opaque scheme): user_id, issued_at,
  *                               refresh_expires_in, used_count, family
  *     at:<sha256>        hash   opaque access token (DESIGN.md's opaque scheme): user_id, issued_at, expires_in,
@@ -75,6 +81,34 @@ local function client_of(claims)
   local ok, t = pcall(cjson.decode, claims)
   if ok and type(t) == 'table' and type(t.client_id) == 'string' then return t.client_id end
   return ''
+end
+
+-- The session listing's index of a user: s:<sub> (zset: families by record expiry) and ss:<sub>
+-- (hash: family -> its summary, a JSON array of strings: created, last used, absolute expiry,
+-- record expiry, user agent, address, client), both kept as long as the user's latest family.
+local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, claims)
+  local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
+  redis.call('HSET', hk, famId,
+    cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '', address or '', client_of(claims)}))
+  redis.call('ZADD', sk, int(ex), famId)
+  extend_to(sk, ex)
+  extend_to(hk, ex)
+end
+
+-- A revoked family leaves the listing at once.
+local function unindex(sub, famId)
+  redis.call('HDEL', base .. 'ss:' .. sub, famId)
+  redis.call('ZREM', base .. 's:' .. sub, famId)
+end
+
+-- Lapsed families (record expiry passed) leave the index: at each login and listing, so the
+-- index holds the user's live families and those not yet pruned, never more.
+local function prune_index(sub)
+  local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
+  local lapsed = redis.call('ZRANGEBYSCORE', sk, '-inf', int(now))
+  if #lapsed == 0 then return end
+  for i = 1, #lapsed, 1000 do redis.call('HDEL', hk, unpack(lapsed, i, math.min(i + 999, #lapsed))) end
+  redis.call('ZREMRANGEBYSCORE', sk, '-inf', int(now))
 end
 
 -- RFC 6749 §6: every scope-token of requested is one of granted (space-separated, RFC 6749 §3.3).
@@ -157,6 +191,9 @@ local sub = ARGV[9]
 local absoluteExpiresAt = tonumber(ARGV[10])
 local scope = ARGV[11]
 local claims = ARGV[12]
+-- nil from an older tessera in a mixed fleet: no device recorded.
+local userAgent = ARGV[13] or ''
+local address = ARGV[14] or ''
 
 local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0)
 local fk = base .. 'f:' .. famId
@@ -164,8 +201,10 @@ local fk = base .. 'f:' .. famId
 local createdAt = now
 if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
 redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
-  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex))
+  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'ua', userAgent, 'ad', address)
 expire_at(fk, ex)
+prune_index(sub)
+summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, claims)
 return {'status', 'created'}
 `;
 
@@ -173,7 +212,9 @@ return {'status', 'created'}
  * Refresh: the atomic consume (RFC 6749 §10.4, RFC 9700 §4.14.2). ARGV: now, the
  * next tokens (2..7), mode ('j': self-contained token, 'o': opaque), family id (j)
  * or token hash (o), jti (j), grace window (ms), encrypted replay pair, presenting
- * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and ''.
+ * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and '', two flags ('1'
+ * set, '0' keep) for the refreshing device's user agent and address, then the two values. A rotation
+ * records its time as the family's last use and re-indexes the family under its new expiry.
  *
  * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
  * or status 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' |
@@ -189,6 +230,11 @@ local replay = ARGV[12]
 local clientId = ARGV[13] or ''
 local narrowing = ARGV[14] == '1'
 local requestedScope = ARGV[15] or ''
+-- The refreshing device: two flags ('1' set, '0' keep the recorded one), for the user agent and
+-- the address, then their values.
+local device = ARGV[16] or '00'
+local newUserAgent = ARGV[17] or ''
+local newAddress = ARGV[18] or ''
 
 local famId, presented, rk, issuedAt, expiresIn
 if opaque then
@@ -201,8 +247,8 @@ else
   famId, presented = familyOrHash, jti
 end
 local fk = base .. 'f:' .. famId
-local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp =
-  unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex'))
+local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp, userAgent,
+  address = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex', 'ua', 'ad'))
 -- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
 -- so that client can neither use it nor burn it (nor trip reuse detection with it).
 if sub and clientId ~= '' then
@@ -233,8 +279,20 @@ if presented == current then
   local keptReplay = ''
   if graceMs > 0 then keptReplay = replay end
   local ex = put_tokens(famId, sub, accessScope, absoluteExpiresAt, tonumber(recordExp))
-  redis.call('HSET', fk, 'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex))
+  local fieldsToSet = {'cur', nextRefreshId, 'prev', presented, 'pat', int(now), 'rp', keptReplay, 'ex', int(ex)}
+  if string.sub(device, 1, 1) == '1' then
+    userAgent = newUserAgent
+    fieldsToSet[#fieldsToSet + 1] = 'ua'
+    fieldsToSet[#fieldsToSet + 1] = newUserAgent
+  end
+  if string.sub(device, 2, 2) == '1' then
+    address = newAddress
+    fieldsToSet[#fieldsToSet + 1] = 'ad'
+    fieldsToSet[#fieldsToSet + 1] = newAddress
+  end
+  redis.call('HSET', fk, unpack(fieldsToSet))
   expire_at(fk, ex)
+  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, claims)
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.
@@ -246,6 +304,7 @@ if graceMs > 0 and presented == previous and storedReplay ~= '' and now - tonumb
 end
 -- Any other token of the family was consumed earlier: reuse. Revoke the family (the record keeps its TTL).
 redis.call('HSET', fk, 'rv', '1')
+unindex(sub, famId)
 return {'status', 'reused', 'event', publish('f', tonumber(recordExp), 0, famId)}
 `;
 
@@ -368,6 +427,7 @@ local fk = base .. 'f:' .. famId
 local sub, createdAt, revokedFlag, recordExp = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'rv', 'ex'))
 if not sub or is_revoked(sub, createdAt, revokedFlag) then return {'revoked', '0'} end
 redis.call('HSET', fk, 'rv', '1')
+unindex(sub, famId)
 return {'revoked', '1', 'event', publish('f', tonumber(recordExp), 0, famId)}
 `;
 
@@ -387,6 +447,18 @@ local notBefore = math.max(prior, now)
 redis.call('SET', nk, int(notBefore))
 expire_at(nk, keepUntil)
 return {'status', 'revoked', 'event', publish('u', keepUntil, notBefore, sub)}
+`;
+
+/**
+ * The session listing. ARGV: now, sub. Lapsed families leave the index first; replies the user's
+ * epoch ('' for none) and the summaries of the indexed families (HGETALL of ss:<sub>: family,
+ * summary, ...). Revoked families left the index when revoked; the caller applies the epoch and
+ * the expiries of each summary (a family created at or before the epoch is revoked).
+ */
+const LIST_FAMILIES = `${PRELUDE}
+local sub = ARGV[2]
+prune_index(sub)
+return {redis.call('GET', base .. 'nbf:' .. sub) or '', redis.call('HGETALL', base .. 'ss:' .. sub)}
 `;
 
 /**
@@ -432,6 +504,7 @@ export const SCRIPTS = {
   tesseraV2RevokeAccess: REVOKE_ACCESS,
   tesseraV2RevokeFamily: REVOKE_FAMILY,
   tesseraV2RevokeUser: REVOKE_USER,
+  tesseraV2ListFamilies: LIST_FAMILIES,
   tesseraV2PutOnce: PUT_ONCE,
   tesseraV2ConsumeOnce: CONSUME_ONCE,
 } as const;

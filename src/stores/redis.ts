@@ -43,6 +43,8 @@ import type {
   AccessCheckResult,
   CreateFamilyInput,
   FamilyInfo,
+  FamilySummary,
+  ListFamiliesInput,
   NextTokens,
   OnceRef,
   OneTimeRecords,
@@ -393,6 +395,8 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
       input.absoluteExpiresAt,
       input.scope,
       input.claims,
+      input.userAgent ?? '',
+      input.address ?? '',
     ]);
   }
 
@@ -410,6 +414,9 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
         input.clientId ?? '',
         input.scope === undefined ? '0' : '1',
         input.scope ?? '',
+        `${input.userAgent === undefined ? '0' : '1'}${input.address === undefined ? '0' : '1'}`,
+        input.userAgent ?? '',
+        input.address ?? '',
       ]),
     );
     const status = r.status;
@@ -500,6 +507,35 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     this.#pushed(fields(await this.#script('tesseraV2RevokeUser', input.shard, [input.now, input.sub, input.keepUntil])));
   }
 
+  /** One script over the user's index (`s:<sub>`, `ss:<sub>`): O(sessions of the user), never a SCAN. */
+  async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
+    const [epochText, flat] = (await this.#script('tesseraV2ListFamilies', input.shard, [input.now, input.sub])) as [
+      string,
+      string[],
+    ];
+    // state.ts isRevoked: created at or before the user's epoch. Revoked families left the index.
+    const epoch = epochText === '' ? Number.NEGATIVE_INFINITY : Number(epochText);
+    const out: FamilySummary[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const [ct, lu, ax, ex, ua, ad, client] = JSON.parse(flat[i + 1] as string) as string[];
+      const createdAt = Number(ct);
+      const absoluteExpiresAt = Number(ax);
+      const recordExpiresAt = Number(ex);
+      if (createdAt <= epoch || input.now >= absoluteExpiresAt || input.now >= recordExpiresAt) continue;
+      out.push({
+        familyId: flat[i] as string,
+        clientId: client ?? '',
+        createdAt,
+        lastUsedAt: Number(lu),
+        absoluteExpiresAt,
+        recordExpiresAt,
+        userAgent: ua ?? '',
+        address: ad ?? '',
+      });
+    }
+    return out;
+  }
+
   /**
    * `<prefix>{o:<digest>}`: the digest of the kind's length, the kind and the id, so no
    * (kind, id) spells another's key; one key per record, one script per call (Cluster-safe).
@@ -529,6 +565,25 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
   #masters(): Redis[] {
     const c = this.client as RedisClient & { isCluster: boolean };
     return c.isCluster ? (c as Cluster).nodes('master') : [c as Redis];
+  }
+
+  /** SCANs every master for the family's key (`<prefix>{<shard>}:f:<id>`): an operator's look-up, not a request's. */
+  async familyOwner(familyId: string): Promise<string | null> {
+    const pattern = `${escapeGlob(this.keyPrefix)}{*}:f:${escapeGlob(familyId)}`;
+    for (const node of this.#masters()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#call(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        for (const key of keys) {
+          // The shard has no '}' (base64url): the key is exactly the prefix, one hash tag and the family.
+          if (!/^\{[A-Za-z0-9_-]+\}:f:/.test(key.slice(this.keyPrefix.length))) continue;
+          const sub = await this.#call(() => this.client.hget(key, 'sub'));
+          if (sub !== null) return sub;
+        }
+      } while (cursor !== '0');
+    }
+    return null;
   }
 
   /** SCANs every master for this prefix's token-state keys (the ones with a hash tag). For tests and operators, not hot paths. */

@@ -33,6 +33,7 @@ import { RevocationHub } from './feed.js';
 import { prepareSqliteFile, tightenSqliteFiles } from './files.js';
 import {
   checkAccessIn,
+  clientOfClaims,
   createFamilyIn,
   type FamilyState,
   inspectRefreshIn,
@@ -48,6 +49,8 @@ import type {
   AccessCheckInput,
   AccessCheckResult,
   CreateFamilyInput,
+  FamilySummary,
+  ListFamiliesInput,
   Millis,
   OnceRef,
   OneTimeRecords,
@@ -239,6 +242,15 @@ const MIGRATIONS: readonly string[] = [
   -- object. '{}' (a row written before them) reads as CLIENT_DEFAULTS: password and refresh grants.
   ALTER TABLE clients ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
   `,
+  `
+  -- The session listing: each family's last use and the device of its latest sign-in or refresh
+  -- (written by the same statement as the rotation), and the per-user index it is read by.
+  -- 0 and '' (a family written before them): last used when created, device unknown.
+  ALTER TABLE families ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE families ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+  ALTER TABLE families ADD COLUMN address TEXT NOT NULL DEFAULT '';
+  CREATE INDEX families_by_sub ON families (sub);
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -265,6 +277,9 @@ interface FamilyRow {
   scope: string;
   claims: string;
   expires_at: number;
+  last_used_at: number;
+  user_agent: string;
+  address: string;
 }
 
 interface UserRow {
@@ -288,6 +303,9 @@ function toFamily(r: FamilyRow): FamilyState {
     scope: r.scope,
     claims: r.claims,
     expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    userAgent: r.user_agent,
+    address: r.address,
   };
 }
 
@@ -396,6 +414,9 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
           scope: f.scope,
           claims: f.claims,
           expires_at: f.expiresAt,
+          last_used_at: f.lastUsedAt,
+          user_agent: f.userAgent,
+          address: f.address,
         }),
       getRefresh: (h) => {
         const r = s.getRefresh.get(h) as (StoredRefresh & { expires_at: number }) | undefined;
@@ -495,6 +516,25 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
 
   async revokeUser(input: RevokeUserInput): Promise<void> {
     return this.#write(input.now, (tx) => revokeUserIn(tx, input));
+  }
+
+  async familyOwner(familyId: string): Promise<string | null> {
+    return this.#guard(() => (this.#s.getFamily.get(familyId) as FamilyRow | undefined)?.sub ?? null);
+  }
+
+  /** One statement over the user's index entries (families_by_sub), the rules of state.ts in SQL. */
+  async listFamilies(input: ListFamiliesInput): Promise<FamilySummary[]> {
+    const rows = this.#guard(() => this.#s.familiesOf.all({ sub: input.sub, now: input.now }) as FamilyRow[]);
+    return rows.map((r) => ({
+      familyId: r.id,
+      clientId: clientOfClaims(r.claims),
+      createdAt: r.created_at,
+      lastUsedAt: r.last_used_at || r.created_at,
+      absoluteExpiresAt: r.absolute_expires_at,
+      recordExpiresAt: r.expires_at,
+      userAgent: r.user_agent,
+      address: r.address,
+    }));
   }
 
   /** The file is migrated when opened; this runs any migration another process left pending and answers the version. */
@@ -704,8 +744,15 @@ function prepare(db: SqliteDatabase) {
   return {
     getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
     putFamily: db.prepare(
-      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at)
-       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at)`,
+      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at, last_used_at, user_agent, address)
+       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at, @last_used_at, @user_agent, @address)`,
+    ),
+    // The session listing, by families_by_sub: live families only (state.ts isRevoked with the
+    // epoch read once; neither past the absolute expiry nor the record's).
+    familiesOf: db.prepare(
+      `SELECT id, created_at, last_used_at, absolute_expires_at, expires_at, claims, user_agent, address FROM families
+       WHERE sub = @sub AND revoked = 0 AND absolute_expires_at > @now AND expires_at > @now
+       AND created_at > coalesce((SELECT not_before FROM user_epochs WHERE sub = @sub), -1)`,
     ),
     getRefresh: db.prepare(
       'SELECT user_id, issued_at, refresh_expires_in, used_count, family, expires_at FROM refresh_tokens WHERE hash = ?',

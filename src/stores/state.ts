@@ -18,6 +18,7 @@ import type {
   AccessCheckResult,
   CreateFamilyInput,
   FamilyInfo,
+  FamilySummary,
   Millis,
   NextTokens,
   OpaqueAccessRecord,
@@ -50,6 +51,11 @@ export interface FamilyState {
   claims: string;
   /** The record is deleted after this: the latest expiry of any token of the family (plus leeway). */
   expiresAt: Millis;
+  /** The latest rotation (the creation before the first). */
+  lastUsedAt: Millis;
+  /** The device of the latest sign-in or refresh that named one (`''`: none). */
+  userAgent: string;
+  address: string;
 }
 
 export interface StoredRefresh extends OpaqueRefreshRecord {
@@ -172,6 +178,9 @@ export function createFamilyIn(tx: StateTx, input: CreateFamilyInput): void {
     scope: input.scope,
     claims: input.claims,
     expiresAt: 0,
+    lastUsedAt: tx.now,
+    userAgent: input.userAgent ?? '',
+    address: input.address ?? '',
   };
   writeTokens(tx, family, input.next, input.leewayMs);
 }
@@ -225,6 +234,9 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     rotated.rotatedAt = now;
     rotated.current = input.next.refreshId;
     rotated.replay = input.graceMs > 0 ? (input.replay ?? '') : '';
+    rotated.lastUsedAt = now;
+    if (input.userAgent !== undefined) rotated.userAgent = input.userAgent;
+    if (input.address !== undefined) rotated.address = input.address;
     writeTokens(tx, rotated, input.next, input.leewayMs);
     return { status: 'rotated', family: familyInfo(rotated) };
   }
@@ -323,4 +335,26 @@ export function revokeUserIn(tx: StateTx, input: RevokeUserInput): void {
   const notBefore = Math.max(prior ?? 0, tx.now);
   tx.setEpoch(input.sub, notBefore, input.keepUntil);
   tx.emit({ kind: 'user', sub: input.sub, notBefore, until: input.keepUntil });
+}
+
+/**
+ * A user's session listing: of the families the user index names, those neither revoked (flag
+ * or epoch) nor expired (absolute lifetime, or the record's own expiry) at `now`.
+ */
+export function listFamiliesIn(tx: StateTx, sub: string, families: Iterable<FamilyState>): FamilySummary[] {
+  const out: FamilySummary[] = [];
+  for (const f of families) {
+    if (f.sub !== sub || isRevoked(tx, f) || tx.now >= f.absoluteExpiresAt || tx.now >= f.expiresAt) continue;
+    out.push({
+      familyId: f.familyId,
+      clientId: clientOfClaims(f.claims),
+      createdAt: f.createdAt,
+      lastUsedAt: f.lastUsedAt || f.createdAt,
+      absoluteExpiresAt: f.absoluteExpiresAt,
+      recordExpiresAt: f.expiresAt,
+      userAgent: f.userAgent,
+      address: f.address,
+    });
+  }
+  return out;
 }

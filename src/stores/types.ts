@@ -97,6 +97,10 @@ export interface CreateFamilyInput extends ShardRef {
   next: NextTokens;
   /** Clock skew the codecs tolerate (ms): records outlive their tokens by this much. */
   leewayMs: number;
+  /** The device that signed in: its User-Agent (bounded by the caller), recorded for the session listing. Absent: `''`. */
+  userAgent?: string;
+  /** The client address as the caller chose to keep it (truncated, full or none). Absent: `''`. */
+  address?: string;
 }
 
 /** The presented refresh token: a verified self-contained token (family and jti from its claims) or an opaque one. */
@@ -118,6 +122,32 @@ export interface RotateInput extends ShardRef {
   clientId?: string;
   /** A narrower scope asked for (RFC 6749 §6): not within the family's scope answers `invalid_scope`, nothing consumed. */
   scope?: string;
+  /**
+   * The device refreshing: a rotation records it as the family's latest (with `now` as its last
+   * use), in the same write. Absent: the family keeps what it had; its last use moves all the same.
+   */
+  userAgent?: string;
+  address?: string;
+}
+
+/** A user's live sessions: `listFamilies`. */
+export interface ListFamiliesInput extends ShardRef {
+  sub: string;
+}
+
+/** A live family (login session) as the session listing shows it. */
+export interface FamilySummary {
+  familyId: string;
+  /** `client_id` of the family's extra claims, `''` when bound to no client. */
+  clientId: string;
+  createdAt: Millis;
+  /** The latest rotation, or the creation when none yet. */
+  lastUsedAt: Millis;
+  absoluteExpiresAt: Millis;
+  /** When the family record lapses: the expiry of its newest token plus the leeway. */
+  recordExpiresAt: Millis;
+  userAgent: string;
+  address: string;
 }
 
 /** A family (login session) as the engine needs it after a rotation. */
@@ -225,6 +255,19 @@ export interface TokenStateStore {
    * then on; nothing is written per family, so the cost does not grow with the user's sessions.
    */
   revokeUser(input: RevokeUserInput): Promise<void>;
+  /**
+   * The user's live families: neither revoked (by flag or by the user's epoch) nor expired, in
+   * no particular order. One round trip, in O(sessions of the user): every store keeps an index
+   * per user, which the purge (or key expiry) empties along with the families. Optional: a store
+   * without it serves no session listing.
+   */
+  listFamilies?(input: ListFamiliesInput): Promise<FamilySummary[]>;
+  /**
+   * The user of a family (`sub`), or null when there is no such family: for operators ending a
+   * session by its id alone (`tessera session revoke`), never on a request path. Redis finds it
+   * with a SCAN (a family's key is under its user's hash tag); the others by primary key.
+   */
+  familyOwner?(familyId: string): Promise<string | null>;
   /** Deletes expired entries now (SQLite and memory also do it on their own); returns how many. */
   purgeExpired(): Promise<number>;
   /** Token-state entries held (families, opaque records, deny-list, user index and epochs), expired or not yet purged. */

@@ -14,12 +14,13 @@ import { ADAPTERS, type Answer, bearer, type Driver, driver, login, type Shared,
 const SIGNING_KEYS = parseSigningKeySet(JSON.stringify({ keys: [generateSigningJwk('EdDSA')] }));
 const JWKS: JwkSet = SIGNING_KEYS.publicJwks();
 
-/** The request of a row: a POST carries an empty form body. */
-function call(d: Driver, row: Endpoint, headers: Record<string, string> = {}): Promise<Answer> {
-  if (row.method === 'GET') return d.call({ method: 'GET', url: row.path, headers });
+/** The request of a row: a POST carries an empty form body; a `{id}` segment is `id` (a placeholder without one). */
+function call(d: Driver, row: Endpoint, headers: Record<string, string> = {}, id = 'x'): Promise<Answer> {
+  const url = row.path.replace(/\{[a-z_]+\}$/, encodeURIComponent(id));
+  if (row.method === 'GET') return d.call({ method: 'GET', url, headers });
   return d.call({
     method: row.method,
-    url: row.path,
+    url,
     headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
     payload: '',
   });
@@ -63,7 +64,10 @@ for (const name of ADAPTERS) {
           const refused = await call(d, row);
           assert.ok(isGuardRefusal(refused), `${refused.status} ${refused.headers['www-authenticate']}`);
           const token = (await login(d)).access_token as string;
-          const res = await call(d, row, bearer(token));
+          // A path parameter names something of the caller's: the session of this very token.
+          const listed = await d.call({ method: 'GET', url: '/auth/sessions', headers: bearer(token) });
+          const own = (listed.json().sessions as { id: string; current: boolean }[]).find((x) => x.current)?.id;
+          const res = await call(d, row, bearer(token), own);
           // UserInfo answers only tokens granted `openid` (OIDC Core §5.3.1): a password-grant token is
           // admitted by the guard and refused by the endpoint itself, 403 insufficient_scope.
           if (row.handler === 'userinfo') assert.equal(res.json().error, 'insufficient_scope', res.text);

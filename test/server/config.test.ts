@@ -306,3 +306,21 @@ describe('tessera serve --help', () => {
     }
   });
 });
+
+describe('TESSERA_SESSION_ADDRESS', () => {
+  test('truncated by default; full and off as asked; the flag wins; anything else is refused', () => {
+    const secret = generateSecret();
+    assert.equal(parseConfig({ TESSERA_SECRET: secret }).sessionAddress, 'truncated');
+    for (const v of ['full', 'truncated', 'off'] as const) {
+      assert.equal(parseConfig({ TESSERA_SECRET: secret, TESSERA_SESSION_ADDRESS: v }).sessionAddress, v);
+    }
+    assert.equal(
+      parseConfig({ TESSERA_SECRET: secret, TESSERA_SESSION_ADDRESS: 'full' }, { sessionAddress: 'off' }).sessionAddress,
+      'off',
+    );
+    assert.throws(
+      () => parseConfig({ TESSERA_SECRET: secret, TESSERA_SESSION_ADDRESS: 'city' }),
+      /TESSERA_SESSION_ADDRESS must be one of full, truncated, off, got "city"/,
+    );
+  });
+});

@@ -634,6 +634,156 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         await store.createFamily(family(created, 'fam-late', next(created, 'j1')));
         assert.equal((await store.checkAccess({ shard, now: clock.ms, sub, familyId: 'fam-late' })).status, 'revoked');
       });
+
+      describe('session listing (listFamilies)', () => {
+        const list = async (store: TokenStore, now: number, who = sub) => {
+          assert.ok(store.listFamilies, 'every built-in store lists sessions');
+          const found = await store.listFamilies({ shard: userShard(who), now, sub: who });
+          return found.sort((a, b) => (a.familyId < b.familyId ? -1 : 1));
+        };
+
+        test('lists the live families of the user with client, times and device; a rotation moves last use and device in the same write', async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily({
+            ...family(now, 'fam-1', next(now, 'j1')),
+            claims: JSON.stringify({ client_id: 'web', username: 'alice' }),
+            userAgent: 'Firefox/140',
+            address: '192.0.2.0',
+          });
+          await store.createFamily(family(now, 'fam-2', next(now, 'h2', { refreshOpaque: true })));
+          assert.deepEqual(await list(store, now), [
+            {
+              familyId: 'fam-1',
+              clientId: 'web',
+              createdAt: now,
+              lastUsedAt: now,
+              absoluteExpiresAt: now + 86_400_000,
+              recordExpiresAt: now + 3_600_000,
+              userAgent: 'Firefox/140',
+              address: '192.0.2.0',
+            },
+            {
+              familyId: 'fam-2',
+              clientId: '',
+              createdAt: now,
+              lastUsedAt: now,
+              absoluteExpiresAt: now + 86_400_000,
+              recordExpiresAt: now + 3_600_000,
+              userAgent: '',
+              address: '',
+            },
+          ]);
+          clock.advance(60);
+          const later = clock.ms;
+          const base = { shard, now: later, graceMs: 0, leewayMs: 0 };
+          const r1 = await store.rotate({ ...base, presented: jti('fam-1', 'j1'), next: next(later, 'j1b') });
+          assert.equal(r1.status, 'rotated');
+          const r2 = await store.rotate({
+            ...base,
+            presented: { kind: 'opaque', hash: 'h2' },
+            next: next(later, 'h2b', { refreshOpaque: true }),
+            userAgent: 'curl/8',
+            address: '2001:db8::',
+          });
+          assert.equal(r2.status, 'rotated');
+          const [one, two] = await list(store, later);
+          assert.deepEqual(
+            [one?.lastUsedAt, one?.userAgent, one?.address, one?.recordExpiresAt],
+            [later, 'Firefox/140', '192.0.2.0', later + 3_600_000],
+            'a rotation without a device keeps the recorded one',
+          );
+          const r3 = await store.rotate({
+            ...base,
+            presented: jti('fam-1', 'j1b'),
+            next: next(later, 'j1c'),
+            userAgent: 'Firefox/141',
+          });
+          assert.equal(r3.status, 'rotated');
+          const [again] = await list(store, later);
+          assert.deepEqual([again?.userAgent, again?.address], ['Firefox/141', '192.0.2.0'], 'each field is kept unless given');
+          assert.deepEqual([two?.createdAt, two?.lastUsedAt, two?.userAgent, two?.address], [now, later, 'curl/8', '2001:db8::']);
+        });
+
+        test("a user sees only their own families; another user's listing is empty", async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily(family(now, 'fam-a', next(now, 'ja')));
+          await store.createFamily({ ...family(now, 'fam-b', next(now, 'jb')), shard: userShard('bob'), sub: 'bob' });
+          assert.deepEqual(
+            (await list(store, now)).map((f) => f.familyId),
+            ['fam-a'],
+          );
+          assert.deepEqual(
+            (await list(store, now, 'bob')).map((f) => f.familyId),
+            ['fam-b'],
+          );
+          assert.deepEqual(await list(store, now, 'carol'), []);
+        });
+
+        test('revoked families (one ended, reuse, logout everywhere) and expired ones leave the list', async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          for (const id of ['end', 'reuse', 'keep', 'short']) {
+            const absolute = id === 'short' ? 10_000 : 86_400_000;
+            await store.createFamily(
+              family(now, `fam-${id}`, next(now, `${id}1`, { refreshExpiresAt: now + absolute }), absolute),
+            );
+          }
+          assert.equal(await store.revokeFamily({ shard, now, familyId: 'fam-end' }), true);
+          const base = { shard, now, graceMs: 0, leewayMs: 0 };
+          await store.rotate({ ...base, presented: jti('fam-reuse', 'reuse1'), next: next(now, 'reuse2') });
+          assert.equal(
+            (await store.rotate({ ...base, presented: jti('fam-reuse', 'reuse1'), next: next(now, 'reuse3') })).status,
+            'reused',
+          );
+          assert.deepEqual(
+            (await list(store, now)).map((f) => f.familyId),
+            ['fam-keep', 'fam-short'],
+          );
+          clock.advance(11);
+          assert.deepEqual(
+            (await list(store, clock.ms)).map((f) => f.familyId),
+            ['fam-keep'],
+            'past its absolute expiry',
+          );
+          clock.advance(1);
+          await store.revokeUser({ shard, now: clock.ms, sub, keepUntil: clock.ms + 86_400_000 });
+          assert.deepEqual(await list(store, clock.ms), [], 'logout everywhere empties the list');
+          clock.advance(1);
+          const after = clock.ms;
+          await store.createFamily(family(after, 'fam-new', next(after, 'new1')));
+          assert.deepEqual(
+            (await list(store, after)).map((f) => f.familyId),
+            ['fam-new'],
+            'a sign-in after it is listed',
+          );
+        });
+
+        test('familyOwner names the user of a family by its id alone; null for an unknown id', async (t) => {
+          const { store, clock } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily(family(now, 'fam-own', next(now, 'o1')));
+          await store.createFamily({ ...family(now, 'fam-bob', next(now, 'b1')), shard: userShard('bob'), sub: 'bob' });
+          assert.ok(store.familyOwner, 'every built-in store answers it');
+          assert.equal(await store.familyOwner('fam-own'), sub);
+          assert.equal(await store.familyOwner('fam-bob'), 'bob');
+          assert.equal(await store.familyOwner('fam-none'), null);
+          assert.equal(await store.familyOwner('fam-*'), null, 'no pattern matching');
+        });
+
+        test('the purge takes expired families out of the user index too', async (t) => {
+          const { store, clock, realExpiry } = await setup(t);
+          const now = clock.ms;
+          await store.createFamily(
+            family(now, 'fam-p', next(now, 'p1', { refreshExpiresAt: now + 5_000, accessExpiresAt: now + 5_000 }), 5_000),
+          );
+          clock.advance(6);
+          if (!realExpiry) await store.purgeExpired();
+          assert.deepEqual(await list(store, clock.ms), []);
+          if (!realExpiry) assert.equal(await store.countStateEntries(), 0, 'nothing left of the family');
+        });
+      });
     });
 
     describe('one-time records (RFC 6749 §4.1.2, RFC 8628 §3.5, RFC 9449 §11.1)', () => {
@@ -1021,6 +1171,86 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           assert.equal(await codeOf(tokens.refresh(r1.refreshToken)), 'revoked');
           await tokens.revoke('not a token');
           await tokens.revoke(r1.refreshToken);
+        });
+
+        test('sessions: the user sees their own, newest use first, the current one marked, device as kept', async (t) => {
+          const { service, clock } = await setup(t);
+          const tokens = service({ scheme });
+          const firefox = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0';
+          const laptop = await tokens.issue({
+            sub: 'dana',
+            clientId: 'web',
+            userAgent: firefox,
+            address: '198.51.100.77',
+          });
+          clock.advance(10);
+          const phone = await tokens.issue({ sub: 'dana', userAgent: 'x'.repeat(1000), address: '2001:db8:aa:bb::1' });
+          await tokens.issue({ sub: 'erin', userAgent: 'curl/8' });
+          const list = await tokens.sessions('dana', laptop.familyId);
+          assert.deepEqual(
+            list.map((s) => [s.id, s.clientId, s.userAgent, s.address, s.current]),
+            [
+              [phone.familyId, '', 'x'.repeat(256), '2001:db8:aa::', false],
+              [laptop.familyId, 'web', firefox, '198.51.100.0', true],
+            ],
+          );
+          const [, first] = list;
+          assert.equal(first?.createdAt, first?.lastUsedAt);
+          assert.equal(first?.expiresAt, first!.createdAt + 2_592_000_000, 'the refresh token expiry');
+          clock.advance(10);
+          const moved = await tokens.refresh(laptop.refreshToken, { userAgent: 'Firefox/141', address: '::ffff:203.0.113.9' });
+          const after = await tokens.sessions('dana');
+          assert.deepEqual(
+            after.map((s) => [s.id, s.userAgent, s.address, s.lastUsedAt - s.createdAt, s.current]),
+            [
+              [laptop.familyId, 'Firefox/141', '203.0.113.0', 20_000, false],
+              [phone.familyId, 'x'.repeat(256), '2001:db8:aa::', 0, false],
+            ],
+          );
+          assert.equal(moved.familyId, laptop.familyId);
+          assert.deepEqual((await tokens.sessions('erin')).map((s) => s.id).length, 1, "erin's listing holds her session alone");
+        });
+
+        test("endSession ends one session of the user (its tokens refused at once); another user's or an unknown id ends nothing", async (t) => {
+          const { service, reopen, clock } = await setup(t);
+          const tokens = service({ scheme });
+          const a = await tokens.issue({ sub: 'fay' });
+          const b = await tokens.issue({ sub: 'fay' });
+          const c = await tokens.issue({ sub: 'fay' });
+          const other = await tokens.issue({ sub: 'gus' });
+          // A second instance on the same backend (where there is one), which has seen b's access token.
+          const remoteStore = reopen ? await reopen() : undefined;
+          const remote = remoteStore
+            ? createTokenService({ secret: SECRET, store: remoteStore, clock: clock.now, scheme })
+            : tokens;
+          t.after(() => remote.close());
+          assert.equal(await codeOf(remote.authenticate(b.accessToken)), 'ok');
+          assert.equal(await tokens.endSession('fay', other.familyId), false, "another user's session");
+          assert.equal(await tokens.endSession('gus', b.familyId), false, "another user's session");
+          assert.equal(await tokens.endSession('fay', 'no-such-session'), false);
+          assert.equal(await codeOf(tokens.authenticate(other.accessToken)), 'ok');
+          const started = performance.now();
+          assert.equal(await tokens.endSession('fay', b.familyId), true);
+          assert.equal(await codeOf(tokens.authenticate(b.accessToken)), 'revoked');
+          assert.equal(await codeOf(tokens.refresh(b.refreshToken)), 'revoked');
+          // Every instance refuses within a second (the revocation push, or a store lookup).
+          for (;;) {
+            if ((await codeOf(remote.authenticate(b.accessToken))) === 'revoked') break;
+            assert.ok(performance.now() - started < 1000, 'refused on the other instance within a second');
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          assert.equal(await tokens.endSession('fay', b.familyId), false, 'ended already');
+          assert.deepEqual((await tokens.sessions('fay')).map((s) => s.id).sort(), [a.familyId, c.familyId].sort());
+          // Sign out everywhere else: every session of the user but the asking one.
+          assert.equal(await tokens.endOtherSessions('fay', a.familyId), 1);
+          assert.equal(await codeOf(tokens.authenticate(c.accessToken)), 'revoked');
+          assert.equal(await codeOf(tokens.authenticate(a.accessToken)), 'ok');
+          assert.deepEqual(
+            (await tokens.sessions('fay', a.familyId)).map((s) => [s.id, s.current]),
+            [[a.familyId, true]],
+          );
+          assert.equal(await codeOf(tokens.authenticate(other.accessToken)), 'ok', "gus's session lives");
+          assert.equal((await tokens.refresh(a.refreshToken)).familyId, a.familyId);
         });
 
         test('revokeUser ends every family of the user and no other; a later login works', async (t) => {

@@ -280,12 +280,12 @@ describe('postgres store specifics', skip, () => {
     t.after(() => dropSchema(schema));
     const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
     t.after(() => pool.end());
-    // A schema as the previous tessera left it (every migration but the last), with a client in it.
+    // A schema as the tessera before client settings left it (version 4), with a client in it.
     await pool.query(`CREATE SCHEMA "${schema}"`);
     await pool.query(
       `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    for (let v = 0; v < POSTGRES_SCHEMA_VERSION - 1; v++) {
+    for (let v = 0; v < 4; v++) {
       await pool.query(migrationSql(v, schema));
       await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
     }
@@ -312,6 +312,44 @@ describe('postgres store specifics', skip, () => {
         ['older', ['password', 'refresh_token'], true],
       ],
     );
+  });
+
+  test('migration 6 upgrades a version-5 schema: its families are listed (last used when created, no device); version-5 calls still answer and move the last use', async (t) => {
+    const schema = uniqueSchema('upg6');
+    t.after(() => dropSchema(schema));
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    t.after(() => pool.end());
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(
+      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    for (let v = 0; v < 5; v++) {
+      await pool.query(migrationSql(v, schema));
+      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
+    }
+    const now = Date.now();
+    // The version-5 login (13 arguments), as the previous tessera sends it.
+    const v5CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $5, 'read', '', NULL)`;
+    await pool.query(v5CreateFamily, [now, 'j1', now + 60_000, 'fam-before', now + 86_400_000]);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 });
+    t.after(() => store.close());
+    const list = () => store.listFamilies({ shard: userShard('old'), now: now + 1000, sub: 'old' });
+    assert.deepEqual(
+      (await list()).map((f) => [f.familyId, f.createdAt, f.lastUsedAt, f.userAgent, f.address]),
+      [['fam-before', now, now, '', '']],
+    );
+    // An instance still on version 5 during a rolling upgrade: its login and its rotation (15 arguments) answer.
+    await pool.query(v5CreateFamily, [now, 'k1', now + 60_000, 'fam-during', now + 86_400_000]);
+    const v5Rotate = await pool.query(
+      `SELECT o_status FROM "${schema}".rotate($1, 0, 'j2', false, $2, '', $2, false, 'fam-before', 'j1', 0, '', '', NULL, NULL)`,
+      [now + 500, now + 60_000],
+    );
+    assert.equal(v5Rotate.rows[0]?.o_status, 'rotated');
+    assert.deepEqual((await list()).map((f) => [f.familyId, f.lastUsedAt]).sort(), [
+      ['fam-before', now + 500],
+      ['fam-during', now],
+    ]);
   });
 
   test('migration 3 upgrades a version-2 schema: version-2 calls still answer, and their revocations are pushed too', async (t) => {

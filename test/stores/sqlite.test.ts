@@ -44,14 +44,60 @@ test('sqlite: WAL, versioned schema; a file from a newer version is refused', as
   db.close();
 });
 
+test('sqlite: a family written before the session columns is listed after the migration (last used when created, no device)', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const now = Date.now();
+  const first = new SqliteStore(file.path);
+  await first.createFamily({
+    shard: userShard('old'),
+    now,
+    familyId: 'fam-before',
+    sub: 'old',
+    absoluteExpiresAt: now + 86_400_000,
+    scope: '',
+    claims: '',
+    next: { refreshId: 'j1', refreshOpaque: false, refreshExpiresAt: now + 60_000, accessExpiresAt: now + 60_000 },
+    leewayMs: 0,
+    userAgent: 'dropped with the column',
+  });
+  await first.close();
+  // Back to version 5: the session columns and their index gone, as the previous tessera had it.
+  const db = new Database(file.path);
+  db.exec(`DROP INDEX families_by_sub;
+    ALTER TABLE families DROP COLUMN last_used_at;
+    ALTER TABLE families DROP COLUMN user_agent;
+    ALTER TABLE families DROP COLUMN address;`);
+  db.pragma('user_version = 5');
+  db.close();
+
+  const store = new SqliteStore(file.path);
+  t.after(() => store.close());
+  assert.equal(store.db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
+  assert.deepEqual(
+    (await store.listFamilies({ shard: userShard('old'), now: now + 1000, sub: 'old' })).map((f) => [
+      f.familyId,
+      f.lastUsedAt,
+      f.userAgent,
+      f.address,
+    ]),
+    [['fam-before', now, '', '']],
+  );
+});
+
 test('sqlite: a client row written before the settings column reads back with CLIENT_DEFAULTS after the migration', async (t) => {
   const file = tempSqlitePath();
   t.after(() => file.remove());
   // A file of the previous schema version: the clients table without `settings`, one row in it.
   await new SqliteStore(file.path).close();
   const db = new Database(file.path);
-  db.exec('ALTER TABLE clients DROP COLUMN settings');
-  db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION - 1}`);
+  // Version 4: before the settings column (5) and the session listing's columns (6).
+  db.exec(`ALTER TABLE clients DROP COLUMN settings;
+    DROP INDEX families_by_sub;
+    ALTER TABLE families DROP COLUMN last_used_at;
+    ALTER TABLE families DROP COLUMN user_agent;
+    ALTER TABLE families DROP COLUMN address;`);
+  db.pragma('user_version = 4');
   db.prepare(
     "INSERT INTO clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ('old', 'confidential', 'sha256$x', 1, 5)",
   ).run();

@@ -12,7 +12,7 @@
 
 import type { Principal } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
-import { ENDPOINTS, type EndpointFeature, type EndpointHandler, PUBLIC_ENDPOINT_PATHS } from './endpoints.js';
+import { ENDPOINTS, type EndpointFeature, type EndpointHandler, PUBLIC_ENDPOINT_PATHS, pathParameter } from './endpoints.js';
 import { errorBody, errorHeaders, HttpError, logFailure, toHttpError } from './errors.js';
 import { createGuard, type DpopHeaderSource, type Guard, type GuardOptions } from './guard.js';
 import {
@@ -133,6 +133,9 @@ export function endpointRunners(handlers: AuthHandlers, options: { jwks?: JwkSet
     introspect: (req) => handlers.introspect(req),
     logout: (req) => handlers.logout(req),
     logoutAll: (req, p) => handlers.logoutAll(p as Principal, req),
+    sessions: (_req, p) => handlers.sessions(p as Principal),
+    deleteSession: (req, p) => handlers.deleteSession(req, p as Principal),
+    revokeOtherSessions: (_req, p) => handlers.revokeOtherSessions(p as Principal),
     register: (req) => handlers.register(req),
     me: (_req, p) => ({ status: 200, headers: PRINCIPAL_HEADERS, body: meBody(p as Principal) }),
     metadata: () => handlers.metadata(),
@@ -169,11 +172,27 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     jwks: options.jwks !== undefined,
   };
   const routes = new Map<string, AuthRoute>();
+  /** Rows whose last segment is a path parameter: `METHOD prefix` -> route, tried when the map has no exact hit. */
+  const withParameter = new Map<string, AuthRoute>();
   for (const row of ENDPOINTS) {
     if (row.feature !== undefined && !on[row.feature]) continue;
     const params = row.params === 'grants' ? handlers.grants.rules : row.params;
-    routes.set(`${row.method} ${row.path}`, { params, protected: !row.public, run: run[row.handler] });
+    const route: AuthRoute = { params, protected: !row.public, run: run[row.handler] };
+    const param = pathParameter(row.path);
+    if (param) withParameter.set(`${row.method} ${param.prefix}`, route);
+    else routes.set(`${row.method} ${row.path}`, route);
   }
+  /**
+   * The route of a request: an exact path is one map lookup (GET /me stays that); only on a miss
+   * is the path tried as a prefix and one non-empty last segment of a parameter row.
+   */
+  const routeOf = (method: string, path: string): AuthRoute | undefined => {
+    const exactRoute = routes.get(`${method} ${path}`);
+    if (exactRoute !== undefined || withParameter.size === 0) return exactRoute;
+    const slash = path.lastIndexOf('/');
+    if (slash <= 0 || slash === path.length - 1) return undefined;
+    return withParameter.get(`${method} ${path.slice(0, slash + 1)}`);
+  };
 
   const exact = new Set<string>(PUBLIC_ENDPOINT_PATHS);
   const patterns: RegExp[] = [];
@@ -216,7 +235,7 @@ export function createAuthApp(options: AuthAppOptions, who = 'tessera'): AuthApp
     authorization: string | undefined,
     headers?: DpopHeaderSource,
   ): Dispatch | Promise<Dispatch> {
-    const route = routes.get(`${method} ${path}`);
+    const route = routeOf(method, path);
     if (route && !route.protected) return servePublic.get(route) as Dispatch;
     if (!route && isPublic(path)) return PASS_PUBLIC;
     const pending = guard.start(authorization, method, path, headers);

@@ -29,6 +29,9 @@ export type EndpointHandler =
   | 'introspect'
   | 'logout'
   | 'logoutAll'
+  | 'sessions'
+  | 'deleteSession'
+  | 'revokeOtherSessions'
   | 'register'
   | 'me'
   | 'metadata'
@@ -40,7 +43,16 @@ export type EndpointHandler =
 export type EndpointFeature = 'authorize' | 'oidc' | 'register' | 'me' | 'health' | 'jwks';
 
 /** The response schemas of schemas.ts, by name. */
-export type ResponseSchemaName = 'token' | 'empty' | 'introspection' | 'noContent' | 'user' | 'me' | 'status' | 'ready';
+export type ResponseSchemaName =
+  | 'token'
+  | 'empty'
+  | 'introspection'
+  | 'noContent'
+  | 'user'
+  | 'me'
+  | 'sessions'
+  | 'status'
+  | 'ready';
 
 /** OpenAPI security of a row: client authentication (Basic or none), Basic only, or a Bearer token. */
 export type EndpointSecurity = 'client' | 'basic' | 'bearer';
@@ -54,7 +66,11 @@ export interface DocContext {
 type DocText = string | ((ctx: DocContext) => string);
 
 export interface Endpoint {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /**
+   * The path; a last segment `{name}` is a path parameter (OpenAPI's syntax), one segment that
+   * the handler reads from the request path (app.ts matches it, Fastify registers it as `:name`).
+   */
   readonly path: string;
   /** Served without a Bearer token (the guard lets it through). */
   readonly public: boolean;
@@ -100,6 +116,18 @@ export const CLIENT_AUTH_DOC =
   'Client authentication (RFC 6749 §2.3): HTTP Basic with the form-urlencoded client_id and client_secret ' +
   '(client_secret_basic), or client_id and client_secret in the body (client_secret_post); a public client sends ' +
   'client_id alone; a request that names no client acts as the default public client. Failure: 401 invalid_client.';
+
+/** The session listing; `/{id}` under it is one session, `/revoke-others` ends the others. */
+export const SESSIONS_PATH = '/auth/sessions';
+
+/**
+ * A row's path split at its path parameter: `{ prefix: '/auth/sessions/', name: 'id' }` for
+ * `/auth/sessions/{id}`; undefined for a fixed path.
+ */
+export function pathParameter(path: string): { prefix: string; name: string } | undefined {
+  const m = /^(.*\/)\{([a-z_]+)\}$/.exec(path);
+  return m ? { prefix: m[1] as string, name: m[2] as string } : undefined;
+}
 
 /** RFC 8414 §3: the well-known path of the authorization server metadata. */
 export const METADATA_PATH = '/.well-known/oauth-authorization-server';
@@ -232,6 +260,48 @@ export const ENDPOINTS: readonly Endpoint[] = [
     handler: 'logoutAll',
     doc: {
       summary: 'Ends every session of the caller (logout everywhere)',
+      tags: ['auth'],
+      security: 'bearer',
+      response: { status: 204, schema: 'noContent' },
+      errors: [401, 503],
+    },
+  },
+  {
+    method: 'GET',
+    path: SESSIONS_PATH,
+    public: false,
+    handler: 'sessions',
+    doc: {
+      summary: "The caller's sessions (where the user is signed in), most recently used first, the caller's own marked current",
+      description:
+        'A session is a refresh token family: one per sign-in, kept through its refreshes. Times are RFC 3339; address is as the server keeps it (by default the /24 or /48 network).',
+      tags: ['auth'],
+      security: 'bearer',
+      response: { status: 200, schema: 'sessions' },
+      errors: [401, 503],
+    },
+  },
+  {
+    method: 'DELETE',
+    path: `${SESSIONS_PATH}/{id}`,
+    public: false,
+    handler: 'deleteSession',
+    doc: {
+      summary: "Ends one of the caller's sessions: its refresh token and access tokens are refused on every instance",
+      description: "Another user's session id, or an unknown one, is 404 (never 403: nothing tells whether it exists).",
+      tags: ['auth'],
+      security: 'bearer',
+      response: { status: 204, schema: 'noContent' },
+      errors: [401, 404, 503],
+    },
+  },
+  {
+    method: 'POST',
+    path: `${SESSIONS_PATH}/revoke-others`,
+    public: false,
+    handler: 'revokeOtherSessions',
+    doc: {
+      summary: "Ends every session of the caller but the caller's own (sign out everywhere else)",
       tags: ['auth'],
       security: 'bearer',
       response: { status: 204, schema: 'noContent' },

@@ -40,6 +40,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { ipv6Groups, mappedIpv4 } from '../../internal/ip.js';
 
 export interface RateLimitSettings {
   /** Failed logins per client address (IPv6: per /64) per window before the back-off. Default 20. */
@@ -100,28 +101,6 @@ export interface AddressKey {
   wide?: string;
 }
 
-/** Eight 16-bit groups of an IPv6 address (RFC 4291 §2.2), or null. */
-function ipv6Groups(address: string): number[] | null {
-  let text = address;
-  let tail: number[] = [];
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const o = (v4[1] as string).split('.').map(Number);
-    tail = [((o[0] as number) << 8) | (o[1] as number), ((o[2] as number) << 8) | (o[3] as number)];
-    text = text.slice(0, -(v4[1] as string).length);
-    if (text.endsWith(':') && !text.endsWith('::')) text = text.slice(0, -1);
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const part = (s: string) => (s === '' ? [] : s.split(':').map((g) => Number.parseInt(g, 16)));
-  const head = part(halves[0] as string);
-  const rest = halves.length === 2 ? part(halves[1] as string) : [];
-  const fill = 8 - head.length - rest.length - tail.length;
-  if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
-  const groups = [...head, ...new Array(halves.length === 2 ? fill : 0).fill(0), ...rest, ...tail];
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
-}
-
 /**
  * The limiter's keys of a client address: IPv4 as is; IPv4-mapped IPv6 as its IPv4
  * address (RFC 4291 §2.5.5.2); other IPv6 as its /64, with its /48 as the wider tier
@@ -133,10 +112,8 @@ export function addressKey(address: string): AddressKey {
   if (isIPv6(ip)) {
     const g = ipv6Groups(ip);
     if (g) {
-      if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-        const v4 = [(g[6] as number) >> 8, (g[6] as number) & 0xff, (g[7] as number) >> 8, (g[7] as number) & 0xff].join('.');
-        return { tag: v4, net: v4 };
-      }
+      const v4 = mappedIpv4(g);
+      if (v4 !== null) return { tag: v4, net: v4 };
       const hex = g.map((x) => x.toString(16));
       const wide = `${hex.slice(0, 3).join(':')}::/48`;
       return { tag: wide, net: `${hex.slice(0, 4).join(':')}::/64`, wide };

@@ -15,6 +15,7 @@
 import { isStoreUnavailable, TesseraError, type TokenErrorCode } from '../../errors.js';
 import { type ClientService, createClientService, NO_CLIENTS } from '../../oauth-clients/clients.js';
 import type { ClientRecord } from '../../oauth-clients/types.js';
+import { sessionJson } from '../../refresh/sessions.js';
 import type { AccessGrant, Introspection, IssueInput, Principal, TokenPair, TokenService } from '../../refresh/types.js';
 import type { JwkSet } from '../../tokens/jwk.js';
 import { UserInputError, type UserService } from '../../users/users.js';
@@ -22,7 +23,7 @@ import { type AuthorizeEndpoint, type AuthorizeOptions, createAuthorizeEndpoint 
 import { type AuthenticatedClient, authenticateClient, invalidClient } from './client-auth.js';
 import { type CookieCore, type CookieModeOptions, createCookieCore } from './cookies.js';
 import { createDpopChecker, type DpopChecker, type DpopOptions } from './dpop.js';
-import { JWKS_PATH } from './endpoints.js';
+import { JWKS_PATH, SESSIONS_PATH } from './endpoints.js';
 import {
   badRequest,
   errorBody,
@@ -56,7 +57,7 @@ import {
 import { DEFAULT_REALM } from './limits.js';
 import { authorizationServerMetadata, openidConfiguration } from './metadata.js';
 import { createIdTokens, type OidcOptions } from './oidc.js';
-import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, NO_STORE_HEADERS } from './request.js';
+import { type AuthRequest, type AuthResponse, type CookieOp, type CoreLogger, deviceOf, NO_STORE_HEADERS } from './request.js';
 
 export type { RateLimitSettings };
 
@@ -194,10 +195,31 @@ export interface AuthHandlers {
   logout(req: AuthRequest): Promise<AuthResponse>;
   /** Needs the guard's principal. */
   logoutAll(principal: Principal, req?: AuthRequest): Promise<AuthResponse>;
+  /** GET /auth/sessions: the principal's user's sessions, the principal's own marked `current`. */
+  sessions(principal: Principal): Promise<AuthResponse>;
+  /** DELETE /auth/sessions/{id} (the id is the request path's last segment): 204, or 404 for an id not the user's. */
+  deleteSession(req: AuthRequest, principal: Principal): Promise<AuthResponse>;
+  /** POST /auth/sessions/revoke-others: every session of the user but the principal's own. */
+  revokeOtherSessions(principal: Principal): Promise<AuthResponse>;
   register(req: AuthRequest): Promise<AuthResponse>;
   /** RFC 8414 metadata of the configured issuer (never the request's); 404 `not_found` without one. */
   metadata(): AuthResponse;
   ready(log?: CoreLogger): Promise<AuthResponse>;
+}
+
+/** The `{id}` of `DELETE /auth/sessions/{id}`: the path's last segment (query dropped, percent-decoded), if it is one. */
+export function sessionIdOf(path: string): string | undefined {
+  const q = path.indexOf('?');
+  const p = q === -1 ? path : path.slice(0, q);
+  const prefix = `${SESSIONS_PATH}/`;
+  if (!p.startsWith(prefix)) return undefined;
+  const raw = p.slice(prefix.length);
+  if (raw === '' || raw.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The JSON body of `GET /me` (`PRINCIPAL_HEADERS` go with it: RFC 6750 §5.3). Not wrapped, to keep the hot path lean. */
@@ -314,6 +336,10 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           defaultScope: options.scope,
           idTokens,
           ...(emit ? { emit } : {}),
+          // RP-Initiated Logout 1.0 §2: signing out of a client ends the user's sessions with it.
+          async endClientSessions(sub, clientId) {
+            for (const s of await tokens.sessions(sub)) if (s.clientId === clientId) await tokens.endSession(sub, s.id);
+          },
         })
       : undefined;
   const grants = createGrantRegistry([
@@ -473,7 +499,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
       const jkt = await proofOf(req, client);
       try {
         const by = jkt === undefined ? { clientId: client.clientId } : { clientId: client.clientId, jkt };
-        const rotation = () => rotate(tokens, token, req.log, by);
+        const rotation = () => rotate(tokens, token, req.log, { ...by, ...deviceOf(req) });
         return tokenResponse(await (emit ? observedRefresh(req, client.clientId, emit, rotation) : rotation()), viaCookie);
       } catch (e) {
         // A dead refresh cookie is useless to the browser: drop it along with the error.
@@ -557,6 +583,25 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         emit({ event: 'revocation', kind: 'logout_all', ...who });
       }
       return { status: 204, headers: {}, body: null, ...(cookies ? { cookies: cookies.clear() } : {}) };
+    },
+
+    async sessions(principal) {
+      const list = await tokens.sessions(principal.sub, principal.familyId);
+      return { status: 200, headers: { ...NO_STORE_HEADERS }, body: { sessions: list.map(sessionJson) } };
+    },
+
+    async deleteSession(req, principal) {
+      const id = sessionIdOf(req.path);
+      // RFC 9110 §15.5.5: another user's session is as unknown as one that never was (404, not 403).
+      if (id === undefined || !(await tokens.endSession(principal.sub, id))) {
+        throw new HttpError(404, 'not_found', 'No such session');
+      }
+      return { status: 204, headers: {}, body: null };
+    },
+
+    async revokeOtherSessions(principal) {
+      await tokens.endOtherSessions(principal.sub, principal.familyId);
+      return { status: 204, headers: {}, body: null };
     },
 
     async register(req) {

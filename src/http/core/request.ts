@@ -258,3 +258,9 @@ export function serializeCookie(op: CookieOp): string {
   s += o.sameSite === 'lax' ? '; SameSite=Lax' : '; SameSite=Strict';
   return s;
 }
+
+/** The device of a request, for the session a sign-in or refresh records: its `User-Agent` and address. */
+export function deviceOf(req: AuthRequest): { userAgent?: string; address: string } {
+  const ua = req.headers['user-agent'];
+  return typeof ua === 'string' ? { userAgent: ua, address: req.ip } : { address: req.ip };
+}

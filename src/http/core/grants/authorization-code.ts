@@ -10,6 +10,7 @@
 import { type AuthorizationCodes, verifyPkceS256 } from '../../../refresh/authorization-codes.js';
 import { HttpError } from '../errors.js';
 import type { IdTokens } from '../oidc.js';
+import { deviceOf } from '../request.js';
 import type { Grant } from './types.js';
 
 /** RFC 6749 §5.2 invalid_grant: "invalid, expired, revoked, does not match the redirection URI ..., or was issued to another client". */
@@ -71,6 +72,7 @@ export function authorizationCodeGrant(codes: AuthorizationCodes, oidc?: CodeGra
         clientId: grant.clientId,
         ...(grant.username === undefined ? {} : { claims: { preferred_username: grant.username } }),
         ...(grant.scope ? { scope: grant.scope } : {}),
+        ...deviceOf(ctx.req),
       });
       const scopes = grant.scope.split(' ');
       const issuer = oidc?.issuer();

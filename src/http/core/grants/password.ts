@@ -9,6 +9,7 @@
 import type { UserService } from '../../../users/users.js';
 import { HttpError, invalidCredentials } from '../errors.js';
 import type { Reservation } from '../guessing-limiter.js';
+import { deviceOf } from '../request.js';
 import type { Grant } from './types.js';
 
 /** 429 with `Retry-After` (RFC 6585 §4); the code is RFC 6749's "retry later" one (docs/security.md says why). */
@@ -61,6 +62,7 @@ export const passwordGrant: Grant = {
       clientId: ctx.client.clientId,
       claims: { preferred_username: user.username },
       ...(ctx.scope ? { scope: ctx.scope } : {}),
+      ...deviceOf(ctx.req),
     });
   },
 };

@@ -10,7 +10,7 @@ import type { RefreshOptions, TokenPair, TokenService } from '../../../refresh/t
 import { isDpopError } from '../../../tokens/dpop.js';
 import { badRequest, isTokenRefusal, refreshTokenError } from '../errors.js';
 import { MAX_TOKEN_LENGTH } from '../limits.js';
-import type { CoreLogger } from '../request.js';
+import { type CoreLogger, deviceOf } from '../request.js';
 import type { Grant } from './types.js';
 
 /** Rotates a refresh token; a refusal becomes the 400 `invalid_grant` of RFC 6749 §5.2 (with its `reason`). */
@@ -63,6 +63,9 @@ export const refreshTokenGrant: Grant = {
     const token = ctx.param('refresh_token');
     // RFC 6749 §6: refresh_token is REQUIRED; an empty one is none.
     if (!token) throw badRequest('grant_type=refresh_token needs refresh_token');
-    return rotate(ctx.tokens, token, ctx.req.log, refreshBy(ctx.client.clientId, ctx.param('scope')));
+    return rotate(ctx.tokens, token, ctx.req.log, {
+      ...refreshBy(ctx.client.clientId, ctx.param('scope')),
+      ...deviceOf(ctx.req),
+    });
   },
 };
