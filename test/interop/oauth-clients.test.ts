@@ -65,7 +65,7 @@ for (const scheme of ['jwt', 'sealed', 'opaque']) {
       const meta = web.serverMetadata();
       assert.equal(meta.issuer, srv.url);
       assert.equal(meta.token_endpoint, `${srv.url}/auth/token`);
-      assert.deepEqual(meta.response_types_supported, []);
+      assert.deepEqual(meta.response_types_supported, ['code']);
 
       const t0 = await oidc.genericGrantRequest(web, 'password', { username: 'alice', password: PASSWORD });
       assert.equal(t0.token_type.toLowerCase(), 'bearer');
@@ -165,7 +165,7 @@ describe('authlib (Python) against tessera serve', { skip: skipAuthlib }, () => 
       }),
     ) as Record<string, unknown>;
 
-  test('metadata: AuthorizationServerMetadata validates every field but the empty response_types_supported', () => {
+  test('metadata: AuthorizationServerMetadata validates every field', () => {
     const out = python(`
 import requests
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
@@ -177,9 +177,7 @@ for key in m.REGISTRY_KEYS:
     except ValueError:
         failed.append(key)
 print(json.dumps({"failed": failed, "token_endpoint": m["token_endpoint"]}))`);
-    // authlib 1.2 reads [] as missing; RFC 8414 §2 wants the member, and [] is the true answer without an
-    // authorization endpoint (DESIGN "Metadata").
-    assert.deepEqual(out.failed, ['response_types_supported']);
+    assert.deepEqual(out.failed, []);
     assert.equal(out.token_endpoint, `${srv.url}/auth/token`);
   });
 
