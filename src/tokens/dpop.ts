@@ -25,7 +25,7 @@
 import { TesseraError } from '../errors.js';
 import { decodeBase64url, isBase64url } from '../internal/base64url.js';
 import { sha256Base64url } from '../internal/crypto.js';
-import { algForKeyType, type PreparedVerifier, prepareVerifier } from '../internal/signatures.js';
+import { algForKeyType, type PreparedVerifier, type PublicKeyMembers, prepareVerifier } from '../internal/signatures.js';
 import { jwkThumbprint } from './jwk.js';
 
 /**
@@ -33,7 +33,7 @@ import { jwkThumbprint } from './jwk.js';
  * fully-specified name of EdDSA on Ed25519 (RFC 9864 §2.2), which WebCrypto clients such as
  * oauth4webapi write; both name the same signature.
  */
-export const DPOP_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
+export const DPOP_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'RS256'] as const;
 export type DpopAlg = (typeof DPOP_ALGS)[number];
 
 /** A proof is a few hundred characters; an EC or OKP key cannot make it longer than this. */
@@ -146,11 +146,16 @@ function checkHeader(h: string): CheckedHeader {
   const keyAlg = algForKeyType(jwk.kty, jwk.crv);
   if (keyAlg === undefined || (keyAlg !== alg && !(alg === 'Ed25519' && keyAlg === 'EdDSA')))
     throw refuse('alg does not match the jwk');
-  if (typeof jwk.x !== 'string' || (keyAlg === 'ES256' && typeof jwk.y !== 'string')) throw refuse('the jwk lacks coordinates');
-  const members =
-    keyAlg === 'EdDSA'
-      ? { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x }
-      : { kty: 'EC' as const, crv: 'P-256' as const, x: jwk.x, y: jwk.y as string };
+  let members: PublicKeyMembers;
+  if (keyAlg === 'RS256') {
+    // RFC 7518 §6.3.1: an RSA public key is its modulus and exponent (2048 bits at least: prepareVerifier).
+    if (typeof jwk.n !== 'string' || typeof jwk.e !== 'string') throw refuse('the jwk lacks n or e');
+    members = { kty: 'RSA', n: jwk.n, e: jwk.e };
+  } else {
+    if (typeof jwk.x !== 'string' || (keyAlg === 'ES256' && typeof jwk.y !== 'string')) throw refuse('the jwk lacks coordinates');
+    members =
+      keyAlg === 'EdDSA' ? { kty: 'OKP', crv: 'Ed25519', x: jwk.x } : { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y as string };
+  }
   const verifier = prepareVerifier(keyAlg, members);
   if (!verifier) throw refuse('the jwk is not a valid key');
   const checked: CheckedHeader = { alg: alg as DpopAlg, verifier, jkt: jwkThumbprint(members) };

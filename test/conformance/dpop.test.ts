@@ -81,7 +81,7 @@ for (const name of ADAPTERS) {
 
     test('the metadata lists the proof algorithms', async () => {
       const res = await d.call({ url: '/.well-known/oauth-authorization-server' });
-      assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519']);
+      assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519', 'RS256']);
     });
   });
 }

@@ -266,13 +266,16 @@ describe('DPoP at the edges', () => {
 
   test('the metadata lists dpop_signing_alg_values_supported', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
-    assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519']);
+    assert.deepEqual(res.json().dpop_signing_alg_values_supported, ['ES256', 'EdDSA', 'Ed25519', 'RS256']);
   });
 
   test('a request without a credential is challenged with both schemes (RFC 9449 §7.1)', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/me' });
     assert.equal(res.statusCode, 401);
-    assert.equal(res.headers['www-authenticate'], 'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519"');
+    assert.equal(
+      res.headers['www-authenticate'],
+      'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519 RS256"',
+    );
   });
 
   test('"DPoP" without a token, or with a token that is no token68, is a malformed request (400)', async () => {

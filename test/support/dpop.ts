@@ -5,7 +5,7 @@
 import { createHash, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 
 export interface ProofKey {
-  alg: 'ES256' | 'EdDSA';
+  alg: 'ES256' | 'EdDSA' | 'RS256';
   privateKey: KeyObject;
   /** The public JWK (kty, crv, x[, y]). */
   jwk: Record<string, string>;
@@ -13,7 +13,14 @@ export interface ProofKey {
   jkt: string;
 }
 
-export function proofKey(alg: 'ES256' | 'EdDSA' = 'ES256'): ProofKey {
+export function proofKey(alg: 'ES256' | 'EdDSA' | 'RS256' = 'ES256'): ProofKey {
+  if (alg === 'RS256') {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const j = publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    const jwk = { kty: 'RSA', n: j.n as string, e: j.e as string };
+    const canonical = `{"e":"${jwk.e}","kty":"RSA","n":"${jwk.n}"}`;
+    return { alg, privateKey, jwk, jkt: createHash('sha256').update(canonical).digest('base64url') };
+  }
   const { privateKey, publicKey } =
     alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519');
   const j = publicKey.export({ format: 'jwk' }) as Record<string, string>;
@@ -62,7 +69,9 @@ export function proof(key: ProofKey, p: ProofParts): string {
   const sig =
     key.alg === 'ES256'
       ? sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
-      : sign(null, Buffer.from(input), key.privateKey);
+      : key.alg === 'RS256'
+        ? sign('sha256', Buffer.from(input), key.privateKey)
+        : sign(null, Buffer.from(input), key.privateKey);
   return `${input}.${sig.toString('base64url')}`;
 }
 

@@ -24,7 +24,7 @@ function refused(p: string, request = { htm: 'POST', htu: HTU }, options = at): 
 }
 
 describe('verifyDpopProof', () => {
-  for (const alg of ['ES256', 'EdDSA'] as const) {
+  for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
     test(`an ${alg} proof verifies to its key's RFC 7638 thumbprint, jti and iat`, () => {
       const key = proofKey(alg);
       const jti = randomUUID();
