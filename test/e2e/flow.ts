@@ -195,7 +195,11 @@ export function e2eFlow(
     test('401 and 400 shapes', async () => {
       const none = await call(url, 'GET', '/me');
       assert.equal(none.status, 401);
-      assert.equal(none.headers['www-authenticate'], 'Bearer realm="tessera"');
+      // RFC 6750 §3 and, with DPoP served, RFC 9449 §7.1: a challenge per scheme the resource accepts.
+      assert.equal(
+        none.headers['www-authenticate'],
+        'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519 RS256"',
+      );
       assert.equal(typeof none.json.error, 'string');
       const bad = await call(url, 'GET', '/me', { token: 'not.a.token' });
       assert.equal(bad.status, 401);

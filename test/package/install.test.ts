@@ -105,7 +105,17 @@ describe('npm pack -> npm install (no peers) -> use', { timeout: 180_000 }, () =
     // The README's server line without the package itself: every peer the server loads, the
     // default store's driver included; not the other stores' drivers nor the other frameworks.
     const listed = r.stderr.trim().split('npm install ')[1]?.split(' ') ?? [];
-    const others = ['ioredis', 'pg', 'express', '@types/express', 'hono', '@hono/node-server'];
+    // The operations peers load only when their setting is on (TESSERA_METRICS_PORT, an installed OpenTelemetry SDK).
+    const others = [
+      'ioredis',
+      'pg',
+      'express',
+      '@types/express',
+      'hono',
+      '@hono/node-server',
+      'prom-client',
+      '@opentelemetry/api',
+    ];
     assert.deepEqual(
       listed.map((p) => p.replace(/@\d+$/, '')).sort(),
       Object.keys(pkg.peerDependencies)
