@@ -120,7 +120,7 @@ config.code satisfies TokenErrorCode;
 const tokens: TokenService = createTokenService({ secret, store: new MemoryStore() });
 const pair = await tokens.issue({ sub: 'user-1', scope: 'read' });
 expectType<TokenPair>()(pair);
-expectType<'Bearer'>()(pair.tokenType);
+expectType<'Bearer' | 'DPoP'>()(pair.tokenType);
 const principal = await tokens.authenticate(pair.accessToken);
 expectType<Principal>()(principal);
 expectType<string>()(principal.sub);

@@ -9,29 +9,17 @@
  * the screenshots in docs/screenshots from this run.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { E2E } from '../e2e/helpers.js';
+import { ensureClientBuild, launchChromium, skipBrowser } from '../support/chromium.js';
 import { PASSWORD, ROOT, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** docs/screenshots when refreshing them (`npm run screenshots`); a temp dir otherwise, so a test run leaves the tree clean. */
 const SHOTS = process.env.TESSERA_UPDATE_SCREENSHOTS === '1' ? join(ROOT, 'docs', 'screenshots') : tempDir('tessera-shots-');
-const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
-
-/** The page is served from dist/ (the browser build of the client): rebuild when src/client is newer. */
-function ensureClientBuild(): void {
-  const out = join(ROOT, 'dist', 'client', 'index.js');
-  const src = join(ROOT, 'src', 'client', 'index.ts');
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-    });
-  }
-}
+const skip = skipBrowser;
 
 describe('demo page in Chromium', { skip }, () => {
   let server: ServerProcess;
@@ -50,18 +38,7 @@ describe('demo page in Chromium', { skip }, () => {
     const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(added.code, 0, added.stderr);
     server = await startServer(E2E, env);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     mkdirSync(SHOTS, { recursive: true });
   });
@@ -227,7 +204,7 @@ describe('cookie mode in Chromium: __Host-/__Secure- cookies and the session-bou
     const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(added.code, 0, added.stderr);
     server = await startServer(E2E, env);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -4,27 +4,14 @@
  * the tokens are bound to it, and after a reload the same key goes on proving the session.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { E2E } from '../e2e/helpers.js';
-import { PASSWORD, ROOT, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
+import { ensureClientBuild, launchChromium, skipBrowser } from '../support/chromium.js';
+import { PASSWORD, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
-
-/** The page loads the browser build of the client from dist/: rebuild when src/client is newer. */
-function ensureClientBuild(): void {
-  const out = join(ROOT, 'dist', 'client', 'index.js');
-  const src = join(ROOT, 'src', 'client', 'index.ts');
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-    });
-  }
-}
+const skip = skipBrowser;
 
 interface Seen {
   tokenType: string | undefined;
@@ -45,7 +32,7 @@ describe('tessera-auth/client dpop: true in Chromium', { skip }, () => {
     const env = serverEnv(E2E, { TESSERA_STORE: `sqlite:${join(tempDir(), 'dpop.db')}`, TESSERA_ISSUER: '' });
     assert.equal((await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD)).code, 0);
     server = await startServer(E2E, env);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -12,16 +12,16 @@
  * page's CSP (the CSP allows no script, axe is one); everything else runs under it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { consentPage, errorPage, formActionSource, loginPage, pageHeaders } from '../../src/http/core/pages.js';
+import { launchChromium, skipBrowser } from '../support/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
+const skip = skipBrowser;
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Values a form must carry back unchanged: quotes, markup, a reference, non-ASCII. */
@@ -145,19 +145,7 @@ describe('hosted sign-in pages in Chromium', { skip }, () => {
     client = await startClient();
     pages = new PageServer(() => client.url);
     await pages.start();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     strict = await browser.newContext({ viewport: { width: 1000, height: 800 } });
     bypass = await browser.newContext({ viewport: { width: 1000, height: 800 }, bypassCSP: true });
   });

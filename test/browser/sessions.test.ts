@@ -5,27 +5,14 @@
  * signed-out state; a third signs out of every other session.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { E2E } from '../e2e/helpers.js';
-import { PASSWORD, ROOT, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
+import { ensureClientBuild, launchChromium, skipBrowser } from '../support/chromium.js';
+import { PASSWORD, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
-
-/** The page is served from dist/ (the browser build of the client): rebuild when src/client is newer. */
-function ensureClientBuild(): void {
-  const out = join(ROOT, 'dist', 'client', 'index.js');
-  const src = join(ROOT, 'src', 'client', 'index.ts');
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-    });
-  }
-}
+const skip = skipBrowser;
 
 const DEVICES = {
   laptop: 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
@@ -44,10 +31,7 @@ describe('"Your sessions" in Chromium: sign one device out, then every other', {
     const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(added.code, 0, added.stderr);
     server = await startServer(E2E, env);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

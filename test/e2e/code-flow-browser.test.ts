@@ -13,11 +13,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { ROOT } from '../support/processes.js';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
   type CodeFlowServer,
   endpoints,
   metadata,
@@ -55,7 +54,7 @@ describe('authorization code + PKCE in Chromium, with openid-client, oauth4webap
       ],
       ['/cb', '/spa-cb', '/third-cb', '/py-cb'],
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -33,7 +33,8 @@ import { auth as oidcAuth } from 'express-openid-connect';
 import { Hono } from 'hono';
 import { jwk } from 'hono/jwk';
 import * as client from 'openid-client';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import {
   call,
   onExit,
@@ -46,7 +47,7 @@ import {
   tempDir,
   track,
 } from '../support/processes.js';
-import { CHROMIUM, CHROMIUM_ARGS, skipBrowser } from './code-flow.js';
+import { skipBrowser } from './code-flow.js';
 
 /** A clock file per server: the max_age tests move the server's clock. */
 const SUITE: Suite = { rateLimit: 0, clockFile: true, dropNodeOptions: false, timeoutMs: 30_000 };
@@ -257,10 +258,7 @@ for (const alg of ALGS) {
       await register('py', '--redirect-uri', `${callbacks.url}/py-callback`);
       await register('eoc', '--redirect-uri', `${app.url}/callback`, '--post-logout-redirect-uri', app.url);
       tessera = await startServer(SUITE, env);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {
