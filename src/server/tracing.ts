@@ -16,11 +16,22 @@
  * @module
  */
 import type { Span, Tracer } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestAbortHookHandler,
+  onRequestHookHandler,
+  onResponseHookHandler,
+} from 'fastify';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 import { isMissingPackage } from '../internal/peers.js';
 
 /** The routes that get a span, and the span's name. */
+/** A route's own hooks of one kind, as a list. */
+function hooksOf<H>(own: H | H[] | undefined): H[] {
+  return own === undefined ? [] : Array.isArray(own) ? own : [own];
+}
+
 const TRACED: Readonly<Record<string, string>> = {
   'POST /auth/token': 'tessera.token',
   'POST /auth/refresh': 'tessera.refresh',
@@ -129,29 +140,34 @@ function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer)
       });
     },
     install(app) {
-      app.addHook('onRequest', (request, _reply, done) => {
-        const route = request.routeOptions.url;
-        const name = route === undefined ? undefined : TRACED[`${request.method} ${route}`];
-        if (name !== undefined) {
+      // Hooks on the traced routes only, added as each route is: every other route (GET /me, the
+      // hot one) runs no hook of ours, and no hook reads `request.routeOptions` (an object per read).
+      app.addHook('onRoute', (route) => {
+        const methods = Array.isArray(route.method) ? route.method : [route.method];
+        const name = methods.map((m) => TRACED[`${m} ${route.url}`]).find((n) => n !== undefined);
+        if (name === undefined) return;
+        const url = route.url;
+        const start: onRequestHookHandler = (request, _reply, done) => {
           const span = tracer.startSpan(name, {
             kind: api.SpanKind.SERVER,
-            attributes: { 'http.request.method': request.method, 'http.route': route as string },
+            attributes: { 'http.request.method': request.method, 'http.route': url },
           });
           open.set(request.id, span);
           // The rest of the request (hooks, handler, their promises) runs in the span's context,
           // so the store calls' spans are its children (with a context manager registered).
           api.context.with(api.trace.setSpan(api.context.active(), span), done);
-          return;
-        }
-        done();
-      });
-      app.addHook('onResponse', (request, reply, done) => {
-        end(request, reply.statusCode);
-        done();
-      });
-      app.addHook('onRequestAbort', (request, done) => {
-        end(request, undefined);
-        done();
+        };
+        const finish: onResponseHookHandler = (request, reply, done) => {
+          end(request, reply.statusCode);
+          done();
+        };
+        const abort: onRequestAbortHookHandler = (request, done) => {
+          end(request, undefined);
+          done();
+        };
+        route.onRequest = [...hooksOf(route.onRequest), start];
+        route.onResponse = [...hooksOf(route.onResponse), finish];
+        route.onRequestAbort = [...hooksOf(route.onRequestAbort), abort];
       });
     },
   };
