@@ -18,6 +18,7 @@ import type { Metric, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 import { isMissingPackage, PEER_MAJORS } from '../internal/peers.js';
+import { observeStoreCalls } from './store-calls.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSources {
@@ -270,36 +271,15 @@ export function storeKind(spec: string): string {
 
 /**
  * The store with each call that returns a promise timed into `tessera_store_call_duration_seconds`
- * (operation: the method's name, a bounded set). Members are read from the store itself and
- * bound to it, so a class with private fields works; synchronous members pass untimed.
+ * (operation: the method's name, a bounded set); synchronous members pass untimed.
  */
 export function timedStore<S extends object>(store: S, kind: string, metrics: Pick<ServerMetrics, 'storeCall'>): S {
-  const wrapped = new Map<PropertyKey, unknown>();
-  return new Proxy(store, {
-    get(target, name) {
-      const v: unknown = Reflect.get(target, name, target);
-      if (typeof v !== 'function' || typeof name !== 'string') return v;
-      const known = wrapped.get(name);
-      if (known !== undefined) return known;
-      const fn = v as (...a: unknown[]) => unknown;
-      const timed = (...args: unknown[]): unknown => {
-        const t0 = performance.now();
-        const out = fn.apply(target, args);
-        if (out === null || typeof out !== 'object' || typeof (out as Promise<unknown>).then !== 'function') return out;
-        return (out as Promise<unknown>).then(
-          (value) => {
-            metrics.storeCall(kind, name, (performance.now() - t0) / 1000, true);
-            return value;
-          },
-          (e: unknown) => {
-            metrics.storeCall(kind, name, (performance.now() - t0) / 1000, false);
-            throw e;
-          },
-        );
-      };
-      wrapped.set(name, timed);
-      return timed;
-    },
+  return observeStoreCalls(store, (name) => {
+    const t0 = performance.now();
+    // A call that returns no promise (a feed, the shared counters) is no store round trip: not timed.
+    return (ok, sync) => {
+      if (!sync) metrics.storeCall(kind, name, (performance.now() - t0) / 1000, ok);
+    };
   });
 }
 

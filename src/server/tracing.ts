@@ -25,6 +25,7 @@ import type {
 } from 'fastify';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
 import { isMissingPackage } from '../internal/peers.js';
+import { observeStoreCalls } from './store-calls.js';
 
 /** The routes that get a span, and the span's name. */
 /** A route's own hooks of one kind, as a list. */
@@ -97,48 +98,18 @@ function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer)
     traceStore(store, kind) {
       // Never ended, so never exported: it only asks whether an SDK records.
       if (!tracer.startSpan('tessera.probe').isRecording()) return store;
-      const wrapped = new Map<string, unknown>();
-      return new Proxy(store, {
-        get(target, name) {
-          const v: unknown = Reflect.get(target, name, target);
-          if (typeof v !== 'function' || typeof name !== 'string') return v;
-          const known = wrapped.get(name);
-          if (known !== undefined) return known;
-          const fn = v as (...a: unknown[]) => unknown;
-          const traced = (...args: unknown[]): unknown => {
-            const span = tracer.startSpan(`tessera.store.${name}`, {
-              kind: api.SpanKind.CLIENT,
-              attributes: { 'db.system.name': kind, 'db.operation.name': name },
-            });
-            let out: unknown;
-            try {
-              out = fn.apply(target, args);
-            } catch (e) {
-              span.setStatus({ code: errorCode });
-              span.end();
-              throw e;
-            }
-            if (out === null || typeof out !== 'object' || typeof (out as Promise<unknown>).then !== 'function') {
-              span.end();
-              return out;
-            }
-            return (out as Promise<unknown>).then(
-              (value) => {
-                span.end();
-                return value;
-              },
-              (e: unknown) => {
-                span.setStatus({ code: errorCode });
-                span.end();
-                throw e;
-              },
-            );
-          };
-          wrapped.set(name, traced);
-          return traced;
-        },
+      return observeStoreCalls(store, (name) => {
+        const span = tracer.startSpan(`tessera.store.${name}`, {
+          kind: api.SpanKind.CLIENT,
+          attributes: { 'db.system.name': kind, 'db.operation.name': name },
+        });
+        return (ok) => {
+          if (!ok) span.setStatus({ code: errorCode });
+          span.end();
+        };
       });
     },
+
     install(app) {
       // Hooks on the traced routes only, added as each route is: every other route (GET /me, the
       // hot one) runs no hook of ours, and no hook reads `request.routeOptions` (an object per read).
