@@ -22,6 +22,7 @@
  */
 import { TesseraError } from '../errors.js';
 import { checkRedirectUri, RedirectUriError } from './redirect-uris.js';
+import { SCOPE_TOKEN } from './scope.js';
 import { generateClientSecret, hashClientSecret, verifyClientSecret } from './secrets.js';
 import { type ClientDirectory, type ClientRecord, type ClientType, completeClient } from './types.js';
 
@@ -70,9 +71,6 @@ export type GrantType = (typeof GRANT_TYPES)[number];
 
 /** The longest scope a client may be registered with (characters). */
 export const MAX_CLIENT_SCOPE_LENGTH = 1024;
-
-/** RFC 6749 §3.3: scope-token = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
  * A client's scope (RFC 6749 §3.3): space-separated scope tokens, each once, at most

@@ -26,6 +26,7 @@
 import { randomBytes, sha256Base64url } from '../../internal/crypto.js';
 import type { ClientService } from '../../oauth-clients/clients.js';
 import { matchRedirectUri } from '../../oauth-clients/redirect-uris.js';
+import { grantScope, scopeWords } from '../../oauth-clients/scope.js';
 import type { ClientRecord } from '../../oauth-clients/types.js';
 import { type AuthorizationCodes, createAuthorizationCodes, isS256Challenge } from '../../refresh/authorization-codes.js';
 import type { OneTimeRecords } from '../../stores/types.js';
@@ -158,13 +159,7 @@ interface Authorization {
 type Checked = { ok: true; authz: Authorization } | { ok: false; response: AuthResponse };
 
 const PROMPTS: ReadonlySet<string> = new Set(['none', 'login', 'consent']);
-/** RFC 6749 §3.3: scope-token = 1*NQCHAR. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const CONSENT_KIND = 'consent';
-
-function words(s: string | undefined): string[] {
-  return (s ?? '').split(' ').filter(Boolean);
-}
 
 /** The value of one parameter: a string, `undefined` when absent, or `null` when sent twice or too long. */
 function single(source: Readonly<Record<string, unknown>>, name: string, max: number): string | undefined | null {
@@ -316,7 +311,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         ok: false,
         response: error(back, 'invalid_request', 'code_challenge is not an S256 challenge (RFC 7636 §4.2)', status),
       };
-    const prompt = new Set(words(params.prompt));
+    const prompt = new Set(scopeWords(params.prompt));
     for (const p of prompt)
       if (!PROMPTS.has(p)) return { ok: false, response: error(back, 'invalid_request', `prompt=${p} is not supported`, status) };
     if (prompt.has('none') && prompt.size > 1)
@@ -332,17 +327,22 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     }
     // RFC 6749 §3.3: the client's registered scopes (else the server's) bound the request; none asked: all of them.
     // OIDC's identity scopes (Core §5.4) are every client's when OpenID Connect is on.
-    const registered = words(client.scope || deps.defaultScope);
+    const registered = scopeWords(client.scope || deps.defaultScope);
     const allowed = deps.idTokens ? [...new Set([...registered, ...OIDC_SCOPES])] : registered;
-    const asked = words(params.scope);
-    if (asked.some((s) => !SCOPE_TOKEN.test(s)))
-      return { ok: false, response: error(back, 'invalid_scope', 'The scope is malformed (RFC 6749 §3.3)', status) };
-    if (asked.some((s) => !allowed.includes(s)))
+    const granted = grantScope(params.scope, allowed, registered);
+    if ('refused' in granted)
       return {
         ok: false,
-        response: error(back, 'invalid_scope', 'The requested scope exceeds what this client may ask for', status),
+        response: error(
+          back,
+          'invalid_scope',
+          granted.refused === 'malformed'
+            ? 'The scope is malformed (RFC 6749 §3.3)'
+            : 'The requested scope exceeds what this client may ask for',
+          status,
+        ),
       };
-    const scope = (asked.length ? [...new Set(asked)] : registered).join(' ');
+    const scope = granted.scope;
     return {
       ok: true,
       authz: {
@@ -369,16 +369,16 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     const now = clock();
     const held = await records.consumeOnce({ kind: CONSENT_KIND, id, now });
     if (held === null) return false;
-    const granted = words(held);
+    const granted = scopeWords(held);
     await records.putOnce({ kind: CONSENT_KIND, id, value: held, now, expiresAt: now + consentMs });
-    return words(authz.scope).every((s) => granted.includes(s));
+    return scopeWords(authz.scope).every((s) => granted.includes(s));
   }
 
   async function remember(sub: string, authz: Authorization): Promise<void> {
     const id = consentId(sub, authz.client.clientId);
     const now = clock();
     const held = await records.consumeOnce({ kind: CONSENT_KIND, id, now });
-    const scopes = new Set([...words(held ?? ''), ...words(authz.scope)]);
+    const scopes = new Set([...scopeWords(held ?? ''), ...scopeWords(authz.scope)]);
     await records.putOnce({ kind: CONSENT_KIND, id, value: [...scopes].join(' '), now, expiresAt: now + consentMs });
   }
 
@@ -427,7 +427,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         hidden: hidden(authz, csrf.token),
         clientName: clientName(authz.client),
         username: session.username,
-        scopes: words(authz.scope),
+        scopes: scopeWords(authz.scope),
       }),
       [formActionSource(authz.redirectUri)],
       [...cookies, ...(csrf.cookie ? [csrf.cookie] : [])],

@@ -5,11 +5,9 @@
  *
  * @module
  */
+import { grantScope, scopeWords } from '../../../oauth-clients/scope.js';
 import { HttpError } from '../errors.js';
 import type { Grant } from './types.js';
-
-/** RFC 6749 §3.3: scope-token = 1*NQCHAR. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export const clientCredentialsGrant: Grant = {
   type: 'client_credentials',
@@ -23,13 +21,16 @@ export const clientCredentialsGrant: Grant = {
   clientAuthentication: 'required',
   clientTypes: ['confidential'],
   async handle(ctx) {
-    const allowed = ctx.client.scope.split(' ').filter(Boolean);
-    const asked = (ctx.param('scope') ?? '').split(' ').filter(Boolean);
-    if (asked.some((s) => !SCOPE_TOKEN.test(s)))
-      throw new HttpError(400, 'invalid_scope', 'The scope is malformed (RFC 6749 §3.3)');
-    if (asked.some((s) => !allowed.includes(s)))
-      throw new HttpError(400, 'invalid_scope', 'The requested scope exceeds the scope this client is registered for');
-    const scope = (asked.length ? [...new Set(asked)] : allowed).join(' ');
+    const granted = grantScope(ctx.param('scope'), scopeWords(ctx.client.scope));
+    if ('refused' in granted)
+      throw new HttpError(
+        400,
+        'invalid_scope',
+        granted.refused === 'malformed'
+          ? 'The scope is malformed (RFC 6749 §3.3)'
+          : 'The requested scope exceeds the scope this client is registered for',
+      );
+    const scope = granted.scope;
     return ctx.tokens.issueAccess({
       sub: ctx.client.clientId,
       clientId: ctx.client.clientId,
