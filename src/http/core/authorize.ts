@@ -161,6 +161,17 @@ type Checked = { ok: true; authz: Authorization } | { ok: false; response: AuthR
 const PROMPTS: ReadonlySet<string> = new Set(['none', 'login', 'consent']);
 const CONSENT_KIND = 'consent';
 
+/** A redirect the browser follows and no cache keeps; the address never leaks on in a Referer. */
+function redirectTo(url: URL, status: 302 | 303, cookies?: CookieOp[]): AuthResponse {
+  const res: AuthResponse = {
+    status,
+    headers: { location: url.href, 'cache-control': 'no-store', pragma: 'no-cache', 'referrer-policy': 'no-referrer' },
+    body: null,
+  };
+  if (cookies?.length) res.cookies = cookies;
+  return res;
+}
+
 /** The value of one parameter: a string, `undefined` when absent, or `null` when sent twice or too long. */
 function single(source: Readonly<Record<string, unknown>>, name: string, max: number): string | undefined | null {
   const v = source[name];
@@ -211,13 +222,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     if (authz.state !== undefined) url.searchParams.append('state', authz.state);
     const iss = deps.issuer();
     if (iss) url.searchParams.append('iss', iss);
-    const res: AuthResponse = {
-      status,
-      headers: { location: url.href, 'cache-control': 'no-store', pragma: 'no-cache', 'referrer-policy': 'no-referrer' },
-      body: null,
-    };
-    if (cookies?.length) res.cookies = cookies;
-    return res;
+    return redirectTo(url, status, cookies);
   }
 
   function error(
@@ -562,12 +567,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
     }
     const url = new URL(c.back);
     if (c.state !== undefined) url.searchParams.append('state', c.state);
-    return {
-      status,
-      headers: { location: url.href, 'cache-control': 'no-store', pragma: 'no-cache', 'referrer-policy': 'no-referrer' },
-      body: null,
-      cookies,
-    };
+    return redirectTo(url, status, cookies);
   }
 
   return {
