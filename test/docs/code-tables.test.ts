@@ -49,3 +49,11 @@ test('the asymmetric signing algorithms: keygen --help, --access-alg and docs/ke
     assert.ok(keys.includes(alg), `docs/keys.md lacks ${alg}`);
   }
 });
+
+test('every setting of tessera serve: its variable and its flag are in docs/configuration.md', () => {
+  const conf = read('docs/configuration.md');
+  for (const [name, s] of Object.entries(SETTINGS) as [string, { env?: string; flag?: string }][]) {
+    if (s.env) assert.ok(conf.includes(`\`${s.env}\``), `docs/configuration.md lacks ${s.env} (${name})`);
+    if (s.flag) assert.ok(conf.includes(`--${s.flag}`), `docs/configuration.md lacks --${s.flag} (${name})`);
+  }
+});
