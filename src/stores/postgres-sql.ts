@@ -980,6 +980,49 @@ const MIGRATIONS: readonly string[] = [
       p_opaque, p_family_or_hash, p_jti, p_grace, p_replay, p_client, p_req_scope, p_access_scope, NULL::text, NULL::text) r
   $fn$;
   `,
+  `
+  -- The grant that created each family (the session listing's grant), written by the login
+  -- statement and left alone by rotations. NULL (a family written before it, or by an instance
+  -- of the previous tessera): unknown.
+  ALTER TABLE S.families ADD COLUMN grant_type text;
+
+  -- Login with the device and the grant.
+  CREATE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text,
+    p_user_agent text, p_address text, p_grant text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  DECLARE
+    ex bigint := S.put_tokens(p_now, p_fam, p_sub, coalesce(p_access_scope, p_scope), p_abs, 0, p_leeway,
+      p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+    created bigint := p_now;
+  BEGIN
+    IF EXISTS (SELECT 1 FROM S.user_epochs WHERE sub = p_sub AND not_before = p_now) THEN created := p_now + 1; END IF;
+    INSERT INTO S.families AS f (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked,
+      scope, claims, expires_at, last_used_at, user_agent, address, grant_type)
+    VALUES (p_fam, p_sub, created, p_abs, p_refresh_id, '', 0, '', false, p_scope, p_claims, ex, p_now, p_user_agent,
+      p_address, p_grant)
+    ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, created_at = excluded.created_at,
+      absolute_expires_at = excluded.absolute_expires_at, current = excluded.current, previous = '', rotated_at = 0,
+      replay = '', revoked = false, scope = excluded.scope, claims = excluded.claims, expires_at = excluded.expires_at,
+      last_used_at = excluded.last_used_at, user_agent = excluded.user_agent, address = excluded.address,
+      grant_type = excluded.grant_type;
+  END
+  $fn$;
+
+  -- The version-6 login, for instances of the previous tessera: through the above, no grant
+  -- (the version-5 login goes through this one in turn).
+  CREATE OR REPLACE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text,
+    p_user_agent text, p_address text
+  ) RETURNS void LANGUAGE sql AS $fn$
+    SELECT S.create_family(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp,
+      p_fam, p_sub, p_abs, p_scope, p_claims, p_access_scope, p_user_agent, p_address, NULL::text)
+  $fn$;
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -1007,13 +1050,13 @@ export function migrationSql(i: number, schema: string): string {
 export function statements(schema: string) {
   const s = qualify(schema);
   return {
-    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
     rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
     familyOwner: `SELECT sub FROM ${s}families WHERE id = $1`,
     // The session listing: the user's families by families_by_sub, live ones only (is_revoked's
     // rule with the epoch read once; not past the absolute expiry nor the record's).
     listFamilies: `SELECT f.id, f.created_at, f.last_used_at, f.absolute_expires_at, f.expires_at, f.claims, f.user_agent,
-      f.address FROM ${s}families f WHERE f.sub = $1 AND NOT f.revoked AND f.absolute_expires_at > $2 AND f.expires_at > $2
+      f.address, f.grant_type FROM ${s}families f WHERE f.sub = $1 AND NOT f.revoked AND f.absolute_expires_at > $2 AND f.expires_at > $2
       AND f.created_at > coalesce((SELECT e.not_before FROM ${s}user_epochs e WHERE e.sub = $1), -1)`,
     checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4, $5, $6)`,
     inspectRefresh: `SELECT * FROM ${s}inspect_refresh($1, $2, $3, $4)`,

@@ -382,6 +382,7 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       input.next.accessScope ?? null,
       input.userAgent ?? '',
       input.address ?? '',
+      input.grant ?? null,
     ]);
   }
 
@@ -500,6 +501,7 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       recordExpiresAt: Number(r.expires_at),
       userAgent: r.user_agent,
       address: r.address,
+      grant: r.grant_type ?? null,
     }));
   }
 

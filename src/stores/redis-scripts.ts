@@ -13,10 +13,11 @@
  *     f:<family id>      hash   the login session: sub, ct (created), ax (absolute expiry), cur (current
  *                               refresh id), prev, pat (when prev was consumed), rp (grace replay), rv
  *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry),
- *                               ua (user agent), ad (address)
+ *                               ua (user agent), ad (address), gr (the grant that created it)
  *     s:<sub>            zset   the session listing's index: the user's live families by record expiry
  *     ss:<sub>           hash   family id -> its summary for the listing (JSON array: created, last
- *                               used, absolute expiry, record expiry, user agent, address, client);
+ *                               used, absolute expiry, record expiry, user agent, address, client,
+ *                               grant);
  *                               a family leaves both when revoked, or lapsed at the next login or
  *                               listing; both keys expire with the user's latest family
  *     rt:<sha256>        hash   opaque refresh token (DESIGN.md's opaque scheme): user_id, issued_at,
@@ -85,11 +86,13 @@ end
 
 -- The session listing's index of a user: s:<sub> (zset: families by record expiry) and ss:<sub>
 -- (hash: family -> its summary, a JSON array of strings: created, last used, absolute expiry,
--- record expiry, user agent, address, client), both kept as long as the user's latest family.
-local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, claims)
+-- record expiry, user agent, address, client, grant ('' for none)), both kept as long as the
+-- user's latest family. A rotation rewrites both, so a family the index lacks (written by a
+-- tessera before the listing) joins it at its next refresh.
+local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, claims, grant)
   local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
-  redis.call('HSET', hk, famId,
-    cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '', address or '', client_of(claims)}))
+  redis.call('HSET', hk, famId, cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '', address or '',
+    client_of(claims), grant or ''}))
   redis.call('ZADD', sk, int(ex), famId)
   extend_to(sk, ex)
   extend_to(hk, ex)
@@ -183,7 +186,8 @@ end
 
 /**
  * Login: a new family. ARGV: now, the next tokens (2..7), family id, sub,
- * absolute expiry (ms), scope, extra claims (JSON or ''). Replies {'status', 'created'}.
+ * absolute expiry (ms), scope, extra claims (JSON or ''), user agent, address, the grant that
+ * created it ('' for none). Replies {'status', 'created'}.
  */
 const CREATE_FAMILY = `${PRELUDE}${NEXT_TOKENS}
 local famId = ARGV[8]
@@ -194,6 +198,7 @@ local claims = ARGV[12]
 -- nil from an older tessera in a mixed fleet: no device recorded.
 local userAgent = ARGV[13] or ''
 local address = ARGV[14] or ''
+local grant = ARGV[15] or ''
 
 local ex = put_tokens(famId, sub, scope, absoluteExpiresAt, 0)
 local fk = base .. 'f:' .. famId
@@ -201,10 +206,11 @@ local fk = base .. 'f:' .. famId
 local createdAt = now
 if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
 redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
-  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'ua', userAgent, 'ad', address)
+  'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'ua', userAgent, 'ad', address,
+  'gr', grant)
 expire_at(fk, ex)
 prune_index(sub)
-summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, claims)
+summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, claims, grant)
 return {'status', 'created'}
 `;
 
@@ -248,7 +254,8 @@ else
 end
 local fk = base .. 'f:' .. famId
 local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp, userAgent,
-  address = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex', 'ua', 'ad'))
+  address, grant = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex', 'ua',
+  'ad', 'gr'))
 -- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
 -- so that client can neither use it nor burn it (nor trip reuse detection with it).
 if sub and clientId ~= '' then
@@ -292,7 +299,7 @@ if presented == current then
   end
   redis.call('HSET', fk, unpack(fieldsToSet))
   expire_at(fk, ex)
-  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, claims)
+  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, claims, grant)
   return family_reply('rotated', famId, sub, scope, claims, createdAt, absExp)
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.

@@ -397,6 +397,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
       input.claims,
       input.userAgent ?? '',
       input.address ?? '',
+      input.grant ?? '',
     ]);
   }
 
@@ -517,7 +518,8 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     const epoch = epochText === '' ? Number.NEGATIVE_INFINITY : Number(epochText);
     const out: FamilySummary[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [ct, lu, ax, ex, ua, ad, client] = JSON.parse(flat[i + 1] as string) as string[];
+      // A summary written by a tessera before the grant was kept has no eighth member.
+      const [ct, lu, ax, ex, ua, ad, client, grant] = JSON.parse(flat[i + 1] as string) as string[];
       const createdAt = Number(ct);
       const absoluteExpiresAt = Number(ax);
       const recordExpiresAt = Number(ex);
@@ -531,6 +533,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
         recordExpiresAt,
         userAgent: ua ?? '',
         address: ad ?? '',
+        grant: grant || null,
       });
     }
     return out;

@@ -251,6 +251,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE families ADD COLUMN address TEXT NOT NULL DEFAULT '';
   CREATE INDEX families_by_sub ON families (sub);
   `,
+  `
+  -- The grant that created each family (the session listing's grant), written at sign-in and
+  -- kept by rotations. NULL (a family written before it): unknown.
+  ALTER TABLE families ADD COLUMN grant_type TEXT;
+  `,
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -280,6 +285,7 @@ interface FamilyRow {
   last_used_at: number;
   user_agent: string;
   address: string;
+  grant_type: string | null;
 }
 
 interface UserRow {
@@ -306,6 +312,7 @@ function toFamily(r: FamilyRow): FamilyState {
     lastUsedAt: r.last_used_at,
     userAgent: r.user_agent,
     address: r.address,
+    grant: r.grant_type,
   };
 }
 
@@ -417,6 +424,7 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
           last_used_at: f.lastUsedAt,
           user_agent: f.userAgent,
           address: f.address,
+          grant_type: f.grant,
         }),
       getRefresh: (h) => {
         const r = s.getRefresh.get(h) as (StoredRefresh & { expires_at: number }) | undefined;
@@ -534,6 +542,7 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
       recordExpiresAt: r.expires_at,
       userAgent: r.user_agent,
       address: r.address,
+      grant: r.grant_type,
     }));
   }
 
@@ -744,13 +753,13 @@ function prepare(db: SqliteDatabase) {
   return {
     getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
     putFamily: db.prepare(
-      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at, last_used_at, user_agent, address)
-       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at, @last_used_at, @user_agent, @address)`,
+      `INSERT OR REPLACE INTO families (id, sub, created_at, absolute_expires_at, current, previous, rotated_at, replay, revoked, scope, claims, expires_at, last_used_at, user_agent, address, grant_type)
+       VALUES (@id, @sub, @created_at, @absolute_expires_at, @current, @previous, @rotated_at, @replay, @revoked, @scope, @claims, @expires_at, @last_used_at, @user_agent, @address, @grant_type)`,
     ),
     // The session listing, by families_by_sub: live families only (state.ts isRevoked with the
     // epoch read once; neither past the absolute expiry nor the record's).
     familiesOf: db.prepare(
-      `SELECT id, created_at, last_used_at, absolute_expires_at, expires_at, claims, user_agent, address FROM families
+      `SELECT id, created_at, last_used_at, absolute_expires_at, expires_at, claims, user_agent, address, grant_type FROM families
        WHERE sub = @sub AND revoked = 0 AND absolute_expires_at > @now AND expires_at > @now
        AND created_at > coalesce((SELECT not_before FROM user_epochs WHERE sub = @sub), -1)`,
     ),

@@ -56,6 +56,8 @@ export interface FamilyState {
   /** The device of the latest sign-in or refresh that named one (`''`: none). */
   userAgent: string;
   address: string;
+  /** The grant that created the family, kept through rotations; null: none recorded. */
+  grant: string | null;
 }
 
 export interface StoredRefresh extends OpaqueRefreshRecord {
@@ -181,6 +183,7 @@ export function createFamilyIn(tx: StateTx, input: CreateFamilyInput): void {
     lastUsedAt: tx.now,
     userAgent: input.userAgent ?? '',
     address: input.address ?? '',
+    grant: input.grant ?? null,
   };
   writeTokens(tx, family, input.next, input.leewayMs);
 }
@@ -354,6 +357,7 @@ export function listFamiliesIn(tx: StateTx, sub: string, families: Iterable<Fami
       recordExpiresAt: f.expiresAt,
       userAgent: f.userAgent,
       address: f.address,
+      grant: f.grant,
     });
   }
   return out;

@@ -101,6 +101,11 @@ export interface CreateFamilyInput extends ShardRef {
   userAgent?: string;
   /** The client address as the caller chose to keep it (truncated, full or none). Absent: `''`. */
   address?: string;
+  /**
+   * The grant that created the family (RFC 6749 §4.5 `grant_type`: `password`, `authorization_code`, ...),
+   * recorded once for the session listing; a rotation keeps it. Absent: none recorded (listed as null).
+   */
+  grant?: string;
 }
 
 /** The presented refresh token: a verified self-contained token (family and jti from its claims) or an opaque one. */
@@ -148,6 +153,8 @@ export interface FamilySummary {
   recordExpiresAt: Millis;
   userAgent: string;
   address: string;
+  /** The grant that created it (`CreateFamilyInput.grant`); null when none was recorded (or before stores kept it). */
+  grant: string | null;
 }
 
 /** A family (login session) as the engine needs it after a rotation. */

@@ -642,7 +642,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           return found.sort((a, b) => (a.familyId < b.familyId ? -1 : 1));
         };
 
-        test('lists the live families of the user with client, times and device; a rotation moves last use and device in the same write', async (t) => {
+        test('lists the live families of the user with client, times, device and grant; a rotation moves last use and device in the same write, and keeps the grant', async (t) => {
           const { store, clock } = await setup(t);
           const now = clock.ms;
           await store.createFamily({
@@ -650,6 +650,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
             claims: JSON.stringify({ client_id: 'web', username: 'alice' }),
             userAgent: 'Firefox/140',
             address: '192.0.2.0',
+            grant: 'authorization_code',
           });
           await store.createFamily(family(now, 'fam-2', next(now, 'h2', { refreshOpaque: true })));
           assert.deepEqual(await list(store, now), [
@@ -662,6 +663,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
               recordExpiresAt: now + 3_600_000,
               userAgent: 'Firefox/140',
               address: '192.0.2.0',
+              grant: 'authorization_code',
             },
             {
               familyId: 'fam-2',
@@ -672,6 +674,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
               recordExpiresAt: now + 3_600_000,
               userAgent: '',
               address: '',
+              grant: null,
             },
           ]);
           clock.advance(60);
@@ -689,8 +692,8 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           assert.equal(r2.status, 'rotated');
           const [one, two] = await list(store, later);
           assert.deepEqual(
-            [one?.lastUsedAt, one?.userAgent, one?.address, one?.recordExpiresAt],
-            [later, 'Firefox/140', '192.0.2.0', later + 3_600_000],
+            [one?.lastUsedAt, one?.userAgent, one?.address, one?.recordExpiresAt, one?.grant],
+            [later, 'Firefox/140', '192.0.2.0', later + 3_600_000, 'authorization_code'],
             'a rotation without a device keeps the recorded one',
           );
           const r3 = await store.rotate({
@@ -701,8 +704,15 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           });
           assert.equal(r3.status, 'rotated');
           const [again] = await list(store, later);
-          assert.deepEqual([again?.userAgent, again?.address], ['Firefox/141', '192.0.2.0'], 'each field is kept unless given');
-          assert.deepEqual([two?.createdAt, two?.lastUsedAt, two?.userAgent, two?.address], [now, later, 'curl/8', '2001:db8::']);
+          assert.deepEqual(
+            [again?.userAgent, again?.address, again?.grant],
+            ['Firefox/141', '192.0.2.0', 'authorization_code'],
+            'each field is kept unless given; the grant always',
+          );
+          assert.deepEqual(
+            [two?.createdAt, two?.lastUsedAt, two?.userAgent, two?.address, two?.grant],
+            [now, later, 'curl/8', '2001:db8::', null],
+          );
         });
 
         test("a user sees only their own families; another user's listing is empty", async (t) => {
@@ -1173,7 +1183,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           await tokens.revoke(r1.refreshToken);
         });
 
-        test('sessions: the user sees their own, newest use first, the current one marked, device as kept', async (t) => {
+        test('sessions: the user sees their own, newest use first, the current one marked, device as kept, the grant that created each', async (t) => {
           const { service, clock } = await setup(t);
           const tokens = service({ scheme });
           const firefox = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0';
@@ -1182,16 +1192,17 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
             clientId: 'web',
             userAgent: firefox,
             address: '198.51.100.77',
+            grant: 'password',
           });
           clock.advance(10);
           const phone = await tokens.issue({ sub: 'dana', userAgent: 'x'.repeat(1000), address: '2001:db8:aa:bb::1' });
           await tokens.issue({ sub: 'erin', userAgent: 'curl/8' });
           const list = await tokens.sessions('dana', laptop.familyId);
           assert.deepEqual(
-            list.map((s) => [s.id, s.clientId, s.userAgent, s.address, s.current]),
+            list.map((s) => [s.id, s.clientId, s.userAgent, s.address, s.current, s.grant]),
             [
-              [phone.familyId, '', 'x'.repeat(256), '2001:db8:aa::', false],
-              [laptop.familyId, 'web', firefox, '198.51.100.0', true],
+              [phone.familyId, '', 'x'.repeat(256), '2001:db8:aa::', false, null],
+              [laptop.familyId, 'web', firefox, '198.51.100.0', true, 'password'],
             ],
           );
           const [, first] = list;
@@ -1201,14 +1212,18 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           const moved = await tokens.refresh(laptop.refreshToken, { userAgent: 'Firefox/141', address: '::ffff:203.0.113.9' });
           const after = await tokens.sessions('dana');
           assert.deepEqual(
-            after.map((s) => [s.id, s.userAgent, s.address, s.lastUsedAt - s.createdAt, s.current]),
+            after.map((s) => [s.id, s.userAgent, s.address, s.lastUsedAt - s.createdAt, s.current, s.grant]),
             [
-              [laptop.familyId, 'Firefox/141', '203.0.113.0', 20_000, false],
-              [phone.familyId, 'x'.repeat(256), '2001:db8:aa::', 0, false],
+              [laptop.familyId, 'Firefox/141', '203.0.113.0', 20_000, false, 'password'],
+              [phone.familyId, 'x'.repeat(256), '2001:db8:aa::', 0, false, null],
             ],
           );
           assert.equal(moved.familyId, laptop.familyId);
           assert.deepEqual((await tokens.sessions('erin')).map((s) => s.id).length, 1, "erin's listing holds her session alone");
+          for (const grant of ['', 'g'.repeat(257), 7]) {
+            await assert.rejects(tokens.issue({ sub: 'dana', grant: grant as string }), TypeError, `grant ${String(grant)}`);
+          }
+          assert.equal((await tokens.sessions('dana')).length, 2, 'a refused grant starts no session');
         });
 
         test("endSession ends one session of the user (its tokens refused at once); another user's or an unknown id ends nothing", async (t) => {

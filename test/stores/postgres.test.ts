@@ -352,6 +352,58 @@ describe('postgres store specifics', skip, () => {
     ]);
   });
 
+  test('migration 7 upgrades a version-6 schema: its families list grant null and keep their device; version-6 and version-5 logins still answer', async (t) => {
+    const schema = uniqueSchema('upg7');
+    t.after(() => dropSchema(schema));
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    t.after(() => pool.end());
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(
+      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    for (let v = 0; v < 6; v++) {
+      await pool.query(migrationSql(v, schema));
+      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
+    }
+    const now = Date.now();
+    // The version-6 login (15 arguments: with the device), as the previous tessera sends it.
+    const v6CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $5, 'read', '', NULL, 'curl/8', '192.0.2.0')`;
+    await pool.query(v6CreateFamily, [now, 'j1', now + 60_000, 'fam-before', now + 86_400_000]);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 });
+    t.after(() => store.close());
+    const list = async () =>
+      (await store.listFamilies({ shard: userShard('old'), now: now + 1000, sub: 'old' }))
+        .map((f) => [f.familyId, f.userAgent, f.address, f.grant])
+        .sort();
+    assert.deepEqual(await list(), [['fam-before', 'curl/8', '192.0.2.0', null]]);
+    // Instances still on versions 6 and 5 during a rolling upgrade: their logins answer, with no grant.
+    await pool.query(v6CreateFamily, [now, 'k1', now + 60_000, 'fam-v6', now + 86_400_000]);
+    await pool.query(`SELECT "${schema}".create_family($1, 0, 'm1', false, $2, '', $2, 'fam-v5', 'old', $3, 'read', '', NULL)`, [
+      now,
+      now + 60_000,
+      now + 86_400_000,
+    ]);
+    await store.createFamily({
+      shard: userShard('old'),
+      now,
+      familyId: 'fam-v7',
+      sub: 'old',
+      absoluteExpiresAt: now + 86_400_000,
+      scope: 'read',
+      claims: '',
+      next: { refreshId: 'n1', refreshOpaque: false, refreshExpiresAt: now + 60_000, accessExpiresAt: now + 60_000 },
+      leewayMs: 0,
+      grant: 'authorization_code',
+    });
+    assert.deepEqual(await list(), [
+      ['fam-before', 'curl/8', '192.0.2.0', null],
+      ['fam-v5', '', '', null],
+      ['fam-v6', 'curl/8', '192.0.2.0', null],
+      ['fam-v7', '', '', 'authorization_code'],
+    ]);
+  });
+
   test('migration 3 upgrades a version-2 schema: version-2 calls still answer, and their revocations are pushed too', async (t) => {
     const schema = uniqueSchema('upg3');
     t.after(() => dropSchema(schema));

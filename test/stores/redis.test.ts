@@ -79,6 +79,42 @@ describe('redis store specifics', skip, () => {
     assert.equal(await client.hget(rt, 'used_count'), '2', 'the replay counted too');
   });
 
+  test('rolling upgrade: a family the index lacks (written before the listing) is listed from its next refresh, in that one script', async () => {
+    await ready;
+    const tokens = createTokenService({ secret: SECRET, store });
+    const p = await tokens.issue({ sub: 'upgraded', grant: 'password' });
+    // The family as a tessera before the session listing wrote it: no device, no grant, no index entry.
+    const base = store.base(userShard('upgraded'));
+    await client.hdel(`${base}f:${p.familyId}`, 'ua', 'ad', 'gr');
+    await client.del(`${base}s:upgraded`, `${base}ss:upgraded`);
+    assert.deepEqual(await tokens.sessions('upgraded'), [], 'not listed before its next refresh (docs/stores.md)');
+    await tokens.refresh(p.refreshToken, { userAgent: 'curl/8' });
+    assert.deepEqual(
+      (await tokens.sessions('upgraded')).map((s) => [s.id, s.userAgent, s.grant]),
+      [[p.familyId, 'curl/8', null]],
+    );
+  });
+
+  test("rolling upgrade: a summary without the grant (the previous tessera's rotation) reads grant null until the next refresh restores it", async () => {
+    await ready;
+    const tokens = createTokenService({ secret: SECRET, store });
+    const p = await tokens.issue({ sub: 'mixed', grant: 'authorization_code', userAgent: 'Firefox/140' });
+    const summaries = `${store.base(userShard('mixed'))}ss:mixed`;
+    const written = JSON.parse((await client.hget(summaries, p.familyId)) as string) as string[];
+    assert.deepEqual(written.slice(4), ['Firefox/140', '', '', 'authorization_code'], 'device, client, grant');
+    await client.hset(summaries, p.familyId, JSON.stringify(written.slice(0, 7)));
+    assert.deepEqual(
+      (await tokens.sessions('mixed')).map((s) => [s.userAgent, s.grant]),
+      [['Firefox/140', null]],
+    );
+    await tokens.refresh(p.refreshToken);
+    assert.deepEqual(
+      (await tokens.sessions('mixed')).map((s) => [s.userAgent, s.grant]),
+      [['Firefox/140', 'authorization_code']],
+      'the family keeps its grant; the rotation writes it back into the summary',
+    );
+  });
+
   test('a Redis prefix with a brace is refused (the hash tag must be the shard)', async () => {
     await ready;
     assert.throws(() => new RedisStore(client, { keyPrefix: 'a{b}:' }), ConfigError);

@@ -44,6 +44,23 @@ test('sqlite: WAL, versioned schema; a file from a newer version is refused', as
   db.close();
 });
 
+/** What migrations 5, 6 and 7 added, undone newest first: the file as the tessera of `version` left it. */
+const UNDO: Record<number, string> = {
+  7: 'ALTER TABLE families DROP COLUMN grant_type;',
+  6: `DROP INDEX families_by_sub;
+    ALTER TABLE families DROP COLUMN last_used_at;
+    ALTER TABLE families DROP COLUMN user_agent;
+    ALTER TABLE families DROP COLUMN address;`,
+  5: 'ALTER TABLE clients DROP COLUMN settings;',
+};
+
+function downgrade(path: string, version: number): Database.Database {
+  const db = new Database(path);
+  for (let v = SQLITE_SCHEMA_VERSION; v > version; v--) db.exec(UNDO[v] as string);
+  db.pragma(`user_version = ${version}`);
+  return db;
+}
+
 test('sqlite: a family written before the session columns is listed after the migration (last used when created, no device)', async (t) => {
   const file = tempSqlitePath();
   t.after(() => file.remove());
@@ -63,13 +80,7 @@ test('sqlite: a family written before the session columns is listed after the mi
   });
   await first.close();
   // Back to version 5: the session columns and their index gone, as the previous tessera had it.
-  const db = new Database(file.path);
-  db.exec(`DROP INDEX families_by_sub;
-    ALTER TABLE families DROP COLUMN last_used_at;
-    ALTER TABLE families DROP COLUMN user_agent;
-    ALTER TABLE families DROP COLUMN address;`);
-  db.pragma('user_version = 5');
-  db.close();
+  downgrade(file.path, 5).close();
 
   const store = new SqliteStore(file.path);
   t.after(() => store.close());
@@ -80,9 +91,43 @@ test('sqlite: a family written before the session columns is listed after the mi
       f.lastUsedAt,
       f.userAgent,
       f.address,
+      f.grant,
     ]),
-    [['fam-before', now, '', '']],
+    [['fam-before', now, '', '', null]],
   );
+});
+
+test('sqlite: a family written before the grant column lists grant null after the migration, and keeps its device; a new sign-in records its grant', async (t) => {
+  const file = tempSqlitePath();
+  t.after(() => file.remove());
+  const now = Date.now();
+  const family = (familyId: string, grant?: string) => ({
+    shard: userShard('old'),
+    now,
+    familyId,
+    sub: 'old',
+    absoluteExpiresAt: now + 86_400_000,
+    scope: '',
+    claims: '',
+    next: { refreshId: `${familyId}-j1`, refreshOpaque: false, refreshExpiresAt: now + 60_000, accessExpiresAt: now + 60_000 },
+    leewayMs: 0,
+    userAgent: 'curl/8',
+    ...(grant === undefined ? {} : { grant }),
+  });
+  const first = new SqliteStore(file.path);
+  await first.createFamily(family('fam-before', 'dropped with the column'));
+  await first.close();
+  downgrade(file.path, 6).close();
+
+  const store = new SqliteStore(file.path);
+  t.after(() => store.close());
+  assert.equal(store.db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
+  await store.createFamily(family('fam-after', 'password'));
+  const listed = await store.listFamilies({ shard: userShard('old'), now: now + 1000, sub: 'old' });
+  assert.deepEqual(listed.map((f) => [f.familyId, f.userAgent, f.grant]).sort(), [
+    ['fam-after', 'curl/8', 'password'],
+    ['fam-before', 'curl/8', null],
+  ]);
 });
 
 test('sqlite: a client row written before the settings column reads back with CLIENT_DEFAULTS after the migration', async (t) => {
@@ -90,14 +135,8 @@ test('sqlite: a client row written before the settings column reads back with CL
   t.after(() => file.remove());
   // A file of the previous schema version: the clients table without `settings`, one row in it.
   await new SqliteStore(file.path).close();
-  const db = new Database(file.path);
-  // Version 4: before the settings column (5) and the session listing's columns (6).
-  db.exec(`ALTER TABLE clients DROP COLUMN settings;
-    DROP INDEX families_by_sub;
-    ALTER TABLE families DROP COLUMN last_used_at;
-    ALTER TABLE families DROP COLUMN user_agent;
-    ALTER TABLE families DROP COLUMN address;`);
-  db.pragma('user_version = 4');
+  // Version 4: before the settings column (5) and the session listing's columns (6, 7).
+  const db = downgrade(file.path, 4);
   db.prepare(
     "INSERT INTO clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ('old', 'confidential', 'sha256$x', 1, 5)",
   ).run();
