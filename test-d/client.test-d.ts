@@ -8,6 +8,8 @@ expectType<Session | null>()(client.session);
 const session = await client.login('alice', 'a long password');
 expectType<Session>()(session);
 expectType<number>()(session.expiresAt);
+const [signedIn] = await client.sessions();
+if (signedIn) expectType<string | null>()(signedIn.grant);
 const res: Response = await client.fetch('/me');
 void res;
 

@@ -144,6 +144,13 @@ createTokenService({ secret, store: new MemoryStore(), scheme: 'rs256' });
 // ---- clients (RFC 6749 §2): refresh and revoke name the client; issue binds the family to it.
 const bound = await tokens.issue({ sub: 'user-1', clientId: 'web' });
 await tokens.refresh(bound.refreshToken, { clientId: 'web', scope: 'read' });
+
+// ---- sessions: the grant that created each, null when none was recorded.
+await tokens.issue({ sub: 'user-1', grant: 'password' });
+// @ts-expect-error the grant is a string (a grant_type)
+await tokens.issue({ sub: 'user-1', grant: true });
+const [listed] = await tokens.sessions('user-1');
+if (listed) expectType<string | null>()(listed.grant);
 await tokens.revoke(bound.refreshToken, 'refresh_token', { clientId: 'web' });
 expectType<string | undefined>()(principal.clientId);
 // @ts-expect-error the client id is a string

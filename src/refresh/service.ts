@@ -76,6 +76,8 @@ const RESERVED = new Set([
 ]);
 const MAX_SUB_LENGTH = 1024;
 const MAX_CLIENT_ID_LENGTH = 256;
+/** The longest grant a session records: room for an extension grant's absolute URI (RFC 6749 §4.5). */
+const MAX_GRANT_LENGTH = 256;
 const MAX_SCOPE_LENGTH = 4096;
 
 function requireSub(sub: unknown): string {
@@ -241,6 +243,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     // RFC 9449 §6.1: the family's key, carried by its access tokens as `cnf.jkt` (and checked at refresh, §5).
     const jkt = optionalString(input.jkt, 'jkt', 128);
     if (jkt !== undefined) extra.cnf = { jkt };
+    const grant = optionalString(input.grant, 'grant', MAX_GRANT_LENGTH);
     const subject: Subject = { sub, scope: input.scope ?? '', extra, familyId: newId() };
     const absoluteExp = nowSec + lifetimeSeconds;
     const refreshExp = Math.min(nowSec + config.refreshTtlSeconds, absoluteExp);
@@ -265,6 +268,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
       next,
       leewayMs,
       ...device(input),
+      ...(grant === undefined ? {} : { grant }),
     });
     return pairOf(accessToken, r.token, a.exp, refreshExp, nowSec, subject);
   }

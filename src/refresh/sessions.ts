@@ -63,6 +63,7 @@ export function toSessions(families: readonly FamilySummary[], now: number, leew
       expiresAt,
       userAgent: f.userAgent,
       address: f.address,
+      grant: f.grant,
       current: f.familyId === currentId,
     });
   }
@@ -79,6 +80,8 @@ export interface SessionJson {
   user_agent: string;
   address: string;
   current: boolean;
+  /** The grant that created the session (`password`, `authorization_code`, ...); null when none was recorded. */
+  grant: string | null;
 }
 
 export function sessionJson(s: Session): SessionJson {
@@ -91,5 +94,6 @@ export function sessionJson(s: Session): SessionJson {
     user_agent: s.userAgent,
     address: s.address,
     current: s.current,
+    grant: s.grant,
   };
 }

@@ -131,6 +131,8 @@ export interface Session {
   userAgent: string;
   /** As kept (truncated by default); `''` when unknown or not kept. */
   address: string;
+  /** The grant that created it (`IssueInput.grant`: `password`, `authorization_code`, ...); null when none was recorded. */
+  grant: string | null;
   /** The session of the access token that asked (`sessions(sub, currentId)`). */
   current: boolean;
 }
@@ -158,6 +160,12 @@ export interface IssueInput {
   userAgent?: string;
   /** The signing-in client's address, for the session listing (kept as `sessionAddress` says). */
   address?: string;
+  /**
+   * The grant that creates the session, for the session listing: an RFC 6749 §4.5 `grant_type`
+   * (`password`, `authorization_code`, ...; the token endpoint names its own). Kept for the
+   * family's life: a refresh does not change it. Absent: none recorded (`Session.grant` null).
+   */
+  grant?: string;
 }
 
 /** Who refreshes (RFC 6749 §6). */

@@ -37,10 +37,10 @@ test('the User-Agent is kept to 256 characters, without control characters', () 
 });
 
 test('toSessions: most recently used first, ended ones (the newest refresh token expired) left out, the current one marked', () => {
-  const base = { clientId: '', createdAt: 0, absoluteExpiresAt: 10_000, userAgent: '', address: '' };
+  const base = { clientId: '', createdAt: 0, absoluteExpiresAt: 10_000, userAgent: '', address: '', grant: null };
   const list = toSessions(
     [
-      { ...base, familyId: 'old', lastUsedAt: 1, recordExpiresAt: 9_000 },
+      { ...base, familyId: 'old', lastUsedAt: 1, recordExpiresAt: 9_000, grant: 'password' },
       { ...base, familyId: 'new', lastUsedAt: 5, recordExpiresAt: 12_000 },
       { ...base, familyId: 'lapsed', lastUsedAt: 9, recordExpiresAt: 1_500 },
     ],
@@ -49,10 +49,10 @@ test('toSessions: most recently used first, ended ones (the newest refresh token
     'old',
   );
   assert.deepEqual(
-    list.map((s) => [s.id, s.expiresAt, s.current]),
+    list.map((s) => [s.id, s.expiresAt, s.current, s.grant]),
     [
-      ['new', 10_000, false],
-      ['old', 8_000, true],
+      ['new', 10_000, false, null],
+      ['old', 8_000, true, 'password'],
     ],
   );
 });
