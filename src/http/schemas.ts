@@ -133,6 +133,9 @@ export const SessionsResponse = Type.Object({
       user_agent: Type.String({ description: "the device's User-Agent, at most 256 characters ('' when unknown)" }),
       address: Type.String({ description: "the client address as kept (by default its /24 or /48 network; '' when not kept)" }),
       current: Type.Boolean({ description: 'the session of the access token that asked' }),
+      grant: Type.Union([Type.String(), Type.Null()], {
+        description: "the grant_type that created it ('password', 'authorization_code', ...); null when not recorded",
+      }),
     }),
   ),
 });

@@ -81,6 +81,14 @@ for (const name of ADAPTERS) {
       assert.equal(token.status, 200, token.text);
       const me = await d.call({ url: '/me', headers: { authorization: `Bearer ${token.json().access_token}` } });
       assert.equal(me.json().preferred_username, 'alice');
+      const sessions = await d.call({ url: '/auth/sessions', headers: { authorization: `Bearer ${token.json().access_token}` } });
+      assert.deepEqual(
+        (sessions.json().sessions as { current: boolean; grant: string; client_id: string }[])
+          .filter((x) => x.current)
+          .map((x) => [x.client_id, x.grant]),
+        [['spa', 'authorization_code']],
+        'the session records the grant that created it',
+      );
       const again = await call(jar, { url: query(pkce().challenge) });
       assert.equal(again.status, 302, 'the browser session skips the password');
     });

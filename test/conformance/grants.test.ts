@@ -77,6 +77,10 @@ for (const name of ADAPTERS) {
         ...form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token as string }),
       });
       assert.equal(refreshed.status, 200, refreshed.text);
+      // The token endpoint records the grant_type that started the session; the refresh keeps it.
+      const sessions = await s.tokens.sessions('toy-user');
+      assert.ok(sessions.length > 0);
+      assert.deepEqual(new Set(sessions.map((x) => x.grant)), new Set(['urn:example:toy']));
     });
 
     test("the grant's handler refuses with its own error", async () => {

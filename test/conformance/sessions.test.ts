@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { ADAPTERS, type Answer, bearer, type Driver, driver, form, PASSWORD, type Shared, shared } from './adapters.js';
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
-const FIELDS = ['address', 'client_id', 'created_at', 'current', 'expires_at', 'id', 'last_used_at', 'user_agent'];
+const FIELDS = ['address', 'client_id', 'created_at', 'current', 'expires_at', 'grant', 'id', 'last_used_at', 'user_agent'];
 
 interface SessionJson {
   id: string;
@@ -19,6 +19,7 @@ interface SessionJson {
   user_agent: string;
   address: string;
   current: boolean;
+  grant: string | null;
 }
 
 function assertError(res: Answer, status: number, error: string): void {
@@ -70,6 +71,7 @@ for (const name of ADAPTERS) {
         assert.deepEqual(Object.keys(one).sort(), FIELDS);
         for (const t of [one.created_at, one.last_used_at, one.expires_at]) assert.match(t, RFC3339);
         assert.equal(one.client_id, 'tessera', 'the default public client');
+        assert.equal(one.grant, 'password', 'the grant_type that created it');
         assert.match(one.address, /^(127\.0\.0\.0|::)$/, 'the loopback network, truncated');
       }
       assert.deepEqual(
@@ -89,11 +91,19 @@ for (const name of ADAPTERS) {
       assert.equal(refreshed.status, 200, refreshed.text);
       const after = await list(phone.access_token);
       assert.deepEqual(
-        after.map((x) => [x.user_agent, x.current, Date.parse(x.last_used_at) - Date.parse(x.created_at)]),
+        after.map((x) => [x.user_agent, x.current, Date.parse(x.last_used_at) - Date.parse(x.created_at), x.grant]),
         [
-          ['Firefox/141 (laptop)', false, 10_000],
-          ['Safari/18 (phone)', true, 0],
+          ['Firefox/141 (laptop)', false, 10_000, 'password'],
+          ['Safari/18 (phone)', true, 0, 'password'],
         ],
+        'a refresh keeps the grant',
+      );
+      // A session the library started without naming its grant lists grant null.
+      const sub = (JSON.parse(Buffer.from(phone.access_token.split('.')[1] as string, 'base64url').toString()) as { sub: string }).sub;
+      const library = await s.tokens.issue({ sub });
+      assert.deepEqual(
+        (await list(phone.access_token)).filter((x) => x.id === library.familyId).map((x) => x.grant),
+        [null],
       );
       assertError(await d.call({ method: 'GET', url: '/auth/sessions' }), 401, 'unauthorized');
     });

@@ -244,16 +244,21 @@ function introspectionBody(i: Introspection): Introspection {
 const INTROSPECTION_MEMBERS = ['sub', 'scope', 'exp', 'iat', 'jti', 'token_type', 'iss', 'client_id', 'username', 'cnf'] as const;
 
 /**
- * The token service as a grant sees it when the request carried a DPoP proof by the key `jkt`
- * (RFC 9449 §5): what it issues is bound to that key, and a refresh names the proof's key.
- * `null`: DPoP is on and the request carried no proof.
+ * The token service as a grant of the token endpoint sees it. A session it starts records the
+ * grant's `grant_type` (RFC 6749 §4.5) as the grant that created it, unless the grant names one.
+ * When the request carried a DPoP proof by the key `jkt` (RFC 9449 §5), what it issues is bound
+ * to that key, and a refresh names the proof's key. `jkt` null: DPoP is on and the request
+ * carried no proof; undefined: DPoP is off.
  */
-function dpopBound(tokens: TokenService, jkt: string | null): TokenService {
+function grantTokens(tokens: TokenService, grantType: string, jkt: string | null | undefined): TokenService {
   const bound = Object.create(tokens) as TokenService;
-  const bind = (input: IssueInput): IssueInput => (jkt === null ? input : { ...input, jkt });
+  const bind = (input: IssueInput): IssueInput => {
+    const named = input.grant === undefined ? { ...input, grant: grantType } : input;
+    return typeof jkt === 'string' ? { ...named, jkt } : named;
+  };
   bound.issue = (input) => tokens.issue(bind(input));
   bound.issueAccess = (input) => tokens.issueAccess(bind(input));
-  bound.refresh = (token, by = {}) => tokens.refresh(token, { ...by, jkt });
+  if (jkt !== undefined) bound.refresh = (token, by = {}) => tokens.refresh(token, { ...by, jkt });
   return bound;
 }
 
@@ -474,7 +479,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         param: (name) => str(body, name),
         client,
         authenticated,
-        tokens: jkt === undefined ? tokens : dpopBound(tokens, jkt),
+        tokens: grantTokens(tokens, grant.type, jkt),
         users,
         scope: options.scope,
         limiter,
