@@ -95,6 +95,12 @@ function placeOf(address) {
   return `near ${address}`;
 }
 
+/** "signed in with password" from the grant_type that created the session; '' when not recorded. */
+function grantOf(grant) {
+  if (!grant) return '';
+  return `signed in with ${grant.replace(/^urn:ietf:params:oauth:grant-type:/, '').replace(/_/g, ' ')}`;
+}
+
 async function loadSessions() {
   if (!client.session) return;
   let sessions;
@@ -121,7 +127,9 @@ async function loadSessions() {
     }
     const detail = document.createElement('div');
     detail.className = 'muted';
-    detail.textContent = `${placeOf(s.address)} · last used ${ago(s.last_used_at)}${s.client_id ? ` · ${s.client_id}` : ''}`;
+    detail.textContent = [placeOf(s.address), `last used ${ago(s.last_used_at)}`, grantOf(s.grant), s.client_id]
+      .filter(Boolean)
+      .join(' · ');
     what.append(detail);
     const out = document.createElement('button');
     out.className = 'secondary';

@@ -22,7 +22,8 @@ Options of every command: [--store SPEC] [--data-dir DIR] [--redis-prefix PREFIX
 
 list        the user's live sessions, most recently used first, one JSON object per line:
               {"id", "client_id", "created_at", "last_used_at", "expires_at", "user_agent",
-               "address", "current"} (times RFC 3339; current is always false here)
+               "address", "current", "grant"} (times RFC 3339; current is always false here;
+               grant: the grant_type that created it, null when not recorded)
 revoke      ends one session: its refresh token and, on every running instance within a
             second, its access tokens are refused
 revoke-all  ends every session of the user, and every token issued to the user until now

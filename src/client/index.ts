@@ -103,6 +103,8 @@ export interface SignedInSession {
   user_agent: string;
   address: string;
   current: boolean;
+  /** The `grant_type` that created it (`password`, `authorization_code`, ...); null when the server did not record one. */
+  grant: string | null;
 }
 
 export type SessionSource = 'login' | 'refresh' | 'other-tab' | 'restored';

@@ -74,7 +74,7 @@ describe('"Your sessions" in Chromium: sign one device out, then every other', {
       shown.join('\n'),
     );
     assert.ok(
-      shown.every((t) => /near 127\.0\.0\.x|near ::/.test(t) && /last used just now/.test(t)),
+      shown.every((t) => /near 127\.0\.0\.x|near ::/.test(t) && /last used just now · signed in with password/.test(t)),
       shown.join('\n'),
     );
 

@@ -11,7 +11,7 @@ import { codeOf } from '../stores/contract.js';
 import { runCli, type Suite, tempDir } from '../support/processes.js';
 
 const CLI: Suite = { rateLimit: 0, clockFile: false, dropNodeOptions: false, timeoutMs: 20_000 };
-const FIELDS = ['id', 'client_id', 'created_at', 'last_used_at', 'expires_at', 'user_agent', 'address', 'current'];
+const FIELDS = ['id', 'client_id', 'created_at', 'last_used_at', 'expires_at', 'user_agent', 'address', 'current', 'grant'];
 
 describe('tessera session', () => {
   const db = join(tempDir(), 'sessions.db');
@@ -29,7 +29,13 @@ describe('tessera session', () => {
     const dana = await users.add('dana', 'correct horse battery staple');
     const e = await users.add('erin', 'correct horse battery staple');
     tokens = createTokenService({ secret: generateSecret(), store });
-    laptop = await tokens.issue({ sub: dana.id, clientId: 'web', userAgent: 'Firefox/140', address: '198.51.100.7' });
+    laptop = await tokens.issue({
+      sub: dana.id,
+      clientId: 'web',
+      userAgent: 'Firefox/140',
+      address: '198.51.100.7',
+      grant: 'authorization_code',
+    });
     phone = await tokens.issue({ sub: dana.id, userAgent: 'Safari/18', address: '2001:db8:1:2::3' });
     erin = await tokens.issue({ sub: e.id });
   });
@@ -56,11 +62,9 @@ describe('tessera session', () => {
       for (const t of ['created_at', 'last_used_at', 'expires_at']) assert.match(l[t] as string, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
     }
     const byId = new Map(lines.map((l) => [l.id, l]));
-    assert.deepEqual(
-      [byId.get(laptop.familyId)?.client_id, byId.get(laptop.familyId)?.user_agent, byId.get(laptop.familyId)?.address],
-      ['web', 'Firefox/140', '198.51.100.0'],
-    );
-    assert.deepEqual([byId.get(phone.familyId)?.user_agent, byId.get(phone.familyId)?.address], ['Safari/18', '2001:db8:1::']);
+    const fields = (l: Record<string, unknown> | undefined) => [l?.client_id, l?.user_agent, l?.address, l?.grant];
+    assert.deepEqual(fields(byId.get(laptop.familyId)), ['web', 'Firefox/140', '198.51.100.0', 'authorization_code']);
+    assert.deepEqual(fields(byId.get(phone.familyId)), ['', 'Safari/18', '2001:db8:1::', null], 'grant null: none recorded');
     const unknown = await runCli(CLI, ['session', 'list', 'nobody'], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no user "nobody"/);

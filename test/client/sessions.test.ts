@@ -46,7 +46,10 @@ test('a device lists the sessions, ends another (which is signed out at its next
   await laptop.client.login('devices', PASSWORD);
   await phone.client.login('devices', PASSWORD);
   const listed = await laptop.client.sessions();
-  assert.deepEqual(listed.map((x) => x.user_agent).sort(), ['Laptop/1', 'Phone/1']);
+  assert.deepEqual(listed.map((x) => [x.user_agent, x.grant]).sort(), [
+    ['Laptop/1', 'password'],
+    ['Phone/1', 'password'],
+  ]);
   assert.equal(listed.find((x) => x.current)?.user_agent, 'Laptop/1');
   const phoneId = listed.find((x) => x.user_agent === 'Phone/1')?.id as string;
 
