@@ -32,6 +32,23 @@ async function fresh(t: { after(fn: () => Promise<void>): void }, options: Param
   return { store, schema };
 }
 
+/** A schema as the tessera of schema `version` left it (its migrations only), and a one-connection pool; dropped after the test. */
+async function schemaAt(t: { after(fn: () => Promise<void>): void }, name: string, version: number) {
+  const schema = uniqueSchema(name);
+  t.after(() => dropSchema(schema));
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  t.after(() => pool.end());
+  await pool.query(`CREATE SCHEMA "${schema}"`);
+  await pool.query(
+    `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+  );
+  for (let v = 0; v < version; v++) {
+    await pool.query(migrationSql(v, schema));
+    await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
+  }
+  return { schema, pool };
+}
+
 describe('postgres store specifics', skip, () => {
   test('URL options: schema, pool, timeouts are taken out of the URL; bad ones are ConfigErrors', () => {
     const p = parsePostgresUrl(
@@ -233,17 +250,8 @@ describe('postgres store specifics', skip, () => {
   });
 
   test('migration 2 upgrades a version-1 schema in place: its families keep working and gain the client check; version-1 calls still answer', async (t) => {
-    const schema = uniqueSchema('upg');
-    t.after(() => dropSchema(schema));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    t.after(() => pool.end());
     // A schema as the previous tessera left it: migration 1 only, with a bound family in it.
-    await pool.query(`CREATE SCHEMA "${schema}"`);
-    await pool.query(
-      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    await pool.query(migrationSql(0, schema));
-    await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES (1)`);
+    const { schema, pool } = await schemaAt(t, 'upg', 1);
     const now = Date.now();
     const v1CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $3, 'read', $5)`;
     await pool.query(v1CreateFamily, [now, 'j1', now + 60_000, 'fam-old', JSON.stringify({ client_id: 'web' })]);
@@ -276,19 +284,8 @@ describe('postgres store specifics', skip, () => {
   });
 
   test('the client-settings migration keeps the clients of the previous version: they read back with CLIENT_DEFAULTS', async (t) => {
-    const schema = uniqueSchema('upgcl');
-    t.after(() => dropSchema(schema));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    t.after(() => pool.end());
     // A schema as the tessera before client settings left it (version 4), with a client in it.
-    await pool.query(`CREATE SCHEMA "${schema}"`);
-    await pool.query(
-      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    for (let v = 0; v < 4; v++) {
-      await pool.query(migrationSql(v, schema));
-      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
-    }
+    const { schema, pool } = await schemaAt(t, 'upgcl', 4);
     const oldInsert = `INSERT INTO "${schema}".clients (client_id, client_type, secret_hash, introspect, created_at) VALUES ($1, $2, $3, $4, $5)`;
     await pool.query(oldInsert, ['old', 'confidential', 'sha256$x', true, 5]);
 
@@ -315,18 +312,7 @@ describe('postgres store specifics', skip, () => {
   });
 
   test('migration 6 upgrades a version-5 schema: its families are listed (last used when created, no device); version-5 calls still answer and move the last use', async (t) => {
-    const schema = uniqueSchema('upg6');
-    t.after(() => dropSchema(schema));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    t.after(() => pool.end());
-    await pool.query(`CREATE SCHEMA "${schema}"`);
-    await pool.query(
-      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    for (let v = 0; v < 5; v++) {
-      await pool.query(migrationSql(v, schema));
-      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
-    }
+    const { schema, pool } = await schemaAt(t, 'upg6', 5);
     const now = Date.now();
     // The version-5 login (13 arguments), as the previous tessera sends it.
     const v5CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $5, 'read', '', NULL)`;
@@ -353,18 +339,7 @@ describe('postgres store specifics', skip, () => {
   });
 
   test('migration 7 upgrades a version-6 schema: its families list grant null and keep their device; version-6 and version-5 logins still answer', async (t) => {
-    const schema = uniqueSchema('upg7');
-    t.after(() => dropSchema(schema));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    t.after(() => pool.end());
-    await pool.query(`CREATE SCHEMA "${schema}"`);
-    await pool.query(
-      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    for (let v = 0; v < 6; v++) {
-      await pool.query(migrationSql(v, schema));
-      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
-    }
+    const { schema, pool } = await schemaAt(t, 'upg7', 6);
     const now = Date.now();
     // The version-6 login (15 arguments: with the device), as the previous tessera sends it.
     const v6CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $5, 'read', '', NULL, 'curl/8', '192.0.2.0')`;
@@ -405,18 +380,7 @@ describe('postgres store specifics', skip, () => {
   });
 
   test('migration 3 upgrades a version-2 schema: version-2 calls still answer, and their revocations are pushed too', async (t) => {
-    const schema = uniqueSchema('upg3');
-    t.after(() => dropSchema(schema));
-    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
-    t.after(() => pool.end());
-    await pool.query(`CREATE SCHEMA "${schema}"`);
-    await pool.query(
-      `CREATE TABLE "${schema}".schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    for (const v of [0, 1]) {
-      await pool.query(migrationSql(v, schema));
-      await pool.query(`INSERT INTO "${schema}".schema_migrations (version) VALUES ($1)`, [v + 1]);
-    }
+    const { schema, pool } = await schemaAt(t, 'upg3', 2);
     const now = Date.now();
     const v2CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $3, '', '', NULL)`;
     for (const f of ['fam-1', 'fam-2', 'fam-3']) await pool.query(v2CreateFamily, [now, `${f}-j1`, now + 60_000, f]);
