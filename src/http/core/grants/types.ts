@@ -65,7 +65,8 @@ export interface Grant {
   readonly refreshCookie?: boolean;
   /**
    * Issues the pair (or an access token alone: `tokens.issueAccess`, RFC 6749 §4.4.3), or throws
-   * an HttpError (or a store outage, mapped to 503).
+   * an HttpError (or a store outage, mapped to 503). The session it starts records `type` as the
+   * grant that created it (`IssueInput.grant`, shown by `GET /auth/sessions`) unless it names one.
    */
   handle(ctx: GrantContext): Promise<GrantResult>;
 }
