@@ -253,7 +253,8 @@ if (wanted.has('authenticate')) {
 
 // --- HTTP ----------------------------------------------------------------------------------------
 if (wanted.has('http')) {
-  const groups = named.includes('http:me') ? ['me' as const] : named.includes('http:refresh') ? ['refresh' as const] : undefined;
+  const picked = (['me', 'refresh', 'refresh-pg'] as const).filter((g) => named.includes(`http:${g}`));
+  const groups = picked.length > 0 ? picked : undefined;
   const rows = await runHttpBench({ quick, log, cpuProfDir, groups, pin: !args.includes('--no-pin') });
   output.http = rows;
   targetLines.push(...httpTargets(rows));

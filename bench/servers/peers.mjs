@@ -4,7 +4,7 @@
  * started the same way as `tessera serve` (plain `node`, no loader, one
  * listening socket on 127.0.0.1, port 0), printing "<mode> listening on URL".
  *
- *     node bench/servers/peers.mjs bare|fast-jwt|fast-jwt-cache|redis-floor
+ *     node bench/servers/peers.mjs bare|fast-jwt|fast-jwt-cache|redis-floor|pg-floor
  *
  * - bare:          Fastify, `GET /me` returning a constant object (the ceiling of any auth route).
  * - fast-jwt:      Fastify + an onRequest hook verifying the HS256 Bearer token with fast-jwt
@@ -17,12 +17,19 @@
  *                  TTL) through ioredis, answering a token response of the same shape and size as
  *                  tessera's. The floor of a refresh on Redis: one round trip, no token work.
  *
+ * - pg-floor:      Fastify, `POST /auth/refresh` with a JSON body: one prepared statement through
+ *                  node-postgres (an upsert of the presented token's row to its successor, from a
+ *                  pool as large as tessera's default), answering the same token response. The
+ *                  floor of a refresh on PostgreSQL: one round trip, no token work.
+ *
  * Environment: BENCH_SECRET (base64url, the server's secret), REDIS_URL and BENCH_AUTO_PIPELINING (redis-floor),
- * BENCH_ACCESS_LENGTH / BENCH_REFRESH_LENGTH (redis-floor: the size of the tokens to answer).
+ * BENCH_ACCESS_LENGTH / BENCH_REFRESH_LENGTH (the floors: the size of the tokens to answer),
+ * POSTGRES_URL and BENCH_PG_SCHEMA (pg-floor), BENCH_PORT (default 0: any free port).
  */
 import { createVerifier } from 'fast-jwt';
 import Fastify from 'fastify';
 import Redis from 'ioredis';
+import pg from 'pg';
 
 const mode = process.argv[2];
 const secret = Buffer.from(process.env.BENCH_SECRET ?? '', 'base64url');
@@ -31,6 +38,27 @@ const app = Fastify();
 function bearer(header) {
   if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined;
   return header.slice(7);
+}
+
+/**
+ * `POST /auth/refresh` of the floors: the presented token's first 24 characters name the row
+ * `consume` reads and writes; the answer is a token response of tessera's size. Successor
+ * tokens are a counter padded to the size of tessera's refresh tokens: not random, the floor
+ * does the least work a refresh can do (a real one must also make an unguessable token).
+ */
+function floorRefreshRoute(consume) {
+  const accessToken = 'a'.repeat(Number(process.env.BENCH_ACCESS_LENGTH ?? 300));
+  const pad = 'r'.repeat(Number(process.env.BENCH_REFRESH_LENGTH ?? 300));
+  let issued = 0;
+  app.post('/auth/refresh', async (request, reply) => {
+    const presented = request.body?.refresh_token;
+    if (typeof presented !== 'string' || presented.length === 0) return reply.code(400).send({ error: 'invalid_request' });
+    const id = `${process.pid}.${++issued}.`;
+    const next = id + pad.slice(id.length);
+    await consume(presented.slice(0, 24), next);
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: 900, refresh_token: next, scope: 'api' };
+  });
 }
 
 function unauthorized(reply) {
@@ -72,32 +100,41 @@ switch (mode) {
       numberOfKeys: 1,
       lua: "local v = redis.call('GET', KEYS[1]) redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return v",
     });
-    const accessToken = 'a'.repeat(Number(process.env.BENCH_ACCESS_LENGTH ?? 300));
-    // Successor tokens: a counter padded to the size of tessera's refresh tokens. Not random: the
-    // floor does the least work a refresh can do (a real one must also make an unguessable token).
-    const refreshLength = Number(process.env.BENCH_REFRESH_LENGTH ?? 300);
-    const pad = 'r'.repeat(refreshLength);
-    let issued = 0;
-    app.post('/auth/refresh', async (request, reply) => {
-      const presented = request.body?.refresh_token;
-      if (typeof presented !== 'string' || presented.length === 0) return reply.code(400).send({ error: 'invalid_request' });
-      const id = `${process.pid}.${++issued}.`;
-      const next = id + pad.slice(id.length);
-      await redis.benchConsume(`bench-floor:${presented.slice(0, 24)}`, next, 2_592_000_000);
-      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return { access_token: accessToken, token_type: 'Bearer', expires_in: 900, refresh_token: next, scope: 'api' };
-    });
+    floorRefreshRoute((presented, next) => redis.benchConsume(`bench-floor:${presented}`, next, 2_592_000_000));
     app.addHook('onClose', async () => {
       await redis.quit();
     });
     break;
   }
+  case 'pg-floor': {
+    const schema = process.env.BENCH_PG_SCHEMA ?? 'bench_floor';
+    const pool = new pg.Pool({
+      connectionString: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/tessera_test',
+      max: 10,
+    });
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await pool.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.tokens (id text PRIMARY KEY, successor text NOT NULL, expires_at bigint NOT NULL)`,
+    );
+    // A consume: write the presented id's successor (a row read and written), one prepared statement.
+    const consume = {
+      name: 'bench-floor-consume',
+      text: `INSERT INTO ${schema}.tokens AS t (id, successor, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET successor = excluded.successor, expires_at = excluded.expires_at RETURNING t.id`,
+    };
+    floorRefreshRoute((presented, next) => pool.query({ ...consume, values: [presented, next, Date.now() + 2_592_000_000] }));
+    app.addHook('onClose', async () => {
+      await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+      await pool.end();
+    });
+    break;
+  }
   default:
-    process.stderr.write(`usage: peers.mjs bare|fast-jwt|fast-jwt-cache|redis-floor (got ${mode})\n`);
+    process.stderr.write(`usage: peers.mjs bare|fast-jwt|fast-jwt-cache|redis-floor|pg-floor (got ${mode})\n`);
     process.exit(2);
 }
 
-const url = await app.listen({ port: 0, host: '127.0.0.1' });
+const url = await app.listen({ port: Number(process.env.BENCH_PORT ?? 0), host: '127.0.0.1' });
 process.stdout.write(`${mode} listening on ${url}\n`);
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
