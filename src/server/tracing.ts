@@ -1,14 +1,14 @@
 /**
  * OpenTelemetry traces of the reference server through `@opentelemetry/api` alone, an
  * optional peer: the application (or `node --import` of an SDK setup) installs the SDK
- * and its exporter; tessera installs none. Without the package nothing is loaded and no
- * hook is added; with it but without an SDK the API's tracer is a no-op.
+ * and its exporter, registered before the server starts; tessera installs none. Without the
+ * package nothing is loaded; with it but without a registered SDK (whose spans would all be
+ * no-ops) no hook, event sink or store wrapper is added either.
  *
  * Spans: one SERVER span per token endpoint request (`POST /auth/token`, named
  * `tessera.token`) and per refresh (`POST /auth/refresh`, `tessera.refresh`), with the
  * route, the status code, and the outcome the security events report (`tessera.grant`,
- * `tessera.result`, `tessera.reason`); and, when an SDK records spans at start-up, one
- * CLIENT span per store call (`tessera.store.<operation>`, `db.system.name`), a child of the
+ * `tessera.result`, `tessera.reason`); and one CLIENT span per store call (`tessera.store.<operation>`, `db.system.name`), a child of the
  * request's span where the SDK has a context manager (the request runs in its span's
  * context). The same rule as the metrics' labels: never a token, a user, a client secret;
  * no user id either (traces are often shipped further than the audit trail).
@@ -43,14 +43,15 @@ export interface ServerTracing {
   readonly events: AuthEventSink;
   /** Adds the hooks that start and end the spans. */
   install(app: FastifyInstance): void;
-  /**
-   * The store with a span per asynchronous call, when an SDK recorded a probe span at start-up;
-   * else the store itself (with the API alone, a span per store call would cost and record nothing).
-   */
+  /** The store with a span per asynchronous call. */
   traceStore<S extends object>(store: S, kind: string): S;
 }
 
-/** `@opentelemetry/api` if the application installed it, else `undefined` (no tracing, nothing loaded). */
+/**
+ * Tracing through `@opentelemetry/api` when the application installed it and registered an SDK
+ * (a tracer provider that records) before the server started; else `undefined`: no tracing, and
+ * without the package nothing loaded.
+ */
 export async function loadTracing(name = 'tessera'): Promise<ServerTracing | undefined> {
   let api: typeof import('@opentelemetry/api');
   try {
@@ -59,7 +60,12 @@ export async function loadTracing(name = 'tessera'): Promise<ServerTracing | und
     if (isMissingPackage(e, '@opentelemetry/api')) return undefined;
     throw e;
   }
-  return createTracing(api, api.trace.getTracer(name));
+  const tracer = api.trace.getTracer(name);
+  // With the API alone (no SDK registered before the server starts) every span is a no-op: then
+  // the server adds no hook, no event sink and no store wrapper, so the token and refresh routes
+  // cost what they cost without the package. The probe span is never ended, so never exported.
+  if (!tracer.startSpan('tessera.probe').isRecording()) return undefined;
+  return createTracing(api, tracer);
 }
 
 function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer): ServerTracing {
@@ -96,8 +102,6 @@ function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer)
   return {
     events,
     traceStore(store, kind) {
-      // Never ended, so never exported: it only asks whether an SDK records.
-      if (!tracer.startSpan('tessera.probe').isRecording()) return store;
       return observeStoreCalls(store, (name) => {
         const span = tracer.startSpan(`tessera.store.${name}`, {
           kind: api.SpanKind.CLIENT,

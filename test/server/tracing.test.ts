@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { generateSecret } from '../../src/keys.js';
+import { loadTracing } from '../../src/server/tracing.js';
 import { parseConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import {
@@ -123,6 +124,21 @@ describe('spans of the token endpoint and refresh, with an SDK installed', () =>
     }
     assert.ok(!everything.includes('tracy'), 'no username in a span');
   });
+});
+
+test('with the API but no SDK registered, the server traces nothing and adds nothing to its routes', async () => {
+  trace.disable();
+  assert.equal(await loadTracing(), undefined, 'no SDK: no tracing');
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
+  trace.setGlobalTracerProvider(provider);
+  try {
+    const tracing = await loadTracing();
+    assert.ok(tracing, 'an SDK registered before start-up: tracing');
+    assert.equal(typeof tracing.install, 'function');
+  } finally {
+    await provider.shutdown();
+    trace.disable();
+  }
 });
 
 test('without @opentelemetry/api the server starts and signs in as before', async () => {
