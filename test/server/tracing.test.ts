@@ -12,9 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { type Context, type ContextManager, context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { generateSecret } from '../../src/keys.js';
-import { loadTracing } from '../../src/server/tracing.js';
 import { parseConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
+import { loadTracing } from '../../src/server/tracing.js';
 import {
   call,
   freePort,
