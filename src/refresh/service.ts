@@ -39,7 +39,7 @@ import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
 import { RevocationSet } from './revocations.js';
-import { sessionAddress, sessionUserAgent, toSessions } from './sessions.js';
+import { sessionDeviceFields, toSessions } from './sessions.js';
 import type {
   AccessGrant,
   Introspection,
@@ -189,14 +189,7 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
     throw new ConfigError(`sessionAddress must be one of ${SESSION_ADDRESS_MODES.join(', ')}`);
   }
   /** The device fields a store write carries: only those known (a rotation keeps the others). */
-  const device = (d: SessionDevice): { userAgent?: string; address?: string } => {
-    const out: { userAgent?: string; address?: string } = {};
-    const ua = sessionUserAgent(d.userAgent);
-    const address = sessionAddress(d.address, addressMode);
-    if (ua !== undefined) out.userAgent = ua;
-    if (address !== undefined) out.address = address;
-    return out;
-  };
+  const device: (d: SessionDevice) => { userAgent?: string; address?: string } = sessionDeviceFields(addressMode);
   // Opaque access tokens are their record (always looked up): nothing to keep in memory for them.
   const revocations =
     config.revocationPush && config.accessFormat !== 'opaque'

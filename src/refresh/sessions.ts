@@ -46,6 +46,41 @@ export function sessionAddress(address: unknown, mode: SessionAddressMode): stri
   return `${net.map((g) => g.toString(16)).join(':')}::`;
 }
 
+/** How many distinct `User-Agent`s and addresses {@link sessionDeviceFields} remembers. */
+const DEVICE_MEMO_SIZE = 1024;
+
+/**
+ * `sessionUserAgent` and `sessionAddress` (in `mode`) of each request's device, remembered for
+ * the last {@link DEVICE_MEMO_SIZE} distinct values: a refresh records them every time, and the
+ * same clients come back with the same strings (the regular expressions and address parsing
+ * run once per value, not once per refresh). Forgets everything when full: bounded memory
+ * whatever the traffic.
+ */
+export function sessionDeviceFields(mode: SessionAddressMode): (d: {
+  userAgent?: unknown;
+  address?: unknown;
+}) => { userAgent?: string; address?: string } {
+  const agents = new Map<string, string>();
+  const addresses = new Map<string, string>();
+  const memo = (map: Map<string, string>, key: string, make: (k: string) => string | undefined): string => {
+    let v = map.get(key);
+    if (v === undefined) {
+      // Both keep any string (an address that is no IP address is kept as '').
+      v = make(key) ?? '';
+      if (map.size >= DEVICE_MEMO_SIZE) map.clear();
+      map.set(key, v);
+    }
+    return v;
+  };
+  const addressOf = (a: string) => sessionAddress(a, mode);
+  return (d) => {
+    const out: { userAgent?: string; address?: string } = {};
+    if (typeof d.userAgent === 'string') out.userAgent = memo(agents, d.userAgent, sessionUserAgent);
+    if (typeof d.address === 'string') out.address = memo(addresses, d.address, addressOf);
+    return out;
+  };
+}
+
 /**
  * The sessions of a user's live families at `now`, most recently used first (ties by id).
  * A session ends with its newest refresh token: the family record outlives that by the leeway.

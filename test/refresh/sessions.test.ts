@@ -1,7 +1,13 @@
 /** What a session keeps of a device: the User-Agent bounded, the address truncated, kept whole or not at all. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_USER_AGENT_LENGTH, sessionAddress, sessionUserAgent, toSessions } from '../../src/refresh/sessions.js';
+import {
+  MAX_USER_AGENT_LENGTH,
+  sessionAddress,
+  sessionDeviceFields,
+  sessionUserAgent,
+  toSessions,
+} from '../../src/refresh/sessions.js';
 
 test('truncated (the default): IPv4 to its /24, IPv6 to its /48, IPv4-mapped IPv6 as IPv4; anything else is not kept', () => {
   const cases: [string, string][] = [
@@ -34,6 +40,29 @@ test('the User-Agent is kept to 256 characters, without control characters', () 
   assert.equal(sessionUserAgent('Firefox\r\n/140\u0000'), 'Firefox/140');
   assert.equal(sessionUserAgent(undefined), undefined);
   assert.equal(sessionUserAgent(['a', 'b']), undefined);
+});
+
+test('sessionDeviceFields answers what sessionUserAgent and sessionAddress answer, remembered or not, past its bound', () => {
+  for (const mode of ['truncated', 'full', 'off'] as const) {
+    const fields = sessionDeviceFields(mode);
+    const inputs = ['192.0.2.77', '2001:db8:1:2::9', '::ffff:198.51.100.3', 'not-an-ip', ''];
+    // Twice each (a miss, then a hit), then 3000 distinct values so the memo fills and forgets.
+    for (let round = 0; round < 2; round++) {
+      for (const a of inputs) {
+        const ua = `agent\u0001 ${a}`;
+        assert.deepEqual(fields({ userAgent: ua, address: a }), {
+          userAgent: sessionUserAgent(ua),
+          address: sessionAddress(a, mode) ?? '',
+        });
+      }
+    }
+    for (let i = 0; i < 3000; i++) {
+      const a = `10.${(i >> 8) & 255}.${i & 255}.9`;
+      assert.equal(fields({ address: a }).address, sessionAddress(a, mode));
+    }
+    assert.deepEqual(fields({}), {}, 'unknown fields stay unknown (a rotation keeps what was recorded)');
+    assert.deepEqual(fields({ userAgent: 7, address: null }), {});
+  }
 });
 
 test('toSessions: most recently used first, ended ones (the newest refresh token expired) left out, the current one marked', () => {
