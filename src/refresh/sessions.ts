@@ -56,10 +56,9 @@ const DEVICE_MEMO_SIZE = 1024;
  * run once per value, not once per refresh). Forgets everything when full: bounded memory
  * whatever the traffic.
  */
-export function sessionDeviceFields(mode: SessionAddressMode): (d: {
-  userAgent?: unknown;
-  address?: unknown;
-}) => { userAgent?: string; address?: string } {
+export function sessionDeviceFields(
+  mode: SessionAddressMode,
+): (d: { userAgent?: unknown; address?: unknown }) => { userAgent?: string; address?: string } {
   const agents = new Map<string, string>();
   const addresses = new Map<string, string>();
   const memo = (map: Map<string, string>, key: string, make: (k: string) => string | undefined): string => {
