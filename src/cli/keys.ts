@@ -1,6 +1,6 @@
 /**
  * `tessera keys list|add|promote|remove FILE`: the signing-key rotation of docs/keys.md
- * ("Rotating keys") as commands on the JWK Set of `TESSERA_SIGNING_KEY_FILE`, so nobody edits
+ * ("Rotating signing keys") as commands on the JWK Set of `TESSERA_SIGNING_KEY_FILE`, so nobody edits
  * private keys by hand. The file is rewritten whole (a temporary file renamed over it, with
  * the mode of the old one, 0600 for a new one), never half-written; the server reads it at
  * start-up, so each step takes effect when the servers restart.

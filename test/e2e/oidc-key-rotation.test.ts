@@ -1,5 +1,5 @@
 /**
- * Signing-key rotation end to end (docs/keys.md "Rotating keys"), against a real `tessera serve`
+ * Signing-key rotation end to end (docs/keys.md "Rotating signing keys"), against a real `tessera serve`
  * on SQLite restarted on one port (one issuer) after each step, its key file edited with
  * `tessera keys`, for RS256 and ES256:
  *
@@ -16,7 +16,8 @@
  *    old), which is why `new` is published first.
  * 3. `tessera keys remove old`: `[new]`: tokens of `old` are refused (server 401 invalid_token,
  *    createJwksVerifier `unknown_key` once its copy of the set is refreshed, jose
- *    ERR_JWKS_NO_MATCHING_KEY); tokens of `new` verify.
+ *    ERR_JWKS_NO_MATCHING_KEY; an ID token of `old` is no longer a valid `id_token_hint` for
+ *    RP-Initiated Logout); tokens of `new` verify.
  *
  * createJwksVerifier runs on an injected clock through all of it: an unknown kid within the
  * cool-down after its last fetch is refused without a fetch, after it the set is fetched again.
@@ -300,6 +301,15 @@ for (const alg of ['RS256', 'ES256'] as const) {
       assert.equal(await outcome(verifier.verify(afterSwitch.accessToken)), 'accepted');
       const t = await signIn(rp);
       assert.equal(kidOf(t.idToken), newKid);
+
+      // RP-Initiated Logout 1.0 §2: the OP validates that it issued the id_token_hint. A hint signed
+      // by the removed key can no longer be validated and is refused; one of the new key signs out.
+      const logout = (idToken: string) =>
+        call(issuer, 'GET', `/logout?${new URLSearchParams({ id_token_hint: idToken, client_id: 'rp' })}`);
+      const stale = await logout(beforeSwitch.idToken);
+      assert.equal(stale.status, 400);
+      assert.match(stale.text, /The ID token hint was not issued by this server/);
+      assert.equal((await logout(t.idToken)).status, 200);
     });
   });
 }
