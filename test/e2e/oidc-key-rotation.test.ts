@@ -32,10 +32,22 @@ import * as client from 'openid-client';
 import { isTokenError } from '../../src/errors.js';
 import { createJwksVerifier, type FetchLike } from '../../src/verify/jwks.js';
 import { runMain } from '../support/main-io.js';
-import { call, freePort, PASSWORD, runCli, type ServerProcess, serverEnv, startServer, tempDir } from '../support/processes.js';
+import {
+  call,
+  freePort,
+  PASSWORD,
+  runCli,
+  type ServerProcess,
+  type Suite,
+  serverEnv,
+  startServer,
+  tempDir,
+} from '../support/processes.js';
 import { Agent } from './code-flow.js';
 import { E2E } from './helpers.js';
 
+/** Four starts of the server per algorithm: time enough for each on a loaded machine. */
+const SUITE: Suite = { ...E2E, timeoutMs: 60_000 };
 const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 /** createJwksVerifier's defaults, stated here because the test moves its clock across them. */
 const COOLDOWN_MS = 30_000;
@@ -82,7 +94,7 @@ for (const alg of ['RS256', 'ES256'] as const) {
 
     async function restart(): Promise<void> {
       await srv?.stop();
-      srv = await startServer(E2E, env, ['--port', String(port)]);
+      srv = await startServer(SUITE, env, ['--port', String(port)]);
       assert.equal(srv.url, issuer);
     }
 
@@ -177,16 +189,16 @@ for (const alg of ['RS256', 'ES256'] as const) {
       oldKid = (JSON.parse(keygen.out) as { keys: { kid: string }[] }).keys[0]?.kid as string;
       port = await freePort();
       issuer = `http://127.0.0.1:${port}`;
-      env = serverEnv(E2E, {
+      env = serverEnv(SUITE, {
         TESSERA_ISSUER: issuer,
         TESSERA_STORE: `sqlite:${join(dir, 'tessera.db')}`,
         TESSERA_ACCESS_ALG: alg,
         TESSERA_SIGNING_KEY_FILE: keyFile,
       });
-      const user = await runCli(E2E, ['user', 'add', 'alice'], env, `${PASSWORD}\n`);
+      const user = await runCli(SUITE, ['user', 'add', 'alice'], env, `${PASSWORD}\n`);
       assert.equal(user.code, 0, user.stderr);
       const rpClient = await runCli(
-        E2E,
+        SUITE,
         ['client', 'add', 'rp', '--confidential', '--first-party', '--redirect-uri', REDIRECT_URI],
         env,
       );
