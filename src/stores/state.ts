@@ -114,6 +114,24 @@ export function clientOfClaims(claims: string): string {
   }
 }
 
+/** The DPoP key a family is bound to: `cnf.jkt` of its extra claims (RFC 9449 §6.1), `''` for none. */
+export function jktOfClaims(claims: string): string {
+  if (claims === '' || !claims.includes('"cnf"')) return '';
+  try {
+    const cnf = (JSON.parse(claims) as { cnf?: { jkt?: unknown } }).cnf;
+    return typeof cnf === 'object' && cnf !== null && typeof cnf.jkt === 'string' ? cnf.jkt : '';
+  } catch {
+    return '';
+  }
+}
+
+/** RFC 9449 §5: whether a rotation may hand tokens of the family to the proof `jkt` (`null`: none; absent: unchecked). */
+export function keyFits(claims: string, jkt: string | null | undefined): boolean {
+  if (jkt === undefined) return true;
+  const bound = jktOfClaims(claims);
+  return bound === '' || bound === jkt;
+}
+
 /** RFC 6749 §6: every scope-token of `requested` is one of `granted` (RFC 6749 §3.3: space-separated). */
 export function scopeWithin(requested: string, granted: string): boolean {
   const have = new Set(granted.split(' ').filter(Boolean));
@@ -226,6 +244,7 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
   if (isRevoked(tx, f)) return { status: presentedId === f.current ? 'revoked' : 'reused' };
   if (now >= f.absoluteExpiresAt) return { status: 'expired' };
   if (presentedId === f.current) {
+    if (!keyFits(f.claims, input.jkt)) return { status: 'wrong_key' };
     if (input.scope !== undefined && !scopeWithin(input.scope, f.scope)) return { status: 'invalid_scope' };
     // By assignment, not `{ ...f, previous, ... }`: on Node 20 properties listed after a spread
     // take a slow path each (see the token formats' mint).
@@ -241,6 +260,7 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     return { status: 'rotated', family: familyInfo(rotated) };
   }
   if (input.graceMs > 0 && presentedId === f.previous && f.replay !== '' && now - f.rotatedAt < input.graceMs) {
+    if (!keyFits(f.claims, input.jkt)) return { status: 'wrong_key' };
     return { status: 'replayed', family: familyInfo(f), replay: f.replay };
   }
   tx.putFamily({ ...f, revoked: true });
