@@ -336,6 +336,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           defaultScope: options.scope,
           idTokens,
           ...(emit ? { emit } : {}),
+          dpop: dpop !== undefined,
           // RP-Initiated Logout 1.0 §2: signing out of a client ends the user's sessions with it.
           async endClientSessions(sub, clientId) {
             for (const s of await tokens.sessions(sub)) if (s.clientId === clientId) await tokens.endSession(sub, s.id);
@@ -475,6 +476,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         client,
         authenticated,
         tokens: jkt === undefined ? tokens : dpopBound(tokens, jkt),
+        dpopJkt: jkt,
         users,
         scope: options.scope,
         limiter,
