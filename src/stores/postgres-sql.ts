@@ -999,9 +999,9 @@ const MIGRATIONS: readonly string[] = [
   $fn$;
 
   -- Refresh with the DPoP proof's thumbprint (RFC 9449 §5; p_jkt '' for a request without a proof,
-  -- NULL unchecked): a family bound to another key hands out nothing, neither its current token's
-  -- rotation nor the grace window's replay, and answers 'wrong_key' with nothing consumed, in the
-  -- rotation's one statement. Otherwise the version-6 rotation unchanged.
+  -- NULL unchecked): a family bound to another key answers 'wrong_key' whichever of its tokens is
+  -- presented, before anything is counted or consumed (as 'wrong_client'): no rotation, no grace
+  -- replay, no reuse detection. In the rotation's one statement; otherwise the version-6 rotation.
   CREATE FUNCTION S.rotate(
     p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
     p_access_hash text, p_access_exp bigint,
@@ -1018,7 +1018,6 @@ const MIGRATIONS: readonly string[] = [
     f S.families%ROWTYPE;
     ex bigint;
     fam_client text;
-    key_fits boolean;
   BEGIN
     IF p_opaque THEN
       SELECT family, expires_at INTO rt_family, rt_expires FROM S.refresh_tokens WHERE hash = p_family_or_hash FOR UPDATE;
@@ -1034,6 +1033,10 @@ const MIGRATIONS: readonly string[] = [
       fam_client := S.client_of(f.claims);
       IF fam_client <> '' AND fam_client <> p_client THEN o_status := 'wrong_client'; RETURN; END IF;
     END IF;
+    IF f.id IS NOT NULL AND p_jkt IS NOT NULL AND S.jkt_of(f.claims) NOT IN ('', p_jkt) THEN
+      o_status := 'wrong_key';
+      RETURN;
+    END IF;
     IF p_opaque THEN
       UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash;
       IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
@@ -1044,9 +1047,7 @@ const MIGRATIONS: readonly string[] = [
       RETURN;
     END IF;
     IF p_now >= f.absolute_expires_at THEN o_status := 'expired'; RETURN; END IF;
-    key_fits := p_jkt IS NULL OR S.jkt_of(f.claims) IN ('', p_jkt);
     IF presented = f.current THEN
-      IF NOT key_fits THEN o_status := 'wrong_key'; RETURN; END IF;
       IF p_req_scope IS NOT NULL AND NOT S.scope_within(p_req_scope, f.scope) THEN
         o_status := 'invalid_scope';
         RETURN;
@@ -1059,7 +1060,6 @@ const MIGRATIONS: readonly string[] = [
       WHERE id = f.id;
       o_status := 'rotated';
     ELSIF p_grace > 0 AND presented = f.previous AND f.replay <> '' AND p_now - f.rotated_at < p_grace THEN
-      IF NOT key_fits THEN o_status := 'wrong_key'; RETURN; END IF;
       o_status := 'replayed';
       o_replay := f.replay;
     ELSE

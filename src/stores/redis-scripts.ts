@@ -244,7 +244,7 @@ local requestedScope = ARGV[15] or ''
 local device = ARGV[16] or '00'
 local newUserAgent = ARGV[17] or ''
 local newAddress = ARGV[18] or ''
--- RFC 9449 §5: the proof's key, checked before the family's tokens are handed out.
+-- RFC 9449 §5: the proof's key, checked before anything is counted or consumed.
 local keyChecked = ARGV[19] == '1'
 local proofJkt = ARGV[20] or ''
 local function key_fits(claims)
@@ -272,6 +272,9 @@ if sub and clientId ~= '' then
   local owner = client_of(claims)
   if owner ~= '' and owner ~= clientId then return {'status', 'wrong_client'} end
 end
+-- RFC 9449 §5: likewise a request without a proof by the family's key, whichever of its tokens it
+-- presents: nothing consumed, no reuse detected.
+if sub and not key_fits(claims) then return {'status', 'wrong_key'} end
 if opaque then
   -- used_count (DESIGN.md, opaque scheme): every presentation counts; the first one consumes.
   redis.call('HINCRBY', rk, 'used_count', 1)
@@ -287,7 +290,6 @@ end
 local absoluteExpiresAt = tonumber(absExp)
 if now >= absoluteExpiresAt then return {'status', 'expired'} end
 if presented == current then
-  if not key_fits(claims) then return {'status', 'wrong_key'} end
   -- RFC 6749 §6: a refresh may narrow the scope of the new access token, never widen it.
   local accessScope = scope
   if narrowing then
@@ -315,7 +317,6 @@ if presented == current then
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.
 if graceMs > 0 and presented == previous and storedReplay ~= '' and now - tonumber(previousAt) < graceMs then
-  if not key_fits(claims) then return {'status', 'wrong_key'} end
   local reply = family_reply('replayed', famId, sub, scope, claims, createdAt, absExp)
   reply[#reply + 1] = 'replay'
   reply[#reply + 1] = storedReplay

@@ -125,7 +125,7 @@ export function jktOfClaims(claims: string): string {
   }
 }
 
-/** RFC 9449 §5: whether a rotation may hand tokens of the family to the proof `jkt` (`null`: none; absent: unchecked). */
+/** RFC 9449 §5: whether a rotation may look at the family's tokens for the proof `jkt` (`null`: none; absent: unchecked). */
 export function keyFits(claims: string, jkt: string | null | undefined): boolean {
   if (jkt === undefined) return true;
   const bound = jktOfClaims(claims);
@@ -232,6 +232,9 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     const owner = clientOfClaims(f.claims);
     if (owner !== '' && owner !== input.clientId) return { status: 'wrong_client' };
   }
+  // RFC 9449 §5: likewise a request without a proof by the family's key, whichever of its tokens
+  // it presents: nothing consumed, no reuse detected (a thief without the key cannot end the session).
+  if (f !== undefined && !keyFits(f.claims, input.jkt)) return { status: 'wrong_key' };
   if (record !== undefined) {
     // used_count (DESIGN.md, opaque scheme): every presentation counts, the first one consumes.
     tx.incrementRefreshUse(presentedId);
@@ -244,7 +247,6 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
   if (isRevoked(tx, f)) return { status: presentedId === f.current ? 'revoked' : 'reused' };
   if (now >= f.absoluteExpiresAt) return { status: 'expired' };
   if (presentedId === f.current) {
-    if (!keyFits(f.claims, input.jkt)) return { status: 'wrong_key' };
     if (input.scope !== undefined && !scopeWithin(input.scope, f.scope)) return { status: 'invalid_scope' };
     // By assignment, not `{ ...f, previous, ... }`: on Node 20 properties listed after a spread
     // take a slow path each (see the token formats' mint).
@@ -260,7 +262,6 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     return { status: 'rotated', family: familyInfo(rotated) };
   }
   if (input.graceMs > 0 && presentedId === f.previous && f.replay !== '' && now - f.rotatedAt < input.graceMs) {
-    if (!keyFits(f.claims, input.jkt)) return { status: 'wrong_key' };
     return { status: 'replayed', family: familyInfo(f), replay: f.replay };
   }
   tx.putFamily({ ...f, revoked: true });

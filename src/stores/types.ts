@@ -124,10 +124,10 @@ export interface RotateInput extends ShardRef {
   scope?: string;
   /**
    * RFC 9449 §5: the RFC 7638 thumbprint of the DPoP proof presented with the refresh, `null` for
-   * a request without one. A family bound to a key (`cnf.jkt` in its claims) hands out tokens
-   * (its current token rotated, or the grace window's replay) only to a proof by that key: any
-   * other answers `wrong_key` and nothing is consumed. A family bound to no key accepts any.
-   * A consumed token outside the grace window is reuse as without DPoP. Absent: not checked.
+   * a request without one. A family bound to a key (`cnf.jkt` in its claims) answers any other
+   * `wrong_key`, whichever of its tokens is presented, before anything is counted or consumed
+   * (as `wrong_client`): no rotation, no grace replay, no reuse detection. A family bound to no
+   * key accepts any. Absent: not checked.
    */
   jkt?: string | null;
   /**

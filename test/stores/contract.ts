@@ -292,7 +292,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         assert.equal(any.status, 'rotated');
       });
 
-      test('rotate: a family bound to a DPoP key refuses another key and no proof (wrong_key), consumes nothing, replays only to its key', async (t) => {
+      test('rotate: a family bound to a DPoP key refuses another key and no proof (wrong_key), whichever token, and consumes nothing', async (t) => {
         const { store, clock } = await setup(t);
         const now = clock.ms;
         const claims = JSON.stringify({ client_id: 'web', cnf: { jkt: 'key-a' } });
@@ -308,13 +308,13 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
             assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt }), { status: 'wrong_key' });
           // Still the family's current token: its key rotates it.
           assert.equal((await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt: 'key-a' })).status, 'rotated');
-          // Within the grace window the consumed token's replay goes to its key only, and nothing is revoked.
+          // The consumed token: without the key neither the grace replay nor, after it, reuse detection.
           assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: null }), { status: 'wrong_key' });
           const again = await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: 'key-a' });
           assert.deepEqual([again.status, again.status === 'replayed' ? again.replay : ''], ['replayed', 'sealed']);
-          // Outside it, a consumed token is reuse whatever the proof (as without DPoP).
-          const later = { ...base, now: now + 20_000, presented, next: ahead, replay: 'x', jkt: null };
-          assert.deepEqual(await store.rotate(later), { status: 'reused' });
+          const later = { ...base, now: now + 20_000, presented, next: ahead, replay: 'x' };
+          assert.deepEqual(await store.rotate({ ...later, jkt: 'key-b' }), { status: 'wrong_key' });
+          assert.deepEqual(await store.rotate({ ...later, jkt: 'key-a' }), { status: 'reused' }, 'by its key: reuse');
         }
         // Unchecked (no jkt) and unbound families: any proof, or none.
         await store.createFamily({ ...family(now, 'fam-kb', next(now, 'b1')), claims });
@@ -1132,7 +1132,7 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           assert.equal(await codeOf(tokens.refresh(p2.refreshToken)), 'revoked');
         });
 
-        test('DPoP binding (RFC 9449 §5): a refresh without the key or by another is refused, consumes nothing, trips no reuse; the key refreshes', async (t) => {
+        test('DPoP binding (RFC 9449 §5): a refresh without the key or by another is refused, consumes nothing, trips no reuse, even with a consumed token; the key refreshes', async (t) => {
           const { service } = await setup(t);
           const tokens = service({ scheme });
           const p0 = await tokens.issue({ sub: 'alice', clientId: 'spa', jkt: 'key-a' });
@@ -1146,7 +1146,13 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           const p1 = await tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt: 'key-a' });
           assert.equal(p1.tokenType, 'DPoP');
           assert.deepEqual((await tokens.authenticate(p1.accessToken)).claims?.cnf, { jkt: 'key-a' });
-          // A consumed token presented by its key is reuse, as without DPoP.
+          // A consumed token: without the key refused, the family untouched (a thief cannot end the
+          // owner's session); by its key, reuse.
+          await assert.rejects(
+            tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt: null }),
+            (e: unknown) => e instanceof DpopError && e.code === 'dpop_key_mismatch',
+          );
+          assert.equal((await tokens.introspect(p1.refreshToken)).active, true);
           assert.equal(await codeOf(tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt: 'key-a' })), 'reused');
           assert.equal(await codeOf(tokens.refresh(p1.refreshToken, { clientId: 'spa', jkt: 'key-a' })), 'revoked');
         });
