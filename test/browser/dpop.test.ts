@@ -25,6 +25,36 @@ interface Seen {
   exportRefused: boolean;
 }
 
+/**
+ * Runs in the page: `keyOf()` reads the client's key pair from the IndexedDB database `db`
+ * (`<name>-dpop`), answers its RFC 7638 thumbprint and whether the private key is extractable or
+ * its export refused; `cnfOf(token)` reads a jwt's `cnf.jkt`.
+ */
+function keyProbe(db: string): string {
+  return `
+    async function keyOf() {
+      const db = await new Promise((resolve, reject) => {
+        const r = indexedDB.open(${JSON.stringify(db)}, 1);
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const pair = await new Promise((resolve, reject) => {
+        const r = db.transaction('keys', 'readonly').objectStore('keys').get('pair');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const j = await crypto.subtle.exportKey('jwk', pair.publicKey);
+      const json = '{"crv":"P-256","kty":"EC","x":"' + j.x + '","y":"' + j.y + '"}';
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(json)));
+      const jkt = btoa(String.fromCharCode(...digest)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+      let exportRefused = false;
+      try { await crypto.subtle.exportKey('jwk', pair.privateKey); } catch { exportRefused = true; }
+      return { jkt, extractable: pair.privateKey.extractable, exportRefused };
+    }
+    const cnfOf = (t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).cnf?.jkt;
+  `;
+}
+
 describe('tessera-auth/client dpop: true in Chromium', { skip }, () => {
   let server: ServerProcess;
   let browser: Browser;
@@ -48,29 +78,7 @@ describe('tessera-auth/client dpop: true in Chromium', { skip }, () => {
     const page = await context.newPage();
     // The demo page: its policy lets scripts of this origin load (the API answers allow none).
     await page.goto(server.url);
-    // Runs in the page: the client, its key in IndexedDB, the key's RFC 7638 thumbprint.
-    const probe = `
-      async function keyOf() {
-        const db = await new Promise((resolve, reject) => {
-          const r = indexedDB.open('dpop-test-dpop', 1);
-          r.onsuccess = () => resolve(r.result);
-          r.onerror = () => reject(r.error);
-        });
-        const pair = await new Promise((resolve, reject) => {
-          const r = db.transaction('keys', 'readonly').objectStore('keys').get('pair');
-          r.onsuccess = () => resolve(r.result);
-          r.onerror = () => reject(r.error);
-        });
-        const j = await crypto.subtle.exportKey('jwk', pair.publicKey);
-        const json = '{"crv":"P-256","kty":"EC","x":"' + j.x + '","y":"' + j.y + '"}';
-        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(json)));
-        const jkt = btoa(String.fromCharCode(...digest)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
-        let exportRefused = false;
-        try { await crypto.subtle.exportKey('jwk', pair.privateKey); } catch { exportRefused = true; }
-        return { jkt, extractable: pair.privateKey.extractable, exportRefused };
-      }
-      const cnfOf = (t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).cnf?.jkt;
-    `;
+    const probe = keyProbe('dpop-test-dpop');
     const first = (await page.evaluate(`(async () => {
       ${probe}
       const { createClient } = await import('/client.js');
@@ -138,22 +146,9 @@ describe('tessera-auth/client dpop: true in Chromium', { skip }, () => {
     assert.equal(me.claims.ath, createHash('sha256').update(token.access_token).digest('base64url'));
     assert.equal(me.jkt, signIn.jkt, 'one key for the token request and the API call');
 
-    const key = (await page.evaluate(`(async () => {
-      const db = await new Promise((resolve, reject) => {
-        const r = indexedDB.open('tessera-auth-dpop', 1);
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-      const pair = await new Promise((resolve, reject) => {
-        const r = db.transaction('keys', 'readonly').objectStore('keys').get('pair');
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-      let exportRefused = false;
-      try { await crypto.subtle.exportKey('jwk', pair.privateKey); } catch { exportRefused = true; }
-      return { extractable: pair.privateKey.extractable, exportRefused, algorithm: pair.privateKey.algorithm.namedCurve };
-    })()`)) as { extractable: boolean; exportRefused: boolean; algorithm: string };
-    assert.deepEqual(key, { extractable: false, exportRefused: true, algorithm: 'P-256' });
+    // The key in IndexedDB is the one that signed, and it cannot leave the browser.
+    const key = (await page.evaluate(`(async () => { ${keyProbe('tessera-auth-dpop')} return keyOf(); })()`)) as Seen;
+    assert.deepEqual([key.jkt, key.extractable, key.exportRefused], [signIn.jkt, false, true]);
 
     sent.length = 0;
     await page.reload();

@@ -6,10 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { completeClient } from '../../src/oauth-clients/types.js';
 import { form } from '../http/helpers.js';
 import { proof, proofKey } from '../support/dpop.js';
-import { hiddenFields, Jar, pkce } from '../support/forms.js';
+import { hiddenFields, Jar, pkce, registerSpa, spaAuthorizeQuery } from '../support/forms.js';
 import { ADAPTERS, type Answer, type Driver, driver, ISSUER, PASSWORD, type Shared, shared } from './adapters.js';
 
 const CB = 'https://app.example/cb';
@@ -22,13 +21,7 @@ for (const name of ADAPTERS) {
     const jar = new Jar();
     before(async () => {
       s = await shared();
-      const dir = s.store as unknown as { createClient(c: unknown): Promise<boolean> };
-      await dir.createClient({
-        ...completeClient({ clientId: 'spa', clientType: 'public', secretHash: '', introspect: false, createdAt: 1 }),
-        redirectUris: [CB],
-        grantTypes: ['authorization_code', 'refresh_token'],
-        scope: 'api',
-      });
+      await registerSpa(s.store, CB);
       d = await driver(name, s, { authorize: true, dpop: true });
     });
     after(async () => {
@@ -42,30 +35,30 @@ for (const name of ADAPTERS) {
       return res;
     }
 
-    const query = (challenge: string, extra: Record<string, string>) =>
-      `/authorize?${new URLSearchParams({
-        response_type: 'code',
-        client_id: 'spa',
-        redirect_uri: CB,
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-        state: 'xyz',
-        ...extra,
-      })}`;
+    const query = (challenge: string, extra: Record<string, string>) => spaAuthorizeQuery(CB, challenge, extra);
 
     /** The redirect of an authorization request: through the login page the first time, then the browser session. */
     async function authorize(extra: Record<string, string>): Promise<{ url: URL; verifier: string }> {
       const { verifier, challenge } = pkce();
       let res = await call({ url: query(challenge, extra) });
       if (res.status === 200)
-        res = await call({ method: 'POST', url: '/authorize', ...form({ ...hiddenFields(res.text), username: 'alice', password: PASSWORD }) });
+        res = await call({
+          method: 'POST',
+          url: '/authorize',
+          ...form({ ...hiddenFields(res.text), username: 'alice', password: PASSWORD }),
+        });
       assert.ok(res.status === 302 || res.status === 303, res.text);
       return { url: new URL(res.headers.location ?? ''), verifier };
     }
 
     function exchange(code: string, verifier: string, dpop?: string): Promise<Answer> {
       const f = form({ grant_type: 'authorization_code', code, redirect_uri: CB, code_verifier: verifier, client_id: 'spa' });
-      return d.call({ method: 'POST', url: '/auth/token', headers: { ...f.headers, ...(dpop ? { dpop } : {}) }, payload: f.payload });
+      return d.call({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { ...f.headers, ...(dpop ? { dpop } : {}) },
+        payload: f.payload,
+      });
     }
 
     const proofBy = (key: ReturnType<typeof proofKey>) => proof(key, { htm: 'POST', htu: TOKEN_URL, nowMs: s.clock.now });
@@ -77,8 +70,13 @@ for (const name of ADAPTERS) {
       const res = await exchange(url.searchParams.get('code') ?? '', verifier, proofBy(key));
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json().token_type, 'DPoP');
-      const r = form({ grant_type: 'refresh_token', refresh_token: res.json().refresh_token, client_id: 'spa' });
-      const refreshed = await d.call({ method: 'POST', url: '/auth/token', headers: { ...r.headers, dpop: proofBy(key) }, payload: r.payload });
+      const r = form({ grant_type: 'refresh_token', refresh_token: String(res.json().refresh_token), client_id: 'spa' });
+      const refreshed = await d.call({
+        method: 'POST',
+        url: '/auth/token',
+        headers: { ...r.headers, dpop: proofBy(key) },
+        payload: r.payload,
+      });
       assert.equal(refreshed.status, 200, refreshed.text);
     });
 
@@ -90,7 +88,7 @@ for (const name of ADAPTERS) {
         const refused = await exchange(code, verifier, presented ? proofBy(presented) : undefined);
         assert.equal(refused.status, 400, refused.text);
         assert.equal(refused.json().error, 'invalid_grant');
-        assert.match(refused.json().error_description, /dpop_jkt/);
+        assert.match(String(refused.json().error_description), /dpop_jkt/);
         const late = await exchange(code, verifier, proofBy(key));
         assert.equal(late.json().error, 'invalid_grant', 'the code was consumed by the refused request');
       }

@@ -152,7 +152,7 @@ describe('openid-client 6: dpop_jkt in buildAuthorizationUrl (RFC 9449 §10)', (
     return new URL(done.headers.get('location') ?? '');
   }
 
-  test('the code is bound to the handle\'s key: its proof redeems it; another key\'s is invalid_grant', async () => {
+  test("the code is bound to the handle's key: its proof redeems it; another key's is invalid_grant", async () => {
     code.clock.now = Date.now();
     const config = await oidc.discovery(new URL(codeBase), 'spa', undefined, oidc.None(), {
       algorithm: 'oauth2',

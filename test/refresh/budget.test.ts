@@ -201,7 +201,11 @@ describe('budget on the wire: Redis commands per operation (MONITOR)', skip, () 
       await tokens.refresh(bound.refreshToken, { jkt: null }).catch(() => {});
       const boundRefreshes = await settle();
       // A self-contained refresh token without its key is refused before the store (its claims name the key).
-      assert.equal(boundRefreshes.length, scheme === 'opaque' ? N + 1 : N, `${scheme}: ${boundRefreshes.length} commands, DPoP-bound`);
+      assert.equal(
+        boundRefreshes.length,
+        scheme === 'opaque' ? N + 1 : N,
+        `${scheme}: ${boundRefreshes.length} commands, DPoP-bound`,
+      );
       assert.ok(boundRefreshes.every((a) => a[0]?.toLowerCase() === 'evalsha'));
     }
 

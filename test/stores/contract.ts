@@ -305,11 +305,18 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         ] as const) {
           const ahead = next(now, nextId, { refreshOpaque: presented.kind === 'opaque' });
           for (const jkt of ['key-b', null, null])
-            assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt }), { status: 'wrong_key' });
+            assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt }), {
+              status: 'wrong_key',
+            });
           // Still the family's current token: its key rotates it.
-          assert.equal((await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt: 'key-a' })).status, 'rotated');
+          assert.equal(
+            (await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt: 'key-a' })).status,
+            'rotated',
+          );
           // The consumed token: without the key neither the grace replay nor, after it, reuse detection.
-          assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: null }), { status: 'wrong_key' });
+          assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: null }), {
+            status: 'wrong_key',
+          });
           const again = await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: 'key-a' });
           assert.deepEqual([again.status, again.status === 'replayed' ? again.replay : ''], ['replayed', 'sealed']);
           const later = { ...base, now: now + 20_000, presented, next: ahead, replay: 'x' };
