@@ -141,7 +141,7 @@ export async function runDpopBench(options: { quick?: boolean; log?: (l: string)
     `DPoP: ${(dpopNs / 1000).toFixed(2)} µs per protected request with a proof; floor (bearer ${(bearerNs / 1000).toFixed(2)} µs + ES256 verify ${(verifyNs / 1000).toFixed(2)} µs) ${(floorNs / 1000).toFixed(2)} µs; median ratio per batch ${ratio.toFixed(3)} (target <= 1.15)`,
   );
   log(
-    `replay records: ~${bytesPerProof} bytes per proof${gc ? '' : ' (run with --expose-gc for a steady number)'}; held for 2 x window + 1 s (121 s at the default 60 s), so the bound is proofs per second x 121 x that`,
+    `replay records: ~${bytesPerProof} bytes per proof${gc ? '' : ' (run with --expose-gc for a steady number)'}; held for 2 x window + 1 s (121 s at the default 60 s), so the bound is proofs per second x 121 x that: ${((bytesPerProof * 121 * 1000) / 1e6).toFixed(1)} MB at 1 000 proofs/s`,
   );
   return { floorNs, bearerNs, verifyNs, dpopNs, ratio, bytesPerProof, windowSeconds: 60 };
 }

@@ -2,7 +2,17 @@
 import { createClient } from '/client.js';
 
 const $ = (id) => document.getElementById(id);
-const client = createClient({ refreshAheadSeconds: 5 });
+// DPoP (RFC 9449): the tokens are bound to a non-extractable P-256 key that the client keeps in
+// IndexedDB. A copied token is useless without that key, so the page may keep its session in
+// sessionStorage and take it up again after a reload: the same key goes on signing the proofs.
+// On when the server serves DPoP and this page is at the issuer's origin: a proof's htu is checked
+// against the issuer's URL (RFC 9449 §4.3), so a page reached under another name could not sign in.
+const metadata = await fetch('/.well-known/oauth-authorization-server')
+  .then((res) => (res.ok ? res.json() : {}))
+  .catch(() => ({}));
+const dpop = Array.isArray(metadata.dpop_signing_alg_values_supported) && originOf(metadata.issuer) === location.origin;
+const client = createClient({ refreshAheadSeconds: 5, dpop });
+const STORED = 'tessera-demo-session';
 const usedRefreshTokens = [];
 let lastRefreshToken = null;
 let autoTimer = null;
@@ -14,6 +24,14 @@ function log(text, cls = '') {
   li.className = cls;
   li.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
   $('timeline').prepend(li);
+}
+
+function originOf(url) {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
 }
 
 function decodeClaims(token) {
@@ -41,7 +59,12 @@ function renderSession(session) {
   $('claims').textContent = claims
     ? JSON.stringify(claims, null, 2)
     : `${session.accessToken.slice(0, 4)}… (an encrypted or opaque token: its claims are not readable by the page; see /me)`;
-  $('scheme').textContent = claims ? '(jwt: claims readable, signature checked by the server)' : '';
+  $('scheme').textContent = [
+    claims ? '(jwt: claims readable, signature checked by the server)' : '',
+    session.tokenType === 'DPoP' ? "DPoP-bound: usable only with proofs by this browser's key" : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
   if (session.refreshToken && session.refreshToken !== lastRefreshToken) {
     if (lastRefreshToken) usedRefreshTokens.push(lastRefreshToken);
     lastRefreshToken = session.refreshToken;
@@ -166,15 +189,29 @@ function startAuto() {
     }, 2000);
 }
 
+/** The session as the page keeps it across a reload (the tokens are DPoP-bound: useless without this browser's key). */
+function keep(session) {
+  sessionStorage.setItem(STORED, JSON.stringify({ session, who: $('who').textContent }));
+}
+
 client.on('refresh', ({ session, source }) => {
   renderSession(session);
-  if (source === 'refresh') log('Refreshed: new access and refresh token (the old refresh token is now consumed)', 'ok');
+  keep(session);
+  if (source === 'restored')
+    log(
+      session.tokenType === 'DPoP'
+        ? "Taken up after a reload: the stored tokens are DPoP-bound, and this browser's key (non-extractable, in IndexedDB) still proves them"
+        : 'Taken up after a reload',
+      'ok',
+    );
+  else if (source === 'refresh') log('Refreshed: new access and refresh token (the old refresh token is now consumed)', 'ok');
   else if (source === 'other-tab') log('Another tab signed in or refreshed; took its tokens', 'ok');
   show('session');
 });
 
 client.on('logout', ({ reason: given, description }) => {
   clearInterval(autoTimer);
+  sessionStorage.removeItem(STORED);
   // After a detected replay the legitimate session's own refresh token is refused as revoked: same cause.
   const reason = given === 'revoked' && reuseDetected ? 'reused' : given;
   reuseDetected = false;
@@ -195,14 +232,15 @@ $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('login-error').hidden = true;
   try {
-    await client.login($('username').value, $('password').value);
     $('who').textContent = $('username').value;
+    await client.login($('username').value, $('password').value);
     $('timeline').textContent = '';
     log('Signed in: a new token family started', 'ok');
     await callMe();
     await loadSessions();
     startAuto();
   } catch (err) {
+    $('who').textContent = '';
     $('login-error').textContent = err.description ?? err.message;
     $('login-error').hidden = false;
   }
@@ -229,6 +267,7 @@ async function completeCodeFlow() {
     await client.completeAuthorization(callback, pending);
     const me = await (await client.fetch('/me')).json();
     $('who').textContent = me.preferred_username ?? me.sub;
+    keep(client.session);
     $('timeline').textContent = '';
     log('Signed in on the login page (authorization code + PKCE): a new token family started', 'ok');
     await callMe();
@@ -241,6 +280,19 @@ async function completeCodeFlow() {
 
 const query = new URLSearchParams(location.search);
 if (query.has('code') || query.has('error')) completeCodeFlow();
+else restore();
+
+/** After a reload: the kept session, proved by the same DPoP key; a refresh when its access token is due. */
+async function restore() {
+  const kept = JSON.parse(sessionStorage.getItem(STORED) ?? 'null');
+  if (!kept?.session) return;
+  $('who').textContent = kept.who ?? '';
+  client.setSession(kept.session);
+  show('session');
+  await callMe();
+  await loadSessions();
+  startAuto();
+}
 
 $('call-me').addEventListener('click', () => callMe());
 $('auto').addEventListener('change', startAuto);
@@ -253,17 +305,48 @@ $('sign-out-others').addEventListener('click', async () => {
   await loadSessions();
 });
 
+/** Presents a consumed refresh token and logs the answer; true when the server detected reuse. */
+async function presentConsumed(old, viaClient) {
+  let status;
+  let body;
+  if (viaClient) {
+    // A second client on this origin signs with the same key from IndexedDB (it cannot export it),
+    // without telling the tabs (no channel, no lock): what a script injected into the page could do.
+    const injected = createClient({ dpop: true, locks: null, channel: null });
+    injected.setSession({ accessToken: '', refreshToken: old, expiresAt: 0, tokenType: 'DPoP' });
+    try {
+      await injected.refresh();
+      status = 200;
+      body = {};
+    } catch (err) {
+      status = err.status;
+      body = { error: err.error, error_description: err.description };
+    } finally {
+      injected.close();
+    }
+  } else {
+    const res = await fetch('/auth/refresh', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: old }),
+    });
+    status = res.status;
+    body = await res.json().catch(() => ({}));
+  }
+  const reused = body.error === 'invalid_grant';
+  log(`Server answered ${status} ${body.error ?? ''}: ${body.error_description ?? ''}`, reused ? 'bad' : 'ok');
+  return reused;
+}
+
 $('replay').addEventListener('click', async () => {
   const old = usedRefreshTokens[usedRefreshTokens.length - 1];
-  log('Replaying an already used refresh token, as an attacker who stole it would…');
-  const res = await fetch('/auth/refresh', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ refresh_token: old }),
-  });
-  const body = await res.json().catch(() => ({}));
-  reuseDetected = body.error === 'invalid_grant';
-  log(`Server answered ${res.status} ${body.error ?? ''}: ${body.error_description ?? ''}`, 'bad');
+  log('Replaying an already used refresh token, as an attacker who copied it would…');
+  reuseDetected = await presentConsumed(old, false);
+  if (!reuseDetected && dpop) {
+    log("Refused: the token is DPoP-bound and the copy came without this browser's key. Nothing was consumed.", 'ok');
+    log('Replaying it with a proof by the key, as a script injected into this page could (it can use the key, never export it)…');
+    reuseDetected = await presentConsumed(old, true);
+  }
   // The family is now revoked: the next refresh of the legitimate session fails too.
-  await client.refresh().catch(() => {});
+  if (reuseDetected) await client.refresh().catch(() => {});
 });

@@ -20,6 +20,7 @@ Usage:
   tessera serve [--port N] [--host H] [--store ${storeUsage()}]
   tessera keygen                         prints a new base64url secret (32 random bytes)
   tessera keygen --alg EdDSA|ES256|RS256 prints a JWK Set with a new private signing key (TESSERA_SIGNING_KEY_FILE)
+  tessera keys list|add|promote|remove   rotates the keys of that JWK Set (docs/keys.md)
   tessera user add NAME                  adds a user; the password is read from stdin
   tessera migrate [--store SPEC]         applies the store's schema migrations (SQLite, PostgreSQL)
   tessera client add CLIENT_ID [--confidential] [--introspect]   registers an OAuth client (prints JSON)
@@ -49,6 +50,7 @@ async function withServerPeers(load: () => Promise<Command>): Promise<Command> {
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   token: async () => tokenCommand,
   migrate: async () => (await import('./migrate.js')).migrateCommand,
+  keys: async () => (await import('./keys.js')).keysCommand,
   serve: () => withServerPeers(async () => (await import('./serve.js')).serveCommand),
   user: () => withServerPeers(async () => (await import('./user.js')).userCommand),
   client: () => withServerPeers(async () => (await import('./client.js')).clientCommand),
@@ -61,7 +63,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
             'With --alg: prints a JWK Set (RFC 7517) holding one new private key, with kid (its RFC 7638 thumbprint),\n' +
             'alg and use "sig": Ed25519 for EdDSA, P-256 for ES256, RSA 2048 bits with e = 65537 for RS256.\n' +
             'Save it (mode 0600) as TESSERA_SIGNING_KEY_FILE with TESSERA_ACCESS_ALG set to the same alg.\n' +
-            'To rotate, put a new key first in the existing set and keep the old one until its tokens expire (docs/keys.md).',
+            'To rotate: tessera keys add|promote|remove (tessera keys --help, docs/keys.md).',
         ),
         EXIT_OK
       );

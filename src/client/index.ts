@@ -414,6 +414,12 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
     return keyPair;
   }
 
+  /** RFC 7638: the key's SHA-256 thumbprint (the required members in lexicographic order), for `dpop_jkt`. */
+  async function dpopThumbprint(): Promise<string> {
+    const { jwk } = await dpopKey();
+    return s256(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }));
+  }
+
   /** RFC 9449 §4.2: a proof for one request (`htu` without query and fragment), `ath` with an access token. */
   async function proofFor(method: string, url: string, accessToken?: string): Promise<string> {
     const { pair, jwk } = await dpopKey();
@@ -618,6 +624,8 @@ export function createClient(options: ClientOptions = {}): TesseraClient {
       };
       if (o.scope) params.scope = o.scope;
       if (o.prompt) params.prompt = o.prompt;
+      // RFC 9449 §10: the code is bound to this client's key; only a proof by it redeems the code.
+      if (dpop) params.dpop_jkt = await dpopThumbprint();
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
       return { url: url.href, state, codeVerifier, redirectUri: o.redirectUri };
     },

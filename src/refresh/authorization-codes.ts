@@ -42,6 +42,11 @@ export interface CodeGrant {
   username?: string;
   /** The OpenID Connect `nonce` of the authorization request, to be put in the ID token. */
   nonce?: string;
+  /**
+   * RFC 9449 §10 `dpop_jkt`: the SHA-256 JWK thumbprint (RFC 7638) of the DPoP key the token
+   * request must present a proof by (43 base64url characters).
+   */
+  dpopJkt?: string;
   /** When the user authenticated (seconds since the epoch; OpenID Connect `auth_time`). */
   authTime: number;
 }
@@ -100,6 +105,9 @@ export function isS256Challenge(value: string): boolean {
   return typeof value === 'string' && value.length === CODE_LENGTH && isBase64url(value);
 }
 
+/** RFC 9449 §10, RFC 7638: a SHA-256 JWK thumbprint is likewise 43 base64url characters (32 bytes). */
+export const isJwkThumbprint: (value: string) => boolean = isS256Challenge;
+
 /**
  * RFC 7636 §4.6: BASE64URL(SHA256(ASCII(code_verifier))) === code_challenge, compared in
  * constant time; false for a verifier outside §4.1 syntax (43-128 chars of [A-Za-z0-9-._~])
@@ -150,6 +158,7 @@ function toGrant(v: unknown): CodeGrant | null {
   if (!isString(g.sub) || g.sub === '') return null;
   if (g.username !== undefined && !isString(g.username)) return null;
   if (g.nonce !== undefined && !isString(g.nonce)) return null;
+  if (g.dpopJkt !== undefined && (!isString(g.dpopJkt) || !isJwkThumbprint(g.dpopJkt))) return null;
   if (typeof g.authTime !== 'number' || !Number.isFinite(g.authTime) || g.authTime < 0) return null;
   const grant: CodeGrant = {
     clientId: g.clientId,
@@ -161,6 +170,7 @@ function toGrant(v: unknown): CodeGrant | null {
   };
   if (g.username !== undefined) grant.username = g.username;
   if (g.nonce !== undefined) grant.nonce = g.nonce;
+  if (g.dpopJkt !== undefined) grant.dpopJkt = g.dpopJkt;
   return grant;
 }
 

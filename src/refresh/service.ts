@@ -34,7 +34,7 @@ import { newId } from '../tokens/codec.js';
 import { boundJkt, DpopError } from '../tokens/dpop.js';
 import { userShard } from '../tokens/opaque.js';
 import { resolveConfig, type TokenServiceConfig } from './config.js';
-import { clientOf, isForeign, parseExtra } from './formats/extra.js';
+import { clientOf, isForeign } from './formats/extra.js';
 import { createFormats } from './formats/index.js';
 import type { PresentedToken, Subject } from './formats/types.js';
 import { openReplay, type ReplayPayload, sealReplay } from './replay.js';
@@ -107,6 +107,10 @@ function optionalString(v: unknown, name: string, max: number): string | undefin
 /** RFC 9449 §5: a family bound to a key is refreshed only with a proof by that key. */
 function checkKey(bound: string | undefined, presented: string | null | undefined): void {
   if (bound === undefined || bound === presented) return;
+  keyMismatch(presented);
+}
+
+function keyMismatch(presented: string | null | undefined): never {
   throw new DpopError(
     'dpop_key_mismatch',
     presented
@@ -341,13 +345,6 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         if (clientId !== undefined && owner !== '' && owner !== clientId) throw new TokenError('wrong_client');
         if (scope !== undefined && !scopeWithin(scope, p.subject.scope)) throw new InvalidScopeError();
         checkKey(boundJkt(p.subject.extra), options.jkt);
-      } else if (options.jkt !== undefined) {
-        // RFC 9449 §5 for an opaque token: its family's key is in the store, read before the rotation
-        // consumes anything. A token that is not its family's current one goes on to rotate, which
-        // answers it as it would without DPoP (reuse, revoked, ...).
-        const ref = p.family;
-        const found = await store.inspectRefresh({ shard: p.shard, now, ...ref });
-        if (found.status === 'active') checkKey(boundJkt(parseExtra(found.family.claims)), options.jkt);
       }
       // RFC 6749 §6: a narrower scope applies to the new access token; the grant (and so the
       // refresh token) keeps the scope it had.
@@ -386,6 +383,9 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
         leewayMs,
         ...(clientId === undefined ? {} : { clientId }),
         ...(scope === undefined ? {} : { scope }),
+        // RFC 9449 §5 for an opaque token: its family's key is in the store, which checks it in
+        // the rotation itself (a self-contained token's claims were checked above).
+        ...(!p.subject && options.jkt !== undefined ? { jkt: options.jkt } : {}),
         ...(options.userAgent === undefined && options.address === undefined ? {} : device(options)),
       });
 
@@ -417,6 +417,8 @@ export function createTokenService(options: TokenServiceOptions): ConfiguredToke
           throw new TokenError('wrong_client');
         case 'invalid_scope':
           throw new InvalidScopeError();
+        case 'wrong_key':
+          return keyMismatch(options.jkt);
       }
     },
 

@@ -179,9 +179,9 @@ export interface RefreshOptions {
    * caller looked for one and there was none. A family bound to a key (`IssueInput.jkt`) is
    * refreshed only with a proof by that key: anything else is refused (`DpopError`
    * `dpop_key_mismatch`) and the refresh token is not consumed. With an opaque refresh token the
-   * family's binding is read before the rotation (one more store round trip) whenever this is
-   * not `undefined`; left `undefined` (library use without DPoP) an opaque refresh token is
-   * rotated unchecked, and a self-contained one of a bound family is refused.
+   * store's rotation checks the family's binding in its one round trip whenever this is not
+   * `undefined`; left `undefined` (library use without DPoP) an opaque refresh token is rotated
+   * unchecked, and a self-contained one of a bound family is refused.
    */
   jkt?: string | null;
   /** The refreshing device's `User-Agent`: recorded as the session's latest, in the rotation's one store write. */

@@ -1023,6 +1023,118 @@ const MIGRATIONS: readonly string[] = [
       p_fam, p_sub, p_abs, p_scope, p_claims, p_access_scope, p_user_agent, p_address, NULL::text)
   $fn$;
   `,
+  `
+  -- The DPoP key a family is bound to: cnf.jkt of its extra claims (RFC 9449 §6.1), '' for none,
+  -- as state.ts jktOfClaims (a row whose claims are not JSON reads as unbound).
+  CREATE FUNCTION S.jkt_of(p_claims text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $fn$
+  DECLARE
+    j jsonb;
+  BEGIN
+    IF p_claims = '' OR position('"cnf"' IN p_claims) = 0 THEN RETURN ''; END IF;
+    BEGIN
+      j := p_claims::jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+      RETURN '';
+    END;
+    IF jsonb_typeof(j) = 'object' AND jsonb_typeof(j -> 'cnf' -> 'jkt') = 'string' THEN RETURN j -> 'cnf' ->> 'jkt'; END IF;
+    RETURN '';
+  END
+  $fn$;
+
+  -- Refresh with the DPoP proof's thumbprint (RFC 9449 §5; p_jkt '' for a request without a proof,
+  -- NULL unchecked): a family bound to another key answers 'wrong_key' whichever of its tokens is
+  -- presented, before anything is counted or consumed (as 'wrong_client'): no rotation, no grace
+  -- replay, no reuse detection. In the rotation's one statement; otherwise the version-6 rotation.
+  CREATE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    p_client text, p_req_scope text, p_access_scope text, p_user_agent text, p_address text, p_jkt text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text, OUT o_event text
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    fam_id text;
+    presented text;
+    rt_family text;
+    rt_expires bigint;
+    f S.families%ROWTYPE;
+    ex bigint;
+    fam_client text;
+  BEGIN
+    IF p_opaque THEN
+      SELECT family, expires_at INTO rt_family, rt_expires FROM S.refresh_tokens WHERE hash = p_family_or_hash FOR UPDATE;
+      IF NOT FOUND THEN o_status := 'unknown'; RETURN; END IF;
+      fam_id := rt_family;
+      presented := p_family_or_hash;
+    ELSE
+      fam_id := p_family_or_hash;
+      presented := p_jti;
+    END IF;
+    SELECT * INTO f FROM S.families WHERE id = fam_id FOR UPDATE;
+    IF FOUND AND p_client <> '' THEN
+      fam_client := S.client_of(f.claims);
+      IF fam_client <> '' AND fam_client <> p_client THEN o_status := 'wrong_client'; RETURN; END IF;
+    END IF;
+    IF f.id IS NOT NULL AND p_jkt IS NOT NULL AND S.jkt_of(f.claims) NOT IN ('', p_jkt) THEN
+      o_status := 'wrong_key';
+      RETURN;
+    END IF;
+    IF p_opaque THEN
+      UPDATE S.refresh_tokens SET used_count = used_count + 1 WHERE hash = p_family_or_hash;
+      IF p_now >= rt_expires THEN o_status := 'expired'; RETURN; END IF;
+    END IF;
+    IF f.id IS NULL THEN o_status := 'revoked'; RETURN; END IF;
+    IF S.is_revoked(f.sub, f.created_at, f.revoked) THEN
+      o_status := CASE WHEN presented = f.current THEN 'revoked' ELSE 'reused' END;
+      RETURN;
+    END IF;
+    IF p_now >= f.absolute_expires_at THEN o_status := 'expired'; RETURN; END IF;
+    IF presented = f.current THEN
+      IF p_req_scope IS NOT NULL AND NOT S.scope_within(p_req_scope, f.scope) THEN
+        o_status := 'invalid_scope';
+        RETURN;
+      END IF;
+      ex := S.put_tokens(p_now, f.id, f.sub, coalesce(p_access_scope, f.scope), f.absolute_expires_at, f.expires_at,
+        p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp);
+      UPDATE S.families SET current = p_refresh_id, previous = presented, rotated_at = p_now,
+        replay = CASE WHEN p_grace > 0 THEN p_replay ELSE '' END, expires_at = ex, last_used_at = p_now,
+        user_agent = coalesce(p_user_agent, user_agent), address = coalesce(p_address, address)
+      WHERE id = f.id;
+      o_status := 'rotated';
+    ELSIF p_grace > 0 AND presented = f.previous AND f.replay <> '' AND p_now - f.rotated_at < p_grace THEN
+      o_status := 'replayed';
+      o_replay := f.replay;
+    ELSE
+      -- Reuse (RFC 9700 §4.14.2): revoke the family and push it (delivered at commit).
+      UPDATE S.families SET revoked = true WHERE id = f.id;
+      o_event := 'f|' || f.expires_at || '|0|' || f.id;
+      PERFORM pg_notify('C_CHANNEL', o_event);
+      o_status := 'reused';
+      RETURN;
+    END IF;
+    o_family := f.id; o_sub := f.sub; o_scope := f.scope; o_claims := f.claims;
+    o_created := f.created_at; o_absolute := f.absolute_expires_at;
+  END
+  $fn$;
+
+
+  -- The version-6 rotation, for instances of the previous tessera: through the above, no key check
+  -- (they read the family's key before rotating).
+  CREATE OR REPLACE FUNCTION S.rotate(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_opaque boolean, p_family_or_hash text, p_jti text, p_grace bigint, p_replay text,
+    p_client text, p_req_scope text, p_access_scope text, p_user_agent text, p_address text,
+    OUT o_status text, OUT o_family text, OUT o_sub text, OUT o_scope text, OUT o_claims text,
+    OUT o_created bigint, OUT o_absolute bigint, OUT o_replay text, OUT o_event text
+  ) LANGUAGE sql AS $fn$
+    SELECT r.o_status, r.o_family, r.o_sub, r.o_scope, r.o_claims, r.o_created, r.o_absolute, r.o_replay, r.o_event
+    FROM S.rotate(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash, p_access_exp,
+      p_opaque, p_family_or_hash, p_jti, p_grace, p_replay, p_client, p_req_scope, p_access_scope, p_user_agent,
+      p_address, NULL::text) r
+  $fn$;
+  `,
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
@@ -1051,7 +1163,7 @@ export function statements(schema: string) {
   const s = qualify(schema);
   return {
     createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
     familyOwner: `SELECT sub FROM ${s}families WHERE id = $1`,
     // The session listing: the user's families by families_by_sub, live ones only (is_revoked's
     // rule with the epoch read once; not past the absolute expiry nor the record's).

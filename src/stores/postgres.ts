@@ -400,6 +400,7 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       input.next.accessScope ?? null,
       input.userAgent ?? null,
       input.address ?? null,
+      input.jkt === undefined ? null : (input.jkt ?? ''),
     ]);
     const status = r?.o_status as RotateResult['status'] | undefined;
     if (status === 'reused') this.#pushed(r?.o_event);
@@ -411,7 +412,8 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
       status === 'expired' ||
       status === 'unknown' ||
       status === 'wrong_client' ||
-      status === 'invalid_scope'
+      status === 'invalid_scope' ||
+      status === 'wrong_key'
     )
       return { status };
     throw new StoreUnavailableError('The PostgreSQL store answered an unknown rotation status');

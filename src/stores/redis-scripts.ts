@@ -84,6 +84,14 @@ local function client_of(claims)
   return ''
 end
 
+-- The DPoP key a family is bound to: cnf.jkt of its claims (RFC 9449 §6.1), '' for none (state.ts jktOfClaims).
+local function jkt_of(claims)
+  if not claims or claims == '' or not string.find(claims, '"cnf"', 1, true) then return '' end
+  local ok, t = pcall(cjson.decode, claims)
+  if ok and type(t) == 'table' and type(t.cnf) == 'table' and type(t.cnf.jkt) == 'string' then return t.cnf.jkt end
+  return ''
+end
+
 -- The session listing's index of a user: s:<sub> (zset: families by record expiry) and ss:<sub>
 -- (hash: family -> its summary, a JSON array of strings: created, last used, absolute expiry,
 -- record expiry, user agent, address, client, grant ('' for none)), both kept as long as the
@@ -219,12 +227,13 @@ return {'status', 'created'}
  * next tokens (2..7), mode ('j': self-contained token, 'o': opaque), family id (j)
  * or token hash (o), jti (j), grace window (ms), encrypted replay pair, presenting
  * client ('' unchecked), '1' and a narrower scope (RFC 6749 §6) or '0' and '', two flags ('1'
- * set, '0' keep) for the refreshing device's user agent and address, then the two values. A rotation
+ * set, '0' keep) for the refreshing device's user agent and address, then the two values, then
+ * '1' and the DPoP proof's thumbprint ('' for no proof) or '0' and '' (unchecked). A rotation
  * records its time as the family's last use and re-indexes the family under its new expiry.
  *
  * Replies status 'rotated' or 'replayed' with the family's fields (and 'replay'),
  * or status 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' |
- * 'invalid_scope' alone (the last two consume nothing).
+ * 'invalid_scope' | 'wrong_key' alone (the last three consume nothing).
  */
 const ROTATE = `${PRELUDE}${NEXT_TOKENS}${FAMILY_REPLY}
 local opaque = ARGV[8] == 'o'
@@ -241,6 +250,14 @@ local requestedScope = ARGV[15] or ''
 local device = ARGV[16] or '00'
 local newUserAgent = ARGV[17] or ''
 local newAddress = ARGV[18] or ''
+-- RFC 9449 §5: the proof's key, checked before anything is counted or consumed.
+local keyChecked = ARGV[19] == '1'
+local proofJkt = ARGV[20] or ''
+local function key_fits(claims)
+  if not keyChecked then return true end
+  local bound = jkt_of(claims)
+  return bound == '' or bound == proofJkt
+end
 
 local famId, presented, rk, issuedAt, expiresIn
 if opaque then
@@ -262,6 +279,9 @@ if sub and clientId ~= '' then
   local owner = client_of(claims)
   if owner ~= '' and owner ~= clientId then return {'status', 'wrong_client'} end
 end
+-- RFC 9449 §5: likewise a request without a proof by the family's key, whichever of its tokens it
+-- presents: nothing consumed, no reuse detected.
+if sub and not key_fits(claims) then return {'status', 'wrong_key'} end
 if opaque then
   -- used_count (DESIGN.md, opaque scheme): every presentation counts; the first one consumes.
   redis.call('HINCRBY', rk, 'used_count', 1)

@@ -418,13 +418,15 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
         `${input.userAgent === undefined ? '0' : '1'}${input.address === undefined ? '0' : '1'}`,
         input.userAgent ?? '',
         input.address ?? '',
+        input.jkt === undefined ? '0' : '1',
+        input.jkt ?? '',
       ]),
     );
     const status = r.status;
     if (status === 'reused') this.#pushed(r);
     if (status === 'rotated') return { status, family: family(r) };
     if (status === 'replayed') return { status, family: family(r), replay: r.replay as string };
-    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' | 'invalid_scope' };
+    return { status: status as 'reused' | 'revoked' | 'expired' | 'unknown' | 'wrong_client' | 'invalid_scope' | 'wrong_key' };
   }
 
   async checkAccess(input: AccessCheckInput): Promise<AccessCheckResult> {

@@ -116,6 +116,24 @@ export function clientOfClaims(claims: string): string {
   }
 }
 
+/** The DPoP key a family is bound to: `cnf.jkt` of its extra claims (RFC 9449 §6.1), `''` for none. */
+export function jktOfClaims(claims: string): string {
+  if (claims === '' || !claims.includes('"cnf"')) return '';
+  try {
+    const cnf = (JSON.parse(claims) as { cnf?: { jkt?: unknown } }).cnf;
+    return typeof cnf === 'object' && cnf !== null && typeof cnf.jkt === 'string' ? cnf.jkt : '';
+  } catch {
+    return '';
+  }
+}
+
+/** RFC 9449 §5: whether a rotation may look at the family's tokens for the proof `jkt` (`null`: none; absent: unchecked). */
+export function keyFits(claims: string, jkt: string | null | undefined): boolean {
+  if (jkt === undefined) return true;
+  const bound = jktOfClaims(claims);
+  return bound === '' || bound === jkt;
+}
+
 /** RFC 6749 §6: every scope-token of `requested` is one of `granted` (RFC 6749 §3.3: space-separated). */
 export function scopeWithin(requested: string, granted: string): boolean {
   const have = new Set(granted.split(' ').filter(Boolean));
@@ -217,6 +235,9 @@ export function rotateIn(tx: StateTx, input: RotateInput): RotateResult {
     const owner = clientOfClaims(f.claims);
     if (owner !== '' && owner !== input.clientId) return { status: 'wrong_client' };
   }
+  // RFC 9449 §5: likewise a request without a proof by the family's key, whichever of its tokens
+  // it presents: nothing consumed, no reuse detected (a thief without the key cannot end the session).
+  if (f !== undefined && !keyFits(f.claims, input.jkt)) return { status: 'wrong_key' };
   if (record !== undefined) {
     // used_count (DESIGN.md, opaque scheme): every presentation counts, the first one consumes.
     tx.incrementRefreshUse(presentedId);

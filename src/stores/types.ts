@@ -128,6 +128,14 @@ export interface RotateInput extends ShardRef {
   /** A narrower scope asked for (RFC 6749 §6): not within the family's scope answers `invalid_scope`, nothing consumed. */
   scope?: string;
   /**
+   * RFC 9449 §5: the RFC 7638 thumbprint of the DPoP proof presented with the refresh, `null` for
+   * a request without one. A family bound to a key (`cnf.jkt` in its claims) answers any other
+   * `wrong_key`, whichever of its tokens is presented, before anything is counted or consumed
+   * (as `wrong_client`): no rotation, no grace replay, no reuse detection. A family bound to no
+   * key accepts any. Absent: not checked.
+   */
+  jkt?: string | null;
+  /**
    * The device refreshing: a rotation records it as the family's latest (with `now` as its last
    * use), in the same write. Absent: the family keeps what it had; its last use moves all the same.
    */
@@ -183,7 +191,9 @@ export type RotateResult =
   /** The family is bound to another client than `RotateInput.clientId`: nothing was consumed. */
   | { status: 'wrong_client' }
   /** `RotateInput.scope` is not within the family's scope: nothing was consumed. */
-  | { status: 'invalid_scope' };
+  | { status: 'invalid_scope' }
+  /** The family is bound to a DPoP key other than `RotateInput.jkt` (or there was no proof): nothing was consumed. */
+  | { status: 'wrong_key' };
 
 /** Revocation check of an access token: a self-contained one (`jti`, family) or an opaque one (`accessHash`). */
 export interface AccessCheckInput extends ShardRef {

@@ -34,6 +34,9 @@ describe('demo page in Chromium', { skip }, () => {
       TESSERA_STORE: `sqlite:${join(tempDir(), 'demo.db')}`,
       TESSERA_SCHEME: 'jwt',
       TESSERA_ACCESS_TTL: '60',
+      // The development default issuer (the listen URL), the page's origin: the demo signs in with
+      // DPoP, whose proofs name the issuer's URLs (RFC 9449 §4.3).
+      TESSERA_ISSUER: '',
     });
     const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(added.code, 0, added.stderr);
@@ -77,7 +80,7 @@ describe('demo page in Chromium', { skip }, () => {
 
   const timeline = (page: Page) => page.locator('#timeline li').allTextContents();
 
-  test('sign in; the token refreshes by itself while the page keeps calling /me; replay shows the family revoked', async () => {
+  test('sign in; the token refreshes by itself while the page keeps calling /me; replay: refused without the key, reuse with it, the family revoked', async () => {
     const page = await openTab();
     assert.equal(await page.title(), 'tessera: token demo');
     await signIn(page);
@@ -99,6 +102,11 @@ describe('demo page in Chromium', { skip }, () => {
     const reason = (await page.textContent('#ended-reason')) ?? '';
     assert.match(reason, /Reuse detected/);
     const events = await timeline(page);
+    // DPoP: the copy without the key is refused first; the replay by the page's key is reuse.
+    assert.ok(
+      events.some((e) => /Server answered 400 invalid_dpop_proof/.test(e)),
+      events.join('\n'),
+    );
     assert.ok(
       events.some((e) => /Server answered 400 invalid_grant/.test(e)),
       events.join('\n'),

@@ -27,7 +27,12 @@ describe('"Your sessions" in Chromium: sign one device out, then every other', {
 
   before(async () => {
     ensureClientBuild();
-    const env = serverEnv(E2E, { TESSERA_STORE: `sqlite:${join(tempDir(), 'sessions.db')}`, TESSERA_SCHEME: 'jwt' });
+    // The development default issuer (the listen URL), the page's origin: the demo's tokens are DPoP-bound.
+    const env = serverEnv(E2E, {
+      TESSERA_STORE: `sqlite:${join(tempDir(), 'sessions.db')}`,
+      TESSERA_SCHEME: 'jwt',
+      TESSERA_ISSUER: '',
+    });
     const added = await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD);
     assert.equal(added.code, 0, added.stderr);
     server = await startServer(E2E, env);

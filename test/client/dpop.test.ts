@@ -66,6 +66,9 @@ for (const nonce of [false, true]) {
           seen.some((s) => s.status === 400 || s.status === 401),
           'a nonce was asked for and retried',
         );
+      // RFC 9449 §10: the authorization request names the same key.
+      const request = await client.authorize({ redirectUri: 'https://app.example/cb' });
+      assert.equal(new URL(request.url).searchParams.get('dpop_jkt'), jkt);
       client.close();
     });
   });

@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { completeClient } from '../../src/oauth-clients/types.js';
-import { hiddenFields, Jar, pkce } from '../support/forms.js';
+import { hiddenFields, Jar, pkce, registerSpa, spaAuthorizeQuery } from '../support/forms.js';
 import { ADAPTERS, type Answer, type Driver, driver, ISSUER, PASSWORD, type Shared, shared } from './adapters.js';
 
 const CB = 'https://app.example/cb';
@@ -20,13 +19,7 @@ for (const name of ADAPTERS) {
     let d: Driver;
     before(async () => {
       s = await shared();
-      const dir = s.store as unknown as { createClient(c: unknown): Promise<boolean> };
-      await dir.createClient({
-        ...completeClient({ clientId: 'spa', clientType: 'public', secretHash: '', introspect: false, createdAt: 1 }),
-        redirectUris: [CB],
-        grantTypes: ['authorization_code', 'refresh_token'],
-        scope: 'api',
-      });
+      await registerSpa(s.store, CB);
       d = await driver(name, s, { authorize: true });
     });
     after(async () => {
@@ -40,16 +33,7 @@ for (const name of ADAPTERS) {
       return res;
     }
 
-    const query = (challenge: string, extra: Record<string, string> = {}) =>
-      `/authorize?${new URLSearchParams({
-        response_type: 'code',
-        client_id: 'spa',
-        redirect_uri: CB,
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-        state: 'xyz',
-        ...extra,
-      })}`;
+    const query = (challenge: string, extra: Record<string, string> = {}) => spaAuthorizeQuery(CB, challenge, extra);
 
     test('the login page, then a 303 to the client with code, state and iss; the code buys a pair', async () => {
       const jar = new Jar();

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import * as oidc from 'openid-client';
 import { type Harness, PASSWORD, setup } from '../http/helpers.js';
+import { hiddenFields, Jar } from '../support/forms.js';
 import { runCli, type ServerProcess, type Suite, serverEnv, startServer } from '../support/processes.js';
 
 let h: Harness;
@@ -114,6 +115,70 @@ describe('openid-client 6 getDPoPHandle', () => {
       },
     );
     assert.equal(again.status, 200);
+  });
+});
+
+describe('openid-client 6: dpop_jkt in buildAuthorizationUrl (RFC 9449 §10)', () => {
+  const CB = 'https://app.example/cb';
+  let code: Harness;
+  let codeBase = '';
+  before(async () => {
+    code = await setup({ dpop: true, authorize: true, app: { issuer: () => codeBase } });
+    await code.app.listen({ port: 0, host: '127.0.0.1' });
+    codeBase = `http://127.0.0.1:${(code.app.server.address() as AddressInfo).port}`;
+    await code.clients.add('spa', { redirectUris: [CB], grantTypes: ['authorization_code', 'refresh_token'] });
+  });
+  after(() => code.close());
+
+  /** The browser's part: the login page, the consent page, and the redirect to the client with the code. */
+  async function signIn(url: URL): Promise<URL> {
+    const jar = new Jar();
+    const page = await fetch(url);
+    jar.take(page.headers.getSetCookie());
+    const post = async (html: string, fields: Record<string, string>) => {
+      const res = await fetch(`${codeBase}/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...jar.header() },
+        body: new URLSearchParams({ ...hiddenFields(html), ...fields }),
+      });
+      jar.take(res.headers.getSetCookie());
+      return res;
+    };
+    const login = await post(await page.text(), { username: 'alice', password: PASSWORD });
+    // The consent page the first time; remembered afterwards.
+    const done = login.status === 200 ? await post(await login.text(), { decision: 'approve' }) : login;
+    assert.equal(done.status, 303, await done.text());
+    return new URL(done.headers.get('location') ?? '');
+  }
+
+  test("the code is bound to the handle's key: its proof redeems it; another key's is invalid_grant", async () => {
+    code.clock.now = Date.now();
+    const config = await oidc.discovery(new URL(codeBase), 'spa', undefined, oidc.None(), {
+      algorithm: 'oauth2',
+      execute: [oidc.allowInsecureRequests],
+    });
+    for (const sameKey of [false, true]) {
+      const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+      const pkceCodeVerifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: CB,
+        code_challenge: await oidc.calculatePKCECodeChallenge(pkceCodeVerifier),
+        code_challenge_method: 'S256',
+        dpop_jkt: await DPoP.calculateThumbprint(),
+      });
+      const callback = await signIn(url);
+      const redeemer = sameKey ? DPoP : oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+      const exchange = oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier }, undefined, { DPoP: redeemer });
+      if (sameKey) {
+        const tokens = await exchange;
+        assert.equal(tokens.token_type, 'dpop');
+        const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string, undefined, { DPoP });
+        assert.equal(refreshed.token_type, 'dpop');
+      } else {
+        await assert.rejects(exchange, (e: unknown) => (e as { error?: string }).error === 'invalid_grant');
+      }
+    }
   });
 });
 

@@ -71,6 +71,19 @@ for (const [name, make] of [
         await store.close();
       });
     }
+    test('opaque, DPoP-bound (RFC 9449 §5): a refresh by its key, without a proof, by another key = 1 call each (rotate)', async () => {
+      const store = make();
+      const c = counting(store);
+      const tokens = createTokenService({ secret: SECRET, store: c.store, scheme: 'opaque' });
+      let pair = await tokens.issue({ sub: 'budget', jkt: 'key-a' });
+      for (const jkt of ['key-a', null, 'key-b']) {
+        c.calls.length = 0;
+        const next = await tokens.refresh(pair.refreshToken, { jkt }).catch(() => undefined);
+        if (next) pair = next;
+        assert.deepEqual(c.calls, ['rotate'], `jkt ${jkt}`);
+      }
+      await store.close();
+    });
   });
 }
 
@@ -180,6 +193,20 @@ describe('budget on the wire: Redis commands per operation (MONITOR)', skip, () 
 
       await tokens.issue({ sub: `budget-${scheme}` });
       assert.equal((await settle()).length, 1, 'issue: one command');
+
+      // DPoP-bound (RFC 9449 §5): the family's key is checked inside the rotation's one script.
+      let bound = await tokens.issue({ sub: `budget-${scheme}`, jkt: 'key-a' });
+      await settle();
+      for (let i = 0; i < N; i++) bound = await tokens.refresh(bound.refreshToken, { jkt: 'key-a' });
+      await tokens.refresh(bound.refreshToken, { jkt: null }).catch(() => {});
+      const boundRefreshes = await settle();
+      // A self-contained refresh token without its key is refused before the store (its claims name the key).
+      assert.equal(
+        boundRefreshes.length,
+        scheme === 'opaque' ? N + 1 : N,
+        `${scheme}: ${boundRefreshes.length} commands, DPoP-bound`,
+      );
+      assert.ok(boundRefreshes.every((a) => a[0]?.toLowerCase() === 'evalsha'));
     }
 
     // Through a registered confidential client: the record is cached, one command per refresh too.

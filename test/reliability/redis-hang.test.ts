@@ -29,11 +29,7 @@ describe('Redis hangs (SIGSTOP) during a refresh', needsRedisServer(), () => {
     redis = await startRedis();
     const common = {
       TESSERA_STORE: redis.url,
-      // Opaque access tokens, so /me asks the store; jwt refresh tokens, so a refresh goes to the store's
-      // rotation in its first command (an opaque refresh token under DPoP reads its family's key binding
-      // first, RFC 9449 §5, and a hang there stops the rotation from being sent at all).
-      TESSERA_ACCESS_FORMAT: 'opaque',
-      TESSERA_REFRESH_FORMAT: 'jwt',
+      TESSERA_SCHEME: 'opaque',
       TESSERA_ALLOW_REGISTER: '1',
       TESSERA_RATE_LIMIT: '100000',
     };

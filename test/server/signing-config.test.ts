@@ -9,12 +9,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import { ConfigError } from '../../src/errors.js';
 import { generateSecret } from '../../src/keys.js';
 import { parseConfig, resolveSecret, resolveSigningKeys, SETTINGS } from '../../src/server/config.js';
 import { startServer } from '../../src/server/server.js';
 import { generateSigningJwk, jwkThumbprint } from '../../src/tokens/jwk.js';
+import { runMain } from '../support/main-io.js';
 
 const secret = generateSecret();
 const dirs: string[] = [];
@@ -45,19 +45,7 @@ function keyFile(keys: object[]): string {
   return path;
 }
 
-async function keygen(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['keygen', ...args], {
-    out: (s: string) => {
-      out += s;
-    },
-    err: (s: string) => {
-      err += s;
-    },
-  } as Parameters<typeof main>[1]);
-  return { code, out, err };
-}
+const keygen = (args: string[]) => runMain(['keygen', ...args]);
 
 describe('tessera keygen --alg', () => {
   for (const alg of ['EdDSA', 'ES256', 'RS256'] as const) {
@@ -92,7 +80,7 @@ describe('tessera keygen --alg', () => {
   test('plain keygen is unchanged; a bad --alg is a usage error', async () => {
     const r = await keygen([]);
     assert.equal(r.code, 0);
-    assert.equal(Buffer.from(r.out, 'base64url').length, 32);
+    assert.equal(Buffer.from(r.out.trim(), 'base64url').length, 32);
     assert.equal((await keygen(['--alg', 'RS384'])).code, 2);
     assert.equal((await keygen(['--alg', 'PS256'])).code, 2);
     assert.equal((await keygen(['--alg', 'HS256'])).code, 2);

@@ -14,6 +14,7 @@ import type { Scheme, TokenPair, TokenServiceOptions } from '../../src/refresh/t
 import { openStore } from '../../src/stores/open.js';
 import type { RedisStore } from '../../src/stores/redis.js';
 import type { NextTokens, OneTimeRecords, RevocationEvent, TokenStore, UserDirectory } from '../../src/stores/types.js';
+import { DpopError } from '../../src/tokens/dpop.js';
 import { userShard } from '../../src/tokens/opaque.js';
 import { deletePrefix, dropSchema, FakeClock, PG_URL, SECRET, uniquePrefix, uniqueSchema } from './harness.js';
 
@@ -289,6 +290,46 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
         await store.createFamily(family(now, 'fam-u', next(now, 'u1')));
         const any = await store.rotate({ ...base, presented: jti('fam-u', 'u1'), next: next(now, 'u2'), clientId: 'x' });
         assert.equal(any.status, 'rotated');
+      });
+
+      test('rotate: a family bound to a DPoP key refuses another key and no proof (wrong_key), whichever token, and consumes nothing', async (t) => {
+        const { store, clock } = await setup(t);
+        const now = clock.ms;
+        const claims = JSON.stringify({ client_id: 'web', cnf: { jkt: 'key-a' } });
+        await store.createFamily({ ...family(now, 'fam-k', next(now, 'k1')), claims });
+        await store.createFamily({ ...family(now, 'fam-ko', next(now, 'hk', { refreshOpaque: true })), claims });
+        const base = { shard, now, graceMs: 10_000, leewayMs: 0, clientId: 'web' };
+        for (const [presented, nextId] of [
+          [jti('fam-k', 'k1'), 'k2'],
+          [{ kind: 'opaque' as const, hash: 'hk' }, 'hk2'],
+        ] as const) {
+          const ahead = next(now, nextId, { refreshOpaque: presented.kind === 'opaque' });
+          for (const jkt of ['key-b', null, null])
+            assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt }), {
+              status: 'wrong_key',
+            });
+          // Still the family's current token: its key rotates it.
+          assert.equal(
+            (await store.rotate({ ...base, presented, next: ahead, replay: 'sealed', jkt: 'key-a' })).status,
+            'rotated',
+          );
+          // The consumed token: without the key neither the grace replay nor, after it, reuse detection.
+          assert.deepEqual(await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: null }), {
+            status: 'wrong_key',
+          });
+          const again = await store.rotate({ ...base, presented, next: ahead, replay: 'x', jkt: 'key-a' });
+          assert.deepEqual([again.status, again.status === 'replayed' ? again.replay : ''], ['replayed', 'sealed']);
+          const later = { ...base, now: now + 20_000, presented, next: ahead, replay: 'x' };
+          assert.deepEqual(await store.rotate({ ...later, jkt: 'key-b' }), { status: 'wrong_key' });
+          assert.deepEqual(await store.rotate({ ...later, jkt: 'key-a' }), { status: 'reused' }, 'by its key: reuse');
+        }
+        // Unchecked (no jkt) and unbound families: any proof, or none.
+        await store.createFamily({ ...family(now, 'fam-kb', next(now, 'b1')), claims });
+        const unchecked = await store.rotate({ ...base, presented: jti('fam-kb', 'b1'), next: next(now, 'b2') });
+        assert.equal(unchecked.status, 'rotated');
+        await store.createFamily(family(now, 'fam-ku', next(now, 'u1', { refreshOpaque: true })));
+        const unbound = { ...base, clientId: undefined, presented: { kind: 'opaque' as const, hash: 'u1' } };
+        assert.equal((await store.rotate({ ...unbound, next: next(now, 'u2'), jkt: null })).status, 'rotated');
       });
 
       test('rotate: a scope beyond the grant is invalid_scope and consumes nothing; a narrower one sets the opaque access scope', async (t) => {
@@ -1106,6 +1147,31 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           assert.equal(err.code, 'reused');
           assert.match(err.message, /revoked/, 'the error says the session was revoked');
           assert.equal(await codeOf(tokens.refresh(p2.refreshToken)), 'revoked');
+        });
+
+        test('DPoP binding (RFC 9449 §5): a refresh without the key or by another is refused, consumes nothing, trips no reuse, even with a consumed token; the key refreshes', async (t) => {
+          const { service } = await setup(t);
+          const tokens = service({ scheme });
+          const p0 = await tokens.issue({ sub: 'alice', clientId: 'spa', jkt: 'key-a' });
+          assert.equal(p0.tokenType, 'DPoP');
+          for (const jkt of [null, 'key-b', null])
+            await assert.rejects(
+              tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt }),
+              (e: unknown) => e instanceof DpopError && e.code === 'dpop_key_mismatch',
+            );
+          assert.equal((await tokens.introspect(p0.refreshToken)).active, true, 'not consumed, the family not revoked');
+          const p1 = await tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt: 'key-a' });
+          assert.equal(p1.tokenType, 'DPoP');
+          assert.deepEqual((await tokens.authenticate(p1.accessToken)).claims?.cnf, { jkt: 'key-a' });
+          // A consumed token: without the key refused, the family untouched (a thief cannot end the
+          // owner's session); by its key, reuse.
+          await assert.rejects(
+            tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt: null }),
+            (e: unknown) => e instanceof DpopError && e.code === 'dpop_key_mismatch',
+          );
+          assert.equal((await tokens.introspect(p1.refreshToken)).active, true);
+          assert.equal(await codeOf(tokens.refresh(p0.refreshToken, { clientId: 'spa', jkt: 'key-a' })), 'reused');
+          assert.equal(await codeOf(tokens.refresh(p1.refreshToken, { clientId: 'spa', jkt: 'key-a' })), 'revoked');
         });
 
         test('client binding (RFC 6749 §6): another client is refused and consumes nothing; the owner refreshes', async (t) => {

@@ -152,7 +152,7 @@ describe('postgres store specifics', skip, () => {
     }
   });
 
-  test('client binding costs no round trip: a bound refresh (narrowed scope), a wrong_client, an authenticate: at most one query each', async (t) => {
+  test('client and DPoP binding cost no round trip: a bound refresh (narrowed scope), a wrong_client, an authenticate, a refresh without the key: at most one query each', async (t) => {
     const { store } = await fresh(t);
     const clientProto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
     const original = clientProto.query;
@@ -185,6 +185,17 @@ describe('postgres store specifics', skip, () => {
       const who = await tokens.authenticate(p.accessToken);
       assert.equal(count, 1, `${scheme}: authenticate`);
       assert.deepEqual([who.scope, who.clientId], ['read', 'web']);
+      // RFC 9449 §5: a DPoP-bound family's key is checked in the rotation's one statement.
+      let bound = await tokens.issue({ sub: `bound-${scheme}`, clientId: 'web', jkt: 'key-a' });
+      count = 0;
+      bound = await tokens.refresh(bound.refreshToken, { clientId: 'web', jkt: 'key-a' });
+      assert.equal(count, 1, `${scheme}: DPoP-bound refresh by its key`);
+      for (const jkt of [null, 'key-b']) {
+        count = 0;
+        await assert.rejects(tokens.refresh(bound.refreshToken, { clientId: 'web', jkt }), { code: 'dpop_key_mismatch' });
+        // A self-contained token names its key itself: refused before the store.
+        assert.equal(count, scheme === 'jwt' ? 0 : 1, `${scheme}: DPoP-bound refresh, jkt ${jkt}`);
+      }
     }
   });
 

@@ -1,8 +1,33 @@
 /**
  * What a test needs to play a browser on the hosted pages without one: a cookie jar that
- * reads `Set-Cookie` and writes `Cookie`, the hidden fields of a page's form, and a PKCE pair.
+ * reads `Set-Cookie` and writes `Cookie`, the hidden fields of a page's form, a PKCE pair, and
+ * the public client `spa` with the authorization requests the code-flow tests make for it.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { completeClient } from '../../src/oauth-clients/types.js';
+
+/** Registers the public client `spa` in a store's client directory: redirect URI `cb`, the code and refresh grants, scope `api`. */
+export async function registerSpa(store: unknown, cb: string): Promise<void> {
+  await (store as { createClient(c: unknown): Promise<boolean> }).createClient({
+    ...completeClient({ clientId: 'spa', clientType: 'public', secretHash: '', introspect: false, createdAt: 1 }),
+    redirectUris: [cb],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scope: 'api',
+  });
+}
+
+/** `GET /authorize` for `spa` (RFC 6749 §4.1.1): PKCE S256, state `xyz`, and `extra`. */
+export function spaAuthorizeQuery(cb: string, challenge: string, extra: Record<string, string> = {}): string {
+  return `/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: 'spa',
+    redirect_uri: cb,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'xyz',
+    ...extra,
+  })}`;
+}
 
 /** RFC 7636 §4.1/§4.2: a verifier and its S256 challenge. */
 export function pkce(): { verifier: string; challenge: string } {

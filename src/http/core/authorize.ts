@@ -28,7 +28,12 @@ import type { ClientService } from '../../oauth-clients/clients.js';
 import { matchRedirectUri } from '../../oauth-clients/redirect-uris.js';
 import { grantScope, scopeWords } from '../../oauth-clients/scope.js';
 import type { ClientRecord } from '../../oauth-clients/types.js';
-import { type AuthorizationCodes, createAuthorizationCodes, isS256Challenge } from '../../refresh/authorization-codes.js';
+import {
+  type AuthorizationCodes,
+  createAuthorizationCodes,
+  isJwkThumbprint,
+  isS256Challenge,
+} from '../../refresh/authorization-codes.js';
 import type { OneTimeRecords } from '../../stores/types.js';
 import type { UserService } from '../../users/users.js';
 import { type BrowserSession, type BrowserSessions, createBrowserSessions } from './browser-session.js';
@@ -81,6 +86,11 @@ export interface AuthorizeDeps {
   emit?: Emit;
   /** Ends the user's sessions (families) of one client: RP-Initiated Logout 1.0 §2. */
   endClientSessions?(sub: string, clientId: string): Promise<void>;
+  /**
+   * DPoP is served (RFC 9449): `dpop_jkt` binds the code to a key (§10). Off, the parameter is
+   * ignored as any unrecognized one (RFC 6749 §3.1).
+   */
+  dpop?: boolean;
 }
 
 export interface AuthorizeEndpoint {
@@ -123,6 +133,7 @@ export const AUTHORIZATION_PARAMS = {
   nonce: 512,
   max_age: 10,
   login_hint: 256,
+  dpop_jkt: 64,
 } as const;
 type AuthorizationParam = keyof typeof AUTHORIZATION_PARAMS;
 
@@ -149,6 +160,8 @@ interface Authorization {
   scope: string;
   codeChallenge: string;
   nonce: string | undefined;
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code's token request must prove. */
+  dpopJkt: string | undefined;
   prompt: ReadonlySet<string>;
   /** OIDC Core §3.1.2.1: the longest time since the password, in seconds. */
   maxAge: number | undefined;
@@ -316,6 +329,13 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         ok: false,
         response: error(back, 'invalid_request', 'code_challenge is not an S256 challenge (RFC 7636 §4.2)', status),
       };
+    // RFC 9449 §10: the JWK SHA-256 Thumbprint (RFC 7638) of the client's DPoP key, base64url.
+    const dpopJkt = deps.dpop ? params.dpop_jkt : undefined;
+    if (dpopJkt !== undefined && !isJwkThumbprint(dpopJkt))
+      return {
+        ok: false,
+        response: error(back, 'invalid_request', 'dpop_jkt is not a SHA-256 JWK thumbprint (RFC 9449 §10, RFC 7638)', status),
+      };
     const prompt = new Set(scopeWords(params.prompt));
     for (const p of prompt)
       if (!PROMPTS.has(p)) return { ok: false, response: error(back, 'invalid_request', `prompt=${p} is not supported`, status) };
@@ -357,6 +377,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
         scope,
         codeChallenge: params.code_challenge,
         nonce: params.nonce,
+        dpopJkt,
         prompt,
         maxAge,
         params,
@@ -450,6 +471,7 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
       username: session.username,
       authTime: session.authTime,
       ...(authz.nonce === undefined ? {} : { nonce: authz.nonce }),
+      ...(authz.dpopJkt === undefined ? {} : { dpopJkt: authz.dpopJkt }),
     });
     return redirect(authz, { code }, status, cookies);
   }

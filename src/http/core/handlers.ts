@@ -341,6 +341,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
           defaultScope: options.scope,
           idTokens,
           ...(emit ? { emit } : {}),
+          dpop: dpop !== undefined,
           // RP-Initiated Logout 1.0 §2: signing out of a client ends the user's sessions with it.
           async endClientSessions(sub, clientId) {
             for (const s of await tokens.sessions(sub)) if (s.clientId === clientId) await tokens.endSession(sub, s.id);
@@ -480,6 +481,7 @@ export function createAuthHandlers(options: AuthHandlersOptions): AuthHandlers {
         client,
         authenticated,
         tokens: grantTokens(tokens, grant.type, jkt),
+        dpopJkt: jkt,
         users,
         scope: options.scope,
         limiter,

@@ -3,7 +3,8 @@
  * The code is consumed before anything else is checked, so a code presented with a wrong
  * verifier, redirect URI or client is spent: nobody gets a second try at it. A code that is
  * presented again after it was exchanged revokes the tokens issued from it (RFC 6749 §4.1.2,
- * RFC 9700 §4.2.4), once.
+ * RFC 9700 §4.2.4), once. A code whose request named `dpop_jkt` (RFC 9449 §10) is exchanged only
+ * with a DPoP proof by that key.
  *
  * @module
  */
@@ -67,6 +68,14 @@ export function authorizationCodeGrant(codes: AuthorizationCodes, oidc?: CodeGra
         throw invalidGrant('redirect_uri is not the one of the authorization request (RFC 6749 §4.1.3)');
       if (!verifyPkceS256(ctx.param('code_verifier') as string, grant.codeChallenge))
         throw invalidGrant('code_verifier does not match the code_challenge (RFC 7636 §4.6)');
+      // RFC 9449 §10: the thumbprint of the proof's key must match dpop_jkt, else "it MUST reject
+      // the request". The code is spent like one presented with a wrong verifier (RFC 6749 §4.1.2).
+      if (grant.dpopJkt !== undefined && ctx.dpopJkt !== grant.dpopJkt)
+        throw invalidGrant(
+          typeof ctx.dpopJkt === 'string'
+            ? 'The DPoP proof is by another key than dpop_jkt of the authorization request (RFC 9449 §10)'
+            : 'The authorization code is bound to a DPoP key (dpop_jkt): a DPoP proof by that key is required (RFC 9449 §10)',
+        );
       const pair = await ctx.tokens.issue({
         sub: grant.sub,
         clientId: grant.clientId,

@@ -36,6 +36,11 @@ export interface GrantContext {
   /** True when the client proved a secret (client_secret_basic or client_secret_post). */
   readonly authenticated: boolean;
   readonly tokens: TokenService;
+  /**
+   * RFC 9449: the thumbprint of the request's checked DPoP proof, `null` for none, `undefined`
+   * when DPoP is off. `tokens` already binds what it issues to it.
+   */
+  readonly dpopJkt?: string | null | undefined;
   /** The user directory, when the server has one. */
   readonly users: UserService | undefined;
   /** The scope the server grants at login (RFC 6749 §3.3), if any. */
