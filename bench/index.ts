@@ -45,7 +45,7 @@ const filter = filterAt >= 0 ? args[filterAt + 1] : undefined;
 const profAt = args.indexOf('--cpu-prof');
 const cpuProfDir = profAt >= 0 ? args[profAt + 1] : undefined;
 
-const SECTIONS = ['codecs', 'asymmetric', 'dpop', 'refresh', 'authenticate', 'http', 'scaling'] as const;
+const SECTIONS = ['codecs', 'asymmetric', 'dpop', 'refresh', 'refresh-parts', 'authenticate', 'http', 'scaling'] as const;
 type Section = (typeof SECTIONS)[number];
 const terms = (filter ?? '')
   .split(',')
@@ -240,6 +240,16 @@ if (wanted.has('refresh')) {
     console.log(formatRefreshTable(rows));
   }
   endSection('refresh');
+}
+if (wanted.has('refresh-parts')) {
+  const { formatRefreshParts, runRefreshParts } = await import('./refresh-parts.js');
+  const rows = await runRefreshParts({ quick, log });
+  output['refresh-parts'] = rows;
+  if (!json) {
+    console.log('\nWhat a refresh costs beyond the store round trip, by part (CPU time of this process per operation)');
+    console.log(formatRefreshParts(rows));
+  }
+  endSection('refresh-parts');
 }
 if (wanted.has('authenticate')) {
   const rows = await runAuthenticateBench({ quick, log });
