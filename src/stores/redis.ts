@@ -36,6 +36,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { sha256Base64url } from '../internal/crypto.js';
 import { type ClientDirectory, type ClientRecord, completeClient } from '../oauth-clients/types.js';
+import { Deadlines } from './deadlines.js';
 import { CLIENT_NEWS_MS, decodeEvent, encodeEvent, RevocationHub } from './feed.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
@@ -150,7 +151,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
   readonly kind = 'redis' as const;
   readonly client: RedisClient;
   readonly keyPrefix: string;
-  readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
   readonly #ownsClient: boolean;
   readonly #scripts: Record<ScriptName, ScriptFn>;
   readonly #feed = new RevocationHub({ start: () => this.#startSubscriber(), stop: () => this.#stopSubscriber() });
@@ -172,7 +173,8 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     this.keyPrefix = options.keyPrefix ?? 'tessera:';
     if (/[{}]/.test(this.keyPrefix))
       throw new ConfigError('the Redis key prefix must not contain { or } (the hash tag is the user shard)');
-    this.#timeoutMs = options.timeoutMs ?? 2000;
+    const timeoutMs = options.timeoutMs ?? 2000;
+    this.#deadlines = new Deadlines(timeoutMs, () => new StoreUnavailableError(`Redis did not answer within ${timeoutMs} ms`));
     this.#ownsClient = options.ownsClient ?? false;
     this.#pingIntervalMs = options.feedPingIntervalMs ?? FEED_PING_INTERVAL_MS;
     this.#pingTimeoutMs = options.feedPingTimeoutMs ?? FEED_PING_TIMEOUT_MS;
@@ -362,24 +364,11 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
   }
 
   /** Runs one command with the timeout; any failure becomes a StoreUnavailableError. */
-  async #call<T>(op: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        op(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms`)),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-    } catch (e) {
+  #call<T>(op: () => Promise<T>): Promise<T> {
+    return this.#deadlines.run(op).then(undefined, (e: unknown) => {
       if (e instanceof StoreUnavailableError) throw e;
       throw new StoreUnavailableError(undefined, { cause: e });
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   }
 
   #script(name: ScriptName, shard: string, args: (string | number)[]): Promise<unknown> {
@@ -663,6 +652,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
   async close(): Promise<void> {
     this.#closed = true;
     this.#stopSubscriber();
+    this.#deadlines.close();
     if (!this.#ownsClient) return;
     try {
       await this.client.quit();
