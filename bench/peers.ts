@@ -28,12 +28,13 @@
  *
  * @module
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { hiddenFields, Jar, pkce } from '../test/support/forms.js';
 import { markdownTable, median } from './harness.js';
@@ -65,6 +66,8 @@ import {
   startPrivateRedis,
   TESSERA_CLI,
 } from './procs.js';
+
+const execFileAsync = promisify(execFile);
 
 export type PeerGroup = 'refresh' | 'introspect' | 'me' | 'signin';
 export const PEER_GROUPS: readonly PeerGroup[] = ['refresh', 'introspect', 'me', 'signin'];
@@ -257,13 +260,16 @@ async function checkRefresh(name: string, url: string, shape: RefreshRequestShap
 }
 
 /** `tessera client add ...` on the Redis store; the printed client. */
-function addTesseraClient(redisUrl: string, args: readonly string[]): { client_id: string; client_secret?: string } {
-  const out = execFileSync(
+async function addTesseraClient(
+  redisUrl: string,
+  args: readonly string[],
+): Promise<{ client_id: string; client_secret?: string }> {
+  const { stdout } = await execFileAsync(
     process.execPath,
     [TESSERA_CLI, 'client', 'add', ...args, '--store', redisUrl, '--redis-prefix', TESSERA_REDIS_PREFIX],
-    { encoding: 'utf8', env: { ...process.env, ...tesseraEnv() }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { encoding: 'utf8', env: { ...process.env, ...tesseraEnv() } },
   );
-  return JSON.parse(out.trim().split('\n').pop() as string);
+  return JSON.parse(stdout.trim().split('\n').pop() as string);
 }
 
 /** Median of tessera's per-round req/s over the peer's, and the ratios of the medians of CPU. */
@@ -353,8 +359,11 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
       async (s) => {
         await register(s);
         // Clients on its store: a resource server for introspection, a third-party app for sign-in.
-        tesseraRsSecret = addTesseraClient(redisUrl, ['rs', '--confidential', '--introspect']).client_secret ?? '';
-        addTesseraClient(redisUrl, ['web', '--redirect-uri', CALLBACK, '--scope', 'api']);
+        const [rs] = await Promise.all([
+          addTesseraClient(redisUrl, ['rs', '--confidential', '--introspect']),
+          addTesseraClient(redisUrl, ['web', '--redirect-uri', CALLBACK, '--scope', 'api']),
+        ]);
+        tesseraRsSecret = rs.client_secret ?? '';
       },
     );
     const opMemory = start('oidc-provider-memory', [OIDC_PROVIDER_SERVER, 'memory'], { BENCH_RS_SECRET: rsSecret });
@@ -385,10 +394,10 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
       rows.push(
         ...(await compare(
           'refresh, memory',
-          [
-            await tesseraRefresh('tessera serve, memory store', tesseraMemory, false),
-            await opRefresh('oidc-provider, memory adapter', opMemory, false),
-          ],
+          await Promise.all([
+            tesseraRefresh('tessera serve, memory store', tesseraMemory, false),
+            opRefresh('oidc-provider, memory adapter', opMemory, false),
+          ]),
           opts,
           ctx,
           log,
@@ -398,11 +407,11 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
       rows.push(
         ...(await compare(
           'refresh, Redis',
-          [
-            await tesseraRefresh('tessera serve, Redis', tesseraRedis, true),
-            await opRefresh('oidc-provider, example Redis adapter', opRedis, true),
-            await opRefresh('oidc-provider, atomic Redis adapter', opAtomic, true),
-          ],
+          await Promise.all([
+            tesseraRefresh('tessera serve, Redis', tesseraRedis, true),
+            opRefresh('oidc-provider, example Redis adapter', opRedis, true),
+            opRefresh('oidc-provider, atomic Redis adapter', opAtomic, true),
+          ]),
           opts,
           ctx,
           log,
