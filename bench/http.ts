@@ -184,6 +184,16 @@ export function cpuPlacement(): RunContext['placement'] {
   return pin(process.pid, placement.rest) ? placement : undefined;
 }
 
+/** Pins this process (the load generator) apart from the servers (see cpuPlacement), and says where each runs. */
+export function placeProcesses(ctx: RunContext, pinned: boolean, label: string, log: (line: string) => void): void {
+  if (pinned) ctx.placement = cpuPlacement();
+  log(
+    ctx.placement
+      ? `${label}: servers on CPU ${ctx.placement.server}; load generator and redis-server on CPU ${ctx.placement.rest}`
+      : `${label}: no CPU pinning`,
+  );
+}
+
 /** Sets the CPU affinity of every thread of `pid`; false where taskset is missing or refuses. */
 export function pin(pid: number | undefined, cpus: string): boolean {
   if (pid === undefined) return false;
@@ -573,12 +583,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
   const ctx: RunContext = { connections: options.connections ?? HTTP_CONNECTIONS, cpuProfDir: options.cpuProfDir };
-  if (options.pin !== false) ctx.placement = cpuPlacement();
-  log(
-    ctx.placement
-      ? `http bench: servers on CPU ${ctx.placement.server}; load generator and redis-server on CPU ${ctx.placement.rest}`
-      : 'http bench: no CPU pinning',
-  );
+  placeProcesses(ctx, options.pin !== false, 'http bench', log);
   const rows: HttpRow[] = [];
   let redis: PrivateRedis | undefined;
   let client: Redis | undefined;

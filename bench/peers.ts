@@ -41,7 +41,6 @@ import { markdownTable, median } from './harness.js';
 import {
   BENCH_USER,
   compare,
-  cpuPlacement,
   type DrivenRun,
   fillPool,
   formatHttpTable,
@@ -50,6 +49,7 @@ import {
   type LoadOptions,
   passwordLogin,
   pin,
+  placeProcesses,
   type RefreshRequestShape,
   type RunContext,
   redisPid,
@@ -307,12 +307,7 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-peers-bench-'));
   const ctx: RunContext = { connections };
-  if (options.pin !== false) ctx.placement = cpuPlacement();
-  log(
-    ctx.placement
-      ? `peers bench: servers on CPU ${ctx.placement.server}; load generator and redis-server on CPU ${ctx.placement.rest}`
-      : 'peers bench: no CPU pinning',
-  );
+  placeProcesses(ctx, options.pin !== false, 'peers bench', log);
   const servers: ChildServer[] = [];
   const rows: HttpRow[] = [];
   let redis: PrivateRedis | undefined;
