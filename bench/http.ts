@@ -458,9 +458,11 @@ const TESSERA_REFRESH: RefreshRequestShape = {
 };
 
 /**
- * A pool of live refresh tokens for one server: a request takes one, its answer
- * brings the successor. Starts with more tokens than connections, so a failed
- * refresh (whose chain ends) does not starve the others.
+ * A pool of live refresh tokens for one server: a request takes the oldest, its
+ * answer brings the successor to the back. Starts with more tokens than connections,
+ * so a failed refresh (whose chain ends) does not starve the others; taken in turn,
+ * every chain moves at the same pace (none waits long enough to leave a store that
+ * evicts, such as oidc-provider's memory adapter).
  */
 export function refreshRequests(pool: string[], shape: RefreshRequestShape = TESSERA_REFRESH) {
   return () => ({
@@ -471,7 +473,7 @@ export function refreshRequests(pool: string[], shape: RefreshRequestShape = TES
         path: shape.path,
         headers: { 'content-type': shape.contentType },
         setupRequest: (req: import('autocannon').AutocannonRequest) => {
-          req.body = shape.body(pool.pop() ?? 'pool-empty');
+          req.body = shape.body(pool.shift() ?? 'pool-empty');
           return req;
         },
         onResponse: (status: number, body: string) => {
