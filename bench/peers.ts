@@ -367,6 +367,10 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
     const opAtomic = start('oidc-provider-redis-atomic', [OIDC_PROVIDER_SERVER, 'redis-atomic'], opRedisEnv('oidc-atomic:'));
 
     const poolSize = connections * 2 + 8;
+    /** One group's rounds, alternating its targets; its rows appended. */
+    const measure = async (group: string, targets: readonly Target[]) => {
+      rows.push(...(await compare(group, targets, opts, ctx, log)));
+    };
     const tesseraRefresh = async (name: string, started: () => Promise<ChildServer>, onRedis: boolean): Promise<Target> => {
       const server = await started();
       const pool: string[] = [];
@@ -386,31 +390,21 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
 
     if (groups.has('refresh')) {
       log('peers bench: minting refresh token pools (memory)');
-      rows.push(
-        ...(await compare(
-          'refresh, memory',
-          await Promise.all([
-            tesseraRefresh('tessera serve, memory store', tesseraMemory, false),
-            opRefresh('oidc-provider, memory adapter', opMemory, false),
-          ]),
-          opts,
-          ctx,
-          log,
-        )),
+      await measure(
+        'refresh, memory',
+        await Promise.all([
+          tesseraRefresh('tessera serve, memory store', tesseraMemory, false),
+          opRefresh('oidc-provider, memory adapter', opMemory, false),
+        ]),
       );
       log('peers bench: minting refresh token pools (Redis)');
-      rows.push(
-        ...(await compare(
-          'refresh, Redis',
-          await Promise.all([
-            tesseraRefresh('tessera serve, Redis', tesseraRedis, true),
-            opRefresh('oidc-provider, example Redis adapter', opRedis, true),
-            opRefresh('oidc-provider, atomic Redis adapter', opAtomic, true),
-          ]),
-          opts,
-          ctx,
-          log,
-        )),
+      await measure(
+        'refresh, Redis',
+        await Promise.all([
+          tesseraRefresh('tessera serve, Redis', tesseraRedis, true),
+          opRefresh('oidc-provider, example Redis adapter', opRedis, true),
+          opRefresh('oidc-provider, atomic Redis adapter', opAtomic, true),
+        ]),
       );
     }
 
@@ -435,32 +429,24 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
       };
       const [tRedis, opRedisServer] = await Promise.all([tesseraRedis(), opRedis()]);
       const [tAt, opAt] = await Promise.all([signIn(tRedis.url, TESSERA_ENDPOINTS), signIn(opRedisServer.url, OP_ENDPOINTS)]);
-      rows.push(
-        ...(await compare(
-          'introspection, Redis',
-          [
-            await introspect(
-              'tessera serve, Redis',
-              'ours',
-              tRedis,
-              '/auth/introspect',
-              basic('rs', tesseraRsSecret),
-              tAt.access_token,
-            ),
-            await introspect(
-              'oidc-provider, example Redis adapter',
-              'library',
-              opRedisServer,
-              '/token/introspection',
-              basic('rs', rsSecret),
-              opAt.access_token,
-            ),
-          ],
-          opts,
-          ctx,
-          log,
-        )),
-      );
+      await measure('introspection, Redis', [
+        await introspect(
+          'tessera serve, Redis',
+          'ours',
+          tRedis,
+          '/auth/introspect',
+          basic('rs', tesseraRsSecret),
+          tAt.access_token,
+        ),
+        await introspect(
+          'oidc-provider, example Redis adapter',
+          'library',
+          opRedisServer,
+          '/token/introspection',
+          basic('rs', rsSecret),
+          opAt.access_token,
+        ),
+      ]);
     }
 
     if (groups.has('me')) {
@@ -483,19 +469,11 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
         signIn(opMem.url, OP_ENDPOINTS),
         signIn(opAtom.url, OP_ENDPOINTS),
       ]);
-      rows.push(
-        ...(await compare(
-          'GET /me (access-token validation)',
-          [
-            await protectedRoute('tessera serve, memory store', 'ours', tMemory, tAt.access_token, false),
-            await protectedRoute('oidc-provider AccessToken.find, memory', 'library', opMem, opMemAt.access_token, false),
-            await protectedRoute('oidc-provider AccessToken.find, Redis', 'library', opAtom, opRedisAt.access_token, true),
-          ],
-          opts,
-          ctx,
-          log,
-        )),
-      );
+      await measure('GET /me (access-token validation)', [
+        await protectedRoute('tessera serve, memory store', 'ours', tMemory, tAt.access_token, false),
+        await protectedRoute('oidc-provider AccessToken.find, memory', 'library', opMem, opMemAt.access_token, false),
+        await protectedRoute('oidc-provider AccessToken.find, Redis', 'library', opAtom, opRedisAt.access_token, true),
+      ]);
     }
 
     if (groups.has('signin')) {
@@ -510,19 +488,11 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
         const request = () => ({ method: 'GET' });
         return { name, role, server, request, redis: true, drive: signInDriver(server.url, e, SIGNIN_CONCURRENCY) };
       };
-      rows.push(
-        ...(await compare(
-          'sign-in (authorization code, Redis)',
-          [
-            await signInTarget('tessera serve, Redis', 'ours', tesseraRedis, TESSERA_ENDPOINTS),
-            await signInTarget('oidc-provider, example Redis adapter', 'library', opRedis, OP_ENDPOINTS),
-            await signInTarget('oidc-provider, atomic Redis adapter', 'library', opAtomic, OP_ENDPOINTS),
-          ],
-          opts,
-          ctx,
-          log,
-        )),
-      );
+      await measure('sign-in (authorization code, Redis)', [
+        await signInTarget('tessera serve, Redis', 'ours', tesseraRedis, TESSERA_ENDPOINTS),
+        await signInTarget('oidc-provider, example Redis adapter', 'library', opRedis, OP_ENDPOINTS),
+        await signInTarget('oidc-provider, atomic Redis adapter', 'library', opAtomic, OP_ENDPOINTS),
+      ]);
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
