@@ -95,7 +95,7 @@ const METRICS_ON_ME = 'tessera serve, metrics on';
 const METRICS_ON_REFRESH = 'tessera serve, SQLite, metrics on';
 
 /** The servers' TESSERA_ISSUER (otherwise their listening URL): tokens minted here carry it as iss and aud (RFC 9068). */
-const BENCH_ISSUER = 'http://tessera.bench';
+export const BENCH_ISSUER = 'http://tessera.bench';
 // Random: production mode refuses a low-entropy secret (one byte repeated).
 const SECRET = randomBytes(32).toString('base64url');
 export const HTTP_CONNECTIONS = 50;
@@ -113,8 +113,18 @@ function cpuMicros(pid: number | undefined): number | undefined {
   }
 }
 
+/** The counts of a load run that does not go through autocannon (a multi-request flow). */
+export interface DrivenRun {
+  ok: number;
+  failures: number;
+  /** Seconds the run took. */
+  duration: number;
+  /** Latency of every successful iteration (ms). */
+  latencies: number[];
+}
+
 /** One target of a load run. */
-interface Target {
+export interface Target {
   name: string;
   role: HttpRow['role'];
   server: ChildServer;
@@ -124,6 +134,11 @@ interface Target {
   prepare?: () => Promise<void>;
   /** Counted on the private Redis. */
   redis?: boolean;
+  /**
+   * Load of its own instead of autocannon's (`request` is then not used): runs for
+   * `durationSec` with `connections` concurrent clients. Not counted with MONITOR.
+   */
+  drive?: (durationSec: number, connections: number) => Promise<DrivenRun>;
 }
 
 interface RunResult {
@@ -136,7 +151,7 @@ interface RunResult {
   redisCpuUsPerReq?: number;
 }
 
-interface LoadOptions {
+export interface LoadOptions {
   /** Measured rounds per server (ABBA order), seconds per round, and one warm-up run per server. */
   rounds: number;
   durationSec: number;
@@ -145,7 +160,7 @@ interface LoadOptions {
   monitorRequests: number;
 }
 
-interface RunContext {
+export interface RunContext {
   connections: number;
   cpuProfDir?: string;
   redis?: { client: Redis; pid?: number };
@@ -162,15 +177,25 @@ interface RunContext {
  * the figure is then the server's own cost, as with a load generator on another
  * machine. `--no-pin` turns it off.
  */
-function cpuPlacement(): RunContext['placement'] {
+export function cpuPlacement(): RunContext['placement'] {
   const n = availableParallelism();
   if (n < 2) return undefined;
   const placement = { server: String(n - 1), rest: n === 2 ? '0' : `0-${n - 2}`, all: `0-${n - 1}` };
   return pin(process.pid, placement.rest) ? placement : undefined;
 }
 
+/** Pins this process (the load generator) apart from the servers (see cpuPlacement), and says where each runs. */
+export function placeProcesses(ctx: RunContext, pinned: boolean, label: string, log: (line: string) => void): void {
+  if (pinned) ctx.placement = cpuPlacement();
+  log(
+    ctx.placement
+      ? `${label}: servers on CPU ${ctx.placement.server}; load generator and redis-server on CPU ${ctx.placement.rest}`
+      : `${label}: no CPU pinning`,
+  );
+}
+
 /** Sets the CPU affinity of every thread of `pid`; false where taskset is missing or refuses. */
-function pin(pid: number | undefined, cpus: string): boolean {
+export function pin(pid: number | undefined, cpus: string): boolean {
   if (pid === undefined) return false;
   try {
     execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
@@ -181,17 +206,15 @@ function pin(pid: number | undefined, cpus: string): boolean {
 }
 
 /** Starts a server under test (placed on the servers' CPU when pinning). */
-async function startTarget(ctx: RunContext, name: string, args: readonly string[], env: NodeJS.ProcessEnv) {
+export async function startTarget(ctx: RunContext, name: string, args: readonly string[], env: NodeJS.ProcessEnv) {
   const server = await startServer(name, nodeArgs(ctx, name, args), env);
   if (ctx.placement) pin(server.child.pid, ctx.placement.server);
   return server;
 }
 
-async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: boolean): Promise<RunResult> {
-  await t.prepare?.();
+/** One autocannon run against `t` (its `request`), in the shape of a driven run. */
+async function autocannonRun(t: Target, durationSec: number, ctx: RunContext, record: boolean): Promise<DrivenRun> {
   const latencies: number[] = [];
-  const cpu0 = cpuMicros(t.server.child.pid);
-  const redisCpu0 = ctx.redis && t.redis ? cpuMicros(ctx.redis.pid) : undefined;
   const result = await new Promise<import('autocannon').AutocannonResult>((resolve, reject) => {
     const instance = autocannon(
       { url: t.server.url, connections: ctx.connections, duration: durationSec, sampleInt: 250, timeout: 10, ...t.request() },
@@ -202,13 +225,26 @@ async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: 
         if (status < 300) latencies.push(ms);
       });
   });
+  return {
+    ok: result['2xx'],
+    failures: result.non2xx + result.errors + result.timeouts,
+    duration: result.duration,
+    latencies,
+  };
+}
+
+async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: boolean): Promise<RunResult> {
+  await t.prepare?.();
+  const cpu0 = cpuMicros(t.server.child.pid);
+  const redisCpu0 = ctx.redis && t.redis ? cpuMicros(ctx.redis.pid) : undefined;
+  const result = t.drive ? await t.drive(durationSec, ctx.connections) : await autocannonRun(t, durationSec, ctx, record);
   const cpu1 = cpuMicros(t.server.child.pid);
-  const ok = result['2xx'];
+  const { ok } = result;
   const out: RunResult = {
     reqPerSec: ok / result.duration,
     ok,
-    failures: result.non2xx + result.errors + result.timeouts,
-    latencies,
+    failures: result.failures,
+    latencies: record ? result.latencies : [],
   };
   if (cpu0 !== undefined && cpu1 !== undefined && ok > 0) {
     out.cpuUsPerReq = (cpu1 - cpu0) / ok;
@@ -227,10 +263,15 @@ async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: 
  * scripts run inside Redis show with source "lua" and are not round trips.
  */
 async function roundTripsPerRequest(t: Target, ctx: RunContext, amount: number): Promise<number | undefined> {
-  if (!ctx.redis) return undefined;
+  if (!ctx.redis || t.drive) return undefined;
   await t.prepare?.();
   const monitor = await ctx.redis.client.monitor();
   let commands = 0;
+  // ioredis can lose track of a MONITOR stream on a saturated machine; the count is then unknown.
+  let lost = false;
+  monitor.on('error', () => {
+    lost = true;
+  });
   monitor.on('monitor', (_time: string, _args: string[], source: string) => {
     if (source !== 'lua') commands++;
   });
@@ -242,14 +283,14 @@ async function roundTripsPerRequest(t: Target, ctx: RunContext, amount: number):
   // Let the last MONITOR lines arrive.
   await new Promise((r) => setTimeout(r, 200));
   monitor.disconnect();
-  return result['2xx'] > 0 ? commands / result['2xx'] : undefined;
+  return result['2xx'] > 0 && !lost ? commands / result['2xx'] : undefined;
 }
 
 /**
  * Runs every target `rounds` times, alternating the order (forward, then
  * backward: ABBA), after one warm-up run each. Rows in the targets' order.
  */
-async function compare(
+export async function compare(
   group: string,
   targets: readonly Target[],
   opts: LoadOptions,
@@ -313,7 +354,7 @@ function nodeArgs(ctx: RunContext, name: string, args: readonly string[]): strin
 }
 
 /** Environment of every `tessera serve` child: production mode with a configured secret. */
-function tesseraEnv(): NodeJS.ProcessEnv {
+export function tesseraEnv(): NodeJS.ProcessEnv {
   return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn', TESSERA_ISSUER: BENCH_ISSUER };
 }
 
@@ -403,21 +444,36 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
   }
 }
 
+/** How a refresh request is made: tessera's `POST /auth/refresh` with a JSON body unless told otherwise. */
+export interface RefreshRequestShape {
+  path: string;
+  contentType: string;
+  body(refreshToken: string): string;
+}
+
+const TESSERA_REFRESH: RefreshRequestShape = {
+  path: '/auth/refresh',
+  contentType: 'application/json',
+  body: (refreshToken) => JSON.stringify({ refresh_token: refreshToken }),
+};
+
 /**
- * A pool of live refresh tokens for one server: a request takes one, its answer
- * brings the successor. Starts with more tokens than connections, so a failed
- * refresh (whose chain ends) does not starve the others.
+ * A pool of live refresh tokens for one server: a request takes the oldest, its
+ * answer brings the successor to the back. Starts with more tokens than connections,
+ * so a failed refresh (whose chain ends) does not starve the others; taken in turn,
+ * every chain moves at the same pace (none waits long enough to leave a store that
+ * evicts, such as oidc-provider's memory adapter).
  */
-function refreshRequests(pool: string[]) {
+export function refreshRequests(pool: string[], shape: RefreshRequestShape = TESSERA_REFRESH) {
   return () => ({
     method: 'POST',
     requests: [
       {
         method: 'POST',
-        path: '/auth/refresh',
-        headers: { 'content-type': 'application/json' },
+        path: shape.path,
+        headers: { 'content-type': shape.contentType },
         setupRequest: (req: import('autocannon').AutocannonRequest) => {
-          req.body = JSON.stringify({ refresh_token: pool.pop() ?? 'pool-empty' });
+          req.body = shape.body(pool.shift() ?? 'pool-empty');
           return req;
         },
         onResponse: (status: number, body: string) => {
@@ -430,21 +486,31 @@ function refreshRequests(pool: string[]) {
   });
 }
 
-/** Logs in through the HTTP API until `pool` holds `n` refresh tokens (the memory store lives inside the server). */
-async function fillPool(url: string, pool: string[], n: number): Promise<void> {
-  const post = (path: string, o: Record<string, string>) =>
-    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
-  const credentials = { username: 'bench', password: 'bench-password-123' };
-  if (pool.length === 0) {
-    const reg = await post('/auth/register', credentials);
+/** The user of the benchmarks (registered with `--allow-register`, then signed in with the password grant). */
+export const BENCH_USER = { username: 'bench', password: 'bench-password-123' };
+
+function postJson(url: string, path: string, o: Record<string, string>) {
+  return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
+}
+
+/** A token response of the password grant for {@link BENCH_USER}, registered first when `register`. */
+export async function passwordLogin(url: string, register = false): Promise<{ access_token: string; refresh_token: string }> {
+  if (register) {
+    const reg = await postJson(url, '/auth/register', BENCH_USER);
     if (reg.status !== 201 && reg.status !== 409) throw new Error(`register answered ${reg.status}: ${await reg.text()}`);
   }
+  const res = await postJson(url, '/auth/token', { grant_type: 'password', ...BENCH_USER });
+  const body = (await res.json()) as { access_token?: string; refresh_token?: string };
+  if (res.status !== 200 || !body.access_token || !body.refresh_token) throw new Error(`login answered ${res.status}`);
+  return { access_token: body.access_token, refresh_token: body.refresh_token };
+}
+
+/** Logs in through the HTTP API until `pool` holds `n` refresh tokens (the memory store lives inside the server). */
+export async function fillPool(url: string, pool: string[], n: number): Promise<void> {
+  if (pool.length === 0) await passwordLogin(url, true).then((t) => pool.push(t.refresh_token));
   // Eight logins at a time (scrypt runs on libuv's pool).
   const login = async () => {
-    const res = await post('/auth/token', { grant_type: 'password', ...credentials });
-    const body = (await res.json()) as { refresh_token?: string };
-    if (res.status !== 200 || !body.refresh_token) throw new Error(`login answered ${res.status}`);
-    pool.push(body.refresh_token);
+    pool.push((await passwordLogin(url)).refresh_token);
   };
   while (pool.length < n) await Promise.all(Array.from({ length: Math.min(8, n - pool.length) }, login));
 }
@@ -596,12 +662,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
   const ctx: RunContext = { connections: options.connections ?? HTTP_CONNECTIONS, cpuProfDir: options.cpuProfDir };
-  if (options.pin !== false) ctx.placement = cpuPlacement();
-  log(
-    ctx.placement
-      ? `http bench: servers on CPU ${ctx.placement.server}; load generator and redis-server on CPU ${ctx.placement.rest}`
-      : 'http bench: no CPU pinning',
-  );
+  placeProcesses(ctx, options.pin !== false, 'http bench', log);
   const rows: HttpRow[] = [];
   let redis: PrivateRedis | undefined;
   let client: Redis | undefined;
@@ -631,7 +692,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   return rows;
 }
 
-function redisPid(info: string): number | undefined {
+export function redisPid(info: string): number | undefined {
   const m = /^process_id:(\d+)/m.exec(info);
   return m ? Number(m[1]) : undefined;
 }

@@ -17,6 +17,8 @@
  *                 floor (bench/http.ts)
  *   scaling       Redis memory per family, SQLite growth per million refreshes, refresh latency
  *                 at 10k vs 1M live families (bench/scaling.ts)
+ *   peers         tessera vs oidc-provider, both served: refresh with rotation (memory, Redis),
+ *                 introspection, a protected route, a whole authorization-code sign-in (bench/peers.ts)
  *
  * `--filter` selects sections by name (`--filter http`, `--filter codecs,scaling`); a text that
  * names no section filters the codec cases instead (`--filter "HS256 verify"`), as before.
@@ -45,7 +47,7 @@ const filter = filterAt >= 0 ? args[filterAt + 1] : undefined;
 const profAt = args.indexOf('--cpu-prof');
 const cpuProfDir = profAt >= 0 ? args[profAt + 1] : undefined;
 
-const SECTIONS = ['codecs', 'asymmetric', 'dpop', 'refresh', 'refresh-parts', 'authenticate', 'http', 'scaling'] as const;
+const SECTIONS = ['codecs', 'asymmetric', 'dpop', 'refresh', 'refresh-parts', 'authenticate', 'http', 'scaling', 'peers'] as const;
 type Section = (typeof SECTIONS)[number];
 const terms = (filter ?? '')
   .split(',')
@@ -283,6 +285,20 @@ if (wanted.has('scaling')) {
   output.scaling = result;
   if (!json) console.log(`\n${formatScaling(result)}`);
   endSection('scaling');
+}
+
+// --- peers: oidc-provider ---------------------------------------------------------------------------
+if (wanted.has('peers')) {
+  const { formatPeerRatios, peerTargets, runPeersBench } = await import('./peers.js');
+  const result = await runPeersBench({ quick, log, pin: !args.includes('--no-pin') });
+  output.peers = result;
+  targetLines.push(...peerTargets(result.ratios));
+  if (!json) {
+    console.log(`\nPeers: tessera vs oidc-provider (servers in child processes; medians of ${quick ? 2 : 8} alternating rounds)`);
+    console.log(formatHttpTable(result.rows));
+    console.log(`\n${formatPeerRatios(result.ratios)}`);
+  }
+  endSection('peers');
 }
 
 const load1 = loadavg();

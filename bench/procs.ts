@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const TESSERA_CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const PEERS = join(ROOT, 'bench', 'servers', 'peers.mjs');
+/** oidc-provider configured as tessera's bench server (bench/peers.ts). */
+export const OIDC_PROVIDER_SERVER = join(ROOT, 'bench', 'servers', 'oidc-provider.mjs');
 
 export interface ChildServer {
   name: string;
