@@ -17,6 +17,7 @@
  * @module
  */
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Metric, Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import type { AuthEvent, AuthEventSink } from '../http/core/events.js';
@@ -93,7 +94,7 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
     throw e;
   }
   const registry: Registry = new prom.Registry();
-  prom.collectDefaultMetrics({ register: registry });
+  defaultMetrics(prom, registry);
   const counter = (name: string, help: string, labelNames: readonly string[]) => {
     const c = new SeriesCounter(name, help, labelNames);
     registry.registerMetric(c as unknown as Metric);
@@ -300,6 +301,22 @@ export async function createServerMetrics(): Promise<ServerMetrics> {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };
+}
+
+/**
+ * prom-client's default process metrics (`collectDefaultMetrics`' list, each module of which
+ * registers itself) but its GC duration histogram: that one's PerformanceObserver calls into
+ * JavaScript after every collection, the frequent young-generation ones included, which came to
+ * more than half of what the metrics cost a cached `GET /me` (callgrind, BENCHMARKS.md). Heap
+ * sizes and event loop lag stay.
+ */
+function defaultMetrics(prom: typeof import('prom-client'), registry: Registry): void {
+  const require = createRequire(import.meta.url);
+  for (const name of prom.collectDefaultMetrics.metricsList) {
+    if (name === 'gc') continue;
+    const register = require(`prom-client/lib/metrics/${name}`) as (r: Registry, config: object) => void;
+    register(registry, { eventLoopMonitoringPrecision: 10 });
+  }
 }
 
 export interface MetricsListener {
