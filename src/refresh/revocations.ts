@@ -107,6 +107,9 @@ export class RevocationSet implements RevocationListener {
   /** Tokens issued (iat, ms) before this were issued before the feed was last up: one store check each. */
   #trustedFrom: Millis = Number.POSITIVE_INFINITY;
   #nextSweep: Millis = 0;
+  /** When the feed last went up or down (ms; the set's creation before the first status). */
+  #statusSince: Millis;
+  #received = 0;
 
   constructor(options: RevocationSetOptions) {
     this.horizonMs = options.horizonMs;
@@ -116,6 +119,17 @@ export class RevocationSet implements RevocationListener {
     this.#clock = options.clock;
     this.#memoSize = options.memoSize ?? 100_000;
     this.#maxEntries = options.maxEntries ?? DEFAULTS.revocationCap;
+    this.#statusSince = options.clock();
+  }
+
+  /** How long the feed has been down (ms) at `now`: 0 while it promises delivery; since the set was made if it never did. */
+  downFor(now: Millis): Millis {
+    return this.#live ? 0 : Math.max(0, now - this.#statusSince);
+  }
+
+  /** Revocations the feed delivered to this set (snapshot replays included; client removals not). */
+  get received(): number {
+    return this.#received;
   }
 
   /** True while the feed promises delivery. */
@@ -146,6 +160,7 @@ export class RevocationSet implements RevocationListener {
   event(e: RevocationEvent): void {
     // A client's removal concerns the client cache (src/oauth-clients), not a token.
     if (e.kind === 'client') return;
+    this.#received++;
     this.#add(e, false);
   }
 
@@ -238,7 +253,9 @@ export class RevocationSet implements RevocationListener {
   status(s: 'up' | 'down', complete = false): void {
     this.#gen++;
     this.#memo.clear();
-    this.#live = s === 'up';
+    const live = s === 'up';
+    if (live !== this.#live) this.#statusSince = this.#clock();
+    this.#live = live;
     // A complete 'up' came with every revocation in force: nothing issued before it needs a check.
     if (!this.#live) this.#trustedFrom = Number.POSITIVE_INFINITY;
     else this.#trustedFrom = complete ? Number.NEGATIVE_INFINITY : this.#clock() + this.#marginMs;

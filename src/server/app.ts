@@ -47,10 +47,11 @@ export interface AppOptions extends Omit<AuthHandlersOptions, 'accessAlg'> {
   /** EdDSA/ES256/RS256 access tokens: the public JWK Set to serve at `/.well-known/jwks.json`. */
   jwks?: JwkSet;
   /**
-   * Called once per answered request with its route pattern (`unmatched` for a path no route
-   * has), method, status and duration in seconds: the request histogram of metrics.ts.
+   * The request histogram of metrics.ts: called once per route pattern and method as the route is
+   * added (`unmatched` for a path no route has, once per method met), and what it returns is
+   * called once per answer with its status and duration in seconds.
    */
-  onResponse?: (route: string, method: string, status: number, seconds: number) => void;
+  recordRoute?: (route: string, method: string) => (status: number, seconds: number) => void;
 }
 
 /** Socket timeouts, milliseconds (Node's http.Server settings of the same names). */
@@ -144,20 +145,38 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler: clientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const observe = options.onResponse;
-  if (observe) {
-    // A hook on each route with its pattern in hand, added as the route is: reading
-    // `request.routeOptions` at answer time builds an object per request, on the hot path too.
+  const recordRoute = options.recordRoute;
+  if (recordRoute) {
+    // A hook on each route with its recorder in hand, added as the route is: reading
+    // `request.routeOptions` at answer time builds an object per request, and a series looked up
+    // by label values hashes them per request. Fastify timed the reply already (elapsedTime).
     app.addHook('onRoute', (route) => {
-      const url = route.url;
-      const hook: onResponseHookHandler = (request, reply, done) => {
-        observe(url, request.method, reply.statusCode, reply.elapsedTime / 1000);
-        done();
-      };
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const recorders = new Map(methods.map((m) => [m, recordRoute(route.url, m)]));
+      const only = methods.length === 1 ? recorders.get(methods[0] as string) : undefined;
+      const hook: onResponseHookHandler = only
+        ? (_request, reply, done) => {
+            only(reply.statusCode, reply.elapsedTime / 1000);
+            done();
+          }
+        : (request, reply, done) => {
+            recorders.get(request.method)?.(reply.statusCode, reply.elapsedTime / 1000);
+            done();
+          };
       const own = route.onResponse;
       route.onResponse = own === undefined ? hook : [...(Array.isArray(own) ? own : [own]), hook];
     });
   }
+  const unmatched = new Map<string, (status: number, seconds: number) => void>();
+  const recordUnmatched = (method: string, seconds: number) => {
+    if (!recordRoute) return;
+    let record = unmatched.get(method);
+    if (record === undefined) {
+      record = recordRoute('unmatched', method);
+      unmatched.set(method, record);
+    }
+    record(404, seconds);
+  };
 
   if (timeouts.connectionTimeout > 0) {
     const reaper = reapIdleConnections(app.server, timeouts.connectionTimeout);
@@ -171,7 +190,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   securityHeaders(app);
   app.setNotFoundHandler((request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
-    observe?.('unmatched', request.method, 404, reply.elapsedTime / 1000);
+    recordUnmatched(request.method, reply.elapsedTime / 1000);
   });
 
   app.register(tesseraAuth, {
@@ -223,7 +242,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     trustProxy: _tp,
     timeouts: _to,
     jwks,
-    onResponse: _or,
+    recordRoute: _rr,
     ...routeOptions
   } = options;
   app.register(tesseraRoutes, {

@@ -274,9 +274,19 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     log: { level: config.logLevel, requests: config.logRequests, ...(options.logStream ? { stream: options.logStream } : {}) },
     ...(events ? { events } : {}),
     // Route patterns, not URLs: a bounded label set (an unknown path is "unmatched").
-    ...(metrics ? { onResponse: metrics.request } : {}),
+    ...(metrics ? { recordRoute: metrics.route } : {}),
   });
-  metrics?.watch({ revocations: () => real?.revocations });
+  // The store itself, not the timed one: the sampling is no store call of a request.
+  const countActive = opened.countActiveFamilies?.bind(opened);
+  metrics?.watch({
+    revocations: () => {
+      const r = real?.revocations;
+      return (
+        r && { live: r.live, size: r.size, dropped: r.dropped, received: r.received, downSeconds: r.downFor(clock()) / 1000 }
+      );
+    },
+    ...(countActive ? { activeFamilies: () => countActive(clock()) } : {}),
+  });
   tracing?.install(app);
   // logrotate and its kind move the file, then signal: the trail continues in a new file.
   const onHup = () => audit?.reopen();

@@ -103,13 +103,14 @@ function createTracing(api: typeof import('@opentelemetry/api'), tracer: Tracer)
     events,
     traceStore(store, kind) {
       return observeStoreCalls(store, (name) => {
-        const span = tracer.startSpan(`tessera.store.${name}`, {
-          kind: api.SpanKind.CLIENT,
-          attributes: { 'db.system.name': kind, 'db.operation.name': name },
-        });
-        return (ok) => {
-          if (!ok) span.setStatus({ code: errorCode });
-          span.end();
+        const spanName = `tessera.store.${name}`;
+        const options = { kind: api.SpanKind.CLIENT, attributes: { 'db.system.name': kind, 'db.operation.name': name } };
+        return {
+          start: () => tracer.startSpan(spanName, options),
+          end(span: Span, ok: boolean) {
+            if (!ok) span.setStatus({ code: errorCode });
+            span.end();
+          },
         };
       });
     },

@@ -16,6 +16,7 @@ import {
   createFamilyIn,
   type FamilyState,
   inspectRefreshIn,
+  isActiveFamily,
   listFamiliesIn,
   revokeAccessIn,
   revokeFamilyIn,
@@ -195,6 +196,13 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
       if (f !== undefined) families.push(f);
     }
     return listFamiliesIn(this.#tx(input.now), input.sub, families);
+  }
+
+  async countActiveFamilies(now: Millis): Promise<number> {
+    const tx = this.#tx(now);
+    let n = 0;
+    for (const f of this.#families.values()) if (isActiveFamily(tx, f)) n++;
+    return n;
   }
 
   async putOnce(input: PutOnceInput): Promise<boolean> {

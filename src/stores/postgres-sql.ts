@@ -1170,6 +1170,9 @@ export function statements(schema: string) {
     listFamilies: `SELECT f.id, f.created_at, f.last_used_at, f.absolute_expires_at, f.expires_at, f.claims, f.user_agent,
       f.address, f.grant_type FROM ${s}families f WHERE f.sub = $1 AND NOT f.revoked AND f.absolute_expires_at > $2 AND f.expires_at > $2
       AND f.created_at > coalesce((SELECT e.not_before FROM ${s}user_epochs e WHERE e.sub = $1), -1)`,
+    // Every user's live families, by families_by_expiry: listFamilies' rule without the user.
+    countActive: `SELECT count(*) AS n FROM ${s}families f WHERE f.expires_at > $1 AND NOT f.revoked
+      AND f.absolute_expires_at > $1 AND f.created_at > coalesce((SELECT e.not_before FROM ${s}user_epochs e WHERE e.sub = f.sub), -1)`,
     checkAccess: `SELECT * FROM ${s}check_access($1, $2, $3, $4, $5, $6)`,
     inspectRefresh: `SELECT * FROM ${s}inspect_refresh($1, $2, $3, $4)`,
     revokeAccess: `SELECT ${s}revoke_access($1, $2, $3, $4) AS event`,

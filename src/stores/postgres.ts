@@ -54,6 +54,7 @@ import type {
   FamilyInfo,
   FamilySummary,
   ListFamiliesInput,
+  Millis,
   NextTokens,
   OnceRef,
   OneTimeRecords,
@@ -552,6 +553,11 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
 
   async countStateEntries(): Promise<number> {
     const [r] = await this.#query('count');
+    return Number(r?.n ?? 0);
+  }
+
+  async countActiveFamilies(now: Millis): Promise<number> {
+    const [r] = await this.#query('countActive', [now]);
     return Number(r?.n ?? 0);
   }
 

@@ -584,6 +584,10 @@ export class SqliteStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return this.#guard(() => (this.#s.count.get() as { n: number }).n);
   }
 
+  async countActiveFamilies(now: Millis): Promise<number> {
+    return this.#guard(() => (this.#s.countActive.get({ now }) as { n: number }).n);
+  }
+
   async createUser(user: UserRecord): Promise<boolean> {
     return this.#guard(
       () =>
@@ -762,6 +766,12 @@ function prepare(db: SqliteDatabase) {
       `SELECT id, created_at, last_used_at, absolute_expires_at, expires_at, claims, user_agent, address, grant_type FROM families
        WHERE sub = @sub AND revoked = 0 AND absolute_expires_at > @now AND expires_at > @now
        AND created_at > coalesce((SELECT not_before FROM user_epochs WHERE sub = @sub), -1)`,
+    ),
+    // Every user's live families, by families_by_expiry: familiesOf's rule without the user.
+    countActive: db.prepare(
+      `SELECT count(*) AS n FROM families f
+       WHERE f.expires_at > @now AND f.revoked = 0 AND f.absolute_expires_at > @now
+       AND f.created_at > coalesce((SELECT not_before FROM user_epochs WHERE sub = f.sub), -1)`,
     ),
     getRefresh: db.prepare(
       'SELECT user_id, issued_at, refresh_expires_in, used_count, family, expires_at FROM refresh_tokens WHERE hash = ?',

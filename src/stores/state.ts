@@ -365,10 +365,15 @@ export function revokeUserIn(tx: StateTx, input: RevokeUserInput): void {
  * A user's session listing: of the families the user index names, those neither revoked (flag
  * or epoch) nor expired (absolute lifetime, or the record's own expiry) at `now`.
  */
+/** A session in force: not revoked (by itself or its user's epoch), past neither its absolute expiry nor its record's. */
+export function isActiveFamily(tx: StateTx, f: FamilyState): boolean {
+  return !isRevoked(tx, f) && tx.now < f.absoluteExpiresAt && tx.now < f.expiresAt;
+}
+
 export function listFamiliesIn(tx: StateTx, sub: string, families: Iterable<FamilyState>): FamilySummary[] {
   const out: FamilySummary[] = [];
   for (const f of families) {
-    if (f.sub !== sub || isRevoked(tx, f) || tx.now >= f.absoluteExpiresAt || tx.now >= f.expiresAt) continue;
+    if (f.sub !== sub || !isActiveFamily(tx, f)) continue;
     out.push({
       familyId: f.familyId,
       clientId: clientOfClaims(f.claims),

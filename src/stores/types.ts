@@ -285,6 +285,13 @@ export interface TokenStateStore {
    * with a SCAN (a family's key is under its user's hash tag); the others by primary key.
    */
   familyOwner?(familyId: string): Promise<string | null>;
+  /**
+   * Sessions in force at `now` (families the session listing would show, over every user), for the
+   * `tessera_active_families` gauge, sampled: one statement over the families' expiry index (SQLite,
+   * PostgreSQL) or a walk of the map (memory). Optional: Redis keeps no index it could count
+   * without a scan, and has none.
+   */
+  countActiveFamilies?(now: Millis): Promise<number>;
   /** Deletes expired entries now (SQLite and memory also do it on their own); returns how many. */
   purgeExpired(): Promise<number>;
   /** Token-state entries held (families, opaque records, deny-list, user index and epochs), expired or not yet purged. */

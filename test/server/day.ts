@@ -38,6 +38,10 @@ export interface DayResult {
   tokenStatuses: number[];
   /** User id of alice (`sub`). */
   aliceId: string;
+  /** Sessions in force at the end of the day (every other one was ended). */
+  liveSessions: number;
+  /** Revocations the day pushed (reuse, logout, logout everywhere, RFC 7009). */
+  pushedRevocations: number;
 }
 
 interface Pair {
@@ -161,5 +165,13 @@ export async function runDay(url: string, proxy?: TcpProxy): Promise<DayResult> 
     }
   }
 
-  return { events, secrets: [...secrets].filter((s) => s.length >= 8), tokenStatuses, aliceId };
+  return {
+    events,
+    secrets: [...secrets].filter((s) => s.length >= 8),
+    tokenStatuses,
+    aliceId,
+    // The outage's session (s5), whose refresh met the outage and was not consumed.
+    liveSessions: proxy ? 1 : 0,
+    pushedRevocations: events.filter((e) => e.event === 'revocation').length,
+  };
 }

@@ -10,7 +10,13 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Counter, Histogram, type Metric, Registry } from 'prom-client';
-import { createServerMetrics, SeriesCounter, SeriesHistogram } from '../../src/server/metrics.js';
+import {
+  ACTIVE_FAMILIES_SAMPLE_MS,
+  createServerMetrics,
+  type FeedState,
+  SeriesCounter,
+  SeriesHistogram,
+} from '../../src/server/metrics.js';
 import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
 import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
 import {
@@ -152,6 +158,57 @@ test('the revocation feed gauges are read at scrape time, and absent without a f
   assert.deepEqual(samples(await text(), 'tessera_revocation_feed_up'), new Map([['', 0]]));
 });
 
+test('the feed lag and delivery metrics are read at scrape time, and absent without a feed', async () => {
+  const m = await createServerMetrics();
+  let feed: FeedState | undefined;
+  m.watch({ revocations: () => feed });
+  const text = async () => (await m.render()).body;
+  assert.equal(samples(await text(), 'tessera_revocation_feed_down_seconds').size, 0);
+  assert.equal(samples(await text(), 'tessera_revocation_feed_events_total').size, 0);
+  feed = { live: false, size: 0, dropped: 0, received: 4, downSeconds: 12.5 };
+  const body = await text();
+  assert.deepEqual(samples(body, 'tessera_revocation_feed_down_seconds'), new Map([['', 12.5]]));
+  assert.deepEqual(samples(body, 'tessera_revocation_feed_events_total'), new Map([['', 4]]));
+  assert.match(body, /^# TYPE tessera_revocation_feed_events_total counter$/m);
+});
+
+test('active families: counted by the store at most once per sampling period, the last count kept when one fails', async () => {
+  const m = await createServerMetrics();
+  const text = async () => (await m.render()).body;
+  assert.equal(samples(await text(), 'tessera_active_families').size, 0, 'no sample without a store that counts');
+  let calls = 0;
+  let answer: () => Promise<number> = async () => 7;
+  m.watch({
+    activeFamilies: () => {
+      calls++;
+      return answer();
+    },
+  });
+  const [a, b] = await Promise.all([text(), text()]);
+  assert.deepEqual(samples(a, 'tessera_active_families'), new Map([['', 7]]));
+  assert.deepEqual(samples(b, 'tessera_active_families'), new Map([['', 7]]));
+  assert.equal(calls, 1, 'concurrent scrapes share one count');
+  answer = async () => 9;
+  assert.deepEqual(samples(await text(), 'tessera_active_families'), new Map([['', 7]]), 'within the period: the last count');
+  assert.equal(calls, 1);
+  assert.ok(ACTIVE_FAMILIES_SAMPLE_MS >= 10_000, 'a scrape every 15 s does not count each time');
+});
+
+test('active families: a failed first count leaves no sample, and the next scrape counts again', async () => {
+  const m = await createServerMetrics();
+  let fail = true;
+  m.watch({
+    activeFamilies: async () => {
+      if (fail) throw new Error('store down');
+      return 3;
+    },
+  });
+  const first = await m.render();
+  assert.equal(samples(first.body, 'tessera_active_families').size, 0);
+  fail = false;
+  assert.deepEqual(samples((await m.render()).body, 'tessera_active_families'), new Map([['', 3]]));
+});
+
 test('without TESSERA_METRICS_PORT the process listens on its API port alone; /metrics is not an API route', async () => {
   const env = serverEnv(SUITE, { TESSERA_STORE: 'memory' });
   const srv = await startServer(SUITE, env);
@@ -265,6 +322,16 @@ describe('metrics after a scripted day (PostgreSQL behind a TCP proxy)', skipUnl
     assert.equal(feed.size, 1);
     assert.ok([0, 1].includes(feed.get('') as number));
     assert.ok((samples(text, 'tessera_revoked_set_entries').get('') ?? -1) >= 0);
+  });
+
+  test('active families: the sessions the day left in force; the feed delivered every revocation, and says how long it is down', () => {
+    assert.deepEqual(samples(text, 'tessera_active_families'), new Map([['', day.liveSessions]]));
+    // A feed that went down in the outage replays the revocations in force when it is back up.
+    const received = samples(text, 'tessera_revocation_feed_events_total').get('') ?? -1;
+    assert.ok(received >= day.pushedRevocations, `${received} revocations delivered of ${day.pushedRevocations}`);
+    const down = samples(text, 'tessera_revocation_feed_down_seconds').get('');
+    const up = samples(text, 'tessera_revocation_feed_up').get('');
+    assert.ok(up === 1 ? down === 0 : (down ?? 0) > 0, `up ${up}, down for ${down} s`);
   });
 
   test('no user id, username, address or token in any series', () => {

@@ -823,6 +823,34 @@ export function runStoreContract(name: string, make: MakeStore, options: { skip?
           assert.equal(await store.familyOwner('fam-*'), null, 'no pattern matching');
         });
 
+        test("countActiveFamilies counts what every user's listing shows (Redis has no such count)", async (t) => {
+          const { store, clock } = await setup(t);
+          assert.equal(store.countActiveFamilies === undefined, name.startsWith('redis'), 'every store but Redis counts');
+          const count = store.countActiveFamilies?.bind(store);
+          if (count === undefined) return;
+          const now = clock.ms;
+          assert.equal(await count(now), 0);
+          for (const id of ['end', 'reuse', 'keep', 'short']) {
+            const absolute = id === 'short' ? 10_000 : 86_400_000;
+            await store.createFamily(
+              family(now, `fam-${id}`, next(now, `${id}1`, { refreshExpiresAt: now + absolute }), absolute),
+            );
+          }
+          await store.createFamily({ ...family(now, 'fam-bob', next(now, 'b1')), shard: userShard('bob'), sub: 'bob' });
+          assert.equal(await count(now), 5, 'every user');
+          assert.equal(await store.revokeFamily({ shard, now, familyId: 'fam-end' }), true);
+          const base = { shard, now, graceMs: 0, leewayMs: 0 };
+          await store.rotate({ ...base, presented: jti('fam-reuse', 'reuse1'), next: next(now, 'reuse2') });
+          assert.equal(await count(now), 4, 'a rotation keeps its family; a revoked one is not counted');
+          await store.rotate({ ...base, presented: jti('fam-reuse', 'reuse1'), next: next(now, 'reuse3') });
+          assert.equal(await count(now), 3, 'reuse ends the family');
+          clock.advance(11);
+          assert.equal(await count(clock.ms), 2, 'past its absolute expiry');
+          clock.advance(1);
+          await store.revokeUser({ shard, now: clock.ms, sub, keepUntil: clock.ms + 86_400_000 });
+          assert.equal(await count(clock.ms), 1, "logout everywhere ends the user's families, not bob's");
+        });
+
         test('the purge takes expired families out of the user index too', async (t) => {
           const { store, clock, realExpiry } = await setup(t);
           const now = clock.ms;

@@ -112,6 +112,22 @@ export function requestSubject(req: AuthRequest | undefined): EventSubject {
 }
 
 /** The refusal reason of an error: the `reason` of a refused token or password, else the RFC 6749 §5.2 code. */
+/**
+ * A rotation's event, the frequent one: one object shape whatever the request told (a member not
+ * known is undefined, which every sink leaves out), built without a spread.
+ */
+function refreshOk(base: EventSubject, sessionId: string): AuthEvent {
+  return {
+    event: 'refresh',
+    result: 'ok',
+    address: base.address,
+    user_agent: base.user_agent,
+    request_id: base.request_id,
+    client_id: base.client_id,
+    session_id: sessionId,
+  };
+}
+
 function reasonOf(e: unknown): string {
   const mapped = toHttpError(e);
   return mapped.reason ?? mapped.error;
@@ -167,7 +183,7 @@ export async function observedGrant(grant: Grant, ctx: GrantContext, emit: Emit)
   const refresh = grant.type === 'refresh_token';
   try {
     const pair = await grant.handle({ ...ctx, tokens });
-    if (refresh) emit({ event: 'refresh', result: 'ok', ...base, session_id: pair.familyId });
+    if (refresh) emit(refreshOk(base, pair.familyId));
     else {
       const who: EventSubject = { ...base, session_id: pair.familyId };
       if (seen.issued) {
@@ -206,10 +222,12 @@ export async function observedRefresh(
   emit: Emit,
   rotate: () => Promise<TokenPair>,
 ): Promise<TokenPair> {
-  const base: EventSubject = { ...requestSubject(req), client_id: clientId };
+  // A fresh object: the client is added in place (a member after a spread is defined at run time).
+  const base = requestSubject(req);
+  base.client_id = clientId;
   try {
     const pair = await rotate();
-    emit({ event: 'refresh', result: 'ok', ...base, session_id: pair.familyId });
+    emit(refreshOk(base, pair.familyId));
     return pair;
   } catch (e) {
     refreshFailed(e, base, emit);
