@@ -48,7 +48,7 @@ let lastAscii = false;
  * Decodes the canonical unpadded base64url text `s[start, end)` into `out`, in plain
  * JavaScript: the number of bytes written, or -1 when the text is not canonical
  * base64url (another symbol, a dangling one, non-zero unused bits, RFC 4648 §3.5) or
- * does not fit. For the asymmetric JWS path: Node's SIMD decoder is faster on its own,
+ * does not fit. For the JWS paths: Node's SIMD decoder is faster on its own,
  * but the OpenSSL verification that follows it runs measurably slower after it (about
  * 1.5 µs per RS256 verification on an AVX-512 machine; bench/asymmetric.ts).
  */
@@ -60,13 +60,22 @@ export function decodeBase64urlInto(s: string, start: number, end: number, out: 
   let o = 0;
   let bad = 0;
   let high = 0;
+  /** Every character code OR-ed: above 127 means a character outside the table's range. */
+  let codes = 0;
   let i = start;
   const full = end - rem;
+  // Table reads masked to its 128 entries (no out-of-bounds read for the JIT to guard); a code
+  // above 127 is caught by `codes` instead.
   for (; i < full; i += 4) {
-    const a = DECODE[s.charCodeAt(i)] ?? 255;
-    const b = DECODE[s.charCodeAt(i + 1)] ?? 255;
-    const c = DECODE[s.charCodeAt(i + 2)] ?? 255;
-    const d = DECODE[s.charCodeAt(i + 3)] ?? 255;
+    const c0 = s.charCodeAt(i);
+    const c1 = s.charCodeAt(i + 1);
+    const c2 = s.charCodeAt(i + 2);
+    const c3 = s.charCodeAt(i + 3);
+    codes |= c0 | c1 | c2 | c3;
+    const a = DECODE[c0 & 127] as number;
+    const b = DECODE[c1 & 127] as number;
+    const c = DECODE[c2 & 127] as number;
+    const d = DECODE[c3 & 127] as number;
     bad |= a | b | c | d;
     const v = (a << 18) | (b << 12) | (c << 6) | d;
     high |= v;
@@ -76,9 +85,13 @@ export function decodeBase64urlInto(s: string, start: number, end: number, out: 
     o += 3;
   }
   if (rem !== 0) {
-    const a = DECODE[s.charCodeAt(i)] ?? 255;
-    const b = DECODE[s.charCodeAt(i + 1)] ?? 255;
-    const c = rem === 3 ? (DECODE[s.charCodeAt(i + 2)] ?? 255) : 0;
+    const c0 = s.charCodeAt(i);
+    const c1 = s.charCodeAt(i + 1);
+    const c2 = rem === 3 ? s.charCodeAt(i + 2) : 65; /* 'A': no bits */
+    codes |= c0 | c1 | c2;
+    const a = DECODE[c0 & 127] as number;
+    const b = DECODE[c1 & 127] as number;
+    const c = DECODE[c2 & 127] as number;
     bad |= a | b | c;
     // The unused low bits of the last symbol must be zero (2 symbols: 4 bits of b; 3 symbols: 2 bits of c).
     if (rem === 2 ? (b & 0x0f) !== 0 : (c & 0x03) !== 0) return -1;
@@ -87,8 +100,8 @@ export function decodeBase64urlInto(s: string, start: number, end: number, out: 
     out[o++] = v >> 16;
     if (rem === 3) out[o++] = v >> 8;
   }
-  // A character outside the alphabet (or above 127: undefined in the table) decodes to 255.
-  if (bad > 63) return -1;
+  // A character outside the alphabet decodes to 255; one above 127 sets a bit of `codes` above 127.
+  if (bad > 63 || codes > 127) return -1;
   lastAscii = (high & 0x808080) === 0;
   return o;
 }
