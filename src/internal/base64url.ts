@@ -44,8 +44,13 @@ INDEX.forEach((v, code) => {
 /** Whether the last {@link decodeBase64urlInto} wrote only ASCII bytes (all below 0x80). */
 let lastAscii = false;
 
-/** The characters decoded by {@link decodeBase64urlInto}, as bytes (grown on demand). */
+/** The characters of the last string {@link decodeBase64urlInto} read, as bytes (grown on demand). */
 let chars = Buffer.allocUnsafe(3 * 4096);
+/**
+ * That string when it was all ASCII (then `chars` holds it whole), else undefined. A JWS is
+ * read twice (signature, then payload): the second read finds the bytes already there.
+ */
+let charsOf: string | undefined;
 
 /**
  * Decodes the canonical unpadded base64url text `s[start, end)` into `out`, in plain
@@ -60,11 +65,17 @@ let chars = Buffer.allocUnsafe(3 * 4096);
  * either costs about half again as much per character as on a flat string, more than the copy.
  */
 export function decodeBase64urlInto(s: string, start: number, end: number, out: Uint8Array): number {
-  const len = end - start;
+  if (s === charsOf) return decodeBase64urlBytes(chars, start, end, out);
   // UTF-8 takes 1 to 3 bytes per UTF-16 code unit: room for all of them, so the count is exact.
-  if (3 * len > chars.length) chars = Buffer.allocUnsafe(3 * len);
-  // Exactly `len` bytes means every character is ASCII, the only ones base64url has.
-  if (chars.write(start === 0 && end === s.length ? s : s.slice(start, end), 0, 'utf8') !== len) return -1;
+  if (3 * s.length > chars.length) chars = Buffer.allocUnsafe(3 * s.length);
+  // Exactly one byte per character means every character is ASCII, the only ones base64url has.
+  if (chars.write(s, 0, 'utf8') === s.length) {
+    charsOf = s;
+    return decodeBase64urlBytes(chars, start, end, out);
+  }
+  charsOf = undefined;
+  const len = end - start;
+  if (chars.write(s.slice(start, end), 0, 'utf8') !== len) return -1;
   return decodeBase64urlBytes(chars, 0, len, out);
 }
 
