@@ -44,15 +44,46 @@ INDEX.forEach((v, code) => {
 /** Whether the last {@link decodeBase64urlInto} wrote only ASCII bytes (all below 0x80). */
 let lastAscii = false;
 
+/** The characters of the last string {@link decodeBase64urlInto} read, as bytes (grown on demand). */
+let chars = Buffer.allocUnsafe(3 * 4096);
+/**
+ * That string when it was all ASCII (then `chars` holds it whole), else undefined. A JWS is
+ * read twice (signature, then payload): the second read finds the bytes already there.
+ */
+let charsOf: string | undefined;
+
 /**
  * Decodes the canonical unpadded base64url text `s[start, end)` into `out`, in plain
  * JavaScript: the number of bytes written, or -1 when the text is not canonical
  * base64url (another symbol, a dangling one, non-zero unused bits, RFC 4648 §3.5) or
- * does not fit. For the asymmetric JWS path: Node's SIMD decoder is faster on its own,
+ * does not fit. For the JWS paths: Node's SIMD decoder is faster on its own,
  * but the OpenSSL verification that follows it runs measurably slower after it (about
  * 1.5 µs per RS256 verification on an AVX-512 machine; bench/asymmetric.ts).
+ *
+ * The characters are first copied out as bytes (one native write): a token arrives as a
+ * sliced string (a header value after `Bearer `) or a concatenation, and `charCodeAt` on
+ * either costs about half again as much per character as on a flat string, more than the copy.
  */
 export function decodeBase64urlInto(s: string, start: number, end: number, out: Uint8Array): number {
+  if (s === charsOf) return decodeBase64urlBytes(chars, start, end, out);
+  // UTF-8 takes 1 to 3 bytes per UTF-16 code unit: room for all of them, so the count is exact.
+  if (3 * s.length > chars.length) chars = Buffer.allocUnsafe(3 * s.length);
+  // Exactly one byte per character means every character is ASCII, the only ones base64url has.
+  if (chars.write(s, 0, 'utf8') === s.length) {
+    charsOf = s;
+    return decodeBase64urlBytes(chars, start, end, out);
+  }
+  charsOf = undefined;
+  const len = end - start;
+  if (chars.write(s.slice(start, end), 0, 'utf8') !== len) return -1;
+  return decodeBase64urlBytes(chars, 0, len, out);
+}
+
+/**
+ * {@link decodeBase64urlInto} for text already in bytes, one per character: `src[start, end)`.
+ * A byte above 127 is never base64url.
+ */
+function decodeBase64urlBytes(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
   const len = end - start;
   const rem = len & 3;
   const size = (len >> 2) * 3 + (rem === 0 ? 0 : rem - 1);
@@ -60,13 +91,22 @@ export function decodeBase64urlInto(s: string, start: number, end: number, out: 
   let o = 0;
   let bad = 0;
   let high = 0;
+  /** Every byte OR-ed: above 127 means a byte outside the table's range. */
+  let codes = 0;
   let i = start;
   const full = end - rem;
+  // Table reads masked to its 128 entries (no out-of-bounds read for the JIT to guard); a byte
+  // above 127 is caught by `codes` instead.
   for (; i < full; i += 4) {
-    const a = DECODE[s.charCodeAt(i)] ?? 255;
-    const b = DECODE[s.charCodeAt(i + 1)] ?? 255;
-    const c = DECODE[s.charCodeAt(i + 2)] ?? 255;
-    const d = DECODE[s.charCodeAt(i + 3)] ?? 255;
+    const c0 = src[i] as number;
+    const c1 = src[i + 1] as number;
+    const c2 = src[i + 2] as number;
+    const c3 = src[i + 3] as number;
+    codes |= c0 | c1 | c2 | c3;
+    const a = DECODE[c0 & 127] as number;
+    const b = DECODE[c1 & 127] as number;
+    const c = DECODE[c2 & 127] as number;
+    const d = DECODE[c3 & 127] as number;
     bad |= a | b | c | d;
     const v = (a << 18) | (b << 12) | (c << 6) | d;
     high |= v;
@@ -76,9 +116,13 @@ export function decodeBase64urlInto(s: string, start: number, end: number, out: 
     o += 3;
   }
   if (rem !== 0) {
-    const a = DECODE[s.charCodeAt(i)] ?? 255;
-    const b = DECODE[s.charCodeAt(i + 1)] ?? 255;
-    const c = rem === 3 ? (DECODE[s.charCodeAt(i + 2)] ?? 255) : 0;
+    const c0 = src[i] as number;
+    const c1 = src[i + 1] as number;
+    const c2 = rem === 3 ? (src[i + 2] as number) : 65; /* 'A': no bits */
+    codes |= c0 | c1 | c2;
+    const a = DECODE[c0 & 127] as number;
+    const b = DECODE[c1 & 127] as number;
+    const c = DECODE[c2 & 127] as number;
     bad |= a | b | c;
     // The unused low bits of the last symbol must be zero (2 symbols: 4 bits of b; 3 symbols: 2 bits of c).
     if (rem === 2 ? (b & 0x0f) !== 0 : (c & 0x03) !== 0) return -1;
@@ -87,8 +131,8 @@ export function decodeBase64urlInto(s: string, start: number, end: number, out: 
     out[o++] = v >> 16;
     if (rem === 3) out[o++] = v >> 8;
   }
-  // A character outside the alphabet (or above 127: undefined in the table) decodes to 255.
-  if (bad > 63) return -1;
+  // A byte outside the alphabet decodes to 255; one above 127 sets a bit of `codes` above 127.
+  if (bad > 63 || codes > 127) return -1;
   lastAscii = (high & 0x808080) === 0;
   return o;
 }

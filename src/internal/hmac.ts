@@ -6,14 +6,13 @@
  * @module
  */
 import { type BinaryLike, createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { prefixViews } from './views.js';
 
 /** SHA-256 block size in bytes (FIPS 180-4 §5.1). */
 const SHA256_BLOCK = 64;
 /** SHA-256 digest size in bytes, and its unpadded base64url length. */
 const SHA256_SIZE = 32;
 const SHA256_BASE64URL_LENGTH = 43;
-/** How many message lengths a prepared HMAC keeps a view of its scratch buffer for. */
-const MAX_CACHED_VIEWS = 64;
 
 /**
  * `crypto.hash` with a string output. @types/node allows only hex, base64 and
@@ -72,21 +71,8 @@ export function prepareHmacSha256(key: Uint8Array): PreparedHmac {
   const expectedText = Buffer.alloc(SHA256_BASE64URL_LENGTH);
   const givenText = Buffer.alloc(SHA256_BASE64URL_LENGTH);
 
-  /**
-   * Views of `inner` by message length. `crypto.hash` takes no offset or length,
-   * and a new view per MAC is about a tenth of the MAC's cost; tokens of one
-   * deployment come in a handful of lengths. Bounded, and dropped when `inner` grows.
-   */
-  let views = new Map<number, Buffer>();
-  function innerView(n: number): Buffer {
-    let v = views.get(n);
-    if (v === undefined) {
-      if (views.size >= MAX_CACHED_VIEWS) views.clear();
-      v = inner.subarray(0, SHA256_BLOCK + n);
-      views.set(n, v);
-    }
-    return v;
-  }
+  /** Views of `inner` by length (a new view per MAC is about a tenth of the MAC's cost). */
+  let innerView = prefixViews(inner);
 
   /** Hashes (K0 ^ ipad) || data and leaves the digest in `outer` after the opad block. */
   function innerDigest(data: string | Uint8Array): void {
@@ -95,18 +81,18 @@ export function prepareHmacSha256(key: Uint8Array): PreparedHmac {
       // UTF-8 takes at most 3 bytes per UTF-16 code unit.
       if (inner.length < SHA256_BLOCK + 3 * data.length) {
         inner = grow(inner, SHA256_BLOCK + 3 * data.length);
-        views = new Map();
+        innerView = prefixViews(inner);
       }
       n = inner.write(data, SHA256_BLOCK, 'utf8');
     } else {
       if (inner.length < SHA256_BLOCK + data.length) {
         inner = grow(inner, SHA256_BLOCK + data.length);
-        views = new Map();
+        innerView = prefixViews(inner);
       }
       inner.set(data, SHA256_BLOCK);
       n = data.length;
     }
-    outer.write(hashText('sha256', innerView(n), 'latin1'), SHA256_BLOCK, 'latin1');
+    outer.write(hashText('sha256', innerView(SHA256_BLOCK + n), 'latin1'), SHA256_BLOCK, 'latin1');
   }
   function macInto(data: string | Uint8Array): Buffer {
     innerDigest(data);

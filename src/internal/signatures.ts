@@ -22,6 +22,7 @@
  */
 import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import { decodeBase64urlInto } from './base64url.js';
+import { prefixViews } from './views.js';
 
 export type AsymmetricAlg = 'EdDSA' | 'ES256' | 'RS256';
 export const ASYMMETRIC_ALGS: readonly AsymmetricAlg[] = ['EdDSA', 'ES256', 'RS256'];
@@ -171,8 +172,9 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
       return false;
     }
   };
-  /** The signing input's bytes, reused (grown when a longer token comes). */
+  /** The signing input's bytes, reused (grown when a longer token comes), and its views by length. */
   let input = Buffer.allocUnsafe(1024);
+  let inputView = prefixViews(input);
   return {
     alg,
     verifyBytes,
@@ -185,10 +187,12 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
     verifyCompact(token, d2) {
       if (token.length - d2 - 1 !== base64urlLength) return false;
       if (decodeBase64urlInto(token, d2 + 1, token.length, sig) !== bytes) return false;
-      if (d2 > input.length) input = Buffer.allocUnsafe(d2 * 2);
+      if (d2 > input.length) {
+        input = Buffer.allocUnsafe(d2 * 2);
+        inputView = prefixViews(input);
+      }
       // latin1: one byte per character of the ASCII signing input, the first d2 characters only.
-      const n = input.write(token, 0, d2, 'latin1');
-      return verifyBytes(input.subarray(0, n), sig);
+      return verifyBytes(inputView(input.write(token, 0, d2, 'latin1')), sig);
     },
   };
 }

@@ -89,20 +89,24 @@ export function checkClaims(claims: Claims, nowSec: number, rules: ClaimRules, t
   if (type !== undefined && claims.type !== type) {
     throw new TokenError('wrong_type', `Expected a${type === 'access' ? 'n access' : ' refresh'} token`);
   }
-  if (rules.issuer !== undefined) {
-    const allowed = typeof rules.issuer === 'string' ? [rules.issuer] : rules.issuer;
-    if (typeof claims.iss !== 'string' || !allowed.includes(claims.iss)) {
-      throw new TokenError('invalid_claims', 'The iss claim does not match');
-    }
+  if (rules.issuer !== undefined && !(typeof claims.iss === 'string' && isAllowed(claims.iss, rules.issuer))) {
+    throw new TokenError('invalid_claims', 'The iss claim does not match');
   }
-  if (rules.audience !== undefined) {
-    const allowed = typeof rules.audience === 'string' ? [rules.audience] : rules.audience;
-    const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : [];
-    if (!aud.some((a) => typeof a === 'string' && allowed.includes(a))) {
-      throw new TokenError('invalid_claims', 'The aud claim does not match');
-    }
+  if (rules.audience !== undefined && !audienceMatches(claims.aud, rules.audience)) {
+    throw new TokenError('invalid_claims', 'The aud claim does not match');
   }
   return claims;
+}
+
+/** Whether `value` is the allowed string or one of the allowed list (no array made per token). */
+function isAllowed(value: string, allowed: string | readonly string[]): boolean {
+  return typeof allowed === 'string' ? value === allowed : allowed.includes(value);
+}
+
+/** RFC 7519 §4.1.3: `aud` is one string or an array of them; one of them must be allowed. */
+function audienceMatches(aud: unknown, allowed: string | readonly string[]): boolean {
+  if (typeof aud === 'string') return isAllowed(aud, allowed);
+  return Array.isArray(aud) && aud.some((a) => typeof a === 'string' && isAllowed(a, allowed));
 }
 
 /** Strict UTF-8 (no replacement characters, BOM kept so JSON.parse refuses it). Stateless when not streaming. */

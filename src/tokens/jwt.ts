@@ -27,7 +27,7 @@ import {
 import { type PreparedHmac, prepareHmacSha256 } from '../internal/hmac.js';
 import type { AsymmetricAlg, PreparedSigner } from '../internal/signatures.js';
 import type { Key, KeyRing } from '../keys.js';
-import { type Claims, isClaimsObject, parseClaims, parseClaimsText } from './claims.js';
+import { type Claims, isClaimsObject, parseClaimsText } from './claims.js';
 import type { VerificationKey } from './jwk.js';
 import { DEFAULT_MAX_TOKEN_LENGTH } from './limits.js';
 
@@ -39,6 +39,10 @@ interface JwtKey {
 }
 
 export { DEFAULT_MAX_TOKEN_LENGTH };
+
+/** An HS256 MAC: 32 bytes (RFC 7518 §3.2), 43 characters of unpadded base64url. */
+const HS256_MAC_BYTES = 32;
+const HS256_MAC_BASE64URL_LENGTH = 43;
 
 export interface JwtCodec {
   /** Signs a claims object. */
@@ -60,8 +64,8 @@ function prepareKey(key: Key, typ: string): JwtKey {
 /** The header members that would let a token bring its own key (RFC 8725 §3.10, Wycheproof "Attacker-Chosen Verification Key"). */
 const EMBEDDED_KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 
-/** The parts of a compact JWS: the positions of its two dots (exactly two). */
-export function splitCompactJws(token: string, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): { d1: number; d2: number } {
+/** The positions of the two dots of a compact JWS (exactly two), its signature not yet looked at. */
+function locateCompactJws(token: string, maxTokenLength: number): { d1: number; d2: number } {
   if (typeof token !== 'string' || token.length === 0) throw new TokenError('malformed', 'The token is empty');
   if (token.length > maxTokenLength) throw new TokenError('malformed', 'The token is too long');
   const d1 = token.indexOf('.');
@@ -69,8 +73,19 @@ export function splitCompactJws(token: string, maxTokenLength = DEFAULT_MAX_TOKE
   if (d2 < 0 || token.indexOf('.', d2 + 1) !== -1) {
     throw new TokenError('malformed', 'A JWS compact serialization has exactly three parts');
   }
-  if (!isBase64url(token.slice(d2 + 1))) throw new TokenError('malformed', 'The JWS signature is not base64url');
   return { d1, d2 };
+}
+
+/** `malformed` unless the signature of a compact JWS (after its second dot, `d2`) is canonical base64url. */
+function checkSignatureText(token: string, d2: number): void {
+  if (!isBase64url(token.slice(d2 + 1))) throw new TokenError('malformed', 'The JWS signature is not base64url');
+}
+
+/** The parts of a compact JWS: the positions of its two dots (exactly two), its signature canonical base64url. */
+export function splitCompactJws(token: string, maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH): { d1: number; d2: number } {
+  const dots = locateCompactJws(token, maxTokenLength);
+  checkSignatureText(token, dots.d2);
+  return dots;
 }
 
 /**
@@ -189,18 +204,31 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
     return key ? [key] : keys;
   }
 
-  function verifyJws(token: string): Buffer {
-    if (typeof token !== 'string' || token.length === 0) throw new TokenError('malformed', 'The token is empty');
-    if (token.length > maxTokenLength) throw new TokenError('malformed', 'The token is too long');
-    const d1 = token.indexOf('.');
-    const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
-    if (d2 < 0 || token.indexOf('.', d2 + 1) !== -1) {
-      throw new TokenError('malformed', 'A JWS compact serialization has exactly three parts');
+  /** The MAC a token carries, decoded from its signature (verification is synchronous: one scratch buffer). */
+  const carriedMac = Buffer.alloc(HS256_MAC_BYTES);
+
+  /**
+   * Reads the signature `token[d2 + 1, end)`: `malformed` unless it is canonical unpadded
+   * base64url (RFC 7515 §2); true when it is a MAC's size (then decoded into `carriedMac`),
+   * false when it has another size (no key can have made it). The decoder checks the alphabet
+   * and the unused bits itself, so the common case needs no separate scan.
+   */
+  function readMac(token: string, d2: number): boolean {
+    if (token.length - d2 - 1 === HS256_MAC_BASE64URL_LENGTH) {
+      if (decodeBase64urlInto(token, d2 + 1, token.length, carriedMac) === HS256_MAC_BYTES) return true;
+    } else if (isBase64url(token.slice(d2 + 1))) {
+      return false;
     }
-    const signature = token.slice(d2 + 1);
-    if (!isBase64url(signature)) throw new TokenError('malformed', 'The JWS signature is not base64url');
+    throw new TokenError('malformed', 'The JWS signature is not base64url');
+  }
+
+  /** Verifies the MAC of a compact JWS; the positions of its two dots. */
+  function verifyMac(token: string): { d1: number; d2: number } {
+    const dots = locateCompactJws(token, maxTokenLength);
+    const { d1, d2 } = dots;
+    const sized = readMac(token, d2);
     // Tokens we issued carry one of our exact headers: a prefix compare finds the key
-    // without hashing the header string for a map lookup.
+    // without parsing the header or hashing it for a map lookup.
     let candidates: readonly JwtKey[] | undefined;
     for (const own of ownHeaders) {
       if (d1 === own.headerB64.length && token.startsWith(own.headerB64)) {
@@ -212,13 +240,17 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
     const signingInput = token.slice(0, d2);
     let ok = false;
     for (const key of candidates) {
-      // Constant-time comparison of the MAC bytes; `signature` was checked to be canonical above.
-      if (key.hmac.verifyBase64url(signingInput, signature)) ok = true;
+      // Constant-time comparison of the 32 MAC bytes (RFC 7518 §3.2).
+      if (sized && key.hmac.verify(signingInput, carriedMac)) ok = true;
     }
     if (!ok) throw new TokenError('bad_signature');
-    const payload = decodeBase64url(token.slice(d1 + 1, d2));
-    if (payload === null) throw new TokenError('malformed', 'The JWS payload is not base64url');
-    return payload;
+    return dots;
+  }
+
+  /** The payload of a token whose MAC verified, decoded strictly (see {@link decodeJwsPayload}). */
+  function verifyJws(token: string): Buffer {
+    const { d1, d2 } = verifyMac(token);
+    return decodeJwsPayload(token, d1, d2);
   }
 
   return {
@@ -232,7 +264,8 @@ export function createJwtCodec(ring: KeyRing, maxTokenLength = DEFAULT_MAX_TOKEN
     },
     verifyJws,
     verify(token: string): Claims {
-      return parseClaims(verifyJws(token));
+      const { d1, d2 } = verifyMac(token);
+      return decodeJwsClaims(token, d1, d2);
     },
   };
 }
@@ -301,21 +334,25 @@ export function createAsymmetricJwtCodec(
 
   /** Verifies the signature; the positions of the two dots. */
   function verifySignature(token: string): { d1: number; d2: number } {
-    const { d1, d2 } = splitCompactJws(token, maxTokenLength);
-    let key: VerificationKey | undefined;
+    const dots = locateCompactJws(token, maxTokenLength);
+    const { d1, d2 } = dots;
     for (const o of own) {
       if (d1 === o.headerB64.length && token.startsWith(o.headerB64)) {
-        key = o.key;
-        break;
+        // One of our exact headers: no header verdict is possible, and the key is known.
+        // verifyCompact decodes the signature strictly, so a signature it accepts is canonical
+        // base64url; only a refusal needs the separate check, to give the verdict the full
+        // path gives (malformed for a non-canonical signature, else bad_signature).
+        if (o.key.verifier.verifyCompact(token, d2)) return dots;
+        checkSignatureText(token, d2);
+        throw new TokenError('bad_signature');
       }
     }
-    if (key === undefined) {
-      const header = parseJwsHeader(token.slice(0, d1));
-      key = selectVerificationKey(header, byKid, keys, algorithms);
-      checkJwsType(header.typ, typ);
-    }
+    checkSignatureText(token, d2);
+    const header = parseJwsHeader(token.slice(0, d1));
+    const key = selectVerificationKey(header, byKid, keys, algorithms);
+    checkJwsType(header.typ, typ);
     if (!key.verifier.verifyCompact(token, d2)) throw new TokenError('bad_signature');
-    return { d1, d2 };
+    return dots;
   }
 
   function verifyJws(token: string): Buffer {

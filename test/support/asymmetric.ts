@@ -15,6 +15,11 @@ export function b64(part: string | object | Uint8Array): string {
 /** Signs `header.payload` with a private JWK the way JOSE does (ES256: r||s, or DER with `der`; RS256: PKCS#1 v1.5). */
 export function signWith(jwk: PrivateJwk, header: object, payload: object, opts: { der?: boolean } = {}): string {
   const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${signatureOf(jwk, input, opts)}`;
+}
+
+/** The base64url signature of an exact signing input (its UTF-8 bytes) with a private JWK, as {@link signWith} makes it. */
+export function signatureOf(jwk: PrivateJwk, input: string, opts: { der?: boolean } = {}): string {
   const key = createPrivateKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
   const sig =
     jwk.kty === 'EC'
@@ -22,7 +27,7 @@ export function signWith(jwk: PrivateJwk, header: object, payload: object, opts:
       : jwk.kty === 'RSA'
         ? sign('sha256', Buffer.from(input), { key, padding: constants.RSA_PKCS1_PADDING })
         : sign(null, Buffer.from(input), key);
-  return `${input}.${sig.toString('base64url')}`;
+  return sig.toString('base64url');
 }
 
 /** The public half of a private JWK (without `d`, and for RSA without `p`, `q`, `dp`, `dq`, `qi`). */
