@@ -47,7 +47,17 @@ const filter = filterAt >= 0 ? args[filterAt + 1] : undefined;
 const profAt = args.indexOf('--cpu-prof');
 const cpuProfDir = profAt >= 0 ? args[profAt + 1] : undefined;
 
-const SECTIONS = ['codecs', 'asymmetric', 'dpop', 'refresh', 'refresh-parts', 'authenticate', 'http', 'scaling', 'peers'] as const;
+const SECTIONS = [
+  'codecs',
+  'asymmetric',
+  'dpop',
+  'refresh',
+  'refresh-parts',
+  'authenticate',
+  'http',
+  'scaling',
+  'peers',
+] as const;
 type Section = (typeof SECTIONS)[number];
 const terms = (filter ?? '')
   .split(',')
