@@ -84,6 +84,7 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
   /** In-process push: every listener hears a revocation when the operation returns. Always up. */
   readonly #feed = new RevocationHub({ snapshot: () => this.#snapshot() });
   #pending: RevocationEvent[] = [];
+  #view: (StateTx & { now: Millis }) | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now;
@@ -110,16 +111,26 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
     return out;
   }
 
+  /**
+   * The transaction view of the maps at `now`. One object for the store's life, its `now` set per
+   * operation: every operation is synchronous (nothing holds it across an await), so a view of
+   * some twenty closures need not be built for each.
+   */
   #tx(now: Millis): StateTx {
+    const tx = (this.#view ??= this.#makeTx());
+    tx.now = now;
+    return tx;
+  }
+
+  #makeTx(): StateTx & { now: Millis } {
     const fam = this.#families;
     const byUser = this.#byUser;
     const refresh = this.#refresh;
     const access = this.#access;
     const deny = this.#deny;
     const epochs = this.#epochs;
-    const pending = this.#pending;
     return {
-      now,
+      now: 0,
       getFamily: (id) => fam.get(id),
       putFamily: (f) => {
         fam.set(f.familyId, { ...f });
@@ -140,7 +151,8 @@ export class MemoryStore implements TokenStore, OneTimeRecords, UserDirectory, C
       deny: (jti, expiresAt) => void deny.set(jti, { expiresAt: Math.max(expiresAt, deny.get(jti)?.expiresAt ?? 0) }),
       getEpoch: (sub) => epochs.get(sub)?.notBefore,
       setEpoch: (sub, notBefore, expiresAt) => void epochs.set(sub, { notBefore, expiresAt }),
-      emit: (e) => void pending.push(e),
+      // #run swaps the array after each operation: read it at each push.
+      emit: (e) => void this.#pending.push(e),
     };
   }
 
