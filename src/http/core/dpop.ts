@@ -68,6 +68,8 @@ export function createDpopChecker(options: DpopOptions, issuer: () => string | u
     throw new TypeError('dpop: `windowSeconds` must be an integer from 1 to 600');
   const clock = options.clock ?? Date.now;
   const { records } = options;
+  let lastIssuer: string | undefined;
+  let lastBase = '';
   const nonceKey = options.nonce?.key;
   if (options.nonce && !(nonceKey instanceof Uint8Array && nonceKey.length >= 32))
     throw new TypeError('dpop: `nonce.key` must be at least 32 bytes');
@@ -93,7 +95,12 @@ export function createDpopChecker(options: DpopOptions, issuer: () => string | u
       if (Array.isArray(header)) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: more than one DPoP header');
       const base = issuer();
       if (!base) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: the server has no issuer to check htu against');
-      const htu = htuOf(base, path);
+      // The issuer without its trailing slashes, worked out once per issuer (it rarely changes).
+      if (base !== lastIssuer) {
+        lastIssuer = base;
+        lastBase = base.replace(/\/+$/, '');
+      }
+      const htu = lastBase + path;
       const request = accessToken === undefined ? { htm: method, htu } : { htm: method, htu, accessToken };
       const proof = verifyDpopProof(header, request, { now: clock(), windowSeconds });
       if (nonceKey !== undefined && !nonceValid(proof.nonce))
