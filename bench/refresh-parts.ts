@@ -30,6 +30,7 @@ import { sessionDeviceFields } from '../src/refresh/sessions.js';
 import { openStore } from '../src/stores/open.js';
 import { createCodec } from '../src/tokens/codec.js';
 import { type BenchCase, markdownTable, median, runBench } from './harness.js';
+import { openBenchStore } from './stores.js';
 
 const SECRET = Buffer.alloc(32, 0x42);
 const IN_FLIGHT = 32;
@@ -153,18 +154,13 @@ export async function runRefreshParts(opts: { quick?: boolean; log?: (line: stri
     const args = Array.from({ length: 22 }, (_, i) => `argument-${i}-${'x'.repeat(i === 7 ? 300 : 12)}`);
     const noop = raw as unknown as { benchNoop: (...a: string[]) => Promise<unknown> };
     const evalsha = await cpuPerCall(() => noop.benchNoop('tessera-bench-parts:{u}', ...args), n, rounds);
-    const keyPrefix = `tessera-bench-parts:${process.pid}:`;
-    const store = await openStore(url, { keyPrefix });
-    const onRedis = createTokenService({ secret: SECRET, store });
+    const opened = await openBenchStore('redis', url, log);
+    if (opened === undefined) return [...rows, ...asyncRows];
+    const onRedis = createTokenService({ secret: SECRET, store: opened.store });
     const redisRefresh = await cpuPerCall(await chains(onRedis), n, rounds);
     onRedis.close();
-    await store.close?.();
-    let cursor = '0';
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await raw.del(...keys);
-    } while (cursor !== '0');
+    await opened.cleanup();
+    await opened.store.close?.();
     asyncRows.push(
       { part: 'unit: ioredis EVALSHA of a no-op script, 23 arguments', nsPerOp: evalsha, vsUnit: 1 },
       { part: 'tokens.refresh, Redis store (the whole library path)', nsPerOp: redisRefresh, vsUnit: redisRefresh / evalsha },
