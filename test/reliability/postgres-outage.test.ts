@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
-import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
+import { dropSchema, postgresThroughProxy, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
+import type { TcpProxy } from '../stores/tcp-proxy.js';
 import { call, PASSWORD, type ServerProcess, serverEnv, startServer } from '../support/processes.js';
 import { addUsers, login, RELIABILITY, waitFor } from './support.js';
 
@@ -19,13 +19,9 @@ describe('PostgreSQL outage under a running server: 503 + Retry-After, then reco
   const schema = uniqueSchema('srvout');
 
   before(async () => {
-    proxy = await startTcpProxy(Number(new URL(PG_URL).port || 5432));
-    const url = new URL(PG_URL);
-    url.port = String(proxy.port);
-    url.searchParams.set('schema', schema);
-    url.searchParams.set('statement_timeout', '1000');
-    url.searchParams.set('connect_timeout', '1');
-    const env = serverEnv(RELIABILITY, { TESSERA_SCHEME: 'opaque', TESSERA_STORE: url.toString() });
+    const through = await postgresThroughProxy(schema);
+    proxy = through.proxy;
+    const env = serverEnv(RELIABILITY, { TESSERA_SCHEME: 'opaque', TESSERA_STORE: through.store });
     await addUsers(env, ['alice']);
     srv = await startServer(RELIABILITY, env);
   });

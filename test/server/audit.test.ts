@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AuthEvent } from '../../src/http/core/events.js';
 import { AUDIT_FIELDS, auditLine, parseAuditTarget } from '../../src/server/audit.js';
-import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
-import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
+import { dropSchema, postgresThroughProxy, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
+import type { TcpProxy } from '../stores/tcp-proxy.js';
 import { call, PASSWORD, runCli, type ServerProcess, type Suite, serverEnv, startServer, tempDir } from '../support/processes.js';
 import { DAY_ENV, DAY_USER, type DayResult, runDay } from './day.js';
 
@@ -81,13 +81,9 @@ describe(
     const schema = uniqueSchema('audit');
 
     before(async () => {
-      proxy = await startTcpProxy(Number(new URL(PG_URL).port || 5432));
-      const url = new URL(PG_URL);
-      url.port = String(proxy.port);
-      url.searchParams.set('schema', schema);
-      url.searchParams.set('statement_timeout', '1000');
-      url.searchParams.set('connect_timeout', '1');
-      env = serverEnv(SUITE, { ...DAY_ENV, TESSERA_STORE: url.toString(), TESSERA_AUDIT: file });
+      const through = await postgresThroughProxy(schema);
+      proxy = through.proxy;
+      env = serverEnv(SUITE, { ...DAY_ENV, TESSERA_STORE: through.store, TESSERA_AUDIT: file });
       const created = await runCli(SUITE, ['user', 'add', DAY_USER], env, PASSWORD);
       assert.equal(created.code, 0, created.stderr);
       srv = await startServer(SUITE, env);

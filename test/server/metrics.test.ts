@@ -17,8 +17,8 @@ import {
   SeriesCounter,
   SeriesHistogram,
 } from '../../src/server/metrics.js';
-import { dropSchema, PG_URL, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
-import { startTcpProxy, type TcpProxy } from '../stores/tcp-proxy.js';
+import { dropSchema, postgresThroughProxy, postgresUnavailable, skipUnlessAvailable, uniqueSchema } from '../stores/harness.js';
+import type { TcpProxy } from '../stores/tcp-proxy.js';
 import {
   call,
   freePort,
@@ -238,14 +238,10 @@ describe('metrics after a scripted day (PostgreSQL behind a TCP proxy)', skipUnl
   const schema = uniqueSchema('metrics');
 
   before(async () => {
-    proxy = await startTcpProxy(Number(new URL(PG_URL).port || 5432));
-    const url = new URL(PG_URL);
-    url.port = String(proxy.port);
-    url.searchParams.set('schema', schema);
-    url.searchParams.set('statement_timeout', '1000');
-    url.searchParams.set('connect_timeout', '1');
+    const through = await postgresThroughProxy(schema);
+    proxy = through.proxy;
     metricsPort = await freePort();
-    const env = serverEnv(SUITE, { ...DAY_ENV, TESSERA_STORE: url.toString(), TESSERA_METRICS_PORT: String(metricsPort) });
+    const env = serverEnv(SUITE, { ...DAY_ENV, TESSERA_STORE: through.store, TESSERA_METRICS_PORT: String(metricsPort) });
     const created = await runCli(SUITE, ['user', 'add', DAY_USER], env, PASSWORD);
     assert.equal(created.code, 0, created.stderr);
     srv = await startServer(SUITE, env);

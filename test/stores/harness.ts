@@ -12,6 +12,7 @@ import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { randomBytes } from '../../src/internal/crypto.js';
 import type { RedisClient } from '../../src/stores/redis.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ON_CI = process.env.CI === 'true' || process.env.CI === '1';
@@ -162,6 +163,21 @@ export async function postgresUnavailable(url = PG_URL): Promise<string | undefi
 /** A schema name no other run uses (PID and random bytes). */
 export function uniqueSchema(label: string): string {
   return `t_${label}_${process.pid}_${randomBytes(4).toString('hex')}`.toLowerCase();
+}
+
+/**
+ * A fresh TCP proxy in front of the test PostgreSQL, and the store spec of `tessera serve` through
+ * it: the `schema`, a 1 s statement timeout and a 1 s connect timeout, so a cut proxy is an outage
+ * the server notices within seconds.
+ */
+export async function postgresThroughProxy(schema: string): Promise<{ proxy: TcpProxy; store: string }> {
+  const proxy = await startTcpProxy(Number(new URL(PG_URL).port || 5432));
+  const url = new URL(PG_URL);
+  url.port = String(proxy.port);
+  url.searchParams.set('schema', schema);
+  url.searchParams.set('statement_timeout', '1000');
+  url.searchParams.set('connect_timeout', '1');
+  return { proxy, store: url.toString() };
 }
 
 /** Drops a test schema with everything in it. */
