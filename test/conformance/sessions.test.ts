@@ -5,22 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { SessionJson } from '../../src/refresh/sessions.js';
 import { ADAPTERS, type Answer, bearer, type Driver, driver, form, PASSWORD, type Shared, shared } from './adapters.js';
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const FIELDS = ['address', 'client_id', 'created_at', 'current', 'expires_at', 'grant', 'id', 'last_used_at', 'user_agent'];
-
-interface SessionJson {
-  id: string;
-  client_id: string;
-  created_at: string;
-  last_used_at: string;
-  expires_at: string;
-  user_agent: string;
-  address: string;
-  current: boolean;
-  grant: string | null;
-}
 
 function assertError(res: Answer, status: number, error: string): void {
   assert.equal(res.status, status, res.text);
