@@ -79,42 +79,30 @@ describe('oauth4webapi DPoP()', () => {
   });
 });
 
+/**
+ * openid-client 6 with a DPoP handle against the server at `base`: a password grant, `/me`, a
+ * refresh and `/me` again, every token DPoP-bound and every request answered.
+ */
+async function openidClientDpopRoundTrip(base: string, alg: 'ES256' | 'EdDSA'): Promise<void> {
+  const config = await oidc.discovery(new URL(base), 'tessera', undefined, oidc.None(), {
+    algorithm: 'oauth2',
+    execute: [oidc.allowInsecureRequests],
+  });
+  const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair(alg));
+  const me = (token: string) =>
+    oidc.fetchProtectedResource(config, token, new URL(`${base}/me`), 'GET', undefined, undefined, { DPoP });
+  const granted = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }, { DPoP });
+  assert.equal(granted.token_type, 'dpop');
+  assert.equal((await me(granted.access_token)).status, 200);
+  const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
+  assert.equal(refreshed.token_type, 'dpop');
+  assert.equal((await me(refreshed.access_token)).status, 200);
+}
+
 describe('openid-client 6 getDPoPHandle', () => {
   test('token, refresh and fetchProtectedResource, all DPoP-bound', async () => {
     h.clock.now = Date.now();
-    const config = await oidc.discovery(new URL(base), 'tessera', undefined, oidc.None(), {
-      algorithm: 'oauth2',
-      execute: [oidc.allowInsecureRequests],
-    });
-    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
-    const granted = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }, { DPoP });
-    assert.equal(granted.token_type, 'dpop');
-    const me = await oidc.fetchProtectedResource(
-      config,
-      granted.access_token,
-      new URL(`${base}/me`),
-      'GET',
-      undefined,
-      undefined,
-      {
-        DPoP,
-      },
-    );
-    assert.equal(me.status, 200);
-    const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
-    assert.equal(refreshed.token_type, 'dpop');
-    const again = await oidc.fetchProtectedResource(
-      config,
-      refreshed.access_token,
-      new URL(`${base}/me`),
-      'GET',
-      undefined,
-      undefined,
-      {
-        DPoP,
-      },
-    );
-    assert.equal(again.status, 200);
+    await openidClientDpopRoundTrip(base, 'ES256');
   });
 });
 
@@ -195,28 +183,7 @@ describe('openid-client 6 with server nonces (RFC 9449 §8)', () => {
 
   test('the client retries once with the DPoP-Nonce it was given, at the token endpoint and at the resource', async () => {
     n.clock.now = Date.now();
-    const config = await oidc.discovery(new URL(nbase), 'tessera', undefined, oidc.None(), {
-      algorithm: 'oauth2',
-      execute: [oidc.allowInsecureRequests],
-    });
-    const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('EdDSA'));
-    const granted = await oidc.genericGrantRequest(config, 'password', { username: 'alice', password: PASSWORD }, { DPoP });
-
-    assert.equal(granted.token_type, 'dpop');
-    const me = await oidc.fetchProtectedResource(
-      config,
-      granted.access_token,
-      new URL(`${nbase}/me`),
-      'GET',
-      undefined,
-      undefined,
-      {
-        DPoP,
-      },
-    );
-    assert.equal(me.status, 200);
-    const refreshed = await oidc.refreshTokenGrant(config, granted.refresh_token as string, undefined, { DPoP });
-    assert.equal(refreshed.token_type, 'dpop');
+    await openidClientDpopRoundTrip(nbase, 'EdDSA');
   });
 });
 
