@@ -54,11 +54,6 @@ export interface DpopChecker {
   record(proof: VerifiedDpopProof): Promise<void>;
 }
 
-/** The issuer's base (no trailing slash) plus `path`: the `htu` a proof for that path must name. */
-export function htuOf(issuer: string, path: string): string {
-  return `${issuer.replace(/\/+$/, '')}${path}`;
-}
-
 /** The checker of `options`, for the server known as `issuer` (a function when known only after listen). */
 export function createDpopChecker(options: DpopOptions, issuer: () => string | undefined): DpopChecker {
   if (!options || typeof options.records?.putOnce !== 'function')
@@ -95,7 +90,8 @@ export function createDpopChecker(options: DpopOptions, issuer: () => string | u
       if (Array.isArray(header)) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: more than one DPoP header');
       const base = issuer();
       if (!base) throw new DpopError('invalid_dpop_proof', 'DPoP proof refused: the server has no issuer to check htu against');
-      // The issuer without its trailing slashes, worked out once per issuer (it rarely changes).
+      // The htu a proof for `path` must name: the issuer's base (no trailing slash) plus the path;
+      // the base worked out once per issuer (it rarely changes).
       if (base !== lastIssuer) {
         lastIssuer = base;
         lastBase = base.replace(/\/+$/, '');
