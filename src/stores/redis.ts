@@ -7,7 +7,8 @@
  * is passed in (a `Redis` or a `Cluster`); `openStore` builds one with options
  * that make an outage fail fast ({@link redisClientOptions}).
  *
- * Failures: any error or a reply slower than `timeoutMs` rejects with
+ * Failures: any error, or no reply within `timeoutMs` (checked by a sweep every quarter of it,
+ * stores/deadlines.ts), rejects with
  * {@link StoreUnavailableError} (never a TokenError). Callers fail closed: a refresh is refused,
  * never granted, while Redis is away. (A timed-out rotation may still have been
  * applied: the client then retries with a consumed token; a grace window makes
