@@ -37,14 +37,40 @@ export function str(v: ParsedArgs['values'][string]): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * Whether `arg` is a value that happens to start with '-', not an option: option names are
+ * lowercase letters and dashes, and an id or kid is base64url (RFC 4648 §5), one in 64 of which
+ * starts with '-' (an RFC 7638 thumbprint, a session id) and nearly all of which hold an
+ * uppercase letter, a digit or '_'.
+ */
+function isDashedValue(arg: string): boolean {
+  return /^-{1,2}[A-Za-z0-9_-]*[A-Z0-9_][A-Za-z0-9_-]*$/.test(arg);
+}
+
 export function parse(argv: string[], options: Record<string, OptionSpec>, allowPositionals = true): ParsedArgs {
+  // Values that start with '-' (a kid, a session id) stand in as placeholders while Node's parser
+  // reads the line, so they stay positionals in their place; '--' ends the options as usual.
+  const dashed: string[] = [];
+  const end = argv.indexOf('--');
+  const args = argv.map((a, i) =>
+    allowPositionals && (end === -1 || i < end) && isDashedValue(a) ? `\u0000${dashed.push(a) - 1}` : a,
+  );
   try {
-    return parseArgs({
-      args: argv,
+    const parsed = parseArgs({
+      args,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals,
       strict: true,
     });
+    if (dashed.length === 0) return parsed;
+    // argv never holds a NUL (C strings): a placeholder is always one of ours.
+    const restore = (v: string): string => (v.startsWith('\u0000') ? (dashed[Number(v.slice(1))] as string) : v);
+    const values: ParsedArgs['values'] = {};
+    for (const [name, v] of Object.entries(parsed.values)) {
+      values[name] =
+        typeof v === 'string' ? restore(v) : Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? restore(x) : x)) : v;
+    }
+    return { values, positionals: parsed.positionals.map(restore) };
   } catch (e) {
     // Node's messages can span lines; a usage error stays one line.
     throw new UsageError((e as Error).message.replace(/\s*\n\s*/g, ' '));

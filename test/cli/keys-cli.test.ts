@@ -65,6 +65,23 @@ describe('tessera keys', () => {
     assert.equal(statSync(path).mode & 0o777, 0o640);
   });
 
+  test("a kid that starts with '-' (one thumbprint in 64) is promoted and removed as written, before or after '--'", async () => {
+    const old = generateSigningJwk('EdDSA');
+    let dashed = generateSigningJwk('EdDSA');
+    while (!dashed.kid.startsWith('-')) dashed = generateSigningJwk('EdDSA');
+    const path = keyFile([old, dashed]);
+    const promoted = await runMain(['keys', 'promote', dashed.kid, path]);
+    assert.equal(promoted.code, 0, promoted.err);
+    assert.deepEqual(served(path, 'EdDSA'), { signer: dashed.kid, published: [dashed.kid, old.kid] });
+    const removed = await runMain(['keys', 'remove', '--', old.kid, path]);
+    assert.equal(removed.code, 0, removed.err);
+    assert.deepEqual(served(path, 'EdDSA'), { signer: dashed.kid, published: [dashed.kid] });
+    // An option name is lowercase letters and dashes: a misspelt one is still refused as an option.
+    const typo = await runMain(['keys', 'add', '--algo', 'EdDSA', path]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /Unknown option '--algo'/);
+  });
+
   test('promoting a key of another algorithm names the TESSERA_ACCESS_ALG it needs', async () => {
     const path = keyFile([generateSigningJwk('RS256')]);
     const kid = (await runMain(['keys', 'add', '--alg', 'ES256', path])).out.trim();
