@@ -15,12 +15,23 @@
  * MUST be used"), on import as on generation, and at most 16384 (OpenSSL's own limit; a
  * larger key only makes every verification slower). A signature is exactly as long as the
  * modulus (RFC 8017 §8.2.2 step 1), so a truncated, zero-prefixed or otherwise resized one is
- * refused before OpenSSL sees it; OpenSSL compares the whole encoded message EM with the one
- * it builds (RFC 8017 §8.2.2 step 4), so a modified padding or DigestInfo never verifies.
+ * refused before OpenSSL sees it. The whole encoded message EM is compared with the one built
+ * from the hash (RFC 8017 §8.2.2 step 4; {@link rsaPkcs1Sha256Verifier}), so a modified padding
+ * or DigestInfo never verifies.
  *
  * @module
  */
-import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hash,
+  type KeyObject,
+  publicDecrypt,
+  sign,
+  verify,
+} from 'node:crypto';
 import { decodeBase64urlInto } from './base64url.js';
 import { prefixViews } from './views.js';
 
@@ -156,6 +167,41 @@ function cryptoArgs(alg: AsymmetricAlg, key: KeyObject) {
   return { digest: null, keyArg: key };
 }
 
+/** RFC 8017 §9.2 note 1: the DER encoding of the DigestInfo of SHA-256, before the 32-byte hash. */
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2) done as the RFC writes it:
+ * RSAVP1 on the signature (OpenSSL's raw public operation, which refuses s >= n, step 2a), then
+ * EM' = EMSA-PKCS1-v1_5-ENCODE(M, k) = 0x00 01 FF..FF 00 || DigestInfo || SHA-256(M) (§9.2), and
+ * EM compared with EM' whole (step 4). Nothing of EM is parsed, so no padding or DigestInfo
+ * variant can pass (RFC 8017 §8.2.2 note; the Bleichenbacher 2006 forgeries). The same verdicts
+ * as `crypto.verify` (Wycheproof's vectors, test/vectors), without its digest context per call.
+ * The comparison needs no constant time: every byte of it is public.
+ */
+function rsaPkcs1Sha256Verifier(key: KeyObject, k: number): (data: Uint8Array, signature: Uint8Array) => boolean {
+  const rawArg = { key, padding: constants.RSA_NO_PADDING };
+  const tLen = SHA256_DIGEST_INFO.length + 32;
+  // §9.2 steps 3-5: k - tLen - 3 octets of 0xff; k >= tLen + 11 holds for any 2048-bit key.
+  const expected = Buffer.alloc(k, 0xff);
+  expected[0] = 0x00;
+  expected[1] = 0x01;
+  expected[k - tLen - 1] = 0x00;
+  SHA256_DIGEST_INFO.copy(expected, k - tLen);
+  return (data, signature) => {
+    if (signature.length !== k) return false;
+    let em: Buffer;
+    try {
+      em = publicDecrypt(rawArg, signature);
+    } catch {
+      return false;
+    }
+    // The data's hash in place in EM' (synchronous: nothing else runs before the compare).
+    expected.set(hash('sha256', data, 'buffer') as unknown as Buffer, k - 32);
+    return em.length === k && em.equals(expected);
+  };
+}
+
 export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): PreparedVerifier | undefined {
   const key = importPublic(alg, members);
   if (!key) return undefined;
@@ -164,14 +210,17 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
   const bytes = alg === 'RS256' ? Math.ceil((key.asymmetricKeyDetails?.modulusLength as number) / 8) : SIGNATURE_BYTES;
   const base64urlLength = Math.ceil((bytes * 4) / 3);
   const sig = Buffer.alloc(bytes);
-  const verifyBytes = (data: Uint8Array, signature: Uint8Array): boolean => {
-    if (signature.length !== bytes) return false;
-    try {
-      return verify(digest, data, keyArg, signature);
-    } catch {
-      return false;
-    }
-  };
+  const verifyBytes =
+    alg === 'RS256'
+      ? rsaPkcs1Sha256Verifier(key, bytes)
+      : (data: Uint8Array, signature: Uint8Array): boolean => {
+          if (signature.length !== bytes) return false;
+          try {
+            return verify(digest, data, keyArg, signature);
+          } catch {
+            return false;
+          }
+        };
   /** The signing input's bytes, reused (grown when a longer token comes), and its views by length. */
   let input = Buffer.allocUnsafe(1024);
   let inputView = prefixViews(input);

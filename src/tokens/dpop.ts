@@ -23,7 +23,7 @@
  * @module
  */
 import { TesseraError } from '../errors.js';
-import { decodeBase64url, isBase64url } from '../internal/base64url.js';
+import { decodeBase64url, decodeBase64urlText, isBase64url } from '../internal/base64url.js';
 import { sha256Base64url } from '../internal/crypto.js';
 import { algForKeyType, type PreparedVerifier, type PublicKeyMembers, prepareVerifier } from '../internal/signatures.js';
 import { jwkThumbprint } from './jwk.js';
@@ -113,6 +113,20 @@ function json(part: string, what: string): Obj {
   return v;
 }
 
+/** The payload `proof[d1 + 1, d2)` of a proof whose signature verified: canonical base64url of a UTF-8 JSON object. */
+function payloadOf(proof: string, d1: number, d2: number): Obj {
+  const text = decodeBase64urlText(proof, d1 + 1, d2);
+  if (text === null) throw refuse('the payload is not canonical base64url of UTF-8');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw refuse('the payload is not JSON');
+  }
+  if (!isObj(v)) throw refuse('the payload is not a JSON object');
+  return v;
+}
+
 /** What a proof's header says, once checked: its algorithm, the key's prepared verifier and thumbprint. */
 interface CheckedHeader {
   alg: DpopAlg;
@@ -199,14 +213,16 @@ export function normalizeHtu(uri: string): string | undefined {
 export function verifyDpopProof(proof: unknown, request: DpopRequest, options: DpopVerifyOptions): VerifiedDpopProof {
   if (typeof proof !== 'string' || proof.length === 0) throw refuse('no proof');
   if (proof.length > MAX_PROOF_LENGTH) throw refuse('too long');
-  const parts = proof.split('.');
-  if (parts.length !== 3) throw refuse('not a compact JWS');
-  const [h, p, s] = parts as [string, string, string];
-  const { alg, verifier, jkt } = checkHeader(h);
-  // §4.3 check 6: the signature, by the key in the header, canonically encoded (RFC 7515 §2).
-  if (!isBase64url(s)) throw refuse('the signature is not canonical base64url');
-  if (!verifier.verifyBase64url(`${h}.${p}`, s)) throw refuse('bad signature');
-  const claims = json(p, 'payload');
+  const d1 = proof.indexOf('.');
+  const d2 = d1 < 0 ? -1 : proof.indexOf('.', d1 + 1);
+  if (d2 < 0 || proof.indexOf('.', d2 + 1) !== -1) throw refuse('not a compact JWS');
+  const { alg, verifier, jkt } = checkHeader(proof.slice(0, d1));
+  // §4.3 check 6: the signature, by the key in the header, canonically encoded (RFC 7515 §2):
+  // verifyCompact decodes it strictly, so only a refusal needs the separate check for its reason.
+  if (!verifier.verifyCompact(proof, d2)) {
+    throw refuse(isBase64url(proof.slice(d2 + 1)) ? 'bad signature' : 'the signature is not canonical base64url');
+  }
+  const claims = payloadOf(proof, d1, d2);
   // §4.3 check 3: the required claims.
   const { jti, htm, htu, iat } = claims;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw refuse('no jti');
