@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createIdTokens } from '../../src/http/core/oidc.js';
 import { completeClient } from '../../src/oauth-clients/types.js';
 import { type AsymmetricAlg, generateSigningJwk, parseSigningKeySet } from '../../src/tokens/jwk.js';
 import { hiddenFields, Jar, pkce } from '../support/forms.js';
@@ -168,6 +169,29 @@ for (const alg of ['RS256', 'ES256', 'EdDSA'] as AsymmetricAlg[]) {
       assert.equal(confirmed.statusCode, 200);
       jar.take(confirmed.headers['set-cookie']);
       assert.equal((await signIn(jar)).loginShown, true);
+    });
+
+    test('a hint signed by a key the set no longer holds asks a signed-in user to confirm; a forged one is refused', async () => {
+      const jar = new Jar();
+      const { token } = await signIn(jar);
+      const sub = (await h.app.inject({ url: '/me', headers: { authorization: `Bearer ${token.access_token}` } })).json().sub;
+      // What a removed key signed: a key of this algorithm that the server does not hold.
+      const gone = createIdTokens({ signingKeys: parseSigningKeySet(JSON.stringify({ keys: [generateSigningJwk(alg)] })) });
+      const stale = gone.mint({ issuer: ISSUER, sub, clientId: 'rp', authTime: 1, accessToken: 'x', now: h.clock.now / 1000 });
+      const q = new URLSearchParams({ id_token_hint: stale, post_logout_redirect_uri: BYE, client_id: 'rp' });
+      const ask = await h.app.inject({ url: `/logout?${q}`, headers: jar.header() });
+      assert.equal(ask.statusCode, 200, ask.body);
+      assert.match(ask.body, /Sign out\?/);
+      assert.equal(ask.headers.location, undefined);
+      // The same token with its signature changed names a key the server holds: not its token.
+      const [head, body] = token.id_token.split('.');
+      const forged = `${head}.${body}.${stale.split('.')[2]}`;
+      const refused = await h.app.inject({
+        url: `/logout?${new URLSearchParams({ id_token_hint: forged })}`,
+        headers: jar.header(),
+      });
+      assert.equal(refused.statusCode, 400);
+      assert.match(refused.body, /The ID token hint was not issued by this server/);
     });
   });
 }

@@ -552,9 +552,12 @@ export function createAuthorizeEndpoint(options: AuthorizeOptions, deps: Authori
       if (v === null) return { ok: false, response: fail(400, 'Sign-out refused', `${name} is repeated or too long.`) };
       if (v !== undefined && name !== 'csrf') params[name] = v;
     }
-    const hint = params.id_token_hint === undefined ? undefined : deps.idTokens?.read(params.id_token_hint);
-    if (params.id_token_hint !== undefined && hint === undefined)
+    const read = params.id_token_hint === undefined ? undefined : deps.idTokens?.read(params.id_token_hint);
+    if (params.id_token_hint !== undefined && read === undefined)
       return { ok: false, response: fail(400, 'Sign-out refused', 'The ID token hint was not issued by this server.') };
+    // A hint whose key a rotation removed (docs/keys.md) proves nothing either way: the request
+    // goes on as one without a hint, so a signed-in user confirms it on our page.
+    const hint = read === 'unknown_key' ? undefined : read;
     // §2: client_id and the hint's audience must agree.
     if (hint && params.client_id !== undefined && params.client_id !== hint.aud)
       return { ok: false, response: fail(400, 'Sign-out refused', 'client_id is not the ID token hint’s audience.') };

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { isTokenError } from '../../errors.js';
 import { sha256, sha512 } from '../../internal/crypto.js';
 import type { SigningKeySet } from '../../tokens/jwk.js';
 import { createAsymmetricJwtCodec } from '../../tokens/jwt.js';
@@ -44,8 +45,13 @@ export interface IdTokenInput {
 export interface IdTokens {
   readonly alg: string;
   mint(input: IdTokenInput): string;
-  /** The claims of an ID token this server signed (for `id_token_hint`), or `undefined`; expiry is not checked (§3.1.2.1 of RP-Initiated Logout: an expired hint is fine). */
-  read(token: string): { sub: string; aud: string; sid?: string } | undefined;
+  /**
+   * The claims of an ID token this server signed (for `id_token_hint`); expiry is not checked
+   * (RP-Initiated Logout 1.0 §2: an expired hint is fine). `unknown_key` when it names a key no
+   * longer in the set (removed by a rotation: neither vouched for nor forged), `undefined` for
+   * anything else.
+   */
+  read(token: string): { sub: string; aud: string; sid?: string } | 'unknown_key' | undefined;
 }
 
 /**
@@ -85,8 +91,8 @@ export function createIdTokens(options: OidcOptions): IdTokens {
         const c = codec.verify(token) as Record<string, unknown>;
         if (typeof c.sub !== 'string' || typeof c.aud !== 'string') return undefined;
         return { sub: c.sub, aud: c.aud };
-      } catch {
-        return undefined;
+      } catch (e) {
+        return isTokenError(e, 'unknown_key') ? 'unknown_key' : undefined;
       }
     },
   };
