@@ -5,13 +5,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PASSWORD, runCli, serverEnv, startServer, tempDir } from '../support/processes.js';
 import { E2E } from './helpers.js';
 
 test('SIGTERM: the in-flight login completes, then the process exits 0', async () => {
   // The default scrypt cost makes a login take a few hundred ms: long enough to be in flight.
-  const env = serverEnv(E2E, { TESSERA_STORE: `sqlite:${join(tempDir(), 't.db')}`, TESSERA_SCRYPT_N: '131072' });
+  // Request logging says when the server has the request (its "incoming request" line).
+  const env = serverEnv(E2E, {
+    TESSERA_STORE: `sqlite:${join(tempDir(), 't.db')}`,
+    TESSERA_SCRYPT_N: '131072',
+    TESSERA_LOG_LEVEL: 'info',
+    TESSERA_LOG_REQUESTS: '1',
+  });
   assert.equal((await runCli(E2E, ['user', 'add', 'alice'], env, PASSWORD)).code, 0);
   const srv = await startServer(E2E, env);
   const inFlight = fetch(`${srv.url}/auth/token`, {
@@ -19,7 +24,9 @@ test('SIGTERM: the in-flight login completes, then the process exits 0', async (
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: PASSWORD }),
   });
-  await sleep(60);
+  // SIGTERM once the request is in the server's hands (not after a guessed delay: a loaded
+  // machine may take longer than any delay to deliver it).
+  while (!/"url":"\/auth\/token"/.test(srv.output().stdout)) await new Promise((r) => setTimeout(r, 5));
   srv.child.kill('SIGTERM');
   const res = await inFlight;
   assert.equal(res.status, 200);
