@@ -4,6 +4,7 @@
  * baseline measured in the same run.
  *
  *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh|refresh-pg] [--connections N] [--no-pin] [--cpu-prof DIR]
+ *       [--baseline DIR]   # another built checkout's `tessera serve` in the same rounds (GET /me, refresh on Redis)
  *
  * Groups (each server is started once; rounds alternate them ABBA-style, so
  * drift and other load hit every server alike; figures are medians of rounds):
@@ -32,7 +33,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -61,6 +62,11 @@ export interface HttpBenchOptions {
   pin?: boolean;
   /** Write a V8 CPU profile of every server process into this directory (`node --cpu-prof`). */
   cpuProfDir?: string;
+  /**
+   * Another checkout of tessera, built (its `dist/cli/main.js`): its `tessera serve` runs in the
+   * same rounds as this one's, on the same store, so "not slower than before" is a same-run ratio.
+   */
+  baselineDir?: string;
   log?: (line: string) => void;
 }
 
@@ -92,6 +98,16 @@ export interface HttpRow {
 
 /** The rows of the servers with TESSERA_METRICS_PORT set, compared with the same server without it. */
 const METRICS_ON_ME = 'tessera serve, metrics on';
+const BASELINE_ME = 'baseline: tessera serve (production defaults)';
+const BASELINE_REFRESH = 'baseline: tessera serve, Redis';
+
+/** The built CLI of a baseline checkout (`--baseline DIR`), checked to exist. */
+function baselineCliOf(dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  const cli = join(dir, 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (run npm ci and npm run build there first)`);
+  return cli;
+}
 const METRICS_ON_REFRESH = 'tessera serve, SQLite, metrics on';
 
 /** The servers' TESSERA_ISSUER (otherwise their listening URL): tokens minted here carry it as iss and aud (RFC 9068). */
@@ -163,6 +179,8 @@ export interface LoadOptions {
 export interface RunContext {
   connections: number;
   cpuProfDir?: string;
+  /** The baseline checkout's CLI (`--baseline`), when given. */
+  baselineCli?: string;
   redis?: { client: Redis; pid?: number };
   /** CPU lists (taskset syntax) for the servers and for everything else; absent: no pinning. */
   placement?: { server: string; rest: string; all: string };
@@ -421,6 +439,9 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
         tesseraEnv(),
       ),
     ]);
+    const baseline = ctx.baselineCli
+      ? await start('baseline', [ctx.baselineCli, ...serve, '--data-dir', join(dir, 'me-baseline')], tesseraEnv())
+      : undefined;
     const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
     const getEd = () => ({ method: 'GET', headers: edHeaders, requests: [{ method: 'GET', path: '/me', headers: edHeaders }] });
     return await compare(
@@ -434,6 +455,7 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
         { name: 'tessera serve, EdDSA access tokens', role: 'info', server: eddsa, request: getEd },
         { name: 'tessera serve, EdDSA, --access-cache 0', role: 'info', server: eddsaUncached, request: getEd },
         { name: METRICS_ON_ME, role: 'info', server: metrics, request: get },
+        ...(baseline ? [{ name: BASELINE_ME, role: 'info' as const, server: baseline, request: get }] : []),
       ],
       opts,
       ctx,
@@ -538,8 +560,14 @@ async function refreshGroup(
   // A run ends with up to two tokens per connection in flight or taken: lost chains, replaced before the next run.
   const poolSize = ctx.connections * 2 + 8;
   try {
-    const tessera = async (name: string, role: HttpRow['role'], store: string, extra: string[] = []): Promise<Target> => {
-      const server = await startTarget(ctx, name, [TESSERA_CLI, ...REFRESH_SERVE, '--store', store, ...extra], tesseraEnv());
+    const tessera = async (
+      name: string,
+      role: HttpRow['role'],
+      store: string,
+      extra: string[] = [],
+      cli = TESSERA_CLI,
+    ): Promise<Target> => {
+      const server = await startTarget(ctx, name, [cli, ...REFRESH_SERVE, '--store', store, ...extra], tesseraEnv());
       servers.push(server);
       const pool: string[] = [];
       const prepare = () => fillPool(server.url, pool, poolSize);
@@ -574,7 +602,16 @@ async function refreshGroup(
         '0',
       ]),
     ]);
-    return await compare('POST /auth/refresh', [floor, onRedis, onSqlite, pipelinedFloor, sqliteMetrics], opts, ctx, log);
+    const baseline = ctx.baselineCli
+      ? await tessera(BASELINE_REFRESH, 'info', redis.url, ['--redis-prefix', 'tessera-bench-baseline:'], ctx.baselineCli)
+      : undefined;
+    return await compare(
+      'POST /auth/refresh',
+      [floor, onRedis, onSqlite, pipelinedFloor, sqliteMetrics, ...(baseline ? [baseline] : [])],
+      opts,
+      ctx,
+      log,
+    );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
@@ -661,7 +698,11 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     : { rounds: 8, durationSec: 1.25, warmupSec: 1, monitorRequests: 500 };
   ensureBuilt(log);
   const dir = mkdtempSync(join(tmpdir(), 'tessera-http-bench-'));
-  const ctx: RunContext = { connections: options.connections ?? HTTP_CONNECTIONS, cpuProfDir: options.cpuProfDir };
+  const ctx: RunContext = {
+    connections: options.connections ?? HTTP_CONNECTIONS,
+    cpuProfDir: options.cpuProfDir,
+    baselineCli: baselineCliOf(options.baselineDir),
+  };
   placeProcesses(ctx, options.pin !== false, 'http bench', log);
   const rows: HttpRow[] = [];
   let redis: PrivateRedis | undefined;
@@ -768,6 +809,19 @@ export function httpTargets(rows: readonly HttpRow[]): string[] {
       `refresh on Redis: ${c.toFixed(3)} Redis commands per refresh (target: exactly 1) ${Math.abs(c - 1) < 0.01 ? 'ok' : 'MISS'}`,
     );
   }
+  // --baseline: this checkout against another, same run, round by round.
+  for (const [base, mine] of [
+    [BASELINE_ME, 'tessera serve (production defaults)'],
+    [BASELINE_REFRESH, 'tessera serve, Redis'],
+  ] as const) {
+    const a = rows.find((r) => r.name === mine);
+    const b = rows.find((r) => r.name === base);
+    if (!a || !b) continue;
+    const vs = median(a.rounds.map((x, i) => x / (b.rounds[i] as number)));
+    const cpu =
+      a.cpuUsPerReq !== undefined && b.cpuUsPerReq ? ` (CPU per request: ${(a.cpuUsPerReq / b.cpuUsPerReq).toFixed(3)}x)` : '';
+    out.push(`${a.group}: ${vs.toFixed(3)}x the baseline's req/s, same run${cpu}`);
+  }
   // docs/operations.md: metrics on costs at most 3 % of the requests/s, same run, round by round.
   for (const [on, off] of [
     [METRICS_ON_ME, 'tessera serve (production defaults)'],
@@ -792,11 +846,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const groups = groupAt >= 0 ? ((args[groupAt + 1] ?? '').split(',') as HttpGroup[]) : undefined;
   const profAt = args.indexOf('--cpu-prof');
   const connAt = args.indexOf('--connections');
+  const baseAt = args.indexOf('--baseline');
   const rows = await runHttpBench({
     quick: args.includes('--quick'),
     connections: connAt >= 0 ? Number(args[connAt + 1]) : undefined,
     groups,
     cpuProfDir: profAt >= 0 ? args[profAt + 1] : undefined,
+    baselineDir: baseAt >= 0 ? args[baseAt + 1] : undefined,
     pin: !args.includes('--no-pin'),
   });
   if (args.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
