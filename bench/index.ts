@@ -275,7 +275,7 @@ if (wanted.has('authenticate')) {
 
 // --- HTTP ----------------------------------------------------------------------------------------
 if (wanted.has('http')) {
-  const picked = (['me', 'refresh', 'refresh-pg'] as const).filter((g) => named.includes(`http:${g}`));
+  const picked = (['me', 'refresh', 'refresh-pg', 'metrics'] as const).filter((g) => named.includes(`http:${g}`));
   const groups = picked.length > 0 ? picked : undefined;
   const rows = await runHttpBench({ quick, log, cpuProfDir, groups, pin: !args.includes('--no-pin') });
   output.http = rows;
