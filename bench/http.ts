@@ -4,7 +4,7 @@
  * baseline measured in the same run.
  *
  *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh|refresh-pg|metrics] [--connections N] [--no-pin] [--cpu-prof DIR]
- *       [--baseline DIR]   # another built checkout's `tessera serve` in the same rounds (GET /me, refresh on Redis)
+ *       [--baseline DIR[,DIR...]]   # other built checkouts' `tessera serve` in the same rounds (GET /me, refresh on Redis)
  *
  * Groups (each server is started once; rounds alternate them ABBA-style, so
  * drift and other load hit every server alike; figures are medians of rounds):
@@ -35,7 +35,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -66,7 +66,7 @@ export interface HttpBenchOptions {
    * Another checkout of tessera, built (its `dist/cli/main.js`): its `tessera serve` runs in the
    * same rounds as this one's, on the same store, so "not slower than before" is a same-run ratio.
    */
-  baselineDir?: string;
+  baselineDirs?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -98,15 +98,15 @@ export interface HttpRow {
 
 /** The rows of the servers with TESSERA_METRICS_PORT set, compared with the same server without it. */
 const METRICS_ON_ME = 'tessera serve, metrics on';
-const BASELINE_ME = 'baseline: tessera serve (production defaults)';
-const BASELINE_REFRESH = 'baseline: tessera serve, Redis';
+/** The rows of a baseline checkout, named after its folder. */
+const baselineMe = (label: string) => `baseline ${label}: tessera serve (production defaults)`;
+const baselineRefresh = (label: string) => `baseline ${label}: tessera serve, Redis`;
 
-/** The built CLI of a baseline checkout (`--baseline DIR`), checked to exist. */
-function baselineCliOf(dir: string | undefined): string | undefined {
-  if (dir === undefined) return undefined;
+/** A baseline checkout (`--baseline DIR`): its folder's name and its built CLI, checked to exist. */
+function baselineOf(dir: string): { label: string; cli: string } {
   const cli = join(dir, 'dist', 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`--baseline ${dir}: no ${cli} (run npm ci and npm run build there first)`);
-  return cli;
+  return { label: basename(dir.replace(/\/+$/, '')), cli };
 }
 const METRICS_ON_REFRESH = 'tessera serve, SQLite, metrics on';
 
@@ -179,8 +179,8 @@ export interface LoadOptions {
 export interface RunContext {
   connections: number;
   cpuProfDir?: string;
-  /** The baseline checkout's CLI (`--baseline`), when given. */
-  baselineCli?: string;
+  /** The baseline checkouts (`--baseline`), in the order given. */
+  baselines?: readonly { label: string; cli: string }[];
   redis?: { client: Redis; pid?: number };
   /** CPU lists (taskset syntax) for the servers and for everything else; absent: no pinning. */
   placement?: { server: string; rest: string; all: string };
@@ -439,9 +439,14 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
         tesseraEnv(),
       ),
     ]);
-    const baseline = ctx.baselineCli
-      ? await start('baseline', [ctx.baselineCli, ...serve, '--data-dir', join(dir, 'me-baseline')], tesseraEnv())
-      : undefined;
+    const baselines = await Promise.all(
+      (ctx.baselines ?? []).map(async (b) => ({
+        name: baselineMe(b.label),
+        role: 'info' as const,
+        server: await start(`baseline-${b.label}`, [b.cli, ...serve, '--data-dir', join(dir, `me-${b.label}`)], tesseraEnv()),
+        request: get,
+      })),
+    );
     const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
     const getEd = () => ({ method: 'GET', headers: edHeaders, requests: [{ method: 'GET', path: '/me', headers: edHeaders }] });
     return await compare(
@@ -455,7 +460,7 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
         { name: 'tessera serve, EdDSA access tokens', role: 'info', server: eddsa, request: getEd },
         { name: 'tessera serve, EdDSA, --access-cache 0', role: 'info', server: eddsaUncached, request: getEd },
         { name: METRICS_ON_ME, role: 'info', server: metrics, request: get },
-        ...(baseline ? [{ name: BASELINE_ME, role: 'info' as const, server: baseline, request: get }] : []),
+        ...baselines,
       ],
       opts,
       ctx,
@@ -602,12 +607,14 @@ async function refreshGroup(
         '0',
       ]),
     ]);
-    const baseline = ctx.baselineCli
-      ? await tessera(BASELINE_REFRESH, 'info', redis.url, ['--redis-prefix', 'tessera-bench-baseline:'], ctx.baselineCli)
-      : undefined;
+    const baselines = await Promise.all(
+      (ctx.baselines ?? []).map((b) =>
+        tessera(baselineRefresh(b.label), 'info', redis.url, ['--redis-prefix', `tessera-bench-${b.label}:`], b.cli),
+      ),
+    );
     return await compare(
       'POST /auth/refresh',
-      [floor, onRedis, onSqlite, pipelinedFloor, sqliteMetrics, ...(baseline ? [baseline] : [])],
+      [floor, onRedis, onSqlite, pipelinedFloor, sqliteMetrics, ...baselines],
       opts,
       ctx,
       log,
@@ -764,7 +771,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const ctx: RunContext = {
     connections: options.connections ?? HTTP_CONNECTIONS,
     cpuProfDir: options.cpuProfDir,
-    baselineCli: baselineCliOf(options.baselineDir),
+    baselines: (options.baselineDirs ?? []).map(baselineOf),
   };
   placeProcesses(ctx, options.pin !== false, 'http bench', log);
   const rows: HttpRow[] = [];
@@ -883,13 +890,19 @@ export function httpTargets(rows: readonly HttpRow[]): string[] {
       x.cpuUsPerReq !== undefined && y.cpuUsPerReq ? ` (CPU per request: ${(x.cpuUsPerReq / y.cpuUsPerReq).toFixed(3)}x)` : '';
     return { group: x.group, vs, cpu };
   };
-  // --baseline: this checkout against another, same run, round by round.
-  for (const [mine, base] of [
-    ['tessera serve (production defaults)', BASELINE_ME],
-    ['tessera serve, Redis', BASELINE_REFRESH],
+  // --baseline: this checkout against each other one, and each later baseline against the
+  // first (e.g. the code after a change against the code before it), same run, round by round.
+  const labels = rows.flatMap((r) => /^baseline (.+): tessera serve \(production defaults\)$/.exec(r.name)?.[1] ?? []);
+  for (const [name, first] of [
+    [(l: string) => baselineMe(l), 'tessera serve (production defaults)'],
+    [(l: string) => baselineRefresh(l), 'tessera serve, Redis'],
   ] as const) {
-    const p = paired(mine, base);
-    if (p) out.push(`${p.group}: ${p.vs.toFixed(3)}x the baseline's req/s, same run${p.cpu}`);
+    for (const [i, label] of labels.entries()) {
+      const p = paired(first, name(label));
+      if (p) out.push(`${p.group}: this checkout ${p.vs.toFixed(3)}x the req/s of ${label}, same run${p.cpu}`);
+      const q = i === 0 ? undefined : paired(name(label), name(labels[0] as string));
+      if (q) out.push(`${q.group}: ${label} ${q.vs.toFixed(3)}x the req/s of ${labels[0]}, same run${q.cpu}`);
+    }
   }
   // docs/operations.md: metrics on costs at most 3 % of the requests/s, same run, round by round
   // (the metrics group: many rounds of the two servers alone; the other groups: their rows).
@@ -924,7 +937,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     connections: connAt >= 0 ? Number(args[connAt + 1]) : undefined,
     groups,
     cpuProfDir: profAt >= 0 ? args[profAt + 1] : undefined,
-    baselineDir: baseAt >= 0 ? args[baseAt + 1] : undefined,
+    baselineDirs: baseAt >= 0 ? (args[baseAt + 1] ?? '').split(',').filter(Boolean) : undefined,
     pin: !args.includes('--no-pin'),
   });
   if (args.includes('--json')) console.log(JSON.stringify({ node: process.version, rows }, null, 2));
