@@ -444,7 +444,7 @@ async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (li
         name: baselineMe(b.label),
         role: 'info' as const,
         server: await start(`baseline-${b.label}`, [b.cli, ...serve, '--data-dir', join(dir, `me-${b.label}`)], tesseraEnv()),
-        request: get,
+        request: () => get(),
       })),
     );
     const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
