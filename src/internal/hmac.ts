@@ -19,7 +19,7 @@ const SHA256_BASE64URL_LENGTH = 43;
  * base64url there; Node takes any Buffer encoding, and 'latin1' (one byte per
  * character) is how a digest goes into a scratch buffer without a Buffer.
  */
-const hashText = hash as (algorithm: 'sha256', data: BinaryLike, outputEncoding: 'latin1' | 'base64url') => string;
+export const hashText = hash as (algorithm: 'sha256', data: BinaryLike, outputEncoding: 'latin1' | 'base64url') => string;
 
 /** A keyed HMAC-SHA256 function with the key schedule done once. */
 export interface PreparedHmac {
