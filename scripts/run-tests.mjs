@@ -199,19 +199,22 @@ rmSync(work, { recursive: true, force: true });
 
 const sum = (k) => results.reduce((n, r) => n + (r.report.summary?.[k] ?? 0), 0);
 const failed = results.filter((r) => r.problems.length > 0);
-const cpu = (r) => (r.report.cpuMs === undefined ? '     ?' : (r.report.cpuMs / 1000).toFixed(1).padStart(6));
-console.log("\nslowest files (wall, and CPU time of the file's own process):");
-for (const r of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 10)) {
-  console.log(`  ${r.seconds.toFixed(1).padStart(6)} s wall ${cpu(r)} s cpu  ${r.file}`);
+const seconds = (ms) => (ms === undefined ? '     ?' : (ms / 1000).toFixed(1).padStart(6));
+console.log("\nslowest files (wall; CPU time of the file's own process, and of the processes it spawned and waited for):");
+for (const r of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 12)) {
+  const { cpuMs, childrenCpuMs } = r.report;
+  console.log(
+    `  ${r.seconds.toFixed(1).padStart(6)} s wall ${seconds(cpuMs)} s cpu ${seconds(childrenCpuMs)} s spawned  ${r.file}`,
+  );
 }
-const cpuTotal = results.reduce((n, r) => n + (r.report.cpuMs ?? 0), 0) / 1000;
+const total = (k) => results.reduce((n, r) => n + (r.report[k] ?? 0), 0) / 1000;
 const fmt = (l) => l.map((x) => x.toFixed(2)).join(' ');
 console.log(
   `\nfiles ${results.length}  tests ${sum('tests')}  pass ${sum('pass')}  fail ${sum('fail')}  ` +
     `skipped ${sum('skipped')}  todo ${sum('todo')}  cancelled ${sum('cancelled')}`,
 );
 console.log(
-  `wall ${wall.toFixed(1)} s  cpu ${cpuTotal.toFixed(1)} s (the files' own processes)  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
+  `wall ${wall.toFixed(1)} s  cpu ${total('cpuMs').toFixed(1)} s (the files' own processes) + ${total('childrenCpuMs').toFixed(1)} s (spawned)  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
 );
 for (const r of failed) {
   for (const p of r.problems) console.log(`✖ ${r.file}: ${p}`);
