@@ -1,6 +1,6 @@
 // What scripts/run-tests.mjs decides before it starts a file: the order the files start in, and
 // whether dist/ is what src/ builds to. Tested by test/scripts/test-plan.test.ts.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -33,28 +33,30 @@ export function runOrder(files) {
     .map(({ f }) => f);
 }
 
-/** Newest (max) or oldest (min) modification time of the files under `dir`, or of the file `dir`. */
+/** The files under `dir`, relative to it. */
+function filesUnder(dir) {
+  return readdirSync(dir, { recursive: true }).filter((p) => statSync(join(dir, p)).isFile());
+}
+
+/** Newest (max) or oldest (min) modification time of `path`, a file, or of the files under it. */
 function mtime(path, pick) {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return readdirSync(path).reduce((m, name) => pick(m, mtime(join(path, name), pick)), pick === Math.max ? 0 : Infinity);
+  if (!statSync(path).isDirectory()) return statSync(path).mtimeMs;
+  return pick(...filesUnder(path).map((p) => statSync(join(path, p)).mtimeMs));
 }
 
 /**
  * Why dist/ may not be what `npm run build` (tsc -p tsconfig.build.json) makes of src/ now, or
- * undefined when it is: dist/cli/main.js exists, and no file under src/, nor tsconfig.json or
- * tsconfig.build.json, changed after the oldest file under dist/ was written (the build empties
- * dist/ first, so every file in it is as new as that build).
+ * undefined when it is: dist/cli/main.js exists; every file of dist/ comes from a file of src/
+ * (`x.js`, `x.js.map`, `x.d.ts` from `x.ts`: none is left from a source since removed); and no
+ * file under src/, nor tsconfig.json or tsconfig.build.json, changed after the oldest file of
+ * dist/ was written.
  */
 export function distStale(root) {
-  let built;
-  try {
-    statSync(join(root, 'dist/cli/main.js'));
-    built = mtime(join(root, 'dist'), Math.min);
-  } catch {
-    return 'dist/cli/main.js is missing';
-  }
-  const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json'];
-  const changed = inputs.find((p) => mtime(join(root, p), Math.max) > built);
+  const dist = join(root, 'dist');
+  if (!existsSync(join(dist, 'cli/main.js'))) return 'dist/cli/main.js is missing';
+  const orphan = filesUnder(dist).find((p) => !existsSync(join(root, 'src', p.replace(/(\.js|\.js\.map|\.d\.ts)$/, '.ts'))));
+  if (orphan !== undefined) return `dist/${orphan} comes from no file of src/`;
+  const built = mtime(dist, Math.min);
+  const changed = ['src', 'tsconfig.json', 'tsconfig.build.json'].find((p) => mtime(join(root, p), Math.max) > built);
   return changed === undefined ? undefined : `${changed} is newer than dist/`;
 }

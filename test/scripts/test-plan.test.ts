@@ -47,14 +47,22 @@ describe('dist/ is stale when an input of the build is newer than its oldest fil
 
   test('no dist/cli/main.js: stale', () => {
     at('src/index.ts', 1000);
+    at('src/cli/main.ts', 1000);
     at('tsconfig.json', 1000);
     at('tsconfig.build.json', 1000);
     assert.equal(distStale(dir), 'dist/cli/main.js is missing');
   });
-  test('every file of dist/ newer than every input: current', () => {
+  test('every file of dist/ built from a file of src/ and newer than every input: current', () => {
     at('dist/cli/main.js', 2000);
+    at('dist/cli/main.js.map', 2000);
+    at('dist/cli/main.d.ts', 2000);
     at('dist/index.js', 2001);
     assert.equal(distStale(dir), undefined);
+  });
+  test('a file of dist/ left from a source since removed: stale', () => {
+    at('dist/gone.js', 2001);
+    assert.equal(distStale(dir), 'dist/gone.js comes from no file of src/');
+    rmSync(join(dir, 'dist/gone.js'));
   });
   test('a file under src/ (however deep) or a tsconfig newer than the oldest file of dist/: stale', () => {
     at('src/cli/deep/main.ts', 2000.5);
