@@ -5,20 +5,24 @@ import { join } from 'node:path';
 
 /**
  * The files that run longest, longest first (the "slowest files" of a full `CI=true npm test`
- * on a 2-core machine; wall time, mostly spent waiting on spawned servers, Chromium, npm and
- * tsc). They start first, so that no long file starts last while the other workers sit idle:
+ * on a shared 2-core machine: wall time, most of it CPU time of the processes they spawn:
+ * servers, Chromium, npm, tsc, Python; the fuzzers' own). They start first, so that no long file starts last while the other workers sit idle:
  * longest-processing-time-first scheduling. A file not named here starts after them, in path
  * order. An entry that names no test file fails test/scripts/test-plan.test.ts.
  */
 export const SLOW_FIRST = [
-  'test/e2e/oidc-browser.test.ts',
   'test/docs/docs.test.ts',
+  'test/reliability/fuzz-http.test.ts',
   'test/package/consumer-types.test.ts',
+  'test/e2e/oidc-browser.test.ts',
+  'test/package/readme-install.test.ts',
   'test/reliability/soak.test.ts',
   'test/interop/oauth-clients.test.ts',
   'test/cli/client-cli.test.ts',
-  'test/package/readme-install.test.ts',
-  'test/e2e/oidc-key-rotation.test.ts',
+  'test/reliability/timing.test.ts',
+  'test/reliability/fuzz-opaque-tokens.test.ts',
+  'test/e2e/code-flow-browser.test.ts',
+  'test/refresh/logout-all.test.ts',
 ];
 
 /** `files` (paths relative to the project) in the order they start: SLOW_FIRST's first, in its order, then the rest as given. */
