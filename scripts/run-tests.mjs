@@ -20,12 +20,13 @@
 // Order: the files of SLOW_FIRST (scripts/test-plan.mjs) start first, slowest first, the others
 // after them in path order, so that the run does not end waiting on a long file started last.
 //
-// The built CLI: a run of test/ without --quick first makes sure dist/ is what src/ builds to (it runs
-// `npm run build` when a file under src/, or a tsconfig, is newer than dist/), then tells the
-// test files so (TESSERA_TEST_DIST=1): the tests that spawn `tessera` then run
-// dist/cli/main.js with node, which starts in a third of the time of src/cli/main.ts through
-// tsx (test/support/processes.ts). A --quick run (and `npm run coverage`, which counts src/
-// only) leaves dist/ alone and spawns the sources through tsx.
+// The built CLI: a run of test/ without --quick first makes sure dist/ is what src/ builds to
+// (it runs `npm run build` when a file under src/, or a tsconfig, is newer than dist/, see
+// distStale), then tells the test files so (TESSERA_TEST_DIST=1): the tests that spawn
+// `tessera` then run dist/cli/main.js with node, which starts in a third of the time of
+// src/cli/main.ts through tsx (test/support/processes.ts), and the package tests pack that
+// dist/. A --quick run (and `npm run coverage`, which counts src/ only) leaves dist/ alone and
+// spawns the sources through tsx.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
