@@ -16,10 +16,22 @@
 // until the report is complete. With TESSERA_TEST_FILE_TIMEOUT=S, a file that has not
 // finished after S seconds is killed and fails (none by default: `npm run fuzz` and the soak
 // run for long).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+//
+// Order: the files of SLOW_FIRST (scripts/test-plan.mjs) start first, slowest first, the others
+// after them in path order, so that the run does not end waiting on a long file started last.
+//
+// The built CLI: a run of test/ without --quick first makes sure dist/ is what src/ builds to
+// (it runs `npm run build` when a file under src/, or a tsconfig, is newer than dist/, see
+// distStale), then tells the test files so (TESSERA_TEST_DIST=1): the tests that spawn
+// `tessera` then run dist/cli/main.js with node, which starts in a third of the time of
+// src/cli/main.ts through tsx (test/support/processes.ts), and the package tests pack that
+// dist/. A --quick run (and `npm run coverage`, which counts src/ only) leaves dist/ alone and
+// spawns the sources through tsx.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { distStale, runOrder } from './test-plan.mjs';
 import { problemsOf, readReport } from './test-verdict.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -92,9 +104,11 @@ if (quick && stale.length > 0) {
   console.error(`QUICK_EXCLUDE names what no test file matches: ${stale.join(', ')}`);
   process.exit(1);
 }
-const files = all
-  .filter((p) => !quick || !QUICK_EXCLUDE.some((x) => p.startsWith(x)))
-  .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
+const files = runOrder(
+  all
+    .filter((p) => !quick || !QUICK_EXCLUDE.some((x) => p.startsWith(x)))
+    .filter((p) => filters.length === 0 || filters.some((f) => p.includes(f))),
+);
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}${quick ? ' (with --quick)' : ''}`);
   process.exit(1);
@@ -104,8 +118,22 @@ if (listOnly) {
   process.exit(0);
 }
 
+/** dist/ is checked (and built when stale) for a whole or filtered run of test/; not for --quick, nor for the fixture runs of test/scripts. */
+const useDist = !quick && process.env.TESSERA_TEST_DIR === undefined;
+if (useDist) {
+  const stale = distStale(root);
+  if (stale !== undefined) {
+    console.log(`building dist/ (${stale})`);
+    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (build.status !== 0 || !existsSync(join(root, 'dist/cli/main.js'))) {
+      console.error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+      process.exit(1);
+    }
+  }
+}
+
 const work = mkdtempSync(join(tmpdir(), 'tessera-tests-'));
-const env = quick ? { ...process.env, ...QUICK_ENV } : process.env;
+const env = { ...process.env, ...(quick ? QUICK_ENV : {}), ...(useDist ? { TESSERA_TEST_DIST: '1' } : {}) };
 
 /** Runs one test file in its own process; resolves to its verdict. */
 function runFile(file, index) {
@@ -172,19 +200,22 @@ rmSync(work, { recursive: true, force: true });
 
 const sum = (k) => results.reduce((n, r) => n + (r.report.summary?.[k] ?? 0), 0);
 const failed = results.filter((r) => r.problems.length > 0);
-const cpu = (r) => (r.report.cpuMs === undefined ? '     ?' : (r.report.cpuMs / 1000).toFixed(1).padStart(6));
-console.log("\nslowest files (wall, and CPU time of the file's own process):");
-for (const r of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 10)) {
-  console.log(`  ${r.seconds.toFixed(1).padStart(6)} s wall ${cpu(r)} s cpu  ${r.file}`);
+const seconds = (ms) => (ms === undefined ? '     ?' : (ms / 1000).toFixed(1).padStart(6));
+console.log("\nslowest files (wall; CPU time of the file's own process, and of the processes it spawned and waited for):");
+for (const r of [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 12)) {
+  const { cpuMs, childrenCpuMs } = r.report;
+  console.log(
+    `  ${r.seconds.toFixed(1).padStart(6)} s wall ${seconds(cpuMs)} s cpu ${seconds(childrenCpuMs)} s spawned  ${r.file}`,
+  );
 }
-const cpuTotal = results.reduce((n, r) => n + (r.report.cpuMs ?? 0), 0) / 1000;
+const total = (k) => results.reduce((n, r) => n + (r.report[k] ?? 0), 0) / 1000;
 const fmt = (l) => l.map((x) => x.toFixed(2)).join(' ');
 console.log(
   `\nfiles ${results.length}  tests ${sum('tests')}  pass ${sum('pass')}  fail ${sum('fail')}  ` +
     `skipped ${sum('skipped')}  todo ${sum('todo')}  cancelled ${sum('cancelled')}`,
 );
 console.log(
-  `wall ${wall.toFixed(1)} s  cpu ${cpuTotal.toFixed(1)} s (the files' own processes)  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
+  `wall ${wall.toFixed(1)} s  cpu ${total('cpuMs').toFixed(1)} s (the files' own processes) + ${total('childrenCpuMs').toFixed(1)} s (spawned)  concurrency ${concurrency}  load average ${fmt(load0)} at start, ${fmt(loadavg())} at end`,
 );
 for (const r of failed) {
   for (const p of r.problems) console.log(`✖ ${r.file}: ${p}`);

@@ -3,6 +3,8 @@ export interface Report {
   unreadable: number;
   /** CPU time of the file's process, when its report is complete. */
   cpuMs: number | undefined;
+  /** CPU time of the processes it spawned and waited for (Linux), when its report is complete. */
+  childrenCpuMs: number | undefined;
   failures: { name: string; error: string }[];
   summary: Record<string, number> | undefined;
 }

@@ -14,6 +14,7 @@ export function parseReport(text) {
   let counted = 0;
   let unreadable = 0;
   let cpuMs;
+  let childrenCpuMs;
   const failures = [];
   const summary = {};
   for (const line of text.split('\n')) {
@@ -25,14 +26,14 @@ export function parseReport(text) {
       unreadable++;
       continue;
     }
-    if (e.type === 'cpu') cpuMs = e.ms;
+    if (e.type === 'cpu') [cpuMs, childrenCpuMs] = [e.ms, e.childrenMs];
     if ((e.type === 'test:pass' || e.type === 'test:fail') && !e.suite) counted++;
     if (e.type === 'test:fail' && !e.suite) failures.push(e);
     const m = e.type === 'test:diagnostic' && e.nesting === 0 ? SUMMARY.exec(e.message ?? '') : null;
     if (m) summary[m[1]] = Number(m[2]);
   }
   const complete = unreadable === 0 && 'duration_ms' in summary && 'tests' in summary;
-  return { counted, unreadable, failures, cpuMs, summary: complete ? summary : undefined };
+  return { counted, unreadable, failures, cpuMs, childrenCpuMs, summary: complete ? summary : undefined };
 }
 
 /** {@link parseReport} of a file; a missing file is an empty (cut) report. */

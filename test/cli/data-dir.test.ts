@@ -2,7 +2,7 @@
  * The data directory is resolved once, to an absolute path, and every command
  * that reads or writes it says which one on stderr (one line), so a command run
  * from another working directory never writes to another database silently.
- * Commands run from a directory of their own (the CLI through tsx, cwd set).
+ * Commands run from a directory of their own (cwd set).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,10 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { TESSERA_CLI } from '../support/processes.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const WORK = mkdtempSync(join(tmpdir(), 'tessera-data-dir-'));
 after(() => rmSync(WORK, { recursive: true, force: true }));
 const PASSWORD = 'correct horse battery staple';
@@ -29,7 +27,7 @@ function tessera(cwd: string, args: string[], env: Record<string, string> = {}, 
   const clean: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TESSERA_') && k !== 'REDIS_URL') clean[k] = v;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, [...TESSERA_CLI, ...args], {
       cwd,
       env: { ...clean, TESSERA_SCRYPT_N: '1024', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -96,7 +94,7 @@ describe('the data directory, resolved once and named by every command that uses
 
   test('serve with the default store and a generated development secret prints the line once', async () => {
     const cwd = dir('serve');
-    const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0'], {
+    const child = spawn(process.execPath, [...TESSERA_CLI, 'serve', '--port', '0'], {
       cwd,
       env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_') && k !== 'NODE_ENV')),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,7 @@
 /**
  * The `tessera` CLI contract (DESIGN.md "CLI contract"), spawned for real: a
- * `tessera` wrapper on PATH runs src/cli/main.ts through tsx, so the issue's
- * pipeline runs exactly as a user types it.
+ * `tessera` wrapper on PATH runs the CLI (test/support/processes.ts TESSERA_CLI), so the
+ * issue's pipeline runs exactly as a user types it.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createCodec, SELF_CONTAINED_FORMATS } from '../../src/tokens/codec.js';
+import { TESSERA_CLI } from '../support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
 writeFileSync(
   join(BIN, 'tessera'),
-  `#!/bin/sh\ncd ${JSON.stringify(ROOT)} && exec ${JSON.stringify(process.execPath)} --import tsx src/cli/main.ts "$@"\n`,
+  `#!/bin/sh\ncd ${JSON.stringify(ROOT)} && exec ${[process.execPath, ...TESSERA_CLI].map((a) => JSON.stringify(a)).join(' ')} "$@"\n`,
 );
 chmodSync(join(BIN, 'tessera'), 0o755);
 after(() => rmSync(BIN, { recursive: true, force: true }));

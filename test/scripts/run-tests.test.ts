@@ -61,6 +61,9 @@ describe('scripts/run-tests.mjs on fixture files', () => {
     const r = await runner('ok.test.ts');
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /files 1 {2}tests 4 {2}pass 3 {2}fail 0 {2}skipped 1/);
+    // Each file's CPU time, its own and its spawned processes', in the table and the totals.
+    assert.match(r.out, /s wall +[\d.]+ s cpu +[\d.]+ s spawned {2}test\/scripts\/fixtures\/runner\/ok\.test\.ts/);
+    assert.match(r.out, /cpu [\d.]+ s \(the files' own processes\) \+ [\d.]+ s \(spawned\)/);
   });
   test('a file that leaves a handle open ends once its tests are done, with its whole report', async () => {
     const r = await runner('lingers.test.ts');
