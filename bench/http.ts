@@ -697,17 +697,19 @@ async function dropPgSchema(name: string, log: (line: string) => void): Promise<
   }
 }
 
-/** Rounds of the `metrics` group: the 3 % bound is resolved only with many paired rounds. */
-const METRICS_ROUNDS = 24;
+/** The `metrics` group: blocks of fresh server processes, rounds per block. */
+const METRICS_BLOCKS = 4;
+const METRICS_ROUNDS_PER_BLOCK = 6;
 const METRICS_OFF = 'metrics off';
 const METRICS_ON = 'metrics on';
 
 /**
  * Metrics on against off (docs/operations.md: at most 3 % of the requests/s), and nothing else
  * in the rounds: `GET /me` and a refresh on SQLite, each on two `tessera serve` that differ only
- * by `--metrics-port`. With two servers a round is short, so the run affords
- * {@link METRICS_ROUNDS} paired rounds; the noise of one round (±5-10 % on this machine) would
- * otherwise hide a 3 % bound.
+ * by `--metrics-port`. Two identical servers already differ by a few percent, for the life of
+ * their processes (memory layout, JIT, which of them started first: measured with both off), so
+ * the servers are started afresh for each of {@link METRICS_BLOCKS} blocks, in alternating order,
+ * and the figure is the median of every block's paired rounds.
  */
 async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
   const issuer = createTokenService({
@@ -718,46 +720,80 @@ async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log
   });
   const headers = { authorization: `Bearer ${(await issuer.issue({ sub: 'bench-user', scope: 'api' })).accessToken}` };
   const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
-  const servers: ChildServer[] = [];
   const poolSize = ctx.connections * 2 + 8;
-  const serve = async (name: string, args: string[], on: boolean): Promise<ChildServer> => {
-    const metrics = on ? ['--metrics-port', '0'] : [];
-    const s = await startTarget(ctx, name, [TESSERA_CLI, ...args, '--data-dir', join(dir, name), ...metrics], tesseraEnv());
-    servers.push(s);
-    return s;
-  };
-  const refreshTarget = async (on: boolean): Promise<Target> => {
-    const name = `refresh-${on ? 'on' : 'off'}`;
-    const server = await serve(name, [...REFRESH_SERVE, '--store', `sqlite:${join(dir, `${name}.db`)}`], on);
-    const pool: string[] = [];
-    const prepare = () => fillPool(server.url, pool, poolSize);
-    await prepare();
-    return { name: on ? METRICS_ON : METRICS_OFF, role: on ? 'ours' : 'floor', server, prepare, request: refreshRequests(pool) };
-  };
-  const many: LoadOptions = { ...opts, rounds: opts.rounds < 8 ? opts.rounds : METRICS_ROUNDS };
-  try {
-    const [meOff, meOn, refreshOff, refreshOn] = await Promise.all([
-      serve('me-off', ['serve', '--port', '0'], false),
-      serve('me-on', ['serve', '--port', '0'], true),
-      refreshTarget(false),
-      refreshTarget(true),
-    ]);
-    return [
-      ...(await compare(
-        'GET /me, metrics',
-        [
-          { name: METRICS_OFF, role: 'floor', server: meOff, request: get },
-          { name: METRICS_ON, role: 'ours', server: meOn, request: get },
-        ],
-        many,
-        ctx,
-        log,
-      )),
-      ...(await compare('POST /auth/refresh (SQLite), metrics', [refreshOff, refreshOn], many, ctx, log)),
-    ];
-  } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+  const blocks = opts.rounds < 8 ? 1 : METRICS_BLOCKS;
+  const perBlock: LoadOptions = { ...opts, rounds: opts.rounds < 8 ? opts.rounds : METRICS_ROUNDS_PER_BLOCK };
+  const byGroup = new Map<string, HttpRow[][]>();
+  for (let b = 0; b < blocks; b++) {
+    const servers: ChildServer[] = [];
+    const serve = async (name: string, args: string[], on: boolean): Promise<ChildServer> => {
+      const metrics = on ? ['--metrics-port', '0'] : [];
+      const home = join(dir, `${name}-${b}`);
+      const s = await startTarget(ctx, name, [TESSERA_CLI, ...args, '--data-dir', home, ...metrics], tesseraEnv());
+      servers.push(s);
+      return s;
+    };
+    const meTarget = async (on: boolean): Promise<Target> => {
+      const server = await serve(`me-${on ? 'on' : 'off'}`, ['serve', '--port', '0'], on);
+      return { name: on ? METRICS_ON : METRICS_OFF, role: on ? 'ours' : 'floor', server, request: get };
+    };
+    const refreshTarget = async (on: boolean): Promise<Target> => {
+      const name = `refresh-${on ? 'on' : 'off'}`;
+      const server = await serve(name, [...REFRESH_SERVE, '--store', `sqlite:${join(dir, `${name}-${b}.db`)}`], on);
+      const pool: string[] = [];
+      const prepare = () => fillPool(server.url, pool, poolSize);
+      await prepare();
+      return {
+        name: on ? METRICS_ON : METRICS_OFF,
+        role: on ? 'ours' : 'floor',
+        server,
+        prepare,
+        request: refreshRequests(pool),
+      };
+    };
+    // Started one after the other, the first one alternating between blocks.
+    const order = b % 2 === 0 ? [false, true] : [true, false];
+    try {
+      const me: Target[] = [];
+      const refresh: Target[] = [];
+      for (const on of order) me.push(await meTarget(on));
+      for (const on of order) refresh.push(await refreshTarget(on));
+      for (const [group, targets] of [
+        ['GET /me, metrics', me],
+        ['POST /auth/refresh (SQLite), metrics', refresh],
+      ] as const) {
+        log(`http bench: ${group}: block ${b + 1}/${blocks}`);
+        const rows = await compare(group, targets, perBlock, ctx, log);
+        byGroup.set(group, [...(byGroup.get(group) ?? []), rows]);
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
   }
+  // One row per server kind and group: every block's rounds, the paired ratios pooled.
+  return [...byGroup].flatMap(([group, blockRows]) => {
+    const pick = (name: string) => blockRows.map((rows) => rows.find((r) => r.name === name) as HttpRow);
+    const offs = pick(METRICS_OFF);
+    const ons = pick(METRICS_ON);
+    const merged = (rows: HttpRow[], name: string, role: HttpRow['role']): HttpRow => {
+      const rounds = rows.flatMap((r) => r.rounds);
+      const cpu = rows.map((r) => r.cpuUsPerReq).filter((x): x is number => x !== undefined);
+      return {
+        ...(rows[0] as HttpRow),
+        group,
+        name,
+        role,
+        rounds,
+        reqPerSec: median(rounds),
+        ...(cpu.length ? { cpuUsPerReq: median(cpu) } : {}),
+      };
+    };
+    const on = merged(ons, METRICS_ON, 'ours');
+    on.vsFloor = median(ons.flatMap((r, i) => r.rounds.map((x, j) => x / ((offs[i] as HttpRow).rounds[j] as number))));
+    const cpuVs = ons.map((r) => r.cpuVsFloor).filter((x): x is number => x !== undefined);
+    if (cpuVs.length) on.cpuVsFloor = median(cpuVs);
+    return [merged(offs, METRICS_OFF, 'floor'), on];
+  });
 }
 
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpRow[]> {

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type onResponseHookHandler } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type onSendHookHandler } from 'fastify';
 import type { AuthHandlersOptions } from '../http/core/handlers.js';
 import { BODY_LIMIT_BYTES, DEFAULT_REALM } from '../http/core/limits.js';
 import { HttpError, httpErrorHandler, sendHttpError, toHttpError } from '../http/errors.js';
@@ -146,25 +146,39 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const recordRoute = options.recordRoute;
+  /** Seconds since the request's onRequest stamp (metrics on), else 0. */
+  const secondsOf = (request: FastifyRequest): number => {
+    const t0 = (request as { tesseraStart?: number }).tesseraStart;
+    return t0 ? (performance.now() - t0) / 1000 : 0;
+  };
   if (recordRoute) {
+    // The duration runs from onRequest to onSend (the answer handed to Node), each a hook in a
+    // chain that already runs. No onResponse hook: one makes Fastify listen for every response's
+    // 'finish' and 'error' and run its hook chain after it (two listeners added and removed, a
+    // tick), most of what the metrics cost a `GET /me`.
+    app.decorateRequest('tesseraStart', 0);
+    app.addHook('onRequest', (request, _reply, done) => {
+      (request as { tesseraStart?: number }).tesseraStart = performance.now();
+      done();
+    });
     // A hook on each route with its recorder in hand, added as the route is: reading
     // `request.routeOptions` at answer time builds an object per request, and a series looked up
-    // by label values hashes them per request. Fastify timed the reply already (elapsedTime).
+    // by label values hashes them per request.
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       const recorders = new Map(methods.map((m) => [m, recordRoute(route.url, m)]));
       const only = methods.length === 1 ? recorders.get(methods[0] as string) : undefined;
-      const hook: onResponseHookHandler = only
-        ? (_request, reply, done) => {
-            only(reply.statusCode, reply.elapsedTime / 1000);
-            done();
+      const hook: onSendHookHandler = only
+        ? (request, reply, payload, done) => {
+            only(reply.statusCode, secondsOf(request));
+            done(null, payload);
           }
-        : (request, reply, done) => {
-            recorders.get(request.method)?.(reply.statusCode, reply.elapsedTime / 1000);
-            done();
+        : (request, reply, payload, done) => {
+            recorders.get(request.method)?.(reply.statusCode, secondsOf(request));
+            done(null, payload);
           };
-      const own = route.onResponse;
-      route.onResponse = own === undefined ? hook : [...(Array.isArray(own) ? own : [own]), hook];
+      const own = route.onSend;
+      route.onSend = own === undefined ? hook : [...(Array.isArray(own) ? own : [own]), hook];
     });
   }
   const unmatched = new Map<string, (status: number, seconds: number) => void>();
@@ -190,7 +204,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   securityHeaders(app);
   app.setNotFoundHandler((request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
-    recordUnmatched(request.method, reply.elapsedTime / 1000);
+    recordUnmatched(request.method, secondsOf(request));
   });
 
   app.register(tesseraAuth, {
