@@ -258,6 +258,8 @@ describe('hosted sign-in pages in Chromium', { skip }, () => {
   test('login: Enter in the password field submits the form (no script needed)', async () => {
     const { page } = await open('/login-error');
     pages.posts.length = 0;
+    // The page puts the focus in the password field (autofocus): typing before that lands loses keys.
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'password');
     await page.keyboard.type('secret');
     await Promise.all([page.waitForURL(`${client.url}/cb?**`), page.keyboard.press('Enter')]);
     assert.deepEqual(pages.posts[0]?.fields.slice(-2), [

@@ -537,7 +537,11 @@ for (const alg of ALGS) {
         });
         await page.goto(`${app.url}/logout`);
         // The app's `/` is protected too: coming back signed out sends the browser on to tessera's login form.
-        await page.waitForSelector('input[name="password"]');
+        await page
+          .waitForSelector('input[name="password"]', { timeout: 15_000 })
+          .catch(async () =>
+            assert.fail(`stuck at ${page.url()} after ${trail.join(' -> ')}: ${await page.textContent('body')}`),
+          );
         const endSession = trail.find((u) => u.startsWith(`${tessera.url}/logout?`));
         assert.ok(endSession, trail.join('\n'));
         const logout = new URL(endSession);
