@@ -376,17 +376,22 @@ export function tesseraEnv(): NodeJS.ProcessEnv {
   return { NODE_ENV: 'production', TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'warn', TESSERA_ISSUER: BENCH_ISSUER };
 }
 
-async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
-  // An access token the way the server issues them (same secret, same key id): jwt access
-  // tokens are verified without store access, so one minted here is as good as a login's.
+/**
+ * `Authorization` with an access token the way the server issues them (same secret, same key id):
+ * jwt access tokens are verified without store access, so one minted here is as good as a login's.
+ */
+async function bearerHeaders(): Promise<{ authorization: string }> {
   const issuer = createTokenService({
     secret: SECRET,
     issuer: BENCH_ISSUER,
     audience: BENCH_ISSUER,
     store: await openStore('memory'),
   });
-  const { accessToken } = await issuer.issue({ sub: 'bench-user', scope: 'api' });
-  const headers = { authorization: `Bearer ${accessToken}` };
+  return { authorization: `Bearer ${(await issuer.issue({ sub: 'bench-user', scope: 'api' })).accessToken}` };
+}
+
+async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
+  const headers = await bearerHeaders();
   // Issue 15: the same route on a server that signs access tokens with EdDSA (Ed25519), with and
   // without the verified-token cache: what a signature verify per request costs over HTTP.
   const edPrivate = { keys: [generateSigningJwk('EdDSA')] };
@@ -712,13 +717,7 @@ const METRICS_ON = 'metrics on';
  * and the figure is the median of every block's paired rounds.
  */
 async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
-  const issuer = createTokenService({
-    secret: SECRET,
-    issuer: BENCH_ISSUER,
-    audience: BENCH_ISSUER,
-    store: await openStore('memory'),
-  });
-  const headers = { authorization: `Bearer ${(await issuer.issue({ sub: 'bench-user', scope: 'api' })).accessToken}` };
+  const headers = await bearerHeaders();
   const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
   const poolSize = ctx.connections * 2 + 8;
   const blocks = opts.rounds < 8 ? 1 : METRICS_BLOCKS;
