@@ -100,12 +100,11 @@ export interface VerifiedDpopProof {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function json(part: string, what: string): Obj {
-  const bytes = decodeBase64url(part);
-  if (bytes === null) throw refuse(`the ${what} is not canonical base64url`);
+/** `text` as a JSON object; `what` names the part of the proof it is, for the refusal. */
+function parseObject(text: string, what: string): Obj {
   let v: unknown;
   try {
-    v = JSON.parse(bytes.toString('utf8'));
+    v = JSON.parse(text);
   } catch {
     throw refuse(`the ${what} is not JSON`);
   }
@@ -113,18 +112,17 @@ function json(part: string, what: string): Obj {
   return v;
 }
 
+function json(part: string, what: string): Obj {
+  const bytes = decodeBase64url(part);
+  if (bytes === null) throw refuse(`the ${what} is not canonical base64url`);
+  return parseObject(bytes.toString('utf8'), what);
+}
+
 /** The payload `proof[d1 + 1, d2)` of a proof whose signature verified: canonical base64url of a UTF-8 JSON object. */
 function payloadOf(proof: string, d1: number, d2: number): Obj {
   const text = decodeBase64urlText(proof, d1 + 1, d2);
   if (text === null) throw refuse('the payload is not canonical base64url of UTF-8');
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw refuse('the payload is not JSON');
-  }
-  if (!isObj(v)) throw refuse('the payload is not a JSON object');
-  return v;
+  return parseObject(text, 'payload');
 }
 
 /** What a proof's header says, once checked: its algorithm, the key's prepared verifier and thumbprint. */

@@ -111,7 +111,6 @@ export function requestSubject(req: AuthRequest | undefined): EventSubject {
   return out;
 }
 
-/** The refusal reason of an error: the `reason` of a refused token or password, else the RFC 6749 §5.2 code. */
 /**
  * A rotation's event, the frequent one: one object shape whatever the request told (a member not
  * known is undefined, which every sink leaves out), built without a spread.
@@ -128,6 +127,7 @@ function refreshOk(base: EventSubject, sessionId: string): AuthEvent {
   };
 }
 
+/** The refusal reason of an error: the `reason` of a refused token or password, else the RFC 6749 §5.2 code. */
 function reasonOf(e: unknown): string {
   const mapped = toHttpError(e);
   return mapped.reason ?? mapped.error;
