@@ -777,14 +777,19 @@ async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log
     const merged = (rows: HttpRow[], name: string, role: HttpRow['role']): HttpRow => {
       const rounds = rows.flatMap((r) => r.rounds);
       const cpu = rows.map((r) => r.cpuUsPerReq).filter((x): x is number => x !== undefined);
+      const busy = rows.map((r) => r.cpuBusy).filter((x): x is number => x !== undefined);
+      // The blocks' latencies are not kept: the median of their p50s, the worst of their p99s.
       return {
-        ...(rows[0] as HttpRow),
         group,
         name,
         role,
         rounds,
         reqPerSec: median(rounds),
+        p50Ms: median(rows.map((r) => r.p50Ms)),
+        p99Ms: Math.max(...rows.map((r) => r.p99Ms)),
+        failures: rows.reduce((n, r) => n + r.failures, 0),
         ...(cpu.length ? { cpuUsPerReq: median(cpu) } : {}),
+        ...(busy.length ? { cpuBusy: median(busy) } : {}),
       };
     };
     const on = merged(ons, METRICS_ON, 'ours');
