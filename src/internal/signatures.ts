@@ -73,14 +73,9 @@ export interface PreparedSigner {
 export interface PreparedVerifier {
   readonly alg: AsymmetricAlg;
   /**
-   * Whether `signatureBase64url` is a valid signature of `signingInput`. The caller
-   * must have checked that it is canonical base64url. Never throws for a bad signature.
-   */
-  verifyBase64url(signingInput: string, signatureBase64url: string): boolean;
-  /**
-   * The same for a whole JWS compact serialization whose second dot is at `d2`: the signing
-   * input is `token[0, d2)`, the signature `token[d2 + 1, end)` (base64url, checked here).
-   * Saves the two slices and the Buffer of the signing input.
+   * Whether a JWS compact serialization whose second dot is at `d2` carries a valid signature:
+   * the signing input is `token[0, d2)`, the signature `token[d2 + 1, end)`, decoded here as
+   * canonical base64url (anything else is false). Never throws for a bad signature.
    */
   verifyCompact(token: string, d2: number): boolean;
   /** Whether `signature` (raw bytes) is valid over `data` (raw bytes): for test vectors. */
@@ -228,12 +223,6 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
   return {
     alg,
     verifyBytes,
-    verifyBase64url(signingInput, signatureBase64url) {
-      if (signatureBase64url.length !== base64urlLength) return false;
-      if (decodeBase64urlInto(signatureBase64url, 0, base64urlLength, sig) !== bytes) return false;
-      // The signing input is base64url '.' base64url: ASCII, so latin1 is its exact byte string.
-      return verifyBytes(Buffer.from(signingInput, 'latin1'), sig);
-    },
     verifyCompact(token, d2) {
       if (token.length - d2 - 1 !== base64urlLength) return false;
       if (decodeBase64urlInto(token, d2 + 1, token.length, sig) !== bytes) return false;
