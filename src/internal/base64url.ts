@@ -10,6 +10,8 @@
  * @module
  */
 
+import { prefixViews } from './views.js';
+
 const URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
 const PADDED_URL_ALPHABET = /^[A-Za-z0-9_-]*={0,2}$/;
 /** The 6-bit value of each base64url symbol, by character code (a typed array: no string keys to look up). */
@@ -61,6 +63,18 @@ let chars = Buffer.allocUnsafe(3 * 4096);
  * read twice (signature, then payload): the second read finds the bytes already there.
  */
 let charsOf: string | undefined;
+/** Views of the first bytes of `chars`, by length (remade when `chars` grows). */
+let charsView = prefixViews(chars);
+
+/**
+ * The first `n` characters of `s` as bytes, without copying them, when `s` is the string the
+ * last {@link decodeBase64urlInto} read and it was all ASCII: a view of the decoder's scratch,
+ * valid until the next decode. `undefined` otherwise. A JWS verifier hashes the signing input
+ * from here after decoding the signature (the same characters, already copied out once).
+ */
+export function asciiPrefixOf(s: string, n: number): Buffer | undefined {
+  return s === charsOf && n >= 0 && n <= s.length ? charsView(n) : undefined;
+}
 
 /**
  * Decodes the canonical unpadded base64url text `s[start, end)` into `out`, in plain
@@ -77,7 +91,10 @@ let charsOf: string | undefined;
 export function decodeBase64urlInto(s: string, start: number, end: number, out: Uint8Array): number {
   if (s === charsOf) return decodeBase64urlBytes(chars, start, end, out);
   // UTF-8 takes 1 to 3 bytes per UTF-16 code unit: room for all of them, so the count is exact.
-  if (3 * s.length > chars.length) chars = Buffer.allocUnsafe(3 * s.length);
+  if (3 * s.length > chars.length) {
+    chars = Buffer.allocUnsafe(3 * s.length);
+    charsView = prefixViews(chars);
+  }
   // Exactly one byte per character means every character is ASCII, the only ones base64url has.
   if (chars.write(s, 0, 'utf8') === s.length) {
     charsOf = s;

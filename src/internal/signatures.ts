@@ -31,7 +31,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { decodeBase64urlInto } from './base64url.js';
+import { asciiPrefixOf, decodeBase64urlInto } from './base64url.js';
 import { hashText } from './hmac.js';
 import { prefixViews } from './views.js';
 
@@ -226,6 +226,10 @@ export function prepareVerifier(alg: AsymmetricAlg, members: PublicKeyMembers): 
     verifyCompact(token, d2) {
       if (token.length - d2 - 1 !== base64urlLength) return false;
       if (decodeBase64urlInto(token, d2 + 1, token.length, sig) !== bytes) return false;
+      // The decoder copied the token's characters out to read the signature: the signing input
+      // is their first d2 bytes (verification is synchronous: nothing decodes in between).
+      const copied = asciiPrefixOf(token, d2);
+      if (copied !== undefined) return verifyBytes(copied, sig);
       if (d2 > input.length) {
         input = Buffer.allocUnsafe(d2 * 2);
         inputView = prefixViews(input);
