@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  asciiPrefixOf,
   decodeBase64url,
   decodeBase64urlInto,
   decodeBase64urlPadded,
@@ -188,6 +189,24 @@ describe('decodeBase64urlInto and decodeBase64urlText (the JavaScript decoder of
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 48 }), (b) => into(Buffer.from(b).toString('base64url'))?.equals(b) === true),
     );
+  });
+
+  test('asciiPrefixOf: the characters of the string last read, only while it is that string and all ASCII', () => {
+    const token = `eyJhbGciOiJSUzI1NiJ9.e30.${'A'.repeat(342)}`;
+    const d2 = token.lastIndexOf('.');
+    assert.equal(decodeBase64urlInto(token, d2 + 1, token.length, Buffer.alloc(256)), 256);
+    assert.deepEqual(asciiPrefixOf(token, d2), Buffer.from(token.slice(0, d2), 'latin1'));
+    assert.equal(asciiPrefixOf(token, token.length + 1), undefined);
+    // Another string, then a non-ASCII one (its characters were not kept).
+    assert.equal(asciiPrefixOf(`${token} `, d2), undefined);
+    const wide = `é.${'A'.repeat(4)}`;
+    assert.equal(decodeBase64urlInto(wide, 2, wide.length, Buffer.alloc(3)), 3);
+    assert.equal(asciiPrefixOf(wide, 1), undefined);
+    assert.equal(asciiPrefixOf(token, d2), undefined);
+    // A longer string than the scratch held: the scratch grows and the prefix still matches.
+    const long = `${'x'.repeat(20_000)}.AAAA`;
+    assert.equal(decodeBase64urlInto(long, 20_001, long.length, Buffer.alloc(3)), 3);
+    assert.deepEqual(asciiPrefixOf(long, 20_000), Buffer.from('x'.repeat(20_000), 'latin1'));
   });
 
   test('refuses output that does not fit', () => {
