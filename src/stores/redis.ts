@@ -121,7 +121,8 @@ type ScriptFn = (base: string, ...args: (string | number)[]) => Promise<unknown>
 type Fields = Record<string, string>;
 
 function fields(reply: unknown): Fields {
-  const r = reply as (string | null)[];
+  // A packed reply (redis-scripts.ts "Packing") is the same list as one JSON array.
+  const r = (typeof reply === 'string' ? JSON.parse(reply) : reply) as (string | null)[];
   const out: Fields = {};
   // A missing hash field comes back as nil: '' here.
   for (let i = 0; i + 1 < r.length; i += 2) out[r[i] as string] = r[i + 1] ?? '';
@@ -373,7 +374,11 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
   }
 
   #script(name: ScriptName, shard: string, args: (string | number)[]): Promise<unknown> {
-    return this.#call(() => this.#scripts[name](this.base(shard), ...args));
+    const fn = this.#scripts[name];
+    const base = this.base(shard);
+    // One argument, the JSON array the script decodes (redis-scripts.ts "Packing").
+    const packed = JSON.stringify(args);
+    return this.#call(() => fn(base, packed));
   }
 
   async createFamily(input: CreateFamilyInput): Promise<void> {

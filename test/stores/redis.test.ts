@@ -56,6 +56,41 @@ describe('redis store specifics', skip, () => {
     for (const raw of [p.accessToken, p.refreshToken, p1.accessToken, p1.refreshToken]) assert.ok(!dump.includes(raw));
   });
 
+  test('a script call is one EVALSHA with one argument, the JSON array of its arguments', async () => {
+    await ready;
+    const tokens = createTokenService({ secret: SECRET, store });
+    const p = await tokens.issue({ sub: 'packed', scope: 'read' });
+    const monitor = await client.duplicate().monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (/^eval(sha)?$/i.test(args[0] ?? '')) seen.push(args);
+    });
+    const next = await tokens.refresh(p.refreshToken);
+    // MONITOR reports a command after running it: the round trip of a PING behind it flushes it.
+    await client.ping();
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    assert.ok(next.refreshToken);
+    const rotation = seen.at(-1) as string[];
+    assert.equal(rotation.length, 5, `EVALSHA sha 1 key packed: ${JSON.stringify(rotation.slice(0, 6))}`);
+    assert.equal(rotation[2], '1');
+    assert.ok((rotation[4] as string).startsWith('['), 'one JSON array');
+    assert.ok((rotation[4] as string).split(',').length >= 20, 'the rotation sends its twenty arguments as one');
+  });
+
+  test('an argument or a reply value holding a NUL (a sub given through the library) travels whole', async () => {
+    await ready;
+    const sub = 'nul\u0000inside';
+    const tokens = createTokenService({ secret: SECRET, store, scheme: 'opaque' });
+    const p = await tokens.issue({ sub, scope: 'read' });
+    const p1 = await tokens.refresh(p.refreshToken);
+    const p2 = await tokens.refresh(p1.refreshToken);
+    const seen = await tokens.introspect(p2.refreshToken);
+    assert.equal(seen.active, true);
+    assert.equal((seen as { sub?: string }).sub, sub);
+    await assert.rejects(tokens.refresh(p1.refreshToken), (e: Error & { code?: string }) => e.code === 'reused');
+  });
+
   test("the seed's opaque records: rt:<hash> with used_count counting every presentation", async () => {
     await ready;
     const tokens = createTokenService({ secret: SECRET, store, scheme: 'opaque' });
