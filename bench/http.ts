@@ -823,6 +823,9 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
       redis = await startPrivateRedis(options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
       if (!redis.private) log(`http bench: no redis-server on PATH; using ${redis.url} (round trips per refresh not counted)`);
       client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      // An 'error' without a listener ends the process (ioredis reports a reply it cannot match,
+      // seen once on a saturated machine); the figures that needed the reply are then missing.
+      client.on('error', (e: Error) => log(`http bench: Redis client: ${e.message}`));
       try {
         await client.connect();
       } catch (e) {

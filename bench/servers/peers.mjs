@@ -95,6 +95,8 @@ switch (mode) {
       maxRetriesPerRequest: 1,
       enableAutoPipelining: process.env.BENCH_AUTO_PIPELINING === '1',
     });
+    // Logged, not fatal: an 'error' without a listener would end the floor mid-run.
+    redis.on('error', (e) => console.error(`redis-floor: ${e.message}`));
     // A consume: read the presented id, write its successor. One EVALSHA per request.
     redis.defineCommand('benchConsume', {
       numberOfKeys: 1,
