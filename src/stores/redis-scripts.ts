@@ -41,7 +41,7 @@
  * locals at its top, so its body reads by name. Replies name their fields: a
  * flat array of alternating names and values (`{'status', 'rotated', 'family',
  * id, ...}`), which redis.ts turns into a record (`fields()`): readable on
- * both sides, and as cheap as a positional array (no JSON on either side).
+ * both sides.
  *
  * Packing. The arguments travel as one JSON array (redis.ts `#script`), which {@link ARGS}
  * decodes into ARGV (cjson, in C): ioredis spends about 0.1-0.15 µs of the caller's CPU on each
