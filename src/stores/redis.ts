@@ -129,6 +129,22 @@ function fields(reply: unknown): Fields {
   return out;
 }
 
+/** A string without lone surrogates (ES2024 `toWellFormed`, in Node 20; not yet in the ES2023 lib). */
+const wellFormed = (s: string): string => (s as string & { toWellFormed(): string }).toWellFormed();
+
+/**
+ * A script's arguments as the one JSON array the scripts decode (redis-scripts.ts "Packing").
+ * JSON.stringify writes a lone surrogate as a `\uD8xx` escape, which Redis's cjson refuses (the
+ * script would fail); such a string goes as UTF-8 would carry it, the surrogate replaced by U+FFFD,
+ * as it did when each argument was its own. (A backslash-u-d in the text itself, such as one
+ * inside a claims JSON, only takes the second pass, which changes nothing there.)
+ */
+export function packScriptArgs(args: readonly (string | number)[]): string {
+  const packed = JSON.stringify(args);
+  if (!packed.includes('\\ud')) return packed;
+  return JSON.stringify(args.map((a) => (typeof a === 'string' ? wellFormed(a) : a)));
+}
+
 function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
 }
@@ -377,8 +393,7 @@ export class RedisStore implements TokenStore, OneTimeRecords, UserDirectory, Cl
     const fn = this.#scripts[name];
     const base = this.base(shard);
     // One argument, the JSON array the script decodes (redis-scripts.ts "Packing").
-    const packed = JSON.stringify(args);
-    return this.#call(() => fn(base, packed));
+    return this.#call(() => fn(base, packScriptArgs(args)));
   }
 
   async createFamily(input: CreateFamilyInput): Promise<void> {

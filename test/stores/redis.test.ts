@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { ConfigError } from '../../src/errors.js';
 import { createTokenService } from '../../src/refresh/service.js';
 import { openStore } from '../../src/stores/open.js';
-import { RedisStore, redisClientOptions } from '../../src/stores/redis.js';
+import { packScriptArgs, RedisStore, redisClientOptions } from '../../src/stores/redis.js';
 import { hashOpaqueToken, userShard } from '../../src/tokens/opaque.js';
 import { isOutage, redisStoreMaker, runStoreContract } from './contract.js';
 import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
@@ -89,6 +89,19 @@ describe('redis store specifics', skip, () => {
     assert.equal(seen.active, true);
     assert.equal((seen as { sub?: string }).sub, sub);
     await assert.rejects(tokens.refresh(p1.refreshToken), (e: Error & { code?: string }) => e.code === 'reused');
+  });
+
+  test('a lone surrogate (which JSON escapes and cjson refuses) goes as UTF-8 carries it: U+FFFD, no store error', async () => {
+    await ready;
+    const tokens = createTokenService({ secret: SECRET, store, scheme: 'opaque' });
+    const p = await tokens.issue({ sub: 'lone\ud800surrogate', scope: 'read' });
+    const p1 = await tokens.refresh(p.refreshToken);
+    const seen = await tokens.introspect(p1.refreshToken);
+    assert.equal(seen.active, true);
+    assert.equal((seen as { sub?: string }).sub, 'lone\ufffdsurrogate');
+    // The escape as text (a claims JSON holding one) passes unchanged.
+    assert.equal(packScriptArgs(['a', 1, '{"x":"\\ud800"}']), JSON.stringify(['a', 1, '{"x":"\\ud800"}']));
+    assert.equal(packScriptArgs(['x\udc00']), '["x\ufffd"]');
   });
 
   test("the seed's opaque records: rt:<hash> with used_count counting every presentation", async () => {
