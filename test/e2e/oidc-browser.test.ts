@@ -487,6 +487,12 @@ for (const alg of ALGS) {
     const eocSetting = alg === 'RS256' ? 'default settings' : `idTokenSigningAlg: ${alg}`;
     test(`express-openid-connect (${eocSetting}) protects an Express page: sign in on tessera, the page shows preferred_username, /logout ends the tessera session`, async () => {
       const rp = express();
+      // Before the middleware: its session is rolling (every answer to a signed-in request sets the
+      // cookie again), so a favicon request still in flight when /logout clears the cookie would set
+      // it back, and the browser would come back from tessera signed in (seen under load in CI).
+      rp.get('/favicon.ico', (_req, res) => {
+        res.status(204).end();
+      });
       rp.use(
         oidcAuth({
           issuerBaseURL: tessera.url,
@@ -535,6 +541,8 @@ for (const alg of ALGS) {
         page.on('request', (r) => {
           if (r.isNavigationRequest()) trail.push(r.url());
         });
+        // Nothing of the signed-in page still in flight (see the favicon route above).
+        await page.waitForLoadState('networkidle');
         await page.goto(`${app.url}/logout`);
         // The app's `/` is protected too: coming back signed out sends the browser on to tessera's login form.
         await page
