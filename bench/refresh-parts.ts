@@ -29,6 +29,7 @@ import { createClientService, NO_CLIENTS } from '../src/oauth-clients/clients.js
 import { createTokenService } from '../src/refresh/service.js';
 import { sessionDeviceFields } from '../src/refresh/sessions.js';
 import { openStore } from '../src/stores/open.js';
+import { packScriptArgs } from '../src/stores/redis.js';
 import { createCodec } from '../src/tokens/codec.js';
 import { type BenchCase, markdownTable, median, runBench } from './harness.js';
 import { openBenchStore } from './stores.js';
@@ -154,8 +155,9 @@ export async function runRefreshParts(opts: { quick?: boolean; log?: (line: stri
     raw.defineCommand('benchNoop', { numberOfKeys: 1, lua: 'return 1' });
     const args = Array.from({ length: 22 }, (_, i) => `argument-${i}-${'x'.repeat(i === 7 ? 300 : 12)}`);
     const noop = raw as unknown as { benchNoop: (...a: string[]) => Promise<unknown> };
-    // As the store sends them: one JSON array, made per call (src/stores/redis-scripts.ts "Packing").
-    const evalsha = await cpuPerCall(() => noop.benchNoop('tessera-bench-parts:{u}', JSON.stringify(args)), n, rounds);
+    // As the store sends them: one JSON array, made per call by the store's own packer
+    // (src/stores/redis-scripts.ts "Packing").
+    const evalsha = await cpuPerCall(() => noop.benchNoop('tessera-bench-parts:{u}', packScriptArgs(args)), n, rounds);
     const spread = await cpuPerCall(() => noop.benchNoop('tessera-bench-parts:{u}', ...args), n, rounds);
     const opened = await openBenchStore('redis', url, log);
     if (opened === undefined) return [...rows, ...asyncRows];
