@@ -46,7 +46,8 @@
  * Packing. The arguments travel as one JSON array (redis.ts `#script`), which {@link ARGS}
  * decodes into ARGV (cjson, in C): ioredis spends about 0.1-0.15 µs of the caller's CPU on each
  * argument of a command, and a rotation has twenty; one string costs it what one argument does.
- * Strings keep every character (a NUL included); numbers arrive as Lua numbers, and every
+ * Strings keep every character (a NUL included; a lone surrogate becomes U+FFFD, redis.ts
+ * `packScriptArgs`); numbers arrive as Lua numbers, and every
  * numeric argument is read through `tonumber`. The hot replies (a rotation, an active
  * introspection) come back the same way, as one JSON array ({@link PACKED}): ioredis parses one
  * bulk string for less than fourteen cost. Only the scripts of {@link PRELUDE} are packed (the
