@@ -4,7 +4,7 @@
  * baseline measured in the same run.
  *
  *     node --import tsx bench/http.ts [--quick] [--json] [--group me|refresh|refresh-pg|metrics] [--connections N] [--no-pin] [--cpu-prof DIR]
- *       [--baseline DIR[,DIR...]]   # other built checkouts' `tessera serve` in the same rounds (GET /me, refresh on Redis)
+ *       [--baseline DIR[,DIR...]]   # other built checkouts' `tessera serve` in the same rounds (GET /me, refresh on Redis and PostgreSQL)
  *
  * Groups (each server is started once; rounds alternate them ABBA-style, so
  * drift and other load hit every server alike; figures are medians of rounds):
@@ -101,6 +101,7 @@ const METRICS_ON_ME = 'tessera serve, metrics on';
 /** The rows of a baseline checkout, named after its folder. */
 const baselineMe = (label: string) => `baseline ${label}: tessera serve (production defaults)`;
 const baselineRefresh = (label: string) => `baseline ${label}: tessera serve, Redis`;
+const baselineRefreshPg = (label: string) => `baseline ${label}: tessera serve, PostgreSQL`;
 
 /** A baseline checkout (`--baseline DIR`): its folder's name and its built CLI, checked to exist. */
 function baselineOf(dir: string): { label: string; cli: string } {
@@ -665,27 +666,35 @@ async function refreshPgGroup(opts: LoadOptions, ctx: RunContext, dir: string, l
       },
       request: refreshRequests(floorPool),
     };
-    const store = `${BENCH_PG_URL}?schema=${schema('tessera')}`;
-    const server = await startTarget(
-      ctx,
-      'tessera-serve-PostgreSQL',
-      [TESSERA_CLI, ...REFRESH_SERVE, '--store', store, '--data-dir', join(dir, 'refresh-pg')],
-      tesseraEnv(),
-    );
-    servers.push(server);
-    const pool: string[] = [];
-    const onPg: Target = {
-      name: 'tessera serve, PostgreSQL',
-      role: 'ours',
-      server,
-      prepare: () => fillPool(server.url, pool, poolSize),
-      request: refreshRequests(pool),
+    const tessera = async (name: string, label: string, cli = TESSERA_CLI): Promise<Target> => {
+      const store = `${BENCH_PG_URL}?schema=${schema(label)}`;
+      const server = await startTarget(
+        ctx,
+        `tessera-serve-PostgreSQL-${label}`,
+        [cli, ...REFRESH_SERVE, '--store', store, '--data-dir', join(dir, `refresh-pg-${label}`)],
+        tesseraEnv(),
+      );
+      servers.push(server);
+      const pool: string[] = [];
+      const target: Target = {
+        name,
+        role: name.startsWith('baseline') ? 'info' : 'ours',
+        server,
+        prepare: () => fillPool(server.url, pool, poolSize),
+        request: refreshRequests(pool),
+      };
+      await target.prepare?.();
+      return target;
     };
-    await onPg.prepare?.();
-    return await compare(REFRESH_PG_GROUP, [floor, onPg], opts, ctx, log);
+    const onPg = await tessera('tessera serve, PostgreSQL', 'tessera');
+    const baselines: Target[] = [];
+    for (const b of ctx.baselines ?? [])
+      baselines.push(await tessera(baselineRefreshPg(b.label), `b_${b.label.replace(/[^a-z0-9_]/g, '_')}`, b.cli));
+    return await compare(REFRESH_PG_GROUP, [floor, onPg, ...baselines], opts, ctx, log);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await dropPgSchema(schema('tessera'), log);
+    for (const b of ctx.baselines ?? []) await dropPgSchema(schema(`b_${b.label.replace(/[^a-z0-9_]/g, '_')}`), log);
   }
 }
 

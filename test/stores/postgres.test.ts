@@ -199,6 +199,106 @@ describe('postgres store specifics', skip, () => {
     }
   });
 
+  test('a plain rotation of a self-contained token is the one UPDATE of migration 9; anything else goes on to rotate_checked in the same statement', async (t) => {
+    const { store, schema } = await fresh(t);
+    const now = Date.now();
+    const family = (id: string, jti: string, claims = '') =>
+      store.createFamily({
+        now,
+        leewayMs: 0,
+        next: { refreshId: jti, refreshOpaque: false, refreshExpiresAt: now + 60_000, accessExpiresAt: now + 60_000 },
+        shard: userShard('fast'),
+        familyId: id,
+        sub: 'fast',
+        absoluteExpiresAt: now + 120_000,
+        scope: 'read',
+        claims,
+      });
+    await family('fam-plain', 'j1');
+    await family('fam-bound', 'b1', JSON.stringify({ client_id: 'web', cnf: { jkt: 'key-a' } }));
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    t.after(() => pool.end());
+    await pool.query('BEGIN');
+    // Function call counts of this transaction (pg_stat_xact_user_functions), rolled back after.
+    await pool.query(`SET LOCAL track_functions = 'pl'`);
+    const rotate = async (
+      fam: string,
+      jti: string,
+      next: string,
+      client = '',
+      jkt: string | null = '',
+      scope: string | null = null,
+    ) => {
+      const { rows } = await pool.query(
+        `SELECT o_status, o_family, o_sub, o_scope, o_created, o_absolute FROM "${schema}".rotate($1, 0, $2, false, $3, '', $3,
+          false, $4, $5, 0, '', $6, $7, NULL, NULL, NULL, $8)`,
+        [now, next, now + 60_000, fam, jti, client, scope, jkt],
+      );
+      const calls = await pool.query(
+        `SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE schemaname = $1 AND funcname = 'rotate_checked'`,
+        [schema],
+      );
+      return { ...rows[0], checked: Number(calls.rows[0]?.calls ?? 0) };
+    };
+    const plain = await rotate('fam-plain', 'j1', 'j2');
+    assert.deepEqual(
+      [
+        plain.o_status,
+        plain.o_family,
+        plain.o_sub,
+        plain.o_scope,
+        Number(plain.o_created),
+        Number(plain.o_absolute),
+        plain.checked,
+      ],
+      ['rotated', 'fam-plain', 'fast', 'read', now, now + 120_000, 0],
+    );
+    // Bound to a client and a key, presented by both, with a narrower scope: still the one UPDATE.
+    const bound = await rotate('fam-bound', 'b1', 'b2', 'web', 'key-a', 'read');
+    assert.deepEqual([bound.o_status, bound.o_family, bound.checked], ['rotated', 'fam-bound', 0]);
+    // Each refusal is answered by rotate_checked, exactly as before migration 9.
+    assert.deepEqual([(await rotate('fam-bound', 'b2', 'b3', 'mallory')).o_status], ['wrong_client']);
+    assert.deepEqual([(await rotate('fam-bound', 'b2', 'b3', 'web', 'key-b')).o_status], ['wrong_key']);
+    assert.deepEqual([(await rotate('fam-bound', 'b2', 'b3', 'web', 'key-a', 'admin')).o_status], ['invalid_scope']);
+    const reused = await rotate('fam-plain', 'j1', 'j3');
+    assert.deepEqual([reused.o_status, reused.checked], ['reused', 4]);
+    assert.equal((await rotate('fam-plain', 'j2', 'j3')).o_status, 'revoked');
+    await pool.query('ROLLBACK');
+  });
+
+  test('prepared statements: named by default (one Parse per connection), none with ?prepare=false; a connection that lost them is retried unnamed, and the store stops naming', async (t) => {
+    const prepared = async (store: PostgresStore) =>
+      (await store.pool.query(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'tessera\\_%'`)).rows.map((r) => r.name);
+    const issue = (store: PostgresStore) => createTokenService({ secret: SECRET, store }).issue({ sub: 'prep' });
+    // One connection: what the store prepared is what this connection's server session has.
+    const { store } = await fresh(t, { poolSize: 1 });
+    const tokens = createTokenService({ secret: SECRET, store });
+    let p = await tokens.issue({ sub: 'prep' });
+    p = await tokens.refresh(p.refreshToken);
+    const names = await prepared(store);
+    assert.ok(names.length >= 2, String(names)); // create_family and rotate at least
+    assert.ok(
+      names.every((n) => /^tessera_[A-Za-z0-9_-]{32}$/.test(n)),
+      String(names),
+    );
+    p = await tokens.refresh(p.refreshToken);
+    assert.deepEqual((await prepared(store)).sort(), [...names].sort(), 'the same ones, parsed once');
+
+    // What a pooler that moved the client to another server session looks like: the driver
+    // believes the statements prepared, the server has none (26000 at Bind).
+    await store.pool.query('DEALLOCATE ALL');
+    p = await tokens.refresh(p.refreshToken);
+    await tokens.refresh(p.refreshToken);
+    assert.deepEqual(await prepared(store), [], 'unnamed from then on');
+
+    const { store: unnamed } = await fresh(t, { poolSize: 1, prepare: false });
+    await issue(unnamed);
+    assert.deepEqual(await prepared(unnamed), []);
+    assert.equal(parsePostgresUrl('postgres://h/db?prepare=false').prepare, false);
+    assert.equal(parsePostgresUrl('postgres://h/db?prepare=true&x=1').connectionString, 'postgres://h/db?x=1');
+    assert.throws(() => parsePostgresUrl('postgres://h/db?prepare=0'), /prepare must be true or false/);
+  });
+
   test('100-way race with two clients: the other client is refused 50 times and counts nothing; the owner has one winner', async (t) => {
     const { store, schema } = await fresh(t, { poolSize: 20 });
     for (const scheme of ['jwt', 'opaque'] as const) {
