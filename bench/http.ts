@@ -381,14 +381,19 @@ export function tesseraEnv(): NodeJS.ProcessEnv {
  * `Authorization` with an access token the way the server issues them (same secret, same key id):
  * jwt access tokens are verified without store access, so one minted here is as good as a login's.
  */
-async function bearerHeaders(): Promise<{ authorization: string }> {
+export async function bearerHeaders(): Promise<{ authorization: string }> {
+  return { authorization: `Bearer ${await benchAccessToken()}` };
+}
+
+/** An access token as the bench servers issue them; bound to the DPoP key `jkt` when given (RFC 9449 §6). */
+export async function benchAccessToken(jkt?: string): Promise<string> {
   const issuer = createTokenService({
     secret: SECRET,
     issuer: BENCH_ISSUER,
     audience: BENCH_ISSUER,
     store: await openStore('memory'),
   });
-  return { authorization: `Bearer ${(await issuer.issue({ sub: 'bench-user', scope: 'api' })).accessToken}` };
+  return (await issuer.issue({ sub: 'bench-user', scope: 'api', ...(jkt ? { jkt } : {}) })).accessToken;
 }
 
 async function meGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
@@ -482,9 +487,11 @@ export interface RefreshRequestShape {
   path: string;
   contentType: string;
   body(refreshToken: string): string;
+  /** More request headers (a browser's User-Agent, say). */
+  headers?: Record<string, string>;
 }
 
-const TESSERA_REFRESH: RefreshRequestShape = {
+export const TESSERA_REFRESH: RefreshRequestShape = {
   path: '/auth/refresh',
   contentType: 'application/json',
   body: (refreshToken) => JSON.stringify({ refresh_token: refreshToken }),
@@ -504,7 +511,7 @@ export function refreshRequests(pool: string[], shape: RefreshRequestShape = TES
       {
         method: 'POST',
         path: shape.path,
-        headers: { 'content-type': shape.contentType },
+        headers: { 'content-type': shape.contentType, ...shape.headers },
         setupRequest: (req: import('autocannon').AutocannonRequest) => {
           req.body = shape.body(pool.shift() ?? 'pool-empty');
           return req;
@@ -553,7 +560,7 @@ export async function fillPool(url: string, pool: string[], n: number): Promise<
  * is one client), registration open and a cheap scrypt cost (only for the logins that fill the
  * token pool; a refresh never hashes a password).
  */
-const REFRESH_SERVE = ['serve', '--port', '0', '--rate-limit', '0', '--allow-register', '--scrypt-n', '1024'];
+export const REFRESH_SERVE = ['serve', '--port', '0', '--rate-limit', '0', '--allow-register', '--scrypt-n', '1024'];
 
 async function refreshGroup(
   opts: LoadOptions,
@@ -718,71 +725,64 @@ const METRICS_OFF = 'metrics off';
 const METRICS_ON = 'metrics on';
 
 /**
- * Metrics on against off (docs/operations.md: at most 3 % of the requests/s), and nothing else
- * in the rounds: `GET /me` and a refresh on SQLite, each on two `tessera serve` that differ only
- * by `--metrics-port`. Two identical servers already differ by a few percent, for the life of
- * their processes (memory layout, JIT, which of them started first: measured with both off), so
- * the servers are started afresh for each of {@link METRICS_BLOCKS} blocks, in alternating order,
- * and the figure is the median of every block's paired rounds.
+ * One feature, off against on: {@link pairedBlocks} starts the two servers of each block with
+ * `start(on, block)` (its processes go in `servers`, stopped after the block).
  */
-async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
-  const headers = await bearerHeaders();
-  const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
-  const poolSize = ctx.connections * 2 + 8;
-  const blocks = opts.rounds < 8 ? 1 : METRICS_BLOCKS;
-  const perBlock: LoadOptions = { ...opts, rounds: opts.rounds < 8 ? opts.rounds : METRICS_ROUNDS_PER_BLOCK };
+export interface FeaturePair {
+  group: string;
+  /** Concurrent clients of this pair's runs, when not the run's (a sign-in is a few at a time). */
+  connections?: number;
+  start(on: boolean, block: number, servers: ChildServer[]): Promise<Target>;
+}
+
+/**
+ * Servers that differ by one feature, compared with nothing else in the rounds. Two identical
+ * servers already differ by a few percent, for the life of their processes (memory layout, JIT,
+ * which of them started first: measured with both sides the same), so the servers are started
+ * afresh for each of `blocks` blocks, in alternating order, and the figure is the median of
+ * every block's paired rounds: per pair, an `off` row (the floor) and an `on` row.
+ */
+export async function pairedBlocks(
+  pairs: readonly FeaturePair[],
+  opts: LoadOptions,
+  ctx: RunContext,
+  blocks: number,
+  roundsPerBlock: number,
+  log: (line: string) => void,
+  names: { off: string; on: string } = { off: 'off', on: 'on' },
+): Promise<HttpRow[]> {
+  const perBlock: LoadOptions = { ...opts, rounds: roundsPerBlock };
   const byGroup = new Map<string, HttpRow[][]>();
   for (let b = 0; b < blocks; b++) {
-    const servers: ChildServer[] = [];
-    const serve = async (name: string, args: string[], on: boolean): Promise<ChildServer> => {
-      const metrics = on ? ['--metrics-port', '0'] : [];
-      const home = join(dir, `${name}-${b}`);
-      const s = await startTarget(ctx, name, [TESSERA_CLI, ...args, '--data-dir', home, ...metrics], tesseraEnv());
-      servers.push(s);
-      return s;
-    };
-    const meTarget = async (on: boolean): Promise<Target> => {
-      const server = await serve(`me-${on ? 'on' : 'off'}`, ['serve', '--port', '0'], on);
-      return { name: on ? METRICS_ON : METRICS_OFF, role: on ? 'ours' : 'floor', server, request: get };
-    };
-    const refreshTarget = async (on: boolean): Promise<Target> => {
-      const name = `refresh-${on ? 'on' : 'off'}`;
-      const server = await serve(name, [...REFRESH_SERVE, '--store', `sqlite:${join(dir, `${name}-${b}.db`)}`], on);
-      const pool: string[] = [];
-      const prepare = () => fillPool(server.url, pool, poolSize);
-      await prepare();
-      return {
-        name: on ? METRICS_ON : METRICS_OFF,
-        role: on ? 'ours' : 'floor',
-        server,
-        prepare,
-        request: refreshRequests(pool),
-      };
-    };
     // Started one after the other, the first one alternating between blocks.
     const order = b % 2 === 0 ? [false, true] : [true, false];
-    try {
-      const me: Target[] = [];
-      const refresh: Target[] = [];
-      for (const on of order) me.push(await meTarget(on));
-      for (const on of order) refresh.push(await refreshTarget(on));
-      for (const [group, targets] of [
-        ['GET /me, metrics', me],
-        ['POST /auth/refresh (SQLite), metrics', refresh],
-      ] as const) {
-        log(`http bench: ${group}: block ${b + 1}/${blocks}`);
-        const rows = await compare(group, targets, perBlock, ctx, log);
-        byGroup.set(group, [...(byGroup.get(group) ?? []), rows]);
+    for (const pair of pairs) {
+      const servers: ChildServer[] = [];
+      try {
+        const targets: Target[] = [];
+        for (const on of order) {
+          const t = await pair.start(on, b, servers);
+          targets.push({ ...t, name: on ? names.on : names.off, role: on ? 'ours' : 'floor' });
+        }
+        log(`http bench: ${pair.group}: block ${b + 1}/${blocks}`);
+        const rows = await compare(
+          pair.group,
+          targets,
+          perBlock,
+          pair.connections ? { ...ctx, connections: pair.connections } : ctx,
+          log,
+        );
+        byGroup.set(pair.group, [...(byGroup.get(pair.group) ?? []), rows]);
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
       }
-    } finally {
-      await Promise.all(servers.map((s) => s.stop()));
     }
   }
-  // One row per server kind and group: every block's rounds, the paired ratios pooled.
+  // One row per side and group: every block's rounds, the paired ratios pooled.
   return [...byGroup].flatMap(([group, blockRows]) => {
     const pick = (name: string) => blockRows.map((rows) => rows.find((r) => r.name === name) as HttpRow);
-    const offs = pick(METRICS_OFF);
-    const ons = pick(METRICS_ON);
+    const offs = pick(names.off);
+    const ons = pick(names.on);
     const merged = (rows: HttpRow[], name: string, role: HttpRow['role']): HttpRow => {
       const rounds = rows.flatMap((r) => r.rounds);
       const cpu = rows.map((r) => r.cpuUsPerReq).filter((x): x is number => x !== undefined);
@@ -801,12 +801,81 @@ async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log
         ...(busy.length ? { cpuBusy: median(busy) } : {}),
       };
     };
-    const on = merged(ons, METRICS_ON, 'ours');
+    const on = merged(ons, names.on, 'ours');
     on.vsFloor = median(ons.flatMap((r, i) => r.rounds.map((x, j) => x / ((offs[i] as HttpRow).rounds[j] as number))));
     const cpuVs = ons.map((r) => r.cpuVsFloor).filter((x): x is number => x !== undefined);
     if (cpuVs.length) on.cpuVsFloor = median(cpuVs);
-    return [merged(offs, METRICS_OFF, 'floor'), on];
+    return [merged(offs, names.off, 'floor'), on];
   });
+}
+
+/** `tessera serve` with `args`, its files under `dir`, with `--metrics-port 0` when `metrics`. */
+export async function tesseraServer(
+  ctx: RunContext,
+  name: string,
+  args: readonly string[],
+  home: string,
+  servers: ChildServer[],
+  env: NodeJS.ProcessEnv = tesseraEnv(),
+): Promise<ChildServer> {
+  const s = await startTarget(ctx, name, [TESSERA_CLI, ...args, '--data-dir', home], env);
+  servers.push(s);
+  return s;
+}
+
+/** `GET /me` with `--metrics-port` and without: the metrics group's first pair, and a row of bench/features.ts. */
+export function metricsPairs(dir: string, ctx: RunContext, headers: { authorization: string }): FeaturePair[] {
+  const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
+  const poolSize = ctx.connections * 2 + 8;
+  const metrics = (on: boolean) => (on ? ['--metrics-port', '0'] : []);
+  return [
+    {
+      group: 'GET /me, metrics',
+      async start(on, b, servers) {
+        const name = `me-${on ? 'on' : 'off'}`;
+        const server = await tesseraServer(
+          ctx,
+          name,
+          ['serve', '--port', '0', ...metrics(on)],
+          join(dir, `${name}-${b}`),
+          servers,
+        );
+        return { name, role: 'info', server, request: get };
+      },
+    },
+    {
+      group: 'POST /auth/refresh (SQLite), metrics',
+      async start(on, b, servers) {
+        const name = `refresh-${on ? 'on' : 'off'}`;
+        const store = ['--store', `sqlite:${join(dir, `${name}-${b}.db`)}`];
+        const server = await tesseraServer(
+          ctx,
+          name,
+          [...REFRESH_SERVE, ...store, ...metrics(on)],
+          join(dir, `${name}-${b}`),
+          servers,
+        );
+        const pool: string[] = [];
+        const prepare = () => fillPool(server.url, pool, poolSize);
+        await prepare();
+        return { name, role: 'info', server, prepare, request: refreshRequests(pool) };
+      },
+    },
+  ];
+}
+
+/** Metrics on against off (docs/operations.md: at most 3 % of the requests/s): {@link pairedBlocks} of {@link metricsPairs}. */
+async function metricsGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
+  const quick = opts.rounds < 8;
+  return pairedBlocks(
+    metricsPairs(dir, ctx, await bearerHeaders()),
+    opts,
+    ctx,
+    quick ? 1 : METRICS_BLOCKS,
+    quick ? opts.rounds : METRICS_ROUNDS_PER_BLOCK,
+    log,
+    { off: METRICS_OFF, on: METRICS_ON },
+  );
 }
 
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpRow[]> {

@@ -19,6 +19,9 @@
  *                 at 10k vs 1M live families (bench/scaling.ts)
  *   peers         tessera vs oidc-provider, both served: refresh with rotation (memory, Redis),
  *                 introspection, a protected route, a whole authorization-code sign-in (bench/peers.ts)
+ *   features      each feature of the third round on against off, two servers differing by it
+ *                 alone: metrics, the guessing limiter, session metadata, DPoP (bench/features.ts);
+ *                 only with `--filter features`
  *
  * `--filter` selects sections by name (`--filter http`, `--filter codecs,scaling`); a text that
  * names no section filters the codec cases instead (`--filter "HS256 verify"`), as before.
@@ -57,6 +60,7 @@ const SECTIONS = [
   'http',
   'scaling',
   'peers',
+  'features',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 const terms = (filter ?? '')
@@ -68,7 +72,7 @@ const named = terms.filter((t) => SECTIONS.some((s) => s.includes(t) || t.starts
 const caseTerms = terms.filter((t) => !named.includes(t));
 const wanted = new Set<Section>(
   terms.length === 0
-    ? SECTIONS
+    ? SECTIONS.filter((s) => s !== 'features') // minutes of paired server blocks: asked for by name
     : [
         ...SECTIONS.filter((s) => named.some((t) => s.includes(t) || t.startsWith(s))),
         ...(caseTerms.length ? ['codecs' as const] : []),
@@ -309,6 +313,18 @@ if (wanted.has('peers')) {
     console.log(`\n${formatPeerRatios(result.ratios)}`);
   }
   endSection('peers');
+}
+
+// --- features: each one's cost ----------------------------------------------------------------------
+if (wanted.has('features')) {
+  const { formatFeatureTable, runFeaturesBench } = await import('./features.js');
+  const rows = await runFeaturesBench({ quick, log, pin: !args.includes('--no-pin'), cpuProfDir });
+  output.features = rows;
+  if (!json) {
+    console.log('\nFeatures: on against off, same run (fresh server pairs per block; medians of the paired rounds)');
+    console.log(formatFeatureTable(rows));
+  }
+  endSection('features');
 }
 
 const load1 = loadavg();

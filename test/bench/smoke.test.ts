@@ -52,6 +52,16 @@ describe('bench smoke', () => {
     },
   );
 
+  test('bench/features.ts --quick --only DPoP: proofs and bound token are accepted, both rows answer, no failure', async () => {
+    const out = await run(['bench/features.ts', '--quick', '--only', 'DPoP'], 120_000);
+    const row = out.split('\n').find((l) => l.startsWith('| DPoP proof'));
+    assert.ok(row, out);
+    const cells = row.split('|').map((c) => c.trim());
+    assert.equal(cells[2], 'GET /me');
+    assert.match(cells[5] as string, /^\d+\.\d{3}x$/);
+    assert.equal(cells.at(-2), '0', row);
+  });
+
   test('profile summary: self time by function and location, inclusive time', () => {
     const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({
       id,
