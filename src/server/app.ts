@@ -156,11 +156,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // chain that already runs. No onResponse hook: one makes Fastify listen for every response's
     // 'finish' and 'error' and run its hook chain after it (two listeners added and removed, a
     // tick), most of what the metrics cost a `GET /me`.
-    app.decorateRequest('tesseraStart', 0);
-    app.addHook('onRequest', (request, _reply, done) => {
-      (request as { tesseraStart?: number }).tesseraStart = performance.now();
-      done();
-    });
+    // The start is stamped by the security headers' onRequest hook (below), which every request runs.
     // A hook on each route with its recorder in hand, added as the route is: reading
     // `request.routeOptions` at answer time builds an object per request, and a series looked up
     // by label values hashes them per request.
@@ -201,7 +197,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
 
   app.setErrorHandler(httpErrorHandler(realm));
-  securityHeaders(app);
+  securityHeaders(app, { stamp: recordRoute !== undefined });
   app.setNotFoundHandler((request, reply) => {
     sendHttpError(reply, new HttpError(404, 'not_found', 'No such route'));
     recordUnmatched(request.method, secondsOf(request));

@@ -1159,6 +1159,27 @@ const MIGRATIONS: readonly string[] = [
   END
   $fn$;
 
+  -- The family's client and DPoP key (client_of and jkt_of of its claims, which never change
+  -- after the login) kept beside the claims, for the rotation below: client_of and jkt_of parse
+  -- the claims as JSON in an exception block, a subtransaction at every call, and every family a
+  -- registered client signs in carries a client_id. NULL: not known yet (a family written before
+  -- this migration, or by an instance of the previous version), read from the claims.
+  ALTER TABLE S.families ADD COLUMN client_id text, ADD COLUMN jkt text;
+  ALTER FUNCTION S.create_family(bigint, bigint, text, boolean, bigint, text, bigint, text, text, bigint, text, text, text,
+    text, text, text) RENAME TO create_family_row;
+  CREATE FUNCTION S.create_family(
+    p_now bigint, p_leeway bigint, p_refresh_id text, p_refresh_opaque boolean, p_refresh_exp bigint,
+    p_access_hash text, p_access_exp bigint,
+    p_fam text, p_sub text, p_abs bigint, p_scope text, p_claims text, p_access_scope text,
+    p_user_agent text, p_address text, p_grant text
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  BEGIN
+    PERFORM S.create_family_row(p_now, p_leeway, p_refresh_id, p_refresh_opaque, p_refresh_exp, p_access_hash,
+      p_access_exp, p_fam, p_sub, p_abs, p_scope, p_claims, p_access_scope, p_user_agent, p_address, p_grant);
+    UPDATE S.families SET client_id = S.client_of(p_claims), jkt = S.jkt_of(p_claims) WHERE id = p_fam;
+  END
+  $fn$;
+
   -- The rotation of a self-contained token (jwt or encrypted; no opaque record either side) as one
   -- UPDATE whose WHERE holds every condition of a rotation: one statement where the version-8
   -- rotation runs a locking SELECT, the checks one by one and an UPDATE. The UPDATE takes the row
@@ -1186,11 +1207,12 @@ const MIGRATIONS: readonly string[] = [
       UPDATE S.families f SET current = p_refresh_id, previous = p_jti, rotated_at = p_now,
         replay = CASE WHEN p_grace > 0 THEN p_replay ELSE '' END,
         expires_at = greatest(f.expires_at, least(p_refresh_exp, f.absolute_expires_at) + p_leeway, p_access_exp + p_leeway),
-        last_used_at = p_now, user_agent = coalesce(p_user_agent, f.user_agent), address = coalesce(p_address, f.address)
+        last_used_at = p_now, user_agent = coalesce(p_user_agent, f.user_agent), address = coalesce(p_address, f.address),
+        client_id = coalesce(f.client_id, S.client_of(f.claims)), jkt = coalesce(f.jkt, S.jkt_of(f.claims))
       WHERE f.id = p_family_or_hash AND f.current = p_jti AND NOT f.revoked AND p_now < f.absolute_expires_at
         AND NOT EXISTS (SELECT 1 FROM S.user_epochs e WHERE e.sub = f.sub AND f.created_at <= e.not_before)
-        AND (p_client = '' OR S.client_of(f.claims) IN ('', p_client))
-        AND (p_jkt IS NULL OR S.jkt_of(f.claims) IN ('', p_jkt))
+        AND (p_client = '' OR coalesce(f.client_id, S.client_of(f.claims)) IN ('', p_client))
+        AND (p_jkt IS NULL OR coalesce(f.jkt, S.jkt_of(f.claims)) IN ('', p_jkt))
         AND (p_req_scope IS NULL OR S.scope_within(p_req_scope, f.scope))
       RETURNING 'rotated', f.id, f.sub, f.scope, f.claims, f.created_at, f.absolute_expires_at
       INTO o_status, o_family, o_sub, o_scope, o_claims, o_created, o_absolute;

@@ -199,7 +199,7 @@ describe('postgres store specifics', skip, () => {
     }
   });
 
-  test('a plain rotation of a self-contained token is the one UPDATE of migration 9; anything else goes on to rotate_checked in the same statement', async (t) => {
+  test('a plain rotation of a self-contained token is the one UPDATE of migration 9, with the client and key read from their columns; anything else goes on to rotate_checked in the same statement', async (t) => {
     const { store, schema } = await fresh(t);
     const now = Date.now();
     const family = (id: string, jti: string, claims = '') =>
@@ -234,11 +234,9 @@ describe('postgres store specifics', skip, () => {
           false, $4, $5, 0, '', $6, $7, NULL, NULL, NULL, $8)`,
         [now, next, now + 60_000, fam, jti, client, scope, jkt],
       );
-      const calls = await pool.query(
-        `SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE schemaname = $1 AND funcname = 'rotate_checked'`,
-        [schema],
-      );
-      return { ...rows[0], checked: Number(calls.rows[0]?.calls ?? 0) };
+      const calls = await pool.query(`SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE schemaname = $1`, [schema]);
+      const count = (fn: string) => Number(calls.rows.find((r) => r.funcname === fn)?.calls ?? 0);
+      return { ...rows[0], checked: count('rotate_checked'), parsed: count('client_of') + count('jkt_of') };
     };
     const plain = await rotate('fam-plain', 'j1', 'j2');
     assert.deepEqual(
@@ -254,8 +252,16 @@ describe('postgres store specifics', skip, () => {
       ['rotated', 'fam-plain', 'fast', 'read', now, now + 120_000, 0],
     );
     // Bound to a client and a key, presented by both, with a narrower scope: still the one UPDATE.
+    // The claims are not parsed again: the login wrote the client and key beside them.
     const bound = await rotate('fam-bound', 'b1', 'b2', 'web', 'key-a', 'read');
-    assert.deepEqual([bound.o_status, bound.o_family, bound.checked], ['rotated', 'fam-bound', 0]);
+    assert.deepEqual([bound.o_status, bound.o_family, bound.checked, bound.parsed], ['rotated', 'fam-bound', 0, 0]);
+    // A family of the previous version (no client or key column yet): read from the claims at its
+    // first rotation (by the WHERE and by the SET: two parses each), then kept. Counts add up.
+    await pool.query(`UPDATE "${schema}".families SET client_id = NULL, jkt = NULL WHERE id = 'fam-bound'`);
+    assert.deepEqual(Object.values(await rotate('fam-bound', 'b2', 'b2a', 'web', 'key-a')).slice(-2), [0, 4]);
+    assert.deepEqual(Object.values(await rotate('fam-bound', 'b2a', 'b2', 'web', 'key-a')).slice(-2), [0, 4]);
+    const cols = await pool.query(`SELECT client_id, jkt FROM "${schema}".families WHERE id = 'fam-bound'`);
+    assert.deepEqual(cols.rows[0], { client_id: 'web', jkt: 'key-a' });
     // Each refusal is answered by rotate_checked, exactly as before migration 9.
     assert.deepEqual([(await rotate('fam-bound', 'b2', 'b3', 'mallory')).o_status], ['wrong_client']);
     assert.deepEqual([(await rotate('fam-bound', 'b2', 'b3', 'web', 'key-b')).o_status], ['wrong_key']);
@@ -488,6 +494,41 @@ describe('postgres store specifics', skip, () => {
       ['fam-v6', 'curl/8', '192.0.2.0', null],
       ['fam-v7', '', '', 'authorization_code'],
     ]);
+  });
+
+  test('migration 9 upgrades a version-8 schema: its bound families keep their client and key checks through the one-UPDATE rotation; version-8 logins and rotations still answer', async (t) => {
+    const { schema, pool } = await schemaAt(t, 'upg9', 8);
+    const now = Date.now();
+    const claims = JSON.stringify({ client_id: 'web', cnf: { jkt: 'key-a' } });
+    // The version-8 login and rotation (16 and 18 arguments), as the previous tessera sends them.
+    const v8CreateFamily = `SELECT "${schema}".create_family($1, 0, $2, false, $3, '', $3, $4, 'old', $5, 'read', $6, NULL, 'curl/8', '192.0.2.0', 'password')`;
+    const v8Rotate = `SELECT o_status FROM "${schema}".rotate($1, 0, $2, false, $3, '', $3, false, $4, $5, 0, '', $6, NULL, NULL, NULL, NULL, $7)`;
+    await pool.query(v8CreateFamily, [now, 'j1', now + 60_000, 'fam-before', now + 86_400_000, claims]);
+
+    const store = await openPostgresStore(PG_URL, { schema, purgeIntervalMs: 0, poolSize: 2 });
+    t.after(() => store.close());
+    const columns = async (id: string) =>
+      (await pool.query(`SELECT client_id, jkt FROM "${schema}".families WHERE id = $1`, [id])).rows[0];
+    assert.deepEqual(await columns('fam-before'), { client_id: null, jkt: null });
+    const base = {
+      shard: userShard('old'),
+      now,
+      next: { refreshId: 'j2', refreshOpaque: false, refreshExpiresAt: now + 60_000, accessExpiresAt: now + 60_000 },
+      graceMs: 0,
+      leewayMs: 0,
+    };
+    const presented = { kind: 'jti' as const, familyId: 'fam-before', sub: 'old', jti: 'j1' };
+    assert.deepEqual(await store.rotate({ ...base, presented, clientId: 'mallory', jkt: 'key-a' }), { status: 'wrong_client' });
+    assert.deepEqual(await store.rotate({ ...base, presented, clientId: 'web', jkt: 'key-b' }), { status: 'wrong_key' });
+    assert.equal((await store.rotate({ ...base, presented, clientId: 'web', jkt: 'key-a' })).status, 'rotated');
+    assert.deepEqual(await columns('fam-before'), { client_id: 'web', jkt: 'key-a' });
+    // An instance still on version 8: its login writes the columns too, its rotation is checked the same.
+    await pool.query(v8CreateFamily, [now, 'k1', now + 60_000, 'fam-v8', now + 86_400_000, claims]);
+    assert.deepEqual(await columns('fam-v8'), { client_id: 'web', jkt: 'key-a' });
+    const v8 = async (client: string, jkt: string) =>
+      (await pool.query(v8Rotate, [now, 'k2', now + 60_000, 'fam-v8', 'k1', client, jkt])).rows[0]?.o_status;
+    assert.equal(await v8('mallory', 'key-a'), 'wrong_client');
+    assert.equal(await v8('web', 'key-a'), 'rotated');
   });
 
   test('migration 3 upgrades a version-2 schema: version-2 calls still answer, and their revocations are pushed too', async (t) => {
