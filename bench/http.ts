@@ -33,7 +33,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -85,9 +85,10 @@ export interface HttpRow {
   cpuUsPerReq?: number;
   /** Median over the rounds of the server's CPU time per second of the run: 1 is one core kept busy. */
   cpuBusy?: number;
-  /** Redis: commands the server sent per successful request, and Redis CPU per request (µs). */
+  /** Redis: commands the server sent per successful request. */
   redisCommandsPerReq?: number;
-  redisCpuUsPerReq?: number;
+  /** The store's CPU per request (µs): the private Redis, or every PostgreSQL process. */
+  storeCpuUsPerReq?: number;
   /** Non-2xx answers and socket errors, over every round. */
   failures: number;
   /** Median over the rounds of (this row's requests/s) / (the floor's in the same round). */
@@ -116,6 +117,32 @@ export const BENCH_ISSUER = 'http://tessera.bench';
 // Random: production mode refuses a low-entropy secret (one byte repeated).
 const SECRET = randomBytes(32).toString('base64url');
 export const HTTP_CONNECTIONS = 50;
+
+/**
+ * CPU time (µs) of every process named `postgres` so far (the server, its backends, the WAL writer
+ * and checkpointer), from /proc; undefined where there is none. Only the targets under test use
+ * the server while they run, so the difference over a run is theirs.
+ */
+function postgresCpuMicros(): number | undefined {
+  let total = 0;
+  let seen = false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    // utime, stime, and the CPU of waited-for children (cutime, cstime: ended backends).
+    total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    seen = true;
+  }
+  return seen ? total * 10_000 : undefined;
+}
 
 /** CPU time (user + system, µs) of a process so far, from /proc; undefined elsewhere. */
 function cpuMicros(pid: number | undefined): number | undefined {
@@ -151,6 +178,8 @@ export interface Target {
   prepare?: () => Promise<void>;
   /** Counted on the private Redis. */
   redis?: boolean;
+  /** Served by the local PostgreSQL: the CPU of its processes (every backend, the WAL writer) is counted per request. */
+  postgres?: boolean;
   /**
    * Load of its own instead of autocannon's (`request` is then not used): runs for
    * `durationSec` with `connections` concurrent clients. Not counted with MONITOR.
@@ -165,7 +194,7 @@ interface RunResult {
   latencies: number[];
   cpuUsPerReq?: number;
   cpuBusy?: number;
-  redisCpuUsPerReq?: number;
+  storeCpuUsPerReq?: number;
 }
 
 export interface LoadOptions {
@@ -256,6 +285,7 @@ async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: 
   await t.prepare?.();
   const cpu0 = cpuMicros(t.server.child.pid);
   const redisCpu0 = ctx.redis && t.redis ? cpuMicros(ctx.redis.pid) : undefined;
+  const pgCpu0 = t.postgres ? postgresCpuMicros() : undefined;
   const result = t.drive ? await t.drive(durationSec, ctx.connections) : await autocannonRun(t, durationSec, ctx, record);
   const cpu1 = cpuMicros(t.server.child.pid);
   const { ok } = result;
@@ -271,7 +301,11 @@ async function runLoad(t: Target, durationSec: number, ctx: RunContext, record: 
   }
   if (ctx.redis && t.redis && redisCpu0 !== undefined && ok > 0) {
     const redisCpu1 = cpuMicros(ctx.redis.pid);
-    if (redisCpu1 !== undefined) out.redisCpuUsPerReq = (redisCpu1 - redisCpu0) / ok;
+    if (redisCpu1 !== undefined) out.storeCpuUsPerReq = (redisCpu1 - redisCpu0) / ok;
+  }
+  if (pgCpu0 !== undefined && ok > 0) {
+    const pgCpu1 = postgresCpuMicros();
+    if (pgCpu1 !== undefined) out.storeCpuUsPerReq = (pgCpu1 - pgCpu0) / ok;
   }
   return out;
 }
@@ -337,7 +371,7 @@ export async function compare(
     const rs = runs.get(t) as RunResult[];
     const lat = rs.flatMap((x) => x.latencies).sort((a, b) => a - b);
     const cpu = rs.map((x) => x.cpuUsPerReq).filter((x): x is number => x !== undefined);
-    const redisCpu = rs.map((x) => x.redisCpuUsPerReq).filter((x): x is number => x !== undefined);
+    const redisCpu = rs.map((x) => x.storeCpuUsPerReq).filter((x): x is number => x !== undefined);
     const row: HttpRow = {
       group,
       name: t.name,
@@ -351,7 +385,7 @@ export async function compare(
     if (cpu.length) row.cpuUsPerReq = median(cpu);
     const busy = rs.map((x) => x.cpuBusy).filter((x): x is number => x !== undefined);
     if (busy.length) row.cpuBusy = median(busy);
-    if (redisCpu.length) row.redisCpuUsPerReq = median(redisCpu);
+    if (redisCpu.length) row.storeCpuUsPerReq = median(redisCpu);
     const rt = trips.get(t);
     if (rt !== undefined) row.redisCommandsPerReq = rt;
     if (floorRuns && t !== floor) {
@@ -672,6 +706,7 @@ async function refreshPgGroup(opts: LoadOptions, ctx: RunContext, dir: string, l
         while (floorPool.length < poolSize) floorPool.push(`floor-${++floorIds}-${'x'.repeat(40)}`);
       },
       request: refreshRequests(floorPool),
+      postgres: true,
     };
     const tessera = async (name: string, label: string, cli = TESSERA_CLI): Promise<Target> => {
       const store = `${BENCH_PG_URL}?schema=${schema(label)}`;
@@ -689,6 +724,7 @@ async function refreshPgGroup(opts: LoadOptions, ctx: RunContext, dir: string, l
         server,
         prepare: () => fillPool(server.url, pool, poolSize),
         request: refreshRequests(pool),
+        postgres: true,
       };
       await target.prepare?.();
       return target;
@@ -940,7 +976,7 @@ export function formatHttpTable(rows: readonly HttpRow[]): string {
     'p99',
     'CPU/req',
     'server busy',
-    'Redis CPU/req',
+    'store CPU/req',
     'vs floor',
     'CPU vs floor',
     'Redis round trips/req',
@@ -958,7 +994,7 @@ export function formatHttpTable(rows: readonly HttpRow[]): string {
     ms(row.p99Ms),
     row.cpuUsPerReq === undefined ? '' : `${row.cpuUsPerReq.toFixed(0)} µs`,
     row.cpuBusy === undefined ? '' : `${(row.cpuBusy * 100).toFixed(0)}%`,
-    row.redisCpuUsPerReq === undefined ? '' : `${row.redisCpuUsPerReq.toFixed(0)} µs`,
+    row.storeCpuUsPerReq === undefined ? '' : `${row.storeCpuUsPerReq.toFixed(0)} µs`,
     r(row.vsFloor),
     r(row.cpuVsFloor),
     row.redisCommandsPerReq === undefined ? '' : row.redisCommandsPerReq.toFixed(2),

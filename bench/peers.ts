@@ -285,8 +285,8 @@ export function peerRatios(rows: readonly HttpRow[]): PeerRatio[] {
         reqPerSec: median(ours.rounds.map((x, i) => x / (peer.rounds[i] as number))),
       };
       if (ours.cpuUsPerReq !== undefined && peer.cpuUsPerReq) ratio.cpuPerReq = ours.cpuUsPerReq / peer.cpuUsPerReq;
-      if (ours.redisCpuUsPerReq !== undefined && peer.redisCpuUsPerReq) {
-        ratio.redisCpuPerReq = ours.redisCpuUsPerReq / peer.redisCpuUsPerReq;
+      if (ours.storeCpuUsPerReq !== undefined && peer.storeCpuUsPerReq) {
+        ratio.redisCpuPerReq = ours.storeCpuUsPerReq / peer.storeCpuUsPerReq;
       }
       out.push(ratio);
     }
@@ -507,7 +507,7 @@ export async function runPeersBench(options: PeersBenchOptions = {}): Promise<Pe
 export function formatPeerRatios(ratios: readonly PeerRatio[]): string {
   const r = (x: number | undefined) => (x === undefined ? '' : `${x.toFixed(2)}x`);
   return markdownTable(
-    ['group', 'peer', 'tessera req/s ÷ peer', 'tessera CPU/req ÷ peer', 'tessera Redis CPU/req ÷ peer'],
+    ['group', 'peer', 'tessera req/s ÷ peer', 'tessera CPU/req ÷ peer', 'tessera store CPU/req ÷ peer'],
     ratios.map((x) => [x.group, x.peer, r(x.reqPerSec), r(x.cpuPerReq), r(x.redisCpuPerReq)]),
   );
 }
