@@ -840,27 +840,42 @@ export async function openPostgresStore(spec: string, options: PostgresConnectOp
   const parsed = parsePostgresUrl(spec);
   const statementTimeoutMs = options.statementTimeoutMs ?? parsed.statementTimeoutMs ?? 2000;
   const { Pool } = loadPg();
-  const pool: PgPool = new Pool({
-    connectionString: parsed.connectionString,
-    max: options.poolSize ?? parsed.poolSize ?? 10,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? parsed.connectTimeoutMs ?? 2000,
-    // Sent in the startup packet: no extra statement per connection.
-    statement_timeout: statementTimeoutMs,
-    idle_in_transaction_session_timeout: statementTimeoutMs * 5,
-    application_name: 'tessera',
-    // TCP keep-alive: a connection to a vanished server is noticed even when idle.
-    keepAlive: true,
-    ...options.pg,
-  });
-  const store = new PostgresStore(pool, {
-    ...options,
-    schema: options.schema ?? parsed.schema,
-    statementTimeoutMs,
-    prepare: options.prepare ?? parsed.prepare,
-    ownsPool: true,
-  });
+  const open = (startupTimeouts: boolean): PostgresStore => {
+    const pool: PgPool = new Pool({
+      connectionString: parsed.connectionString,
+      max: options.poolSize ?? parsed.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? parsed.connectTimeoutMs ?? 2000,
+      // Sent in the startup packet: no extra statement per connection.
+      ...(startupTimeouts
+        ? { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: statementTimeoutMs * 5 }
+        : {}),
+      application_name: 'tessera',
+      // TCP keep-alive: a connection to a vanished server is noticed even when idle.
+      keepAlive: true,
+      ...options.pg,
+    });
+    return new PostgresStore(pool, {
+      ...options,
+      schema: options.schema ?? parsed.schema,
+      statementTimeoutMs,
+      prepare: options.prepare ?? parsed.prepare,
+      ownsPool: true,
+    });
+  };
+  let store = open(true);
   try {
-    await store.migrate();
+    try {
+      await store.migrate();
+    } catch (e) {
+      // PgBouncer refuses startup parameters it does not know ("unsupported startup parameter:
+      // statement_timeout") unless its ignore_startup_parameters lists them: connect without
+      // them. The client-side timer still bounds every statement; the server-side limit is
+      // then the role's or the database's (docs/stores.md, PgBouncer).
+      if (!/unsupported startup parameter/.test(String((e as { cause?: unknown }).cause))) throw e;
+      await store.close();
+      store = open(false);
+      await store.migrate();
+    }
   } catch (e) {
     await store.close();
     if (e instanceof ConfigError) throw e;
