@@ -252,9 +252,16 @@ const REDIRECT_URI = `${location.origin}/`;
 const PENDING = 'tessera-demo-authorization';
 
 $('code-flow').addEventListener('click', async () => {
-  const request = await client.authorize({ redirectUri: REDIRECT_URI });
-  sessionStorage.setItem(PENDING, JSON.stringify(request));
-  location.assign(request.url);
+  $('login-error').hidden = true;
+  try {
+    const request = await client.authorize({ redirectUri: REDIRECT_URI });
+    sessionStorage.setItem(PENDING, JSON.stringify(request));
+    location.assign(request.url);
+  } catch (err) {
+    // Say why instead of doing nothing (the server's metadata unreachable, say).
+    $('login-error').textContent = err.description ?? err.message;
+    $('login-error').hidden = false;
+  }
 });
 
 async function completeCodeFlow() {

@@ -156,7 +156,14 @@ describe('demo page in Chromium', { skip }, () => {
       const page = await own.newPage();
       await page.goto(local.url);
       await page.click('#code-flow');
-      await page.waitForURL(/\/authorize\?/);
+      // The page says why when it cannot start the flow: fail with that, not a navigation timeout.
+      await Promise.race([
+        page.waitForURL(/\/authorize\?/),
+        page.waitForSelector('#login-error:not([hidden])', { timeout: 0 }).then(async () => {
+          if (!/\/authorize\?/.test(page.url()))
+            throw new Error(`the code flow did not start: ${await page.textContent('#login-error')}`);
+        }),
+      ]);
       const url = new URL(page.url());
       assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
       assert.equal(url.searchParams.get('client_id'), 'tessera');
