@@ -33,7 +33,6 @@ import {
   bearerHeaders,
   benchAccessToken,
   type FeaturePair,
-  fillPool,
   HTTP_CONNECTIONS,
   type HttpRow,
   type LoadOptions,
@@ -42,7 +41,7 @@ import {
   placeProcesses,
   REFRESH_SERVE,
   type RunContext,
-  refreshRequests,
+  sqliteRefreshTarget,
   TESSERA_REFRESH,
   tesseraServer,
 } from './http.js';
@@ -96,7 +95,6 @@ function dpopKey() {
 }
 
 async function featurePairs(dir: string, ctx: RunContext, opts: LoadOptions): Promise<FeaturePair[]> {
-  const poolSize = ctx.connections * 2 + 8;
   const pairs = metricsPairs(dir, ctx, await bearerHeaders());
 
   // The guessing limiter: a sign-in (the password grant), with the limiter and without.
@@ -147,17 +145,16 @@ async function featurePairs(dir: string, ctx: RunContext, opts: LoadOptions): Pr
   // Session metadata: what a session keeps of the client (its network and User-Agent), written on every refresh.
   pairs.push({
     group: 'POST /auth/refresh (SQLite), session metadata',
-    async start(on, b, servers) {
-      const name = `session-${on ? 'on' : 'off'}`;
-      const store = ['--store', `sqlite:${join(dir, `${name}-${b}.db`)}`];
-      const address = on ? [] : ['--session-address', 'off'];
-      const server = await tesseraServer(ctx, name, [...REFRESH_SERVE, ...store, ...address], join(dir, `${name}-${b}`), servers);
-      const pool: string[] = [];
-      const prepare = () => fillPool(server.url, pool, poolSize);
-      await prepare();
-      const shape = on ? { ...TESSERA_REFRESH, headers: { 'user-agent': BROWSER_UA } } : TESSERA_REFRESH;
-      return { name, role: 'info', server, prepare, request: refreshRequests(pool, shape) };
-    },
+    start: (on, b, servers) =>
+      sqliteRefreshTarget(
+        ctx,
+        dir,
+        `session-${on ? 'on' : 'off'}`,
+        b,
+        servers,
+        on ? [] : ['--session-address', 'off'],
+        on ? { ...TESSERA_REFRESH, headers: { 'user-agent': BROWSER_UA } } : TESSERA_REFRESH,
+      ),
   });
 
   // DPoP: a bound token and a proof per request, against a Bearer token on the same route.

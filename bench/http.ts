@@ -859,10 +859,31 @@ export async function tesseraServer(
   return s;
 }
 
+/**
+ * A refresh target on SQLite for a {@link FeaturePair}: `tessera serve` with the refresh groups'
+ * flags and `args`, its database and files under `dir` per block, its pool of refresh tokens
+ * filled by logins before each run.
+ */
+export async function sqliteRefreshTarget(
+  ctx: RunContext,
+  dir: string,
+  name: string,
+  block: number,
+  servers: ChildServer[],
+  args: readonly string[],
+  shape?: RefreshRequestShape,
+): Promise<Target> {
+  const store = ['--store', `sqlite:${join(dir, `${name}-${block}.db`)}`];
+  const server = await tesseraServer(ctx, name, [...REFRESH_SERVE, ...store, ...args], join(dir, `${name}-${block}`), servers);
+  const pool: string[] = [];
+  const prepare = () => fillPool(server.url, pool, ctx.connections * 2 + 8);
+  await prepare();
+  return { name, role: 'info', server, prepare, request: refreshRequests(pool, shape) };
+}
+
 /** `GET /me` with `--metrics-port` and without: the metrics group's first pair, and a row of bench/features.ts. */
 export function metricsPairs(dir: string, ctx: RunContext, headers: { authorization: string }): FeaturePair[] {
   const get = () => ({ method: 'GET', headers, requests: [{ method: 'GET', path: '/me', headers }] });
-  const poolSize = ctx.connections * 2 + 8;
   const metrics = (on: boolean) => (on ? ['--metrics-port', '0'] : []);
   return [
     {
@@ -881,21 +902,7 @@ export function metricsPairs(dir: string, ctx: RunContext, headers: { authorizat
     },
     {
       group: 'POST /auth/refresh (SQLite), metrics',
-      async start(on, b, servers) {
-        const name = `refresh-${on ? 'on' : 'off'}`;
-        const store = ['--store', `sqlite:${join(dir, `${name}-${b}.db`)}`];
-        const server = await tesseraServer(
-          ctx,
-          name,
-          [...REFRESH_SERVE, ...store, ...metrics(on)],
-          join(dir, `${name}-${b}`),
-          servers,
-        );
-        const pool: string[] = [];
-        const prepare = () => fillPool(server.url, pool, poolSize);
-        await prepare();
-        return { name, role: 'info', server, prepare, request: refreshRequests(pool) };
-      },
+      start: (on, b, servers) => sqliteRefreshTarget(ctx, dir, `refresh-${on ? 'on' : 'off'}`, b, servers, metrics(on)),
     },
   ];
 }

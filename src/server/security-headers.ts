@@ -30,18 +30,12 @@ export { API_CSP, DOCS_CSP } from '../http/core/security-headers.js';
  * hook of its own.
  */
 export function securityHeaders(app: FastifyInstance, options: { stamp?: boolean } = {}): void {
+  const stamp = options.stamp === true;
+  if (stamp) app.decorateRequest('tesseraStart', 0);
   // onRequest, callback style: the headers are in place before any handler or error
   // handler runs, at the cost of one object walk per request.
-  if (options.stamp) {
-    app.decorateRequest('tesseraStart', 0);
-    app.addHook('onRequest', (request, reply, done) => {
-      (request as { tesseraStart?: number }).tesseraStart = performance.now();
-      reply.headers(isDocs(request.url) ? DOCS_HEADERS : API_HEADERS);
-      done();
-    });
-    return;
-  }
   app.addHook('onRequest', (request, reply, done) => {
+    if (stamp) (request as { tesseraStart?: number }).tesseraStart = performance.now();
     reply.headers(isDocs(request.url) ? DOCS_HEADERS : API_HEADERS);
     done();
   });
