@@ -464,6 +464,13 @@ for (const name of ADAPTERS) {
         ],
         ['refresh without a token', { method: 'POST', url: '/auth/refresh' }, 400],
         [
+          // Limits count UTF-16 code units on every adapter (Ajv's default counts code points):
+          // 4,097 astral characters are 8,194 units, over the 8,192 a token may have.
+          'token over the length limit in UTF-16 units, under it in code points',
+          { method: 'POST', url: '/auth/refresh', payload: { refresh_token: '\u{1F600}'.repeat(4097) } },
+          400,
+        ],
+        [
           'Basic and client_secret together',
           { method: 'POST', url: '/auth/token', ...form({ grant_type: 'password', client_secret: 'x' }, basicAuth('rs', 'x')) },
           400,

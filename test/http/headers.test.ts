@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { findDuplicateKey } from '../../src/http/core/strict-json.js';
 import { bearer, type Harness, PASSWORD, setup } from './helpers.js';
 
@@ -156,5 +157,81 @@ describe('duplicate JSON member names', () => {
     assert.equal(findDuplicateKey('{"x":[1,{"y":1}],"y":2}'), undefined);
     assert.equal(findDuplicateKey('{"x":[1,2],"x":3}'), 'x');
     assert.equal(findDuplicateKey('"just a string"'), undefined);
+    assert.equal(findDuplicateKey('{"a":"x\\\\","a":1}'), 'a', 'a value ending in an escaped backslash');
+    assert.equal(findDuplicateKey('{"a":"q\\"a","b":"a","b":1}'), 'b', 'an escaped quote inside a value');
+    assert.equal(findDuplicateKey('{"\\u0061":1,"a":2}'), 'a', 'an escaped name is the name it decodes to');
+    assert.equal(findDuplicateKey('{"a":"\\\\"}'), undefined);
+    assert.equal(findDuplicateKey('{"a":"unterminated'), undefined);
+    assert.equal(findDuplicateKey('{"a":"\\'), undefined);
+  });
+
+  test('findDuplicateKey: the same answer as a character-by-character scan, on generated JSON with escapes', () => {
+    // The scan before strings were skipped with indexOf: the reference.
+    const reference = (text: string): string | undefined => {
+      const stack: (Set<string> | null)[] = [];
+      let expectName = false;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === '"') {
+          const start = i + 1;
+          let escaped = false;
+          i++;
+          while (i < text.length && text[i] !== '"') {
+            if (text[i] === '\\') {
+              escaped = true;
+              i++;
+            }
+            i++;
+          }
+          if (i >= text.length) return undefined;
+          const top = stack[stack.length - 1];
+          if (expectName && top) {
+            const raw = text.slice(start, i);
+            const name = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+            if (top.has(name)) return name;
+            top.add(name);
+            expectName = false;
+          }
+        } else if (c === '{') {
+          stack.push(new Set());
+          expectName = true;
+        } else if (c === '[') {
+          stack.push(null);
+          expectName = false;
+        } else if (c === '}' || c === ']') {
+          stack.pop();
+          expectName = false;
+        } else if (c === ',') expectName = stack[stack.length - 1] != null;
+      }
+      return undefined;
+    };
+    // Names and values from a small alphabet with quotes and backslashes, so that escapes and
+    // repeated names are common; a member is written twice by splicing the text.
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', '"', '\\', '/', 'é'), maxLength: 6 });
+    const value = fc.letrec<{ v: unknown }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.integer(),
+        fc.array(tie('v'), { maxLength: 3 }),
+        fc.dictionary(text, tie('v'), { maxKeys: 3 }),
+      ),
+    })).v;
+    fc.assert(
+      fc.property(value, fc.nat(), fc.boolean(), (v, at, dup) => {
+        let json = JSON.stringify(v);
+        if (dup) {
+          // Repeat the first member of the first object found after `at` (when there is one).
+          const open = json.indexOf('{"', at % (json.length + 1));
+          const colon = open < 0 ? -1 : json.indexOf('":', open);
+          if (colon > 0) json = `${json.slice(0, open + 1)}${json.slice(open + 1, colon + 2)}0,${json.slice(open + 1)}`;
+        }
+        const expected = reference(json);
+        assert.equal(findDuplicateKey(json), expected, json);
+        // The truncated text too: a scan must stop cleanly wherever the body ends.
+        assert.equal(findDuplicateKey(json.slice(0, at % (json.length + 1))), reference(json.slice(0, at % (json.length + 1))));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
