@@ -1255,6 +1255,23 @@ export function statements(schema: string) {
   return {
     createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
     rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+    // The fast path of migration 9's rotate (a self-contained token, no opaque record either side)
+    // sent as the statement itself rather than through the function: one statement for PostgreSQL
+    // to set up instead of three (the SELECT over the function, the function's own UPDATE, and
+    // PL/pgSQL around it). The same UPDATE and WHERE; no row: `rotateChecked`, as rotate does.
+    rotateFast: `UPDATE ${s}families f SET current = $3, previous = $7, rotated_at = $1,
+        replay = CASE WHEN $8::bigint > 0 THEN $9 ELSE '' END,
+        expires_at = greatest(f.expires_at, least($4::bigint, f.absolute_expires_at) + $2::bigint, $5::bigint + $2::bigint),
+        last_used_at = $1, user_agent = coalesce($11, f.user_agent), address = coalesce($12, f.address),
+        client_id = coalesce(f.client_id, ${s}client_of(f.claims)), jkt = coalesce(f.jkt, ${s}jkt_of(f.claims))
+      WHERE f.id = $6 AND f.current = $7 AND NOT f.revoked AND $1 < f.absolute_expires_at
+        AND NOT EXISTS (SELECT 1 FROM ${s}user_epochs e WHERE e.sub = f.sub AND f.created_at <= e.not_before)
+        AND ($10 = '' OR coalesce(f.client_id, ${s}client_of(f.claims)) IN ('', $10))
+        AND ($13::text IS NULL OR coalesce(f.jkt, ${s}jkt_of(f.claims)) IN ('', $13))
+        AND ($14::text IS NULL OR ${s}scope_within($14, f.scope))
+      RETURNING f.id AS o_family, f.sub AS o_sub, f.scope AS o_scope, f.claims AS o_claims,
+        f.created_at AS o_created, f.absolute_expires_at AS o_absolute`,
+    rotateChecked: `SELECT * FROM ${s}rotate_checked($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
     familyOwner: `SELECT sub FROM ${s}families WHERE id = $1`,
     // The session listing: the user's families by families_by_sub, live ones only (is_revoked's
     // rule with the epoch read once; not past the absolute expiry nor the record's).

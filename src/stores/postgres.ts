@@ -452,7 +452,30 @@ export class PostgresStore implements TokenStore, OneTimeRecords, UserDirectory,
 
   async rotate(input: RotateInput): Promise<RotateResult> {
     const p = input.presented;
-    const [r] = await this.#query('rotate', [
+    const n = input.next;
+    // A plain rotation of a self-contained token is one UPDATE (statements' rotateFast); anything
+    // else, and any rotation it does not make, is answered by rotate_checked (a second round trip,
+    // only for reuse, revocation, expiry, another client or key, a scope not within, a replay).
+    if (p.kind !== 'opaque' && !n.refreshOpaque && (n.accessHash ?? '') === '') {
+      const [done] = await this.#query('rotateFast', [
+        input.now,
+        input.leewayMs,
+        n.refreshId,
+        n.refreshExpiresAt,
+        n.accessExpiresAt,
+        p.familyId,
+        p.jti,
+        input.graceMs,
+        input.replay ?? '',
+        input.clientId ?? '',
+        input.userAgent ?? null,
+        input.address ?? null,
+        input.jkt === undefined ? null : (input.jkt ?? ''),
+        input.scope ?? null,
+      ]);
+      if (done) return { status: 'rotated', family: family(done) };
+    }
+    const [r] = await this.#query('rotateChecked', [
       ...nextArgs(input.now, input.leewayMs, input.next),
       p.kind === 'opaque',
       p.kind === 'opaque' ? p.hash : p.familyId,
