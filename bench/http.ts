@@ -44,6 +44,7 @@ import { openStore } from '../src/stores/open.js';
 import { generateSigningJwk, parseSigningKeySet } from '../src/tokens/jwk.js';
 import { markdownTable, median, quantile } from './harness.js';
 import { type ChildServer, ensureBuilt, PEERS, type PrivateRedis, startPrivateRedis, startServer, TESSERA_CLI } from './procs.js';
+import { BENCH_PG_URL, ensureBenchDatabase } from './stores.js';
 
 export type HttpGroup = 'me' | 'refresh' | 'refresh-pg' | 'metrics';
 
@@ -672,15 +673,15 @@ async function refreshGroup(
 }
 
 /** PostgreSQL of the bench (a schema of its own per server, dropped at the end). */
-const BENCH_PG_URL = process.env.TESSERA_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/tessera_test';
 export const REFRESH_PG_GROUP = 'POST /auth/refresh, PostgreSQL';
 
 /**
  * A refresh on PostgreSQL against its floor: Fastify and one prepared statement from a pool
  * of tessera's default size (bench/servers/peers.mjs pg-floor). tessera's rotation is one
- * statement too (a PL/pgSQL function, docs/stores.md).
+ * statement too (the rotation's UPDATE, prepared; docs/stores.md).
  */
 async function refreshPgGroup(opts: LoadOptions, ctx: RunContext, dir: string, log: (line: string) => void): Promise<HttpRow[]> {
+  await ensureBenchDatabase(BENCH_PG_URL, log);
   const sample = await createTokenService({ secret: SECRET, store: await openStore('memory') }).issue({
     sub: 'bench',
     scope: 'api',

@@ -24,6 +24,7 @@ import { createTokenService } from '../src/refresh/service.js';
 import { openStore } from '../src/stores/open.js';
 import { openPostgresStore } from '../src/stores/postgres.js';
 import type { RedisStore } from '../src/stores/redis.js';
+import { ensureBenchDatabase } from './stores.js';
 
 const quick = process.argv.includes('--quick');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -155,6 +156,7 @@ async function redisPart(): Promise<{ commandsPerAuth: number; p50: number; p99:
 
 async function postgresPart(): Promise<{ queriesPerAuth: number; p50: number; p99: number; max: number; count: number }> {
   const schema = `bench_revocation_${process.pid}`;
+  await ensureBenchDatabase(POSTGRES_URL, (line) => process.stderr.write(`${line}\n`));
   const a = await openPostgresStore(POSTGRES_URL, { schema, purgeIntervalMs: 0 });
   const b = await openPostgresStore(POSTGRES_URL, { schema, purgeIntervalMs: 0 });
   const ta = createTokenService({ secret: SECRET, store: a });
