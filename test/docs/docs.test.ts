@@ -24,7 +24,7 @@
  * cheaper (TESSERA_SCRYPT_N), which no documented output shows.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { generateSecret } from '../../src/keys.js';
 import { PG_URL, postgresUnavailable } from '../stores/harness.js';
 import { type Block, blocksOf, docFiles, LISTING, PYTHON, SHELL, TYPESCRIPT } from './extract.js';
-import { cleanEnv, freePort, MAIN, PY, ROOT, redisUp, runShellSection } from './runner.js';
+import { cleanEnv, freePort, MAIN, PY, ROOT, redisUp, runProcess, runShellSection } from './runner.js';
 
 const TSX = fileURLToPath(import.meta.resolve('tsx'));
 const CI = process.env.CI === 'true';
@@ -43,6 +43,14 @@ const ALL: Block[] = FILES.flatMap((f) => blocksOf(ROOT, f));
 const KNOWN = new Set([...SHELL, ...PYTHON, ...TYPESCRIPT, ...LISTING, 'js', 'javascript', 'go']);
 
 const where = (b: Block) => `${b.file}:${b.line}`;
+
+/**
+ * How many walk-throughs (shell sections, Python blocks, TypeScript blocks) of one kind run at
+ * once. Each has a sandbox of its own (directory, HOME, ports, Redis prefix, PostgreSQL schema,
+ * data directory), so none depends on another having run or not; side by side, the waits of one
+ * (a server starting, a poll for its listening line) overlap the work of another.
+ */
+const SIDE_BY_SIDE = 3;
 
 // Probed before any test is declared: a test must not finish while the module still awaits.
 const redisAvailable = await redisUp();
@@ -67,7 +75,7 @@ test('every code block of README.md and docs/*.md runs here, or says why it is n
   }
 });
 
-describe('shell blocks run in order and print what the docs say', () => {
+describe('shell blocks run in order and print what the docs say', { concurrency: SIDE_BY_SIDE }, () => {
   const groups = new Map<string, Block[]>();
   for (const b of ALL.filter((x) => SHELL.has(x.lang) && x.noRun === undefined)) {
     const key = `${b.file}: ${b.section || '(top)'}`;
@@ -157,8 +165,10 @@ print(json.dumps({"active": a["active"], "username": a["username"], "unknown": r
   },
 };
 
-function cli(args: string[], env: Record<string, string>, input = ''): string {
-  return execFileSync(process.execPath, [MAIN, ...args], { env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+async function cli(args: string[], env: Record<string, string>, input = ''): Promise<string> {
+  const r = await runProcess(process.execPath, [MAIN, ...args], { env, input });
+  assert.equal(r.status, 0, `tessera ${args.join(' ')} exited ${r.status}\n${r.stderr}`);
+  return r.stdout;
 }
 
 async function withServer<T>(env: Record<string, string>, fn: (base: string) => Promise<T>): Promise<T> {
@@ -184,6 +194,7 @@ async function withServer<T>(env: Record<string, string>, fn: (base: string) => 
 
 describe('Python blocks run against a real server', {
   skip: !pythonAvailable && !CI ? `needs ${PY} with jwt, cryptography, requests` : false,
+  concurrency: SIDE_BY_SIDE,
 }, () => {
   const blocks = ALL.filter((b) => PYTHON.has(b.lang) && b.noRun === undefined);
   for (const b of blocks) {
@@ -204,9 +215,9 @@ describe('Python blocks run against a real server', {
           TESSERA_DATA_DIR: join(dir, 'data'),
           ...extra,
         });
-        cli(['user', 'add', 'alice'], env, 'correct horse battery staple');
+        await cli(['user', 'add', 'alice'], env, 'correct horse battery staple');
         let client: { client_id: string; client_secret: string } | undefined;
-        if (driver?.introspector) client = JSON.parse(cli(['client', 'add', 'rs', '--confidential', '--introspect'], env));
+        if (driver?.introspector) client = JSON.parse(await cli(['client', 'add', 'rs', '--confidential', '--introspect'], env));
         const out = await withServer({ ...env, PORT: String(port) }, async (base) => {
           const res = await fetch(`${base}/auth/token`, {
             method: 'POST',
@@ -222,10 +233,9 @@ describe('Python blocks run against a real server', {
             pair.refresh_token,
             ...(client ? [client.client_id, client.client_secret] : []),
           ];
-          const r = spawnSync(PY, args, {
+          const r = await runProcess(PY, args, {
             env: { ...env, TESSERA_URL: base, TESSERA_JWKS_URI: `${base}/.well-known/jwks.json` },
-            encoding: 'utf8',
-            timeout: 60_000,
+            timeoutMs: 60_000,
           });
           assert.equal(r.status, 0, `${where(b)}: python exited ${r.status}\n${r.stderr}`);
           return r.stdout;
@@ -252,7 +262,7 @@ function ambientUses(code: string): string[] {
   );
 }
 
-describe('TypeScript blocks type-check, and run where they are complete', () => {
+describe('TypeScript blocks type-check, and run where they are complete', { concurrency: SIDE_BY_SIDE }, () => {
   const blocks = ALL.filter((b) => TYPESCRIPT.has(b.lang) && b.noRun === undefined);
   const runDir = join(ROOT, 'test/docs', `.blocks-${process.pid}`);
   const names = new Map<Block, string>();
@@ -265,19 +275,22 @@ describe('TypeScript blocks type-check, and run where they are complete', () => 
     names.set(b, name);
     writeFileSync(join(runDir, name), `${b.code}\nexport {};\n`);
   }
+  // Written before any test starts: the runs below (tsx) find it as the type check does.
+  writeFileSync(
+    join(runDir, 'tsconfig.json'),
+    JSON.stringify({
+      extends: '../../../tsconfig.json',
+      compilerOptions: { noEmit: true, noUnusedLocals: false, noUnusedParameters: false, rootDir: '../../..' },
+      include: ['*.ts', '../ambient.d.ts'],
+    }),
+  );
 
-  test('every block type-checks (tsc, strict, against dist/ through the package name)', { timeout: 240_000 }, () => {
-    writeFileSync(
+  test('every block type-checks (tsc, strict, against dist/ through the package name)', { timeout: 240_000 }, async () => {
+    const r = await runProcess(process.execPath, [
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
       join(runDir, 'tsconfig.json'),
-      JSON.stringify({
-        extends: '../../../tsconfig.json',
-        compilerOptions: { noEmit: true, noUnusedLocals: false, noUnusedParameters: false, rootDir: '../../..' },
-        include: ['*.ts', '../ambient.d.ts'],
-      }),
-    );
-    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(runDir, 'tsconfig.json')], {
-      encoding: 'utf8',
-    });
+    ]);
     const lines = (r.stdout + r.stderr).replace(
       /test\/docs\/\.blocks-\d+\/(\w+?)_md_(\d+)\.ts/g,
       (_m, f: string, l: string) => `${f.replace(/^docs_/, 'docs/')}.md (block at line ${l})`,
@@ -287,18 +300,13 @@ describe('TypeScript blocks type-check, and run where they are complete', () => 
 
   // A fragment uses names of the app around it (ambient.d.ts): the type check above is its test.
   for (const b of blocks.filter((x) => ambientUses(x.code).length === 0)) {
-    test(`${where(b)} runs`, { timeout: 120_000 }, () => {
+    test(`${where(b)} runs`, { timeout: 120_000 }, async () => {
       const name = names.get(b);
-      assert.ok(name, 'the type-check test wrote the block');
+      assert.ok(name, 'the block was written to a module');
       const cwd = mkdtempSync(join(tmpdir(), 'tessera-docs-ts-'));
       try {
         const env = cleanEnv({ TESSERA_SECRET: generateSecret() });
-        const r = spawnSync(process.execPath, ['--import', TSX, join(runDir, name)], {
-          cwd,
-          env,
-          encoding: 'utf8',
-          timeout: 100_000,
-        });
+        const r = await runProcess(process.execPath, ['--import', TSX, join(runDir, name)], { cwd, env, timeoutMs: 100_000 });
         assert.equal(r.status, 0, `${where(b)}: exited ${r.status}\n${r.stderr}`);
       } finally {
         rmSync(cwd, { recursive: true, force: true });

@@ -67,6 +67,41 @@ export function freePort(): Promise<number> {
   );
 }
 
+export interface Exited {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `cmd args` to its exit with `input` on stdin, SIGKILLed after `timeoutMs` (status null then):
+ * spawnSync's answer without blocking the event loop, so that the walk-throughs can run side by side.
+ */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<Exited> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdin!.on('error', () => {}); // a child that exits without reading its stdin
+    child.stdin!.end(options.input ?? '');
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 /** The environment of a reader's shell: none of our variables from the developer's. */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
