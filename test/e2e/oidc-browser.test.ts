@@ -190,79 +190,130 @@ async function nextLine(lines: AsyncIterator<string>, errors: () => string): Pro
   return r.value;
 }
 
+type Listener = Awaited<ReturnType<typeof listen>>;
+
+/** What the suite of one algorithm runs against. */
+interface Setup {
+  /** `tessera serve` on SQLite, signing with a key of the algorithm; alice and bob are its users. */
+  tessera: ServerProcess;
+  /** The openid-client RP's and authlib's callback server. */
+  callbacks: Listener;
+  /** The express-openid-connect app's server. */
+  app: Listener;
+  /** rp, py and eoc, registered with `tessera client add`. */
+  clients: Record<string, Registered>;
+  /** Called (once) with the next URL the browser lands on at `callbacks`. */
+  waiting: { landed?: (url: string) => void };
+}
+
+/** A signing key of `alg`, the users and clients (the CLI), the relying parties' servers, then `tessera serve`. */
+async function prepare(alg: Alg): Promise<Setup> {
+  const dir = tempDir();
+  const keygen = await runCli(SUITE, ['keygen', '--alg', alg], {});
+  assert.equal(keygen.code, 0, keygen.stderr);
+  const keyFile = join(dir, 'signing-keys.json');
+  writeFileSync(keyFile, keygen.stdout, { mode: 0o600 });
+  // Empty TESSERA_ISSUER: the development default, the URL listened on, which the browser and the RPs reach.
+  const env = serverEnv(SUITE, {
+    TESSERA_ISSUER: '',
+    TESSERA_STORE: `sqlite:${join(dir, 'tessera.db')}`,
+    TESSERA_ACCESS_ALG: alg,
+    TESSERA_SIGNING_KEY_FILE: keyFile,
+  });
+  for (const user of ['alice', 'bob']) {
+    const r = await runCli(SUITE, ['user', 'add', user], env, PASSWORD);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const waiting: Setup['waiting'] = {};
+  // The relying parties listen first: their redirect URIs carry their ports.
+  const callbacks = await listen();
+  callbacks.handle((req, res) => {
+    const at = new URL(req.url ?? '/', callbacks.url);
+    // The redirect URIs only (Chromium asks for /favicon.ico on its own).
+    if (!['/callback', '/py-callback', '/signed-out'].includes(at.pathname)) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    waiting.landed?.(at.href);
+    waiting.landed = undefined;
+    res.setHeader('content-type', 'text/plain');
+    res.end('callback received');
+  });
+  const app = await listen();
+  const clients: Record<string, Registered> = {};
+  const register = async (id: string, ...flags: string[]) => {
+    const r = await runCli(SUITE, ['client', 'add', id, '--confidential', '--first-party', '--scope', 'api', ...flags], env);
+    assert.equal(r.code, 0, r.stderr);
+    clients[id] = JSON.parse(r.stdout) as Registered;
+  };
+  await register(
+    'rp',
+    '--redirect-uri',
+    `${callbacks.url}/callback`,
+    '--post-logout-redirect-uri',
+    `${callbacks.url}/signed-out`,
+  );
+  await register('py', '--redirect-uri', `${callbacks.url}/py-callback`);
+  await register('eoc', '--redirect-uri', `${app.url}/callback`, '--post-logout-redirect-uri', app.url);
+  const tessera = await startServer(SUITE, env);
+  return { tessera, callbacks, app, clients, waiting };
+}
+
+/**
+ * The setups of the three algorithms, all started when the first suite starts: each is CLI runs and
+ * a server start on files and ports of its own, so they run side by side while the first suite waits
+ * for its own; the tests themselves still run one at a time. A failed setup fails its own suite.
+ */
+let setups: Map<Alg, Promise<Setup>> | undefined;
+function setupOf(alg: Alg): Promise<Setup> {
+  setups ??= new Map(
+    ALGS.map((a) => {
+      const setup = prepare(a);
+      setup.catch(() => {}); // awaited, and reported, by the suite of `a`
+      return [a, setup];
+    }),
+  );
+  return setups.get(alg) as Promise<Setup>;
+}
+
+/** One Chromium for the three suites: every test opens a browser context of its own (its own cookies and storage). */
+let chromium: Promise<Browser> | undefined;
+function sharedBrowser(): Promise<Browser> {
+  chromium ??= launchChromium();
+  return chromium;
+}
+after(async () => {
+  await chromium?.then(
+    (b) => b.close(),
+    () => {},
+  );
+});
+
 for (const alg of ALGS) {
   describe(`OpenID Connect with ${alg} ID and access tokens, in Chromium against tessera serve`, { skip: skipBrowser }, () => {
     let tessera: ServerProcess;
     let browser: Browser;
-    let env: Record<string, string>;
     /** The openid-client RP's and authlib's callback: records the URL the browser lands on. */
-    let callbacks: Awaited<ReturnType<typeof listen>>;
-    let landed: ((url: string) => void) | undefined;
+    let callbacks: Listener;
+    let waiting: Setup['waiting'];
     /** The express-openid-connect app. */
-    let app: Awaited<ReturnType<typeof listen>>;
-    const clients: Record<string, Registered> = {};
-
-    async function register(id: string, ...flags: string[]): Promise<void> {
-      const r = await runCli(SUITE, ['client', 'add', id, '--confidential', '--first-party', '--scope', 'api', ...flags], env);
-      assert.equal(r.code, 0, r.stderr);
-      clients[id] = JSON.parse(r.stdout) as Registered;
-    }
+    let app: Listener;
+    let clients: Record<string, Registered> = {};
 
     /** The next URL the browser is redirected to on the callback server. */
     function nextCallback(): Promise<string> {
       return new Promise((resolve) => {
-        landed = resolve;
+        waiting.landed = resolve;
       });
     }
 
     before(async () => {
-      const dir = tempDir();
-      const keygen = await runCli(SUITE, ['keygen', '--alg', alg], {});
-      assert.equal(keygen.code, 0, keygen.stderr);
-      const keyFile = join(dir, 'signing-keys.json');
-      writeFileSync(keyFile, keygen.stdout, { mode: 0o600 });
-      // Empty TESSERA_ISSUER: the development default, the URL listened on, which the browser and the RPs reach.
-      env = serverEnv(SUITE, {
-        TESSERA_ISSUER: '',
-        TESSERA_STORE: `sqlite:${join(dir, 'tessera.db')}`,
-        TESSERA_ACCESS_ALG: alg,
-        TESSERA_SIGNING_KEY_FILE: keyFile,
-      });
-      for (const user of ['alice', 'bob']) {
-        const r = await runCli(SUITE, ['user', 'add', user], env, PASSWORD);
-        assert.equal(r.code, 0, r.stderr);
-      }
-      // The relying parties listen first: their redirect URIs carry their ports.
-      callbacks = await listen();
-      callbacks.handle((req, res) => {
-        const at = new URL(req.url ?? '/', callbacks.url);
-        // The redirect URIs only (Chromium asks for /favicon.ico on its own).
-        if (!['/callback', '/py-callback', '/signed-out'].includes(at.pathname)) {
-          res.statusCode = 404;
-          res.end();
-          return;
-        }
-        landed?.(at.href);
-        landed = undefined;
-        res.setHeader('content-type', 'text/plain');
-        res.end('callback received');
-      });
-      app = await listen();
-      await register(
-        'rp',
-        '--redirect-uri',
-        `${callbacks.url}/callback`,
-        '--post-logout-redirect-uri',
-        `${callbacks.url}/signed-out`,
-      );
-      await register('py', '--redirect-uri', `${callbacks.url}/py-callback`);
-      await register('eoc', '--redirect-uri', `${app.url}/callback`, '--post-logout-redirect-uri', app.url);
-      tessera = await startServer(SUITE, env);
-      browser = await launchChromium();
+      ({ tessera, callbacks, app, clients, waiting } = await setupOf(alg));
+      browser = await sharedBrowser();
     });
 
     after(async () => {
-      await browser?.close();
       await tessera?.stop();
       await close(callbacks?.server);
       await close(app?.server);
