@@ -11,18 +11,28 @@ import { join } from 'node:path';
  * order. An entry that names no test file fails test/scripts/test-plan.test.ts.
  */
 export const SLOW_FIRST = [
-  'test/docs/docs.test.ts',
-  'test/reliability/fuzz-http.test.ts',
   'test/package/consumer-types.test.ts',
-  'test/e2e/oidc-browser.test.ts',
-  'test/package/readme-install.test.ts',
   'test/reliability/soak.test.ts',
-  'test/interop/oauth-clients.test.ts',
-  'test/cli/client-cli.test.ts',
+  'test/e2e/oidc-browser.test.ts',
+  'test/docs/docs.test.ts',
+  'test/package/readme-install.test.ts',
+  'test/reliability/fuzz-http.test.ts',
   'test/reliability/timing.test.ts',
-  'test/reliability/fuzz-opaque-tokens.test.ts',
+  'test/interop/oauth-clients.test.ts',
+  'test/bench/smoke.test.ts',
   'test/e2e/code-flow-browser.test.ts',
+  'test/e2e/config.test.ts',
+  'test/reliability/fuzz-http-server.test.ts',
   'test/refresh/logout-all.test.ts',
+  'test/browser/sessions.test.ts',
+  'test/reliability/redis-faults.test.ts',
+  'test/stores/postgres.test.ts',
+  'test/browser/demo.test.ts',
+  'test/browser/pages-a11y.test.ts',
+  'test/cli/client-cli.test.ts',
+  'test/security/fuzz-decoders.test.ts',
+  'test/http/guessing-nat.test.ts',
+  'test/reliability/fuzz-opaque-tokens.test.ts',
 ];
 
 /** `files` (paths relative to the project) in the order they start: SLOW_FIRST's first, in its order, then the rest as given. */
