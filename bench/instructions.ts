@@ -181,7 +181,12 @@ async function main(): Promise<void> {
       env: tesseraEnv(),
       prepare: async () => ({ requests: [{ method: 'GET', path: '/me', headers }] }),
     },
-    'floor-me': { name: 'floor-me', args: [PEERS, 'bare'], env: {}, prepare: async () => ({ requests: [{ method: 'GET', path: '/me', headers }] }) },
+    'floor-me': {
+      name: 'floor-me',
+      args: [PEERS, 'bare'],
+      env: {},
+      prepare: async () => ({ requests: [{ method: 'GET', path: '/me', headers }] }),
+    },
     refresh: {
       name: 'refresh',
       args: [TESSERA_CLI, ...REFRESH_SERVE, '--store', redis.url, '--redis-prefix', 'tessera-cg:', ...home('refresh')],
