@@ -1254,11 +1254,12 @@ export function statements(schema: string) {
   const s = qualify(schema);
   return {
     createFamily: `SELECT ${s}create_family($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-    rotate: `SELECT * FROM ${s}rotate($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
     // The fast path of migration 9's rotate (a self-contained token, no opaque record either side)
     // sent as the statement itself rather than through the function: one statement for PostgreSQL
     // to set up instead of three (the SELECT over the function, the function's own UPDATE, and
-    // PL/pgSQL around it). The same UPDATE and WHERE; no row: `rotateChecked`, as rotate does.
+    // PL/pgSQL around it). The same UPDATE and WHERE, repeated here because a migration's text
+    // never changes and `rotate` stays for the previous version's instances; no row:
+    // `rotateChecked`, as rotate does. Everything else goes to `rotateChecked` directly.
     rotateFast: `UPDATE ${s}families f SET current = $3, previous = $7, rotated_at = $1,
         replay = CASE WHEN $8::bigint > 0 THEN $9 ELSE '' END,
         expires_at = greatest(f.expires_at, least($4::bigint, f.absolute_expires_at) + $2::bigint, $5::bigint + $2::bigint),

@@ -128,7 +128,7 @@ describe('postgres store specifics', skip, () => {
         texts = [];
         p = await tokens.refresh(p.refreshToken);
         assert.equal(count, 1, `${scheme}: refresh ${i} took ${count} queries`);
-        // A self-contained token's rotation is the UPDATE itself; an opaque one goes through rotate().
+        // A self-contained token's rotation is the UPDATE itself; an opaque one is rotate_checked's call.
         assert.match(texts[0] as string, scheme === 'jwt' ? /^UPDATE "[^"]+"\.families f$/ : /^SELECT \* FROM$/);
       }
       count = 0;
