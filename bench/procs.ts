@@ -161,10 +161,8 @@ export function ensureBuilt(log: (line: string) => void): void {
   const built = existsSync(TESSERA_CLI) ? statSync(TESSERA_CLI).mtimeMs : 0;
   if (built >= newestMtime(join(ROOT, 'src'))) return;
   log('bench: dist/ is older than src/: npm run build');
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
+  // scripts/build.mjs: a failed compile leaves dist/ as it was, and servers started meanwhile find a whole dist/.
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) {
     if (!existsSync(TESSERA_CLI)) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
     log(`bench: the build failed, benchmarking the previous dist/:\n${(r.stdout + r.stderr).split('\n').slice(0, 5).join('\n')}`);

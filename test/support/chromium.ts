@@ -36,8 +36,7 @@ export function ensureClientBuild(): void {
   const out = join(ROOT, 'dist', 'client', 'index.js');
   const src = join(ROOT, 'src', 'client', 'index.ts');
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: ROOT,
-    });
+    // `npm run build`'s script: other test files may be running the built CLI meanwhile.
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT });
   }
 }
