@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropSchema, PG_URL } from '../stores/harness.js';
+import { type ChildOutput, childOutput } from '../support/child-output.js';
 import { type Block, matchesExpected, shellSteps } from './extract.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,11 +68,7 @@ export function freePort(): Promise<number> {
   );
 }
 
-export interface Exited {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type Exited = ChildOutput;
 
 /**
  * Runs `cmd args` to its exit with `input` on stdin, SIGKILLed after `timeoutMs` (status null then):
@@ -82,24 +79,8 @@ export function runProcess(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
 ): Promise<Exited> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.stdin!.on('error', () => {}); // a child that exits without reading its stdin
-    child.stdin!.end(options.input ?? '');
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+  const child = spawn(cmd, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  return childOutput(child, { input: options.input, timeoutMs: options.timeoutMs });
 }
 
 /** The environment of a reader's shell: none of our variables from the developer's. */

@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecret } from '../../src/keys.js';
+import { childOutput } from './child-output.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const PASSWORD = 'correct horse battery staple';
@@ -157,22 +158,11 @@ export interface CliResult {
 
 /** Runs `tessera ARGS` (e.g. `user add`) to completion with `input` on stdin. */
 export function runCli(suite: Suite, args: string[], env: Record<string, string>, input = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnTessera(suite, args, env, 'pipe');
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tessera ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, suite.timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(input);
-  });
+  return childOutput(spawnTessera(suite, args, env, 'pipe'), {
+    input,
+    timeoutMs: suite.timeoutMs,
+    onTimeout: (stderr) => new Error(`tessera ${args.join(' ')} timed out; stderr: ${stderr}`),
+  }).then(({ status, stdout, stderr }) => ({ code: status, stdout, stderr }));
 }
 
 /**
