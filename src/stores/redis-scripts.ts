@@ -124,11 +124,11 @@ end
 -- (hash: family -> its summary, a JSON array of strings: created, last used, absolute expiry,
 -- record expiry, user agent, address, client, grant ('' for none)), both kept as long as the
 -- user's latest family. A rotation rewrites both, so a family the index lacks (written by a
--- tessera before the listing) joins it at its next refresh.
-local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, claims, grant)
+-- tessera before the listing) joins it at its next refresh. client: client_of(the family's claims).
+local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, client, grant)
   local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
   redis.call('HSET', hk, famId, cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '', address or '',
-    client_of(claims), grant or ''}))
+    client, grant or ''}))
   redis.call('ZADD', sk, int(ex), famId)
   extend_to(sk, ex)
   extend_to(hk, ex)
@@ -246,7 +246,7 @@ redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpir
   'gr', grant)
 expire_at(fk, ex)
 prune_index(sub)
-summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, claims, grant)
+summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, client_of(claims), grant)
 return {'status', 'created'}
 `;
 
@@ -303,10 +303,9 @@ local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revok
   'ad', 'gr'))
 -- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
 -- so that client can neither use it nor burn it (nor trip reuse detection with it).
-if sub and clientId ~= '' then
-  local owner = client_of(claims)
-  if owner ~= '' and owner ~= clientId then return {'status', 'wrong_client'} end
-end
+-- The family's client, decoded from its claims once: the check below and the listing's summary read it.
+local owner = sub and client_of(claims) or ''
+if clientId ~= '' and owner ~= '' and owner ~= clientId then return {'status', 'wrong_client'} end
 -- RFC 9449 §5: likewise a request without a proof by the family's key, whichever of its tokens it
 -- presents: nothing consumed, no reuse detected.
 if sub and not key_fits(claims) then return {'status', 'wrong_key'} end
@@ -347,7 +346,7 @@ if presented == current then
   end
   redis.call('HSET', fk, unpack(fieldsToSet))
   expire_at(fk, ex)
-  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, claims, grant)
+  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, owner, grant)
   return packed(family_reply('rotated', famId, sub, scope, claims, createdAt, absExp))
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.
