@@ -16,7 +16,15 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import { RedisStore, redisClientOptions } from '../../src/stores/redis.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
 import type { TokenStore } from '../../src/stores/types.js';
-import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from '../stores/harness.js';
+import {
+  deletePrefix,
+  monitorOf,
+  REDIS_URL,
+  redisUnavailable,
+  SECRET,
+  skipUnlessAvailable,
+  uniquePrefix,
+} from '../stores/harness.js';
 
 // Services are probed before any test is registered: node:test drops a test registered after a
 // top-level await once the tests before it have finished.
@@ -151,7 +159,7 @@ describe('budget on the wire: Redis commands per operation (MONITOR)', skip, () 
     await new Promise((r) => client.once('ready', r));
     const store = new RedisStore(client, { keyPrefix });
     const ours = `${client.stream.localAddress}:${client.stream.localPort}`;
-    const monitor = await monitorConn.monitor();
+    const monitor = await monitorOf(monitorConn);
     t.after(() => monitor.disconnect());
     const seen: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[], source: string) => {

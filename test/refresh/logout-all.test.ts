@@ -25,6 +25,7 @@ import {
   deletePrefix,
   dropSchema,
   FakeClock,
+  monitorOf,
   PG_URL,
   postgresUnavailable,
   REDIS_URL,
@@ -96,7 +97,7 @@ describe('logout-all is O(1) in the number of sessions', () => {
     async (t: TestContext) => {
       const keyPrefix = uniquePrefix('logout-all');
       const store = (await openStore(REDIS_URL, { keyPrefix })) as RedisStore;
-      const monitor = (await (store.client as Redis).monitor()) as Redis;
+      const monitor = await monitorOf(store.client as Redis);
       t.after(async () => {
         monitor.disconnect();
         await deletePrefix(store.client, keyPrefix);

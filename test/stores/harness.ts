@@ -190,3 +190,15 @@ export async function dropSchema(schema: string, url = PG_URL): Promise<void> {
     await c.end();
   }
 }
+
+/**
+ * MONITOR on `client`, for a test that watches which commands a store sends. Lines still on the
+ * wire when the monitor disconnects (other tests' commands) reach ioredis after it left monitoring
+ * mode, which it reports as an 'error' event ("Command queue state error"): an observer's
+ * leftovers, so ignored rather than left to end the test run.
+ */
+export async function monitorOf(client: Redis): Promise<Redis> {
+  const monitor = await client.monitor();
+  monitor.on('error', () => {});
+  return monitor;
+}
