@@ -13,15 +13,13 @@
  *     f:<family id>      hash   the login session: sub, ct (created), ax (absolute expiry), cur (current
  *                               refresh id), prev, pat (when prev was consumed), rp (grace replay), rv
  *                               (revoked 0/1), sc (scope), cl (extra claims JSON), ex (record expiry),
- *                               ua (user agent), ad (address), gr (the grant that created it), ix (1: the
- *                               listing's keys were stretched to its absolute expiry, see summarize)
+ *                               ua (user agent), ad (address), gr (the grant that created it)
  *     s:<sub>            zset   the session listing's index: the user's live families by record expiry
  *     ss:<sub>           hash   family id -> its summary for the listing (JSON array: created, last
  *                               used, absolute expiry, record expiry, user agent, address, client,
  *                               grant);
  *                               a family leaves both when revoked, or lapsed at the next login or
- *                               listing; both keys expire with the latest absolute expiry of the
- *                               user's families
+ *                               listing; both keys expire with the user's latest family
  *     rt:<sha256>        hash   opaque refresh token (DESIGN.md's opaque scheme): user_id, issued_at,
  *                               refresh_expires_in, used_count, family
  *     at:<sha256>        hash   opaque access token (DESIGN.md's opaque scheme): user_id, issued_at, expires_in,
@@ -124,25 +122,16 @@ end
 
 -- The session listing's index of a user: s:<sub> (zset: families by record expiry) and ss:<sub>
 -- (hash: family -> its summary, a JSON array of strings: created, last used, absolute expiry,
--- record expiry, user agent, address, client, grant ('' for none)). A login and a rotation
--- rewrite both, so a family the index lacks (written by a tessera before the listing) joins it at
--- its next refresh. client: client_of(the family's claims).
---
--- Both keys live as long as the user's families can be listed: to the latest absolute expiry
--- (after it a family is never listed), extended when a family joins the index (a login, or the
--- first summary of a family the index lacked) and at the first rotation of a family this version
--- did not create (stretch: its record lacks ix, and a previous version kept the keys only to
--- the latest record expiry). Any other rotation, which cannot move the family's absolute expiry,
--- leaves the keys' expiry alone: two PTTL and PEXPIRE fewer per refresh.
-local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, client, grant, stretch)
+-- record expiry, user agent, address, client, grant ('' for none)), both kept as long as the
+-- user's latest family. A rotation rewrites both, so a family the index lacks (written by a
+-- tessera before the listing) joins it at its next refresh. client: client_of(the family's claims).
+local function summarize(sub, famId, createdAt, lastUsed, absExp, ex, userAgent, address, client, grant)
   local sk, hk = base .. 's:' .. sub, base .. 'ss:' .. sub
-  local added = redis.call('HSET', hk, famId, cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '',
-    address or '', client, grant or ''}))
+  redis.call('HSET', hk, famId, cjson.encode({createdAt, lastUsed, absExp, int(ex), userAgent or '', address or '',
+    client, grant or ''}))
   redis.call('ZADD', sk, int(ex), famId)
-  if added == 1 or stretch then
-    extend_to(sk, tonumber(absExp))
-    extend_to(hk, tonumber(absExp))
-  end
+  extend_to(sk, ex)
+  extend_to(hk, ex)
 end
 
 -- A revoked family leaves the listing at once.
@@ -254,7 +243,7 @@ local createdAt = now
 if tonumber(redis.call('GET', base .. 'nbf:' .. sub) or '') == now then createdAt = now + 1 end
 redis.call('HSET', fk, 'sub', sub, 'ct', int(createdAt), 'ax', int(absoluteExpiresAt), 'cur', nextRefreshId, 'prev', '',
   'pat', '0', 'rp', '', 'rv', '0', 'sc', scope, 'cl', claims, 'ex', int(ex), 'ua', userAgent, 'ad', address,
-  'gr', grant, 'ix', '1')
+  'gr', grant)
 expire_at(fk, ex)
 prune_index(sub)
 summarize(sub, famId, int(createdAt), int(now), int(absoluteExpiresAt), ex, userAgent, address, client_of(claims), grant)
@@ -310,8 +299,8 @@ else
 end
 local fk = base .. 'f:' .. famId
 local sub, createdAt, absExp, current, previous, previousAt, storedReplay, revokedFlag, scope, claims, recordExp, userAgent,
-  address, grant, indexed = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex',
-  'ua', 'ad', 'gr', 'ix'))
+  address, grant = unpack(redis.call('HMGET', fk, 'sub', 'ct', 'ax', 'cur', 'prev', 'pat', 'rp', 'rv', 'sc', 'cl', 'ex', 'ua',
+  'ad', 'gr'))
 -- RFC 6749 §6: a token issued to another client is refused before anything is counted or consumed,
 -- so that client can neither use it nor burn it (nor trip reuse detection with it).
 -- The family's client, decoded from its claims once: the check below and the listing's summary read it.
@@ -355,13 +344,9 @@ if presented == current then
     fieldsToSet[#fieldsToSet + 1] = 'ad'
     fieldsToSet[#fieldsToSet + 1] = newAddress
   end
-  if not indexed then
-    fieldsToSet[#fieldsToSet + 1] = 'ix'
-    fieldsToSet[#fieldsToSet + 1] = '1'
-  end
   redis.call('HSET', fk, unpack(fieldsToSet))
   expire_at(fk, ex)
-  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, owner, grant, not indexed)
+  summarize(sub, famId, createdAt, int(now), absExp, ex, userAgent, address, owner, grant)
   return packed(family_reply('rotated', famId, sub, scope, claims, createdAt, absExp))
 end
 -- The token consumed last, again, within the grace window: the same pair, no new sibling.

@@ -13,7 +13,7 @@ import { openStore } from '../../src/stores/open.js';
 import { packScriptArgs, RedisStore, redisClientOptions } from '../../src/stores/redis.js';
 import { hashOpaqueToken, userShard } from '../../src/tokens/opaque.js';
 import { isOutage, redisStoreMaker, runStoreContract } from './contract.js';
-import { deletePrefix, monitorOf, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
+import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
 
 const skip = skipUnlessAvailable(await redisUnavailable());
 
@@ -60,7 +60,7 @@ describe('redis store specifics', skip, () => {
     await ready;
     const tokens = createTokenService({ secret: SECRET, store });
     const p = await tokens.issue({ sub: 'packed', scope: 'read' });
-    const monitor = await monitorOf(client.duplicate());
+    const monitor = await client.duplicate().monitor();
     const seen: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (/^eval(sha)?$/i.test(args[0] ?? '')) seen.push(args);
@@ -141,28 +141,6 @@ describe('redis store specifics', skip, () => {
       (await tokens.sessions('upgraded')).map((s) => [s.id, s.userAgent, s.grant]),
       [[p.familyId, 'curl/8', null]],
     );
-  });
-
-  test("the listing's keys live to the family's absolute expiry, set at login; a rotation leaves their expiry alone, except the first of a family a previous version created", async () => {
-    await ready;
-    const tokens = createTokenService({ secret: SECRET, store });
-    const p = await tokens.issue({ sub: 'lifetimes' });
-    const base = store.base(userShard('lifetimes'));
-    const keys = [`${base}s:lifetimes`, `${base}ss:lifetimes`];
-    const family = `${base}f:${p.familyId}`;
-    const absolute = Number(await client.hget(family, 'ax'));
-    const expiries = async () => Promise.all(keys.map(async (k) => Number(await client.pexpiretime(k))));
-    for (const at of await expiries()) assert.ok(Math.abs(at - absolute) < 1000, `${at} is not the absolute expiry ${absolute}`);
-    // As a previous version left them: to the record expiry; and the family without ix.
-    for (const k of keys) await client.pexpireat(k, Date.now() + 60_000);
-    await client.hdel(family, 'ix');
-    const p2 = await tokens.refresh(p.refreshToken);
-    for (const at of await expiries()) assert.ok(Math.abs(at - absolute) < 1000, 'stretched by the first rotation');
-    assert.equal(await client.hget(family, 'ix'), '1');
-    for (const k of keys) await client.pexpireat(k, Date.now() + 60_000);
-    await tokens.refresh(p2.refreshToken);
-    for (const at of await expiries())
-      assert.ok(at < Date.now() + 61_000, 'a rotation of an indexed family leaves the expiry alone');
   });
 
   test("rolling upgrade: a summary without the grant (the previous tessera's rotation) reads grant null until the next refresh restores it", async () => {
