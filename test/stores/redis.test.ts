@@ -13,7 +13,7 @@ import { openStore } from '../../src/stores/open.js';
 import { packScriptArgs, RedisStore, redisClientOptions } from '../../src/stores/redis.js';
 import { hashOpaqueToken, userShard } from '../../src/tokens/opaque.js';
 import { isOutage, redisStoreMaker, runStoreContract } from './contract.js';
-import { deletePrefix, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
+import { deletePrefix, monitorOf, REDIS_URL, redisUnavailable, SECRET, skipUnlessAvailable, uniquePrefix } from './harness.js';
 
 const skip = skipUnlessAvailable(await redisUnavailable());
 
@@ -60,7 +60,7 @@ describe('redis store specifics', skip, () => {
     await ready;
     const tokens = createTokenService({ secret: SECRET, store });
     const p = await tokens.issue({ sub: 'packed', scope: 'read' });
-    const monitor = await client.duplicate().monitor();
+    const monitor = await monitorOf(client.duplicate());
     const seen: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (/^eval(sha)?$/i.test(args[0] ?? '')) seen.push(args);
