@@ -68,8 +68,6 @@ export function freePort(): Promise<number> {
   );
 }
 
-export type Exited = ChildOutput;
-
 /**
  * Runs `cmd args` to its exit with `input` on stdin, SIGKILLed after `timeoutMs` (status null then):
  * spawnSync's answer without blocking the event loop, so that the walk-throughs can run side by side.
@@ -78,7 +76,7 @@ export function runProcess(
   cmd: string,
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
-): Promise<Exited> {
+): Promise<ChildOutput> {
   const child = spawn(cmd, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   return childOutput(child, { input: options.input, timeoutMs: options.timeoutMs });
 }
